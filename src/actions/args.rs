@@ -1,0 +1,1066 @@
+//! Typed arguments of every action kind: the `with` table of a runbook step, one struct per kind.
+//!
+//! These structs are the runbook reference: their doc comments say what each argument means and
+//! its default. Each rejects unknown fields, so a typo in a runbook is an error rather than a
+//! setting silently ignored during an incident. They are plain data: nothing here touches a host,
+//! the network or a file. Checks serde cannot express (ranges, formats, one field against
+//! another) live in [`ActionArgs::validate`], which names the field each problem belongs to so
+//! the runbook loader can point at its line.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// The kinds of action a step names in `action = "..."`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum ActionKind {
+    #[serde(rename = "ssh.exec")]
+    SshExec,
+    #[serde(rename = "firewall.block")]
+    FirewallBlock,
+    #[serde(rename = "firewall.unblock")]
+    FirewallUnblock,
+    #[serde(rename = "nodes.quiesce")]
+    NodesQuiesce,
+    #[serde(rename = "nodes.unquiesce")]
+    NodesUnquiesce,
+    #[serde(rename = "apiservers.tune")]
+    ApiserversTune,
+    #[serde(rename = "workload.kill")]
+    WorkloadKill,
+    #[serde(rename = "wait.healthy")]
+    WaitHealthy,
+    #[serde(rename = "pause")]
+    Pause,
+}
+
+impl ActionKind {
+    /// Every kind, in the order the reference documents them.
+    pub const ALL: [Self; 9] = [
+        Self::SshExec,
+        Self::FirewallBlock,
+        Self::FirewallUnblock,
+        Self::NodesQuiesce,
+        Self::NodesUnquiesce,
+        Self::ApiserversTune,
+        Self::WorkloadKill,
+        Self::WaitHealthy,
+        Self::Pause,
+    ];
+
+    /// The name used in runbooks, plans and the journal.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::SshExec => "ssh.exec",
+            Self::FirewallBlock => "firewall.block",
+            Self::FirewallUnblock => "firewall.unblock",
+            Self::NodesQuiesce => "nodes.quiesce",
+            Self::NodesUnquiesce => "nodes.unquiesce",
+            Self::ApiserversTune => "apiservers.tune",
+            Self::WorkloadKill => "workload.kill",
+            Self::WaitHealthy => "wait.healthy",
+            Self::Pause => "pause",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// Whether the action runs on hosts chosen by the step's `targets` (over SSH).
+    /// `wait.healthy` and `pause` run once, from the operator's machine, and take no targets.
+    pub fn takes_targets(self) -> bool {
+        !matches!(self, Self::WaitHealthy | Self::Pause)
+    }
+
+    /// Whether a step of this kind asks for the typed cluster name unless the runbook says
+    /// `confirm = false`: the kinds that hurt if aimed at the wrong cluster. The restoring kinds
+    /// (`firewall.unblock`, `nodes.unquiesce`) do not, so recovery is never slowed by a prompt.
+    pub fn confirm_by_default(self) -> bool {
+        matches!(
+            self,
+            Self::FirewallBlock | Self::NodesQuiesce | Self::ApiserversTune | Self::WorkloadKill
+        )
+    }
+
+    /// Whether the kind can serve as a step's `gate`: a check that changes nothing.
+    pub fn can_gate(self) -> bool {
+        matches!(self, Self::WaitHealthy | Self::SshExec)
+    }
+
+    /// The argument names the kind accepts in `with`, taken from its struct so they cannot drift.
+    pub fn fields(self) -> &'static [&'static str] {
+        match self {
+            Self::SshExec => struct_fields::<SshExec>(),
+            Self::FirewallBlock => struct_fields::<FirewallBlock>(),
+            Self::FirewallUnblock => struct_fields::<FirewallUnblock>(),
+            Self::NodesQuiesce | Self::NodesUnquiesce => struct_fields::<NodesQuiesce>(),
+            Self::ApiserversTune => struct_fields::<ApiserversTune>(),
+            Self::WorkloadKill => struct_fields::<WorkloadKill>(),
+            Self::WaitHealthy => struct_fields::<WaitHealthy>(),
+            Self::Pause => struct_fields::<Pause>(),
+        }
+    }
+
+    /// Arguments whose strings are shell commands run on the target: a `${param}` inside them is
+    /// substituted shell-quoted, so a parameter value can never become shell syntax.
+    pub fn shell_fields(self) -> &'static [&'static str] {
+        match self {
+            Self::SshExec => &["command"],
+            Self::NodesQuiesce | Self::NodesUnquiesce => &["stop_commands", "start_commands"],
+            _ => &[],
+        }
+    }
+
+    /// Deserialize a `with` table (parameters already substituted) into this kind's arguments.
+    /// The error is serde's message, e.g. "unknown field `x`, expected ...".
+    pub fn parse_args(self, with: toml::Value) -> Result<ActionArgs, String> {
+        fn typed<T: de::DeserializeOwned>(with: toml::Value) -> Result<T, String> {
+            with.try_into::<T>().map_err(|e| e.message().to_owned())
+        }
+        Ok(match self {
+            Self::SshExec => ActionArgs::SshExec(typed(with)?),
+            Self::FirewallBlock => ActionArgs::FirewallBlock(typed(with)?),
+            Self::FirewallUnblock => ActionArgs::FirewallUnblock(typed(with)?),
+            Self::NodesQuiesce => ActionArgs::NodesQuiesce(typed(with)?),
+            Self::NodesUnquiesce => ActionArgs::NodesUnquiesce(typed(with)?),
+            Self::ApiserversTune => ActionArgs::ApiserversTune(typed(with)?),
+            Self::WorkloadKill => ActionArgs::WorkloadKill(typed(with)?),
+            Self::WaitHealthy => ActionArgs::WaitHealthy(typed(with)?),
+            Self::Pause => ActionArgs::Pause(typed(with)?),
+        })
+    }
+}
+
+impl fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A step's typed arguments, tagged by kind. Serialized as `{"action": "...", "with": {...}}`
+/// so the journal records exactly what ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", content = "with")]
+pub enum ActionArgs {
+    #[serde(rename = "ssh.exec")]
+    SshExec(SshExec),
+    #[serde(rename = "firewall.block")]
+    FirewallBlock(FirewallBlock),
+    #[serde(rename = "firewall.unblock")]
+    FirewallUnblock(FirewallUnblock),
+    #[serde(rename = "nodes.quiesce")]
+    NodesQuiesce(NodesQuiesce),
+    #[serde(rename = "nodes.unquiesce")]
+    NodesUnquiesce(NodesQuiesce),
+    #[serde(rename = "apiservers.tune")]
+    ApiserversTune(ApiserversTune),
+    #[serde(rename = "workload.kill")]
+    WorkloadKill(WorkloadKill),
+    #[serde(rename = "wait.healthy")]
+    WaitHealthy(WaitHealthy),
+    #[serde(rename = "pause")]
+    Pause(Pause),
+}
+
+/// One problem found by [`ActionArgs::validate`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgProblem {
+    /// The argument at fault, or `None` when the problem is the combination.
+    pub field: Option<&'static str>,
+    pub message: String,
+}
+
+impl ArgProblem {
+    fn at(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field: Some(field),
+            message: message.into(),
+        }
+    }
+
+    fn whole(message: impl Into<String>) -> Self {
+        Self {
+            field: None,
+            message: message.into(),
+        }
+    }
+}
+
+impl ActionArgs {
+    pub fn kind(&self) -> ActionKind {
+        match self {
+            Self::SshExec(_) => ActionKind::SshExec,
+            Self::FirewallBlock(_) => ActionKind::FirewallBlock,
+            Self::FirewallUnblock(_) => ActionKind::FirewallUnblock,
+            Self::NodesQuiesce(_) => ActionKind::NodesQuiesce,
+            Self::NodesUnquiesce(_) => ActionKind::NodesUnquiesce,
+            Self::ApiserversTune(_) => ActionKind::ApiserversTune,
+            Self::WorkloadKill(_) => ActionKind::WorkloadKill,
+            Self::WaitHealthy(_) => ActionKind::WaitHealthy,
+            Self::Pause(_) => ActionKind::Pause,
+        }
+    }
+
+    /// Every problem serde could not catch. Empty means the arguments are usable.
+    pub fn validate(&self) -> Vec<ArgProblem> {
+        match self {
+            Self::SshExec(a) => a.validate(),
+            Self::FirewallBlock(a) => a.validate(),
+            Self::FirewallUnblock(a) => a.validate(),
+            Self::NodesQuiesce(a) | Self::NodesUnquiesce(a) => a.validate(),
+            Self::ApiserversTune(a) => a.validate(),
+            Self::WorkloadKill(a) => a.validate(),
+            Self::WaitHealthy(a) => a.validate(),
+            Self::Pause(a) => a.validate(),
+        }
+    }
+
+    /// Arguments holding inventory selectors, as (field, selector text), so the loader can parse
+    /// them with the inventory's grammar (this module does not depend on the inventory).
+    pub fn selectors(&self) -> Vec<(&'static str, &str)> {
+        match self {
+            Self::FirewallBlock(FirewallBlock {
+                allow_targets: Some(s),
+                ..
+            }) => vec![("allow_targets", s.as_str())],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// `ssh.exec`: run a command on every target with the remote user's shell.
+///
+/// Also usable as a `gate` (it must then be read-only: it runs again at every wave boundary).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SshExec {
+    /// The command line, passed to the remote shell. A `${param}` inside it is shell-quoted.
+    pub command: String,
+    /// Whether running the command twice is harmless. Default false: a command that may have
+    /// started (the connection dropped after it was sent) is not retried, so it runs at most once.
+    #[serde(default)]
+    pub idempotent: bool,
+}
+
+impl SshExec {
+    fn validate(&self) -> Vec<ArgProblem> {
+        let mut problems = Vec::new();
+        if self.command.trim().is_empty() {
+            problems.push(ArgProblem::at("command", "the command is empty"));
+        }
+        problems
+    }
+}
+
+/// Which packet filter `firewall.block` programs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FirewallBackend {
+    /// nftables when `nft` is present, else iptables.
+    #[default]
+    Auto,
+    /// nftables, in the dedicated table `inet breakglass`, applied atomically with `nft -f`.
+    Nft,
+    /// iptables and ip6tables, in dedicated chains, for hosts without `nft`.
+    Iptables,
+}
+
+/// `firewall.block`: on each target, drop TCP to `ports` from everyone except loopback, `allow`
+/// and the addresses of the `allow_targets` hosts.
+///
+/// Refuses a rule set that would block the SSH port or the operator's own address as the node
+/// sees it. The prior ruleset is journaled, and `undo` restores it exactly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FirewallBlock {
+    /// TCP ports to block. Default `[6443]`, the Kubernetes admin API.
+    #[serde(default = "default_api_ports")]
+    pub ports: Vec<u16>,
+    /// Source networks still allowed, e.g. the break-glass bastion range. Default none.
+    #[serde(default)]
+    pub allow: Vec<IpNet>,
+    /// A selector: the inventory addresses of these hosts are allowed too (typically the
+    /// control-plane peers, so API servers, etcd and load balancer health checks keep working).
+    #[serde(default)]
+    pub allow_targets: Option<String>,
+    /// The dead-man timer: the node itself restores its previous ruleset after this long unless
+    /// `breakglass confirm RUN` cancels it, so a block that cuts off the operator undoes itself.
+    /// Default "20m"; "0s" disables the timer.
+    #[serde(default = "default_revert_after", with = "duration")]
+    pub revert_after: Duration,
+    /// Also cut connections already established (kubelets and DaemonSets hold long-lived
+    /// watches that a rule on new connections would leave running). Default true.
+    #[serde(default = "yes")]
+    pub cut_established: bool,
+    /// "auto" (default), "nft" or "iptables".
+    #[serde(default)]
+    pub backend: FirewallBackend,
+}
+
+impl FirewallBlock {
+    fn validate(&self) -> Vec<ArgProblem> {
+        let mut problems = Vec::new();
+        if self.ports.is_empty() {
+            problems.push(ArgProblem::at("ports", "list at least one port to block"));
+        }
+        if self.ports.contains(&0) {
+            problems.push(ArgProblem::at("ports", "port 0 is not a TCP port"));
+        }
+        problems
+    }
+}
+
+/// `firewall.unblock`: remove the blocks `firewall.block` installed, and cancel their dead-man
+/// timers. Rules breakglass did not install are never touched.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FirewallUnblock {
+    /// Only unblock these ports. Default: every port breakglass blocked.
+    #[serde(default)]
+    pub ports: Option<Vec<u16>>,
+}
+
+impl FirewallUnblock {
+    fn validate(&self) -> Vec<ArgProblem> {
+        match &self.ports {
+            Some(p) if p.is_empty() => vec![ArgProblem::at(
+                "ports",
+                "an empty list unblocks nothing; omit `ports` to remove every block",
+            )],
+            Some(p) if p.contains(&0) => vec![ArgProblem::at("ports", "port 0 is not a TCP port")],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The default commands of `nodes.quiesce` (in this order) and `nodes.unquiesce` (reversed).
+const STOP_KUBELET: &str = "systemctl stop kubelet";
+const STOP_RUNTIME: &str = "systemctl stop containerd";
+const START_RUNTIME: &str = "systemctl start containerd";
+const START_KUBELET: &str = "systemctl start kubelet";
+
+/// `nodes.quiesce` / `nodes.unquiesce`: stop (and later restart) the kubelet, and optionally the
+/// container runtime, on the targets: the reversible way to shed API load without deleting
+/// machines. Running pods keep running; stopping them is `workload.kill`'s job.
+///
+/// Both kinds take the same arguments so a runbook can copy one block to the other, and each is
+/// the other's inverse for `undo`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodesQuiesce {
+    /// Also stop the container runtime (containerd) after the kubelet. Default false.
+    #[serde(default)]
+    pub stop_runtime: bool,
+    /// Commands that quiesce a node, run in order; for distributions that differ.
+    /// Default `["systemctl stop kubelet"]` (plus `systemctl stop containerd` with `stop_runtime`).
+    #[serde(default)]
+    pub stop_commands: Option<Vec<String>>,
+    /// Commands that bring a node back, run in order.
+    /// Default `["systemctl start kubelet"]` (preceded by `systemctl start containerd` with `stop_runtime`).
+    #[serde(default)]
+    pub start_commands: Option<Vec<String>>,
+}
+
+impl NodesQuiesce {
+    /// The commands that quiesce a node, defaults applied.
+    pub fn stop_commands(&self) -> Vec<String> {
+        if let Some(commands) = &self.stop_commands {
+            return commands.clone();
+        }
+        let mut commands = vec![STOP_KUBELET.to_owned()];
+        if self.stop_runtime {
+            commands.push(STOP_RUNTIME.to_owned());
+        }
+        commands
+    }
+
+    /// The commands that bring a node back, defaults applied (runtime first, then the kubelet).
+    pub fn start_commands(&self) -> Vec<String> {
+        if let Some(commands) = &self.start_commands {
+            return commands.clone();
+        }
+        let mut commands = Vec::new();
+        if self.stop_runtime {
+            commands.push(START_RUNTIME.to_owned());
+        }
+        commands.push(START_KUBELET.to_owned());
+        commands
+    }
+
+    fn validate(&self) -> Vec<ArgProblem> {
+        let mut problems = Vec::new();
+        for (field, commands) in [
+            ("stop_commands", &self.stop_commands),
+            ("start_commands", &self.start_commands),
+        ] {
+            match commands {
+                Some(c) if c.is_empty() => problems.push(ArgProblem::at(
+                    field,
+                    "an empty list would do nothing; omit it for the default",
+                )),
+                Some(c) if c.iter().any(|c| c.trim().is_empty()) => {
+                    problems.push(ArgProblem::at(field, "a command is empty"));
+                }
+                _ => {}
+            }
+        }
+        if self.stop_runtime && (self.stop_commands.is_some() || self.start_commands.is_some()) {
+            // stop_runtime only changes the defaults; with explicit commands it would be ignored,
+            // and a setting that is silently ignored is a trap during an incident.
+            problems.push(ArgProblem::at(
+                "stop_runtime",
+                "`stop_runtime` only changes the default commands; with `stop_commands` or \
+                 `start_commands`, list the runtime commands there instead",
+            ));
+        }
+        problems
+    }
+}
+
+/// `apiservers.tune`: change flags of the kube-apiserver static pod manifest on each target; the
+/// kubelet restarts the API server with them. The file is backed up, written atomically and read
+/// back; `undo` restores it byte for byte.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiserversTune {
+    /// The manifest on the target. Default `/etc/kubernetes/manifests/kube-apiserver.yaml`.
+    #[serde(default = "default_manifest")]
+    pub manifest: PathBuf,
+    /// Flags to set (added when absent), e.g. `"--max-requests-inflight" = "1200"`.
+    /// Values may be strings, integers or booleans.
+    #[serde(default, deserialize_with = "flag_values")]
+    pub set: BTreeMap<String, String>,
+    /// Flags to remove, e.g. `["--enable-priority-and-fairness"]`.
+    #[serde(default)]
+    pub remove: Vec<String>,
+}
+
+impl ApiserversTune {
+    fn validate(&self) -> Vec<ArgProblem> {
+        let mut problems = Vec::new();
+        if !self.manifest.is_absolute() {
+            problems.push(ArgProblem::at(
+                "manifest",
+                format!(
+                    "`{}` is not an absolute path on the target",
+                    self.manifest.display()
+                ),
+            ));
+        }
+        if self.set.is_empty() && self.remove.is_empty() {
+            problems.push(ArgProblem::whole(
+                "nothing to change: give `set` or `remove`",
+            ));
+        }
+        for (flag, value) in &self.set {
+            if !is_flag(flag) {
+                problems.push(ArgProblem::at("set", flag_problem(flag)));
+            }
+            // The value lands in a YAML file: a control character (a newline above all) could
+            // add lines to the manifest instead of setting one flag.
+            if value.chars().any(char::is_control) {
+                problems.push(ArgProblem::at(
+                    "set",
+                    format!("the value of `{flag}` contains a control character"),
+                ));
+            }
+        }
+        for flag in &self.remove {
+            if !is_flag(flag) {
+                problems.push(ArgProblem::at("remove", flag_problem(flag)));
+            } else if self.set.contains_key(flag) {
+                problems.push(ArgProblem::at(
+                    "remove",
+                    format!("`{flag}` is both set and removed"),
+                ));
+            }
+        }
+        problems
+    }
+}
+
+fn is_flag(flag: &str) -> bool {
+    flag.strip_prefix("--").is_some_and(|name| {
+        name.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    })
+}
+
+fn flag_problem(flag: &str) -> String {
+    format!("`{flag}` is not a kube-apiserver flag; flags look like `--max-requests-inflight`")
+}
+
+/// `workload.kill`: on each node, stop and remove the pods of one workload with `crictl`, by
+/// namespace and pod-name prefix and/or label, and report how many were stopped. Nothing
+/// matching is not an error. Use it when the API server is too loaded to delete the workload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadKill {
+    /// The pods' namespace.
+    pub namespace: String,
+    /// Pod names starting with this, e.g. `telemetry-agent-` for a DaemonSet's pods.
+    #[serde(default)]
+    pub name_prefix: Option<String>,
+    /// A pod label, `key=value`, e.g. `app=telemetry-agent`. At least one of `name_prefix` and
+    /// `label` is required; with both, a pod must match both.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// The crictl program on the target. Default `crictl`.
+    #[serde(default = "default_crictl")]
+    pub crictl: String,
+}
+
+impl WorkloadKill {
+    fn validate(&self) -> Vec<ArgProblem> {
+        let mut problems = Vec::new();
+        if !is_dns_label(&self.namespace) {
+            problems.push(ArgProblem::at(
+                "namespace",
+                format!(
+                    "`{}` is not a namespace name (lowercase letters, digits and `-`, at most 63)",
+                    self.namespace
+                ),
+            ));
+        }
+        if self.name_prefix.is_none() && self.label.is_none() {
+            problems.push(ArgProblem::whole(
+                "give `name_prefix` or `label` (or both): killing a whole namespace is not supported",
+            ));
+        }
+        if let Some(prefix) = &self.name_prefix {
+            let ok = !prefix.is_empty()
+                && prefix
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+            if !ok {
+                problems.push(ArgProblem::at(
+                    "name_prefix",
+                    format!(
+                        "`{prefix}` is not the start of a pod name (lowercase letters, digits, `-`, `.`)"
+                    ),
+                ));
+            }
+        }
+        if let Some(label) = &self.label {
+            let ok = label.split_once('=').is_some_and(|(k, v)| {
+                let key_ok = !k.is_empty()
+                    && k.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "._/-".contains(c));
+                let value_ok = v
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+                key_ok && value_ok
+            });
+            if !ok {
+                problems.push(ArgProblem::at(
+                    "label",
+                    format!("`{label}` is not a label `key=value`, e.g. `app=telemetry-agent`"),
+                ));
+            }
+        }
+        let crictl_ok = !self.crictl.is_empty()
+            && self
+                .crictl
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._/-".contains(c));
+        if !crictl_ok {
+            problems.push(ArgProblem::at(
+                "crictl",
+                format!("`{}` is not a program name or path", self.crictl),
+            ));
+        }
+        problems
+    }
+}
+
+/// RFC 1123 label, the form of a Kubernetes namespace name.
+fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// How `wait.healthy` reaches the API servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheme {
+    #[default]
+    Https,
+    /// For lab and test endpoints only.
+    Http,
+}
+
+/// `wait.healthy`: probe API servers by IP until every probe of the last `window` passed with
+/// an error rate at most `max_error_rate` and latency under `max_latency`. Fails after
+/// `timeout`. Usable as a step or as a `gate`; runs from the operator's machine, takes no targets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitHealthy {
+    /// `IP:port` of each API server. Default: the `api_endpoints` of the inventory cluster the
+    /// run targets, so a shipped runbook needs no addresses.
+    #[serde(default)]
+    pub endpoints: Vec<SocketAddr>,
+    /// Paths probed on every endpoint. Default `["/readyz", "/livez"]`.
+    #[serde(default = "default_health_paths")]
+    pub paths: Vec<String>,
+    /// CA bundle (on the operator's machine) that signs the API servers' certificates.
+    /// Default: the cluster's CA from the kubeconfig or inventory.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// The name to verify the certificate against, since endpoints are IPs. Default: the
+    /// inventory cluster's `tls_server_name`.
+    #[serde(default)]
+    pub tls_server_name: Option<String>,
+    /// "https" (default) or "http".
+    #[serde(default)]
+    pub scheme: Scheme,
+    /// Share of failed probes tolerated within the window, 0.0 to 1.0. Default 0.0.
+    #[serde(default)]
+    pub max_error_rate: f64,
+    /// A probe slower than this counts as failed. Default "1s".
+    #[serde(default = "default_max_latency", with = "duration")]
+    pub max_latency: Duration,
+    /// How long the probes must stay healthy. Default "30s".
+    #[serde(default = "default_window", with = "duration")]
+    pub window: Duration,
+    /// Time between probe rounds. Default "2s".
+    #[serde(default = "default_interval", with = "duration")]
+    pub interval: Duration,
+    /// Give up (the step fails) after this long. Default "10m".
+    #[serde(default = "default_wait_timeout", with = "duration")]
+    pub timeout: Duration,
+}
+
+impl WaitHealthy {
+    fn validate(&self) -> Vec<ArgProblem> {
+        let mut problems = Vec::new();
+        if self.paths.is_empty() {
+            problems.push(ArgProblem::at("paths", "list at least one path to probe"));
+        }
+        for path in &self.paths {
+            if !path.starts_with('/') || path.contains(char::is_whitespace) {
+                problems.push(ArgProblem::at(
+                    "paths",
+                    format!("`{path}` is not a URL path such as `/readyz`"),
+                ));
+            }
+        }
+        if !(0.0..=1.0).contains(&self.max_error_rate) {
+            problems.push(ArgProblem::at(
+                "max_error_rate",
+                format!(
+                    "{} is not a share between 0.0 and 1.0",
+                    self.max_error_rate
+                ),
+            ));
+        }
+        if let Some(name) = &self.tls_server_name {
+            if name.is_empty() || name.contains(char::is_whitespace) {
+                problems.push(ArgProblem::at(
+                    "tls_server_name",
+                    format!("`{name}` is not a server name"),
+                ));
+            }
+        }
+        for (field, value) in [
+            ("max_latency", self.max_latency),
+            ("interval", self.interval),
+        ] {
+            if value.is_zero() {
+                problems.push(ArgProblem::at(field, "must be longer than 0s"));
+            }
+        }
+        if self.window < self.interval {
+            problems.push(ArgProblem::at(
+                "window",
+                "the window is shorter than the interval, so it would judge a single probe",
+            ));
+        }
+        if self.timeout < self.window {
+            problems.push(ArgProblem::at(
+                "timeout",
+                "the timeout is shorter than the window, so the wait could never pass",
+            ));
+        }
+        problems
+    }
+}
+
+/// `pause`: stop and wait for the operator to type `continue`, e.g. to look at dashboards before
+/// unblocking. Runs once, takes no targets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pause {
+    /// What the operator should check before continuing.
+    pub message: String,
+    /// Whether `--yes` may skip the pause. Default false: a run with `--yes` stops here with an
+    /// error rather than skipping a check the runbook author wanted a human to make.
+    #[serde(default)]
+    pub skippable: bool,
+}
+
+impl Pause {
+    fn validate(&self) -> Vec<ArgProblem> {
+        if self.message.trim().is_empty() {
+            vec![ArgProblem::at(
+                "message",
+                "say what the operator should check before continuing",
+            )]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+fn default_api_ports() -> Vec<u16> {
+    vec![6443]
+}
+
+fn default_revert_after() -> Duration {
+    Duration::from_secs(20 * 60)
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_manifest() -> PathBuf {
+    PathBuf::from("/etc/kubernetes/manifests/kube-apiserver.yaml")
+}
+
+fn default_crictl() -> String {
+    "crictl".to_owned()
+}
+
+fn default_health_paths() -> Vec<String> {
+    vec!["/readyz".to_owned(), "/livez".to_owned()]
+}
+
+fn default_max_latency() -> Duration {
+    Duration::from_secs(1)
+}
+
+fn default_window() -> Duration {
+    Duration::from_secs(30)
+}
+
+fn default_interval() -> Duration {
+    Duration::from_secs(2)
+}
+
+fn default_wait_timeout() -> Duration {
+    Duration::from_secs(10 * 60)
+}
+
+/// Durations as humantime strings ("90s", "5m", "1h 30m"), the way runbooks and the journal
+/// write them. Use with `#[serde(with = "duration")]`.
+pub mod duration {
+    use std::fmt;
+    use std::time::Duration;
+
+    use serde::de::{self, Visitor};
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*value).to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        d.deserialize_any(DurationVisitor)
+    }
+
+    /// Parse a duration the way every runbook field does, with an error that shows the syntax.
+    pub fn parse(text: &str) -> Result<Duration, String> {
+        humantime::parse_duration(text.trim())
+            .map_err(|e| format!("`{text}` is not a duration ({e}); write e.g. \"90s\", \"5m\", \"1h30m\""))
+    }
+
+    struct DurationVisitor;
+
+    impl Visitor<'_> for DurationVisitor {
+        type Value = Duration;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a duration such as \"5m\"")
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {
+            parse(v).map_err(E::custom)
+        }
+    }
+
+    /// `Option<Duration>` in the same form.
+    pub mod option {
+        use std::time::Duration;
+
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        #[expect(clippy::ref_option, reason = "the signature serde's `with` requires")]
+        pub fn serialize<S: Serializer>(value: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+            match value {
+                Some(d) => super::serialize(d, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+            #[derive(Deserialize)]
+            struct Wrapped(#[serde(with = "super")] Duration);
+            Ok(Option::<Wrapped>::deserialize(d)?.map(|Wrapped(v)| v))
+        }
+    }
+}
+
+/// `set` values: a flag's value is text in the manifest, but a runbook may write `1200` or
+/// `true` (or substitute an integer parameter) without quoting it.
+fn flag_values<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    struct FlagValue(String);
+
+    impl<'de> Deserialize<'de> for FlagValue {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(FlagValueVisitor).map(FlagValue)
+        }
+    }
+
+    struct FlagValueVisitor;
+
+    impl Visitor<'_> for FlagValueVisitor {
+        type Value = String;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a flag value (string, integer or boolean)")
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_owned())
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+    }
+
+    let map = BTreeMap::<String, FlagValue>::deserialize(d)?;
+    Ok(map.into_iter().map(|(k, FlagValue(v))| (k, v)).collect())
+}
+
+/// The field names a derived `Deserialize` struct accepts. Serde passes them to
+/// `deserialize_struct`; this deserializer only records them, so the list is the struct's own.
+fn struct_fields<T: de::DeserializeOwned>() -> &'static [&'static str] {
+    #[derive(Debug)]
+    struct Found(&'static [&'static str]);
+
+    impl fmt::Display for Found {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "fields {:?}", self.0)
+        }
+    }
+
+    impl std::error::Error for Found {}
+
+    impl de::Error for Found {
+        fn custom<M: fmt::Display>(_: M) -> Self {
+            Self(&[])
+        }
+    }
+
+    struct Probe;
+
+    impl<'de> Deserializer<'de> for Probe {
+        type Error = Found;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Found> {
+            Err(Found(&[]))
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _name: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Found> {
+            Err(Found(fields))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+            option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+            ignored_any
+        }
+    }
+
+    match T::deserialize(Probe) {
+        Err(Found(fields)) => fields,
+        Ok(_) => &[],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(kind: ActionKind, text: &str) -> Result<ActionArgs, String> {
+        let value: toml::Value = toml::from_str(text).expect("test toml");
+        kind.parse_args(value)
+    }
+
+    #[test]
+    fn kinds_round_trip_by_name() {
+        for kind in ActionKind::ALL {
+            assert_eq!(ActionKind::from_name(kind.name()), Some(kind));
+            let json = serde_json::to_string(&kind).expect("serialize");
+            assert_eq!(json, format!("\"{}\"", kind.name()));
+        }
+        assert_eq!(ActionKind::from_name("firewall.blok"), None);
+    }
+
+    #[test]
+    fn fields_come_from_the_structs() {
+        assert_eq!(ActionKind::SshExec.fields(), &["command", "idempotent"]);
+        assert_eq!(
+            ActionKind::FirewallBlock.fields(),
+            &[
+                "ports",
+                "allow",
+                "allow_targets",
+                "revert_after",
+                "cut_established",
+                "backend"
+            ]
+        );
+        for kind in ActionKind::ALL {
+            assert!(!kind.fields().is_empty(), "{kind}");
+            for field in kind.shell_fields() {
+                assert!(kind.fields().contains(field), "{kind}: {field}");
+            }
+        }
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let ActionArgs::FirewallBlock(block) = parse(ActionKind::FirewallBlock, "").expect("ok")
+        else {
+            panic!("kind")
+        };
+        assert_eq!(block.ports, vec![6443]);
+        assert_eq!(block.revert_after, Duration::from_secs(1200));
+        assert!(block.cut_established);
+        assert_eq!(block.backend, FirewallBackend::Auto);
+
+        let ActionArgs::WaitHealthy(wait) = parse(ActionKind::WaitHealthy, "").expect("ok") else {
+            panic!("kind")
+        };
+        assert_eq!(wait.paths, vec!["/readyz", "/livez"]);
+        assert_eq!(wait.timeout, Duration::from_secs(600));
+        assert!(wait.validate().is_empty());
+    }
+
+    #[test]
+    fn typed_fields_reject_wrong_values() {
+        let err = parse(ActionKind::FirewallBlock, "allow = [\"10.0.0.0/33\"]").expect_err("cidr");
+        assert!(err.contains("invalid IP address syntax"), "{err}");
+        let err = parse(ActionKind::FirewallBlock, "ports = [70000]").expect_err("port");
+        assert!(err.contains("u16"), "{err}");
+        let err = parse(ActionKind::FirewallBlock, "revert_after = \"soon\"").expect_err("dur");
+        assert!(err.contains("`soon` is not a duration"), "{err}");
+        let err = parse(ActionKind::FirewallBlock, "backend = \"pf\"").expect_err("backend");
+        assert!(err.contains("unknown variant `pf`"), "{err}");
+        let err = parse(ActionKind::SshExec, "command = \"x\"\ncmd = 1").expect_err("unknown");
+        assert!(err.starts_with("unknown field `cmd`"), "{err}");
+        let err = parse(ActionKind::Pause, "").expect_err("missing");
+        assert_eq!(err, "missing field `message`");
+    }
+
+    #[test]
+    fn flag_values_accept_scalars() {
+        let ActionArgs::ApiserversTune(tune) = parse(
+            ActionKind::ApiserversTune,
+            "set = { \"--max-requests-inflight\" = 1200, \"--profiling\" = false, \"--v\" = \"2\" }",
+        )
+        .expect("ok") else {
+            panic!("kind")
+        };
+        assert_eq!(tune.set["--max-requests-inflight"], "1200");
+        assert_eq!(tune.set["--profiling"], "false");
+        assert!(tune.validate().is_empty());
+    }
+
+    #[test]
+    fn validate_names_the_field() {
+        let args = parse(
+            ActionKind::ApiserversTune,
+            "manifest = \"kube.yaml\"\nset = { \"max\" = \"1\\n- --evil\" }\nremove = [\"--max\"]",
+        )
+        .expect("typed");
+        let fields: Vec<_> = args.validate().into_iter().map(|p| p.field).collect();
+        assert_eq!(fields, vec![Some("manifest"), Some("set"), Some("set"), Some("remove")]);
+
+        let args = parse(ActionKind::WorkloadKill, "namespace = \"Kube_System\"").expect("typed");
+        let problems = args.validate();
+        assert_eq!(problems[0].field, Some("namespace"));
+        assert_eq!(problems[1].field, None);
+
+        let args = parse(
+            ActionKind::WaitHealthy,
+            "max_error_rate = 1.5\nwindow = \"1s\"\ninterval = \"2s\"\ntimeout = \"0s\"",
+        )
+        .expect("typed");
+        let fields: Vec<_> = args.validate().into_iter().map(|p| p.field).collect();
+        assert_eq!(
+            fields,
+            vec![Some("max_error_rate"), Some("window"), Some("timeout")]
+        );
+    }
+
+    #[test]
+    fn quiesce_defaults_and_inverse_order() {
+        let q = NodesQuiesce {
+            stop_runtime: true,
+            ..NodesQuiesce::default()
+        };
+        assert_eq!(
+            q.stop_commands(),
+            vec!["systemctl stop kubelet", "systemctl stop containerd"]
+        );
+        assert_eq!(
+            q.start_commands(),
+            vec!["systemctl start containerd", "systemctl start kubelet"]
+        );
+        let q = NodesQuiesce {
+            stop_runtime: true,
+            stop_commands: Some(vec!["rc-service kubelet stop".into()]),
+            start_commands: None,
+        };
+        assert_eq!(q.validate()[0].field, Some("stop_runtime"));
+    }
+
+    #[test]
+    fn args_serialize_tagged_and_round_trip() {
+        let args = parse(ActionKind::FirewallBlock, "allow = [\"192.0.2.0/24\"]").expect("ok");
+        let json = serde_json::to_value(&args).expect("serialize");
+        assert_eq!(json["action"], "firewall.block");
+        assert_eq!(json["with"]["revert_after"], "20m");
+        let back: ActionArgs = serde_json::from_value(json).expect("deserialize");
+        assert_eq!(back, args);
+    }
+}

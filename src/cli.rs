@@ -1,0 +1,275 @@
+//! The command-line surface: clap derive types only. Doc comments here are the `--help` text.
+//!
+//! Nothing here has behaviour: `settings.rs` turns these into typed settings, and `commands/`
+//! acts on them. Every flag has a `BREAKGLASS_*` environment variable.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("BREAKGLASS_COMMIT"),
+    ")"
+);
+
+const AFTER_HELP: &str = "\
+Exit codes: 0 all targets ok · 1 some targets failed · 2 usage or invalid input ·
+            3 stopped by policy · 4 journal conflict or corruption · 130 interrupted
+
+Examples:
+  breakglass -i fleet.toml inventory check 'role=worker'
+  breakglass -i fleet.toml exec 'role=control-plane' -- crictl ps --name kube-apiserver
+  breakglass -i fleet.toml --output json exec 'node[001-200] except node007' -- uptime
+  breakglass journal verify 20261125T115801Z-3f9a1c";
+
+/// Out-of-band remediation for an overloaded Kubernetes control plane.
+///
+/// breakglass reaches nodes directly over SSH by IP, never through cluster DNS, the cluster's load
+/// balancer or a healthy API server. Every run is journaled under the journal directory.
+#[derive(Debug, Parser)]
+#[command(name = "breakglass", version = VERSION, after_help = AFTER_HELP, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command understands.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Inventory file (TOML, or JSON with the same schema)
+    #[arg(
+        short,
+        long,
+        global = true,
+        env = "BREAKGLASS_INVENTORY",
+        value_name = "FILE"
+    )]
+    pub inventory: Option<PathBuf>,
+
+    /// Output format: human (folded text, progress on stderr) or json (one event per line)
+    #[arg(short, long, global = true, env = "BREAKGLASS_OUTPUT", value_enum)]
+    pub output: Option<OutputFormat>,
+
+    /// Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]
+    #[arg(
+        long,
+        global = true,
+        env = "BREAKGLASS_JOURNAL_DIR",
+        value_name = "DIR"
+    )]
+    pub journal_dir: Option<PathBuf>,
+
+    /// Configuration file [default: ~/.config/breakglass/config.toml]
+    #[arg(long, global = true, env = "BREAKGLASS_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Never draw progress bars (they are drawn only when stderr is a terminal anyway)
+    #[arg(long, global = true, env = "BREAKGLASS_NO_PROGRESS")]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a command on every selected host over SSH, folding identical output
+    ///
+    /// Hosts are reached by IP with bounded concurrency. Hosts whose stdout, stderr and exit
+    /// status are identical are printed once under a compact host set, followed by a tally.
+    #[command(after_help = SELECTOR_HELP)]
+    Exec(ExecArgs),
+
+    /// Show and check the inventory
+    #[command(subcommand)]
+    Inventory(InventoryCommand),
+
+    /// List, show and verify run journals
+    #[command(subcommand)]
+    Journal(JournalCommand),
+
+    /// Print a shell completion script
+    ///
+    /// Example: breakglass completions bash > /etc/bash_completion.d/breakglass
+    Completions {
+        /// The shell to generate for
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+pub const SELECTOR_HELP: &str = "\
+Selectors:
+  all                         every host in the inventory
+  node[001-050],cp1           host names or addresses, with ranges and globs (a union)
+  10.0.1.[1-20]               addresses work the same way
+  @workers                    a named group from the inventory's [groups]
+  role=worker,zone in (a,b)   label requirements, Kubernetes syntax (all must hold):
+                              k=v  k!=v  k in (a,b)  k notin (a,b)  k  !k
+  role=worker except node007  hosts of the left minus hosts of the right";
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Which hosts (see Selectors below)
+    pub selector: String,
+
+    /// The command, run by the remote user's shell (put it after `--`)
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+
+    /// Also write each host's output to DIR/HOST.out and DIR/HOST.err (and the status to DIR/HOST.status)
+    #[arg(long, env = "BREAKGLASS_OUT_DIR", value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub ssh: SshArgs,
+}
+
+/// SSH options shared by every command that reaches hosts.
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "SSH")]
+pub struct SshArgs {
+    /// Hosts contacted at once
+    #[arg(short = 'f', long, env = "BREAKGLASS_CONCURRENCY", value_name = "N")]
+    pub concurrency: Option<usize>,
+
+    /// Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]
+    #[arg(long, env = "BREAKGLASS_CONNECT_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
+    pub connect_timeout: Option<std::time::Duration>,
+
+    /// Deadline for the remote command, e.g. 2m [inventory default, else 60s]
+    #[arg(short = 't', long, env = "BREAKGLASS_COMMAND_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
+    pub command_timeout: Option<std::time::Duration>,
+
+    /// OpenSSH known_hosts file used to verify host keys [default: ~/.ssh/known_hosts]
+    #[arg(long, env = "BREAKGLASS_KNOWN_HOSTS", value_name = "FILE")]
+    pub known_hosts: Option<PathBuf>,
+
+    /// Accept and record host keys not yet known (a changed key is still refused)
+    #[arg(long, env = "BREAKGLASS_ACCEPT_NEW_HOST_KEYS")]
+    pub accept_new_host_keys: bool,
+
+    /// Private key file to authenticate with (repeatable) [default: ~/.ssh/id_ed25519, id_ecdsa, id_rsa]
+    #[arg(
+        short = 'k',
+        long = "identity",
+        env = "BREAKGLASS_IDENTITY",
+        value_name = "FILE",
+        value_delimiter = ','
+    )]
+    pub identity: Vec<PathBuf>,
+
+    /// Do not use keys from ssh-agent
+    #[arg(long, env = "BREAKGLASS_NO_AGENT")]
+    pub no_agent: bool,
+
+    /// Run the command through `sudo -n` when the SSH user is not root
+    #[arg(long, env = "BREAKGLASS_SUDO")]
+    pub sudo: bool,
+
+    /// Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated
+    #[arg(long, env = "BREAKGLASS_MAX_OUTPUT", value_name = "BYTES", value_parser = parse_size)]
+    pub max_output: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InventoryCommand {
+    /// List the selected hosts (table, or JSON with --output json)
+    #[command(after_help = SELECTOR_HELP)]
+    Show {
+        /// Which hosts [default: all]
+        selector: Option<String>,
+    },
+    /// Check TCP connect, SSH handshake, host key and authentication on each host, with latency
+    #[command(after_help = SELECTOR_HELP)]
+    Check {
+        /// Which hosts [default: all]
+        selector: Option<String>,
+
+        #[command(flatten)]
+        ssh: SshArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JournalCommand {
+    /// List runs, newest first
+    List,
+    /// Print a run's records (human summary, or the raw records with --output json)
+    Show {
+        /// Run id (as printed by the run and by `journal list`)
+        run: String,
+    },
+    /// Check a run's hash chain: detects edited, reordered, missing and truncated records
+    Verify {
+        /// Run id
+        run: String,
+    },
+}
+
+/// Parses `30s`, `2m`, `1h30m` (and a bare number of seconds).
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(std::time::Duration::from_secs(secs));
+    }
+    humantime::parse_duration(s)
+        .map_err(|e| format!("{e} (expected a duration such as 30s, 2m, 1h)"))
+}
+
+/// Parses `65536`, `64KiB`, `1MiB`, `64k`, `1m`.
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: usize = num
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size (expected e.g. 65536, 64KiB, 1MiB)"))?;
+    let mult = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        "g" | "gb" | "gib" => 1024 * 1024 * 1024,
+        other => {
+            return Err(format!(
+                "unknown size unit '{other}' (expected B, KiB, MiB or GiB)"
+            ));
+        }
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("'{s}' is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes_and_durations() {
+        assert_eq!(parse_size("64KiB"), Ok(65536));
+        assert_eq!(parse_size("1m"), Ok(1 << 20));
+        assert_eq!(parse_size("10"), Ok(10));
+        assert!(parse_size("ten").is_err());
+        assert!(parse_size("5 parsecs").is_err());
+        assert_eq!(parse_duration("90"), Ok(std::time::Duration::from_secs(90)));
+        assert_eq!(
+            parse_duration("2m"),
+            Ok(std::time::Duration::from_secs(120))
+        );
+        assert!(parse_duration("soon").is_err());
+    }
+}

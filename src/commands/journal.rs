@@ -1,0 +1,126 @@
+//! `breakglass journal list | show RUN | verify RUN`.
+
+use crate::error::{Exit, ExitError};
+use crate::journal;
+use crate::output::{stdout_line, stdout_raw};
+use crate::settings::Settings;
+
+fn run_dir(settings: &Settings, run: &str) -> anyhow::Result<std::path::PathBuf> {
+    // A run id is one path component: refuse anything that could walk out of the journal root.
+    if run.is_empty() || run.contains('/') || run == "." || run == ".." {
+        return Err(ExitError::new(
+            Exit::Usage,
+            format!("'{run}' is not a run id (see `breakglass journal list`)"),
+        )
+        .into());
+    }
+    let dir = settings.journal_root.join(run);
+    if !dir.is_dir() {
+        return Err(ExitError::new(
+            Exit::Usage,
+            format!(
+                "no run '{run}' under {} (see `breakglass journal list`)",
+                settings.journal_root.display()
+            ),
+        )
+        .into());
+    }
+    Ok(dir)
+}
+
+fn journal_error(e: journal::JournalError) -> anyhow::Error {
+    ExitError::new(Exit::Journal, e.to_string()).into()
+}
+
+pub fn list(settings: &Settings) -> anyhow::Result<Exit> {
+    let runs = journal::list(&settings.journal_root).map_err(journal_error)?;
+    if settings.json() {
+        for r in &runs {
+            stdout_line(&serde_json::to_string(r)?);
+        }
+        return Ok(Exit::Success);
+    }
+    if runs.is_empty() {
+        stdout_line(&format!(
+            "no runs under {}",
+            settings.journal_root.display()
+        ));
+        return Ok(Exit::Success);
+    }
+    let mut out = format!(
+        "{:<26}  {:<27}  {:<8}  {:>7}  {}\n",
+        "RUN", "STARTED", "COMMAND", "RECORDS", "STATE"
+    );
+    for r in &runs {
+        out.push_str(&format!(
+            "{:<26}  {:<27}  {:<8}  {:>7}  {}\n",
+            r.run_id,
+            r.started.as_deref().unwrap_or("-"),
+            r.command.as_deref().unwrap_or("-"),
+            r.records,
+            if !r.verified {
+                "CORRUPT (run `journal verify`)"
+            } else {
+                r.status.as_deref().unwrap_or("unfinished")
+            }
+        ));
+    }
+    stdout_raw(&out);
+    Ok(Exit::Success)
+}
+
+pub fn show(settings: &Settings, run: &str) -> anyhow::Result<Exit> {
+    let dir = run_dir(settings, run)?;
+    let records = journal::read(&dir).map_err(journal_error)?;
+    if settings.json() {
+        for r in &records {
+            stdout_line(&serde_json::to_string(r)?);
+        }
+        return Ok(Exit::Success);
+    }
+    let mut out = String::new();
+    for r in &records {
+        let e = &r.event;
+        let kind = e.get("type").and_then(|t| t.as_str()).unwrap_or("?");
+        let line = match kind {
+            "run_begin" => format!(
+                "{} by {}: {} on {} targets ({})",
+                kind,
+                r.operator,
+                e.get("argv").map(|a| a.to_string()).unwrap_or_default(),
+                e.get("targets").map(|a| a.to_string()).unwrap_or_default(),
+                e.get("selector").and_then(|s| s.as_str()).unwrap_or("")
+            ),
+            "target_result" => format!(
+                "{} {}: {}{}",
+                kind,
+                e.get("target").and_then(|s| s.as_str()).unwrap_or("?"),
+                e.get("outcome").and_then(|s| s.as_str()).unwrap_or("?"),
+                e.get("exit_status")
+                    .map(|s| format!(" (exit {s})"))
+                    .unwrap_or_default()
+            ),
+            _ => format!("{kind} {}", e),
+        };
+        out.push_str(&format!("{:>5}  {}  {line}\n", r.seq, r.time));
+    }
+    stdout_raw(&out);
+    Ok(Exit::Success)
+}
+
+pub fn verify(settings: &Settings, run: &str) -> anyhow::Result<Exit> {
+    let dir = run_dir(settings, run)?;
+    let report = journal::verify(&dir).map_err(journal_error)?;
+    if settings.json() {
+        stdout_line(&serde_json::json!({"type": "journal_verified", "run_id": run, "records": report.records, "last_hash": report.last_hash, "notes": report.notes}).to_string());
+    } else {
+        stdout_line(&format!(
+            "{run}: ok, {} records, hash chain intact (last {})",
+            report.records, report.last_hash
+        ));
+        for note in &report.notes {
+            stdout_line(&format!("  note: {note}"));
+        }
+    }
+    Ok(Exit::Success)
+}

@@ -1,0 +1,31 @@
+//! One file per verb. Commands are thin: load what the verb needs, call the engine, render,
+//! and choose the exit code. They talk to the user (anyhow errors with context).
+
+pub mod completions;
+pub mod exec;
+pub mod inventory;
+pub mod journal;
+
+use crate::error::{Exit, ExitError};
+use crate::inventory::{Host, Inventory, Selector};
+
+/// Parses a selector and returns the hosts it matches, or a usage error that says why.
+pub fn select_hosts(inventory: &Inventory, selector: &str) -> anyhow::Result<Vec<Host>> {
+    let parsed =
+        Selector::parse(selector).map_err(|e| ExitError::new(Exit::Usage, e.to_string()))?;
+    let hosts = inventory
+        .select(&parsed)
+        .map_err(|e| ExitError::new(Exit::Usage, e.to_string()))?;
+    if hosts.is_empty() {
+        return Err(ExitError::new(
+            Exit::Usage,
+            format!(
+                "selector \"{selector}\" matched no host in {} ({} hosts); try `breakglass inventory show`",
+                inventory.path.display(),
+                inventory.hosts.len()
+            ),
+        )
+        .into());
+    }
+    Ok(hosts.into_iter().cloned().collect())
+}

@@ -1,0 +1,246 @@
+//! The events a run emits: the one machine-readable format of breakglass.
+//!
+//! With `--output json` every event is printed as one JSON object per line on stdout, and the
+//! same events (with output replaced by digests) are appended to the run's journal. Each object
+//! has a `type` tag; fields are never removed within a major version, new ones may be added.
+//!
+//! | `type` | when | fields |
+//! | --- | --- | --- |
+//! | `run_begin` | first | `run_id`, `version`, `command` (the verb), `argv`, `operator`, `inventory`, `inventory_digest`, `selector`, `targets` (count), `journal` (directory) |
+//! | `target_result` | once per host, as it finishes | `target` (inventory name), `address` (`ip:port`), `outcome` (`ok`, `failed`, `unreachable`, `timed_out`, `auth_failed`, `refused`, `error`), `exit_status`, `signal`, `reason`, `phase` (`connect`/`command` for `timed_out`), `expected_host_key`, `presented_host_key`, `recorded_host_key`, `stdout`, `stderr` (UTF-8, invalid bytes replaced), `stdout_bytes`, `stderr_bytes` (what the host sent), `stdout_truncated`, `stderr_truncated`, `connect_ms`, `duration_ms`; in the journal `stdout`/`stderr` are omitted and `stdout_sha256`/`stderr_sha256` are set |
+//! | `notice` | operator-visible happenings (first Ctrl-C) | `message` |
+//! | `summary` | last line of stdout | `total`, `ok`, `failed`, `unreachable`, `timed_out`, `auth_failed`, `refused`, `error`, `not_started`, `interrupted`, `elapsed_ms`, `exit_code` |
+//! | `run_end` | journal only, last record | `status` (`completed`, `interrupted`), `exit_code` |
+//! | `error` | a fatal error before or during the run (json mode, stdout) | `message`, `exit_code` |
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::transport::ssh::{ExecResult, Outcome};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    RunBegin(RunBegin),
+    TargetResult(TargetResult),
+    Notice { message: String },
+    Summary(Summary),
+    RunEnd { status: String, exit_code: u8 },
+    Error { message: String, exit_code: u8 },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunBegin {
+    pub run_id: String,
+    pub version: String,
+    pub command: String,
+    pub argv: Vec<String>,
+    pub operator: String,
+    pub inventory: String,
+    pub inventory_digest: String,
+    pub selector: String,
+    pub targets: usize,
+    pub journal: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TargetResult {
+    pub target: String,
+    pub address: String,
+    pub outcome: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_status: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_host_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presented_host_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorded_host_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdout: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stderr: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdout_sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stderr_sha256: Option<String>,
+    pub stdout_bytes: u64,
+    pub stderr_bytes: u64,
+    pub stdout_truncated: bool,
+    pub stderr_truncated: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_ms: Option<f64>,
+    pub duration_ms: f64,
+}
+
+impl TargetResult {
+    /// Builds the event for one host's result.
+    pub fn from_exec(target: &str, address: &str, r: &ExecResult) -> TargetResult {
+        let mut t = TargetResult {
+            target: target.to_owned(),
+            address: address.to_owned(),
+            outcome: r.outcome.label().to_owned(),
+            stdout: Some(String::from_utf8_lossy(&r.stdout.bytes).into_owned()),
+            stderr: Some(String::from_utf8_lossy(&r.stderr.bytes).into_owned()),
+            stdout_bytes: r.stdout.total,
+            stderr_bytes: r.stderr.total,
+            stdout_truncated: r.stdout.truncated(),
+            stderr_truncated: r.stderr.truncated(),
+            connect_ms: r.connect.map(ms),
+            duration_ms: ms(r.total),
+            recorded_host_key: r.recorded_host_key.clone(),
+            ..TargetResult::default()
+        };
+        match &r.outcome {
+            Outcome::Ok => t.exit_status = Some(0),
+            Outcome::Exit { status, signal } => {
+                t.exit_status = Some(*status);
+                t.signal.clone_from(signal);
+            }
+            Outcome::Unreachable { reason }
+            | Outcome::AuthFailed { reason }
+            | Outcome::Error { reason } => t.reason = Some(reason.clone()),
+            Outcome::TimedOut { phase } => t.phase = Some(phase.clone()),
+            Outcome::HostKeyRefused {
+                reason,
+                expected,
+                presented,
+            } => {
+                t.reason = Some(reason.clone());
+                t.expected_host_key.clone_from(expected);
+                t.presented_host_key = Some(presented.clone());
+            }
+        }
+        t
+    }
+
+    /// The journal's copy: output replaced by its SHA-256, so the journal stays small and
+    /// never holds what a command printed (which may include secrets).
+    pub fn for_journal(&self, stdout: &[u8], stderr: &[u8]) -> TargetResult {
+        TargetResult {
+            stdout: None,
+            stderr: None,
+            stdout_sha256: Some(hex::encode(Sha256::digest(stdout))),
+            stderr_sha256: Some(hex::encode(Sha256::digest(stderr))),
+            ..self.clone()
+        }
+    }
+
+    /// One human line saying what happened, e.g. `exit 1`, `unreachable: connection refused`.
+    pub fn describe(&self) -> String {
+        let detail = match self.outcome.as_str() {
+            "ok" => return "ok".into(),
+            "failed" => match (&self.signal, self.exit_status) {
+                (Some(sig), _) => format!("killed by signal {sig}"),
+                (None, Some(s)) => format!("exit {s}"),
+                (None, None) => "failed".into(),
+            },
+            "timed_out" => format!(
+                "timed out ({})",
+                self.phase.as_deref().unwrap_or("unknown phase")
+            ),
+            "refused" => {
+                let mut s = format!(
+                    "host key refused: {}",
+                    self.reason.as_deref().unwrap_or("not trusted")
+                );
+                if let Some(p) = &self.presented_host_key {
+                    s.push_str(&format!("; presented {p}"));
+                }
+                if let Some(e) = &self.expected_host_key {
+                    s.push_str(&format!("; expected {e}"));
+                }
+                s
+            }
+            other => format!(
+                "{}: {}",
+                other.replace('_', " "),
+                self.reason.as_deref().unwrap_or("no detail")
+            ),
+        };
+        detail
+    }
+}
+
+/// Counts per outcome.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Summary {
+    pub total: usize,
+    pub ok: usize,
+    pub failed: usize,
+    pub unreachable: usize,
+    pub timed_out: usize,
+    pub auth_failed: usize,
+    pub refused: usize,
+    pub error: usize,
+    pub not_started: usize,
+    pub interrupted: bool,
+    pub elapsed_ms: f64,
+    pub exit_code: u8,
+}
+
+impl Summary {
+    pub fn count(&mut self, outcome: &str) {
+        match outcome {
+            "ok" => self.ok += 1,
+            "failed" => self.failed += 1,
+            "unreachable" => self.unreachable += 1,
+            "timed_out" => self.timed_out += 1,
+            "auth_failed" => self.auth_failed += 1,
+            "refused" => self.refused += 1,
+            _ => self.error += 1,
+        }
+    }
+
+    /// Hosts that finished with anything but ok.
+    pub fn bad(&self) -> usize {
+        self.failed
+            + self.unreachable
+            + self.timed_out
+            + self.auth_failed
+            + self.refused
+            + self.error
+    }
+
+    /// The one-line tally printed after folded output.
+    pub fn tally(&self) -> String {
+        let mut parts = vec![
+            format!("{} ok", self.ok),
+            format!("{} failed", self.failed),
+            format!("{} unreachable", self.unreachable),
+            format!("{} timed out", self.timed_out),
+            format!("{} refused", self.refused),
+        ];
+        if self.auth_failed > 0 {
+            parts.push(format!("{} auth failed", self.auth_failed));
+        }
+        if self.error > 0 {
+            parts.push(format!("{} error", self.error));
+        }
+        if self.not_started > 0 {
+            parts.push(format!("{} not started", self.not_started));
+        }
+        format!(
+            "{} host{} in {:.1}s: {}{}",
+            self.total,
+            if self.total == 1 { "" } else { "s" },
+            self.elapsed_ms / 1000.0,
+            parts.join(", "),
+            if self.interrupted {
+                " (interrupted)"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+pub fn ms(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
+}

@@ -1,0 +1,136 @@
+//! `exec`: one command on many hosts over SSH, each result journaled and reported as it lands.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+
+use super::{Event, Run, Summary, TargetResult, fan_out};
+use crate::error::Exit;
+use crate::inventory::Host;
+use crate::transport::ssh::{self, ExecResult, SshOptions, SshTarget};
+
+/// What to run where.
+pub struct ExecJob {
+    pub hosts: Vec<Host>,
+    pub command: String,
+    pub concurrency: usize,
+    pub options: SshOptions,
+    pub out_dir: Option<PathBuf>,
+}
+
+/// The SSH endpoint of an inventory host (and its jump host).
+pub fn ssh_target(host: &Host) -> SshTarget {
+    SshTarget {
+        name: host.name.clone(),
+        addr: host.socket_addr(),
+        user: host.user.clone(),
+        host_key: host.host_key.clone(),
+        jump: host.jump.as_deref().map(|j| Box::new(ssh_target(j))),
+    }
+}
+
+/// Runs the job and returns the summary (with its exit code). Per-host failures are counted,
+/// never returned as errors; an `Err` means the run itself could not continue (journal).
+pub async fn run(run: &Run, job: ExecJob) -> anyhow::Result<Summary> {
+    let started = Instant::now();
+    if let Some(dir) = &job.out_dir {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create --out-dir {}", dir.display()))?;
+    }
+    let total = job.hosts.len();
+    let targets: Vec<SshTarget> = job.hosts.iter().map(ssh_target).collect();
+    let options = Arc::new(job.options);
+    let command = Arc::new(job.command);
+    let out_dir = job.out_dir.map(Arc::new);
+    let mut summary = Summary {
+        total,
+        ..Summary::default()
+    };
+    let mut journal_error = None;
+    let stats = fan_out(
+        targets,
+        job.concurrency,
+        &run.cancel,
+        move |target: SshTarget| {
+            let result = ssh::exec(&target, &options, &command, None);
+            let written = out_dir
+                .as_deref()
+                .map(|dir| write_host_output(dir, &target.name, &result));
+            (target, result, written)
+        },
+        |_, (target, result, written): (SshTarget, ExecResult, Option<std::io::Result<()>>)| {
+            let mut event =
+                TargetResult::from_exec(&target.name, &target.addr.to_string(), &result);
+            if let Some(Err(e)) = written {
+                // The host's result stands; only the copy on disk failed. Say so with the result.
+                let note = format!("--out-dir: cannot write output: {e}");
+                event.reason = Some(
+                    event
+                        .reason
+                        .map_or(note.clone(), |r| format!("{r}; {note}")),
+                );
+            }
+            summary.count(&event.outcome);
+            let journaled = event.for_journal(&result.stdout.bytes, &result.stderr.bytes);
+            if let Err(e) = run.record(&Event::TargetResult(event), &Event::TargetResult(journaled))
+            {
+                journal_error.get_or_insert(e);
+            }
+        },
+    )
+    .await;
+    summary.not_started = stats.not_started;
+    summary.interrupted = run.cancel.is_cancelled();
+    summary.elapsed_ms = super::event::ms(started.elapsed());
+    if let Some(e) = journal_error {
+        return Err(e);
+    }
+    summary.exit_code = if summary.interrupted {
+        Exit::Interrupted.code()
+    } else if summary.bad() > 0 {
+        Exit::TargetsFailed.code()
+    } else {
+        Exit::Success.code()
+    };
+    let status = if summary.interrupted {
+        "interrupted"
+    } else {
+        "completed"
+    };
+    run.record(
+        &Event::Summary(summary.clone()),
+        &Event::Summary(summary.clone()),
+    )?;
+    let end = Event::RunEnd {
+        status: status.into(),
+        exit_code: summary.exit_code,
+    };
+    run.journal
+        .append(&serde_json::to_value(&end)?)
+        .context("cannot append the end of the run to the journal")?;
+    Ok(summary)
+}
+
+/// `--out-dir`: `HOST.out`, `HOST.err` and `HOST.status` (outcome and detail), like pssh's
+/// `-o`/`-e`. Host names come from the inventory and never contain `/` (validated on load), but
+/// the name is still reduced to one path component so a hostile inventory cannot escape DIR.
+fn write_host_output(dir: &Path, name: &str, result: &ExecResult) -> std::io::Result<()> {
+    let safe: String = name
+        .chars()
+        .map(|c| if c == '/' || c == '\0' { '_' } else { c })
+        .collect();
+    let safe = if safe == "." || safe == ".." {
+        format!("_{safe}")
+    } else {
+        safe
+    };
+    std::fs::write(dir.join(format!("{safe}.out")), &result.stdout.bytes)?;
+    std::fs::write(dir.join(format!("{safe}.err")), &result.stderr.bytes)?;
+    let event = TargetResult::from_exec(name, "", result);
+    std::fs::write(
+        dir.join(format!("{safe}.status")),
+        format!("{}\n", event.describe()),
+    )
+}

@@ -1,0 +1,63 @@
+//! The engine: fans work out to targets within limits, judges outcomes, journals every result
+//! and reports typed [`Event`]s to an [`Observer`]. It never prints; `output/` does.
+
+pub mod event;
+pub mod exec;
+pub mod executor;
+
+use std::sync::Arc;
+
+pub use event::{Event, Summary, TargetResult};
+pub use executor::{Cancel, FanOutStats, fan_out};
+
+use crate::journal::Journal;
+
+/// Receives the events of a run as they happen (progress bars, folded output, JSON lines).
+pub trait Observer: Send + Sync {
+    fn event(&self, event: &Event);
+}
+
+/// One run in progress: its journal, its observer, and its cancellation flag.
+pub struct Run {
+    pub run_id: String,
+    pub journal: Arc<Journal>,
+    pub observer: Arc<dyn Observer>,
+    pub cancel: Cancel,
+}
+
+impl Run {
+    /// Emits an event to the observer and appends `journaled` (the journal's form of it) to the
+    /// journal. A journal that cannot be written stops the run from launching anything more:
+    /// an unrecorded change cannot be undone.
+    pub fn record(&self, event: &Event, journaled: &Event) -> anyhow::Result<()> {
+        self.observer.event(event);
+        let value = serde_json::to_value(journaled)?;
+        if let Err(e) = self.journal.append(&value) {
+            self.cancel.cancel();
+            return Err(anyhow::Error::new(e).context("cannot append to the run journal; stopping"));
+        }
+        Ok(())
+    }
+
+    /// First Ctrl-C: stop launching new targets and let in-flight ones finish within their
+    /// deadlines. Second Ctrl-C: exit 130 at once, without tearing a journal record.
+    pub fn watch_interrupts(&self) {
+        let cancel = self.cancel.clone();
+        let observer = Arc::clone(&self.observer);
+        let journal = Arc::clone(&self.journal);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_err() {
+                return;
+            }
+            cancel.cancel();
+            observer.event(&Event::Notice {
+                message: "interrupted: no new hosts will be started; waiting for hosts in flight \
+                          (Ctrl-C again to exit now)"
+                    .into(),
+            });
+            if tokio::signal::ctrl_c().await.is_ok() {
+                journal.exit_now(i32::from(crate::error::Exit::Interrupted.code()));
+            }
+        });
+    }
+}

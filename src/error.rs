@@ -1,0 +1,79 @@
+//! Exit codes and the typed errors the top level branches on.
+//!
+//! The exit code is the contract with runbook automation (`--output json --yes`), so it is
+//! decided in one place. See ARCHITECTURE.md, "Exit codes".
+
+/// The process exit codes, stable across releases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Every target succeeded.
+    Success = 0,
+    /// At least one target failed (non-zero exit, unreachable, refused, timed out).
+    TargetsFailed = 1,
+    /// Usage error, or an invalid runbook, inventory or selector.
+    Usage = 2,
+    /// Stopped by policy: a failure budget was exceeded or a gate did not pass.
+    Policy = 3,
+    /// The journal is corrupt, truncated, or another run holds it.
+    Journal = 4,
+    /// Interrupted by the operator (SIGINT).
+    Interrupted = 130,
+}
+
+impl Exit {
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+/// An error that carries the exit code it must end the process with. Anything else that reaches
+/// the top level is a usage/input problem unless it downcasts to one of these.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ExitError {
+    pub exit: Exit,
+    pub message: String,
+}
+
+impl ExitError {
+    pub fn new(exit: Exit, message: impl Into<String>) -> Self {
+        Self {
+            exit,
+            message: message.into(),
+        }
+    }
+}
+
+/// 1-based line and column (in characters) of byte offset `pos` in `text`, for diagnostics.
+pub fn line_col(text: &str, pos: usize) -> (usize, usize) {
+    let pos = pos.min(text.len());
+    let before = text.get(..pos).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let col = before
+        .get(line_start..)
+        .map_or(1, |s| s.chars().count() + 1);
+    (line, col)
+}
+
+/// The exit code an error that reached the top level ends the process with: the code it carries
+/// if it is an [`ExitError`], else 2 (bad input is by far the most common cause).
+pub fn exit_of(err: &anyhow::Error) -> Exit {
+    err.chain()
+        .find_map(|e| e.downcast_ref::<ExitError>().map(|x| x.exit))
+        .unwrap_or(Exit::Usage)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_counts_from_one() {
+        let t = "ab\ncdé\nf";
+        assert_eq!(line_col(t, 0), (1, 1));
+        assert_eq!(line_col(t, 3), (2, 1));
+        assert_eq!(line_col(t, 7), (2, 4));
+        assert_eq!(line_col(t, 100), (3, 2));
+    }
+}

@@ -1,0 +1,670 @@
+//! Host sets: the ClusterShell-style range notation used for host names and addresses
+//! (`node[001-200]`, `10.0.[1-4].[1-50]`, `rack[1-2]-n[1,3,5-7]`, `a[1-2],b`), expanded into names
+//! and folded back into the compact form for output.
+//!
+//! Grammar: a host set is one or more items separated by top-level commas; an item is literal text
+//! and bracket groups `[R,R,...]` where each `R` is `N` or `N-M` (decimal, low to high). A number
+//! written with a leading zero (`001`) fixes the width, so `[001-200]` gives `001` .. `200`.
+//! Several groups in one item make a cartesian product, left to right, the last group fastest.
+//! Expansion keeps duplicates (the inventory reports them as duplicate names) and is capped at
+//! [`MAX_EXPANSION`] names so a typo cannot exhaust memory.
+//!
+//! [`Pattern`] adds the globs `*` and `?` and matches names without expanding anything, so a
+//! selector like `node[1-900000]*` costs the same as `node1`.
+//!
+//! This module knows nothing about hosts: it is text in, text out, and never panics on input.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The most names one host set may expand to. Large enough for any real fleet, small enough that
+/// a typo like `[1-99999999]` fails fast instead of allocating gigabytes.
+pub const MAX_EXPANSION: usize = 1_000_000;
+
+/// Numbers longer than this are rejected: they would not fit a `u64`, and no fleet needs them.
+const MAX_DIGITS: usize = 18;
+
+/// A malformed host set. `column` counts characters from 1.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("host set {pattern:?}: column {column}: {message}")]
+pub struct HostsetError {
+    pub pattern: String,
+    pub column: usize,
+    /// What was wrong and what was expected, e.g. `range 5-1 is reversed; expected LOW-HIGH`.
+    pub message: String,
+}
+
+/// One `N` or `N-M` inside brackets. `width` is 0 when the numbers are not zero-padded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RangeItem {
+    lo: u64,
+    hi: u64,
+    width: usize,
+}
+
+impl RangeItem {
+    fn count(self) -> u64 {
+        self.hi - self.lo + 1
+    }
+
+    /// Whether `digits` (ASCII digits only) is exactly how this range writes one of its numbers:
+    /// `[001-200]` matches `007` but not `7`, and `[1-20]` matches `7` but not `07`.
+    fn matches_text(self, digits: &str) -> bool {
+        let Ok(value) = digits.parse::<u64>() else {
+            return false;
+        };
+        value >= self.lo && value <= self.hi && digits.len() == decimal_len(value).max(self.width)
+    }
+}
+
+fn decimal_len(mut value: u64) -> usize {
+    let mut len = 1;
+    while value >= 10 {
+        value /= 10;
+        len += 1;
+    }
+    len
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Literal(String),
+    Range(Vec<RangeItem>),
+    /// `*`: any run of characters, including none (only in patterns).
+    AnyRun,
+    /// `?`: exactly one character (only in patterns).
+    AnyChar,
+}
+
+/// Parses a host set into its comma-separated items, each a list of segments. With `globs`,
+/// `*` and `?` are wildcards; without, they are ordinary characters.
+fn parse(pattern: &str, globs: bool) -> Result<Vec<Vec<Segment>>, HostsetError> {
+    let chars: Vec<char> = pattern.chars().collect();
+    let err = |index: usize, message: String| HostsetError {
+        pattern: pattern.to_owned(),
+        column: index + 1,
+        message,
+    };
+    let mut items = Vec::new();
+    let mut segments = Vec::new();
+    let mut literal = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            ',' => {
+                flush(&mut literal, &mut segments);
+                if segments.is_empty() {
+                    return Err(err(i, "empty item; expected a name before ','".into()));
+                }
+                items.push(std::mem::take(&mut segments));
+            }
+            '[' => {
+                flush(&mut literal, &mut segments);
+                let (ranges, next) = parse_brackets(&chars, i + 1).map_err(|(at, m)| err(at, m))?;
+                segments.push(Segment::Range(ranges));
+                i = next;
+                continue;
+            }
+            ']' => return Err(err(i, "unmatched ']'; expected '[' before it".into())),
+            '*' if globs => {
+                flush(&mut literal, &mut segments);
+                segments.push(Segment::AnyRun);
+            }
+            '?' if globs => {
+                flush(&mut literal, &mut segments);
+                segments.push(Segment::AnyChar);
+            }
+            _ => literal.push(c),
+        }
+        i += 1;
+    }
+    flush(&mut literal, &mut segments);
+    if segments.is_empty() {
+        let message = if items.is_empty() {
+            "empty host set; expected a name like node[1-3]"
+        } else {
+            "trailing ','; expected a name after it"
+        };
+        return Err(err(chars.len(), message.into()));
+    }
+    items.push(segments);
+    Ok(items)
+}
+
+fn flush(literal: &mut String, segments: &mut Vec<Segment>) {
+    if !literal.is_empty() {
+        segments.push(Segment::Literal(std::mem::take(literal)));
+    }
+}
+
+/// Parses the inside of `[...]` starting at `start` (just after `[`); returns the ranges and the
+/// index just after `]`. Errors are (character index, message).
+fn parse_brackets(
+    chars: &[char],
+    start: usize,
+) -> Result<(Vec<RangeItem>, usize), (usize, String)> {
+    let mut ranges = Vec::new();
+    let mut i = start;
+    loop {
+        let lo_at = i;
+        let lo = read_digits(chars, &mut i);
+        if lo.is_empty() {
+            return Err(match chars.get(i) {
+                Some(']') if ranges.is_empty() => (
+                    i,
+                    "empty brackets; expected numbers like [1-4] or [1,3,5-7]".into(),
+                ),
+                None => (i, "expected a number and ']'".into()),
+                Some(c) => (i, format!("unexpected {c:?}; expected a number")),
+            });
+        }
+        let hi = if chars.get(i) == Some(&'-') {
+            i += 1;
+            let hi = read_digits(chars, &mut i);
+            if hi.is_empty() {
+                return Err((i, "expected a number after '-'".into()));
+            }
+            Some(hi)
+        } else {
+            None
+        };
+        ranges.push(range_item(&lo, hi.as_deref(), lo_at)?);
+        match chars.get(i) {
+            Some(',') => i += 1,
+            Some(']') => return Ok((ranges, i + 1)),
+            None => return Err((i, "expected ']'".into())),
+            Some(c) => return Err((i, format!("unexpected {c:?}; expected '-', ',' or ']'"))),
+        }
+    }
+}
+
+fn read_digits(chars: &[char], i: &mut usize) -> String {
+    let mut digits = String::new();
+    while let Some(c) = chars.get(*i).filter(|c| c.is_ascii_digit()) {
+        digits.push(*c);
+        *i += 1;
+    }
+    digits
+}
+
+fn range_item(lo: &str, hi: Option<&str>, at: usize) -> Result<RangeItem, (usize, String)> {
+    let number = |text: &str| {
+        if text.len() > MAX_DIGITS {
+            return Err((
+                at,
+                format!("number {text} is too long; expected at most {MAX_DIGITS} digits"),
+            ));
+        }
+        text.parse::<u64>()
+            .map_err(|e| (at, format!("bad number {text}: {e}; expected digits")))
+    };
+    // The width comes from whichever bound is written zero-padded: `[001-200]` and `[1-010]`
+    // are both width 3. Unpadded ranges have width 0 and print numbers as they are.
+    let padded = |text: &str| {
+        if text.len() > 1 && text.starts_with('0') {
+            text.len()
+        } else {
+            0
+        }
+    };
+    let lo_value = number(lo)?;
+    let (hi_value, width) = match hi {
+        Some(hi) => (number(hi)?, padded(lo).max(padded(hi))),
+        None => (lo_value, padded(lo)),
+    };
+    if hi_value < lo_value {
+        return Err((
+            at,
+            format!(
+                "range {lo}-{} is reversed; expected LOW-HIGH",
+                hi.unwrap_or(lo)
+            ),
+        ));
+    }
+    Ok(RangeItem {
+        lo: lo_value,
+        hi: hi_value,
+        width,
+    })
+}
+
+/// Expands a host set into its names, in order: items left to right, and within an item the
+/// cartesian product of its bracket groups with the last group varying fastest.
+///
+/// `expand("n[1-2]-[a,b]")` is an error (ranges are numeric); `expand("r[1-2]n[01-02]")` is
+/// `r1n01, r1n02, r2n01, r2n02`.
+pub fn expand(pattern: &str) -> Result<Vec<String>, HostsetError> {
+    let items = parse(pattern, false)?;
+    let too_many = || HostsetError {
+        pattern: pattern.to_owned(),
+        column: 1,
+        message: format!(
+            "expands to more than {MAX_EXPANSION} names; expected a smaller range (or several entries)"
+        ),
+    };
+    // Count first, so a huge range fails before anything is allocated.
+    let mut total: u64 = 0;
+    for segments in &items {
+        let mut count: u64 = 1;
+        for segment in segments {
+            if let Segment::Range(ranges) = segment {
+                let size = ranges
+                    .iter()
+                    .try_fold(0u64, |acc, r| acc.checked_add(r.count()))
+                    .ok_or_else(too_many)?;
+                count = count.checked_mul(size).ok_or_else(too_many)?;
+            }
+        }
+        total = total.checked_add(count).ok_or_else(too_many)?;
+        if total > MAX_EXPANSION as u64 {
+            return Err(too_many());
+        }
+    }
+    let mut names = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
+    for segments in &items {
+        let mut partial = vec![String::new()];
+        for segment in segments {
+            match segment {
+                Segment::Literal(text) => partial.iter_mut().for_each(|p| p.push_str(text)),
+                Segment::Range(ranges) => {
+                    let mut next = Vec::new();
+                    for prefix in &partial {
+                        for r in ranges {
+                            for value in r.lo..=r.hi {
+                                next.push(format!("{prefix}{value:0width$}", width = r.width));
+                            }
+                        }
+                    }
+                    partial = next;
+                }
+                // `parse(_, false)` never produces globs; treat them as nothing to be total.
+                Segment::AnyRun | Segment::AnyChar => {}
+            }
+        }
+        names.extend(partial);
+    }
+    Ok(names)
+}
+
+/// A compiled host pattern: a host set whose items may also contain the globs `*` (any run of
+/// characters) and `?` (one character). Matching never expands the ranges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pattern {
+    text: String,
+    items: Vec<Vec<Segment>>,
+}
+
+impl Pattern {
+    pub fn compile(pattern: &str) -> Result<Pattern, HostsetError> {
+        Ok(Pattern {
+            text: pattern.to_owned(),
+            items: parse(pattern, true)?,
+        })
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Plain text without ranges, globs or commas: it matches exactly one string, so callers can
+    /// look it up in a hash map instead of scanning.
+    pub fn is_literal(&self) -> bool {
+        matches!(self.items.as_slice(), [segments] if segments.iter().all(|s| matches!(s, Segment::Literal(_))))
+    }
+
+    pub fn matches(&self, candidate: &str) -> bool {
+        self.items
+            .iter()
+            .any(|segments| matches_segments(segments, candidate))
+    }
+}
+
+impl fmt::Display for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// Matches by tracking every position of `text` reachable after each segment (a small NFA
+/// simulation), so ranges of variable width followed by `*` need no backtracking and the cost
+/// is linear in the pattern length times the name length.
+fn matches_segments(segments: &[Segment], text: &str) -> bool {
+    let n = text.len();
+    let mut reachable = vec![false; n + 1];
+    reachable[0] = true;
+    for segment in segments {
+        let mut next = vec![false; n + 1];
+        let mut any = false;
+        for start in (0..=n).filter(|&p| reachable[p]) {
+            let rest = &text[start..];
+            match segment {
+                Segment::Literal(lit) => {
+                    if rest.starts_with(lit.as_str()) {
+                        next[start + lit.len()] = true;
+                        any = true;
+                    }
+                }
+                Segment::AnyChar => {
+                    if let Some(c) = rest.chars().next() {
+                        next[start + c.len_utf8()] = true;
+                        any = true;
+                    }
+                }
+                Segment::AnyRun => {
+                    // Every later character boundary is reachable; the first start covers all.
+                    for (offset, _) in rest.char_indices() {
+                        next[start + offset] = true;
+                    }
+                    next[n] = true;
+                    any = true;
+                    break;
+                }
+                Segment::Range(ranges) => {
+                    let run = rest.bytes().take_while(u8::is_ascii_digit).count();
+                    for len in 1..=run.min(MAX_DIGITS + 1) {
+                        let digits = &rest[..len];
+                        if ranges.iter().any(|r| r.matches_text(digits)) {
+                            next[start + len] = true;
+                            any = true;
+                        }
+                    }
+                }
+            }
+        }
+        if !any {
+            return false;
+        }
+        reachable = next;
+    }
+    reachable[n]
+}
+
+/// Where a name's number sits: `rack2-node017b` is prefix `rack2-node`, number 17 written with 3
+/// digits, suffix `b`. Only the last run of digits is folded.
+struct Split<'a> {
+    prefix: &'a str,
+    digits: &'a str,
+    suffix: &'a str,
+}
+
+fn split_last_number(name: &str) -> Option<Split<'_>> {
+    let bytes = name.as_bytes();
+    let end = bytes.iter().rposition(u8::is_ascii_digit)? + 1;
+    let start = bytes[..end]
+        .iter()
+        .rposition(|b| !b.is_ascii_digit())
+        .map_or(0, |i| i + 1);
+    let digits = &name[start..end];
+    (digits.len() <= MAX_DIGITS).then(|| Split {
+        prefix: &name[..start],
+        digits,
+        suffix: &name[end..],
+    })
+}
+
+/// Folds names into the compact host-set form, like ClusterShell's `nodeset -f`:
+/// `node001 .. node180, node183` becomes `node[001-180,183]`. Names are grouped by the text
+/// around their last number and by its zero-padded width; names without digits are kept as
+/// they are; groups are joined with `,` in sorted order, so the output is deterministic and
+/// `expand(fold(x))` is the set `x`. Addresses fold the same way (`10.0.1.[1-50]`).
+///
+/// Names containing `[`, `]` or `,` cannot be told apart from the notation; inventory names never
+/// contain them.
+pub fn fold<I, S>(names: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    // (prefix, suffix) -> (padded width or 0 -> numbers). Unpadded numbers are placed after we
+    // know which padded widths exist (see below).
+    type Groups = BTreeMap<(String, String), BTreeMap<usize, Vec<u64>>>;
+    let mut groups: Groups = BTreeMap::new();
+    let mut unpadded: BTreeMap<(String, String), Vec<(u64, usize)>> = BTreeMap::new();
+    let mut plain: Vec<String> = Vec::new();
+    for name in names {
+        let name = name.as_ref();
+        let Some(split) = split_last_number(name) else {
+            plain.push(name.to_owned());
+            continue;
+        };
+        let Ok(value) = split.digits.parse::<u64>() else {
+            plain.push(name.to_owned());
+            continue;
+        };
+        let key = (split.prefix.to_owned(), split.suffix.to_owned());
+        if split.digits.len() > 1 && split.digits.starts_with('0') {
+            groups
+                .entry(key)
+                .or_default()
+                .entry(split.digits.len())
+                .or_default()
+                .push(value);
+        } else {
+            unpadded
+                .entry(key)
+                .or_default()
+                .push((value, split.digits.len()));
+        }
+    }
+    // An unpadded number of L digits prints identically at any width <= L, so it joins the
+    // widest padded group that fits (`node001,node100` -> `node[001,100]`), else width 0.
+    for (key, values) in unpadded {
+        let widths = groups.entry(key).or_default();
+        let padded: Vec<usize> = widths.keys().copied().filter(|w| *w > 0).collect();
+        for (value, len) in values {
+            let width = padded
+                .iter()
+                .copied()
+                .filter(|w| *w <= len)
+                .max()
+                .unwrap_or(0);
+            widths.entry(width).or_default().push(value);
+        }
+    }
+    let mut out: Vec<(String, String)> = plain.into_iter().map(|p| (p.clone(), p)).collect();
+    for ((prefix, suffix), widths) in groups {
+        for (width, mut values) in widths {
+            values.sort_unstable();
+            values.dedup();
+            let text = if let [only] = values.as_slice() {
+                format!("{prefix}{only:0width$}{suffix}")
+            } else {
+                format!("{prefix}[{}]{suffix}", runs(&values, width))
+            };
+            out.push((format!("{prefix}\u{0}{suffix}\u{0}{width:020}"), text));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out.into_iter()
+        .map(|(_, text)| text)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `1,2,3,5` -> `1-3,5` (sorted, deduplicated input).
+fn runs(values: &[u64], width: usize) -> String {
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < values.len() {
+        let start = values[i];
+        let mut end = start;
+        while i + 1 < values.len() && values[i + 1] == end + 1 {
+            end += 1;
+            i += 1;
+        }
+        parts.push(if start == end {
+            format!("{start:0width$}")
+        } else {
+            format!("{start:0width$}-{end:0width$}")
+        });
+        i += 1;
+    }
+    parts.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn names(pattern: &str) -> Vec<String> {
+        expand(pattern).unwrap()
+    }
+
+    fn set<S: AsRef<str>>(items: &[S]) -> BTreeSet<String> {
+        items.iter().map(|s| s.as_ref().to_owned()).collect()
+    }
+
+    #[test]
+    fn expands_simple_padded_and_lists() {
+        assert_eq!(names("cp[1-3]"), ["cp1", "cp2", "cp3"]);
+        assert_eq!(names("node[001-003]"), ["node001", "node002", "node003"]);
+        assert_eq!(names("n[1,3,5-7]"), ["n1", "n3", "n5", "n6", "n7"]);
+        assert_eq!(names("n[08-10]"), ["n08", "n09", "n10"]);
+        assert_eq!(names("n[1-010]").len(), 10);
+        assert_eq!(names("n[1-010]")[0], "n001");
+        assert_eq!(names("bastion"), ["bastion"]);
+        assert_eq!(names("a[1-2],b"), ["a1", "a2", "b"]);
+        assert_eq!(names("[1-2]x"), ["1x", "2x"]);
+    }
+
+    #[test]
+    fn cartesian_product_last_group_fastest() {
+        assert_eq!(
+            names("r[1-2]n[01-02]"),
+            ["r1n01", "r1n02", "r2n01", "r2n02"]
+        );
+        let addresses = names("10.0.[1-4].[1-50]");
+        assert_eq!(addresses.len(), 200);
+        assert_eq!(addresses[0], "10.0.1.1");
+        assert_eq!(addresses[1], "10.0.1.2");
+        assert_eq!(addresses[50], "10.0.2.1");
+        assert_eq!(addresses[199], "10.0.4.50");
+    }
+
+    #[test]
+    fn hostile_inputs_are_errors_with_columns() {
+        let cases = [
+            ("", 1, "empty host set"),
+            ("node[]", 6, "empty brackets"),
+            ("node[5-1]", 6, "range 5-1 is reversed"),
+            ("node[1-", 8, "expected a number after '-'"),
+            ("node[1-2", 9, "expected ']'"),
+            ("node]", 5, "unmatched ']'"),
+            ("node[a]", 6, "unexpected 'a'"),
+            ("node[1,,2]", 8, "unexpected ','"),
+            ("node[[1]]", 6, "unexpected '['"),
+            ("a,,b", 3, "empty item"),
+            ("a,", 3, "trailing ','"),
+            ("ñode[é]", 6, "unexpected 'é'"),
+            ("n[1234567890123456789]", 3, "too long"),
+        ];
+        for (pattern, column, message) in cases {
+            let err = expand(pattern).unwrap_err();
+            assert_eq!(err.column, column, "{pattern}: {err}");
+            assert!(err.message.contains(message), "{pattern}: {err}");
+        }
+    }
+
+    #[test]
+    fn huge_expansions_fail_before_allocating() {
+        let err = expand("n[1-999999999999999999]").unwrap_err();
+        assert!(err.message.contains("more than 1000000"), "{err}");
+        let err = expand("n[1-1000][1-1000][1-1000]").unwrap_err();
+        assert!(err.message.contains("more than"), "{err}");
+        assert_eq!(expand("n[1-1000000]").unwrap().len(), 1_000_000);
+        assert!(expand("n[1-1000000],m").is_err());
+    }
+
+    #[test]
+    fn unicode_is_literal_text() {
+        assert_eq!(names("nœud[1-2]"), ["nœud1", "nœud2"]);
+    }
+
+    #[test]
+    fn folds_like_clustershell() {
+        let mut input: Vec<String> = (1..=180).map(|i| format!("node{i:03}")).collect();
+        input.push("node183".into());
+        assert_eq!(fold(&input), "node[001-180,183]");
+        assert_eq!(fold(["node9", "node10"]), "node[9-10]");
+        assert_eq!(fold(["bastion", "cp2", "cp1", "cp3"]), "bastion,cp[1-3]");
+        assert_eq!(fold(["node001", "node100"]), "node[001,100]");
+        assert_eq!(fold(["node1"]), "node1");
+        assert_eq!(fold(["node01", "node1"]), "node1,node01");
+        assert_eq!(fold(Vec::<String>::new()), "");
+        assert_eq!(fold(["a", "a", "b"]), "a,b");
+        let addresses: Vec<String> = (1..=50).map(|i| format!("10.0.1.{i}")).collect();
+        assert_eq!(fold(&addresses), "10.0.1.[1-50]");
+    }
+
+    #[test]
+    fn expand_fold_round_trips() {
+        let inputs: Vec<Vec<String>> = vec![
+            vec!["node9".into(), "node10".into(), "node11".into()],
+            vec![
+                "node001".into(),
+                "node1".into(),
+                "node01".into(),
+                "node100".into(),
+            ],
+            vec![
+                "a".into(),
+                "b".into(),
+                "a1".into(),
+                "a01".into(),
+                "a001".into(),
+            ],
+            vec![
+                "r1n1".into(),
+                "r1n2".into(),
+                "r2n1".into(),
+                "x-1-y".into(),
+                "x-3-y".into(),
+            ],
+            vec![
+                "0".into(),
+                "00".into(),
+                "000".into(),
+                "1".into(),
+                "10".into(),
+            ],
+            names("10.0.[1-4].[1-50]"),
+            names("node[001-200],cp[1-3],bastion"),
+            (0..300).map(|i| format!("n{i}")).collect(),
+            vec!["fd00::1".into(), "fd00::2".into(), "fd00::a".into()],
+        ];
+        for input in inputs {
+            let folded = fold(&input);
+            let back = expand(&folded).unwrap_or_else(|e| panic!("{folded}: {e}"));
+            assert_eq!(set(&back), set(&input), "{folded}");
+            assert_eq!(back.len(), set(&input).len(), "{folded} has duplicates");
+        }
+    }
+
+    #[test]
+    fn patterns_match_without_expanding() {
+        let p = Pattern::compile("node[001-050]").unwrap();
+        assert!(p.matches("node001") && p.matches("node050"));
+        assert!(!p.matches("node1") && !p.matches("node051") && !p.matches("node0010"));
+        let p = Pattern::compile("node1*").unwrap();
+        assert!(p.matches("node1") && p.matches("node150") && !p.matches("node2"));
+        let p = Pattern::compile("cp?").unwrap();
+        assert!(p.matches("cp1") && !p.matches("cp10") && !p.matches("cp"));
+        let p = Pattern::compile("10.0.1.[1-20]").unwrap();
+        assert!(p.matches("10.0.1.7") && p.matches("10.0.1.20") && !p.matches("10.0.1.21"));
+        let p = Pattern::compile("n[1-100]*x").unwrap();
+        assert!(p.matches("n10x") && p.matches("n1000x") && p.matches("n5-ax"));
+        let p = Pattern::compile("n[1-900000000]").unwrap();
+        assert!(p.matches("n899999999") && !p.matches("n900000001"));
+        let p = Pattern::compile("*").unwrap();
+        assert!(p.matches("") && p.matches("anything"));
+        let p = Pattern::compile("é?").unwrap();
+        assert!(p.matches("éü") && !p.matches("é"));
+        assert!(Pattern::compile("node1").unwrap().is_literal());
+        assert!(!Pattern::compile("node[1]").unwrap().is_literal());
+        assert!(Pattern::compile("node[").is_err());
+    }
+}

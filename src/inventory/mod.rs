@@ -1,0 +1,108 @@
+//! The inventory: clusters, hosts (IP, port, user, labels, pinned host key), defaults and named
+//! groups, loaded from TOML or JSON with the same schema; host-set ranges (`node[001-200]` with
+//! `10.0.[1-4].[1-250]`); and selectors (label expressions, host patterns, exclusions).
+//!
+//! It only describes the fleet: it never connects anywhere (`inventory check` lives in commands).
+//! Every load error names the file, line and column and what was expected.
+//!
+//! Public surface (used by commands and the engine):
+//! - `Inventory::load(path: &Path) -> Result<Inventory, InventoryError>`
+//! - `Inventory::from_str(text, path, Format) -> Result<Inventory, InventoryError>` (tests, stdin)
+//! - `Inventory::select(&self, &Selector) -> Result<Vec<&Host>, SelectorError>` (inventory order,
+//!   no duplicates; an empty result is not an error, an unknown `@group` is)
+//! - `Selector::parse(&str) -> Result<Selector, SelectorError>` (grammar: [`selector`])
+//! - `hostset::fold(names) -> String` (compact `node[001-180,183]`) and `hostset::expand(pattern)`
+//!
+//! Files: `load.rs` (schema, validation, errors), `json.rs` (JSON with byte spans),
+//! `hostset.rs` (ranges), `selector.rs` (grammar and evaluation).
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub mod hostset;
+mod json;
+mod load;
+pub mod selector;
+
+pub use hostset::HostsetError;
+pub use load::{Format, InventoryError, Location};
+pub use selector::{Selector, SelectorError};
+
+/// A loaded, validated inventory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inventory {
+    pub path: PathBuf,
+    /// `sha256:<hex>` of the file's bytes, journaled so a run records exactly what it targeted.
+    pub digest: String,
+    pub defaults: Defaults,
+    pub clusters: BTreeMap<String, Cluster>,
+    /// Named selectors, used as `@name` in a selector.
+    pub groups: BTreeMap<String, String>,
+    /// Every host after range expansion, in file order. Names are unique; so are addresses+port.
+    pub hosts: Vec<Host>,
+}
+
+/// `[defaults]`: applied to every host that does not set its own value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Defaults {
+    /// Default `root`.
+    pub user: String,
+    /// Default 22.
+    pub port: u16,
+    /// `~` expanded. Default empty (the CLI then falls back to ~/.ssh/id_ed25519, id_ecdsa, id_rsa).
+    pub identity_files: Vec<PathBuf>,
+    /// `~` expanded. None: the CLI default (~/.ssh/known_hosts).
+    pub known_hosts: Option<PathBuf>,
+    /// Default 10s.
+    pub connect_timeout: Duration,
+    /// Default 60s.
+    pub command_timeout: Duration,
+}
+
+/// `[clusters.NAME]`: a Kubernetes cluster the hosts belong to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cluster {
+    pub name: String,
+    /// API server endpoints by IP (`10.0.0.10:6443`), used by later transports and gates.
+    pub api_endpoints: Vec<SocketAddr>,
+    /// The TLS server name to present to API servers reached by IP.
+    pub tls_server_name: Option<String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// One host, after defaults and range expansion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host {
+    pub name: String,
+    pub address: IpAddr,
+    pub port: u16,
+    pub user: String,
+    /// Includes `cluster=<name>` when the host belongs to a cluster.
+    pub labels: BTreeMap<String, String>,
+    /// Pinned `SHA256:...` fingerprint.
+    pub host_key: Option<String>,
+    pub cluster: Option<String>,
+    /// The jump host (resolved: another inventory host by name, or an inline `user@ip:port`).
+    pub jump: Option<Box<Host>>,
+}
+
+impl Inventory {
+    /// Reads and validates an inventory file: JSON if the name ends in `.json`, else TOML.
+    pub fn load(path: &Path) -> Result<Inventory, InventoryError> {
+        load::load(path)
+    }
+
+    /// Parses inventory text as if read from `path` (used in messages and to resolve relative
+    /// paths). `digest` is computed over `text`'s bytes.
+    pub fn from_str(text: &str, path: &Path, format: Format) -> Result<Inventory, InventoryError> {
+        load::parse(text, path, format)
+    }
+}
+
+impl Host {
+    pub fn socket_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.address, self.port)
+    }
+}

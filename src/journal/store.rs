@@ -1,0 +1,488 @@
+//! `Journal`: the one appender of a run. It owns the run's lock for its lifetime, so exactly one
+//! process appends to a run, and a mutex, so threads of that process append one whole record at
+//! a time.
+//!
+//! Each append is one `write` of the whole line (`O_APPEND`), `fdatasync`, then the `head`
+//! update; only then does it return, so the engine never starts a change whose record is not on
+//! disk (ARCHITECTURE.md, "Journal"). Any failure part way leaves the `Journal` unusable rather
+//! than risk appending after a half-written line; `open` repairs and continues.
+
+use std::fs::{DirBuilder, File, OpenOptions, TryLockError};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+
+use serde_json::Value;
+
+use super::error::{JournalError, io};
+use super::head::{self, Head};
+use super::record::{self, ZERO_HASH};
+use super::verify;
+use super::{JOURNAL_FILE, LOCK_FILE};
+
+/// An open run journal. `Send + Sync`: share it (`&Journal` or `Arc<Journal>`) between the
+/// threads that report host results.
+#[derive(Debug)]
+pub struct Journal {
+    dir: PathBuf,
+    run_id: String,
+    notes: Vec<String>,
+    state: Mutex<State>,
+    /// Holds the exclusive `flock` on `<dir>/lock`; closing it (drop, exit, kill) releases it.
+    _lock: File,
+}
+
+#[derive(Debug)]
+struct State {
+    file: File,
+    /// The run directory, kept open to fsync it after each `head` rename.
+    dir_handle: File,
+    operator: String,
+    next_seq: u64,
+    last_hash: String,
+    /// Set while an append is in progress and left set if it fails or panics part way.
+    broken: bool,
+}
+
+impl Journal {
+    /// Starts the journal of a new run in `<root>/<run_id>/`, creating `root` if needed (mode
+    /// 0700: events describe the fleet). Fails with `Exists` if the run exists, `Locked` if
+    /// another process holds it.
+    pub fn create(root: &Path, run_id: &str) -> Result<Journal, JournalError> {
+        check_run_id(run_id)?;
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(root)
+            .map_err(io(root))?;
+        let dir = root.join(run_id);
+        match DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                // "In use" tells the operator more than "exists" when a live run holds it.
+                return Err(match lock(&dir, run_id) {
+                    Err(locked @ JournalError::Locked { .. }) => locked,
+                    _ => JournalError::Exists {
+                        run: run_id.to_owned(),
+                    },
+                });
+            }
+            Err(e) => return Err(io(&dir)(e)),
+        }
+        let lock = lock(&dir, run_id)?;
+        let path = dir.join(JOURNAL_FILE);
+        let file = OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(io(&path))?;
+        let dir_handle = File::open(&dir).map_err(io(&dir))?;
+        // Also fsyncs `dir`, making `journal.jsonl` and `lock` durable.
+        head::write(&dir, &dir_handle, &Head::empty())?;
+        File::open(root)
+            .and_then(|r| r.sync_all())
+            .map_err(io(root))?;
+        let state = State::new(file, dir_handle, 0, ZERO_HASH.to_owned());
+        Ok(Journal::new(dir, run_id, lock, Vec::new(), state))
+    }
+
+    /// Opens an existing run to append to it (resume, undo). The journal must verify; what a
+    /// killed run leaves behind (an incomplete last line, `head` one record behind) is repaired
+    /// first and reported by `notes()`.
+    pub fn open(root: &Path, run_id: &str) -> Result<Journal, JournalError> {
+        check_run_id(run_id)?;
+        let dir = root.join(run_id);
+        if !dir.is_dir() {
+            return Err(JournalError::NotFound {
+                run: run_id.to_owned(),
+                root: root.to_path_buf(),
+            });
+        }
+        // Lock before verifying, so nothing appends between the check and our first append.
+        let lock = lock(&dir, run_id)?;
+        let scan = verify::scan(&dir, &mut |_| {})?;
+        let path = dir.join(JOURNAL_FILE);
+        // `create(true)`: a run killed inside `create` may not have its journal yet.
+        let file = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(io(&path))?;
+        let len = file.metadata().map_err(io(&path))?.len();
+        if len > scan.valid_len {
+            // Cut the never-acknowledged partial line, or the next record would be glued to it.
+            file.set_len(scan.valid_len).map_err(io(&path))?;
+            file.sync_data().map_err(io(&path))?;
+        }
+        let dir_handle = File::open(&dir).map_err(io(&dir))?;
+        if scan.head_stale {
+            let head = Head {
+                records: scan.report.records,
+                hash: scan.report.last_hash.clone(),
+            };
+            head::write(&dir, &dir_handle, &head)?;
+        }
+        let state = State::new(file, dir_handle, scan.report.records, scan.report.last_hash);
+        Ok(Journal::new(dir, run_id, lock, scan.report.notes, state))
+    }
+
+    fn new(dir: PathBuf, run_id: &str, lock: File, notes: Vec<String>, state: State) -> Journal {
+        Journal {
+            dir,
+            run_id: run_id.to_owned(),
+            notes,
+            state: Mutex::new(state),
+            _lock: lock,
+        }
+    }
+
+    /// Appends `event` as the next record and returns its `seq` once it is durable. The event is
+    /// stored verbatim and for good: it must not contain secrets.
+    ///
+    /// On `Err` the record may or may not be on disk: do not make the change it announced, and
+    /// stop the run (exit code 4). Later appends on this `Journal` fail too.
+    pub fn append(&self, event: &Value) -> Result<u64, JournalError> {
+        // A panic elsewhere while holding the lock leaves `broken` set, which is checked below.
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let path = self.dir.join(JOURNAL_FILE);
+        if state.broken {
+            return Err(io(&path)(std::io::Error::other(
+                "an earlier append to this journal failed part way, so this process appends no \
+                 more; resume the run to repair and continue it",
+            )));
+        }
+        let seq = state.next_seq;
+        let (line, hash) =
+            record::encode(seq, &super::now(), &state.operator, event, &state.last_hash)
+                .map_err(|e| io(&path)(e.into()))?;
+        state.broken = true;
+        // One write of the whole line: a reader, or a process killed now, sees either nothing
+        // or a line that `verify` recognizes as incomplete.
+        state.file.write_all(line.as_bytes()).map_err(io(&path))?;
+        state.file.sync_data().map_err(io(&path))?;
+        let head = Head {
+            records: seq + 1,
+            hash,
+        };
+        head::write(&self.dir, &state.dir_handle, &head)?;
+        state.next_seq = seq + 1;
+        state.last_hash = head.hash;
+        state.broken = false;
+        Ok(seq)
+    }
+
+    /// Ends the process with `code` once no append is in progress (the second Ctrl-C): waits for
+    /// the current append to finish and blocks any other, so no record is left half-written.
+    pub fn exit_now(&self, code: i32) -> ! {
+        let _appends_stopped = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        std::process::exit(code)
+    }
+
+    /// The run directory, `<root>/<run-id>`.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The run id.
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    /// What `open` found and repaired (empty after `create`), for the operator.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+}
+
+impl State {
+    fn new(file: File, dir_handle: File, next_seq: u64, last_hash: String) -> State {
+        State {
+            file,
+            dir_handle,
+            operator: super::operator(),
+            next_seq,
+            last_hash,
+            broken: false,
+        }
+    }
+}
+
+/// Refuses ids that would not name one directory directly under the root (`..`, `a/b`), so a
+/// run id from the command line cannot reach outside the journal directory.
+fn check_run_id(run_id: &str) -> Result<(), JournalError> {
+    let ok = !run_id.is_empty()
+        && !run_id.starts_with('.')
+        && !run_id.contains(['/', '\\', '\0'])
+        && run_id.len() <= 200;
+    if ok {
+        Ok(())
+    } else {
+        Err(JournalError::InvalidRunId {
+            run: run_id.to_owned(),
+        })
+    }
+}
+
+/// Takes the run's exclusive lock without waiting: two processes appending to one run would
+/// break its chain.
+fn lock(dir: &Path, run_id: &str) -> Result<File, JournalError> {
+    let path = dir.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .map_err(io(&path))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => Err(JournalError::Locked {
+            run: run_id.to_owned(),
+        }),
+        Err(TryLockError::Error(e)) => Err(io(&path)(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{HEAD_FILE, read, verify};
+    use super::*;
+    use serde_json::json;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    const _: () = {
+        const fn send_sync<T: Send + Sync>() {}
+        send_sync::<Journal>();
+    };
+
+    #[test]
+    fn create_append_reopen_continues_the_chain() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = tmp.path().join("state/runs");
+        let journal = Journal::create(&root, "r1").expect("create");
+        assert_eq!(journal.run_id(), "r1");
+        assert_eq!(journal.dir(), root.join("r1"));
+        assert_eq!(
+            journal
+                .append(&json!({"type": "run_begin"}))
+                .expect("append"),
+            0
+        );
+        assert_eq!(journal.append(&json!({"type": "step"})).expect("append"), 1);
+        drop(journal);
+        let journal = Journal::open(&root, "r1").expect("open");
+        assert!(journal.notes().is_empty());
+        assert_eq!(
+            journal.append(&json!({"type": "run_end"})).expect("append"),
+            2
+        );
+        let records = read(&root.join("r1")).expect("read");
+        assert_eq!(records.len(), 3);
+        assert_eq!(records[2].event, json!({"type": "run_end"}));
+        assert_eq!(records[2].operator, super::super::operator());
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(root.join("r1"))
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+
+    #[test]
+    fn second_create_or_open_is_refused() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let journal = Journal::create(tmp.path(), "r1").expect("create");
+        let err = Journal::open(tmp.path(), "r1").expect_err("locked");
+        assert!(
+            matches!(err, JournalError::Locked { ref run } if run == "r1"),
+            "{err}"
+        );
+        let err = Journal::create(tmp.path(), "r1").expect_err("locked");
+        assert!(matches!(err, JournalError::Locked { .. }), "{err}");
+        drop(journal);
+        let err = Journal::create(tmp.path(), "r1").expect_err("exists");
+        assert!(matches!(err, JournalError::Exists { .. }), "{err}");
+        let err = Journal::open(tmp.path(), "r2").expect_err("missing");
+        assert!(matches!(err, JournalError::NotFound { .. }), "{err}");
+        let journal = Journal::open(tmp.path(), "r1").expect("unlocked after drop");
+        drop(journal);
+    }
+
+    #[test]
+    fn bad_run_ids_are_refused() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        for id in ["", ".", "..", "../x", "a/b", ".hidden"] {
+            let err = Journal::create(tmp.path(), id).expect_err(id);
+            assert!(
+                matches!(err, JournalError::InvalidRunId { .. }),
+                "{id}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn open_refuses_a_corrupted_journal() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let journal = Journal::create(tmp.path(), "r1").expect("create");
+        for i in 0..3 {
+            journal.append(&json!({"replicas": i})).expect("append");
+        }
+        drop(journal);
+        let path = tmp.path().join("r1").join(JOURNAL_FILE);
+        let text = std::fs::read_to_string(&path).expect("read");
+        std::fs::write(&path, text.replacen("\"replicas\":1", "\"replicas\":9", 1)).expect("edit");
+        let err = Journal::open(tmp.path(), "r1").expect_err("corrupt");
+        assert!(
+            matches!(err, JournalError::Corrupt { line: Some(2), .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn open_repairs_what_a_kill_leaves() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("r1");
+        let journal = Journal::create(tmp.path(), "r1").expect("create");
+        for i in 0..3 {
+            journal.append(&json!({"i": i})).expect("append");
+        }
+        drop(journal);
+        let records = read(&dir).expect("read");
+        // head one behind, and a torn line after it is impossible; test each separately.
+        std::fs::write(
+            dir.join(HEAD_FILE),
+            format!("{{\"records\":2,\"hash\":\"{}\"}}", records[1].hash),
+        )
+        .expect("head");
+        let journal = Journal::open(tmp.path(), "r1").expect("open");
+        assert_eq!(journal.notes().len(), 1);
+        assert_eq!(journal.append(&json!({"i": 3})).expect("append"), 3);
+        drop(journal);
+        assert!(verify(&dir).expect("verify").notes.is_empty());
+
+        let mut file = OpenOptions::new()
+            .append(true)
+            .open(dir.join(JOURNAL_FILE))
+            .expect("open");
+        file.write_all(b"{\"v\":1,\"seq\":4,\"ti").expect("torn");
+        drop(file);
+        let journal = Journal::open(tmp.path(), "r1").expect("open");
+        assert!(journal.notes()[0].contains("incomplete last line ignored"));
+        assert_eq!(journal.append(&json!({"i": 4})).expect("append"), 4);
+        drop(journal);
+        let report = verify(&dir).expect("verify");
+        assert_eq!((report.records, report.notes.len()), (5, 0));
+    }
+
+    #[test]
+    fn concurrent_appends_form_one_chain() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let journal = Journal::create(tmp.path(), "r1").expect("create");
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let journal = &journal;
+                s.spawn(move || {
+                    for i in 0..50 {
+                        journal
+                            .append(&json!({"thread": t, "i": i}))
+                            .expect("append");
+                    }
+                });
+            }
+        });
+        let records = read(journal.dir()).expect("read");
+        assert_eq!(records.len(), 400);
+        for t in 0..8 {
+            let mine: Vec<_> = records
+                .iter()
+                .filter(|r| r.event["thread"] == t)
+                .map(|r| r.event["i"].as_u64().expect("i"))
+                .collect();
+            // Each thread's records are in its own order.
+            assert_eq!(mine, (0..50).collect::<Vec<_>>());
+        }
+    }
+
+    /// With `BREAKGLASS_TEST_JOURNAL_CHILD=<root>`, appends to `<root>/run` until killed; a no-op
+    /// otherwise. Run as a child process by `killed_appender_leaves_a_verifiable_journal`.
+    #[test]
+    fn child_appender() {
+        let Some(root) = std::env::var_os(CHILD_ENV) else {
+            return;
+        };
+        let journal = Journal::open(Path::new(&root), "run").expect("child: open");
+        // Some records larger than a page, so a kill can land inside one `write`.
+        let big = "x".repeat(64 * 1024);
+        for i in 0u64.. {
+            let payload = if i % 4 == 0 { big.as_str() } else { "small" };
+            journal
+                .append(&json!({"type": "host_result", "i": i, "payload": payload}))
+                .expect("child: append");
+        }
+    }
+
+    const CHILD_ENV: &str = "BREAKGLASS_TEST_JOURNAL_CHILD";
+
+    #[test]
+    fn killed_appender_leaves_a_verifiable_journal() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        drop(Journal::create(tmp.path(), "run").expect("create"));
+        let dir = tmp.path().join("run");
+        let exe = std::env::current_exe().expect("current_exe");
+        let mut grew = 0;
+        let mut last = 0;
+        for round in 0..20 {
+            let mut child = Command::new(&exe)
+                .args([
+                    "journal::store::tests::child_appender",
+                    "--exact",
+                    "--test-threads=1",
+                    "--quiet",
+                ])
+                .env(CHILD_ENV, tmp.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn");
+            std::thread::sleep(Duration::from_millis(fastrand::u64(5..120)));
+            child.kill().expect("kill");
+            let status = child.wait().expect("wait");
+            // Killed by us, not a panic in the child (open or append failing).
+            assert_eq!(status.code(), None, "round {round}: child exited by itself");
+            let report = verify(&dir).unwrap_or_else(|e| panic!("round {round}: {e}"));
+            assert!(
+                report.records >= last,
+                "round {round}: records went backwards"
+            );
+            if report.records > last {
+                grew += 1;
+            }
+            last = report.records;
+        }
+        assert!(grew >= 10, "the child appended in only {grew} of 20 rounds");
+        let journal = Journal::open(tmp.path(), "run").expect("open after kills");
+        journal.append(&json!({"type": "run_end"})).expect("append");
+    }
+
+    /// Rough cost of appends on this machine's disk; run with `--ignored` to see it fail with
+    /// the number, since tests do not print.
+    #[test]
+    #[ignore = "measurement"]
+    fn append_cost() {
+        let tmp = tempfile::tempdir_in(".").expect("tempdir");
+        let journal = Journal::create(tmp.path(), "run").expect("create");
+        let event = json!({"type": "host_result", "host": "node001", "outcome": "ok",
+                           "stdout": "x".repeat(200)});
+        let start = Instant::now();
+        for _ in 0..1000 {
+            journal.append(&event).expect("append");
+        }
+        panic!("1000 appends took {:?}", start.elapsed());
+    }
+}

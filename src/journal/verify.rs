@@ -1,0 +1,520 @@
+//! Verification: reads a run's journal front to back and proves it is the one the run wrote,
+//! whole, in order and unedited, or says precisely which line is wrong and how.
+//!
+//! It streams (a run may journal thousands of host results) and takes no lock, so it can check a
+//! run that another process is still appending to. Two states a killed run legitimately leaves
+//! are accepted with a note: the last record written but `head` not yet updated, and an
+//! incomplete last line (a record being written when the process died, never acknowledged to the
+//! engine, so no change depended on it). `Journal::open` repairs both before appending.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::JOURNAL_FILE;
+use super::error::{JournalError, io};
+use super::head::{self, Head};
+use super::record::{self, Record, ZERO_HASH};
+
+/// The outcome of a successful verification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifyReport {
+    /// Whole, verified records.
+    pub records: u64,
+    /// The hash of the last of them, or 64 zeros when there are none.
+    pub last_hash: String,
+    /// Things the operator should know that do not make the journal untrustworthy, e.g. that the
+    /// run was killed mid-append.
+    pub notes: Vec<String>,
+}
+
+/// Checks the run in `dir` (`<root>/<run-id>`). Errors are `Corrupt` with a reason naming the
+/// line, `NotFound`, or `Io`.
+pub fn verify(dir: &Path) -> Result<VerifyReport, JournalError> {
+    scan(dir, &mut |_| {}).map(|scan| scan.report)
+}
+
+/// Verifies the run in `dir` and returns its records in order. An incomplete last line that
+/// `verify` accepts is left out: it was never acknowledged.
+pub fn read(dir: &Path) -> Result<Vec<Record>, JournalError> {
+    let mut records = Vec::new();
+    scan(dir, &mut |r| records.push(r))?;
+    Ok(records)
+}
+
+/// What `Journal::open` needs beyond the report to resume appending.
+pub(crate) struct Scan {
+    pub report: VerifyReport,
+    /// Length of the whole, verified lines: where the next record goes once a torn last line is
+    /// cut off.
+    pub valid_len: u64,
+    /// `head` is missing or does not count every record, so it must be rewritten.
+    pub head_stale: bool,
+}
+
+/// Verifies `dir`, handing each verified record to `visit` in order.
+pub(crate) fn scan(dir: &Path, visit: &mut dyn FnMut(Record)) -> Result<Scan, JournalError> {
+    if !dir.is_dir() {
+        return Err(not_found(dir));
+    }
+    let path = dir.join(JOURNAL_FILE);
+    let corrupt = |line: Option<u64>, reason: String| JournalError::Corrupt {
+        path: path.clone(),
+        line,
+        reason,
+    };
+
+    // `head` is read before the journal and again after: an appender writes the record before
+    // `head`, so a live run can only make the journal look longer than the first read, never
+    // shorter, and the second read explains the extra records.
+    let first_head = head::read(dir)?;
+    let file = match File::open(&path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && first_head.is_none() => {
+            return Ok(Scan {
+                report: VerifyReport {
+                    records: 0,
+                    last_hash: ZERO_HASH.to_owned(),
+                    notes: vec![
+                        "the run was interrupted while it was being created: it has no records"
+                            .to_owned(),
+                    ],
+                },
+                valid_len: 0,
+                head_stale: true,
+            });
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(corrupt(
+                None,
+                format!("{JOURNAL_FILE} is missing: it was deleted"),
+            ));
+        }
+        Err(e) => return Err(io(&path)(e)),
+    };
+    let mut notes = Vec::new();
+    let h1 = first_head.clone().unwrap_or_else(|| {
+        notes.push(
+            "the head file is missing (the run was interrupted while it was being created)"
+                .to_owned(),
+        );
+        Head::empty()
+    });
+
+    let mut reader = BufReader::new(file);
+    let mut buf = Vec::new();
+    let mut n: u64 = 0;
+    let mut valid_len: u64 = 0;
+    let mut last_hash = ZERO_HASH.to_owned();
+    let mut before_last = ZERO_HASH.to_owned();
+    let mut at_h1 = None;
+    let mut torn = false;
+    loop {
+        buf.clear();
+        let read = reader.read_until(b'\n', &mut buf).map_err(io(&path))?;
+        if read == 0 {
+            break;
+        }
+        let line = n + 1;
+        let Some(body) = buf.strip_suffix(b"\n") else {
+            // Only the last line can lack its newline; what it means depends on `head` below.
+            torn = true;
+            break;
+        };
+        let record =
+            record::decode(body).map_err(|r| corrupt(Some(line), format!("line {line}: {r}")))?;
+        if record.seq != n {
+            return Err(corrupt(
+                Some(line),
+                if n == 0 {
+                    format!(
+                        "line 1: seq {} but the first record is seq 0: records are missing from \
+                         the start",
+                        record.seq
+                    )
+                } else {
+                    format!(
+                        "line {line}: seq {} follows seq {}: records missing or reordered",
+                        record.seq,
+                        n - 1
+                    )
+                },
+            ));
+        }
+        if record.prev != last_hash {
+            return Err(corrupt(
+                Some(line),
+                if n == 0 {
+                    "line 1: prev is not 64 zeros: records are missing from the start".to_owned()
+                } else {
+                    format!(
+                        "line {line}: prev does not match the hash of line {n}: line {n} was \
+                         edited and rehashed, or records were replaced"
+                    )
+                },
+            ));
+        }
+        n += 1;
+        valid_len += read as u64;
+        before_last = std::mem::replace(&mut last_hash, record.hash.clone());
+        if n == h1.records {
+            at_h1 = Some(last_hash.clone());
+        }
+        visit(record);
+    }
+    let h2 = head::read(dir)?.unwrap_or_else(|| h1.clone());
+    let torn_line = n + 1;
+
+    if n < h1.records {
+        return Err(if torn {
+            corrupt(
+                Some(torn_line),
+                format!(
+                    "line {torn_line}: incomplete last line (the file was cut mid-record); head \
+                     says {} records, the file has {n} whole ones",
+                    h1.records
+                ),
+            )
+        } else {
+            corrupt(
+                None,
+                format!(
+                    "truncated: head says {} records, file has {n}: records were cut from the end",
+                    h1.records
+                ),
+            )
+        });
+    }
+    if h1.records > 0 && at_h1.as_deref() != Some(h1.hash.as_str()) {
+        return Err(differs_from_head(&corrupt, h1.records));
+    }
+    if h2.records < h1.records {
+        return Err(corrupt(
+            None,
+            "the head file went backwards during verification: another program replaced it"
+                .to_owned(),
+        ));
+    }
+    let covered = h2.records;
+    if n > covered + 1 {
+        return Err(if first_head.is_none() {
+            corrupt(
+                None,
+                format!("the head file is missing but the journal has {n} records: it was deleted"),
+            )
+        } else {
+            corrupt(
+                Some(covered + 2),
+                format!(
+                    "line {}: the journal has {n} records but head says {covered}: the head file \
+                     is stale (restored from a backup?) or records were added by hand",
+                    covered + 2
+                ),
+            )
+        });
+    }
+    if h2 != h1 {
+        // A live appender moved `head` while we read. Check it against what we read, when we
+        // read that far.
+        let seen = if covered == n {
+            Some(&last_hash)
+        } else if covered + 1 == n {
+            Some(&before_last)
+        } else {
+            None
+        };
+        if covered > 0 && seen.is_some_and(|h| *h != h2.hash) {
+            return Err(differs_from_head(&corrupt, covered));
+        }
+        notes.push(format!(
+            "the run was appending while it was verified; checked its first {n} records"
+        ));
+    }
+    if n == covered + 1 {
+        if torn {
+            return Err(corrupt(
+                Some(torn_line),
+                format!(
+                    "line {torn_line}: incomplete last line after a record head does not count: \
+                     the journal was damaged"
+                ),
+            ));
+        }
+        notes.push(format!(
+            "line {n}: the last record is not yet counted in head: the run stopped between \
+             writing it and updating head (normal after a kill)"
+        ));
+    }
+    if torn {
+        notes.push(format!(
+            "line {torn_line}: incomplete last line ignored: the run stopped while writing it, \
+             before the record was acknowledged"
+        ));
+    }
+    Ok(Scan {
+        report: VerifyReport {
+            records: n,
+            last_hash,
+            notes,
+        },
+        valid_len,
+        head_stale: first_head.is_none() || h2.records != n,
+    })
+}
+
+fn differs_from_head(
+    corrupt: &impl Fn(Option<u64>, String) -> JournalError,
+    line: u64,
+) -> JournalError {
+    corrupt(
+        Some(line),
+        format!(
+            "line {line}: the record differs from the one head recorded: the journal was \
+             rewritten from there"
+        ),
+    )
+}
+
+pub(crate) fn not_found(dir: &Path) -> JournalError {
+    JournalError::NotFound {
+        run: dir
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        root: dir.parent().map_or_else(PathBuf::new, Path::to_path_buf),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{HEAD_FILE, Journal};
+    use super::*;
+    use serde_json::json;
+
+    /// A run with `n` records; returns the temp root (kept alive) and the run directory.
+    fn run_with(n: u64) -> (tempfile::TempDir, PathBuf) {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let journal = Journal::create(tmp.path(), "run").expect("create");
+        for i in 0..n {
+            journal
+                .append(&json!({"type": "host_result", "host": format!("node{i:03}"), "ok": true}))
+                .expect("append");
+        }
+        let dir = journal.dir().to_path_buf();
+        (tmp, dir)
+    }
+
+    fn lines(dir: &Path) -> Vec<String> {
+        std::fs::read_to_string(dir.join(JOURNAL_FILE))
+            .expect("journal")
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn write_lines(dir: &Path, lines: &[String]) {
+        let mut text = lines.join("\n");
+        text.push('\n');
+        std::fs::write(dir.join(JOURNAL_FILE), text).expect("write");
+    }
+
+    fn reason(dir: &Path) -> (Option<u64>, String) {
+        match verify(dir) {
+            Err(JournalError::Corrupt { line, reason, .. }) => (line, reason),
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let (_tmp, dir) = run_with(5);
+        let report = verify(&dir).expect("verify");
+        assert_eq!(report.records, 5);
+        assert!(report.notes.is_empty(), "{:?}", report.notes);
+        let records = read(&dir).expect("read");
+        assert_eq!(records.len(), 5);
+        assert_eq!(records[4].hash, report.last_hash);
+        for (i, r) in records.iter().enumerate() {
+            assert_eq!(r.seq, i as u64);
+            assert_eq!(r.v, 1);
+            assert_eq!(r.event["host"], format!("node{i:03}"));
+            assert_eq!(
+                r.prev,
+                if i == 0 {
+                    ZERO_HASH
+                } else {
+                    &records[i - 1].hash
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn empty_run_verifies() {
+        let (_tmp, dir) = run_with(0);
+        let report = verify(&dir).expect("verify");
+        assert_eq!((report.records, report.last_hash.as_str()), (0, ZERO_HASH));
+    }
+
+    #[test]
+    fn catches_one_edited_byte() {
+        let (_tmp, dir) = run_with(9);
+        let mut l = lines(&dir);
+        l[6] = l[6].replace("node006", "node007");
+        write_lines(&dir, &l);
+        let (line, reason) = reason(&dir);
+        assert_eq!(line, Some(7));
+        assert_eq!(reason, "line 7: hash mismatch: the record was edited");
+    }
+
+    #[test]
+    fn catches_a_deleted_middle_record() {
+        let (_tmp, dir) = run_with(9);
+        let mut l = lines(&dir);
+        l.remove(4);
+        write_lines(&dir, &l);
+        let (line, reason) = reason(&dir);
+        assert_eq!(line, Some(5));
+        assert_eq!(
+            reason,
+            "line 5: seq 5 follows seq 3: records missing or reordered"
+        );
+    }
+
+    #[test]
+    fn catches_two_swapped_records() {
+        let (_tmp, dir) = run_with(9);
+        let mut l = lines(&dir);
+        l.swap(3, 4);
+        write_lines(&dir, &l);
+        assert_eq!(
+            reason(&dir),
+            (
+                Some(4),
+                "line 4: seq 4 follows seq 2: records missing or reordered".to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn catches_a_rehashed_edit_through_the_chain() {
+        // Someone edits line 3 and recomputes its hash: line 4's prev no longer matches.
+        let (_tmp, dir) = run_with(5);
+        let mut l = lines(&dir);
+        let records = read(&dir).expect("read");
+        let r = &records[2];
+        let (line, _) = record::encode(
+            r.seq,
+            &r.time,
+            &r.operator,
+            &json!({"type": "host_result", "host": "forged"}),
+            &r.prev,
+        )
+        .expect("encode");
+        l[2] = line.trim_end().to_owned();
+        write_lines(&dir, &l);
+        let (line, reason) = reason(&dir);
+        assert_eq!(line, Some(4));
+        assert!(
+            reason.starts_with("line 4: prev does not match the hash of line 3"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn catches_a_truncated_tail() {
+        let (_tmp, dir) = run_with(12);
+        let l = lines(&dir);
+        write_lines(&dir, &l[..9]);
+        assert_eq!(
+            reason(&dir),
+            (
+                None,
+                "truncated: head says 12 records, file has 9: records were cut from the end"
+                    .to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn catches_a_cut_mid_record() {
+        let (_tmp, dir) = run_with(10);
+        let text = std::fs::read(dir.join(JOURNAL_FILE)).expect("journal");
+        std::fs::write(dir.join(JOURNAL_FILE), &text[..text.len() - 40]).expect("cut");
+        let (line, reason) = reason(&dir);
+        assert_eq!(line, Some(10));
+        assert!(
+            reason.starts_with("line 10: incomplete last line (the file was cut mid-record)"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn head_one_behind_is_ok_with_a_note() {
+        let (_tmp, dir) = run_with(4);
+        let records = read(&dir).expect("read");
+        let behind = format!("{{\"records\":3,\"hash\":\"{}\"}}\n", records[2].hash);
+        std::fs::write(dir.join(HEAD_FILE), behind).expect("head");
+        let report = verify(&dir).expect("verify");
+        assert_eq!(report.records, 4);
+        assert_eq!(report.last_hash, records[3].hash);
+        assert_eq!(report.notes.len(), 1);
+        assert!(
+            report.notes[0].contains("not yet counted in head"),
+            "{:?}",
+            report.notes
+        );
+    }
+
+    #[test]
+    fn head_two_behind_is_corrupt() {
+        let (_tmp, dir) = run_with(4);
+        let records = read(&dir).expect("read");
+        let behind = format!("{{\"records\":2,\"hash\":\"{}\"}}\n", records[1].hash);
+        std::fs::write(dir.join(HEAD_FILE), behind).expect("head");
+        let (line, reason) = reason(&dir);
+        assert_eq!(line, Some(4));
+        assert!(reason.contains("head file is stale"), "{reason}");
+    }
+
+    #[test]
+    fn torn_unacknowledged_last_line_is_ok_with_a_note() {
+        let (_tmp, dir) = run_with(3);
+        let mut text = std::fs::read(dir.join(JOURNAL_FILE)).expect("journal");
+        text.extend_from_slice(b"{\"v\":1,\"seq\":3,\"time\":\"2026");
+        std::fs::write(dir.join(JOURNAL_FILE), &text).expect("write");
+        let report = verify(&dir).expect("verify");
+        assert_eq!(report.records, 3);
+        assert!(report.notes[0].starts_with("line 4: incomplete last line ignored"));
+        assert_eq!(read(&dir).expect("read").len(), 3);
+    }
+
+    #[test]
+    fn replaced_last_record_differs_from_head() {
+        let (_tmp, dir) = run_with(3);
+        let mut l = lines(&dir);
+        let records = read(&dir).expect("read");
+        let r = &records[2];
+        let (line, _) =
+            record::encode(r.seq, &r.time, &r.operator, &json!({}), &r.prev).expect("encode");
+        l[2] = line.trim_end().to_owned();
+        write_lines(&dir, &l);
+        let (line, reason) = reason(&dir);
+        assert_eq!(line, Some(3));
+        assert!(
+            reason.contains("differs from the one head recorded"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn missing_run_is_not_found() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let err = verify(&tmp.path().join("nope")).expect_err("missing");
+        assert!(
+            matches!(err, JournalError::NotFound { ref run, .. } if run == "nope"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,36 @@
+# breakglass lab: the first program of every lab node (src/lab/netns.rs). It runs as PID 1's
+# predecessor inside the node's fresh network, UTS, mount and PID namespaces (created by
+# `ip netns exec NS unshare ...`), makes the node's private files visible at the paths a real
+# node has them, starts the node's daemons, prints `ready`, and becomes the namespace's init
+# (a reaper; when it dies the kernel kills every process of the node).
+#
+# Arguments: HOSTNAME SSHD ROLE [SOURCE TARGET]...  (bind mounts, applied in order; the
+# caller puts /run last because the host-side lab paths live under the host's /run).
+set -eu
+hostname "$1"
+sshd=$2
+role=$3
+shift 3
+# The mount namespace was copied from the host, including the host's /run/netns bind mounts;
+# drop them here so this node does not pin other labs' namespaces (the host is not affected:
+# unshare made every mount private).
+umount -l /run/netns 2>/dev/null || true
+while [ "$#" -ge 2 ]; do
+    mount --bind "$1" "$2"
+    shift 2
+done
+# From here on only node-view paths exist.
+state=/run/breakglass-lab
+"$sshd" -f "$state/sshd_config" -E "$state/sshd.log"
+if [ "$role" = control-plane ]; then
+    # A static pod in a real cluster: the kubelet starts it from the manifest. Here the lab
+    # starts the stand-in once; it restarts itself when the manifest changes.
+    setsid sh -c 'echo $$ > "$0"; exec /usr/local/bin/kube-apiserver' \
+        "$state/kube-apiserver.pid" </dev/null >>"$state/kube-apiserver.log" 2>&1 &
+fi
+systemctl start containerd
+if [ -z "${BREAKGLASS_LAB_NO_KUBELET:-}" ]; then
+    systemctl start kubelet
+fi
+echo ready
+exec /usr/local/bin/breakglass-lab-init </dev/null >>"$state/init.log" 2>&1

@@ -1,0 +1,88 @@
+//! breakglass: out-of-band remediation for an overloaded Kubernetes control plane.
+//!
+//! See ARCHITECTURE.md for the layers: cli -> settings -> commands -> engine -> actions ->
+//! transport. This file parses the command line, builds the runtime, dispatches, and renders the
+//! final error with its exit code.
+
+pub mod cli;
+pub mod commands;
+pub mod engine;
+pub mod error;
+pub mod inventory;
+pub mod journal;
+pub mod lab;
+pub mod output;
+pub mod settings;
+pub mod transport;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command, InventoryCommand, JournalCommand};
+use crate::error::Exit;
+use crate::settings::Settings;
+
+/// Entry point used by `main`: never panics on bad input, always returns a documented code.
+pub fn run() -> std::process::ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout with 0; usage errors to stderr with 2.
+            let _ = e.print();
+            return std::process::ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
+    let json = cli.global.output == Some(cli::OutputFormat::Json);
+    match dispatch(cli) {
+        Ok(exit) => std::process::ExitCode::from(exit.code()),
+        Err(err) => {
+            let exit = error::exit_of(&err);
+            render_error(&err, exit, json);
+            std::process::ExitCode::from(exit.code())
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
+    let settings = Settings::resolve(&cli.global)?;
+    match cli.command {
+        Command::Completions { shell } => Ok(commands::completions::completions(shell)),
+        Command::Inventory(InventoryCommand::Show { selector }) => {
+            commands::inventory::show(&settings, selector.as_deref())
+        }
+        Command::Journal(JournalCommand::List) => commands::journal::list(&settings),
+        Command::Journal(JournalCommand::Show { run }) => commands::journal::show(&settings, &run),
+        Command::Journal(JournalCommand::Verify { run }) => {
+            commands::journal::verify(&settings, &run)
+        }
+        Command::Inventory(InventoryCommand::Check { selector, ssh }) => runtime()?.block_on(
+            commands::inventory::check(&settings, selector.as_deref(), &ssh),
+        ),
+        Command::Exec(args) => runtime()?.block_on(commands::exec::exec(&settings, &args)),
+    }
+}
+
+/// The runtime for commands that reach hosts. Each in-flight host holds one blocking thread
+/// (libssh2 is blocking), created lazily, so the cap costs nothing until used.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(settings::MAX_CONCURRENCY + 16)
+        .thread_stack_size(1024 * 1024)
+        .thread_keep_alive(std::time::Duration::from_secs(2))
+        .enable_all()
+        .build()?)
+}
+
+fn render_error(err: &anyhow::Error, exit: Exit, json: bool) {
+    let mut message = err.to_string();
+    for cause in err.chain().skip(1) {
+        message.push_str(&format!("\n  caused by: {cause}"));
+    }
+    if json {
+        output::json::print_event(&engine::Event::Error {
+            message: message.clone(),
+            exit_code: exit.code(),
+        });
+    }
+    output::stderr_line(&format!("breakglass: error: {message}"));
+}

@@ -1,0 +1,273 @@
+//! Typed settings: command-line flags, then `BREAKGLASS_*` environment variables (clap reads
+//! both), then the config file (`~/.config/breakglass/config.toml` or `--config`), then the
+//! inventory's `[defaults]`, then built-in defaults. Behaviour never reads clap types directly.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::Deserialize;
+
+use crate::cli::{GlobalArgs, OutputFormat, SshArgs};
+use crate::inventory::Inventory;
+use crate::transport::ssh::{KnownHosts, SshOptions};
+
+/// Default number of hosts contacted at once.
+pub const DEFAULT_CONCURRENCY: usize = 64;
+/// Most hosts contacted at once; each in-flight host holds one blocking thread.
+pub const MAX_CONCURRENCY: usize = 4096;
+/// Default bytes kept per host and stream.
+pub const DEFAULT_MAX_OUTPUT: usize = 64 * 1024;
+
+/// The config file. Every key is optional; flags and environment variables win over it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub inventory: Option<PathBuf>,
+    pub output: Option<OutputFormat>,
+    pub journal_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub ssh: SshConfig,
+}
+
+/// `[ssh]` in the config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SshConfig {
+    pub concurrency: Option<usize>,
+    #[serde(default, with = "humantime_serde_opt")]
+    pub connect_timeout: Option<Duration>,
+    #[serde(default, with = "humantime_serde_opt")]
+    pub command_timeout: Option<Duration>,
+    pub known_hosts: Option<PathBuf>,
+    #[serde(default)]
+    pub identity_files: Vec<PathBuf>,
+    pub use_agent: Option<bool>,
+    pub max_output: Option<usize>,
+}
+
+mod humantime_serde_opt {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        let s: Option<String> = Option::deserialize(d)?;
+        s.map(|s| humantime::parse_duration(&s).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+/// Settings every command uses.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub output: OutputFormat,
+    /// Draw progress bars: human output, stderr is a terminal, and not `--no-progress`.
+    pub progress: bool,
+    pub inventory: Option<PathBuf>,
+    pub journal_root: PathBuf,
+    config: Arc<ConfigFile>,
+}
+
+impl Settings {
+    pub fn resolve(global: &GlobalArgs) -> anyhow::Result<Settings> {
+        let config = load_config(global.config.as_deref())?;
+        let output = global
+            .output
+            .or(config.output)
+            .unwrap_or(OutputFormat::Human);
+        let progress =
+            output == OutputFormat::Human && !global.no_progress && std::io::stderr().is_terminal();
+        let inventory = global
+            .inventory
+            .clone()
+            .or_else(|| config.inventory.clone());
+        let journal_root = global
+            .journal_dir
+            .clone()
+            .or_else(|| config.journal_dir.clone())
+            .unwrap_or_else(crate::journal::default_root);
+        Ok(Settings {
+            output,
+            progress,
+            inventory,
+            journal_root,
+            config: Arc::new(config),
+        })
+    }
+
+    pub fn json(&self) -> bool {
+        self.output == OutputFormat::Json
+    }
+
+    /// Loads the inventory, or says how to name one.
+    pub fn load_inventory(&self) -> anyhow::Result<Inventory> {
+        let path = self.inventory.as_deref().ok_or_else(|| {
+            crate::error::ExitError::new(
+                crate::error::Exit::Usage,
+                "no inventory: pass --inventory FILE, set BREAKGLASS_INVENTORY, or set `inventory` in the config file",
+            )
+        })?;
+        Inventory::load(path).map_err(|e| {
+            crate::error::ExitError::new(crate::error::Exit::Usage, e.to_string()).into()
+        })
+    }
+
+    /// SSH settings for a run: flags > env > config > inventory defaults > built-in defaults.
+    pub fn ssh(&self, args: &SshArgs, inventory: &Inventory) -> anyhow::Result<SshSettings> {
+        let cfg = &self.config.ssh;
+        let d = &inventory.defaults;
+        let concurrency = args
+            .concurrency
+            .or(cfg.concurrency)
+            .unwrap_or(DEFAULT_CONCURRENCY);
+        if concurrency == 0 || concurrency > MAX_CONCURRENCY {
+            return Err(crate::error::ExitError::new(
+                crate::error::Exit::Usage,
+                format!("--concurrency must be between 1 and {MAX_CONCURRENCY}, got {concurrency}"),
+            )
+            .into());
+        }
+        let known_hosts_path = args
+            .known_hosts
+            .clone()
+            .or_else(|| cfg.known_hosts.clone())
+            .or_else(|| d.known_hosts.clone())
+            .or_else(|| home().map(|h| h.join(".ssh/known_hosts")));
+        let known_hosts = KnownHosts::load(known_hosts_path.clone()).with_context(|| {
+            format!(
+                "cannot load known_hosts {}",
+                known_hosts_path
+                    .as_deref()
+                    .map_or_else(|| "(none)".into(), |p| p.display().to_string())
+            )
+        })?;
+        let mut identity_files: Vec<PathBuf> = if !args.identity.is_empty() {
+            args.identity.clone()
+        } else if !cfg.identity_files.is_empty() {
+            cfg.identity_files.clone()
+        } else {
+            d.identity_files.clone()
+        };
+        if identity_files.is_empty() {
+            if let Some(h) = home() {
+                identity_files = ["id_ed25519", "id_ecdsa", "id_rsa"]
+                    .iter()
+                    .map(|f| h.join(".ssh").join(f))
+                    .filter(|p| p.exists())
+                    .collect();
+            }
+        }
+        let use_agent = !args.no_agent && cfg.use_agent.unwrap_or(true);
+        Ok(SshSettings {
+            concurrency,
+            options: SshOptions {
+                identity_files,
+                use_agent,
+                known_hosts: Arc::new(known_hosts),
+                accept_new_host_keys: args.accept_new_host_keys,
+                connect_timeout: args
+                    .connect_timeout
+                    .or(cfg.connect_timeout)
+                    .unwrap_or(d.connect_timeout),
+                command_timeout: args
+                    .command_timeout
+                    .or(cfg.command_timeout)
+                    .unwrap_or(d.command_timeout),
+                output_cap: args
+                    .max_output
+                    .or(cfg.max_output)
+                    .unwrap_or(DEFAULT_MAX_OUTPUT),
+                sudo: args.sudo,
+            },
+        })
+    }
+}
+
+/// SSH settings resolved for one run.
+#[derive(Debug, Clone)]
+pub struct SshSettings {
+    pub concurrency: usize,
+    pub options: SshOptions,
+}
+
+fn home() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+}
+
+fn load_config(explicit: Option<&Path>) -> anyhow::Result<ConfigFile> {
+    let (path, must_exist) = match explicit {
+        Some(p) => (p.to_path_buf(), true),
+        None => {
+            let base = std::env::var_os("XDG_CONFIG_HOME")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .or_else(|| home().map(|h| h.join(".config")));
+            match base {
+                Some(b) => (b.join("breakglass/config.toml"), false),
+                None => return Ok(ConfigFile::default()),
+            }
+        }
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => {
+            return Ok(ConfigFile::default());
+        }
+        Err(e) => {
+            return Err(crate::error::ExitError::new(
+                crate::error::Exit::Usage,
+                format!("{}: cannot read config file: {e}", path.display()),
+            )
+            .into());
+        }
+    };
+    toml::from_str(&text).map_err(|e| {
+        let (line, col) = e
+            .span()
+            .map_or((1, 1), |s| crate::error::line_col(&text, s.start));
+        crate::error::ExitError::new(
+            crate::error::Exit::Usage,
+            format!("{}:{line}:{col}: {}", path.display(), e.message()),
+        )
+        .into()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_errors_name_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "output = \"json\"\n[ssh]\nconcurency = 3\n").unwrap();
+        let err = load_config(Some(&p)).unwrap_err().to_string();
+        assert!(err.contains("c.toml:3:1"), "{err}");
+        assert!(err.contains("unknown field"), "{err}");
+    }
+
+    #[test]
+    fn config_parses() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(
+            &p,
+            "output = \"json\"\n[ssh]\nconcurrency = 3\nconnect_timeout = \"2s\"\n",
+        )
+        .unwrap();
+        let c = load_config(Some(&p)).unwrap();
+        assert_eq!(c.output, Some(OutputFormat::Json));
+        assert_eq!(c.ssh.concurrency, Some(3));
+        assert_eq!(c.ssh.connect_timeout, Some(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn missing_default_config_is_fine_but_explicit_is_not() {
+        assert!(load_config(Some(Path::new("/nonexistent/breakglass.toml"))).is_err());
+    }
+}

@@ -1,0 +1,475 @@
+//! `exec` against real sshd: outcomes, folding, JSON, trust, deadlines, jump host, Ctrl-C.
+
+use std::time::{Duration, Instant};
+
+use breakglass::engine::Event;
+use breakglass::lab::sshd::silent_listener;
+
+use crate::support::fleet::{Fleet, addrs};
+
+fn events(out: &crate::support::Ran) -> Vec<Event> {
+    out.stdout
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Event>(l).unwrap_or_else(|e| panic!("bad event ({e}): {l}"))
+        })
+        .collect()
+}
+
+fn results(events: &[Event]) -> Vec<&breakglass::engine::TargetResult> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::TargetResult(r) => Some(r),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn identical_output_is_folded_with_a_tally() {
+    let f = Fleet::new(21, 12);
+    // One host differs: its address shows up in SSH_CONNECTION on the server side.
+    let out = f
+        .bg()
+        .args([
+            "exec",
+            "all",
+            "--",
+            r#"case "$SSH_CONNECTION" in *" 127.21.0.5 "*) echo odd; exit 3;; esac; echo same"#,
+        ])
+        .run()
+        .code(1);
+    assert!(
+        out.stdout
+            .contains("---- node[001-004,006-012] (11 hosts): ok\nsame\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("---- node005 (1 host): exit 3\nodd\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("12 hosts in "), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("11 ok, 1 failed, 0 unreachable, 0 timed out, 0 refused"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn json_stream_deserializes_with_stdout_stderr_and_status() {
+    let f = Fleet::new(22, 3);
+    let out = f
+        .bg()
+        .args([
+            "--output",
+            "json",
+            "exec",
+            "all",
+            "--",
+            "echo out; echo err >&2; exit 7",
+        ])
+        .run()
+        .code(1);
+    let ev = events(&out);
+    assert!(
+        matches!(ev.first(), Some(Event::RunBegin(b)) if b.targets == 3 && b.command == "exec")
+    );
+    let rs = results(&ev);
+    assert_eq!(rs.len(), 3);
+    for r in &rs {
+        assert_eq!(r.outcome, "failed");
+        assert_eq!(r.exit_status, Some(7));
+        assert_eq!(r.stdout.as_deref(), Some("out\n"));
+        assert_eq!(r.stderr.as_deref(), Some("err\n"));
+        assert!(r.connect_ms.is_some() && r.duration_ms > 0.0);
+    }
+    let Some(Event::Summary(s)) = ev.last() else {
+        panic!("last event is not a summary: {}", out.stdout)
+    };
+    assert_eq!((s.total, s.failed, s.exit_code), (3, 3, 1));
+}
+
+#[test]
+fn command_timeout_is_enforced() {
+    let f = Fleet::new(23, 2);
+    let started = Instant::now();
+    let out = f
+        .bg()
+        .args([
+            "--output",
+            "json",
+            "exec",
+            "all",
+            "--command-timeout",
+            "1s",
+            "--",
+            "sleep 30",
+        ])
+        .run()
+        .code(1);
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        started.elapsed()
+    );
+    let ev = events(&out);
+    for r in results(&ev) {
+        assert_eq!(r.outcome, "timed_out");
+        assert_eq!(r.phase.as_deref(), Some("command"));
+    }
+}
+
+#[test]
+fn silent_peer_times_out_at_connect() {
+    let f = Fleet::new(24, 1);
+    let silent = silent_listener().expect("listener");
+    let inv = f.scratch.write(
+        "silent.toml",
+        &format!(
+            "[[hosts]]\nname = \"mute\"\naddress = \"{}\"\nport = {}\n",
+            silent.addr().ip(),
+            silent.addr().port()
+        ),
+    );
+    let started = Instant::now();
+    let out = f
+        .scratch
+        .bg()
+        .arg("-i")
+        .arg(&inv)
+        .args([
+            "--output",
+            "json",
+            "exec",
+            "all",
+            "--connect-timeout",
+            "1s",
+            "--",
+            "true",
+        ])
+        .run()
+        .code(1);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    let ev = events(&out);
+    let rs = results(&ev);
+    assert_eq!(rs[0].outcome, "timed_out", "{}", out.stdout);
+    assert_eq!(rs[0].phase.as_deref(), Some("connect"));
+}
+
+#[test]
+fn wrong_key_is_auth_failed() {
+    let f = Fleet::new(25, 1);
+    let other = f.lab.new_key("stranger").expect("key");
+    let out = f
+        .bg()
+        .args(["--output", "json", "exec", "all", "-k"])
+        .arg(&other.private)
+        .args(["--", "true"])
+        .run()
+        .code(1);
+    let ev = events(&out);
+    assert_eq!(results(&ev)[0].outcome, "auth_failed", "{}", out.stdout);
+}
+
+#[test]
+fn unknown_host_key_is_refused_unless_accepted_and_then_recorded() {
+    let f = Fleet::new(26, 2);
+    std::fs::write(&f.known_hosts, "").expect("empty known_hosts");
+    let out = f
+        .bg()
+        .args(["--output", "json", "exec", "all", "--", "true"])
+        .run()
+        .code(1);
+    assert!(
+        results(&events(&out))
+            .iter()
+            .all(|r| r.outcome == "refused"),
+        "{}",
+        out.stdout
+    );
+
+    let out = f
+        .bg()
+        .args([
+            "--output",
+            "json",
+            "exec",
+            "all",
+            "--accept-new-host-keys",
+            "--",
+            "true",
+        ])
+        .run()
+        .ok();
+    assert!(
+        results(&events(&out))
+            .iter()
+            .all(|r| r.recorded_host_key.is_some()),
+        "{}",
+        out.stdout
+    );
+    let recorded = std::fs::read_to_string(&f.known_hosts).expect("known_hosts");
+    assert_eq!(recorded.lines().count(), 2, "{recorded}");
+    // Now known: plain runs succeed.
+    f.bg().args(["exec", "all", "--", "true"]).run().ok();
+}
+
+#[test]
+fn changed_host_key_is_refused_even_with_accept_new() {
+    let f = Fleet::new(27, 1);
+    let impostor = f.lab.new_key("impostor").expect("key");
+    let addr = f.sshd.addrs()[0];
+    std::fs::write(
+        &f.known_hosts,
+        format!("{}\n", impostor.known_hosts_line(addr, f.sshd.port())),
+    )
+    .expect("write");
+    let out = f
+        .bg()
+        .args(["exec", "all", "--accept-new-host-keys", "--", "true"])
+        .run()
+        .code(1);
+    assert!(
+        out.stdout.contains(&impostor.fingerprint),
+        "expected fingerprint missing:\n{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(f.lab.host_key_fingerprint()),
+        "presented fingerprint missing:\n{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("1 refused"), "{}", out.stdout);
+}
+
+#[test]
+fn jump_host_reaches_the_target_through_the_bastion() {
+    let f = Fleet::new(28, 1);
+    let lab = breakglass::lab::sshd::SshdLab::new()
+        .expect("lab")
+        .with_log_level("DEBUG1");
+    let bastion = lab.start(&addrs(28, 4, 1)).expect("bastion sshd");
+    let target = f.sshd.socket_addr(0);
+    let mut kh = std::fs::read_to_string(&f.known_hosts).expect("kh");
+    kh.push_str(&format!(
+        "{}\n",
+        lab.known_hosts_line(bastion.addrs()[0], bastion.port())
+    ));
+    std::fs::write(&f.known_hosts, kh).expect("kh");
+    std::fs::copy(lab.client_key(), f.scratch.path().join("bastion_key")).expect("copy key");
+    let inv = f.scratch.write(
+        "jump.toml",
+        &format!(
+            "[defaults]\nuser = \"{user}\"\nidentity_files = [\"{k1}\", \"{k2}\"]\nknown_hosts = \"{kh}\"\n\n\
+             [[hosts]]\nname = \"bastion\"\naddress = \"{b}\"\nport = {bp}\n\n\
+             [[hosts]]\nname = \"inner\"\naddress = \"{t}\"\nport = {tp}\njump = \"bastion\"\n",
+            user = f.lab.user(),
+            k1 = f.lab.client_key().display(),
+            k2 = lab.client_key().display(),
+            kh = f.known_hosts.display(),
+            b = bastion.addrs()[0],
+            bp = bastion.port(),
+            t = target.ip(),
+            tp = target.port(),
+        ),
+    );
+    let out = f
+        .scratch
+        .bg()
+        .arg("-i")
+        .arg(&inv)
+        .env("BREAKGLASS_NO_AGENT", "true")
+        .args(["exec", "inner", "--", "echo via-jump"])
+        .run()
+        .ok();
+    assert!(
+        out.stdout.contains("---- inner (1 host): ok\nvia-jump\n"),
+        "{}",
+        out.stdout
+    );
+    let log = bastion.log();
+    assert!(
+        log.contains(&format!("{}", target.ip())) && log.contains("direct-tcpip"),
+        "bastion log shows no forwarding to {target}:\n{log}"
+    );
+}
+
+#[test]
+fn out_dir_and_output_cap() {
+    let f = Fleet::new(29, 2);
+    let dir = f.scratch.path().join("out");
+    let out = f
+        .bg()
+        .args(["exec", "all", "--max-output", "1KiB", "--out-dir"])
+        .arg(&dir)
+        .args(["--", "head -c 100000 /dev/zero | tr '\\0' a; echo done >&2"])
+        .run()
+        .ok();
+    assert!(
+        out.stdout
+            .contains("[output truncated: 1024 of 100000 bytes kept"),
+        "{}",
+        out.stdout
+    );
+    let kept = std::fs::read(dir.join("node001.out")).expect("node001.out");
+    assert_eq!(kept.len(), 1024);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("node002.err")).expect("err"),
+        "done\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("node002.status")).expect("status"),
+        "ok\n"
+    );
+}
+
+#[test]
+fn five_hundred_hosts_each_answer_exactly_once() {
+    let f = Fleet::new(30, 520);
+    let out = f
+        .bg()
+        .args([
+            "--output",
+            "json",
+            "exec",
+            "all",
+            "--concurrency",
+            "128",
+            "--",
+            "true",
+        ])
+        .run();
+    let ev = events(&out);
+    let rs = results(&ev);
+    let mut names: Vec<&str> = rs.iter().map(|r| r.target.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), 520, "distinct hosts reported");
+    assert_eq!(rs.len(), 520, "results");
+    let bad: Vec<_> = rs
+        .iter()
+        .filter(|r| r.outcome != "ok")
+        .map(|r| (&r.target, &r.outcome, &r.reason))
+        .collect();
+    assert!(bad.is_empty(), "{bad:?}");
+    assert_eq!(out.code, 0);
+    // The servers saw each address exactly once.
+    let log = f.sshd.log();
+    for addr in f.sshd.addrs() {
+        let needle = format!(" on {addr} port {}", f.sshd.port());
+        let n = log.matches(&needle).count();
+        assert_eq!(n, 1, "{addr} was connected {n} times");
+    }
+}
+
+fn sigint(pid: u32) {
+    let ok = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .expect("kill")
+        .success();
+    assert!(ok, "kill -INT {pid}");
+}
+
+#[test]
+fn first_ctrl_c_stops_launching_and_reports_second_exits_now() {
+    let f = Fleet::new(31, 30);
+    // First Ctrl-C: in-flight hosts finish, the rest never start; exit 130; journal verifies.
+    let child = f
+        .bg()
+        .args([
+            "--output",
+            "json",
+            "exec",
+            "all",
+            "--concurrency",
+            "2",
+            "--",
+            "sleep 1; echo finished",
+        ])
+        .command()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(Duration::from_millis(2500));
+    sigint(child.id());
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let ev: Vec<Event> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("event"))
+        .collect();
+    let Some(Event::Summary(s)) = ev.last() else {
+        panic!("no summary: {stdout}")
+    };
+    assert!(s.interrupted && s.not_started > 0 && s.ok >= 2, "{s:?}");
+    assert_eq!(s.ok + s.not_started, 30, "{s:?}");
+    let Some(Event::RunBegin(b)) = ev.first() else {
+        panic!("no run_begin")
+    };
+    f.scratch
+        .bg()
+        .args(["journal", "verify", &b.run_id])
+        .run()
+        .ok();
+
+    // Second Ctrl-C: out at once even though hosts are mid-command.
+    let child = f
+        .bg()
+        .args([
+            "--output",
+            "json",
+            "exec",
+            "all",
+            "--concurrency",
+            "4",
+            "--",
+            "sleep 20",
+        ])
+        .command()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(Duration::from_millis(1500));
+    sigint(child.id());
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    sigint(child.id());
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "second Ctrl-C took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(130));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let run_id = stdout
+        .lines()
+        .find_map(|l| match serde_json::from_str::<Event>(l) {
+            Ok(Event::RunBegin(b)) => Some(b.run_id),
+            _ => None,
+        })
+        .expect("run_begin");
+    f.scratch
+        .bg()
+        .args(["journal", "verify", &run_id])
+        .run()
+        .ok();
+}

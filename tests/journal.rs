@@ -1,0 +1,107 @@
+//! Journals written by real runs, and `journal verify` catching tampering.
+
+use std::net::TcpListener;
+
+use crate::support::Scratch;
+
+/// A loopback port with nothing listening: connections are refused at once.
+fn closed_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    drop(l);
+    port
+}
+
+fn run_unreachable(s: &Scratch) -> String {
+    let port = closed_port();
+    let inv = s.write(
+        "fleet.toml",
+        &format!("[defaults]\nport = {port}\n\n[[hosts]]\nname = \"n[1-3]\"\naddress = \"127.0.0.[1-3]\"\n"),
+    );
+    let out = s
+        .bg()
+        .arg("-i")
+        .arg(&inv)
+        .args(["--output", "json", "exec", "all", "--", "true"])
+        .run()
+        .code(1);
+    let events = out.json_lines();
+    let results: Vec<_> = events
+        .iter()
+        .filter(|e| e["type"] == "target_result")
+        .collect();
+    assert_eq!(results.len(), 3, "{}", out.stdout);
+    assert!(
+        results.iter().all(|r| r["outcome"] == "unreachable"),
+        "{}",
+        out.stdout
+    );
+    let begin = &events[0];
+    assert_eq!(begin["type"], "run_begin");
+    begin["run_id"].as_str().expect("run_id").to_owned()
+}
+
+#[test]
+fn verify_accepts_a_real_run_and_rejects_an_edit_and_a_truncation() {
+    let s = Scratch::new();
+    let run = run_unreachable(&s);
+    s.bg()
+        .args(["journal", "verify", &run])
+        .run()
+        .ok()
+        .stdout_has("hash chain intact");
+    s.bg().args(["journal", "list"]).run().ok().stdout_has(&run);
+    s.bg()
+        .args(["journal", "show", &run])
+        .run()
+        .ok()
+        .stdout_has("unreachable");
+
+    let path = s.journal_dir().join(&run).join("journal.jsonl");
+    let original = std::fs::read(&path).expect("journal");
+
+    // One byte: "unreachable" -> "unreachablf" in the middle record.
+    let mut edited = original.clone();
+    let at = edited
+        .windows(11)
+        .position(|w| w == b"unreachable")
+        .expect("outcome")
+        + 10;
+    edited[at] = b'f';
+    std::fs::write(&path, &edited).expect("write");
+    s.bg()
+        .args(["journal", "verify", &run])
+        .run()
+        .code(4)
+        .stderr_has("line");
+
+    // Whole records cut off the tail.
+    let lines: Vec<&[u8]> = original.split_inclusive(|b| *b == b'\n').collect();
+    let truncated: Vec<u8> = lines[..lines.len() - 2].concat();
+    std::fs::write(&path, &truncated).expect("write");
+    s.bg()
+        .args(["journal", "verify", &run])
+        .run()
+        .code(4)
+        .stderr_has("truncated");
+
+    // Two records swapped.
+    let mut swapped: Vec<&[u8]> = lines.clone();
+    swapped.swap(1, 2);
+    std::fs::write(&path, swapped.concat()).expect("write");
+    s.bg().args(["journal", "verify", &run]).run().code(4);
+
+    std::fs::write(&path, &original).expect("write");
+    s.bg().args(["journal", "verify", &run]).run().ok();
+}
+
+#[test]
+fn journal_holds_digests_not_output() {
+    let s = Scratch::new();
+    let run = run_unreachable(&s);
+    let text =
+        std::fs::read_to_string(s.journal_dir().join(&run).join("journal.jsonl")).expect("journal");
+    assert!(text.contains("\"stdout_sha256\""));
+    assert!(text.contains("\"operator\":\"tester@"));
+    assert!(text.contains("inventory_digest"));
+}

@@ -1,0 +1,10 @@
+//! The one integration test binary: drives the built `breakglass` against real servers
+//! (OpenSSH `sshd` started per test, nftables in network namespaces the test creates).
+//! A missing prerequisite fails the test; nothing here skips.
+
+mod support;
+
+mod cli;
+mod exec;
+mod inventory;
+mod journal;

@@ -1,0 +1,159 @@
+//! A small fluent builder around the built binary (after casey/just's `Test`): arguments,
+//! environment, stdin, then the exit code and output to assert on.
+
+pub mod fleet;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_breakglass");
+
+/// A breakglass invocation isolated from the operator's real config, agent and journal.
+#[must_use]
+pub struct Bg {
+    cmd: Command,
+    stdin: Option<Vec<u8>>,
+}
+
+/// What the process did.
+#[derive(Debug)]
+pub struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Ran {
+    #[track_caller]
+    pub fn code(self, expected: i32) -> Ran {
+        assert_eq!(
+            self.code, expected,
+            "exit code {} (expected {expected})\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn ok(self) -> Ran {
+        self.code(0)
+    }
+
+    #[track_caller]
+    pub fn stdout_has(self, needle: &str) -> Ran {
+        assert!(
+            self.stdout.contains(needle),
+            "stdout lacks {needle:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_has(self, needle: &str) -> Ran {
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    /// stdout parsed as JSON lines.
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
+        self.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect()
+    }
+}
+
+/// A scratch home for one test: its own HOME, config dir and journal dir.
+pub struct Scratch {
+    pub dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    pub fn new() -> Scratch {
+        Scratch {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn journal_dir(&self) -> PathBuf {
+        self.path().join("runs")
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path().join(name);
+        std::fs::write(&p, text).expect("write");
+        p
+    }
+
+    /// A command whose HOME, XDG dirs and journal live in this scratch dir, with no agent.
+    pub fn bg(&self) -> Bg {
+        let mut cmd = Command::new(BIN);
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.path())
+            .env("XDG_CONFIG_HOME", self.path().join("config"))
+            .env("XDG_STATE_HOME", self.path().join("state"))
+            .env("BREAKGLASS_JOURNAL_DIR", self.journal_dir())
+            .env("USER", "tester");
+        Bg { cmd, stdin: None }
+    }
+}
+
+impl Bg {
+    pub fn arg(mut self, a: impl AsRef<std::ffi::OsStr>) -> Bg {
+        self.cmd.arg(a);
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Bg
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        self.cmd.args(args);
+        self
+    }
+
+    pub fn env(mut self, k: &str, v: impl AsRef<std::ffi::OsStr>) -> Bg {
+        self.cmd.env(k, v);
+        self
+    }
+
+    pub fn command(self) -> Command {
+        self.cmd
+    }
+
+    pub fn run(mut self) -> Ran {
+        self.cmd
+            .stdin(if self.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = self.cmd.spawn().expect("spawn breakglass");
+        if let Some(input) = self.stdin.take() {
+            let mut si = child.stdin.take().expect("stdin");
+            si.write_all(&input).expect("write stdin");
+        }
+        let out = child.wait_with_output().expect("wait");
+        Ran {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
