@@ -1,0 +1,263 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'breakglass'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'breakglass' {
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
+            [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
+            [CompletionResult]::new('--journal-dir', '--journal-dir', [CompletionResultType]::ParameterName, 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file [default: ~/.config/breakglass/config.toml]')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('exec', 'exec', [CompletionResultType]::ParameterValue, 'Run a command on every selected host over SSH, folding identical output')
+            [CompletionResult]::new('inventory', 'inventory', [CompletionResultType]::ParameterValue, 'Show and check the inventory')
+            [CompletionResult]::new('journal', 'journal', [CompletionResultType]::ParameterValue, 'List, show and verify run journals')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'breakglass;exec' {
+            [CompletionResult]::new('--out-dir', '--out-dir', [CompletionResultType]::ParameterName, 'Also write each host''s output to DIR/HOST.out and DIR/HOST.err (and the status to DIR/HOST.status)')
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Hosts contacted at once')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Hosts contacted at once')
+            [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]')
+            [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]')
+            [CompletionResult]::new('--command-timeout', '--command-timeout', [CompletionResultType]::ParameterName, 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]')
+            [CompletionResult]::new('--known-hosts', '--known-hosts', [CompletionResultType]::ParameterName, 'OpenSSH known_hosts file used to verify host keys [default: ~/.ssh/known_hosts]')
+            [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Private key file to authenticate with (repeatable) [default: ~/.ssh/id_ed25519, id_ecdsa, id_rsa]')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Private key file to authenticate with (repeatable) [default: ~/.ssh/id_ed25519, id_ecdsa, id_rsa]')
+            [CompletionResult]::new('--max-output', '--max-output', [CompletionResultType]::ParameterName, 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
+            [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
+            [CompletionResult]::new('--journal-dir', '--journal-dir', [CompletionResultType]::ParameterName, 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file [default: ~/.config/breakglass/config.toml]')
+            [CompletionResult]::new('--accept-new-host-keys', '--accept-new-host-keys', [CompletionResultType]::ParameterName, 'Accept and record host keys not yet known (a changed key is still refused)')
+            [CompletionResult]::new('--no-agent', '--no-agent', [CompletionResultType]::ParameterName, 'Do not use keys from ssh-agent')
+            [CompletionResult]::new('--sudo', '--sudo', [CompletionResultType]::ParameterName, 'Run the command through `sudo -n` when the SSH user is not root')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'breakglass;inventory' {
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
+            [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
+            [CompletionResult]::new('--journal-dir', '--journal-dir', [CompletionResultType]::ParameterName, 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file [default: ~/.config/breakglass/config.toml]')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'List the selected hosts (table, or JSON with --output json)')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check TCP connect, SSH handshake, host key and authentication on each host, with latency')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'breakglass;inventory;show' {
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
+            [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
+            [CompletionResult]::new('--journal-dir', '--journal-dir', [CompletionResultType]::ParameterName, 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file [default: ~/.config/breakglass/config.toml]')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'breakglass;inventory;check' {
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Hosts contacted at once')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Hosts contacted at once')
+            [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]')
+            [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]')
+            [CompletionResult]::new('--command-timeout', '--command-timeout', [CompletionResultType]::ParameterName, 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]')
+            [CompletionResult]::new('--known-hosts', '--known-hosts', [CompletionResultType]::ParameterName, 'OpenSSH known_hosts file used to verify host keys [default: ~/.ssh/known_hosts]')
+            [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Private key file to authenticate with (repeatable) [default: ~/.ssh/id_ed25519, id_ecdsa, id_rsa]')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Private key file to authenticate with (repeatable) [default: ~/.ssh/id_ed25519, id_ecdsa, id_rsa]')
+            [CompletionResult]::new('--max-output', '--max-output', [CompletionResultType]::ParameterName, 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
+            [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
+            [CompletionResult]::new('--journal-dir', '--journal-dir', [CompletionResultType]::ParameterName, 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file [default: ~/.config/breakglass/config.toml]')
+            [CompletionResult]::new('--accept-new-host-keys', '--accept-new-host-keys', [CompletionResultType]::ParameterName, 'Accept and record host keys not yet known (a changed key is still refused)')
+            [CompletionResult]::new('--no-agent', '--no-agent', [CompletionResultType]::ParameterName, 'Do not use keys from ssh-agent')
+            [CompletionResult]::new('--sudo', '--sudo', [CompletionResultType]::ParameterName, 'Run the command through `sudo -n` when the SSH user is not root')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'breakglass;inventory;help' {
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'List the selected hosts (table, or JSON with --output json)')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check TCP connect, SSH handshake, host key and authentication on each host, with latency')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'breakglass;inventory;help;show' {
+            break
+        }
+        'breakglass;inventory;help;check' {
+            break
+        }
+        'breakglass;inventory;help;help' {
+            break
+        }
+        'breakglass;journal' {
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
+            [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
+            [CompletionResult]::new('--journal-dir', '--journal-dir', [CompletionResultType]::ParameterName, 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file [default: ~/.config/breakglass/config.toml]')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List runs, newest first')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print a run''s records (human summary, or the raw records with --output json)')
+            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check a run''s hash chain: detects edited, reordered, missing and truncated records')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'breakglass;journal;list' {
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
+            [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
+            [CompletionResult]::new('--journal-dir', '--journal-dir', [CompletionResultType]::ParameterName, 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file [default: ~/.config/breakglass/config.toml]')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'breakglass;journal;show' {
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
+            [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
+            [CompletionResult]::new('--journal-dir', '--journal-dir', [CompletionResultType]::ParameterName, 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file [default: ~/.config/breakglass/config.toml]')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'breakglass;journal;verify' {
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
+            [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
+            [CompletionResult]::new('--journal-dir', '--journal-dir', [CompletionResultType]::ParameterName, 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file [default: ~/.config/breakglass/config.toml]')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'breakglass;journal;help' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List runs, newest first')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print a run''s records (human summary, or the raw records with --output json)')
+            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check a run''s hash chain: detects edited, reordered, missing and truncated records')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'breakglass;journal;help;list' {
+            break
+        }
+        'breakglass;journal;help;show' {
+            break
+        }
+        'breakglass;journal;help;verify' {
+            break
+        }
+        'breakglass;journal;help;help' {
+            break
+        }
+        'breakglass;completions' {
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
+            [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
+            [CompletionResult]::new('--journal-dir', '--journal-dir', [CompletionResultType]::ParameterName, 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file [default: ~/.config/breakglass/config.toml]')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'breakglass;help' {
+            [CompletionResult]::new('exec', 'exec', [CompletionResultType]::ParameterValue, 'Run a command on every selected host over SSH, folding identical output')
+            [CompletionResult]::new('inventory', 'inventory', [CompletionResultType]::ParameterValue, 'Show and check the inventory')
+            [CompletionResult]::new('journal', 'journal', [CompletionResultType]::ParameterValue, 'List, show and verify run journals')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'breakglass;help;exec' {
+            break
+        }
+        'breakglass;help;inventory' {
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'List the selected hosts (table, or JSON with --output json)')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check TCP connect, SSH handshake, host key and authentication on each host, with latency')
+            break
+        }
+        'breakglass;help;inventory;show' {
+            break
+        }
+        'breakglass;help;inventory;check' {
+            break
+        }
+        'breakglass;help;journal' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List runs, newest first')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print a run''s records (human summary, or the raw records with --output json)')
+            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check a run''s hash chain: detects edited, reordered, missing and truncated records')
+            break
+        }
+        'breakglass;help;journal;list' {
+            break
+        }
+        'breakglass;help;journal;show' {
+            break
+        }
+        'breakglass;help;journal;verify' {
+            break
+        }
+        'breakglass;help;completions' {
+            break
+        }
+        'breakglass;help;help' {
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

@@ -1,0 +1,228 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[breakglass] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'breakglass'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'breakglass'= {
+            cand -i 'Inventory file (TOML, or JSON with the same schema)'
+            cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
+            cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --journal-dir 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]'
+            cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand exec 'Run a command on every selected host over SSH, folding identical output'
+            cand inventory 'Show and check the inventory'
+            cand journal 'List, show and verify run journals'
+            cand completions 'Print a shell completion script'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'breakglass;exec'= {
+            cand --out-dir 'Also write each host''s output to DIR/HOST.out and DIR/HOST.err (and the status to DIR/HOST.status)'
+            cand -f 'Hosts contacted at once'
+            cand --concurrency 'Hosts contacted at once'
+            cand --connect-timeout 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]'
+            cand -t 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]'
+            cand --command-timeout 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]'
+            cand --known-hosts 'OpenSSH known_hosts file used to verify host keys [default: ~/.ssh/known_hosts]'
+            cand -k 'Private key file to authenticate with (repeatable) [default: ~/.ssh/id_ed25519, id_ecdsa, id_rsa]'
+            cand --identity 'Private key file to authenticate with (repeatable) [default: ~/.ssh/id_ed25519, id_ecdsa, id_rsa]'
+            cand --max-output 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated'
+            cand -i 'Inventory file (TOML, or JSON with the same schema)'
+            cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
+            cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --journal-dir 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]'
+            cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
+            cand --accept-new-host-keys 'Accept and record host keys not yet known (a changed key is still refused)'
+            cand --no-agent 'Do not use keys from ssh-agent'
+            cand --sudo 'Run the command through `sudo -n` when the SSH user is not root'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'breakglass;inventory'= {
+            cand -i 'Inventory file (TOML, or JSON with the same schema)'
+            cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
+            cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --journal-dir 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]'
+            cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand show 'List the selected hosts (table, or JSON with --output json)'
+            cand check 'Check TCP connect, SSH handshake, host key and authentication on each host, with latency'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'breakglass;inventory;show'= {
+            cand -i 'Inventory file (TOML, or JSON with the same schema)'
+            cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
+            cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --journal-dir 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]'
+            cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'breakglass;inventory;check'= {
+            cand -f 'Hosts contacted at once'
+            cand --concurrency 'Hosts contacted at once'
+            cand --connect-timeout 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]'
+            cand -t 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]'
+            cand --command-timeout 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]'
+            cand --known-hosts 'OpenSSH known_hosts file used to verify host keys [default: ~/.ssh/known_hosts]'
+            cand -k 'Private key file to authenticate with (repeatable) [default: ~/.ssh/id_ed25519, id_ecdsa, id_rsa]'
+            cand --identity 'Private key file to authenticate with (repeatable) [default: ~/.ssh/id_ed25519, id_ecdsa, id_rsa]'
+            cand --max-output 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated'
+            cand -i 'Inventory file (TOML, or JSON with the same schema)'
+            cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
+            cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --journal-dir 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]'
+            cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
+            cand --accept-new-host-keys 'Accept and record host keys not yet known (a changed key is still refused)'
+            cand --no-agent 'Do not use keys from ssh-agent'
+            cand --sudo 'Run the command through `sudo -n` when the SSH user is not root'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'breakglass;inventory;help'= {
+            cand show 'List the selected hosts (table, or JSON with --output json)'
+            cand check 'Check TCP connect, SSH handshake, host key and authentication on each host, with latency'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'breakglass;inventory;help;show'= {
+        }
+        &'breakglass;inventory;help;check'= {
+        }
+        &'breakglass;inventory;help;help'= {
+        }
+        &'breakglass;journal'= {
+            cand -i 'Inventory file (TOML, or JSON with the same schema)'
+            cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
+            cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --journal-dir 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]'
+            cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand list 'List runs, newest first'
+            cand show 'Print a run''s records (human summary, or the raw records with --output json)'
+            cand verify 'Check a run''s hash chain: detects edited, reordered, missing and truncated records'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'breakglass;journal;list'= {
+            cand -i 'Inventory file (TOML, or JSON with the same schema)'
+            cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
+            cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --journal-dir 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]'
+            cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'breakglass;journal;show'= {
+            cand -i 'Inventory file (TOML, or JSON with the same schema)'
+            cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
+            cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --journal-dir 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]'
+            cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'breakglass;journal;verify'= {
+            cand -i 'Inventory file (TOML, or JSON with the same schema)'
+            cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
+            cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --journal-dir 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]'
+            cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'breakglass;journal;help'= {
+            cand list 'List runs, newest first'
+            cand show 'Print a run''s records (human summary, or the raw records with --output json)'
+            cand verify 'Check a run''s hash chain: detects edited, reordered, missing and truncated records'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'breakglass;journal;help;list'= {
+        }
+        &'breakglass;journal;help;show'= {
+        }
+        &'breakglass;journal;help;verify'= {
+        }
+        &'breakglass;journal;help;help'= {
+        }
+        &'breakglass;completions'= {
+            cand -i 'Inventory file (TOML, or JSON with the same schema)'
+            cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
+            cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --journal-dir 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]'
+            cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'breakglass;help'= {
+            cand exec 'Run a command on every selected host over SSH, folding identical output'
+            cand inventory 'Show and check the inventory'
+            cand journal 'List, show and verify run journals'
+            cand completions 'Print a shell completion script'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'breakglass;help;exec'= {
+        }
+        &'breakglass;help;inventory'= {
+            cand show 'List the selected hosts (table, or JSON with --output json)'
+            cand check 'Check TCP connect, SSH handshake, host key and authentication on each host, with latency'
+        }
+        &'breakglass;help;inventory;show'= {
+        }
+        &'breakglass;help;inventory;check'= {
+        }
+        &'breakglass;help;journal'= {
+            cand list 'List runs, newest first'
+            cand show 'Print a run''s records (human summary, or the raw records with --output json)'
+            cand verify 'Check a run''s hash chain: detects edited, reordered, missing and truncated records'
+        }
+        &'breakglass;help;journal;list'= {
+        }
+        &'breakglass;help;journal;show'= {
+        }
+        &'breakglass;help;journal;verify'= {
+        }
+        &'breakglass;help;completions'= {
+        }
+        &'breakglass;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

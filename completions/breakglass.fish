@@ -1,0 +1,145 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_breakglass_global_optspecs
+    string join \n i/inventory= o/output= journal-dir= config= no-progress h/help V/version
+end
+
+function __fish_breakglass_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_breakglass_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_breakglass_using_subcommand
+    set -l cmd (__fish_breakglass_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c breakglass -n "__fish_breakglass_needs_command" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
+complete -c breakglass -n "__fish_breakglass_needs_command" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
+json\t''"
+complete -c breakglass -n "__fish_breakglass_needs_command" -l journal-dir -d 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]' -r -F
+complete -c breakglass -n "__fish_breakglass_needs_command" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
+complete -c breakglass -n "__fish_breakglass_needs_command" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c breakglass -n "__fish_breakglass_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c breakglass -n "__fish_breakglass_needs_command" -s V -l version -d 'Print version'
+complete -c breakglass -n "__fish_breakglass_needs_command" -f -a "exec" -d 'Run a command on every selected host over SSH, folding identical output'
+complete -c breakglass -n "__fish_breakglass_needs_command" -f -a "inventory" -d 'Show and check the inventory'
+complete -c breakglass -n "__fish_breakglass_needs_command" -f -a "journal" -d 'List, show and verify run journals'
+complete -c breakglass -n "__fish_breakglass_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c breakglass -n "__fish_breakglass_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -l out-dir -d 'Also write each host\'s output to DIR/HOST.out and DIR/HOST.err (and the status to DIR/HOST.status)' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -s f -l concurrency -d 'Hosts contacted at once' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -l connect-timeout -d 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -s t -l command-timeout -d 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -l known-hosts -d 'OpenSSH known_hosts file used to verify host keys [default: ~/.ssh/known_hosts]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -s k -l identity -d 'Private key file to authenticate with (repeatable) [default: ~/.ssh/id_ed25519, id_ecdsa, id_rsa]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -l max-output -d 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
+json\t''"
+complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -l journal-dir -d 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -l accept-new-host-keys -d 'Accept and record host keys not yet known (a changed key is still refused)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -l no-agent -d 'Do not use keys from ssh-agent'
+complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -l sudo -d 'Run the command through `sudo -n` when the SSH user is not root'
+complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and not __fish_seen_subcommand_from show check help" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and not __fish_seen_subcommand_from show check help" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
+json\t''"
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and not __fish_seen_subcommand_from show check help" -l journal-dir -d 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and not __fish_seen_subcommand_from show check help" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and not __fish_seen_subcommand_from show check help" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and not __fish_seen_subcommand_from show check help" -s h -l help -d 'Print help'
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and not __fish_seen_subcommand_from show check help" -f -a "show" -d 'List the selected hosts (table, or JSON with --output json)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and not __fish_seen_subcommand_from show check help" -f -a "check" -d 'Check TCP connect, SSH handshake, host key and authentication on each host, with latency'
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and not __fish_seen_subcommand_from show check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from show" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
+json\t''"
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from show" -l journal-dir -d 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from show" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from show" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -s f -l concurrency -d 'Hosts contacted at once' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -l connect-timeout -d 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -s t -l command-timeout -d 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -l known-hosts -d 'OpenSSH known_hosts file used to verify host keys [default: ~/.ssh/known_hosts]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -s k -l identity -d 'Private key file to authenticate with (repeatable) [default: ~/.ssh/id_ed25519, id_ecdsa, id_rsa]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -l max-output -d 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
+json\t''"
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -l journal-dir -d 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -l accept-new-host-keys -d 'Accept and record host keys not yet known (a changed key is still refused)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -l no-agent -d 'Do not use keys from ssh-agent'
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -l sudo -d 'Run the command through `sudo -n` when the SSH user is not root'
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from help" -f -a "show" -d 'List the selected hosts (table, or JSON with --output json)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from help" -f -a "check" -d 'Check TCP connect, SSH handshake, host key and authentication on each host, with latency'
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and not __fish_seen_subcommand_from list show verify help" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and not __fish_seen_subcommand_from list show verify help" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
+json\t''"
+complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and not __fish_seen_subcommand_from list show verify help" -l journal-dir -d 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and not __fish_seen_subcommand_from list show verify help" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and not __fish_seen_subcommand_from list show verify help" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and not __fish_seen_subcommand_from list show verify help" -s h -l help -d 'Print help'
+complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and not __fish_seen_subcommand_from list show verify help" -f -a "list" -d 'List runs, newest first'
+complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and not __fish_seen_subcommand_from list show verify help" -f -a "show" -d 'Print a run\'s records (human summary, or the raw records with --output json)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and not __fish_seen_subcommand_from list show verify help" -f -a "verify" -d 'Check a run\'s hash chain: detects edited, reordered, missing and truncated records'
+complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and not __fish_seen_subcommand_from list show verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from list" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
+json\t''"
+complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from list" -l journal-dir -d 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from list" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from list" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from show" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
+json\t''"
+complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from show" -l journal-dir -d 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from show" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from show" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from verify" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from verify" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
+json\t''"
+complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from verify" -l journal-dir -d 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from verify" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from verify" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
+complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from help" -f -a "list" -d 'List runs, newest first'
+complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print a run\'s records (human summary, or the raw records with --output json)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Check a run\'s hash chain: detects edited, reordered, missing and truncated records'
+complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand completions" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand completions" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
+json\t''"
+complete -c breakglass -n "__fish_breakglass_using_subcommand completions" -l journal-dir -d 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand completions" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand completions" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec inventory journal completions help" -f -a "exec" -d 'Run a command on every selected host over SSH, folding identical output'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec inventory journal completions help" -f -a "inventory" -d 'Show and check the inventory'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec inventory journal completions help" -f -a "journal" -d 'List, show and verify run journals'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec inventory journal completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec inventory journal completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and __fish_seen_subcommand_from inventory" -f -a "show" -d 'List the selected hosts (table, or JSON with --output json)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and __fish_seen_subcommand_from inventory" -f -a "check" -d 'Check TCP connect, SSH handshake, host key and authentication on each host, with latency'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and __fish_seen_subcommand_from journal" -f -a "list" -d 'List runs, newest first'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and __fish_seen_subcommand_from journal" -f -a "show" -d 'Print a run\'s records (human summary, or the raw records with --output json)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and __fish_seen_subcommand_from journal" -f -a "verify" -d 'Check a run\'s hash chain: detects edited, reordered, missing and truncated records'
