@@ -89,6 +89,24 @@ pub enum Command {
     #[command(after_help = SELECTOR_HELP)]
     Exec(ExecArgs),
 
+    /// Show what a runbook would do, step by step and wave by wave, without changing anything
+    #[command(after_help = RUNBOOK_HELP)]
+    Plan(PlanArgs),
+
+    /// Run a runbook: show the plan, confirm, then execute canary first, in waves, journaled
+    #[command(after_help = RUNBOOK_HELP)]
+    Run(RunArgs),
+
+    /// Continue an interrupted or stopped run from its journal, skipping finished targets
+    Resume(ResumeArgs),
+
+    /// Reverse a run's changes from the snapshots in its journal, last step first
+    Undo(UndoArgs),
+
+    /// List, show and validate runbooks
+    #[command(subcommand)]
+    Runbook(RunbookCommand),
+
     /// Show and check the inventory
     #[command(subcommand)]
     Inventory(InventoryCommand),
@@ -116,6 +134,137 @@ Selectors:
   role=worker,zone in (a,b)   label requirements, Kubernetes syntax (all must hold):
                               k=v  k!=v  k in (a,b)  k notin (a,b)  k  !k
   role=worker except node007  hosts of the left minus hosts of the right";
+
+pub const RUNBOOK_HELP: &str = "\
+RUNBOOK is the name of a shipped runbook (see `breakglass runbook list`) or a path to a TOML file.
+
+Examples:
+  breakglass -i fleet.toml plan apiserver-overload -p cluster=prod-east -p workload_namespace=monitoring
+  breakglass -i fleet.toml run apiserver-overload -p cluster=prod-east -p workload_namespace=monitoring
+  breakglass -i fleet.toml --output json run fleet-triage --yes";
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Runbook name or file
+    pub runbook: String,
+
+    /// A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)
+    #[arg(short = 'p', long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub plan: PlanArgs,
+
+    /// Do not ask for confirmation (pauses must be skippable). For automation
+    #[arg(short = 'y', long, env = "BREAKGLASS_YES")]
+    pub yes: bool,
+
+    /// Print the plan and stop (the same as `breakglass plan`)
+    #[arg(long)]
+    pub dry_run: bool,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
+
+    #[command(flatten)]
+    pub ssh: SshArgs,
+}
+
+/// Limits that keep a run from becoming the thundering herd it is meant to stop.
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Limits")]
+pub struct EngineArgs {
+    /// Retries after a transport failure (unreachable, timed out); a command that may have run
+    /// is retried only when its action is idempotent
+    #[arg(
+        long,
+        env = "BREAKGLASS_RETRIES",
+        default_value_t = 2,
+        value_name = "N"
+    )]
+    pub retries: u32,
+
+    /// New SSH connections per second across the whole run (0: no limit)
+    #[arg(
+        long,
+        env = "BREAKGLASS_RATE",
+        default_value_t = 50.0,
+        value_name = "PER_SECOND"
+    )]
+    pub rate: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// Run id (see `breakglass journal list`)
+    pub run: String,
+
+    /// Do not ask for confirmation
+    #[arg(short = 'y', long, env = "BREAKGLASS_YES")]
+    pub yes: bool,
+
+    /// Accept that the inventory changed since the run started
+    #[arg(long)]
+    pub allow_inventory_change: bool,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
+
+    #[command(flatten)]
+    pub ssh: SshArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UndoArgs {
+    /// Run id (see `breakglass journal list`)
+    pub run: String,
+
+    /// Undo only this step
+    #[arg(long, value_name = "ID")]
+    pub step: Option<String>,
+
+    /// Do not ask for confirmation
+    #[arg(short = 'y', long, env = "BREAKGLASS_YES")]
+    pub yes: bool,
+
+    /// Accept that the inventory changed since the run started
+    #[arg(long)]
+    pub allow_inventory_change: bool,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
+
+    #[command(flatten)]
+    pub ssh: SshArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunbookCommand {
+    /// List the shipped runbooks
+    List,
+    /// Print a runbook's parameters and steps (and its source with --output json)
+    Show {
+        /// Runbook name or file
+        runbook: String,
+    },
+    /// Check runbook files; every problem is reported as FILE:LINE:COLUMN
+    Validate {
+        /// Runbook files (or shipped names)
+        #[arg(required = true)]
+        files: Vec<String>,
+    },
+}
+
+/// Parses `name=value`.
+pub fn parse_param(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
+        _ => Err(format!("'{s}' is not NAME=VALUE")),
+    }
+}
 
 #[derive(Debug, Args)]
 pub struct ExecArgs {

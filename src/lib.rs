@@ -4,6 +4,7 @@
 //! transport. This file parses the command line, builds the runtime, dispatches, and renders the
 //! final error with its exit code.
 
+pub mod actions;
 pub mod cli;
 pub mod commands;
 pub mod engine;
@@ -12,12 +13,13 @@ pub mod inventory;
 pub mod journal;
 pub mod lab;
 pub mod output;
+pub mod runbook;
 pub mod settings;
 pub mod transport;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, InventoryCommand, JournalCommand};
+use crate::cli::{Cli, Command, InventoryCommand, JournalCommand, RunbookCommand};
 use crate::error::Exit;
 use crate::settings::Settings;
 
@@ -58,6 +60,17 @@ fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             commands::inventory::check(&settings, selector.as_deref(), &ssh),
         ),
         Command::Exec(args) => runtime()?.block_on(commands::exec::exec(&settings, &args)),
+        Command::Plan(args) => commands::run::plan(&settings, &args),
+        Command::Run(args) => runtime()?.block_on(commands::run::run(&settings, &args)),
+        Command::Resume(args) => runtime()?.block_on(commands::run::resume(&settings, &args)),
+        Command::Undo(args) => runtime()?.block_on(commands::run::undo(&settings, &args)),
+        Command::Runbook(RunbookCommand::List) => commands::runbook::list(&settings),
+        Command::Runbook(RunbookCommand::Show { runbook }) => {
+            commands::runbook::show(&settings, &runbook)
+        }
+        Command::Runbook(RunbookCommand::Validate { files }) => {
+            commands::runbook::validate(&settings, &files)
+        }
     }
 }
 

@@ -8,3 +8,4 @@ mod cli;
 mod exec;
 mod inventory;
 mod journal;
+mod runbook;

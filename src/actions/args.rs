@@ -283,8 +283,9 @@ pub struct FirewallBlock {
     /// TCP ports to block. Default `[6443]`, the Kubernetes admin API.
     #[serde(default = "default_api_ports")]
     pub ports: Vec<u16>,
-    /// Source networks still allowed, e.g. the break-glass bastion range. Default none.
-    #[serde(default)]
+    /// Source networks still allowed, e.g. the break-glass bastion range; a bare address is
+    /// one host. Default none.
+    #[serde(default, deserialize_with = "cidr_list")]
     pub allow: Vec<IpNet>,
     /// A selector: the inventory addresses of these hosts are allowed too (typically the
     /// control-plane peers, so API servers, etcd and load balancer health checks keep working).
@@ -295,7 +296,7 @@ pub struct FirewallBlock {
     /// Default "20m"; "0s" disables the timer.
     #[serde(default = "default_revert_after", with = "duration")]
     pub revert_after: Duration,
-    /// Also cut connections already established (kubelets and DaemonSets hold long-lived
+    /// Also cut connections already established (kubelets and `DaemonSet` pods hold long-lived
     /// watches that a rule on new connections would leave running). Default true.
     #[serde(default = "yes")]
     pub cut_established: bool,
@@ -507,7 +508,7 @@ fn flag_problem(flag: &str) -> String {
 pub struct WorkloadKill {
     /// The pods' namespace.
     pub namespace: String,
-    /// Pod names starting with this, e.g. `telemetry-agent-` for a DaemonSet's pods.
+    /// Pod names starting with this, e.g. `telemetry-agent-` for the pods of a `DaemonSet`.
     #[serde(default)]
     pub name_prefix: Option<String>,
     /// A pod label, `key=value`, e.g. `app=telemetry-agent`. At least one of `name_prefix` and
@@ -660,10 +661,7 @@ impl WaitHealthy {
         if !(0.0..=1.0).contains(&self.max_error_rate) {
             problems.push(ArgProblem::at(
                 "max_error_rate",
-                format!(
-                    "{} is not a share between 0.0 and 1.0",
-                    self.max_error_rate
-                ),
+                format!("{} is not a share between 0.0 and 1.0", self.max_error_rate),
             ));
         }
         if let Some(name) = &self.tls_server_name {
@@ -783,8 +781,9 @@ pub mod duration {
 
     /// Parse a duration the way every runbook field does, with an error that shows the syntax.
     pub fn parse(text: &str) -> Result<Duration, String> {
-        humantime::parse_duration(text.trim())
-            .map_err(|e| format!("`{text}` is not a duration ({e}); write e.g. \"90s\", \"5m\", \"1h30m\""))
+        humantime::parse_duration(text.trim()).map_err(|e| {
+            format!("`{text}` is not a duration ({e}); write e.g. \"90s\", \"5m\", \"1h30m\"")
+        })
     }
 
     struct DurationVisitor;
@@ -807,7 +806,6 @@ pub mod duration {
 
         use serde::{Deserialize, Deserializer, Serializer};
 
-        #[expect(clippy::ref_option, reason = "the signature serde's `with` requires")]
         pub fn serialize<S: Serializer>(value: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
             match value {
                 Some(d) => super::serialize(d, s),
@@ -821,6 +819,25 @@ pub mod duration {
             Ok(Option::<Wrapped>::deserialize(d)?.map(|Wrapped(v)| v))
         }
     }
+}
+
+/// A CIDR (`10.0.0.0/8`) or a bare address (one host). Host bits are cleared, so
+/// `10.1.2.3/8` means `10.0.0.0/8`, which is what a firewall rule would match anyway.
+pub fn parse_cidr(text: &str) -> Result<IpNet, String> {
+    let text = text.trim();
+    if let Ok(net) = text.parse::<IpNet>() {
+        return Ok(net.trunc());
+    }
+    text.parse::<std::net::IpAddr>()
+        .map(IpNet::from)
+        .map_err(|_| format!("`{text}` is not a CIDR such as 10.0.0.0/8 or an IP address"))
+}
+
+fn cidr_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|s| parse_cidr(s).map_err(de::Error::custom))
+        .collect()
 }
 
 /// `set` values: a flag's value is text in the manifest, but a runbook may write `1200` or
@@ -978,7 +995,7 @@ mod tests {
     #[test]
     fn typed_fields_reject_wrong_values() {
         let err = parse(ActionKind::FirewallBlock, "allow = [\"10.0.0.0/33\"]").expect_err("cidr");
-        assert!(err.contains("invalid IP address syntax"), "{err}");
+        assert!(err.contains("`10.0.0.0/33` is not a CIDR"), "{err}");
         let err = parse(ActionKind::FirewallBlock, "ports = [70000]").expect_err("port");
         assert!(err.contains("u16"), "{err}");
         let err = parse(ActionKind::FirewallBlock, "revert_after = \"soon\"").expect_err("dur");
@@ -1009,11 +1026,14 @@ mod tests {
     fn validate_names_the_field() {
         let args = parse(
             ActionKind::ApiserversTune,
-            "manifest = \"kube.yaml\"\nset = { \"max\" = \"1\\n- --evil\" }\nremove = [\"--max\"]",
+            "manifest = \"kube.yaml\"\nset = { \"max\" = \"1\", \"--v\" = \"1\\n- --evil\" }\nremove = [\"--v\"]",
         )
         .expect("typed");
         let fields: Vec<_> = args.validate().into_iter().map(|p| p.field).collect();
-        assert_eq!(fields, vec![Some("manifest"), Some("set"), Some("set"), Some("remove")]);
+        assert_eq!(
+            fields,
+            vec![Some("manifest"), Some("set"), Some("set"), Some("remove")]
+        );
 
         let args = parse(ActionKind::WorkloadKill, "namespace = \"Kube_System\"").expect("typed");
         let problems = args.validate();

@@ -57,7 +57,15 @@ impl ActionFailure {
         let stderr = String::from_utf8_lossy(&r.stderr.bytes);
         let stderr = stderr.trim();
         if !stderr.is_empty() {
-            let tail: String = stderr.lines().rev().take(3).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join(" | ");
+            let tail: String = stderr
+                .lines()
+                .rev()
+                .take(3)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join(" | ");
             message.push_str(&format!(": {tail}"));
         }
         ActionFailure {

@@ -44,6 +44,9 @@ pub async fn exec(settings: &Settings, args: &ExecArgs) -> anyhow::Result<Exit> 
         selector: args.selector.clone(),
         targets: hosts.len(),
         journal: journal.dir().display().to_string(),
+        runbook: None,
+        runbook_source: None,
+        params: None,
     });
     run.record(&begin, &begin)?;
     let summary = crate::engine::exec::run(

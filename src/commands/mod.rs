@@ -5,6 +5,8 @@ pub mod completions;
 pub mod exec;
 pub mod inventory;
 pub mod journal;
+pub mod run;
+pub mod runbook;
 
 use crate::error::{Exit, ExitError};
 use crate::inventory::{Host, Inventory, Selector};

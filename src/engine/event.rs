@@ -22,11 +22,67 @@ use crate::transport::ssh::{ExecResult, Outcome};
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     RunBegin(RunBegin),
+    StepBegin(StepBegin),
+    WaveBegin {
+        step: String,
+        wave: usize,
+        waves: usize,
+        targets: Vec<String>,
+    },
+    /// Journal only: the prior state of one target, recorded before the change.
+    Snapshot {
+        step: String,
+        target: String,
+        state: serde_json::Value,
+    },
     TargetResult(TargetResult),
-    Notice { message: String },
+    WaveEnd {
+        step: String,
+        wave: usize,
+        ok: usize,
+        failed: usize,
+        allowed_failures: usize,
+    },
+    Gate {
+        step: String,
+        passed: bool,
+        detail: String,
+    },
+    StepEnd {
+        step: String,
+        status: String,
+        ok: usize,
+        failed: usize,
+    },
+    /// The run stopped on purpose: a failure budget, a gate, or the operator.
+    Stopped {
+        step: String,
+        reason: String,
+    },
+    Notice {
+        message: String,
+    },
     Summary(Summary),
-    RunEnd { status: String, exit_code: u8 },
-    Error { message: String, exit_code: u8 },
+    RunEnd {
+        status: String,
+        exit_code: u8,
+    },
+    Error {
+        message: String,
+        exit_code: u8,
+    },
+}
+
+/// The start of one runbook step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepBegin {
+    pub step: String,
+    pub action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub targets: usize,
+    /// Targets per wave.
+    pub waves: Vec<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,10 +97,30 @@ pub struct RunBegin {
     pub selector: String,
     pub targets: usize,
     pub journal: String,
+    /// For `run`: the runbook's name, its full source (so `resume` and `undo` act on exactly
+    /// what ran), and the bound parameters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runbook: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runbook_source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<Vec<(String, String)>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TargetResult {
+    /// The runbook step (absent for `exec`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    /// 1-based wave number within the step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wave: Option<usize>,
+    /// `apply` or `undo` (absent for `exec`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// What the action did, in one line (runbook steps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
     pub target: String,
     pub address: String,
     pub outcome: String,
@@ -135,11 +211,21 @@ impl TargetResult {
     /// One human line saying what happened, e.g. `exit 1`, `unreachable: connection refused`.
     pub fn describe(&self) -> String {
         let detail = match self.outcome.as_str() {
-            "ok" => return "ok".into(),
+            "ok" => {
+                return match &self.summary {
+                    Some(s) => format!("ok: {s}"),
+                    None => "ok".into(),
+                };
+            }
             "failed" => match (&self.signal, self.exit_status) {
                 (Some(sig), _) => format!("killed by signal {sig}"),
-                (None, Some(s)) => format!("exit {s}"),
-                (None, None) => "failed".into(),
+                (None, Some(s)) => match &self.reason {
+                    Some(r) => format!("exit {s}: {r}"),
+                    None => format!("exit {s}"),
+                },
+                (None, None) => {
+                    format!("failed: {}", self.reason.as_deref().unwrap_or("no detail"))
+                }
             },
             "timed_out" => format!(
                 "timed out ({})",

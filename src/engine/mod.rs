@@ -4,6 +4,9 @@
 pub mod event;
 pub mod exec;
 pub mod executor;
+pub mod plan;
+pub mod recovery;
+pub mod runbook;
 
 use std::sync::Arc;
 

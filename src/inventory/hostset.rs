@@ -404,7 +404,7 @@ fn split_last_number(name: &str) -> Option<Split<'_>> {
     })
 }
 
-/// Folds names into the compact host-set form, like ClusterShell's `nodeset -f`:
+/// Folds names into the compact host-set form, like `ClusterShell`'s `nodeset -f`:
 /// `node001 .. node180, node183` becomes `node[001-180,183]`. Names are grouped by the text
 /// around their last number and by its zero-padded width; names without digits are kept as
 /// they are; groups are joined with `,` in sorted order, so the output is deterministic and
@@ -506,6 +506,7 @@ fn runs(values: &[u64], width: usize) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // A failed unwrap is a failed test.
 mod tests {
     use super::*;
     use std::collections::BTreeSet;

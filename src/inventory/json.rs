@@ -5,7 +5,7 @@
 //! the schema's spans would be lost for semantic errors (duplicate names, count mismatches). This
 //! module therefore (1) lets `serde_json` check the syntax and report syntax errors with its own
 //! line and column, then (2) parses the now-valid text into a small tree that remembers each
-//! value's byte range, and (3) deserializes the schema from that tree, answering serde_spanned's
+//! value's byte range, and (3) deserializes the schema from that tree, answering `serde_spanned`'s
 //! `Spanned` protocol with those ranges. Type errors, unknown keys and missing keys get the span of
 //! the value, key or object concerned. Strings and numbers are decoded by `serde_json` itself.
 //!
@@ -15,7 +15,7 @@
 use std::fmt;
 use std::ops::Range;
 
-use serde::de::value::{MapDeserializer, SeqDeserializer};
+use serde::de::value::{BorrowedStrDeserializer, MapDeserializer, SeqDeserializer};
 use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, MapAccess, Visitor};
 
 // serde_spanned's private protocol (stable across 0.6.x): `Spanned<T>` asks for a struct with
@@ -26,10 +26,10 @@ const SPANNED_START: &str = "$__serde_spanned_private_start";
 const SPANNED_END: &str = "$__serde_spanned_private_end";
 const SPANNED_VALUE: &str = "$__serde_spanned_private_value";
 
-/// serde_json accepts nesting this deep; we refuse deeper text rather than recurse without bound.
+/// `serde_json` accepts nesting this deep; we refuse deeper text rather than recurse without bound.
 const MAX_DEPTH: usize = 128;
 
-/// Where and what: either a 1-based line/column (syntax errors, from serde_json) or a byte span.
+/// Where and what: either a 1-based line/column (syntax errors, from `serde_json`) or a byte span.
 #[derive(Debug)]
 pub(super) enum JsonError {
     Syntax {
@@ -277,7 +277,7 @@ impl de::Error for DeError {
     }
 }
 
-impl<'de> IntoDeserializer<'de, DeError> for &Node {
+impl IntoDeserializer<'_, DeError> for &Node {
     type Deserializer = Self;
 
     fn into_deserializer(self) -> Self {
@@ -355,12 +355,29 @@ impl<'de> de::Deserializer<'de> for &Node {
                 field: 0,
             });
         }
+        // serde would accept an array for a struct (fields by position); TOML cannot express
+        // that, so neither may JSON.
+        if let Kind::Array(_) = self.kind {
+            return Err(DeError {
+                span: Some(self.span.clone()),
+                message: format!("invalid type: array; expected {}", Expecting(&visitor)),
+            });
+        }
         self.deserialize_any(visitor)
     }
 
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
         bytes byte_buf unit unit_struct seq tuple tuple_struct map enum identifier ignored_any
+    }
+}
+
+/// A visitor's `expecting` text, for our own type errors.
+struct Expecting<'a, V>(&'a V);
+
+impl<'de, V: Visitor<'de>> fmt::Display for Expecting<'_, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.expecting(f)
     }
 }
 
@@ -383,7 +400,9 @@ impl<'de> MapAccess<'de> for SpannedAccess<'_> {
             2 => SPANNED_VALUE,
             _ => return Ok(None),
         };
-        seed.deserialize(key.into_deserializer()).map(Some)
+        // `Spanned` wants its keys borrowed; the names are 'static, which outlives any 'de.
+        seed.deserialize(BorrowedStrDeserializer::new(key))
+            .map(Some)
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {

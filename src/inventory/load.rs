@@ -2,7 +2,7 @@
 //! file name ends in `.json`), its validation, and [`InventoryError`], whose every message starts
 //! with `FILE:LINE:COLUMN` and says what was wrong and what was expected.
 //!
-//! Positions: TOML syntax and type errors use toml's spans; JSON syntax errors use serde_json's
+//! Positions: TOML syntax and type errors use toml's spans; JSON syntax errors use `serde_json`'s
 //! line and column; everything after that (JSON type errors, unknown keys, and all semantic
 //! errors in both formats) uses byte spans recorded through `toml::Spanned` fields, which the
 //! `json` module fills for JSON too, so both formats point at the exact offending value. Errors
@@ -113,7 +113,7 @@ pub(super) fn parse(text: &str, path: &Path, format: Format) -> Result<Inventory
     let raw: RawFile = match format {
         Format::Toml => toml::from_str(text).map_err(|e| InventoryError::Syntax {
             at: cx.at(e.span().map_or(0, |s| s.start)),
-            message: tidy(e.message()),
+            message: tidy(e.message(), "valid TOML (https://toml.io)"),
         })?,
         Format::Json => json::from_str(text).map_err(|e| match e {
             json::JsonError::Syntax {
@@ -126,11 +126,11 @@ pub(super) fn parse(text: &str, path: &Path, format: Format) -> Result<Inventory
                     line,
                     column,
                 },
-                message: tidy(&message),
+                message: tidy(&message, "valid JSON"),
             },
             json::JsonError::Value { span, message } => InventoryError::Syntax {
                 at: cx.at(span.start),
-                message: tidy(&message),
+                message: tidy(&message, "valid JSON"),
             },
         })?,
     };
@@ -139,12 +139,14 @@ pub(super) fn parse(text: &str, path: &Path, format: Format) -> Result<Inventory
 }
 
 /// serde and toml say `invalid type: string "x", expected u16` and split toml syntax messages
-/// over lines; make them one line in our `what; expected` shape.
-fn tidy(message: &str) -> String {
+/// over lines; make them one line in our `what; expected` shape, naming the format when the
+/// parser did not say what it expected.
+fn tidy(message: &str, format: &str) -> String {
     let one_line = message.trim().replace('\n', "; ");
     match one_line.split_once(", expected ") {
         Some((what, expected)) => format!("{what}; expected {expected}"),
-        None => one_line,
+        None if one_line.contains("expected") => one_line,
+        None => format!("{one_line}; expected {format}"),
     }
 }
 
@@ -152,7 +154,7 @@ fn tidy(message: &str) -> String {
 // The schema as written. Every value an error may point at is `Spanned`.
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "an inventory table")]
 struct RawFile {
     #[serde(default)]
     defaults: Option<RawDefaults>,
@@ -165,7 +167,7 @@ struct RawFile {
 }
 
 #[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a [defaults] table")]
 struct RawDefaults {
     user: Option<Spanned<String>>,
     port: Option<Spanned<u16>>,
@@ -177,7 +179,7 @@ struct RawDefaults {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a [clusters.NAME] table")]
 struct RawCluster {
     #[serde(default)]
     api_endpoints: Vec<Spanned<String>>,
@@ -187,7 +189,7 @@ struct RawCluster {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a [[hosts]] table")]
 struct RawHost {
     name: Spanned<String>,
     address: Option<Spanned<String>>,
@@ -867,7 +869,7 @@ fn inline_jump(spec: &str, defaults: &Defaults) -> Result<Host, String> {
         (ip, defaults.port)
     } else {
         return Err(format!(
-            "jump `{spec}` is not a host in this file nor `user@IP:port`; {NEVER_RESOLVES}, or the name of a host defined here"
+            "jump `{spec}` is neither a host in this file nor `user@IP:port`; {NEVER_RESOLVES} or the name of a host defined here"
         ));
     };
     Ok(Host {

@@ -51,9 +51,9 @@ pub struct Defaults {
     pub user: String,
     /// Default 22.
     pub port: u16,
-    /// `~` expanded. Default empty (the CLI then falls back to ~/.ssh/id_ed25519, id_ecdsa, id_rsa).
+    /// `~` expanded. Default empty (the CLI then falls back to `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`).
     pub identity_files: Vec<PathBuf>,
-    /// `~` expanded. None: the CLI default (~/.ssh/known_hosts).
+    /// `~` expanded. None: the CLI default (`~/.ssh/known_hosts`).
     pub known_hosts: Option<PathBuf>,
     /// Default 10s.
     pub connect_timeout: Duration,
@@ -106,3 +106,6 @@ impl Host {
         SocketAddr::new(self.address, self.port)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -17,8 +17,9 @@
 //!               | !key                          the label is absent
 //! ```
 //!
-//! Within a SET, host patterns and groups are ORed (a union), then the union is filtered by every
-//! label requirement (ANDed). A SET with no host pattern starts from all hosts. Examples:
+//! Within a SET, host patterns and groups are joined with OR (a union), then the union is filtered
+//! by the label requirements joined with AND. A SET with no host pattern starts from all hosts.
+//! Examples:
 //! `role=worker,zone in (a,b)`, `node[001-050],cp* except node013`, `@workers,!drained`,
 //! `all except cluster=prod-east`.
 //!

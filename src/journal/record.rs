@@ -2,7 +2,7 @@
 //!
 //! The hash covers the bytes as written, not a re-serialization: JSON has many spellings of the
 //! same value (key order, escapes, number formats), and a verifier that re-serialized would tie
-//! the journal to one serde_json version. So a line is `B` without its final `}`, then
+//! the journal to one `serde_json` version. So a line is `B` without its final `}`, then
 //! `,"hash":"<hex>"}` and a newline, where `B` is the record serialized without `hash` and
 //! `hex = SHA-256(B)`. Verifying splits at the last `,"hash":"` (it cannot occur later: the hex
 //! has no quotes) and rebuilds `B` from the line itself.

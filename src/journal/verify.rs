@@ -50,8 +50,9 @@ pub(crate) struct Scan {
     /// Length of the whole, verified lines: where the next record goes once a torn last line is
     /// cut off.
     pub valid_len: u64,
-    /// `head` is missing or does not count every record, so it must be rewritten.
-    pub head_stale: bool,
+    /// The record count in `head` (the newer read), `None` when `head` is missing: `open`
+    /// rewrites it unless it counts every record.
+    pub head_records: Option<u64>,
 }
 
 /// Verifies `dir`, handing each verified record to `visit` in order.
@@ -60,12 +61,6 @@ pub(crate) fn scan(dir: &Path, visit: &mut dyn FnMut(Record)) -> Result<Scan, Jo
         return Err(not_found(dir));
     }
     let path = dir.join(JOURNAL_FILE);
-    let corrupt = |line: Option<u64>, reason: String| JournalError::Corrupt {
-        path: path.clone(),
-        line,
-        reason,
-    };
-
     // `head` is read before the journal and again after: an appender writes the record before
     // `head`, so a live run can only make the journal look longer than the first read, never
     // shorter, and the second read explains the extra records.
@@ -83,14 +78,12 @@ pub(crate) fn scan(dir: &Path, visit: &mut dyn FnMut(Record)) -> Result<Scan, Jo
                     ],
                 },
                 valid_len: 0,
-                head_stale: true,
+                head_records: None,
             });
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(corrupt(
-                None,
-                format!("{JOURNAL_FILE} is missing: it was deleted"),
-            ));
+            let reason = format!("{JOURNAL_FILE} is missing: it was deleted");
+            return Err(corrupt(&path, None, reason));
         }
         Err(e) => return Err(io(&path)(e)),
     };
@@ -102,179 +95,205 @@ pub(crate) fn scan(dir: &Path, visit: &mut dyn FnMut(Record)) -> Result<Scan, Jo
         );
         Head::empty()
     });
+    let chain = read_chain(file, &path, h1.records, visit)?;
+    let h2 = head::read(dir)?.unwrap_or_else(|| h1.clone());
+    check_head(&chain, first_head.is_some(), &h1, &h2, &mut notes)
+        .map_err(|(line, reason)| corrupt(&path, line, reason))?;
+    Ok(Scan {
+        valid_len: chain.valid_len,
+        head_records: first_head.is_some().then_some(h2.records),
+        report: VerifyReport {
+            records: chain.records,
+            last_hash: chain.last_hash,
+            notes,
+        },
+    })
+}
 
+/// What reading the records front to back found.
+struct Chain {
+    /// Whole records, each verified and chained to the one before.
+    records: u64,
+    valid_len: u64,
+    last_hash: String,
+    /// The hash of the record before the last (64 zeros if none).
+    before_last: String,
+    /// The hash of record number `at` (1-based), as asked by the caller.
+    at_hash: Option<String>,
+    /// The file ends with a line without its newline.
+    torn: bool,
+}
+
+/// Reads and checks every whole line: its own hash, `seq` one past the previous, `prev` equal to
+/// the previous hash. `at` asks for one record's hash, for the comparison with `head`.
+fn read_chain(
+    file: File,
+    path: &Path,
+    at: u64,
+    visit: &mut dyn FnMut(Record),
+) -> Result<Chain, JournalError> {
+    let mut chain = Chain {
+        records: 0,
+        valid_len: 0,
+        last_hash: ZERO_HASH.to_owned(),
+        before_last: ZERO_HASH.to_owned(),
+        at_hash: None,
+        torn: false,
+    };
     let mut reader = BufReader::new(file);
     let mut buf = Vec::new();
-    let mut n: u64 = 0;
-    let mut valid_len: u64 = 0;
-    let mut last_hash = ZERO_HASH.to_owned();
-    let mut before_last = ZERO_HASH.to_owned();
-    let mut at_h1 = None;
-    let mut torn = false;
     loop {
         buf.clear();
-        let read = reader.read_until(b'\n', &mut buf).map_err(io(&path))?;
+        let read = reader.read_until(b'\n', &mut buf).map_err(io(path))?;
         if read == 0 {
-            break;
+            return Ok(chain);
         }
+        let n = chain.records;
         let line = n + 1;
         let Some(body) = buf.strip_suffix(b"\n") else {
-            // Only the last line can lack its newline; what it means depends on `head` below.
-            torn = true;
-            break;
+            // Only the last line can lack its newline; what it means depends on `head`.
+            chain.torn = true;
+            return Ok(chain);
         };
-        let record =
-            record::decode(body).map_err(|r| corrupt(Some(line), format!("line {line}: {r}")))?;
-        if record.seq != n {
-            return Err(corrupt(
-                Some(line),
-                if n == 0 {
-                    format!(
-                        "line 1: seq {} but the first record is seq 0: records are missing from \
-                         the start",
-                        record.seq
-                    )
-                } else {
-                    format!(
-                        "line {line}: seq {} follows seq {}: records missing or reordered",
-                        record.seq,
-                        n - 1
-                    )
-                },
-            ));
+        let record = record::decode(body)
+            .map_err(|r| corrupt(path, Some(line), format!("line {line}: {r}")))?;
+        let problem = if record.seq != n && n == 0 {
+            Some(format!(
+                "line 1: seq {} but the first record is seq 0: records are missing from the start",
+                record.seq
+            ))
+        } else if record.seq != n {
+            Some(format!(
+                "line {line}: seq {} follows seq {}: records missing or reordered",
+                record.seq,
+                n - 1
+            ))
+        } else if record.prev != chain.last_hash && n == 0 {
+            Some("line 1: prev is not 64 zeros: records are missing from the start".to_owned())
+        } else if record.prev != chain.last_hash {
+            Some(format!(
+                "line {line}: prev does not match the hash of line {n}: line {n} was edited and \
+                 rehashed, or records were replaced"
+            ))
+        } else {
+            None
+        };
+        if let Some(reason) = problem {
+            return Err(corrupt(path, Some(line), reason));
         }
-        if record.prev != last_hash {
-            return Err(corrupt(
-                Some(line),
-                if n == 0 {
-                    "line 1: prev is not 64 zeros: records are missing from the start".to_owned()
-                } else {
-                    format!(
-                        "line {line}: prev does not match the hash of line {n}: line {n} was \
-                         edited and rehashed, or records were replaced"
-                    )
-                },
-            ));
-        }
-        n += 1;
-        valid_len += read as u64;
-        before_last = std::mem::replace(&mut last_hash, record.hash.clone());
-        if n == h1.records {
-            at_h1 = Some(last_hash.clone());
+        chain.records = line;
+        chain.valid_len += read as u64;
+        chain.before_last = std::mem::replace(&mut chain.last_hash, record.hash.clone());
+        if line == at {
+            chain.at_hash = Some(record.hash.clone());
         }
         visit(record);
     }
-    let h2 = head::read(dir)?.unwrap_or_else(|| h1.clone());
-    let torn_line = n + 1;
+}
 
+/// Compares the records read with `head` as read before (`h1`) and after (`h2`) them. The error
+/// is the line to blame, if one is, and the reason.
+fn check_head(
+    chain: &Chain,
+    head_exists: bool,
+    h1: &Head,
+    h2: &Head,
+    notes: &mut Vec<String>,
+) -> Result<(), (Option<u64>, String)> {
+    let n = chain.records;
+    let torn_line = n + 1;
     if n < h1.records {
-        return Err(if torn {
-            corrupt(
-                Some(torn_line),
-                format!(
-                    "line {torn_line}: incomplete last line (the file was cut mid-record); head \
-                     says {} records, the file has {n} whole ones",
-                    h1.records
-                ),
-            )
+        return Err(if chain.torn {
+            let reason = format!(
+                "line {torn_line}: incomplete last line (the file was cut mid-record); head says \
+                 {} records, the file has {n} whole ones",
+                h1.records
+            );
+            (Some(torn_line), reason)
         } else {
-            corrupt(
-                None,
-                format!(
-                    "truncated: head says {} records, file has {n}: records were cut from the end",
-                    h1.records
-                ),
-            )
+            let reason = format!(
+                "truncated: head says {} records, file has {n}: records were cut from the end",
+                h1.records
+            );
+            (None, reason)
         });
     }
-    if h1.records > 0 && at_h1.as_deref() != Some(h1.hash.as_str()) {
-        return Err(differs_from_head(&corrupt, h1.records));
+    if h1.records > 0 && chain.at_hash.as_deref() != Some(h1.hash.as_str()) {
+        return Err(differs_from_head(h1.records));
     }
     if h2.records < h1.records {
-        return Err(corrupt(
-            None,
-            "the head file went backwards during verification: another program replaced it"
-                .to_owned(),
-        ));
+        let reason = "the head file went backwards during verification: another program \
+                      replaced it";
+        return Err((None, reason.to_owned()));
     }
     let covered = h2.records;
     if n > covered + 1 {
-        return Err(if first_head.is_none() {
-            corrupt(
-                None,
-                format!("the head file is missing but the journal has {n} records: it was deleted"),
-            )
+        return Err(if head_exists {
+            let line = covered + 2;
+            let reason = format!(
+                "line {line}: the journal has {n} records but head says {covered}: the head file \
+                 is stale (restored from a backup?) or records were added by hand"
+            );
+            (Some(line), reason)
         } else {
-            corrupt(
-                Some(covered + 2),
-                format!(
-                    "line {}: the journal has {n} records but head says {covered}: the head file \
-                     is stale (restored from a backup?) or records were added by hand",
-                    covered + 2
-                ),
-            )
+            let reason =
+                format!("the head file is missing but the journal has {n} records: it was deleted");
+            (None, reason)
         });
     }
     if h2 != h1 {
         // A live appender moved `head` while we read. Check it against what we read, when we
         // read that far.
         let seen = if covered == n {
-            Some(&last_hash)
+            Some(&chain.last_hash)
         } else if covered + 1 == n {
-            Some(&before_last)
+            Some(&chain.before_last)
         } else {
             None
         };
         if covered > 0 && seen.is_some_and(|h| *h != h2.hash) {
-            return Err(differs_from_head(&corrupt, covered));
+            return Err(differs_from_head(covered));
         }
         notes.push(format!(
             "the run was appending while it was verified; checked its first {n} records"
         ));
     }
     if n == covered + 1 {
-        if torn {
-            return Err(corrupt(
-                Some(torn_line),
-                format!(
-                    "line {torn_line}: incomplete last line after a record head does not count: \
-                     the journal was damaged"
-                ),
-            ));
+        if chain.torn {
+            let reason = format!(
+                "line {torn_line}: incomplete last line after a record head does not count: the \
+                 journal was damaged"
+            );
+            return Err((Some(torn_line), reason));
         }
         notes.push(format!(
             "line {n}: the last record is not yet counted in head: the run stopped between \
              writing it and updating head (normal after a kill)"
         ));
     }
-    if torn {
+    if chain.torn {
         notes.push(format!(
             "line {torn_line}: incomplete last line ignored: the run stopped while writing it, \
              before the record was acknowledged"
         ));
     }
-    Ok(Scan {
-        report: VerifyReport {
-            records: n,
-            last_hash,
-            notes,
-        },
-        valid_len,
-        head_stale: first_head.is_none() || h2.records != n,
-    })
+    Ok(())
 }
 
-fn differs_from_head(
-    corrupt: &impl Fn(Option<u64>, String) -> JournalError,
-    line: u64,
-) -> JournalError {
-    corrupt(
-        Some(line),
-        format!(
-            "line {line}: the record differs from the one head recorded: the journal was \
-             rewritten from there"
-        ),
-    )
+fn differs_from_head(line: u64) -> (Option<u64>, String) {
+    let reason = format!(
+        "line {line}: the record differs from the one head recorded: the journal was rewritten \
+         from there"
+    );
+    (Some(line), reason)
+}
+
+fn corrupt(path: &Path, line: Option<u64>, reason: String) -> JournalError {
+    JournalError::Corrupt {
+        path: path.to_path_buf(),
+        line,
+        reason,
+    }
 }
 
 pub(crate) fn not_found(dir: &Path) -> JournalError {
@@ -454,8 +473,11 @@ mod tests {
     fn head_one_behind_is_ok_with_a_note() {
         let (_tmp, dir) = run_with(4);
         let records = read(&dir).expect("read");
-        let behind = format!("{{\"records\":3,\"hash\":\"{}\"}}\n", records[2].hash);
-        std::fs::write(dir.join(HEAD_FILE), behind).expect("head");
+        let behind = Head {
+            records: 3,
+            hash: records[2].hash.clone(),
+        };
+        head::replace(&dir, &behind).expect("head");
         let report = verify(&dir).expect("verify");
         assert_eq!(report.records, 4);
         assert_eq!(report.last_hash, records[3].hash);
@@ -471,8 +493,11 @@ mod tests {
     fn head_two_behind_is_corrupt() {
         let (_tmp, dir) = run_with(4);
         let records = read(&dir).expect("read");
-        let behind = format!("{{\"records\":2,\"hash\":\"{}\"}}\n", records[1].hash);
-        std::fs::write(dir.join(HEAD_FILE), behind).expect("head");
+        let behind = Head {
+            records: 2,
+            hash: records[1].hash.clone(),
+        };
+        head::replace(&dir, &behind).expect("head");
         let (line, reason) = reason(&dir);
         assert_eq!(line, Some(4));
         assert!(reason.contains("head file is stale"), "{reason}");
@@ -506,6 +531,15 @@ mod tests {
             reason.contains("differs from the one head recorded"),
             "{reason}"
         );
+    }
+
+    #[test]
+    fn deleted_head_is_corrupt() {
+        let (_tmp, dir) = run_with(3);
+        std::fs::remove_file(dir.join(HEAD_FILE)).expect("rm");
+        let (line, reason) = reason(&dir);
+        assert_eq!(line, None);
+        assert!(reason.contains("head file is missing"), "{reason}");
     }
 
     #[test]

@@ -43,14 +43,14 @@ const INSTALL_HINT: &str = "install OpenSSH: apt-get install openssh-server";
 pub struct SshKey {
     /// The private key file (the public one is next to it, with `.pub`).
     pub private: PathBuf,
-    /// `type base64`, as in authorized_keys and known_hosts.
+    /// `type base64`, as in `authorized_keys` and `known_hosts`.
     pub public: String,
     /// `SHA256:...`, as `ssh-keygen -lf` prints it.
     pub fingerprint: String,
 }
 
 impl SshKey {
-    /// The known_hosts line trusting this key as the host key of `addr:port`.
+    /// The `known_hosts` line trusting this key as the host key of `addr:port`.
     pub fn known_hosts_line(&self, addr: IpAddr, port: u16) -> String {
         format!("{} {}", host_pattern(addr, port), self.public)
     }
@@ -138,12 +138,12 @@ impl SshdLab {
         &self.host_key.fingerprint
     }
 
-    /// The known_hosts line trusting this lab's host key for `addr:port`.
+    /// The `known_hosts` line trusting this lab's host key for `addr:port`.
     pub fn known_hosts_line(&self, addr: IpAddr, port: u16) -> String {
         self.host_key.known_hosts_line(addr, port)
     }
 
-    /// Writes (replaces) a known_hosts file trusting this lab's host key on every address.
+    /// Writes (replaces) a `known_hosts` file trusting this lab's host key on every address.
     pub fn write_known_hosts(
         &self,
         path: &Path,
@@ -255,23 +255,20 @@ impl SshdLab {
     }
 
     fn spawn(&self, config: &Path, log: &Path) -> anyhow::Result<Child> {
-        let mut command = match self.plain_bashrc()? {
-            // `unshare` without --fork execs `sh`, which execs sshd: the child's PID is sshd's.
-            Some((plain, bashrc)) => {
-                let mut c = Command::new("unshare");
-                c.args(["--mount", "--propagation", "private", "sh", "-c"])
-                    .arg(r#"mount --bind "$1" "$2" && exec "$3" -D -f "$4" -E "$5""#)
-                    .arg("sh")
-                    .args([plain.as_os_str(), bashrc.as_os_str()])
-                    .arg(&self.sshd)
-                    .args([config.as_os_str(), log.as_os_str()]);
-                c
-            }
-            None => {
-                let mut c = Command::new(&self.sshd);
-                c.arg("-D").arg("-f").arg(config).arg("-E").arg(log);
-                c
-            }
+        // `unshare` without --fork execs `sh`, which execs sshd: the child's PID is sshd's.
+        let mut command = if let Some((plain, bashrc)) = self.plain_bashrc()? {
+            let mut c = Command::new("unshare");
+            c.args(["--mount", "--propagation", "private", "sh", "-c"])
+                .arg(r#"mount --bind "$1" "$2" && exec "$3" -D -f "$4" -E "$5""#)
+                .arg("sh")
+                .args([plain.as_os_str(), bashrc.as_os_str()])
+                .arg(&self.sshd)
+                .args([config.as_os_str(), log.as_os_str()]);
+            c
+        } else {
+            let mut c = Command::new(&self.sshd);
+            c.arg("-D").arg("-f").arg(config).arg("-E").arg(log);
+            c
         };
         command
             .stdin(Stdio::null())

@@ -20,6 +20,31 @@ struct State {
     bar: Option<ProgressBar>,
     folder: Folder,
     tally: Summary,
+    /// Runbook runs print each wave's folded results when the wave ends.
+    wave_folder: Folder,
+}
+
+fn new_bar(len: usize, prefix: &str) -> ProgressBar {
+    let bar =
+        ProgressBar::with_draw_target(Some(len as u64), ProgressDrawTarget::stderr_with_hz(10));
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {prefix}{elapsed_precise} [{bar:30}] {pos}/{len} hosts  {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(prefix.to_owned());
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+/// Prints a line without tearing a progress bar.
+fn say(state: &State, line: &str) {
+    match &state.bar {
+        Some(bar) => bar.println(line),
+        None => super::stdout_line(line),
+    }
 }
 
 impl HumanObserver {
@@ -28,6 +53,18 @@ impl HumanObserver {
             progress,
             state: Mutex::new(State::default()),
         }
+    }
+
+    /// Prints the end of a runbook run (or undo): the tally and what to do next.
+    pub fn finish_run(&self, summary: &Summary, run_id: &str, status: &str) {
+        let state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(bar) = &state.bar {
+            bar.finish_and_clear();
+        }
+        super::stdout_line(&format!("\n{status}: {}  [run {run_id}]", summary.tally()));
     }
 
     /// Prints the folded output and the tally (after the run).
@@ -67,20 +104,75 @@ impl Observer for HumanObserver {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         match event {
-            Event::RunBegin(begin) if self.progress => {
-                let bar = ProgressBar::with_draw_target(
-                    Some(begin.targets as u64),
-                    ProgressDrawTarget::stderr_with_hz(10),
+            Event::RunBegin(begin) if self.progress && begin.runbook.is_none() => {
+                state.bar = Some(new_bar(begin.targets, ""));
+            }
+            Event::StepBegin(b) => {
+                let mut line = format!("\n==> step {} [{}]", b.step, b.action);
+                if b.targets > 0 {
+                    line.push_str(&format!(
+                        ": {} target(s) in waves of {:?}",
+                        b.targets, b.waves
+                    ));
+                }
+                say(&state, &line);
+                if let Some(d) = &b.description {
+                    say(
+                        &state,
+                        &format!("    {}", d.trim().lines().next().unwrap_or("")),
+                    );
+                }
+            }
+            Event::WaveBegin {
+                step,
+                wave,
+                waves,
+                targets,
+            } => {
+                state.wave_folder = Folder::default();
+                if self.progress && !targets.is_empty() {
+                    state.bar = Some(new_bar(
+                        targets.len(),
+                        &format!("{step} wave {wave}/{waves} "),
+                    ));
+                }
+            }
+            Event::WaveEnd {
+                wave,
+                ok,
+                failed,
+                allowed_failures,
+                ..
+            } => {
+                if let Some(bar) = state.bar.take() {
+                    bar.finish_and_clear();
+                }
+                let text = state.wave_folder.render();
+                super::stdout_raw(&text);
+                super::stdout_line(&format!(
+                    "    wave {wave}: {ok} ok, {failed} failed (budget {allowed_failures})"
+                ));
+            }
+            Event::Gate { passed, detail, .. } => {
+                say(
+                    &state,
+                    &format!(
+                        "    gate {}: {detail}",
+                        if *passed { "passed" } else { "FAILED" }
+                    ),
                 );
-                bar.set_style(
-                    ProgressStyle::with_template(
-                        "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} hosts  {msg}",
-                    )
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
-                );
-                bar.enable_steady_tick(Duration::from_millis(200));
-                state.bar = Some(bar);
+            }
+            Event::Stopped { step, reason } => {
+                say(&state, &format!("\nSTOPPED at step {step}: {reason}"));
+            }
+            Event::TargetResult(r) if r.step.is_some() => {
+                state.wave_folder.add(r);
+                state.tally.count(&r.outcome);
+                let msg = bar_message(&state.tally);
+                if let Some(bar) = &state.bar {
+                    bar.inc(1);
+                    bar.set_message(msg);
+                }
             }
             Event::TargetResult(r) => {
                 state.folder.add(r);

@@ -100,6 +100,13 @@ impl Diags {
         self.list.len()
     }
 
+    /// Every problem so far, as the error (for a problem that stops the load early).
+    pub(crate) fn into_error(self) -> RunbookError {
+        self.finish().err().unwrap_or(RunbookError {
+            diagnostics: Vec::new(),
+        })
+    }
+
     /// `Ok` when nothing was pushed; otherwise every problem, sorted by position (stable, so
     /// problems at one position keep the order they were found in).
     pub(crate) fn finish(mut self) -> Result<(), RunbookError> {
@@ -114,7 +121,10 @@ impl Diags {
 }
 
 /// The candidate closest to `word` by edit distance, if it is close enough to be a likely typo.
-pub(crate) fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).max(2);
     candidates
         .into_iter()
@@ -124,9 +134,12 @@ pub(crate) fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a s
         .map(|(_, c)| c)
 }
 
-/// "; did you mean `x`?" or nothing.
-pub(crate) fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
-    closest(word, candidates).map_or_else(String::new, |c| format!("; did you mean `{c}`?"))
+/// " (did you mean `x`?)" or nothing.
+pub(crate) fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> String {
+    closest(word, candidates).map_or_else(String::new, |c| format!(" (did you mean `{c}`?)"))
 }
 
 fn levenshtein(a: &str, b: &str) -> usize {

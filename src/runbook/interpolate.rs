@@ -135,7 +135,11 @@ impl<'a> Substituter<'a> {
     }
 
     /// Substitute every string in `node`, collecting every problem with its position.
-    pub(crate) fn node(&mut self, node: &Node, shell: bool) -> Result<toml::Value, Vec<(Pos, String)>> {
+    pub(crate) fn node(
+        &mut self,
+        node: &Node,
+        shell: bool,
+    ) -> Result<toml::Value, Vec<(Pos, String)>> {
         let mut problems = Vec::new();
         let value = self.walk(node, shell, &mut problems);
         if problems.is_empty() {
@@ -221,8 +225,16 @@ mod tests {
             parse("echo $${HOME} $$ $1").expect("ok"),
             vec![Piece::Text("echo ${HOME} $$ $1".into())]
         );
-        assert!(parse("${ns").expect_err("open").contains("without a closing"));
-        assert!(parse("${Bad-Name}").expect_err("name").contains("lowercase"));
+        assert!(
+            parse("${ns")
+                .expect_err("open")
+                .contains("without a closing")
+        );
+        assert!(
+            parse("${Bad-Name}")
+                .expect_err("name")
+                .contains("lowercase")
+        );
         assert!(parse("${}").is_err());
     }
 
@@ -285,8 +297,18 @@ mod tests {
             .expect_err("bad");
         assert_eq!(problems.len(), 2);
         assert_eq!(problems[0].0, Pos { line: 2, column: 3 });
-        assert!(problems[0].1.contains("`${nope}` refers to no declared parameter"));
-        assert_eq!(problems[1].0, Pos { line: 2, column: 14 });
+        assert!(
+            problems[0]
+                .1
+                .contains("`${nope}` refers to no declared parameter")
+        );
+        assert_eq!(
+            problems[1].0,
+            Pos {
+                line: 2,
+                column: 14
+            }
+        );
     }
 
     #[test]

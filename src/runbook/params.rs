@@ -13,7 +13,7 @@ use ipnet::IpNet;
 use super::Runbook;
 use super::diagnostic::did_you_mean;
 use super::tree::{Node, Value};
-use crate::actions::args::duration;
+use crate::actions::args::{duration, parse_cidr};
 
 /// The type of a parameter, declared with `type = "..."`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -128,8 +128,7 @@ impl ParamType {
             Self::Integer => ParamValue::Integer(1),
             Self::Duration => ParamValue::Duration(Duration::from_secs(60)),
             Self::CidrList => ParamValue::CidrList(vec![IpNet::V4(
-                ipnet::Ipv4Net::new(std::net::Ipv4Addr::new(192, 0, 2, 0), 24)
-                    .unwrap_or_default(),
+                ipnet::Ipv4Net::new(std::net::Ipv4Addr::new(192, 0, 2, 0), 24).unwrap_or_default(),
             )]),
             Self::Selector => ParamValue::Selector("role=example".to_owned()),
             Self::Bool => ParamValue::Bool(false),
@@ -143,24 +142,12 @@ impl fmt::Display for ParamType {
     }
 }
 
-/// A CIDR (`10.0.0.0/8`) or a bare address (one host). Host bits are cleared, so
-/// `10.1.2.3/8` means `10.0.0.0/8`, which is what a firewall rule would match anyway.
-pub fn parse_cidr(text: &str) -> Result<IpNet, String> {
-    let text = text.trim();
-    if let Ok(net) = text.parse::<IpNet>() {
-        return Ok(net.trunc());
-    }
-    text.parse::<std::net::IpAddr>()
-        .map(IpNet::from)
-        .map_err(|_| format!("`{text}` is not a CIDR such as 10.0.0.0/8 or an IP address"))
-}
-
 /// Check a selector with the inventory's grammar, so runbooks and `-p` values are checked
 /// by the same parser that will later pick the hosts.
 pub(crate) fn parse_selector(text: &str) -> Result<(), String> {
     crate::inventory::Selector::parse(text)
         .map(|_| ())
-        .map_err(|e| format!("`{text}` is not a selector: {e}"))
+        .map_err(|e| e.to_string())
 }
 
 /// A parameter's value, typed.

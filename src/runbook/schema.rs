@@ -63,8 +63,11 @@ pub struct Step {
     pub gate: Option<Gate>,
     /// The `with` table, unresolved, with positions for diagnostics at resolve time.
     pub(crate) with: Option<Node>,
-    pub(crate) pos: Pos,
+    /// Where problems with the arguments as a whole are reported: the `with` key, or the step.
+    pub(crate) with_pos: Pos,
     pub(crate) targets_pos: Pos,
+    /// The step's table (its `[[steps]]` header).
+    pub(crate) pos: Pos,
 }
 
 /// A check run between waves and after the step; if it does not pass within its timeout the
@@ -79,7 +82,7 @@ pub struct Gate {
     /// `None`: `wait.healthy`'s own `timeout`, or 5m for `ssh.exec`.
     pub timeout: Option<Duration>,
     pub(crate) with: Option<Node>,
-    pub(crate) pos: Pos,
+    pub(crate) with_pos: Pos,
     pub(crate) targets_pos: Pos,
 }
 
@@ -155,10 +158,14 @@ impl Waves {
         for (i, pair) in waves.windows(2).enumerate() {
             let message = match (pair[0], pair[1]) {
                 (Wave::Count(a), Wave::Count(b)) if b <= a => {
-                    format!("wave {b} does not grow: waves are cumulative, so each must be larger than the one before ({a})")
+                    format!(
+                        "wave {b} does not grow: waves are cumulative, so each must be larger than the one before ({a})"
+                    )
                 }
                 (Wave::Percent(a), Wave::Percent(b)) if b <= a => {
-                    format!("wave {b}% does not grow: waves are cumulative, so each must be larger than the one before ({a}%)")
+                    format!(
+                        "wave {b}% does not grow: waves are cumulative, so each must be larger than the one before ({a}%)"
+                    )
                 }
                 (Wave::Percent(_), Wave::Count(b)) => format!(
                     "a count ({b}) after a share cannot be ordered for every fleet size; list counts first, e.g. [1, 10, \"50%\", \"100%\"]"
@@ -171,7 +178,9 @@ impl Waves {
             if *last != Wave::Percent(100) {
                 problems.push((
                     waves.len() - 1,
-                    format!("the last wave is {last}; it must be \"100%\" so every target is covered"),
+                    format!(
+                        "the last wave is {last}; it must be \"100%\" so every target is covered"
+                    ),
                 ));
             }
         }
@@ -215,7 +224,7 @@ impl fmt::Display for Waves {
 }
 
 /// How many targets of a wave may fail before the step stops: a count, or a share of the wave.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureBudget {
     /// Default 0: any failure stops the step.
     Count(usize),
@@ -276,9 +285,13 @@ impl OnFailure {
 // Waves and budgets are serialized the way runbooks write them (5 or "10%"), so the journal
 // reads like the runbook.
 
-fn serialize_count_or_share<S: Serializer>(count: Option<usize>, share: u8, s: S) -> Result<S::Ok, S::Error> {
+fn serialize_count_or_share<S: Serializer>(
+    count: Option<usize>,
+    share: u8,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     match count {
-        Some(n) => s.serialize_u64(n as u64),
+        Some(n) => n.serialize(s),
         None => s.serialize_str(&format!("{share}%")),
     }
 }
@@ -391,7 +404,13 @@ mod tests {
         let w = waves(&[Wave::Percent(1), Wave::Percent(100)]);
         assert_eq!(w.sizes(10), vec![1, 9]);
         for total in 0..300 {
-            let w = waves(&[Wave::Count(1), Wave::Count(3), Wave::Percent(10), Wave::Percent(33), Wave::Percent(100)]);
+            let w = waves(&[
+                Wave::Count(1),
+                Wave::Count(3),
+                Wave::Percent(10),
+                Wave::Percent(33),
+                Wave::Percent(100),
+            ]);
             let sizes = w.sizes(total);
             assert_eq!(sizes.iter().sum::<usize>(), total);
             assert!(sizes.iter().all(|&s| s > 0));
@@ -400,8 +419,8 @@ mod tests {
 
     #[test]
     fn bad_waves_name_the_wave() {
-        let problems = Waves::new(vec![Wave::Count(5), Wave::Count(5), Wave::Percent(50)])
-            .expect_err("bad");
+        let problems =
+            Waves::new(vec![Wave::Count(5), Wave::Count(5), Wave::Percent(50)]).expect_err("bad");
         assert_eq!(problems.len(), 2);
         assert_eq!(problems[0].0, 1);
         assert!(problems[0].1.contains("does not grow"));
@@ -410,12 +429,23 @@ mod tests {
         let problems = Waves::new(vec![Wave::Percent(10), Wave::Count(50), Wave::Percent(100)])
             .expect_err("bad");
         assert!(problems[0].1.contains("list counts first"));
-        let problems =
-            Waves::new(vec![Wave::Percent(60), Wave::Percent(50), Wave::Percent(100)]).expect_err("bad");
+        let problems = Waves::new(vec![
+            Wave::Percent(60),
+            Wave::Percent(50),
+            Wave::Percent(100),
+        ])
+        .expect_err("bad");
         assert_eq!(problems[0].0, 1);
         assert!(Waves::new(Vec::new()).is_err());
-        assert_eq!(Wave::parse_percent("0%"), Err("a wave of 0% does nothing".to_owned()));
-        assert!(Wave::parse_percent("101%").expect_err("big").contains("more than 100%"));
+        assert_eq!(
+            Wave::parse_percent("0%"),
+            Err("a wave of 0% does nothing".to_owned())
+        );
+        assert!(
+            Wave::parse_percent("101%")
+                .expect_err("big")
+                .contains("more than 100%")
+        );
         assert!(Wave::parse_percent("10").is_err());
         assert!(Wave::parse_percent("12.5%").is_err());
     }
@@ -427,7 +457,10 @@ mod tests {
         assert_eq!(FailureBudget::Percent(10).allowed(5), 0);
         assert_eq!(FailureBudget::Percent(10).allowed(25), 2);
         assert_eq!(FailureBudget::Percent(100).allowed(7), 7);
-        assert_eq!(FailureBudget::parse_percent("0%"), Ok(FailureBudget::Percent(0)));
+        assert_eq!(
+            FailureBudget::parse_percent("0%"),
+            Ok(FailureBudget::Percent(0))
+        );
         assert!(FailureBudget::parse_percent("150%").is_err());
     }
 
@@ -440,6 +473,9 @@ mod tests {
         assert!(serde_json::from_str::<Waves>(r#"[5, 2]"#).is_err());
         let b: FailureBudget = serde_json::from_str(r#""5%""#).expect("de");
         assert_eq!(b, FailureBudget::Percent(5));
-        assert_eq!(serde_json::to_string(&FailureBudget::Count(3)).expect("ser"), "3");
+        assert_eq!(
+            serde_json::to_string(&FailureBudget::Count(3)).expect("ser"),
+            "3"
+        );
     }
 }

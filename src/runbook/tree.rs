@@ -1,15 +1,15 @@
 //! The runbook's TOML as a tree in which every key and value keeps its line and column.
 //!
 //! serde stops at the first error and forgets positions, so the loader does not deserialize
-//! the runbook into its types directly: it reads this tree (through `toml::Spanned`) and walks it,
+//! the runbook into its types directly: it reads this tree (with the spans `toml::Spanned` uses) and walks it,
 //! reporting every problem at the key or value it belongs to. Only a TOML syntax error stops
 //! the load early, since nothing after it can be trusted.
 
 use std::fmt;
+use std::ops::Range;
 
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
-use toml::Spanned;
 
 use super::diagnostic::Pos;
 
@@ -76,14 +76,12 @@ impl Node {
 pub(crate) fn parse(text: &str) -> Result<Vec<Entry>, (Pos, String)> {
     let lines = Lines::new(text);
     match toml::from_str::<Raw>(text) {
-        Ok(Raw::Table(entries)) => Ok(entries.into_iter().map(|e| lines.entry(e)).collect()),
+        Ok(Raw::Table(entries)) => Ok(lines.entries(entries, Pos::START)),
         Ok(_) => Err((Pos::START, "a runbook is a TOML table".to_owned())),
         Err(e) => {
             let pos = e.span().map_or(Pos::START, |s| lines.pos(s.start));
             let message = e.message().trim_end();
-            // The TOML deserializer hands a date to our tree as a magic one-key map, which our
-            // spanned keys refuse; nothing in a runbook is a date, so say that plainly.
-            let message = if message.contains("$__toml_private_datetime") {
+            let message = if message.contains(DATETIME) {
                 "dates and times are not used in runbooks; quote the value if it is text".to_owned()
             } else {
                 format!("invalid TOML: {message}")
@@ -110,7 +108,11 @@ impl<'a> Lines<'a> {
     fn pos(&self, offset: usize) -> Pos {
         let offset = offset.min(self.text.len());
         let line = self.starts.partition_point(|&s| s <= offset);
-        let start = self.starts.get(line.saturating_sub(1)).copied().unwrap_or(0);
+        let start = self
+            .starts
+            .get(line.saturating_sub(1))
+            .copied()
+            .unwrap_or(0);
         let column = self
             .text
             .get(start..offset)
@@ -118,43 +120,222 @@ impl<'a> Lines<'a> {
         Pos { line, column }
     }
 
-    fn node(&self, raw: Spanned<Raw>) -> Node {
-        let pos = self.pos(raw.span().start);
-        let value = match raw.into_inner() {
+    fn span_pos(&self, span: Option<&Range<usize>>, fallback: Pos) -> Pos {
+        span.map_or(fallback, |s| self.pos(s.start))
+    }
+
+    /// `fallback` positions what TOML gives no span for (a table only implied by a dotted
+    /// header such as `[params.cluster]`): the nearest enclosing key.
+    fn node(&self, located: Located, fallback: Pos) -> Node {
+        let pos = self.span_pos(located.span.as_ref(), fallback);
+        let value = match located.raw {
             Raw::String(s) => Value::String(s),
             Raw::Integer(i) => Value::Integer(i),
             Raw::Float(f) => Value::Float(f),
             Raw::Boolean(b) => Value::Boolean(b),
-            Raw::Array(items) => Value::Array(items.into_iter().map(|i| self.node(i)).collect()),
-            Raw::Table(entries) => Value::Table(entries.into_iter().map(|e| self.entry(e)).collect()),
+            Raw::Array(items) => {
+                Value::Array(items.into_iter().map(|i| self.node(i, pos)).collect())
+            }
+            Raw::Table(entries) => Value::Table(self.entries(entries, pos)),
         };
         Node { pos, value }
     }
 
-    fn entry(&self, (key, value): (Spanned<String>, Spanned<Raw>)) -> Entry {
-        let key_pos = self.pos(key.span().start);
-        Entry {
-            key: key.into_inner(),
-            key_pos,
-            node: self.node(value),
-        }
+    fn entries(&self, entries: Vec<(Key, Located)>, fallback: Pos) -> Vec<Entry> {
+        entries
+            .into_iter()
+            .map(|(key, value)| {
+                let value_pos = self.span_pos(value.span.as_ref(), fallback);
+                let key_pos = self.span_pos(key.span.as_ref(), value_pos);
+                Entry {
+                    key: key.name,
+                    key_pos,
+                    node: self.node(value, key_pos),
+                }
+            })
+            .collect()
     }
 }
 
-/// What the TOML deserializer gives us: values with byte spans.
+// `toml::Spanned` refuses keys and tables that TOML has no span for (those implied by a dotted
+// header), so the tree reads spans itself, through the same private protocol `Spanned` uses
+// (serde_spanned's `__unstable` names): a span when there is one, the plain value when not.
+const SPANNED: &str = "$__serde_spanned_private_Spanned";
+const SPAN_START: &str = "$__serde_spanned_private_start";
+const SPAN_END: &str = "$__serde_spanned_private_end";
+const SPAN_VALUE: &str = "$__serde_spanned_private_value";
+const SPANNED_FIELDS: &[&str] = &[SPAN_START, SPAN_END, SPAN_VALUE];
+/// The one key of the map the TOML deserializer presents a date as.
+const DATETIME: &str = "$__toml_private_datetime";
+
+/// What the TOML deserializer gives us: values, with byte spans where it has them.
 enum Raw {
     String(String),
     Integer(i64),
     Float(f64),
     Boolean(bool),
-    Array(Vec<Spanned<Raw>>),
-    Table(Vec<(Spanned<String>, Spanned<Raw>)>),
+    Array(Vec<Located>),
+    Table(Vec<(Key, Located)>),
+}
+
+struct Located {
+    span: Option<Range<usize>>,
+    raw: Raw,
+}
+
+struct Key {
+    name: String,
+    span: Option<Range<usize>>,
 }
 
 impl<'de> Deserialize<'de> for Raw {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_any(RawVisitor)
     }
+}
+
+impl<'de> Deserialize<'de> for Located {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_struct(SPANNED, SPANNED_FIELDS, LocatedVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_struct(SPANNED, SPANNED_FIELDS, KeyVisitor)
+    }
+}
+
+/// Reads the rest of a span wrapper after its start key: start, end, then the value.
+fn read_span<'de, A: MapAccess<'de>, T: Deserialize<'de>>(
+    map: &mut A,
+) -> Result<(Range<usize>, T), A::Error> {
+    let start: usize = map.next_value()?;
+    let end_key: Option<String> = map.next_key()?;
+    let end: usize = map.next_value()?;
+    let value_key: Option<String> = map.next_key()?;
+    if end_key.as_deref() != Some(SPAN_END) || value_key.as_deref() != Some(SPAN_VALUE) {
+        return Err(de::Error::custom(
+            "unexpected span layout from the TOML parser",
+        ));
+    }
+    let value: T = map.next_value()?;
+    Ok((start..end, value))
+}
+
+struct KeyVisitor;
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = Key;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
+        Ok(Key {
+            name: v.to_owned(),
+            span: None,
+        })
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Key, A::Error> {
+        match map.next_key::<String>()?.as_deref() {
+            Some(SPAN_START) => {
+                let (span, name) = read_span::<A, String>(&mut map)?;
+                Ok(Key {
+                    name,
+                    span: Some(span),
+                })
+            }
+            _ => Err(de::Error::custom(
+                "unexpected key layout from the TOML parser",
+            )),
+        }
+    }
+}
+
+struct LocatedVisitor;
+
+impl LocatedVisitor {
+    fn plain<E>(raw: Result<Raw, E>) -> Result<Located, E> {
+        raw.map(|raw| Located { span: None, raw })
+    }
+}
+
+impl<'de> Visitor<'de> for LocatedVisitor {
+    type Value = Located;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a TOML value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Located, E> {
+        Self::plain(RawVisitor.visit_bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Located, E> {
+        Self::plain(RawVisitor.visit_i64(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Located, E> {
+        Self::plain(RawVisitor.visit_u64(v))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Located, E> {
+        Self::plain(RawVisitor.visit_f64(v))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Located, E> {
+        Self::plain(RawVisitor.visit_str(v))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Located, E> {
+        Self::plain(RawVisitor.visit_string(v))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Located, A::Error> {
+        Self::plain(RawVisitor.visit_seq(seq))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Located, A::Error> {
+        let Some(first) = map.next_key::<Key>()? else {
+            return Ok(Located {
+                span: None,
+                raw: Raw::Table(Vec::new()),
+            });
+        };
+        if first.name == SPAN_START && first.span.is_none() {
+            let (span, raw) = read_span::<A, Raw>(&mut map)?;
+            return Ok(Located {
+                span: Some(span),
+                raw,
+            });
+        }
+        // A table TOML has no span for: read it as it is.
+        if first.name == DATETIME {
+            return Err(de::Error::custom(DATETIME));
+        }
+        let mut entries = vec![(first, map.next_value::<Located>()?)];
+        entries.extend(table_entries(&mut map)?);
+        Ok(Located {
+            span: None,
+            raw: Raw::Table(entries),
+        })
+    }
+}
+
+fn table_entries<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Vec<(Key, Located)>, A::Error> {
+    let mut entries = Vec::new();
+    while let Some(key) = map.next_key::<Key>()? {
+        if key.name == DATETIME {
+            // A date's magic key: say what it is (see `parse`).
+            return Err(de::Error::custom(DATETIME));
+        }
+        let value = map.next_value::<Located>()?;
+        entries.push((key, value));
+    }
+    Ok(entries)
 }
 
 struct RawVisitor;
@@ -194,19 +375,14 @@ impl<'de> Visitor<'de> for RawVisitor {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Raw, A::Error> {
         let mut items = Vec::new();
-        while let Some(item) = seq.next_element::<Spanned<Raw>>()? {
+        while let Some(item) = seq.next_element::<Located>()? {
             items.push(item);
         }
         Ok(Raw::Array(items))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Raw, A::Error> {
-        let mut entries = Vec::new();
-        while let Some(key) = map.next_key::<Spanned<String>>()? {
-            let value = map.next_value::<Spanned<Raw>>()?;
-            entries.push((key, value));
-        }
-        Ok(Raw::Table(entries))
+        table_entries(&mut map).map(Raw::Table)
     }
 }
 
@@ -272,7 +448,7 @@ mod tests {
 
     #[test]
     fn columns_count_characters() {
-        assert_eq!(pos_of("é = 1\n", 5), at(1, 4));
+        assert_eq!(pos_of("é = 1\n", 5), at(1, 5));
         assert_eq!(pos_of("a\nb", 2), at(2, 1));
         assert_eq!(pos_of("a\nb", 99), at(2, 2));
     }

@@ -131,6 +131,11 @@ impl Bg {
         self
     }
 
+    pub fn stdin(mut self, input: &str) -> Bg {
+        self.stdin = Some(input.as_bytes().to_vec());
+        self
+    }
+
     pub fn command(self) -> Command {
         self.cmd
     }

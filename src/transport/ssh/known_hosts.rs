@@ -1,6 +1,6 @@
 //! The OpenSSH `known_hosts` trust store, parsed once per run and shared by every session.
 //!
-//! Format per sshd(8) "SSH_KNOWN_HOSTS FILE FORMAT": `[marker] hosts keytype base64 [comment]`,
+//! Format per sshd(8), section `SSH_KNOWN_HOSTS FILE FORMAT`: `[marker] hosts keytype base64 [comment]`,
 //! where hosts is a comma-separated list of patterns (`*`, `?`, `!negation`, `[addr]:port` for
 //! non-22 ports) or one hashed name `|1|base64(salt)|base64(HMAC-SHA1(salt, host))`. `@revoked`
 //! lines are honoured; `@cert-authority` lines are skipped (breakglass does not do host
@@ -37,11 +37,11 @@ pub fn fingerprint(blob: &[u8]) -> String {
 
 /// Whether two fingerprints name the same key, tolerating base64 padding that some inventories
 /// copy along (`ssh-keygen` prints none).
-pub fn fingerprints_equal(a: &str, b: &str) -> bool {
+pub(crate) fn fingerprints_equal(a: &str, b: &str) -> bool {
     a.trim().trim_end_matches('=') == b.trim().trim_end_matches('=')
 }
 
-/// The name a host has in known_hosts: `ip` for port 22, `[ip]:port` otherwise (sshd(8)).
+/// The name a host has in `known_hosts`: `ip` for port 22, `[ip]:port` otherwise (sshd(8)).
 pub fn host_pattern(ip: IpAddr, port: u16) -> String {
     if port == 22 {
         ip.to_string()
@@ -52,7 +52,7 @@ pub fn host_pattern(ip: IpAddr, port: u16) -> String {
 
 /// The key type named inside an SSH public key blob (RFC 4253 section 6.6: the blob starts with
 /// the type as an SSH string).
-pub fn blob_key_type(blob: &[u8]) -> Option<&str> {
+pub(crate) fn blob_key_type(blob: &[u8]) -> Option<&str> {
     let len = u32::from_be_bytes(blob.get(..4)?.try_into().ok()?) as usize;
     std::str::from_utf8(blob.get(4..4usize.checked_add(len)?)?).ok()
 }
@@ -79,7 +79,7 @@ pub enum Recorded {
     Existing(HostKeyStatus),
 }
 
-/// The OpenSSH known_hosts file, loaded once. Cheap to share behind an `Arc`.
+/// The OpenSSH `known_hosts` file, loaded once. Cheap to share behind an `Arc`.
 pub struct KnownHosts {
     path: Option<PathBuf>,
     store: RwLock<Store>,
@@ -287,13 +287,11 @@ impl Store {
             } => {
                 let index = self.entries.len();
                 let hosts = if let Some(hashed) = hosts.strip_prefix("|1|") {
-                    match parse_hashed(hashed) {
-                        Some((mac, digest)) => Hosts::Hashed { mac, digest },
-                        None => {
-                            self.skipped += 1;
-                            return;
-                        }
-                    }
+                    let Some((mac, digest)) = parse_hashed(hashed) else {
+                        self.skipped += 1;
+                        return;
+                    };
+                    Hosts::Hashed { mac, digest }
                 } else {
                     let patterns: Vec<Pattern> = hosts
                         .split(',')

@@ -1,5 +1,5 @@
-//! SSH to nodes by IP on libssh2 (`ssh2`): host-key trust (pinned keys and OpenSSH known_hosts,
-//! fail closed), public-key auth (agent and key files), one ProxyJump hop, and connect and command
+//! SSH to nodes by IP on libssh2 (`ssh2`): host-key trust (pinned keys and OpenSSH `known_hosts`,
+//! fail closed), public-key auth (agent and key files), one `ProxyJump` hop, and connect and command
 //! deadlines that hold even when the peer stops answering.
 //!
 //! libssh2 is blocking: every function here blocks the calling thread and is meant to run on a
@@ -20,15 +20,15 @@ use serde::{Deserialize, Serialize};
 /// One SSH endpoint to reach.
 #[derive(Debug, Clone)]
 pub struct SshTarget {
-    /// Inventory name, used in messages and for known_hosts lookups only as a label.
+    /// Inventory name, used in messages and for `known_hosts` lookups only as a label.
     pub name: String,
     /// Always an IP address: breakglass never resolves names (cluster DNS may be down).
     pub addr: SocketAddr,
     pub user: String,
     /// Pinned host key fingerprint `SHA256:<base64 without padding>`, from the inventory. When set
-    /// it is the only key accepted, and known_hosts is not consulted for this host.
+    /// it is the only key accepted, and `known_hosts` is not consulted for this host.
     pub host_key: Option<String>,
-    /// One ProxyJump hop, reached first; the target is reached through a direct-tcpip channel.
+    /// One `ProxyJump` hop, reached first; the target is reached through a direct-tcpip channel.
     pub jump: Option<Box<SshTarget>>,
 }
 
@@ -55,12 +55,12 @@ pub struct SshOptions {
 
 mod known_hosts;
 
-/// The OpenSSH known_hosts file, parsed once per run (see `known_hosts.rs`):
+/// The OpenSSH `known_hosts` file, parsed once per run (see `known_hosts.rs`):
 /// `KnownHosts::load(Option<PathBuf>) -> anyhow::Result<KnownHosts>`.
 pub use known_hosts::KnownHosts;
 
 /// Lookup answers and helpers of the trust store: `fingerprint(blob)` is `ssh-keygen -lf`'s
-/// `SHA256:...`, `host_pattern(ip, port)` the name a host has in known_hosts.
+/// `SHA256:...`, `host_pattern(ip, port)` the name a host has in `known_hosts`.
 pub use known_hosts::{HostKeyStatus, Recorded, fingerprint, host_pattern};
 
 /// What happened on one host. Distinct outcomes, never collapsed into a string.
@@ -71,7 +71,9 @@ pub enum Outcome {
     Ok,
     /// The command ran and exited non-zero (or was killed by a signal: `signal` set).
     Exit { status: i32, signal: Option<String> },
-    /// TCP connect failed (refused, no route) or the connection was lost.
+    /// TCP connect failed (refused, no route) or the connection was lost before the command
+    /// started. A loss while it runs is `Error`: the command may have run, so it must not count
+    /// as `never_ran`.
     Unreachable { reason: String },
     /// A deadline passed: `phase` is `connect` (TCP, banner, kex, auth) or `command`.
     TimedOut { phase: String },
@@ -137,7 +139,7 @@ pub struct ExecResult {
     pub connect: Option<Duration>,
     /// Wall time of the whole attempt.
     pub total: Duration,
-    /// A new host key was recorded in known_hosts (with `accept_new_host_keys`).
+    /// A new host key was recorded in `known_hosts` (with `accept_new_host_keys`).
     pub recorded_host_key: Option<String>,
 }
 

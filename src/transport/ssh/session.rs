@@ -15,6 +15,7 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -44,7 +45,7 @@ const KEX_PREFS: &str = "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha
 ecdh-sha2-nistp384,ecdh-sha2-nistp521,diffie-hellman-group16-sha512,diffie-hellman-group14-sha256";
 
 /// Host key algorithms, ed25519 first (what the nodes and `ssh-keygen -A` generate); the types
-/// already in known_hosts for a host are moved to the front so the server shows a key we can check.
+/// already in `known_hosts` for a host are moved to the front so the server shows a key we can check.
 const HOST_KEY_ALGS: [&str; 7] = [
     "ssh-ed25519",
     "ecdsa-sha2-nistp256",
@@ -77,19 +78,41 @@ pub fn exec(
     command: &str,
     stdin: Option<&[u8]>,
 ) -> ExecResult {
+    exec_with(target, opts, command, stdin, agent_socket(opts))
+}
+
+/// Connects, checks the host key and authenticates, timing each stage; runs nothing.
+pub fn check(target: &SshTarget, opts: &SshOptions) -> CheckResult {
+    check_with(target, opts, agent_socket(opts))
+}
+
+/// Where ssh-agent listens when `use_agent` is on, read once per attempt. libssh2 would read
+/// `SSH_AUTH_SOCK` itself; passing it explicitly lets tests use an agent of their own.
+fn agent_socket(opts: &SshOptions) -> Option<PathBuf> {
+    if !opts.use_agent {
+        return None;
+    }
+    std::env::var_os("SSH_AUTH_SOCK")
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+}
+
+fn exec_with(
+    target: &SshTarget,
+    opts: &SshOptions,
+    command: &str,
+    stdin: Option<&[u8]>,
+    agent: Option<PathBuf>,
+) -> ExecResult {
     let started = Instant::now();
-    let connect_deadline = deadline_after(started, opts.connect_timeout);
-    let linger = deadline_after(
-        connect_deadline,
-        opts.command_timeout.saturating_add(PUMP_SLACK),
-    );
+    let attempt = Attempt::new(opts, agent, started, opts.command_timeout);
     let mut probe = Probe::default();
     let mut stdout = Captured::default();
     let mut stderr = Captured::default();
     let mut connected = None;
     let outcome = match remote_command(command, &target.user, opts.sudo) {
         Err(reason) => Outcome::Error { reason },
-        Ok(remote) => match connect(target, opts, connect_deadline, linger, &mut probe) {
+        Ok(remote) => match connect(target, &attempt, &mut probe) {
             Err(outcome) => outcome,
             Ok(mut conn) => {
                 connected = Some(started.elapsed());
@@ -113,18 +136,10 @@ pub fn exec(
     }
 }
 
-/// Connects, checks the host key and authenticates, timing each stage; runs nothing.
-pub fn check(target: &SshTarget, opts: &SshOptions) -> CheckResult {
-    let started = Instant::now();
-    let deadline = deadline_after(started, opts.connect_timeout);
+fn check_with(target: &SshTarget, opts: &SshOptions, agent: Option<PathBuf>) -> CheckResult {
+    let attempt = Attempt::new(opts, agent, Instant::now(), Duration::ZERO);
     let mut probe = Probe::default();
-    let outcome = match connect(
-        target,
-        opts,
-        deadline,
-        deadline_after(deadline, PUMP_SLACK),
-        &mut probe,
-    ) {
+    let outcome = match connect(target, &attempt, &mut probe) {
         Ok(conn) => {
             drop(conn);
             Outcome::Ok
@@ -137,6 +152,34 @@ pub fn check(target: &SshTarget, opts: &SshOptions) -> CheckResult {
         handshake: probe.handshake,
         auth: probe.auth,
         host_key: probe.host_key,
+    }
+}
+
+/// What every stage of one attempt needs besides the target.
+struct Attempt<'a> {
+    opts: &'a SshOptions,
+    agent: Option<PathBuf>,
+    /// TCP, banner, key exchange, host key and auth must be done by then (the jump's included).
+    deadline: Instant,
+    /// A jump tunnel's pump gives up on its own at this instant; normally it ends long before,
+    /// when the session it carries closes.
+    linger: Instant,
+}
+
+impl<'a> Attempt<'a> {
+    fn new(
+        opts: &'a SshOptions,
+        agent: Option<PathBuf>,
+        started: Instant,
+        command_timeout: Duration,
+    ) -> Attempt<'a> {
+        let deadline = deadline_after(started, opts.connect_timeout);
+        Attempt {
+            opts,
+            agent,
+            deadline,
+            linger: deadline_after(deadline, command_timeout.saturating_add(PUMP_SLACK)),
+        }
     }
 }
 
@@ -177,7 +220,7 @@ struct Probe {
     handshake: Option<Duration>,
     auth: Option<Duration>,
     host_key: Option<String>,
-    /// Fingerprints recorded in known_hosts (a jump host's is labelled).
+    /// Fingerprints recorded in `known_hosts` (a jump host's is labelled).
     recorded: Vec<String>,
 }
 
@@ -265,7 +308,7 @@ impl Conn {
         let mut input = stdin.unwrap_or_default();
         let mut eof_sent = false;
         let (mut out_done, mut err_done) = (false, false);
-        let mut buf = [0u8; CHUNK];
+        let mut buf = vec![0u8; CHUNK];
         loop {
             let mut progress = false;
             if !input.is_empty() {
@@ -349,7 +392,7 @@ impl Conn {
         if Instant::now() >= deadline {
             return Err(Phase::Command.timed_out());
         }
-        let flags = wanted(self.session.block_directions());
+        let flags = wanted(&self.session.block_directions());
         let mut fds = [PollFd::from_borrowed_fd(self.socket.fd(), flags)];
         wait_ready(&mut fds, deadline).map_err(|e| Outcome::Error {
             reason: format!("waiting on the socket: {e}"),
@@ -426,14 +469,8 @@ fn signal_status(signal: &str) -> i32 {
 }
 
 /// TCP (or a tunnel), handshake, host key, auth: an authenticated session, or why not.
-/// `linger` bounds how long a jump tunnel's pump may live on its own.
-fn connect(
-    target: &SshTarget,
-    opts: &SshOptions,
-    deadline: Instant,
-    linger: Instant,
-    probe: &mut Probe,
-) -> Result<Conn, Outcome> {
+fn connect(target: &SshTarget, at: &Attempt<'_>, probe: &mut Probe) -> Result<Conn, Outcome> {
+    let deadline = at.deadline;
     let session = Session::new().map_err(|e| Outcome::Error {
         reason: format!("creating a libssh2 session: {e}"),
     })?;
@@ -444,7 +481,7 @@ fn connect(
             None,
         ),
         Some(jump) => {
-            let (inner, pump) = tunnel(jump, target.addr, opts, deadline, linger, probe)?;
+            let (inner, pump) = tunnel(jump, target.addr, at, probe)?;
             (Socket::Unix(Arc::new(inner)), Some(pump))
         }
     };
@@ -459,7 +496,7 @@ fn connect(
         Socket::Tcp(s) => conn.session.set_tcp_stream(Arc::clone(s)),
         Socket::Unix(s) => conn.session.set_tcp_stream(Arc::clone(s)),
     }
-    prefer_methods(&conn.session, target, opts)?;
+    prefer_methods(&conn.session, target, at.opts)?;
 
     arm(&conn.session, deadline, Phase::Connect)?;
     let started = Instant::now();
@@ -468,10 +505,10 @@ fn connect(
         .map_err(|e| classify(&e, Phase::Connect, deadline, "the SSH handshake"))?;
     probe.handshake = Some(started.elapsed());
 
-    verify_host_key(&conn.session, target, opts, probe)?;
+    verify_host_key(&conn.session, target, at.opts, probe)?;
 
     let started = Instant::now();
-    authenticate(&conn.session, target, opts, deadline)?;
+    authenticate(&conn.session, target, at)?;
     probe.auth = Some(started.elapsed());
     Ok(conn)
 }
@@ -507,14 +544,13 @@ fn tcp_connect(addr: SocketAddr, deadline: Instant) -> Result<TcpStream, Outcome
 fn tunnel(
     jump: &SshTarget,
     to: SocketAddr,
-    opts: &SshOptions,
-    deadline: Instant,
-    linger: Instant,
+    at: &Attempt<'_>,
     probe: &mut Probe,
 ) -> Result<(UnixStream, JoinHandle<()>), Outcome> {
+    let (deadline, linger) = (at.deadline, at.linger);
     let who = label(jump);
     let mut jump_probe = Probe::default();
-    let connected = connect(jump, opts, deadline, linger, &mut jump_probe);
+    let connected = connect(jump, at, &mut jump_probe);
     probe.recorded.extend(
         jump_probe
             .recorded
@@ -662,7 +698,7 @@ fn retry(e: &io::Error) -> bool {
 
 /// Poll flags for what libssh2 is blocked on; inbound when it says nothing (a read that would
 /// block always waits for inbound data).
-fn wanted(dirs: BlockDirections) -> PollFlags {
+fn wanted(dirs: &BlockDirections) -> PollFlags {
     match dirs {
         BlockDirections::Outbound => PollFlags::OUT,
         BlockDirections::Both => PollFlags::IN | PollFlags::OUT,
@@ -673,7 +709,7 @@ fn wanted(dirs: BlockDirections) -> PollFlags {
 fn wanted_strict(dirs: BlockDirections) -> PollFlags {
     match dirs {
         BlockDirections::None => PollFlags::empty(),
-        other => wanted(other),
+        other => wanted(&other),
     }
 }
 
@@ -765,7 +801,7 @@ fn prefer_methods(session: &Session, target: &SshTarget, opts: &SshOptions) -> R
     set(MethodType::HostKey, &algs.join(","))
 }
 
-/// Pinned fingerprint if the inventory has one, else known_hosts; unknown keys are recorded
+/// Pinned fingerprint if the inventory has one, else `known_hosts`; unknown keys are recorded
 /// only with `accept_new_host_keys`, and a changed or revoked key is refused regardless.
 fn verify_host_key(
     session: &Session,
@@ -845,12 +881,8 @@ fn verify_host_key(
 }
 
 /// Agent keys first (when asked and `SSH_AUTH_SOCK` is set), then each identity file in order.
-fn authenticate(
-    session: &Session,
-    target: &SshTarget,
-    opts: &SshOptions,
-    deadline: Instant,
-) -> Result<(), Outcome> {
+fn authenticate(session: &Session, target: &SshTarget, at: &Attempt<'_>) -> Result<(), Outcome> {
+    let deadline = at.deadline;
     let user = target.user.as_str();
     let mut tried: Vec<String> = Vec::new();
     // A dropped connection after some keys were refused is sshd's MaxAuthTries, not a network
@@ -865,27 +897,26 @@ fn authenticate(
         }
     };
 
-    if opts.use_agent && std::env::var_os("SSH_AUTH_SOCK").is_some() {
+    if let Some(socket) = &at.agent {
         arm(session, deadline, Phase::Connect)?;
-        match agent_auth(session, user, &mut tried) {
+        match agent_auth(session, user, socket, &mut tried) {
             Ok(true) => return Ok(()),
             Ok(false) => {}
-            Err(e) if is_transport(&e) => return Err(fatal(&e, &tried)),
-            Err(e) => tried.push(format!("ssh-agent ({})", e.message())),
+            Err(e) => return Err(fatal(&e, &tried)),
         }
     }
 
-    for path in &opts.identity_files {
+    for path in &at.opts.identity_files {
         arm(session, deadline, Phase::Connect)?;
         match session.userauth_pubkey_file(user, None, path, None) {
             Ok(()) if session.authenticated() => return Ok(()),
-            Ok(()) => tried.push(path.display().to_string()),
             Err(e) if is_transport(&e) => return Err(fatal(&e, &tried)),
             Err(e) if session_code(&e) == LIBSSH2_ERROR_FILE => tried.push(format!(
                 "{} (unreadable, or protected by a passphrase: load it into ssh-agent)",
                 path.display()
             )),
-            Err(_) => tried.push(path.display().to_string()),
+            // Refused, or accepted without completing auth (a second factor we cannot give).
+            Ok(()) | Err(_) => tried.push(path.display().to_string()),
         }
     }
 
@@ -902,24 +933,55 @@ fn authenticate(
     Err(Outcome::AuthFailed { reason })
 }
 
-/// Offers each agent key; Ok(true) once one is accepted.
-fn agent_auth(session: &Session, user: &str, tried: &mut Vec<String>) -> Result<bool, ssh2::Error> {
-    let mut agent = session.agent()?;
-    agent.connect()?;
-    agent.list_identities()?;
-    let mut accepted = false;
-    for identity in agent.identities()? {
+/// Offers each agent key; Ok(true) once one is accepted. An agent that cannot be reached or
+/// refuses to sign is noted in `tried` (the key files may still work); only a failure of the SSH
+/// connection itself is an error.
+fn agent_auth(
+    session: &Session,
+    user: &str,
+    socket: &Path,
+    tried: &mut Vec<String>,
+) -> Result<bool, ssh2::Error> {
+    let note = |tried: &mut Vec<String>, e: &ssh2::Error| {
+        tried.push(format!(
+            "ssh-agent at {} ({})",
+            socket.display(),
+            e.message()
+        ));
+    };
+    let identities = session.agent().and_then(|mut agent| {
+        agent.set_identity_path(socket)?;
+        agent.connect()?;
+        agent.list_identities()?;
+        let identities = agent.identities()?;
+        Ok((agent, identities))
+    });
+    let (mut agent, identities) = match identities {
+        Ok(found) => found,
+        Err(e) => {
+            note(tried, &e);
+            return Ok(false);
+        }
+    };
+    if identities.is_empty() {
+        tried.push(format!("ssh-agent at {} (no keys)", socket.display()));
+    }
+    let mut result = Ok(false);
+    for identity in identities {
         match agent.userauth(user, &identity) {
             Ok(()) => {
-                accepted = true;
+                result = Ok(true);
                 break;
             }
-            Err(e) if is_transport(&e) => return Err(e),
-            Err(_) => tried.push(format!("ssh-agent key {}", identity.comment())),
+            Err(e) if is_transport(&e) => {
+                result = Err(e);
+                break;
+            }
+            Err(_) => tried.push(format!("ssh-agent key {:?}", identity.comment())),
         }
     }
     let _ = agent.disconnect();
-    Ok(accepted)
+    result
 }
 
 fn session_code(e: &ssh2::Error) -> i32 {
@@ -948,7 +1010,7 @@ fn is_transport(e: &ssh2::Error) -> bool {
     )
 }
 
-/// Maps a libssh2 error to an outcome: deadline (or past it) -> TimedOut; lost socket ->
+/// Maps a libssh2 error to an outcome: deadline (or past it) -> `TimedOut`; lost socket ->
 /// Unreachable while connecting, Error once the command may have started; anything else -> Error.
 fn classify(e: &ssh2::Error, phase: Phase, deadline: Instant, what: &str) -> Outcome {
     let code = session_code(e);
@@ -958,7 +1020,7 @@ fn classify(e: &ssh2::Error, phase: Phase, deadline: Instant, what: &str) -> Out
         return phase.timed_out();
     }
     if is_transport(e) {
-        let reason = format!("connection lost during {what}: {}", e.message());
+        let reason = format!("{what}: connection lost ({})", e.message());
         return match phase {
             Phase::Connect => Outcome::Unreachable { reason },
             Phase::Command => Outcome::Error { reason },
@@ -970,10 +1032,10 @@ fn classify(e: &ssh2::Error, phase: Phase, deadline: Instant, what: &str) -> Out
 }
 
 fn deadline_after(start: Instant, timeout: Duration) -> Instant {
-    // A huge timeout ("never") must not overflow Instant; a year is never enough here.
+    // A huge timeout ("never") must not overflow Instant; 2^30 s (34 years) is never here.
     start
         .checked_add(timeout)
-        .or_else(|| start.checked_add(Duration::from_secs(365 * 24 * 3600)))
+        .or_else(|| start.checked_add(Duration::from_secs(1 << 30)))
         .unwrap_or(start)
 }
 
@@ -1004,7 +1066,7 @@ mod tests {
 
     const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
-    /// A lab, one sshd on 127.0.0.1, and a known_hosts file trusting it.
+    /// A lab, one sshd on 127.0.0.1, and a `known_hosts` file trusting it.
     struct Fixture {
         lab: SshdLab,
         sshd: Sshd,
@@ -1243,6 +1305,76 @@ mod tests {
             matches!(&r.outcome, Outcome::AuthFailed { reason } if reason.contains("no key")),
             "{r:?}"
         );
+    }
+
+    /// A real `ssh-agent` in the foreground, holding `key`; killed and reaped on drop.
+    struct Agent {
+        child: std::process::Child,
+        socket: PathBuf,
+    }
+
+    impl Agent {
+        fn start(lab: &SshdLab, key: &Path) -> Agent {
+            let socket = lab.dir().join("agent.sock");
+            let child = Command::new("ssh-agent")
+                .arg("-D")
+                .arg("-a")
+                .arg(&socket)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("ssh-agent (apt-get install openssh-client)");
+            let agent = Agent { child, socket };
+            let started = Instant::now();
+            while !agent.socket.exists() {
+                assert!(
+                    started.elapsed() < Duration::from_secs(10),
+                    "ssh-agent did not start"
+                );
+                thread::sleep(Duration::from_millis(10));
+            }
+            let added = Command::new("ssh-add")
+                .arg(key)
+                .env("SSH_AUTH_SOCK", &agent.socket)
+                .output()
+                .expect("ssh-add");
+            assert!(added.status.success(), "{added:?}");
+            agent
+        }
+    }
+
+    impl Drop for Agent {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    #[test]
+    fn agent_keys_are_offered_first_and_a_dead_agent_falls_back_to_files() {
+        let fx = Fixture::new();
+        let agent = Agent::start(&fx.lab, fx.lab.client_key());
+        let mut opts = fx.opts();
+        opts.use_agent = true;
+        opts.identity_files.clear();
+        let r = exec_with(
+            &fx.target(),
+            &opts,
+            "true",
+            None,
+            Some(agent.socket.clone()),
+        );
+        assert_eq!(r.outcome, Outcome::Ok, "{r:?}");
+
+        // An agent socket nobody listens on: noted, then the key file works.
+        let dead = fx.lab.dir().join("dead.sock");
+        let r = exec_with(&fx.target(), &opts, "true", None, Some(dead.clone()));
+        let Outcome::AuthFailed { reason } = &r.outcome else {
+            panic!("{r:?}");
+        };
+        assert!(reason.contains("ssh-agent at"), "{reason}");
+        opts.identity_files = vec![fx.lab.client_key().to_path_buf()];
+        let r = exec_with(&fx.target(), &opts, "true", None, Some(dead));
+        assert_eq!(r.outcome, Outcome::Ok, "{r:?}");
     }
 
     #[test]
@@ -1564,7 +1696,7 @@ mod tests {
             assert_eq!(r.outcome, Outcome::Ok);
             connect += r.connect.unwrap_or_default();
         }
-        let (wall, used) = (started.elapsed(), cpu() - before);
+        let (wall, used) = (started.elapsed(), cpu().saturating_sub(before));
         eprintln!(
             "{n} sequential execs: {:?} wall per host ({:?} to authenticated), {:?} client CPU \
              per host",

@@ -1,0 +1,234 @@
+//! The plan: every step of a resolved runbook bound to its targets and split into waves, with a
+//! one-line description of what would change on each target. Building it touches nothing.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+use crate::actions::{self, StepAction};
+use crate::error::{Exit, ExitError};
+use crate::inventory::{Host, Inventory, Selector, hostset};
+use crate::runbook::{ResolvedRunbook, ResolvedStep};
+
+/// A runbook ready to execute.
+pub struct Plan {
+    pub runbook: ResolvedRunbook,
+    pub steps: Vec<PlannedStep>,
+}
+
+/// One step with its targets in waves.
+pub struct PlannedStep {
+    pub step: ResolvedStep,
+    pub action: StepAction,
+    /// Targets per wave, canary first; empty for steps without targets.
+    pub waves: Vec<Vec<Host>>,
+    /// For an `ssh.exec` gate with its own selector: where it runs.
+    pub gate_hosts: Option<Vec<Host>>,
+    pub gate_action: Option<StepAction>,
+}
+
+impl PlannedStep {
+    pub fn hosts(&self) -> impl Iterator<Item = &Host> {
+        self.waves.iter().flatten()
+    }
+
+    pub fn target_count(&self) -> usize {
+        self.waves.iter().map(Vec::len).sum()
+    }
+}
+
+fn select(inventory: &Inventory, step: &str, selector: &str) -> anyhow::Result<Vec<Host>> {
+    let parsed = Selector::parse(selector)
+        .map_err(|e| ExitError::new(Exit::Usage, format!("step {step}: {e}")))?;
+    let hosts = inventory
+        .select(&parsed)
+        .map_err(|e| ExitError::new(Exit::Usage, format!("step {step}: {e}")))?;
+    if hosts.is_empty() {
+        return Err(ExitError::new(
+            Exit::Usage,
+            format!(
+                "step {step}: targets \"{selector}\" match no host in {}",
+                inventory.path.display()
+            ),
+        )
+        .into());
+    }
+    Ok(hosts.into_iter().cloned().collect())
+}
+
+/// Binds every step to its hosts and builds its action.
+pub fn build(runbook: ResolvedRunbook, inventory: &Inventory) -> anyhow::Result<Plan> {
+    let mut steps = Vec::new();
+    for step in &runbook.steps {
+        let action = actions::build(&step.action, inventory)
+            .map_err(|e| ExitError::new(Exit::Usage, format!("step {}: {e:#}", step.id)))?;
+        let waves = match &step.targets {
+            Some(sel) => {
+                let hosts = select(inventory, &step.id, sel)?;
+                let mut rest = hosts.as_slice();
+                let mut waves = Vec::new();
+                for size in step.waves.sizes(hosts.len()) {
+                    let (wave, tail) = rest.split_at(size.min(rest.len()));
+                    waves.push(wave.to_vec());
+                    rest = tail;
+                }
+                waves
+            }
+            None => Vec::new(),
+        };
+        let (gate_hosts, gate_action) = match &step.gate {
+            Some(g) => (
+                g.targets
+                    .as_deref()
+                    .map(|sel| select(inventory, &format!("{} gate", step.id), sel))
+                    .transpose()?,
+                Some(actions::build(&g.action, inventory).map_err(|e| {
+                    ExitError::new(Exit::Usage, format!("step {} gate: {e:#}", step.id))
+                })?),
+            ),
+            None => (None, None),
+        };
+        steps.push(PlannedStep {
+            step: step.clone(),
+            action,
+            waves,
+            gate_hosts,
+            gate_action,
+        });
+    }
+    Ok(Plan { runbook, steps })
+}
+
+/// The plan as the operator reads it: steps, waves, and what changes where (identical
+/// descriptions folded under a host set).
+pub fn render(plan: &Plan) -> String {
+    let mut out = format!(
+        "Plan for runbook {} ({} step{}):\n",
+        plan.runbook.name,
+        plan.steps.len(),
+        if plan.steps.len() == 1 { "" } else { "s" }
+    );
+    for (i, s) in plan.steps.iter().enumerate() {
+        let st = &s.step;
+        out.push_str(&format!(
+            "\n{}. {} [{}]{}\n",
+            i + 1,
+            st.id,
+            st.action.kind(),
+            if st.confirm {
+                "  (asks for confirmation)"
+            } else {
+                ""
+            }
+        ));
+        if let Some(d) = &st.description {
+            for line in d.trim().lines() {
+                out.push_str(&format!("   {}\n", line.trim()));
+            }
+        }
+        match &s.action {
+            StepAction::Targets(action) => {
+                out.push_str(&format!(
+                    "   {} target{} in {} wave{}; concurrency {}; failure budget {} per wave; on failure: {}\n",
+                    s.target_count(),
+                    if s.target_count() == 1 { "" } else { "s" },
+                    s.waves.len(),
+                    if s.waves.len() == 1 { "" } else { "s" },
+                    st.concurrency.map_or_else(|| "--concurrency".to_owned(), |c| c.to_string()),
+                    st.failure_budget,
+                    st.on_failure.name(),
+                ));
+                for (w, wave) in s.waves.iter().enumerate() {
+                    let label = if w == 0 && s.waves.len() > 1 {
+                        " (canary)"
+                    } else {
+                        ""
+                    };
+                    out.push_str(&format!(
+                        "   wave {}{label}: {}\n",
+                        w + 1,
+                        hostset::fold(wave.iter().map(|h| h.name.as_str()))
+                    ));
+                    let mut by_line: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+                    for h in wave {
+                        by_line
+                            .entry(action.plan(&h.name))
+                            .or_default()
+                            .push(&h.name);
+                    }
+                    for (line, names) in by_line {
+                        out.push_str(&format!("     {}: {line}\n", hostset::fold(names)));
+                    }
+                }
+            }
+            other => out.push_str(&format!("   {}\n", other.describe())),
+        }
+        if let (Some(g), Some(ga)) = (&st.gate, &s.gate_action) {
+            out.push_str(&format!(
+                "   gate after each wave (within {}): {}{}\n",
+                humantime::format_duration(g.timeout),
+                ga.describe(),
+                s.gate_hosts.as_ref().map_or_else(
+                    || String::new(),
+                    |h| format!(" on {}", hostset::fold(h.iter().map(|h| h.name.as_str())))
+                ),
+            ));
+        }
+    }
+    out
+}
+
+/// The plan as JSON (`plan --output json`).
+#[derive(Serialize)]
+pub struct PlanView {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    runbook: String,
+    params: Vec<(String, String)>,
+    steps: Vec<StepView>,
+}
+
+#[derive(Serialize)]
+struct StepView {
+    id: String,
+    action: String,
+    description: Option<String>,
+    confirm: bool,
+    waves: Vec<Vec<String>>,
+    /// target -> what would change
+    changes: BTreeMap<String, String>,
+    detail: Option<String>,
+}
+
+pub fn view(plan: &Plan) -> PlanView {
+    PlanView {
+        kind: "plan",
+        runbook: plan.runbook.name.clone(),
+        params: plan.runbook.params.to_pairs(),
+        steps: plan
+            .steps
+            .iter()
+            .map(|s| StepView {
+                id: s.step.id.clone(),
+                action: s.step.action.kind().name().to_owned(),
+                description: s.step.description.clone(),
+                confirm: s.step.confirm,
+                waves: s
+                    .waves
+                    .iter()
+                    .map(|w| w.iter().map(|h| h.name.clone()).collect())
+                    .collect(),
+                changes: match &s.action {
+                    StepAction::Targets(a) => s
+                        .hosts()
+                        .map(|h| (h.name.clone(), a.plan(&h.name)))
+                        .collect(),
+                    _ => BTreeMap::new(),
+                },
+                detail: match &s.action {
+                    StepAction::Targets(_) => None,
+                    other => Some(other.describe()),
+                },
+            })
+            .collect(),
+    }
+}

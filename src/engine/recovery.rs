@@ -1,0 +1,316 @@
+//! `resume` and `undo`: both start from a run's journal, which must verify first.
+//!
+//! The journal's `run_begin` holds the runbook's full source and the bound parameters, so both
+//! act on exactly what ran, even if the runbook file changed since. The inventory is loaded
+//! again from its recorded path and must have the recorded digest (a changed inventory could
+//! point the same host name at another machine) unless the operator says otherwise.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::Value;
+
+use super::event::{RunBegin, ms};
+use super::plan::{self, Plan};
+use super::runbook::{Done, RateLimiter, RunSettings};
+use super::{Event, Run, Summary, TargetResult, fan_out};
+use crate::actions::StepAction;
+use crate::actions::contract::{Action, ActionFailure, Applied};
+use crate::actions::node::SshNode;
+use crate::engine::exec::ssh_target;
+use crate::error::{Exit, ExitError};
+use crate::inventory::{Host, Inventory};
+use crate::journal::Record;
+use crate::runbook::{Runbook, bind, resolve};
+
+/// What the journal says about a run.
+pub struct History {
+    pub begin: RunBegin,
+    pub records: Vec<Record>,
+}
+
+impl History {
+    pub fn from_records(records: Vec<Record>) -> anyhow::Result<History> {
+        let begin = records
+            .first()
+            .and_then(|r| serde_json::from_value::<Event>(r.event.clone()).ok())
+            .and_then(|e| match e {
+                Event::RunBegin(b) => Some(b),
+                _ => None,
+            })
+            .ok_or_else(|| {
+                ExitError::new(
+                    Exit::Journal,
+                    "the journal does not start with a run_begin record",
+                )
+            })?;
+        Ok(History { begin, records })
+    }
+
+    fn events(&self) -> impl Iterator<Item = Event> + '_ {
+        self.records
+            .iter()
+            .filter_map(|r| serde_json::from_value::<Event>(r.event.clone()).ok())
+    }
+
+    /// The final status recorded (`completed`, `stopped`, `interrupted`), if the run ended.
+    pub fn end_status(&self) -> Option<String> {
+        self.events().fold(None, |acc, e| match e {
+            Event::RunEnd { status, .. } => Some(status),
+            _ => acc,
+        })
+    }
+
+    /// Targets that succeeded and steps that completed (for resume).
+    pub fn done(&self) -> Done {
+        let mut done = Done::default();
+        for e in self.events() {
+            match e {
+                Event::TargetResult(r)
+                    if r.outcome == "ok" && r.mode.as_deref() == Some("apply") =>
+                {
+                    if let Some(step) = r.step {
+                        done.targets.insert((step, r.target));
+                    }
+                }
+                Event::StepEnd { step, status, .. } if status == "completed" => {
+                    done.steps.insert(step);
+                }
+                _ => {}
+            }
+        }
+        done
+    }
+
+    /// Rebuilds the plan from the recorded runbook source, parameters and inventory.
+    pub fn plan(&self, allow_inventory_change: bool) -> anyhow::Result<(Plan, Inventory)> {
+        let b = &self.begin;
+        let (Some(name), Some(source), Some(params)) = (&b.runbook, &b.runbook_source, &b.params)
+        else {
+            return Err(ExitError::new(
+                Exit::Usage,
+                format!(
+                    "run {} was not a runbook run (it was `{}`): nothing to resume or undo",
+                    b.run_id, b.command
+                ),
+            )
+            .into());
+        };
+        let runbook = Runbook::parse(source, &format!("{name} (as recorded in run {})", b.run_id))
+            .map_err(|e| ExitError::new(Exit::Journal, e.to_string()))?;
+        let bound =
+            bind(&runbook, params).map_err(|e| ExitError::new(Exit::Journal, e.to_string()))?;
+        let resolved =
+            resolve(&runbook, &bound).map_err(|e| ExitError::new(Exit::Journal, e.to_string()))?;
+        let inventory = Inventory::load(std::path::Path::new(&b.inventory))
+            .map_err(|e| ExitError::new(Exit::Usage, format!("the run's inventory: {e}")))?;
+        if inventory.digest != b.inventory_digest && !allow_inventory_change {
+            return Err(ExitError::new(
+                Exit::Usage,
+                format!(
+                    "inventory {} changed since run {} ({} then, {} now); a host name may now mean another machine. \
+                     Check the change, then pass --allow-inventory-change",
+                    b.inventory, b.run_id, b.inventory_digest, inventory.digest
+                ),
+            )
+            .into());
+        }
+        Ok((plan::build(resolved, &inventory)?, inventory))
+    }
+}
+
+/// One target to restore: the step's action and the snapshot taken before it changed anything.
+struct UndoItem {
+    host: Host,
+    inverse: Box<dyn Action>,
+}
+
+/// Applies inverses in reverse step order (and reverse target order within a step), journaled
+/// in the run's own journal as `target_result` records with `mode: "undo"`. Targets already
+/// undone are skipped, so `undo` can be repeated after a partial failure.
+pub async fn undo(
+    run: &Run,
+    history: &History,
+    plan: &Plan,
+    inventory: &Inventory,
+    only_step: Option<&str>,
+    settings: &Arc<RunSettings>,
+) -> anyhow::Result<(Exit, Summary)> {
+    let started = Instant::now();
+    if let Some(s) = only_step {
+        if !plan.steps.iter().any(|p| p.step.id == s) {
+            return Err(ExitError::new(
+                Exit::Usage,
+                format!("run {} has no step '{s}'", history.begin.run_id),
+            )
+            .into());
+        }
+    }
+    // Latest snapshot per (step, target); what was already undone.
+    let mut snapshots: BTreeMap<(String, String), Value> = BTreeMap::new();
+    let mut order: Vec<(String, String)> = Vec::new();
+    let mut undone: HashSet<(String, String)> = HashSet::new();
+    for e in history.events() {
+        match e {
+            Event::Snapshot {
+                step,
+                target,
+                state,
+            } => {
+                let key = (step, target);
+                if !snapshots.contains_key(&key) {
+                    order.push(key.clone());
+                }
+                snapshots.insert(key, state);
+            }
+            Event::TargetResult(TargetResult {
+                step: Some(step),
+                mode: Some(mode),
+                outcome,
+                target,
+                ..
+            }) if mode == "undo" && outcome == "ok" => {
+                undone.insert((step, target));
+            }
+            _ => {}
+        }
+    }
+    let mut summary = Summary::default();
+    let limiter = Arc::new(RateLimiter::new(settings.rate));
+    for planned in plan.steps.iter().rev() {
+        let id = planned.step.id.clone();
+        if only_step.is_some_and(|s| s != id) {
+            continue;
+        }
+        let StepAction::Targets(action) = &planned.action else {
+            continue;
+        };
+        let mut items = Vec::new();
+        let mut irreversible = 0;
+        for key in order.iter().rev().filter(|k| k.0 == id) {
+            if undone.contains(key) {
+                continue;
+            }
+            let Some(state) = snapshots.get(key) else {
+                continue;
+            };
+            let Some(host) = inventory.hosts.iter().find(|h| h.name == key.1) else {
+                return Err(ExitError::new(
+                    Exit::Usage,
+                    format!("host {} (step {id}) is no longer in the inventory", key.1),
+                )
+                .into());
+            };
+            match action.inverse(state) {
+                Some(inverse) => items.push(UndoItem {
+                    host: host.clone(),
+                    inverse,
+                }),
+                None => irreversible += 1,
+            }
+        }
+        if irreversible > 0 {
+            run.observer.event(&Event::Notice {
+                message: format!(
+                    "step {id} ({}): {irreversible} target(s) have nothing to undo",
+                    planned.step.action.kind()
+                ),
+            });
+        }
+        if items.is_empty() {
+            continue;
+        }
+        let begin = Event::WaveBegin {
+            step: id.clone(),
+            wave: 1,
+            waves: 1,
+            targets: items.iter().map(|i| i.host.name.clone()).collect(),
+        };
+        run.record(&begin, &begin)?;
+        let mut journal_error = None;
+        let limiter = Arc::clone(&limiter);
+        let settings2 = Arc::clone(settings);
+        let timeout = planned.step.timeout;
+        let (mut ok, mut failed) = (0, 0);
+        fan_out(
+            items,
+            planned.step.concurrency.unwrap_or(settings.concurrency),
+            &run.cancel,
+            move |item: UndoItem| {
+                let t = Instant::now();
+                limiter.acquire();
+                let mut node = SshNode::new(ssh_target(&item.host), &settings2.options, timeout);
+                let r: Result<Applied, ActionFailure> = item
+                    .inverse
+                    .apply(&mut node, &Value::Null)
+                    .and_then(|a| item.inverse.verify(&mut node, &Value::Null).map(|()| a));
+                (item.host, r, t.elapsed())
+            },
+            |_, (host, r, elapsed): (Host, Result<Applied, ActionFailure>, std::time::Duration)| {
+                let mut ev = TargetResult {
+                    step: Some(id.clone()),
+                    wave: Some(1),
+                    mode: Some("undo".into()),
+                    target: host.name.clone(),
+                    address: host.socket_addr().to_string(),
+                    duration_ms: ms(elapsed),
+                    ..TargetResult::default()
+                };
+                match r {
+                    Ok(a) => {
+                        ev.outcome = "ok".into();
+                        ev.summary = Some(a.summary);
+                        ok += 1;
+                    }
+                    Err(f) => {
+                        ev.outcome = f.outcome;
+                        ev.reason = Some(f.message);
+                        failed += 1;
+                    }
+                }
+                summary.total += 1;
+                summary.count(&ev.outcome);
+                let journaled = ev.for_journal(b"", b"");
+                if let Err(e) =
+                    run.record(&Event::TargetResult(ev), &Event::TargetResult(journaled))
+                {
+                    journal_error.get_or_insert(e);
+                }
+            },
+        )
+        .await;
+        if let Some(e) = journal_error {
+            return Err(e);
+        }
+        let end = Event::StepEnd {
+            step: id.clone(),
+            status: if failed == 0 {
+                "undone".into()
+            } else {
+                "undo_failed".into()
+            },
+            ok,
+            failed,
+        };
+        run.record(&end, &end)?;
+        if run.cancel.is_cancelled() {
+            break;
+        }
+    }
+    summary.elapsed_ms = ms(started.elapsed());
+    summary.interrupted = run.cancel.is_cancelled();
+    let exit = if summary.interrupted {
+        Exit::Interrupted
+    } else if summary.bad() > 0 {
+        Exit::TargetsFailed
+    } else {
+        Exit::Success
+    };
+    summary.exit_code = exit.code();
+    run.record(
+        &Event::Summary(summary.clone()),
+        &Event::Summary(summary.clone()),
+    )?;
+    Ok((exit, summary))
+}

@@ -1,0 +1,216 @@
+//! Runbooks end to end against real sshd: plan, waves, failure budget, resume, confirmation,
+//! and hostile parameter values reaching the remote side as one literal argument.
+
+use breakglass::engine::Event;
+
+use crate::support::fleet::Fleet;
+
+const RUNBOOK: &str = r#"
+name = "smoke"
+summary = "exercise the engine"
+
+[params.cluster]
+type = "string"
+default = "lab"
+help = "cluster name"
+
+[params.msg]
+type = "string"
+default = "hello"
+help = "printed by every host"
+
+[params.marker]
+type = "string"
+default = "/nonexistent"
+help = "a file whose presence makes node003 fail"
+
+[[steps]]
+id = "say"
+action = "ssh.exec"
+targets = "all"
+waves = [1, "50%", "100%"]
+confirm = true
+[steps.with]
+command = "printf '%s\n' ${msg}"
+idempotent = true
+
+[[steps]]
+id = "flaky"
+action = "ssh.exec"
+targets = "all"
+waves = [1, "100%"]
+[steps.with]
+command = "case \"$SSH_CONNECTION\" in *' 127.41.0.3 '*) test -e ${marker} && exit 1;; esac; echo fine"
+idempotent = true
+"#;
+
+fn events(stdout: &str) -> Vec<Event> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn plan_shows_steps_waves_and_changes_without_running() {
+    let f = Fleet::new(40, 4);
+    let rb = f.scratch.write("smoke.toml", RUNBOOK);
+    let out = f.bg().arg("plan").arg(&rb).run().ok();
+    assert!(
+        out.stdout
+            .contains("1. say [ssh.exec]  (asks for confirmation)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("wave 1 (canary): node001"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("wave 2: node002"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("wave 3: node[003-004]"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !f.scratch.journal_dir().exists()
+            || std::fs::read_dir(f.scratch.journal_dir())
+                .expect("dir")
+                .count()
+                == 0,
+        "plan wrote a journal"
+    );
+}
+
+#[test]
+fn waves_run_canary_first_and_a_blown_budget_stops_then_resume_finishes() {
+    let f = Fleet::new(41, 4);
+    let rb = f.scratch.write("smoke.toml", RUNBOOK);
+    let marker = f.scratch.write("marker", "");
+    let out = f
+        .bg()
+        .args(["--output", "json", "run"])
+        .arg(&rb)
+        .args(["--yes", "-p"])
+        .arg(format!("marker={}", marker.display()))
+        .run()
+        .code(3);
+    let ev = events(&out.stdout);
+    let waves: Vec<(String, usize, Vec<String>)> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::WaveBegin {
+                step,
+                wave,
+                targets,
+                ..
+            } => Some((step.clone(), *wave, targets.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(waves[0], ("say".into(), 1, vec!["node001".into()]));
+    assert_eq!(waves[1].2, vec!["node002".to_owned()]);
+    assert_eq!(waves[2].2, vec!["node003".to_owned(), "node004".to_owned()]);
+    assert_eq!(waves[4].0, "flaky");
+    let stopped = ev.iter().find_map(|e| match e {
+        Event::Stopped { step, reason } => Some((step.clone(), reason.clone())),
+        _ => None,
+    });
+    let (step, reason) = stopped.expect("a stopped event");
+    assert_eq!(step, "flaky");
+    assert!(reason.contains("1 of 3 targets failed"), "{reason}");
+    let Some(Event::RunBegin(begin)) = ev.first() else {
+        panic!("no run_begin")
+    };
+
+    // Fix the cause, then resume: finished targets are not run again.
+    std::fs::remove_file(&marker).expect("rm marker");
+    let out = f
+        .bg()
+        .args(["--output", "json", "resume", &begin.run_id, "--yes"])
+        .run()
+        .ok();
+    let ev = events(&out.stdout);
+    let rerun: Vec<String> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::TargetResult(r) => Some(format!(
+                "{}:{}",
+                r.step.clone().unwrap_or_default(),
+                r.target
+            )),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        rerun,
+        vec!["flaky:node003".to_owned()],
+        "resume re-ran more than the failed target"
+    );
+    f.bg().args(["journal", "verify", &begin.run_id]).run().ok();
+}
+
+#[test]
+fn hostile_parameter_values_arrive_as_one_literal_argument() {
+    let f = Fleet::new(42, 1);
+    let rb = f.scratch.write("smoke.toml", RUNBOOK);
+    let pwned = f.scratch.path().join("pwned");
+    for hostile in [
+        format!("; touch {}", pwned.display()),
+        format!("$(touch {})", pwned.display()),
+        format!("`touch {}`", pwned.display()),
+        format!("' ; touch {} ; '", pwned.display()),
+        format!("\" ; touch {} ; \"", pwned.display()),
+        format!("a\nb; touch {}", pwned.display()),
+        "--help".to_owned(),
+    ] {
+        let out = f
+            .bg()
+            .args(["--output", "json", "run"])
+            .arg(&rb)
+            .arg("--yes")
+            .arg("-p")
+            .arg(format!("msg={hostile}"))
+            .run()
+            .ok();
+        let ev = events(&out.stdout);
+        let said = ev
+            .iter()
+            .find_map(|e| match e {
+                Event::TargetResult(r) if r.step.as_deref() == Some("say") => r.stdout.clone(),
+                _ => None,
+            })
+            .expect("say result");
+        assert_eq!(
+            said,
+            format!("{hostile}\n"),
+            "the value was not passed literally"
+        );
+        assert!(!pwned.exists(), "{hostile:?} ran a command");
+    }
+}
+
+#[test]
+fn confirmation_must_type_the_cluster_name() {
+    let f = Fleet::new(43, 2);
+    let rb = f.scratch.write("smoke.toml", RUNBOOK);
+    let out = f.bg().arg("run").arg(&rb).stdin("prod\n").run().code(3);
+    assert!(
+        out.stderr.contains("Type the cluster name (lab)"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.contains("STOPPED at step say"), "{}", out.stdout);
+    assert!(
+        !out.stdout.contains("---- node"),
+        "a step ran without confirmation:\n{}",
+        out.stdout
+    );
+    let out = f.bg().arg("run").arg(&rb).stdin("lab\n").run().ok();
+    assert!(
+        out.stdout.contains("---- node[001-002] (2 hosts)") || out.stdout.contains("hello"),
+        "{}",
+        out.stdout
+    );
+}
