@@ -115,6 +115,10 @@ pub enum Command {
     #[command(subcommand)]
     Journal(JournalCommand),
 
+    /// A practice fleet on this machine: network namespaces with real sshd and nftables (root)
+    #[command(subcommand)]
+    Lab(LabCommand),
+
     /// Print a shell completion script
     ///
     /// Example: breakglass completions bash > /etc/bash_completion.d/breakglass
@@ -239,6 +243,25 @@ pub struct UndoArgs {
 
     #[command(flatten)]
     pub ssh: SshArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabCommand {
+    /// Build a lab, print its inventory and example commands, tear it down on Ctrl-C
+    Up(LabArgs),
+    /// Run the reference recovery (`apiserver-overload`) against a fresh lab, then tear it down
+    Demo(LabArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LabArgs {
+    /// Worker nodes
+    #[arg(long, default_value_t = 6)]
+    pub workers: usize,
+
+    /// Control-plane nodes (each runs an API server stand-in on 6443)
+    #[arg(long, default_value_t = 1)]
+    pub control_planes: usize,
 }
 
 #[derive(Debug, Subcommand)]

@@ -19,7 +19,7 @@ pub mod transport;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, InventoryCommand, JournalCommand, RunbookCommand};
+use crate::cli::{Cli, Command, InventoryCommand, JournalCommand, LabCommand, RunbookCommand};
 use crate::error::Exit;
 use crate::settings::Settings;
 
@@ -60,6 +60,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             commands::inventory::check(&settings, selector.as_deref(), &ssh),
         ),
         Command::Exec(args) => runtime()?.block_on(commands::exec::exec(&settings, &args)),
+        Command::Lab(LabCommand::Up(args)) => runtime()?.block_on(commands::lab::up(&args)),
+        Command::Lab(LabCommand::Demo(args)) => {
+            runtime()?.block_on(commands::lab::demo(&settings, &args))
+        }
         Command::Plan(args) => commands::run::plan(&settings, &args),
         Command::Run(args) => runtime()?.block_on(commands::run::run(&settings, &args)),
         Command::Resume(args) => runtime()?.block_on(commands::run::resume(&settings, &args)),

@@ -57,14 +57,61 @@ impl StepAction {
     }
 }
 
+/// What an action may need to know about where it runs, beyond its arguments.
+pub struct BuildContext<'a> {
+    /// To resolve selectors inside arguments (`allow_targets`).
+    pub inventory: &'a Inventory,
+    /// Names node-side state (dead-man timers, backups) so `confirm` and `undo` find it.
+    pub run_id: &'a str,
+    pub step_id: &'a str,
+    /// The runbook's `cluster` parameter: where `wait.healthy` finds its default endpoints.
+    pub cluster: Option<&'a str>,
+}
+
+/// `wait.healthy` with its defaults filled from the inventory cluster: endpoints, TLS name and
+/// CA, so a shipped runbook needs no addresses.
+fn wait_healthy_defaults(
+    args: &args::WaitHealthy,
+    ctx: &BuildContext<'_>,
+) -> anyhow::Result<args::WaitHealthy> {
+    let mut a = args.clone();
+    let cluster = ctx.cluster.and_then(|c| ctx.inventory.clusters.get(c));
+    if a.endpoints.is_empty() {
+        let Some(cluster) = cluster else {
+            anyhow::bail!(
+                "wait.healthy has no `endpoints`, and the inventory has no cluster {} to take its api_endpoints from",
+                ctx.cluster.map_or_else(
+                    || "(the runbook has no `cluster` parameter)".to_owned(),
+                    |c| format!("'{c}'")
+                )
+            );
+        };
+        if cluster.api_endpoints.is_empty() {
+            anyhow::bail!(
+                "wait.healthy has no `endpoints`, and cluster '{}' in the inventory lists no api_endpoints",
+                cluster.name
+            );
+        }
+        a.endpoints.clone_from(&cluster.api_endpoints);
+    }
+    if let Some(cluster) = cluster {
+        if a.tls_server_name.is_none() {
+            a.tls_server_name.clone_from(&cluster.tls_server_name);
+        }
+        if a.ca_file.is_none() {
+            a.ca_file.clone_from(&cluster.ca_file);
+        }
+    }
+    Ok(a)
+}
+
 /// Builds the action a step's arguments describe.
-pub fn build(args: &ActionArgs, inventory: &Inventory) -> anyhow::Result<StepAction> {
-    let _ = inventory;
+pub fn build(args: &ActionArgs, ctx: &BuildContext<'_>) -> anyhow::Result<StepAction> {
     Ok(match args {
         ActionArgs::SshExec(a) => {
             StepAction::Targets(Arc::new(ssh_exec::SshExecAction { args: a.clone() }))
         }
-        ActionArgs::WaitHealthy(a) => StepAction::WaitHealthy(a.clone()),
+        ActionArgs::WaitHealthy(a) => StepAction::WaitHealthy(wait_healthy_defaults(a, ctx)?),
         ActionArgs::Pause(a) => StepAction::Pause(a.clone()),
         other => anyhow::bail!("action {} is not available in this build yet", other.kind()),
     })

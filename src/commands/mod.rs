@@ -5,6 +5,7 @@ pub mod completions;
 pub mod exec;
 pub mod inventory;
 pub mod journal;
+pub mod lab;
 pub mod run;
 pub mod runbook;
 

@@ -57,12 +57,16 @@ fn usage(e: impl std::fmt::Display) -> anyhow::Error {
 }
 
 /// Loads the runbook and inventory, binds parameters and builds the plan.
-fn prepare(settings: &Settings, args: &PlanArgs) -> anyhow::Result<(Runbook, Plan, Inventory)> {
+fn prepare(
+    settings: &Settings,
+    args: &PlanArgs,
+    run_id: &str,
+) -> anyhow::Result<(Runbook, Plan, Inventory)> {
     let runbook = load_any(&args.runbook).map_err(usage)?;
     let bound = bind(&runbook, &args.params).map_err(usage)?;
     let resolved = resolve(&runbook, &bound).map_err(usage)?;
     let inventory = settings.load_inventory()?;
-    let plan = plan::build(resolved, &inventory)?;
+    let plan = plan::build(resolved, &inventory, run_id)?;
     Ok((runbook, plan, inventory))
 }
 
@@ -76,7 +80,7 @@ fn print_plan(settings: &Settings, plan: &Plan) -> anyhow::Result<()> {
 }
 
 pub fn plan(settings: &Settings, args: &PlanArgs) -> anyhow::Result<Exit> {
-    let (_, plan, _) = prepare(settings, args)?;
+    let (_, plan, _) = prepare(settings, args, "plan")?;
     print_plan(settings, &plan)?;
     Ok(Exit::Success)
 }
@@ -160,7 +164,17 @@ fn finish(started: &Started, outcome: &runner::RunOutcome) -> Exit {
 }
 
 pub async fn run(settings: &Settings, args: &RunArgs) -> anyhow::Result<Exit> {
-    let (runbook, plan, inventory) = prepare(settings, &args.plan)?;
+    run_with(settings, args, Arc::new(TerminalOperator)).await
+}
+
+/// `run` with a given operator (the terminal, or the lab demo's scripted answers).
+pub async fn run_with(
+    settings: &Settings,
+    args: &RunArgs,
+    operator: Arc<dyn Operator>,
+) -> anyhow::Result<Exit> {
+    let run_id = journal::new_run_id();
+    let (runbook, plan, inventory) = prepare(settings, &args.plan, &run_id)?;
     if args.dry_run {
         print_plan(settings, &plan)?;
         return Ok(Exit::Success);
@@ -170,7 +184,6 @@ pub async fn run(settings: &Settings, args: &RunArgs) -> anyhow::Result<Exit> {
     if !settings.json() {
         stdout_raw(&plan::render(&plan));
     }
-    let run_id = journal::new_run_id();
     let started = start(settings, Journal::create(&settings.journal_root, &run_id)?);
     let targets: usize = plan.steps.iter().map(plan::PlannedStep::target_count).sum();
     let begin = Event::RunBegin(RunBegin {
@@ -196,7 +209,7 @@ pub async fn run(settings: &Settings, args: &RunArgs) -> anyhow::Result<Exit> {
         &started.run,
         &plan,
         &rs,
-        &TerminalOperator,
+        operator.as_ref(),
         &Done::default(),
     )
     .await?;

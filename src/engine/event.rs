@@ -6,11 +6,18 @@
 //!
 //! | `type` | when | fields |
 //! | --- | --- | --- |
-//! | `run_begin` | first | `run_id`, `version`, `command` (the verb), `argv`, `operator`, `inventory`, `inventory_digest`, `selector`, `targets` (count), `journal` (directory) |
-//! | `target_result` | once per host, as it finishes | `target` (inventory name), `address` (`ip:port`), `outcome` (`ok`, `failed`, `unreachable`, `timed_out`, `auth_failed`, `refused`, `error`), `exit_status`, `signal`, `reason`, `phase` (`connect`/`command` for `timed_out`), `expected_host_key`, `presented_host_key`, `recorded_host_key`, `stdout`, `stderr` (UTF-8, invalid bytes replaced), `stdout_bytes`, `stderr_bytes` (what the host sent), `stdout_truncated`, `stderr_truncated`, `connect_ms`, `duration_ms`; in the journal `stdout`/`stderr` are omitted and `stdout_sha256`/`stderr_sha256` are set |
-//! | `notice` | operator-visible happenings (first Ctrl-C) | `message` |
+//! | `run_begin` | first | `run_id`, `version`, `command` (the verb), `argv`, `operator`, `inventory`, `inventory_digest`, `selector` (exec), `targets` (count), `journal` (directory); for `run` also `runbook` (name), `runbook_source` (the full text that ran), `params` (`[[name, value], ...]`) |
+//! | `step_begin` | a runbook step starts | `step`, `action`, `description`, `targets`, `waves` (targets per wave) |
+//! | `wave_begin` | a wave starts | `step`, `wave` (1-based), `waves`, `targets` (names still to do) |
+//! | `snapshot` | journal only, before a target changes | `step`, `target`, `state` (what `undo` restores) |
+//! | `target_result` | once per host, as it finishes | `target` (inventory name), `address` (`ip:port`), `outcome` (`ok`, `failed`, `unreachable`, `timed_out`, `auth_failed`, `refused`, `error`), `exit_status`, `signal`, `reason`, `phase` (`connect`/`command` for `timed_out`), `expected_host_key`, `presented_host_key`, `recorded_host_key`, `stdout`, `stderr` (UTF-8, invalid bytes replaced), `stdout_bytes`, `stderr_bytes` (what the host sent), `stdout_truncated`, `stderr_truncated`, `connect_ms`, `duration_ms`; runbook steps add `step`, `wave`, `mode` (`apply`/`undo`), `summary`; in the journal `stdout`/`stderr` are omitted and `stdout_sha256`/`stderr_sha256` are set |
+//! | `wave_end` | a wave ends | `step`, `wave`, `ok`, `failed`, `allowed_failures` |
+//! | `gate` | a gate or `wait.healthy` finished | `step`, `passed`, `detail` |
+//! | `step_end` | a step ends | `step`, `status` (`completed`, `failed`, `stopped`, `interrupted`, `undone`, `undo_failed`), `ok`, `failed` |
+//! | `stopped` | the run stopped on purpose | `step`, `reason` (budget, gate, declined confirmation, pause) |
+//! | `notice` | operator-visible happenings (Ctrl-C, confirmations, resume) | `message` |
 //! | `summary` | last line of stdout | `total`, `ok`, `failed`, `unreachable`, `timed_out`, `auth_failed`, `refused`, `error`, `not_started`, `interrupted`, `elapsed_ms`, `exit_code` |
-//! | `run_end` | journal only, last record | `status` (`completed`, `interrupted`), `exit_code` |
+//! | `run_end` | journal only, last record | `status` (`completed`, `stopped`, `interrupted`), `exit_code` |
 //! | `error` | a fatal error before or during the run (json mode, stdout) | `message`, `exit_code` |
 
 use serde::{Deserialize, Serialize};

@@ -56,10 +56,20 @@ fn select(inventory: &Inventory, step: &str, selector: &str) -> anyhow::Result<V
 }
 
 /// Binds every step to its hosts and builds its action.
-pub fn build(runbook: ResolvedRunbook, inventory: &Inventory) -> anyhow::Result<Plan> {
+pub fn build(
+    runbook: ResolvedRunbook,
+    inventory: &Inventory,
+    run_id: &str,
+) -> anyhow::Result<Plan> {
     let mut steps = Vec::new();
     for step in &runbook.steps {
-        let action = actions::build(&step.action, inventory)
+        let ctx = actions::BuildContext {
+            inventory,
+            run_id,
+            step_id: &step.id,
+            cluster: runbook.cluster.as_deref(),
+        };
+        let action = actions::build(&step.action, &ctx)
             .map_err(|e| ExitError::new(Exit::Usage, format!("step {}: {e:#}", step.id)))?;
         let waves = match &step.targets {
             Some(sel) => {
@@ -81,7 +91,7 @@ pub fn build(runbook: ResolvedRunbook, inventory: &Inventory) -> anyhow::Result<
                     .as_deref()
                     .map(|sel| select(inventory, &format!("{} gate", step.id), sel))
                     .transpose()?,
-                Some(actions::build(&g.action, inventory).map_err(|e| {
+                Some(actions::build(&g.action, &ctx).map_err(|e| {
                     ExitError::new(Exit::Usage, format!("step {} gate: {e:#}", step.id))
                 })?),
             ),

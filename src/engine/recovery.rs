@@ -116,7 +116,7 @@ impl History {
             )
             .into());
         }
-        Ok((plan::build(resolved, &inventory)?, inventory))
+        Ok((plan::build(resolved, &inventory, &b.run_id)?, inventory))
     }
 }
 

@@ -331,11 +331,21 @@ impl fmt::Display for Pattern {
 /// simulation), so ranges of variable width followed by `*` need no backtracking and the cost
 /// is linear in the pattern length times the name length.
 fn matches_segments(segments: &[Segment], text: &str) -> bool {
+    // Selecting from 100k hosts calls this twice per host; names and addresses fit on the stack.
+    const STACK: usize = 256;
     let n = text.len();
-    let mut reachable = vec![false; n + 1];
+    let (mut a, mut b) = ([false; STACK], [false; STACK]);
+    let (mut heap_a, mut heap_b) = (Vec::new(), Vec::new());
+    let (mut reachable, mut next): (&mut [bool], &mut [bool]) = if n < STACK {
+        (&mut a[..=n], &mut b[..=n])
+    } else {
+        heap_a.resize(n + 1, false);
+        heap_b.resize(n + 1, false);
+        (&mut heap_a, &mut heap_b)
+    };
     reachable[0] = true;
     for segment in segments {
-        let mut next = vec![false; n + 1];
+        next.fill(false);
         let mut any = false;
         for start in (0..=n).filter(|&p| reachable[p]) {
             let rest = &text[start..];
@@ -376,7 +386,7 @@ fn matches_segments(segments: &[Segment], text: &str) -> bool {
         if !any {
             return false;
         }
-        reachable = next;
+        std::mem::swap(&mut reachable, &mut next);
     }
     reachable[n]
 }

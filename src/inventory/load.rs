@@ -184,6 +184,7 @@ struct RawCluster {
     #[serde(default)]
     api_endpoints: Vec<Spanned<String>>,
     tls_server_name: Option<Spanned<String>>,
+    ca_file: Option<Spanned<String>>,
     #[serde(default)]
     labels: BTreeMap<Spanned<String>, Spanned<String>>,
 }
@@ -410,12 +411,14 @@ impl<'a> Builder<'a> {
                 non_empty(t.get_ref(), "TLS server name").map_err(|m| cx.invalid(&t.span(), m))?;
             }
             let labels = self.labels(&c.labels)?;
+            let ca_file = c.ca_file.as_ref().map(|f| self.file_path(f)).transpose()?;
             clusters.insert(
                 name.get_ref().clone(),
                 Cluster {
                     name: name.into_inner(),
                     api_endpoints,
                     tls_server_name: c.tls_server_name.map(Spanned::into_inner),
+                    ca_file,
                     labels,
                 },
             );

@@ -69,6 +69,9 @@ pub struct Cluster {
     pub api_endpoints: Vec<SocketAddr>,
     /// The TLS server name to present to API servers reached by IP.
     pub tls_server_name: Option<String>,
+    /// CA bundle (on the operator's machine) that signs the API servers' certificates; `~`
+    /// expanded.
+    pub ca_file: Option<PathBuf>,
     pub labels: BTreeMap<String, String>,
 }
 

@@ -33,11 +33,12 @@
 //! error: [`Inventory::select`] returns what matches, in inventory order without duplicates, and
 //! the caller decides whether an empty result is an error. Unknown `@groups` are errors.
 //!
-//! Selection is linear in the number of hosts: exact names and addresses are hash lookups and
-//! patterns are compiled once per call and matched without expanding ranges.
+//! Selection is linear in the number of hosts: exact names and addresses are hash lookups (IPs are
+//! compared as addresses, so `FD00::1` finds `fd00::1`), and patterns are compiled when the
+//! selector is parsed and matched without expanding their ranges.
 
 use std::collections::{HashMap, HashSet};
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::net::IpAddr;
 use std::str::FromStr;
 
@@ -455,23 +456,24 @@ impl Parser<'_> {
 // ---------------------------------------------------------------------------------------------
 // Evaluation.
 
-/// Indexes built once per `select` call so every item costs at most one pass over the hosts.
-struct Index<'a> {
+/// State of one `select` call: groups already evaluated (and the stack of groups being
+/// evaluated, to report cycles).
+struct Eval<'a> {
     inventory: &'a Inventory,
-    by_name: HashMap<&'a str, usize>,
-    by_address: HashMap<String, Vec<usize>>,
-    addresses: Vec<String>,
-    label_keys: HashSet<&'a str>,
-    /// Groups already evaluated in this call.
     groups: HashMap<String, Vec<bool>>,
+    stack: Vec<String>,
 }
 
 impl Inventory {
     /// The hosts `selector` picks, in inventory order, without duplicates. An empty result is
     /// not an error here; an unknown or cyclic `@group` is.
     pub fn select(&self, selector: &Selector) -> Result<Vec<&Host>, SelectorError> {
-        let mut index = Index::new(self);
-        let mask = index.selector(selector, &mut Vec::new())?;
+        let mut eval = Eval {
+            inventory: self,
+            groups: HashMap::new(),
+            stack: Vec::new(),
+        };
+        let mask = eval.selector(selector)?;
         Ok(self
             .hosts
             .iter()
@@ -486,44 +488,11 @@ impl Inventory {
     }
 }
 
-impl<'a> Index<'a> {
-    fn new(inventory: &'a Inventory) -> Self {
-        let addresses: Vec<String> = inventory
-            .hosts
-            .iter()
-            .map(|h| h.address.to_string())
-            .collect();
-        let mut by_address: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, a) in addresses.iter().enumerate() {
-            by_address.entry(a.clone()).or_default().push(i);
-        }
-        Index {
-            inventory,
-            by_name: inventory
-                .hosts
-                .iter()
-                .enumerate()
-                .map(|(i, h)| (h.name.as_str(), i))
-                .collect(),
-            by_address,
-            addresses,
-            label_keys: inventory
-                .hosts
-                .iter()
-                .flat_map(|h| h.labels.keys().map(String::as_str))
-                .collect(),
-            groups: HashMap::new(),
-        }
-    }
-
-    fn selector(
-        &mut self,
-        selector: &Selector,
-        stack: &mut Vec<String>,
-    ) -> Result<Vec<bool>, SelectorError> {
-        let mut mask = self.set(&selector.include, stack)?;
+impl Eval<'_> {
+    fn selector(&mut self, selector: &Selector) -> Result<Vec<bool>, SelectorError> {
+        let mut mask = self.set(&selector.include)?;
         for set in &selector.except {
-            let minus = self.set(set, stack)?;
+            let minus = self.set(set)?;
             for (keep, drop) in mask.iter_mut().zip(minus) {
                 *keep &= !drop;
             }
@@ -531,13 +500,17 @@ impl<'a> Index<'a> {
         Ok(mask)
     }
 
-    fn set(&mut self, items: &[Item], stack: &mut Vec<String>) -> Result<Vec<bool>, SelectorError> {
-        let n = self.inventory.hosts.len();
-        let mut mask = vec![false; n];
+    /// One SET: the union of its host items, filtered by its label requirements. Each step is
+    /// one pass over the hosts with hash lookups, whatever the number of items.
+    fn set(&mut self, items: &[Item]) -> Result<Vec<bool>, SelectorError> {
+        let hosts = &self.inventory.hosts;
+        let mut mask = vec![false; hosts.len()];
         let mut has_hosts = false;
-        let mut exact: Vec<&str> = Vec::new();
+        let mut names: HashSet<&str> = HashSet::new();
+        let mut addresses: HashSet<IpAddr> = HashSet::new();
         let mut patterns: Vec<&Pattern> = Vec::new();
         let mut requirements: Vec<Requirement> = Vec::new();
+        let mut words: HashSet<&str> = HashSet::new();
         for item in items {
             match item {
                 Item::All => {
@@ -546,68 +519,90 @@ impl<'a> Index<'a> {
                 }
                 Item::Group(name) => {
                     has_hosts = true;
-                    let group = self.group(name, stack)?;
+                    let group = self.group(name)?;
                     for (m, g) in mask.iter_mut().zip(group) {
                         *m |= g;
                     }
                 }
                 Item::Pattern(p) => {
                     has_hosts = true;
-                    if p.is_literal() {
-                        exact.push(p.as_str());
-                    } else {
+                    if !p.is_literal() {
                         patterns.push(p);
+                    } else if let Ok(ip) = p.as_str().parse::<IpAddr>() {
+                        // Compared as addresses, so `FD00::1` finds `fd00::1`.
+                        addresses.insert(ip);
+                    } else {
+                        names.insert(p.as_str());
                     }
                 }
                 Item::Word(w) => {
-                    if !self.by_name.contains_key(w.as_str())
-                        && self.label_keys.contains(w.as_str())
-                    {
-                        requirements.push(Requirement::Exists(w.clone()));
-                    } else {
-                        has_hosts = true;
-                        exact.push(w);
-                    }
+                    words.insert(w);
                 }
                 Item::Label(r) => requirements.push(r.clone()),
             }
         }
-        for e in exact {
-            if let Some(&i) = self.by_name.get(e) {
-                mask[i] = true;
-            }
-            for &i in self.by_address.get(e).into_iter().flatten() {
-                mask[i] = true;
+        let hosts = &self.inventory.hosts;
+        if !words.is_empty() {
+            // A word is a host name if a host has it, else a label key if a host has that key,
+            // else a name that matches nothing (see the module docs).
+            let host_names: HashSet<&str> = hosts
+                .iter()
+                .filter_map(|h| words.get(h.name.as_str()).copied())
+                .collect();
+            let open: HashSet<&str> = words.difference(&host_names).copied().collect();
+            let label_keys: HashSet<&str> = if open.is_empty() {
+                HashSet::new()
+            } else {
+                hosts
+                    .iter()
+                    .flat_map(|h| h.labels.keys())
+                    .filter_map(|k| open.get(k.as_str()).copied())
+                    .collect()
+            };
+            for w in words {
+                if label_keys.contains(w) {
+                    requirements.push(Requirement::Exists(w.to_owned()));
+                } else {
+                    has_hosts = true;
+                    names.insert(w);
+                }
             }
         }
-        if !patterns.is_empty() {
-            for (i, host) in self.inventory.hosts.iter().enumerate() {
-                if !mask[i]
-                    && patterns
-                        .iter()
-                        .any(|p| p.matches(&host.name) || p.matches(&self.addresses[i]))
-                {
-                    mask[i] = true;
+        if !names.is_empty() || !addresses.is_empty() || !patterns.is_empty() {
+            let mut address = String::new();
+            for (m, host) in mask.iter_mut().zip(hosts) {
+                if *m {
+                    continue;
                 }
+                *m = names.contains(host.name.as_str())
+                    || addresses.contains(&host.address)
+                    || (!patterns.is_empty() && {
+                        address.clear();
+                        // Writing to a String cannot fail.
+                        let _ = write!(address, "{}", host.address);
+                        patterns
+                            .iter()
+                            .any(|p| p.matches(&host.name) || p.matches(&address))
+                    });
             }
         }
         if !has_hosts {
             mask.fill(true);
         }
         if !requirements.is_empty() {
-            for (m, host) in mask.iter_mut().zip(&self.inventory.hosts) {
+            for (m, host) in mask.iter_mut().zip(hosts) {
                 *m = *m && requirements.iter().all(|r| r.matches(host));
             }
         }
         Ok(mask)
     }
 
-    fn group(&mut self, name: &str, stack: &mut Vec<String>) -> Result<Vec<bool>, SelectorError> {
+    fn group(&mut self, name: &str) -> Result<Vec<bool>, SelectorError> {
         if let Some(mask) = self.groups.get(name) {
             return Ok(mask.clone());
         }
-        if stack.iter().any(|g| g == name) {
-            let mut chain: Vec<String> = stack.iter().map(|g| format!("@{g}")).collect();
+        if self.stack.iter().any(|g| g == name) {
+            let mut chain: Vec<String> = self.stack.iter().map(|g| format!("@{g}")).collect();
             chain.push(format!("@{name}"));
             return Err(SelectorError::GroupCycle {
                 name: name.to_owned(),
@@ -624,9 +619,9 @@ impl<'a> Index<'a> {
             name: name.to_owned(),
             source: Box::new(e),
         })?;
-        stack.push(name.to_owned());
-        let mask = self.selector(&selector, stack)?;
-        stack.pop();
+        self.stack.push(name.to_owned());
+        let mask = self.selector(&selector)?;
+        self.stack.pop();
         self.groups.insert(name.to_owned(), mask.clone());
         Ok(mask)
     }

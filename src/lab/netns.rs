@@ -51,7 +51,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, mpsc};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, mpsc};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -335,7 +335,7 @@ impl Lab {
         }
         require_root()?;
         let tools = Tools::find()?;
-        Lab::cleanup_stale().context("removing stale labs before building a new one")?;
+        cleanup_stale(&tools).context("removing stale labs before building a new one")?;
 
         let id = random_hex(ID_LEN);
         let dir = Path::new(STATE_ROOT).join(&id);
@@ -774,7 +774,8 @@ impl Lab {
              # Host keys are pinned; the nodes are network namespaces on this machine.\n\n\
              [defaults]\nuser = \"root\"\nport = 22\nidentity_files = [{key}]\n\
              known_hosts = {kh}\nconnect_timeout = \"5s\"\ncommand_timeout = \"60s\"\n\n\
-             [clusters.{CLUSTER_NAME}]\napi_endpoints = [{endpoints}]\ntls_server_name = {tls}\n",
+             [clusters.{CLUSTER_NAME}]\napi_endpoints = [{endpoints}]\ntls_server_name = {tls}\n\
+             ca_file = {ca}\n",
             id = self.id,
             key = path_str(&self.client_key_path()),
             kh = path_str(&self.known_hosts_path()),
@@ -785,6 +786,7 @@ impl Lab {
                 .collect::<Vec<_>>()
                 .join(", "),
             tls = q(TLS_SERVER_NAME),
+            ca = path_str(&self.ca_cert),
         );
         let mut known_hosts = String::new();
         for node in &self.nodes {
@@ -1197,53 +1199,57 @@ impl Lab {
     /// directory. Labs of live processes are left alone. Returns how many labs it removed.
     pub fn cleanup_stale() -> anyhow::Result<usize> {
         require_root()?;
-        let tools = Tools::find()?;
-        let _lock = GlobalLock::acquire()?;
-        let mut by_lab: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        if let Ok(entries) = fs::read_dir("/run/netns") {
-            for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if let Some(id) = lab_id_of_netns(&name) {
-                    by_lab.entry(id.to_owned()).or_default().push(name);
-                }
-            }
-        }
-        if let Ok(entries) = fs::read_dir(STATE_ROOT) {
-            for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if is_lab_id(&name) {
-                    by_lab.entry(name).or_default();
-                }
-            }
-        }
-        let mut removed = 0;
-        for (id, mut namespaces) in by_lab {
-            let dir = Path::new(STATE_ROOT).join(&id);
-            if owner_alive(&dir) {
-                continue;
-            }
-            // The hub holds the bridge; delete it last so node legs go with their nodes.
-            namespaces.sort_by_key(|n| n.ends_with("-hub"));
-            let inodes = netns_inodes(&namespaces);
-            for _ in 0..50 {
-                let left = processes_in(&inodes);
-                if left.is_empty() {
-                    break;
-                }
-                kill(&tools, &left.iter().map(u32::to_string).collect::<Vec<_>>());
-                thread::sleep(Duration::from_millis(20));
-            }
-            delete_network(&tools, &format!("{IF_PREFIX}{id}"), &namespaces)?;
-            if let Err(e) = fs::remove_dir_all(&dir) {
-                if e.kind() != std::io::ErrorKind::NotFound {
-                    return Err(e).with_context(|| format!("removing {}", dir.display()));
-                }
-            }
-            removed += 1;
-        }
-        release_mountpoints();
-        Ok(removed)
+        cleanup_stale(&Tools::find()?)
     }
+}
+
+/// [`Lab::cleanup_stale`] with the tools already found.
+fn cleanup_stale(tools: &Tools) -> anyhow::Result<usize> {
+    let _lock = GlobalLock::acquire()?;
+    let mut by_lab: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    if let Ok(entries) = fs::read_dir("/run/netns") {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(id) = lab_id_of_netns(&name) {
+                by_lab.entry(id.to_owned()).or_default().push(name);
+            }
+        }
+    }
+    if let Ok(entries) = fs::read_dir(STATE_ROOT) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if is_lab_id(&name) {
+                by_lab.entry(name).or_default();
+            }
+        }
+    }
+    let mut removed = 0;
+    for (id, mut namespaces) in by_lab {
+        let dir = Path::new(STATE_ROOT).join(&id);
+        if owner_alive(&dir) {
+            continue;
+        }
+        // The hub holds the bridge; delete it last so node legs go with their nodes.
+        namespaces.sort_by_key(|n| n.ends_with("-hub"));
+        let inodes = netns_inodes(&namespaces);
+        for _ in 0..50 {
+            let left = processes_in(&inodes);
+            if left.is_empty() {
+                break;
+            }
+            kill(tools, &left.iter().map(u32::to_string).collect::<Vec<_>>());
+            thread::sleep(Duration::from_millis(20));
+        }
+        delete_network(tools, &format!("{IF_PREFIX}{id}"), &namespaces)?;
+        if let Err(e) = fs::remove_dir_all(&dir) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                return Err(e).with_context(|| format!("removing {}", dir.display()));
+            }
+        }
+        removed += 1;
+    }
+    release_mountpoints();
+    Ok(removed)
 }
 
 impl Drop for Lab {
@@ -1543,7 +1549,17 @@ struct Tools {
 }
 
 impl Tools {
+    /// Found once per process (checking python costs ~0.2 s); a failure is not cached.
     fn find() -> anyhow::Result<Tools> {
+        static FOUND: OnceLock<Tools> = OnceLock::new();
+        if let Some(tools) = FOUND.get() {
+            return Ok(tools.clone());
+        }
+        let tools = Tools::find_uncached()?;
+        Ok(FOUND.get_or_init(|| tools).clone())
+    }
+
+    fn find_uncached() -> anyhow::Result<Tools> {
         let mut dirs: Vec<PathBuf> =
             std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).collect();
         // sbin is not on every user's PATH, and the system python beats a pyenv shim.
@@ -2101,7 +2117,7 @@ mod tests {
             .expect("run ssh")
     }
 
-    /// A known_hosts file built from the nodes' public keys, after checking that each key's
+    /// A `known_hosts` file built from the nodes' public keys, after checking that each key's
     /// fingerprint is the pin in the inventory. `rotate` gives each node its neighbour's key.
     fn known_hosts_from_pins(lab: &Lab, path: &Path, rotate: bool) {
         let inventory = fs::read_to_string(lab.inventory_path()).expect("inventory");
@@ -2186,7 +2202,28 @@ mod tests {
     #[test]
     fn three_node_lab_end_to_end() {
         let lab = Lab::build(&LabSpec::new(1, 2)).expect("build the lab");
-        let cp = lab.node("cp1").expect("cp1").clone();
+        let pinned = lab.dir().join("test-known-hosts");
+        check_inventory_and_ssh(&lab, &pinned);
+        check_api_reachable(&lab);
+        check_node_local_files(&lab);
+        let held_operator = check_block_cuts_established(&lab, &pinned);
+        check_systemctl_and_kubelet(&lab);
+        check_crictl(&lab);
+        check_manifest_restart(&lab);
+
+        // Teardown leaves nothing: namespaces, veth, processes (held connection included), files.
+        let recorded = lab.pids();
+        assert!(recorded.len() >= 10, "{recorded:?}");
+        let (id, namespaces) = (lab.id().to_owned(), lab.namespaces().to_vec());
+        let (veth, dir) = (lab.root_interface().to_owned(), lab.dir().to_path_buf());
+        assert!(netns_list().contains(&namespaces[0]));
+        lab.teardown().expect("teardown");
+        assert!(!held_operator.is_alive());
+        assert_gone(&id, &namespaces, &veth, &recorded, &dir);
+    }
+
+    fn check_inventory_and_ssh(lab: &Lab, pinned: &Path) {
+        let cp = lab.node("cp1").expect("cp1");
         let api = cp.api_addr();
         assert_eq!(lab.nodes().len(), 3);
         assert_eq!(lab.nodes_with_role(Role::Worker).len(), 2);
@@ -2217,10 +2254,9 @@ mod tests {
         );
 
         // Each sshd answers with its pinned key; another node's key is refused.
-        let pinned = lab.dir().join("test-known-hosts");
-        known_hosts_from_pins(&lab, &pinned, false);
+        known_hosts_from_pins(lab, pinned, false);
         for node in lab.nodes() {
-            let out = ssh(&lab, &pinned, node, "hostname; echo $PATH; ps -e -o comm=");
+            let out = ssh(lab, pinned, node, "hostname; echo $PATH; ps -e -o comm=");
             let text = String::from_utf8_lossy(&out.stdout);
             assert!(
                 out.status.success(),
@@ -2242,15 +2278,19 @@ mod tests {
             );
         }
         let rotated = lab.dir().join("test-known-hosts-rotated");
-        known_hosts_from_pins(&lab, &rotated, true);
-        let out = ssh(&lab, &rotated, &cp, "true");
+        known_hosts_from_pins(lab, &rotated, true);
+        let out = ssh(lab, &rotated, cp, "true");
         assert!(!out.status.success());
         assert!(
             String::from_utf8_lossy(&out.stderr).contains("Host key verification failed"),
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
 
+    fn check_api_reachable(lab: &Lab) {
+        let cp = lab.node("cp1").expect("cp1");
+        let api = cp.api_addr();
         // Workers reach the API stand-in; TLS verifies with the lab CA by IP and by name.
         for worker in ["worker1", "worker2"] {
             let probe = lab
@@ -2258,7 +2298,7 @@ mod tests {
                 .expect("probe");
             assert_eq!(probe, Probe::Connected, "{worker}");
             let body = sh_ok(
-                &lab,
+                lab,
                 worker,
                 &format!(
                     "curl -sS --cacert {NODE_CA} https://{}:6443/readyz",
@@ -2281,7 +2321,10 @@ mod tests {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
 
+    fn check_node_local_files(lab: &Lab) {
+        let cp = lab.node("cp1").expect("cp1");
         // Node-local files: only the control plane has the manifest; the host's is untouched.
         let manifest = lab.manifest("cp1").expect("manifest");
         let text = String::from_utf8_lossy(&manifest);
@@ -2298,7 +2341,12 @@ mod tests {
             fs::read("/etc/kubernetes/manifests/kube-apiserver.yaml").ok(),
             Some(manifest)
         );
+    }
 
+    /// Returns the operator's held connection, still open, for the teardown check.
+    fn check_block_cuts_established(lab: &Lab, pinned: &Path) -> HeldConnection {
+        let cp = lab.node("cp1").expect("cp1");
+        let api = cp.api_addr();
         // Held connections and kubelet watches are up.
         let held_worker = lab
             .hold_connection(Some("worker1"), api)
@@ -2335,10 +2383,10 @@ mod tests {
             cp.address,
             lab.operator_address()
         );
-        sh_ok(&lab, "cp1", &block);
-        assert!(sh_ok(&lab, "cp1", "nft list ruleset").contains("table inet breakglass"));
+        sh_ok(lab, "cp1", &block);
+        assert!(sh_ok(lab, "cp1", "nft list ruleset").contains("table inet breakglass"));
         assert!(
-            sh_ok(&lab, "worker1", "nft list ruleset").is_empty(),
+            sh_ok(lab, "worker1", "nft list ruleset").is_empty(),
             "firewalls are per node"
         );
         let probe = lab
@@ -2362,14 +2410,18 @@ mod tests {
             "worker2's kubelet kept its watch"
         );
         assert!(lab.kubelet_watch_connected("cp1").expect("watch state"));
-        let out = ssh(&lab, &pinned, &cp, "hostname");
+        let out = ssh(lab, pinned, cp, "hostname");
         assert!(out.status.success(), "SSH must survive the block");
-        sh_ok(&lab, "cp1", "nft delete table inet breakglass");
+        sh_ok(lab, "cp1", "nft delete table inet breakglass");
         let probe = lab
             .tcp_probe(Some("worker2"), api, Duration::from_secs(2))
             .expect("probe");
         assert_eq!(probe, Probe::Connected);
 
+        held_operator
+    }
+
+    fn check_systemctl_and_kubelet(lab: &Lab) {
         // systemctl and the kubelet; PID namespaces keep nodes apart.
         let out = lab
             .sh("worker1", "systemctl is-active kubelet")
@@ -2378,7 +2430,7 @@ mod tests {
             (out.status.code(), out.stdout.as_slice()),
             (Some(0), &b"active\n"[..])
         );
-        sh_ok(&lab, "worker1", "systemctl stop kubelet");
+        sh_ok(lab, "worker1", "systemctl stop kubelet");
         let out = lab
             .sh("worker1", "systemctl is-active kubelet")
             .expect("sh");
@@ -2387,7 +2439,7 @@ mod tests {
             (Some(3), &b"inactive\n"[..])
         );
         assert!(!lab.kubelet_running("worker1").expect("kubelet_running"));
-        sh_ok(&lab, "worker2", "pkill -x kubelet; sleep 0.2");
+        sh_ok(lab, "worker2", "pkill -x kubelet; sleep 0.2");
         assert!(!lab.kubelet_running("worker2").expect("kubelet_running"));
         assert!(
             lab.kubelet_running("cp1").expect("kubelet_running"),
@@ -2408,14 +2460,16 @@ mod tests {
             Some(5)
         );
         sh_ok(
-            &lab,
+            lab,
             "worker1",
             "systemctl start kubelet && systemctl is-active --quiet kubelet",
         );
-        sh_ok(&lab, "worker2", "systemctl restart kubelet.service");
+        sh_ok(lab, "worker2", "systemctl restart kubelet.service");
         assert!(lab.kubelet_running("worker1").expect("kubelet_running"));
         assert!(lab.kubelet_running("worker2").expect("kubelet_running"));
+    }
 
+    fn check_crictl(lab: &Lab) {
         // crictl over the per-node pod state.
         let pods = lab.pods("worker1").expect("pods");
         let telemetry = pods
@@ -2425,20 +2479,20 @@ mod tests {
             .clone();
         assert!(telemetry.ready && pods.len() >= 3);
         let ids = sh_ok(
-            &lab,
+            lab,
             "worker1",
             "crictl pods --namespace monitoring --name '^telemetry-agent-' -q",
         );
         assert_eq!(ids.trim(), telemetry.id);
         let json = sh_ok(
-            &lab,
+            lab,
             "worker1",
             "crictl pods --label app=telemetry-agent -o json",
         );
         let parsed: serde_json::Value = serde_json::from_str(&json).expect("crictl json");
         assert_eq!(parsed["items"][0]["id"], telemetry.id.as_str());
         assert_eq!(parsed["items"][0]["state"], "SANDBOX_READY");
-        let table = sh_ok(&lab, "worker1", "crictl pods");
+        let table = sh_ok(lab, "worker1", "crictl pods");
         assert!(table.starts_with("POD ID"), "{table}");
         assert!(
             table.contains(&telemetry.id[..13]) && table.contains("hours ago"),
@@ -2450,7 +2504,7 @@ mod tests {
         assert!(!out.status.success());
         assert!(String::from_utf8_lossy(&out.stderr).contains("please stop it first"));
         let stopped = sh_ok(
-            &lab,
+            lab,
             "worker1",
             &format!("crictl stopp {}", &telemetry.id[..12]),
         );
@@ -2458,9 +2512,9 @@ mod tests {
             stopped.trim(),
             format!("Stopped sandbox {}", &telemetry.id[..12])
         );
-        let notready = sh_ok(&lab, "worker1", "crictl pods --state notready -q");
+        let notready = sh_ok(lab, "worker1", "crictl pods --state notready -q");
         assert_eq!(notready.trim(), telemetry.id);
-        sh_ok(&lab, "worker1", &format!("crictl rmp {}", telemetry.id));
+        sh_ok(lab, "worker1", &format!("crictl rmp {}", telemetry.id));
         assert!(
             lab.pods("worker1")
                 .expect("pods")
@@ -2480,13 +2534,9 @@ mod tests {
                     .label("app", "telemetry-agent")],
             )
             .expect("seed");
-        let ids = sh_ok(
-            &lab,
-            "worker1",
-            "crictl pods -q --label app=telemetry-agent",
-        );
+        let ids = sh_ok(lab, "worker1", "crictl pods -q --label app=telemetry-agent");
         assert_eq!(ids.trim(), seeded[0].id);
-        sh_ok(&lab, "worker1", "systemctl stop containerd");
+        sh_ok(lab, "worker1", "systemctl stop containerd");
         let out = lab.sh("worker1", "crictl pods").expect("sh");
         assert_eq!(
             out.status.code(),
@@ -2494,14 +2544,17 @@ mod tests {
             "crictl fails while the runtime is down"
         );
         sh_ok(
-            &lab,
+            lab,
             "worker1",
             "systemctl start containerd && crictl pods -q",
         );
+    }
 
+    fn check_manifest_restart(lab: &Lab) {
+        let api = lab.api_endpoints()[0];
         // The API stand-in restarts with new flags when its manifest changes.
         sh_ok(
-            &lab,
+            lab,
             "cp1",
             "sed -i 's/--max-requests-inflight=400/--max-requests-inflight=800/' \
              /etc/kubernetes/manifests/kube-apiserver.yaml",
@@ -2519,16 +2572,6 @@ mod tests {
             .tcp_probe(None, api, Duration::from_secs(1))
             .expect("probe")
             == Probe::Connected));
-
-        // Teardown leaves nothing: namespaces, veth, processes (held connection included), files.
-        let pids = lab.pids();
-        assert!(pids.len() >= 10, "{pids:?}");
-        let (id, namespaces) = (lab.id().to_owned(), lab.namespaces().to_vec());
-        let (veth, dir) = (lab.root_interface().to_owned(), lab.dir().to_path_buf());
-        assert!(netns_list().contains(&namespaces[0]));
-        lab.teardown().expect("teardown");
-        assert!(!held_operator.is_alive());
-        assert_gone(&id, &namespaces, &veth, &pids, &dir);
     }
 
     #[test]
@@ -2624,7 +2667,7 @@ mod tests {
             .spawn()
             .expect("sleep in the namespace");
         assert!(eventually(Duration::from_secs(5), || !processes_in(
-            &netns_inodes(&[hub.clone()])
+            &netns_inodes(std::slice::from_ref(&hub))
         )
         .is_empty()));
 

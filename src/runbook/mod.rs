@@ -128,7 +128,7 @@ mod tests;
 
 use std::path::Path;
 
-pub use diagnostic::{Diagnostic, Pos, RunbookError};
+pub use diagnostic::{Diagnostic, RunbookError};
 pub use interpolate::shell_quote;
 pub use params::{BindError, BoundParams, Param, ParamType, ParamValue, bind};
 pub use resolve::{DEFAULT_SSH_GATE_TIMEOUT, ResolvedGate, ResolvedRunbook, ResolvedStep, resolve};

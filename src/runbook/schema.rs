@@ -470,7 +470,7 @@ mod tests {
         let json = serde_json::to_string(&w).expect("ser");
         assert_eq!(json, r#"[1,"10%","100%"]"#);
         assert_eq!(serde_json::from_str::<Waves>(&json).expect("de"), w);
-        assert!(serde_json::from_str::<Waves>(r#"[5, 2]"#).is_err());
+        assert!(serde_json::from_str::<Waves>("[5, 2]").is_err());
         let b: FailureBudget = serde_json::from_str(r#""5%""#).expect("de");
         assert_eq!(b, FailureBudget::Percent(5));
         assert_eq!(

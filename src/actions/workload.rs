@@ -1,0 +1,321 @@
+//! `workload.kill`: on each node, stop and remove the pod sandboxes of one workload with
+//! `crictl`, for when the API server is too loaded to delete the workload itself.
+//!
+//! Pods are matched by namespace and pod-name prefix and/or label through crictl's own filters
+//! (`--namespace` and `--name` are regular expressions there, so both are anchored and the
+//! prefix escaped: `monitoring` must not also match `monitoring-canary`). Nothing matching is
+//! not an error. There is no inverse: a killed pod comes back only through its controller, and
+//! a `DaemonSet` recreates it on its own unless it is deleted through the API.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::args::WorkloadKill;
+use super::contract::{Action, ActionFailure, Applied, Node};
+use crate::runbook::shell_quote;
+use crate::transport::ssh::Outcome;
+
+/// How many pod names a summary line lists before "and N more".
+const NAMES_SHOWN: usize = 5;
+/// crictl's state of a running sandbox.
+const READY: &str = "SANDBOX_READY";
+
+/// `workload.kill` bound to its arguments.
+pub struct WorkloadKillAction {
+    pub args: WorkloadKill,
+}
+
+/// One matching pod sandbox, as `crictl pods -o json` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PodRef {
+    pub id: String,
+    pub name: String,
+    pub namespace: String,
+    pub state: String,
+}
+
+/// `s` as a regular expression matching itself literally (Go RE2 syntax, which crictl uses).
+fn regex_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn quote(text: &str) -> Result<String, ActionFailure> {
+    shell_quote(text).map_err(ActionFailure::refused)
+}
+
+/// "a, b, c and 2 more".
+fn names(pods: &[PodRef]) -> String {
+    let mut text = pods
+        .iter()
+        .take(NAMES_SHOWN)
+        .map(|p| p.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if pods.len() > NAMES_SHOWN {
+        let _ = write!(text, " and {} more", pods.len() - NAMES_SHOWN);
+    }
+    text
+}
+
+/// Parses `crictl pods -o json` (`{"items": [{"id", "metadata": {"name", "namespace"}, "state"}]}`).
+pub fn parse_pods(json: &[u8]) -> Result<Vec<PodRef>, String> {
+    let value: Value = serde_json::from_slice(json)
+        .map_err(|e| format!("crictl printed something that is not JSON ({e})"))?;
+    let items = value
+        .get("items")
+        .and_then(Value::as_array)
+        .ok_or("crictl's JSON has no `items` list")?;
+    items
+        .iter()
+        .map(|item| {
+            let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+            let id = text(item.get("id")).ok_or("a pod without an `id`")?;
+            if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(format!("`{id}` is not a pod sandbox ID"));
+            }
+            Ok(PodRef {
+                name: text(item.pointer("/metadata/name")).unwrap_or_default(),
+                namespace: text(item.pointer("/metadata/namespace")).unwrap_or_default(),
+                state: text(item.get("state")).unwrap_or_default(),
+                id,
+            })
+        })
+        .collect()
+}
+
+impl WorkloadKillAction {
+    /// The selection in words, for plans and messages.
+    fn selection(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(prefix) = &self.args.name_prefix {
+            parts.push(format!("named {prefix}*"));
+        }
+        if let Some(label) = &self.args.label {
+            parts.push(format!("labelled {label}"));
+        }
+        format!(
+            "pods in namespace {} {}",
+            self.args.namespace,
+            parts.join(" and ")
+        )
+    }
+
+    /// `crictl pods` with the workload's filters, as JSON.
+    fn list_script(&self) -> Result<String, ActionFailure> {
+        let mut script = format!(
+            "{} pods --namespace {}",
+            quote(&self.args.crictl)?,
+            quote(&format!("^{}$", regex_escape(&self.args.namespace)))?
+        );
+        if let Some(prefix) = &self.args.name_prefix {
+            let _ = write!(
+                script,
+                " --name {}",
+                quote(&format!("^{}", regex_escape(prefix)))?
+            );
+        }
+        if let Some(label) = &self.args.label {
+            let _ = write!(script, " --label {}", quote(label)?);
+        }
+        script.push_str(" -o json");
+        Ok(script)
+    }
+
+    fn list(&self, node: &mut dyn Node) -> Result<Vec<PodRef>, ActionFailure> {
+        let r = node.run(&self.list_script()?, None);
+        if r.outcome != Outcome::Ok {
+            return Err(ActionFailure::from_result("listing pods with crictl", &r));
+        }
+        if r.stdout.truncated() {
+            return Err(ActionFailure::refused(
+                "the pod list is larger than --max-output; raise it",
+            ));
+        }
+        let pods = parse_pods(&r.stdout.bytes)
+            .map_err(|e| ActionFailure::refused(format!("listing pods with crictl: {e}")))?;
+        // crictl's filters are what selected these; checking again guards against a crictl
+        // that ignores a flag it does not know and lists every pod on the node.
+        Ok(pods
+            .into_iter()
+            .filter(|p| {
+                p.namespace == self.args.namespace
+                    && self
+                        .args
+                        .name_prefix
+                        .as_ref()
+                        .is_none_or(|prefix| p.name.starts_with(prefix.as_str()))
+            })
+            .collect())
+    }
+
+    /// `crictl SUBCOMMAND ID...`.
+    fn crictl_on(
+        &self,
+        node: &mut dyn Node,
+        subcommand: &str,
+        pods: &[PodRef],
+    ) -> Result<(), ActionFailure> {
+        let mut script = format!("{} {subcommand}", quote(&self.args.crictl)?);
+        for pod in pods {
+            let _ = write!(script, " {}", quote(&pod.id)?);
+        }
+        let r = node.run(&script, None);
+        if r.outcome == Outcome::Ok {
+            Ok(())
+        } else {
+            let mut failure =
+                ActionFailure::from_result(&format!("`crictl {subcommand}` of {}", names(pods)), &r);
+            failure.never_ran &= subcommand == "stopp";
+            Err(failure)
+        }
+    }
+}
+
+impl Action for WorkloadKillAction {
+    fn kind(&self) -> &'static str {
+        "workload.kill"
+    }
+
+    fn plan(&self, _target: &str) -> String {
+        format!(
+            "stop and remove the {} with {} (not reversible: pods come back only through their \
+             controller, and a DaemonSet recreates them unless it is deleted)",
+            self.selection(),
+            self.args.crictl
+        )
+    }
+
+    fn snapshot(&self, node: &mut dyn Node) -> Result<Value, ActionFailure> {
+        // Informational: which pods were there. Nothing can put them back.
+        Ok(json!({ "pods": self.list(node)? }))
+    }
+
+    fn apply(&self, node: &mut dyn Node, _snapshot: &Value) -> Result<Applied, ActionFailure> {
+        let pods = self.list(node)?;
+        if pods.is_empty() {
+            return Ok(Applied {
+                summary: "no matching pods".into(),
+                detail: json!({ "stopped": 0, "pods": [] }),
+            });
+        }
+        // Stopping an already stopped sandbox is harmless, and `rmp` wants it stopped: so every
+        // match is stopped, which also makes a repeated kill (resume, retry) converge.
+        self.crictl_on(node, "stopp", &pods)?;
+        self.crictl_on(node, "rmp", &pods)?;
+        let was_running = pods.iter().filter(|p| p.state == READY).count();
+        let mut summary = format!("stopped {} pod(s): {}", pods.len(), names(&pods));
+        if was_running < pods.len() {
+            let _ = write!(summary, " ({} already stopped)", pods.len() - was_running);
+        }
+        // A controller may already have started a replacement; that is expected, not a failure.
+        let killed: BTreeSet<&str> = pods.iter().map(|p| p.id.as_str()).collect();
+        let new: Vec<PodRef> = self
+            .list(node)?
+            .into_iter()
+            .filter(|p| !killed.contains(p.id.as_str()))
+            .collect();
+        if !new.is_empty() {
+            let _ = write!(
+                summary,
+                "; {} new matching pod(s) appeared since (recreated by their controller?): {}",
+                new.len(),
+                names(&new)
+            );
+        }
+        Ok(Applied {
+            summary,
+            detail: json!({ "stopped": pods.len(), "pods": pods, "appeared": new }),
+        })
+    }
+
+    fn verify(&self, node: &mut dyn Node, snapshot: &Value) -> Result<(), ActionFailure> {
+        let before: BTreeSet<&str> = snapshot["pods"]
+            .as_array()
+            .map(|pods| pods.iter().filter_map(|p| p["id"].as_str()).collect())
+            .unwrap_or_default();
+        let still: Vec<PodRef> = self
+            .list(node)?
+            .into_iter()
+            .filter(|p| before.contains(p.id.as_str()) && p.state == READY)
+            .collect();
+        if still.is_empty() {
+            Ok(())
+        } else {
+            Err(ActionFailure::failed(format!(
+                "still running after crictl stopp: {}",
+                names(&still)
+            )))
+        }
+    }
+
+    fn inverse(&self, _snapshot: &Value) -> Option<Box<dyn Action>> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kill(prefix: Option<&str>, label: Option<&str>) -> WorkloadKillAction {
+        WorkloadKillAction {
+            args: WorkloadKill {
+                namespace: "monitoring".into(),
+                name_prefix: prefix.map(str::to_owned),
+                label: label.map(str::to_owned),
+                crictl: "/usr/bin/crictl".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn list_script_anchors_and_escapes() {
+        let script = kill(Some("telemetry.agent-"), Some("app=telemetry-agent"))
+            .list_script()
+            .expect("script");
+        assert_eq!(
+            script,
+            "/usr/bin/crictl pods --namespace '^monitoring$' --name '^telemetry\\.agent-' \
+             --label app=telemetry-agent -o json"
+        );
+        let script = kill(None, Some("app=x")).list_script().expect("script");
+        assert!(!script.contains("--name"), "{script}");
+    }
+
+    #[test]
+    fn parses_crictl_json_and_rejects_odd_ids() {
+        let json = br#"{"items": [{"id": "ab12", "metadata": {"name": "telemetry-agent-x7k2p",
+            "namespace": "monitoring", "uid": "u", "attempt": 0}, "state": "SANDBOX_READY"}]}"#;
+        let pods = parse_pods(json).expect("parse");
+        assert_eq!(pods[0].name, "telemetry-agent-x7k2p");
+        assert_eq!(pods[0].state, READY);
+        assert!(parse_pods(br#"{"items": [{"id": "a; rm -rf /"}]}"#).is_err());
+        assert!(parse_pods(b"FATA[0000] nope").is_err());
+        assert_eq!(parse_pods(br#"{"items": []}"#).expect("empty"), vec![]);
+    }
+
+    #[test]
+    fn summary_names_are_capped() {
+        let pods: Vec<PodRef> = (0..7)
+            .map(|i| PodRef {
+                id: format!("{i}"),
+                name: format!("p{i}"),
+                namespace: "n".into(),
+                state: READY.into(),
+            })
+            .collect();
+        assert_eq!(names(&pods), "p0, p1, p2, p3, p4 and 2 more");
+        assert!(kill(Some("t-"), None).plan("w").contains("not reversible"));
+        assert!(kill(Some("t-"), None).inverse(&Value::Null).is_none());
+    }
+}

@@ -1,0 +1,144 @@
+//! `breakglass lab up | demo`: a fleet of network-namespace nodes on this machine (real sshd and
+//! nftables per node; stand-ins for kubelet, crictl and the API server) to practise on, and the
+//! reference incident's recovery run against it end to end. Needs root (namespaces).
+
+use std::sync::Arc;
+
+use crate::cli::{EngineArgs, LabArgs, PlanArgs, RunArgs, SshArgs};
+use crate::engine::runbook::Operator;
+use crate::error::{Exit, ExitError};
+use crate::lab::netns::{Lab, LabSpec, Role};
+use crate::output::{stderr_line, stdout_line};
+use crate::settings::Settings;
+
+fn build(args: &LabArgs) -> anyhow::Result<Lab> {
+    if args.workers == 0
+        || args.workers > 200
+        || args.control_planes == 0
+        || args.control_planes > 5
+    {
+        return Err(ExitError::new(
+            Exit::Usage,
+            "the lab takes 1-5 control planes and 1-200 workers",
+        )
+        .into());
+    }
+    stderr_line(&format!(
+        "breakglass: building a lab of {} control plane(s) and {} worker(s) in network namespaces...",
+        args.control_planes, args.workers
+    ));
+    Lab::build(&LabSpec::new(args.control_planes, args.workers)).map_err(|e| {
+        ExitError::new(
+            Exit::Usage,
+            format!("cannot build the lab (it needs root, ip, nft, sshd, openssl, python3): {e:#}"),
+        )
+        .into()
+    })
+}
+
+/// `lab up`: build, print how to use it, wait for Ctrl-C, tear down.
+pub async fn up(args: &LabArgs) -> anyhow::Result<Exit> {
+    let lab = build(args)?;
+    let inv = lab.inventory_path();
+    let cp: Vec<String> = lab
+        .nodes_with_role(Role::ControlPlane)
+        .iter()
+        .map(|n| n.name.clone())
+        .collect();
+    stdout_line(&format!(
+        "lab {} is up: {} nodes on {} (you are {}).\n\
+         inventory: {}\n\n\
+         Try:\n  breakglass -i {inv} inventory check\n  breakglass -i {inv} exec all -- uptime\n  \
+         breakglass -i {inv} plan apiserver-overload -p cluster=lab -p allow_cidrs={}/32 \\\n      \
+         -p workers_to_quiesce='role=worker' -p workload_namespace=monitoring -p workload_prefix=telemetry-agent-\n\n\
+         API servers: {} (CA {}). Press Ctrl-C to tear the lab down.",
+        lab.id(),
+        lab.nodes().len(),
+        lab.subnet(),
+        lab.operator_address(),
+        inv.display(),
+        lab.operator_address(),
+        cp.join(", "),
+        lab.ca_cert().display(),
+        inv = inv.display(),
+    ));
+    let _ = tokio::signal::ctrl_c().await;
+    stderr_line("breakglass: tearing the lab down...");
+    lab.teardown()?;
+    Ok(Exit::Success)
+}
+
+/// Answers confirmations and pauses for the demo, saying so.
+struct DemoOperator;
+
+impl Operator for DemoOperator {
+    fn confirm(&self, step: &str, what: &str, expected: &str) -> bool {
+        stderr_line(&format!(
+            "\n[demo] step {step}: {what}: typing \"{expected}\" as the operator would"
+        ));
+        true
+    }
+
+    fn pause(&self, step: &str, message: &str) -> bool {
+        stderr_line(&format!(
+            "\n[demo] paused at step {step}:\n{message}\n[demo] answering `continue`"
+        ));
+        true
+    }
+}
+
+/// `lab demo`: the reference incident's recovery (`apiserver-overload`) against a fresh lab.
+pub async fn demo(settings: &Settings, args: &LabArgs) -> anyhow::Result<Exit> {
+    let lab = build(args)?;
+    let workers = lab.nodes_with_role(Role::Worker).len();
+    let quiesce = format!(
+        "role=worker,{}",
+        lab.nodes_with_role(Role::Worker)
+            .iter()
+            .take(workers.div_ceil(3))
+            .map(|n| n.name.clone())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let mut lab_settings = settings.clone();
+    lab_settings.inventory = Some(lab.inventory_path());
+    let params: Vec<(String, String)> = [
+        ("cluster", "lab".to_owned()),
+        ("allow_cidrs", format!("{}/32", lab.operator_address())),
+        ("workers_to_quiesce", quiesce),
+        ("workload_namespace", "monitoring".to_owned()),
+        ("workload_prefix", "telemetry-agent-".to_owned()),
+        ("revert_after", "10m".to_owned()),
+        ("health_window", "5s".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let run_args = RunArgs {
+        plan: PlanArgs {
+            runbook: "apiserver-overload".into(),
+            params,
+        },
+        yes: false,
+        dry_run: false,
+        engine: EngineArgs {
+            retries: 2,
+            rate: 50.0,
+        },
+        ssh: SshArgs {
+            concurrency: None,
+            connect_timeout: None,
+            command_timeout: None,
+            known_hosts: None,
+            accept_new_host_keys: false,
+            identity: Vec::new(),
+            no_agent: true,
+            sudo: false,
+            max_output: None,
+        },
+    };
+    let result = super::run::run_with(&lab_settings, &run_args, Arc::new(DemoOperator)).await;
+    stderr_line("breakglass: tearing the lab down...");
+    lab.teardown()?;
+    result
+}
