@@ -103,6 +103,9 @@ pub enum Command {
     /// Reverse a run's changes from the snapshots in its journal, last step first
     Undo(UndoArgs),
 
+    /// Confirm a run's firewall changes: cancel the dead-man timers so the blocks stay
+    Confirm(ConfirmArgs),
+
     /// List, show and validate runbooks
     #[command(subcommand)]
     Runbook(RunbookCommand),
@@ -240,6 +243,15 @@ pub struct UndoArgs {
 
     #[command(flatten)]
     pub engine: EngineArgs,
+
+    #[command(flatten)]
+    pub ssh: SshArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfirmArgs {
+    /// Run id (see `breakglass journal list`)
+    pub run: String,
 
     #[command(flatten)]
     pub ssh: SshArgs,

@@ -68,6 +68,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Run(args) => runtime()?.block_on(commands::run::run(&settings, &args)),
         Command::Resume(args) => runtime()?.block_on(commands::run::resume(&settings, &args)),
         Command::Undo(args) => runtime()?.block_on(commands::run::undo(&settings, &args)),
+        Command::Confirm(args) => runtime()?.block_on(commands::confirm::confirm(&settings, &args)),
         Command::Runbook(RunbookCommand::List) => commands::runbook::list(&settings),
         Command::Runbook(RunbookCommand::Show { runbook }) => {
             commands::runbook::show(&settings, &runbook)

@@ -6,6 +6,8 @@ mod support;
 
 mod cli;
 mod exec;
+mod firewall;
 mod inventory;
 mod journal;
+mod lab;
 mod runbook;

@@ -214,3 +214,80 @@ fn confirmation_must_type_the_cluster_name() {
         out.stdout
     );
 }
+
+const POLICY: &str = r#"
+name = "policy"
+summary = "pauses and gates"
+
+[params.cluster]
+type = "string"
+default = "lab"
+help = "cluster"
+
+[[steps]]
+id = "first"
+action = "ssh.exec"
+targets = "all"
+waves = [1, "100%"]
+[steps.with]
+command = "true"
+idempotent = true
+[steps.gate]
+action = "ssh.exec"
+timeout = "3s"
+[steps.gate.with]
+command = "test -e /nonexistent/gate-file"
+
+[[steps]]
+id = "hold"
+action = "pause"
+[steps.with]
+message = "look at the dashboards"
+"#;
+
+#[test]
+fn a_failing_gate_stops_after_the_canary_wave() {
+    let f = Fleet::new(44, 3);
+    let rb = f.scratch.write("policy.toml", POLICY);
+    let out = f
+        .bg()
+        .args(["--output", "json", "run"])
+        .arg(&rb)
+        .arg("--yes")
+        .run();
+    // The unskippable pause is refused up front under --yes: nothing runs.
+    assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("pause"), "{}", out.stderr);
+    assert!(
+        out.stdout.lines().all(|l| !l.contains("target_result")),
+        "{}",
+        out.stdout
+    );
+
+    let out = f
+        .bg()
+        .args(["--output", "json", "run"])
+        .arg(&rb)
+        .stdin("continue\n")
+        .run()
+        .code(3);
+    let ev = events(&out.stdout);
+    let ran: Vec<String> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::TargetResult(r) => Some(r.target.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        ran,
+        vec!["node001".to_owned()],
+        "the gate did not stop the run after the canary"
+    );
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Event::Gate { passed: false, .. })),
+        "{}",
+        out.stdout
+    );
+}

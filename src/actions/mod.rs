@@ -6,9 +6,13 @@
 
 pub mod args;
 pub mod contract;
+pub mod firewall;
 pub mod node;
+pub mod quiesce;
 pub mod ssh_exec;
+pub mod tune;
 pub mod wait_healthy;
+pub mod workload;
 
 use std::sync::Arc;
 
@@ -113,6 +117,23 @@ pub fn build(args: &ActionArgs, ctx: &BuildContext<'_>) -> anyhow::Result<StepAc
         }
         ActionArgs::WaitHealthy(a) => StepAction::WaitHealthy(wait_healthy_defaults(a, ctx)?),
         ActionArgs::Pause(a) => StepAction::Pause(a.clone()),
-        other => anyhow::bail!("action {} is not available in this build yet", other.kind()),
+        ActionArgs::NodesQuiesce(a) => {
+            StepAction::Targets(Arc::new(quiesce::NodeServices::quiesce(a.clone())))
+        }
+        ActionArgs::NodesUnquiesce(a) => {
+            StepAction::Targets(Arc::new(quiesce::NodeServices::unquiesce(a.clone())))
+        }
+        ActionArgs::ApiserversTune(a) => StepAction::Targets(Arc::new(
+            tune::ApiserversTuneAction::new(a.clone(), ctx.run_id, ctx.step_id)?,
+        )),
+        ActionArgs::WorkloadKill(a) => {
+            StepAction::Targets(Arc::new(workload::WorkloadKillAction { args: a.clone() }))
+        }
+        ActionArgs::FirewallBlock(a) => {
+            StepAction::Targets(Arc::new(firewall::FirewallBlockAction::new(a, ctx)?))
+        }
+        ActionArgs::FirewallUnblock(a) => {
+            StepAction::Targets(Arc::new(firewall::FirewallUnblockAction::new(a, ctx)?))
+        }
     })
 }

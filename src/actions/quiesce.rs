@@ -152,7 +152,10 @@ impl NodeServices {
     }
 
     /// `systemctl is-active` for every default unit: (unit, active, state text).
-    fn service_states(&self, node: &mut dyn Node) -> Result<Vec<(String, bool, String)>, ActionFailure> {
+    fn service_states(
+        &self,
+        node: &mut dyn Node,
+    ) -> Result<Vec<(String, bool, String)>, ActionFailure> {
         let mut script = String::new();
         let units = self.units();
         for unit in &units {
@@ -309,9 +312,7 @@ impl Action for NodeServices {
             let restore_active = self.direction == Direction::Stop;
             self.units()
                 .into_iter()
-                .filter(|u| {
-                    snapshot["services"][*u]["active"].as_bool() == Some(restore_active)
-                })
+                .filter(|u| snapshot["services"][*u]["active"].as_bool() == Some(restore_active))
                 .map(str::to_owned)
                 .collect()
         });
@@ -392,7 +393,11 @@ mod tests {
                 let mut out = String::new();
                 for (unit, active) in &self.active {
                     if script.contains(&format!("is-active {unit} ")) {
-                        let (rc, s) = if *active { (0, "active") } else { (3, "inactive") };
+                        let (rc, s) = if *active {
+                            (0, "active")
+                        } else {
+                            (3, "inactive")
+                        };
                         let _ = writeln!(out, "{unit} {rc} {s}");
                     }
                 }
@@ -500,12 +505,19 @@ mod tests {
         let mut node = FakeNode::new(&[]);
         let snap = q.snapshot(&mut node).expect("snapshot");
         assert_eq!(snap["known"], false);
-        assert!(node.ran.is_empty(), "snapshot ran something: {:?}", node.ran);
+        assert!(
+            node.ran.is_empty(),
+            "snapshot ran something: {:?}",
+            node.ran
+        );
         assert_eq!(q.plan("w1"), "run stop commands: `rc-service kubelet stop`");
         q.apply(&mut node, &snap).expect("apply");
         q.verify(&mut node, &snap).expect("verify");
         let undo = q.inverse(&snap).expect("inverse");
-        assert_eq!(undo.plan("w1"), "run start commands: `rc-service kubelet start`");
+        assert_eq!(
+            undo.plan("w1"),
+            "run start commands: `rc-service kubelet start`"
+        );
     }
 
     #[test]

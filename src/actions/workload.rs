@@ -173,8 +173,10 @@ impl WorkloadKillAction {
         if r.outcome == Outcome::Ok {
             Ok(())
         } else {
-            let mut failure =
-                ActionFailure::from_result(&format!("`crictl {subcommand}` of {}", names(pods)), &r);
+            let mut failure = ActionFailure::from_result(
+                &format!("`crictl {subcommand}` of {}", names(pods)),
+                &r,
+            );
             failure.never_ran &= subcommand == "stopp";
             Err(failure)
         }

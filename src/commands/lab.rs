@@ -110,6 +110,7 @@ pub async fn demo(settings: &Settings, args: &LabArgs) -> anyhow::Result<Exit> {
         ("workload_prefix", "telemetry-agent-".to_owned()),
         ("revert_after", "10m".to_owned()),
         ("health_window", "5s".to_owned()),
+        ("gate_window", "3s".to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))

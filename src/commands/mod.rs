@@ -2,6 +2,7 @@
 //! and choose the exit code. They talk to the user (anyhow errors with context).
 
 pub mod completions;
+pub mod confirm;
 pub mod exec;
 pub mod inventory;
 pub mod journal;

@@ -11,9 +11,11 @@
 //!   "operator":"user@host","event":{..},"prev":"<hash of record N-1, or 64 zeros>","hash":"<hex>"}`.
 //!   `hash` is the SHA-256 of the line's exact bytes up to (not including) `,"hash":"`, followed
 //!   by `}`; that is, of the record serialized without `hash`. Verification never re-serializes.
-//! - `head`: `{"records":N,"hash":"<hash of the last record, or 64 zeros>"}`, replaced atomically
-//!   after each append, so that whole records cut from the end are noticed (a hash chain alone
-//!   cannot see that).
+//! - `head`: how many records the journal held after the last append and the last one's hash,
+//!   so that whole records cut from the end are noticed (a hash chain alone cannot see that).
+//!   Two 512-byte slots, each a space-padded JSON line
+//!   `{"records":N,"hash":"<hash of record N-1, or 64 zeros>","check":"<16 hex>"}`, updated in
+//!   place alternately; the newer valid slot counts (see `head.rs` for why not rename).
 //! - `lock`: held with an exclusive `flock` by the one process appending to the run.
 //!
 //! Public surface:

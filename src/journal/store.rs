@@ -243,9 +243,8 @@ fn lock(dir: &Path, run_id: &str) -> Result<File, JournalError> {
         .mode(0o600)
         .open(&path)
         .map_err(io(&path))?;
-    // `File::try_lock` is stable since Rust 1.89; the toolchain we build with is newer than the
-    // `rust-version` in Cargo.toml, which predates this module.
-    #[allow(clippy::incompatible_msrv)]
+    // `File::try_lock` (stable since Rust 1.89, our `rust-version`): an advisory exclusive lock
+    // the kernel drops when the process dies, so a killed run never leaves a stale lock behind.
     let locked = file.try_lock();
     match locked {
         Ok(()) => Ok(file),

@@ -13,7 +13,7 @@
 //! The bridge lives in its own namespace so the host's forwarding policy cannot interfere.
 //! Nothing has a default route and nothing is translated (no NAT): no packet can leave the subnet.
 //!
-//! Each node is `ip netns exec NS unshare --uts --mount --pid --fork --kill-child --mount-proc`
+//! Each node is `nsenter --net=NS unshare --uts --mount --pid --fork --kill-child --mount-proc`
 //! running `standins/node-init.sh`, which bind-mounts the node's private directories
 //! (`/etc/kubernetes`, `/var/lib/breakglass`, `/tmp`, `/run`, a plain `~/.bashrc`, and the lab's
 //! stand-ins over `/usr/local/bin`), starts `sshd` (own ed25519 host key, pinned in the
@@ -28,6 +28,10 @@
 //! node sees at `/etc/kubernetes`, ... and `/run`). `/run/breakglass-lab/lock` serializes subnet
 //! choice, namespace creation and stale cleanup between labs of all processes.
 //!
+//! Everything else (`/etc`, `/usr`, `/var`, `/root`, ...) is the host's, shared by all nodes of
+//! all labs: node-local state written by breakglass (snapshots, pidfiles, timers) must live
+//! under one of the private paths above, or nodes will see each other's files.
+//!
 //! Mountpoints: a bind mount needs its target to exist on the host. When `/etc/kubernetes` or
 //! `/var/lib/breakglass` is missing, the lab creates the empty directory and records that in
 //! `/run/breakglass-lab/mountpoints/`; the last lab to tear down removes it again, only if it
@@ -37,8 +41,10 @@
 //! The stand-ins follow the real programs' documented command lines; they are not the real
 //! programs (see each file in `standins/`). Teardown (explicit or on drop, including unwinding
 //! from a panic) kills only processes the lab started or that run inside its namespaces, by
-//! PID, then deletes its namespaces, veths and files. [`Lab::cleanup_stale`] removes what a
-//! crashed run left behind. This module never prints.
+//! PID, then deletes its namespaces, veths and files. Node processes run in their own process
+//! group, so a Ctrl-C aimed at breakglass does not reach them; a process that dies without
+//! dropping its lab leaves it to [`Lab::cleanup_stale`] (also run by every [`Lab::build`]),
+//! which removes labs whose owner is dead. This module never prints.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
@@ -296,7 +302,7 @@ pub struct Lab {
     /// Every namespace this lab created (hub first), for teardown even after a failed build.
     namespaces: Vec<String>,
     nodes: Vec<Node>,
-    /// `ip netns exec ... unshare` per started node: the parents of the node inits.
+    /// `nsenter --net ... unshare` per started node: the parents of the node inits.
     inits: Mutex<Vec<Child>>,
     /// Helpers the lab started that are still running, by process group (= leader PID):
     /// killed and reaped at teardown whoever holds them.
@@ -692,8 +698,12 @@ impl Lab {
     /// Starts the node's namespaces and processes (`standins/node-init.sh`), waits for its
     /// `ready`, and returns the host PID of the node's init.
     fn spawn_init(&self, plan: &NodePlan, spec: &LabSpec, dir: &Path) -> anyhow::Result<u32> {
-        let mut cmd = Command::new(&self.tools.ip);
-        cmd.args(["netns", "exec", &plan.netns])
+        // nsenter rather than `ip netns exec`: the latter leaves its parent process in a copy of
+        // the host's mount namespace, and that copy pins every namespace under /run/netns at
+        // the time (other labs' too) until this node is gone.
+        let mut cmd = Command::new(&self.tools.nsenter);
+        cmd.arg(format!("--net=/run/netns/{}", plan.netns))
+            .arg("--")
             .arg(&self.tools.unshare)
             .args([
                 "--uts",
@@ -723,16 +733,20 @@ impl Lab {
             }
             cmd.arg(dir.join(sub)).arg(target);
         }
+        // Its own process group: a Ctrl-C meant for breakglass (which may keep running to
+        // finish in-flight hosts) must not kill the lab's nodes. A killed test process leaves
+        // them to `cleanup_stale` instead.
         cmd.env_clear()
             .envs(node_env())
             .current_dir("/")
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         if !spec.start_kubelets {
             cmd.env("BREAKGLASS_LAB_NO_KUBELET", "1");
         }
-        let mut child = cmd.spawn().context("running ip netns exec ... unshare")?;
+        let mut child = cmd.spawn().context("running nsenter --net ... unshare")?;
         let unshare_pid = child.id();
         let stdout = child.stdout.take();
         let stderr = child.stderr.take();
@@ -2333,6 +2347,15 @@ mod tests {
             "{text}"
         );
         assert!(text.contains(&format!("--advertise-address={}", cp.address)));
+        let view = sh_ok(
+            lab,
+            "worker1",
+            "ls /sys/class/net; grep -c ' /run/netns' /proc/self/mountinfo || true",
+        );
+        assert_eq!(
+            view, "eth0\nlo\n0\n",
+            "the node sees its own interfaces and no other namespace"
+        );
         let out = lab
             .sh("worker1", "ls /etc/kubernetes/manifests")
             .expect("sh");

@@ -1,8 +1,8 @@
-# breakglass lab: the first program of every lab node (src/lab/netns.rs). It runs as PID 1's
-# predecessor inside the node's fresh network, UTS, mount and PID namespaces (created by
-# `ip netns exec NS unshare ...`), makes the node's private files visible at the paths a real
-# node has them, starts the node's daemons, prints `ready`, and becomes the namespace's init
-# (a reaper; when it dies the kernel kills every process of the node).
+# breakglass lab: the first program of every lab node (src/lab/netns.rs). It runs as PID 1 of
+# the node's fresh UTS, mount and PID namespaces, inside the node's network namespace
+# (`nsenter --net=/run/netns/NS unshare ...`), makes the node's private files visible at the
+# paths a real node has them, starts the node's daemons, prints `ready`, and then execs the
+# node's init (a reaper; when it dies the kernel kills every process of the node).
 #
 # Arguments: HOSTNAME SSHD ROLE [SOURCE TARGET]...  (bind mounts, applied in order; the
 # caller puts /run last because the host-side lab paths live under the host's /run).
@@ -15,6 +15,9 @@ shift 3
 # drop them here so this node does not pin other labs' namespaces (the host is not affected:
 # unshare made every mount private).
 umount -l /run/netns 2>/dev/null || true
+# What `ip netns exec` does: a sysfs that shows this namespace's interfaces (/sys/class/net).
+umount -l /sys 2>/dev/null || true
+mount -t sysfs -o nosuid,nodev,noexec sysfs /sys
 while [ "$#" -ge 2 ]; do
     mount --bind "$1" "$2"
     shift 2

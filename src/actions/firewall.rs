@@ -1,0 +1,2004 @@
+//! `firewall.block` and `firewall.unblock`: keep the nodes off the admin API of an overloaded
+//! control plane, from the API server hosts themselves, over SSH.
+//!
+//! With nftables (the default) everything breakglass adds lives in one dedicated table,
+//! `inet breakglass`, loaded atomically with `nft -f -` (the ruleset goes on stdin, never into a
+//! shell string). Applying is idempotent because the same transaction creates, deletes and
+//! recreates the table (<https://wiki.nftables.org/wiki-nftables/index.php/Atomic_rule_replacement>).
+//! Without `nft` (or with `backend = "iptables"`) the same semantics live in a `BREAKGLASS` chain
+//! jumped to from position 1 of `INPUT`, in `iptables` and `ip6tables`, loaded with
+//! `iptables-restore --noflush` so each family changes in one commit.
+//!
+//! The rules, in order: accept what comes in on `lo`; accept the allowlist (loopback networks,
+//! `allow`, the addresses of `allow_targets`); drop new connections (a bare SYN) to the ports;
+//! with `cut_established`, let RSTs through and answer every other packet to the ports with a
+//! TCP reset. A drop, not a reset, for SYNs: a client whose SYN goes unanswered backs off
+//! exponentially, while a refused one retries at once, and thousands of kubelets retrying at once
+//! is the load we are removing. A reset for the rest: a kubelet's watch is an established
+//! connection that a SYN rule never sees, and the reset ends it now rather than at its next
+//! reconnect. RSTs are let through so that the client's own reset (sent when the server writes to
+//! the connection we killed) also closes the server's side, freeing the API server's watch.
+//!
+//! Before changing anything, `apply` refuses a block that would cut the SSH port this very
+//! session uses, or the operator's own address as the node sees it (`$SSH_CONNECTION`).
+//!
+//! The prior state (`nft -s list table inet breakglass`, or the `BREAKGLASS` chain and its jumps
+//! as `iptables -S` prints them) is the snapshot. One generated shell script puts it back
+//! exactly; it serves three purposes: the **dead-man timer** on the node runs it unless
+//! `breakglass confirm RUN` cancels the timer first, `undo` runs it (the inverse), and
+//! `firewall.unblock` uses the same generator to reach its target state. Node-side state lives
+//! in `/run/breakglass/<run_id>/<step_id>.*` (tmpfs: a reboot clears it together with the
+//! unpersisted ruleset it would restore):
+//!
+//! - `.restore`: the restore script (its `# breakglass-prior:` line holds the prior state as
+//!   JSON, so a resumed run snapshots the state from *before* its first attempt);
+//! - `.pid`: the detached timer process (when PID 1 is not systemd), a session leader whose
+//!   command line names the `.restore` file, which is how a stale PID is told apart;
+//! - `.unit`: the transient systemd unit (`systemd-run --on-active`) when PID 1 is systemd;
+//! - `.fired` / `.confirmed`: when the timer fired or was cancelled by `confirm` (epoch seconds).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::net::IpAddr;
+use std::time::{Duration, UNIX_EPOCH};
+
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::BuildContext;
+use super::args::{FirewallBackend, FirewallBlock, FirewallUnblock};
+use super::contract::{Action, ActionFailure, Applied, Node};
+use crate::inventory::Selector;
+use crate::transport::ssh::{ExecResult, Outcome};
+
+/// Node-side state of every run (see the module docs).
+pub const STATE_ROOT: &str = "/run/breakglass";
+/// The iptables chain (both families).
+const CHAIN: &str = "BREAKGLASS";
+/// Section markers in the output of the node-side scripts: `@@bg:NAME@@` on a line of its own.
+const MARK: (&str, &str) = ("@@bg:", "@@");
+
+/// What every node-side script starts with. PATH: `nft` and `iptables` live in sbin, which a
+/// non-root login (then `sudo`) may not have on its PATH.
+const PRELUDE: &str = "set -u\n\
+    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH}\n\
+    export PATH\n\
+    umask 077\n\
+    sec() { printf '\\n@@bg:%s@@\\n' \"$1\"; }\n";
+
+/// Cancels the dead-man timer of one step: `cancel_step DIR STEP` prints what it cancelled
+/// (`detached PID`, `systemd UNIT`) or `none`. A PID is killed (with its process group: the
+/// timer's `sleep`) only while its command line still names the step's restore script, so a
+/// PID reused by another process after the timer fired is left alone.
+const CANCEL_FN: &str = r#"
+cancel_step() {
+  cs_dir=$1 cs_step=$2 cs_result=none
+  if [ -f "$cs_dir/$cs_step.pid" ]; then
+    cs_pid=$(cat "$cs_dir/$cs_step.pid" 2>/dev/null || true)
+    case $cs_pid in ''|*[!0-9]*) cs_pid= ;; esac
+    if [ -n "$cs_pid" ] && tr '\0' '\n' < "/proc/$cs_pid/cmdline" 2>/dev/null | grep -qxF -- "$cs_dir/$cs_step.restore"; then
+      kill -s TERM -- "-$cs_pid" 2>/dev/null || kill -s TERM "$cs_pid" 2>/dev/null || true
+      cs_result="detached $cs_pid"
+    fi
+    rm -f "$cs_dir/$cs_step.pid"
+  fi
+  if [ -f "$cs_dir/$cs_step.unit" ]; then
+    cs_unit=$(cat "$cs_dir/$cs_step.unit" 2>/dev/null || true)
+    case $cs_unit in
+      breakglass-deadman-*)
+        if systemctl is-active --quiet "$cs_unit.timer" 2>/dev/null; then
+          systemctl stop "$cs_unit.timer" && cs_result="systemd $cs_unit"
+        fi ;;
+    esac
+    rm -f "$cs_dir/$cs_step.unit"
+  fi
+  printf '%s\n' "$cs_result"
+}
+
+deadman_state() {
+  ds_dir=$1 ds_step=$2 ds=none
+  ds_pid=$(cat "$ds_dir/$ds_step.pid" 2>/dev/null || true)
+  case $ds_pid in
+    ''|*[!0-9]*) ;;
+    *) if tr '\0' '\n' < "/proc/$ds_pid/cmdline" 2>/dev/null | grep -qxF -- "$ds_dir/$ds_step.restore"; then ds="detached $ds_pid"; fi ;;
+  esac
+  if [ "$ds" = none ] && [ -f "$ds_dir/$ds_step.unit" ]; then
+    ds_unit=$(cat "$ds_dir/$ds_step.unit" 2>/dev/null || true)
+    if systemctl is-active --quiet "$ds_unit.timer" 2>/dev/null; then ds="systemd $ds_unit"; fi
+  fi
+  if [ "$ds" = none ] && [ -f "$ds_dir/$ds_step.fired" ]; then ds="fired $(cat "$ds_dir/$ds_step.fired")"; fi
+  if [ "$ds" = none ] && [ -f "$ds_dir/$ds_step.confirmed" ]; then ds="confirmed $(cat "$ds_dir/$ds_step.confirmed")"; fi
+  printf '%s\n' "$ds"
+}
+"#;
+
+/// Reads everything the actions decide on; changes nothing. Sections: `tools`, `ssh` (the
+/// session's `$SSH_CONNECTION`, looked up in parent processes when `sudo` dropped it),
+/// `nft_table` + `nft_json` (only when the table exists), `nft_error`, `iptables` /
+/// `ip6tables` (the `BREAKGLASS` chain and the `INPUT` rules, as `-S` prints them), `saved`
+/// (the prior state an earlier attempt of this step recorded), `deadman` (this step's timer),
+/// `timers` (every live breakglass timer on the node).
+const LIST_BODY: &str = r#"
+sec tools
+if command -v nft >/dev/null 2>&1; then echo nft; fi
+for fam in iptables ip6tables; do
+  if command -v "$fam" >/dev/null 2>&1 && command -v "$fam-restore" >/dev/null 2>&1; then echo "$fam"; fi
+done
+if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then echo systemd; fi
+sec ssh
+conn=${SSH_CONNECTION:-}
+pid=$$
+while [ -z "$conn" ] && [ "$pid" -gt 1 ] 2>/dev/null; do
+  conn=$(tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | sed -n 's/^SSH_CONNECTION=//p' | head -n 1)
+  pid=$(sed -n 's/^PPid:[[:space:]]*//p' "/proc/$pid/status" 2>/dev/null)
+  [ -n "$pid" ] || break
+done
+printf '%s\n' "$conn"
+if command -v nft >/dev/null 2>&1; then
+  if tables=$(nft list tables 2>&1); then
+    if printf '%s\n' "$tables" | grep -qx 'table inet breakglass'; then
+      sec nft_table
+      nft -s list table inet breakglass || exit 3
+      sec nft_json
+      nft -j list table inet breakglass || exit 3
+    fi
+  else
+    sec nft_error
+    printf '%s\n' "$tables"
+  fi
+fi
+for fam in iptables ip6tables; do
+  if command -v "$fam" >/dev/null 2>&1 && command -v "$fam-restore" >/dev/null 2>&1; then
+    if rules=$("$fam" -w 10 -t filter -S 2>&1); then
+      sec "$fam"
+      printf '%s\n' "$rules" | grep -E -- '^-N BREAKGLASS$|^-A (BREAKGLASS|INPUT) ' || true
+    else
+      sec "${fam}_error"
+      printf '%s\n' "$rules"
+    fi
+  fi
+done
+if [ -f "$dir/$step.restore" ]; then
+  sec saved
+  sed -n 's/^# breakglass-prior: //p' "$dir/$step.restore"
+fi
+sec deadman
+deadman_state "$dir" "$step"
+sec timers
+for f in /run/breakglass/*/*.pid; do
+  [ -f "$f" ] || continue
+  p=$(cat "$f" 2>/dev/null || true)
+  case $p in ''|*[!0-9]*) continue ;; esac
+  if tr '\0' '\n' < "/proc/$p/cmdline" 2>/dev/null | grep -qxF -- "${f%.pid}.restore"; then echo "detached $p $f"; fi
+done
+if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then
+  systemctl list-units --no-legend --plain --state=active 'breakglass-deadman-*.timer' 2>/dev/null | while read -r u _; do echo "systemd $u"; done
+fi
+"#;
+
+/// Arms this step's dead-man timer after the change (`$restore` must exist). A retried apply
+/// first cancels the timer an earlier attempt armed. If no timer can be armed, the change is
+/// reverted at once: a firewall change without its safety net is not one breakglass makes.
+const ARM_BODY: &str = r#"
+restore="$dir/$step.restore"
+disarm() { /bin/sh "$restore" >&2; echo "breakglass: $1; the change was reverted" >&2; exit 5; }
+[ -s "$restore" ] || disarm "the restore script $restore is missing"
+cancel_step "$dir" "$step" >/dev/null
+rm -f "$dir/$step.fired" "$dir/$step.confirmed"
+now=$(date +%s)
+expires=$((now + secs))
+if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ] && command -v systemd-run >/dev/null 2>&1 &&
+   systemd-run --quiet --unit="$unit" --on-active="${secs}s" --timer-property=AccuracySec=1s \
+     --description="breakglass dead-man revert of $dir/$step" \
+     /bin/sh -c '/bin/sh "$1" && date +%s > "$2"; rm -f "$3"' breakglass-deadman \
+     "$restore" "$dir/$step.fired" "$dir/$step.unit" >&2; then
+  printf '%s\n' "$unit" > "$dir/$step.unit"
+  sec deadman
+  printf 'kind=systemd unit=%s.timer expires=%s\n' "$unit" "$expires"
+else
+  command -v setsid >/dev/null 2>&1 || disarm "neither systemd-run (PID 1 is not systemd) nor setsid is available for the dead-man timer"
+  rm -f "$dir/$step.pid"
+  setsid /bin/sh -c 'echo $$ > "$1.tmp" && mv -f "$1.tmp" "$1" && sleep "$2" && /bin/sh "$3" && date +%s > "$4"; rm -f "$1"' \
+    breakglass-deadman "$dir/$step.pid" "$secs" "$restore" "$dir/$step.fired" </dev/null >/dev/null 2>&1 &
+  i=0
+  while [ ! -s "$dir/$step.pid" ] && [ "$i" -lt 50 ]; do sleep 0.1 2>/dev/null || sleep 1; i=$((i + 1)); done
+  [ -s "$dir/$step.pid" ] || disarm "the dead-man timer process did not start"
+  sec deadman
+  printf 'kind=detached pid=%s pidfile=%s expires=%s\n' "$(cat "$dir/$step.pid")" "$dir/$step.pid" "$expires"
+fi
+"#;
+
+/// Cancels every breakglass dead-man timer on the node (for `firewall.unblock`).
+const CANCEL_ALL_BODY: &str = r#"
+sec cancelled
+for f in /run/breakglass/*/*.pid /run/breakglass/*/*.unit; do
+  [ -f "$f" ] || continue
+  d=${f%/*} s=${f##*/}
+  s=${s%.*}
+  r=$(cancel_step "$d" "$s")
+  [ "$r" = none ] || echo "$r"
+done
+if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then
+  systemctl list-units --no-legend --plain --state=active 'breakglass-deadman-*.timer' 2>/dev/null | while read -r u _; do
+    systemctl stop "$u" && echo "systemd $u"
+  done
+fi
+"#;
+
+/// Which tool holds the rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Nft,
+    Iptables,
+}
+
+impl Backend {
+    fn name(self) -> &'static str {
+        match self {
+            Backend::Nft => "nft",
+            Backend::Iptables => "iptables",
+        }
+    }
+}
+
+/// The firewall state breakglass owns on a node, per component. `None` means "not captured and
+/// not touched": restoring a state only changes its `Some` components.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FwState {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nft: Option<NftState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iptables: Option<IptState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6tables: Option<IptState>,
+}
+
+/// `table inet breakglass`: `nft -s list table inet breakglass` (stateless: no counter values),
+/// or `None` when the table does not exist.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NftState {
+    pub table: Option<String>,
+}
+
+/// The `BREAKGLASS` chain of one iptables family: its rules as `iptables -S` prints them
+/// (`None`: no such chain), and the `INPUT` rules jumping to it with their 1-based positions.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IptState {
+    pub chain: Option<Vec<String>>,
+    #[serde(default)]
+    pub jumps: Vec<Jump>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jump {
+    pub position: usize,
+    /// `-A INPUT ... -j BREAKGLASS`.
+    pub rule: String,
+}
+
+impl IptState {
+    fn absent() -> IptState {
+        IptState::default()
+    }
+
+    fn exists(&self) -> bool {
+        self.chain.is_some()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the node reported.
+
+/// The SSH session as the node sees it (`$SSH_CONNECTION`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// The operator's address (or the jump host's), as the node sees it.
+    pub client: IpAddr,
+    pub server_port: u16,
+}
+
+impl Session {
+    /// `client_ip client_port server_ip server_port`. A v4-mapped client (`::ffff:a.b.c.d`) is
+    /// the IPv4 address it maps; a zone (`%eth0`) is dropped.
+    pub fn parse(text: &str) -> Option<Session> {
+        let fields: Vec<&str> = text.split_whitespace().collect();
+        let [client, _, _, port] = fields.as_slice() else {
+            return None;
+        };
+        let client = client.split('%').next().unwrap_or_default();
+        let client: IpAddr = client.parse().ok()?;
+        let client = match client {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(client, IpAddr::V4),
+            v4 @ IpAddr::V4(_) => v4,
+        };
+        Some(Session {
+            client,
+            server_port: port.parse().ok()?,
+        })
+    }
+}
+
+/// The parsed output of [`LIST_BODY`].
+#[derive(Debug, Default)]
+struct Facts {
+    nft: bool,
+    iptables: bool,
+    ip6tables: bool,
+    systemd: bool,
+    ssh: Option<Session>,
+    ssh_raw: String,
+    nft_table: Option<String>,
+    nft_json: Option<Value>,
+    nft_error: Option<String>,
+    ipt: Option<IptState>,
+    ipt_error: Option<String>,
+    ip6t: Option<IptState>,
+    ip6t_error: Option<String>,
+    saved: Option<FwState>,
+    deadman: String,
+    timers: Vec<String>,
+}
+
+impl Facts {
+    fn parse(stdout: &str) -> Result<Facts, ActionFailure> {
+        let s = sections(stdout);
+        let Some(tools) = s.get("tools") else {
+            return Err(ActionFailure::refused(
+                "the node's answer to the firewall snapshot is incomplete (no tools section)",
+            ));
+        };
+        let tools: BTreeSet<&str> = tools.lines().map(str::trim).collect();
+        let nft_json = match s.get("nft_json") {
+            Some(text) => Some(serde_json::from_str(text).map_err(|e| {
+                ActionFailure::refused(format!("`nft -j list table inet breakglass`: {e}"))
+            })?),
+            None => None,
+        };
+        let ssh_raw = s.get("ssh").map_or("", |v| v.trim()).to_owned();
+        Ok(Facts {
+            nft: tools.contains("nft"),
+            iptables: tools.contains("iptables"),
+            ip6tables: tools.contains("ip6tables"),
+            systemd: tools.contains("systemd"),
+            ssh: Session::parse(&ssh_raw),
+            ssh_raw,
+            nft_table: s.get("nft_table").cloned(),
+            nft_json,
+            nft_error: s.get("nft_error").cloned(),
+            ipt: s.get("iptables").map(|t| parse_ipt(t)),
+            ipt_error: s.get("iptables_error").cloned(),
+            ip6t: s.get("ip6tables").map(|t| parse_ipt(t)),
+            ip6t_error: s.get("ip6tables_error").cloned(),
+            saved: s
+                .get("saved")
+                .and_then(|t| serde_json::from_str(t.trim()).ok()),
+            deadman: s.get("deadman").map_or("none", |v| v.trim()).to_owned(),
+            timers: s
+                .get("timers")
+                .map(|t| t.lines().map(str::to_owned).collect())
+                .unwrap_or_default(),
+        })
+    }
+
+    /// The nft component as it is now (`None` when nft is absent).
+    fn nft_state(&self) -> Option<NftState> {
+        self.nft.then(|| NftState {
+            table: self.nft_table.clone(),
+        })
+    }
+
+    /// The ports of the table's `ports` set, when the table has one.
+    fn nft_ports(&self) -> Option<BTreeSet<u16>> {
+        let json = self.nft_json.as_ref()?;
+        let set = nft_objects(json, "set").find(|s| s["name"] == "ports")?;
+        let mut ports = BTreeSet::new();
+        for e in set["elem"].as_array().map_or(&[][..], Vec::as_slice) {
+            ports.insert(u16::try_from(e.as_u64()?).ok()?);
+        }
+        Some(ports)
+    }
+
+    fn tool_error(&self, which: &str) -> Option<&str> {
+        match which {
+            "nft" => self.nft_error.as_deref(),
+            "iptables" => self.ipt_error.as_deref(),
+            _ => self.ip6t_error.as_deref(),
+        }
+    }
+}
+
+/// Splits script output into its `@@bg:NAME@@` sections. Each value ends with exactly one
+/// newline (or is empty), whatever blank lines the markers added.
+fn sections(stdout: &str) -> BTreeMap<String, String> {
+    let mut map = BTreeMap::new();
+    let mut current: Option<(String, String)> = None;
+    let finish = |map: &mut BTreeMap<String, String>, (name, text): (String, String)| {
+        let trimmed = text.trim_end_matches('\n');
+        let value = if trimmed.is_empty() {
+            String::new()
+        } else {
+            format!("{trimmed}\n")
+        };
+        map.insert(name, value);
+    };
+    for line in stdout.split('\n') {
+        if let Some(name) = line
+            .strip_prefix(MARK.0)
+            .and_then(|rest| rest.strip_suffix(MARK.1))
+        {
+            if let Some(done) = current.take() {
+                finish(&mut map, done);
+            }
+            current = Some((name.to_owned(), String::new()));
+        } else if let Some((_, text)) = current.as_mut() {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    if let Some(done) = current.take() {
+        finish(&mut map, done);
+    }
+    map
+}
+
+/// `-N BREAKGLASS`, `-A BREAKGLASS ...` and `-A INPUT ...` lines into the chain's state.
+fn parse_ipt(text: &str) -> IptState {
+    let mut exists = false;
+    let mut rules = Vec::new();
+    let mut jumps = Vec::new();
+    let mut position = 0;
+    for line in text.lines() {
+        let line = line.trim_end();
+        if line == format!("-N {CHAIN}") {
+            exists = true;
+        } else if line.starts_with("-A INPUT ") {
+            position += 1;
+            let words: Vec<&str> = line.split_whitespace().collect();
+            if words.windows(2).any(|w| w == ["-j", CHAIN]) {
+                jumps.push(Jump {
+                    position,
+                    rule: line.to_owned(),
+                });
+            }
+        } else if line.starts_with(&format!("-A {CHAIN} ")) {
+            rules.push(line.to_owned());
+        }
+    }
+    IptState {
+        chain: exists.then_some(rules),
+        jumps,
+    }
+}
+
+fn nft_objects<'a>(json: &'a Value, kind: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+    json["nftables"]
+        .as_array()
+        .map_or(&[][..], Vec::as_slice)
+        .iter()
+        .filter_map(move |o| o.get(kind))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running scripts on the node.
+
+/// The names a run's node-side state uses, validated and shell-quoted once.
+#[derive(Debug, Clone)]
+pub struct StepFiles {
+    pub run_id: String,
+    pub step_id: String,
+    /// `/run/breakglass/RUN`.
+    pub dir: String,
+    /// `breakglass-deadman-RUN-STEP` (systemd unit name, without `.timer`).
+    pub unit: String,
+}
+
+impl StepFiles {
+    /// Run and step ids become file and unit names on the node, so only `[A-Za-z0-9._-]`
+    /// (they always are: `new_run_id` and the runbook validator make them so).
+    pub fn new(run_id: &str, step_id: &str) -> anyhow::Result<StepFiles> {
+        for (what, id) in [("run id", run_id), ("step id", step_id)] {
+            let ok = !id.is_empty()
+                && !id.starts_with('.')
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+            if !ok {
+                anyhow::bail!(
+                    "{what} `{id}` cannot name node-side state (letters, digits, `.`, `_`, `-`)"
+                );
+            }
+        }
+        Ok(StepFiles {
+            run_id: run_id.to_owned(),
+            step_id: step_id.to_owned(),
+            dir: format!("{STATE_ROOT}/{run_id}"),
+            unit: format!("breakglass-deadman-{run_id}-{step_id}"),
+        })
+    }
+
+    /// `dir`, `step` and `unit` as shell variable assignments.
+    fn vars(&self) -> Result<String, ActionFailure> {
+        Ok(format!(
+            "dir={}\nstep={}\nunit={}\n",
+            quote(&self.dir)?,
+            quote(&self.step_id)?,
+            quote(&self.unit)?
+        ))
+    }
+}
+
+fn quote(text: &str) -> Result<String, ActionFailure> {
+    crate::runbook::shell_quote(text).map_err(ActionFailure::refused)
+}
+
+/// `/bin/sh -c '<prelude><vars><body>'`: POSIX sh whatever the remote user's login shell is.
+fn command(vars: &str, body: &str) -> Result<String, ActionFailure> {
+    Ok(format!(
+        "/bin/sh -c {}",
+        quote(&format!("{PRELUDE}{vars}{body}"))?
+    ))
+}
+
+fn ok_or(doing: &str, r: &ExecResult) -> Result<(), ActionFailure> {
+    if r.outcome == Outcome::Ok {
+        Ok(())
+    } else {
+        Err(ActionFailure::from_result(doing, r))
+    }
+}
+
+fn stdout(r: &ExecResult) -> String {
+    String::from_utf8_lossy(&r.stdout.bytes).into_owned()
+}
+
+/// Reads the node's firewall facts (for `step`'s state files).
+fn list(node: &mut dyn Node, files: &StepFiles, doing: &str) -> Result<Facts, ActionFailure> {
+    let cmd = command(&files.vars()?, &format!("{CANCEL_FN}{LIST_BODY}"))?;
+    let r = node.run(&cmd, None);
+    ok_or(doing, &r).map_err(|mut e| {
+        // Reading changed nothing, whatever the transport says.
+        e.never_ran = true;
+        e
+    })?;
+    Facts::parse(&stdout(&r))
+}
+
+/// A heredoc delimiter that no line of `body` equals.
+fn delimiter(body: &str) -> String {
+    let mut delim = "BREAKGLASS_EOF".to_owned();
+    let mut n = 0;
+    while body.lines().any(|l| l == delim) {
+        n += 1;
+        delim = format!("BREAKGLASS_EOF_{n}");
+    }
+    delim
+}
+
+/// A self-contained POSIX sh script that makes the node's breakglass firewall state equal to
+/// `state` (only its `Some` components). The dead-man timer, `undo` and `firewall.unblock`
+/// all run scripts made here; data goes in quoted heredocs, which the shell never expands.
+pub fn restore_script(state: &FwState, what: &str) -> Result<String, ActionFailure> {
+    let prior = serde_json::to_string(state)
+        .map_err(|e| ActionFailure::refused(format!("cannot encode the firewall state: {e}")))?;
+    let mut s = String::new();
+    let _ = writeln!(s, "#!/bin/sh");
+    let _ = writeln!(s, "# breakglass: {}", what.replace('\n', " "));
+    let _ = writeln!(s, "# breakglass-prior: {prior}");
+    s.push_str("set -u\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH}\nexport PATH\n");
+    if let Some(nft) = &state.nft {
+        // Declaring the table first makes the delete succeed whether or not it exists; the
+        // whole file is one transaction, so the table is never missing in between.
+        let mut ruleset = String::from("table inet breakglass {}\ndelete table inet breakglass\n");
+        if let Some(table) = &nft.table {
+            ruleset.push_str(table);
+            if !table.ends_with('\n') {
+                ruleset.push('\n');
+            }
+        }
+        let delim = delimiter(&ruleset);
+        let _ = write!(
+            s,
+            "nft -f - <<'{delim}' || {{ echo 'breakglass: nft could not restore table inet breakglass' >&2; exit 3; }}\n{ruleset}{delim}\n"
+        );
+    }
+    for (cmd, st) in [
+        ("iptables", &state.iptables),
+        ("ip6tables", &state.ip6tables),
+    ] {
+        if let Some(st) = st {
+            s.push_str(&ipt_restore(cmd, st));
+        }
+    }
+    Ok(s)
+}
+
+/// One family of [`restore_script`]: one `iptables-restore --noflush` commit that removes the
+/// current jumps to the chain, then recreates the chain with the recorded rules and jumps (at
+/// their recorded positions), or deletes it.
+fn ipt_restore(cmd: &str, st: &IptState) -> String {
+    let mut s = format!(
+        "cur=$({cmd} -w 10 -t filter -S) || {{ echo 'breakglass: {cmd} -S failed' >&2; exit 3; }}\n{{\n  echo '*filter'\n  \
+         printf '%s\\n' \"$cur\" | grep -E -- '^-A INPUT .*-j {CHAIN}( |$)' | sed 's/^-A /-D /'\n"
+    );
+    match &st.chain {
+        Some(rules) => {
+            let mut data = String::new();
+            for r in rules {
+                let _ = writeln!(data, "{r}");
+            }
+            let mut jumps = st.jumps.clone();
+            jumps.sort_by_key(|j| j.position);
+            for j in &jumps {
+                let spec = j.rule.strip_prefix("-A INPUT ").unwrap_or(&j.rule);
+                let _ = writeln!(data, "-I INPUT {} {spec}", j.position);
+            }
+            let delim = delimiter(&data);
+            let _ = write!(
+                s,
+                "  echo ':{CHAIN} - [0:0]'\n  cat <<'{delim}'\n{data}{delim}\n"
+            );
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                "  if printf '%s\\n' \"$cur\" | grep -qx -- '-N {CHAIN}'; then echo ':{CHAIN} - [0:0]'; echo '-X {CHAIN}'; fi"
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "  echo COMMIT\n}} | {cmd}-restore -w 10 --noflush || {{ echo 'breakglass: {cmd}-restore could not restore the {CHAIN} chain' >&2; exit 3; }}"
+    );
+    s
+}
+
+/// Compares the node's state now with `want` (its `Some` components); `Err` says what differs.
+fn state_matches(facts: &Facts, want: &FwState) -> Result<(), String> {
+    if let Some(nft) = &want.nft {
+        if facts.nft_table != nft.table {
+            return Err(match (&facts.nft_table, &nft.table) {
+                (Some(_), None) => "table inet breakglass still exists".into(),
+                (None, Some(_)) => "table inet breakglass is missing".into(),
+                _ => "table inet breakglass differs from the recorded one".into(),
+            });
+        }
+    }
+    for (name, now, want) in [
+        ("iptables", &facts.ipt, &want.iptables),
+        ("ip6tables", &facts.ip6t, &want.ip6tables),
+    ] {
+        if let Some(want) = want {
+            let now = now.clone().unwrap_or_default();
+            let mut a = now.jumps.clone();
+            let mut b = want.jumps.clone();
+            a.sort_by_key(|j| j.position);
+            b.sort_by_key(|j| j.position);
+            if now.chain != want.chain || a != b {
+                return Err(format!(
+                    "the {name} {CHAIN} chain differs from the recorded one"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// firewall.block
+
+/// What `firewall.block` journals before it changes anything.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BlockSnapshot {
+    pub backend: Backend,
+    /// What the restore script puts back (the state before this step's first attempt).
+    pub prior: FwState,
+    /// True when `prior` came from an earlier attempt's restore script (a resumed run).
+    #[serde(default)]
+    pub earlier_attempt: bool,
+    /// `$SSH_CONNECTION` as the node reported it.
+    pub ssh_connection: String,
+    pub session: Option<Session>,
+    pub systemd: bool,
+}
+
+/// `firewall.block` bound to its arguments, with `allow_targets` resolved.
+pub struct FirewallBlockAction {
+    args: FirewallBlock,
+    allow4: Vec<Ipv4Net>,
+    allow6: Vec<Ipv6Net>,
+    /// Networks named by `allow` (for the plan line).
+    explicit: Vec<IpNet>,
+    /// Hosts `allow_targets` matched.
+    peers: usize,
+    files: StepFiles,
+}
+
+const LOOPBACK: [&str; 2] = ["127.0.0.0/8", "::1/128"];
+
+impl FirewallBlockAction {
+    pub fn new(args: &FirewallBlock, ctx: &BuildContext<'_>) -> anyhow::Result<Self> {
+        let mut all: Vec<IpNet> = LOOPBACK
+            .iter()
+            .filter_map(|n| n.parse::<IpNet>().ok())
+            .collect();
+        all.extend(args.allow.iter().copied());
+        let mut peers = 0;
+        if let Some(sel) = &args.allow_targets {
+            let parsed = Selector::parse(sel)
+                .map_err(|e| anyhow::anyhow!("allow_targets \"{sel}\": {e}"))?;
+            let hosts = ctx
+                .inventory
+                .select(&parsed)
+                .map_err(|e| anyhow::anyhow!("allow_targets \"{sel}\": {e}"))?;
+            if hosts.is_empty() {
+                anyhow::bail!(
+                    "allow_targets \"{sel}\" matches no host in the inventory, so it would allow nothing"
+                );
+            }
+            peers = hosts.len();
+            all.extend(hosts.iter().map(|h| IpNet::from(h.address)));
+        }
+        let v4: Vec<Ipv4Net> = all
+            .iter()
+            .filter_map(|n| match n {
+                IpNet::V4(n) => Some(*n),
+                IpNet::V6(_) => None,
+            })
+            .collect();
+        let v6: Vec<Ipv6Net> = all
+            .iter()
+            .filter_map(|n| match n {
+                IpNet::V6(n) => Some(*n),
+                IpNet::V4(_) => None,
+            })
+            .collect();
+        Ok(FirewallBlockAction {
+            args: args.clone(),
+            // Interval sets reject overlapping elements; aggregated networks never overlap.
+            allow4: Ipv4Net::aggregate(&v4),
+            allow6: Ipv6Net::aggregate(&v6),
+            explicit: args.allow.clone(),
+            peers,
+            files: StepFiles::new(ctx.run_id, ctx.step_id)?,
+        })
+    }
+
+    fn ports_text(&self, sep: &str) -> String {
+        self.args
+            .ports
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(sep)
+    }
+
+    fn covers(&self, addr: IpAddr) -> bool {
+        match addr {
+            IpAddr::V4(a) => self.allow4.iter().any(|n| n.contains(&a)),
+            IpAddr::V6(a) => self.allow6.iter().any(|n| n.contains(&a)),
+        }
+    }
+
+    fn allowlist_text(&self) -> String {
+        self.allow4
+            .iter()
+            .map(ToString::to_string)
+            .chain(self.allow6.iter().map(ToString::to_string))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The guard rails: refuse, before anything changes, a block that would cut this session's
+    /// SSH port or the operator's own address.
+    fn guard(&self, node: &str, snap: &BlockSnapshot) -> Result<(), ActionFailure> {
+        let Some(session) = &snap.session else {
+            return Err(ActionFailure::refused(format!(
+                "refused: cannot tell which address and port this SSH session uses on {node} \
+                 ($SSH_CONNECTION is {:?}, also in its parent processes), so the guard rails \
+                 (never block the SSH port or the operator) cannot be checked; nothing was changed",
+                snap.ssh_connection
+            )));
+        };
+        if self.args.ports.contains(&session.server_port) {
+            return Err(ActionFailure::refused(format!(
+                "refused: `ports` includes {port}, the SSH port this session reached {node} on; \
+                 blocking it would cut breakglass and the operator off the node. Remove {port} \
+                 from `ports`; nothing was changed",
+                port = session.server_port
+            )));
+        }
+        if !self.covers(session.client) {
+            return Err(ActionFailure::refused(format!(
+                "refused: the operator's address as {node} sees it, {addr}, is not in the \
+                 allowlist ({list}); the block would lock the operator out of the API. Add \
+                 \"{addr}\" (or its network) to `allow`, or a host with that address to \
+                 `allow_targets`; nothing was changed",
+                addr = session.client,
+                list = self.allowlist_text()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The nft ruleset `apply` loads (one `nft -f` transaction).
+    pub fn nft_ruleset(&self) -> String {
+        let join = |v: Vec<String>| v.join(", ");
+        let mut s = String::new();
+        let _ = writeln!(s, "table inet breakglass {{}}");
+        let _ = writeln!(s, "delete table inet breakglass");
+        let _ = writeln!(s, "table inet breakglass {{");
+        let _ = writeln!(
+            s,
+            "\tset ports {{\n\t\ttype inet_service\n\t\telements = {{ {} }}\n\t}}",
+            self.ports_text(", ")
+        );
+        let _ = writeln!(
+            s,
+            "\tset allow4 {{\n\t\ttype ipv4_addr\n\t\tflags interval\n\t\telements = {{ {} }}\n\t}}",
+            join(self.allow4.iter().map(ToString::to_string).collect())
+        );
+        let _ = writeln!(
+            s,
+            "\tset allow6 {{\n\t\ttype ipv6_addr\n\t\tflags interval\n\t\telements = {{ {} }}\n\t}}",
+            join(self.allow6.iter().map(ToString::to_string).collect())
+        );
+        let _ = writeln!(s, "\tchain input {{");
+        // Before the usual filter chains (priority 0), after conntrack (-200).
+        let _ = writeln!(
+            s,
+            "\t\ttype filter hook input priority filter - 10; policy accept;"
+        );
+        let _ = writeln!(s, "\t\tiif \"lo\" tcp dport @ports accept");
+        let _ = writeln!(s, "\t\ttcp dport @ports ip saddr @allow4 accept");
+        let _ = writeln!(s, "\t\ttcp dport @ports ip6 saddr @allow6 accept");
+        let _ = writeln!(
+            s,
+            "\t\ttcp dport @ports tcp flags & (fin | syn | rst | ack) == syn drop"
+        );
+        if self.args.cut_established {
+            let _ = writeln!(s, "\t\ttcp dport @ports tcp flags & rst == rst accept");
+            let _ = writeln!(s, "\t\ttcp dport @ports reject with tcp reset");
+        }
+        let _ = writeln!(s, "\t}}\n}}");
+        s
+    }
+
+    /// The `BREAKGLASS` chain rules for one family, as `iptables-restore` lines.
+    fn ipt_rules(&self, v6: bool) -> Vec<String> {
+        let mut rules = vec![format!("-A {CHAIN} -i lo -j RETURN")];
+        if v6 {
+            rules.extend(
+                self.allow6
+                    .iter()
+                    .map(|n| format!("-A {CHAIN} -s {n} -j RETURN")),
+            );
+        } else {
+            rules.extend(
+                self.allow4
+                    .iter()
+                    .map(|n| format!("-A {CHAIN} -s {n} -j RETURN")),
+            );
+        }
+        for p in &self.args.ports {
+            rules.push(format!(
+                "-A {CHAIN} -p tcp -m tcp --dport {p} --tcp-flags FIN,SYN,RST,ACK SYN -j DROP"
+            ));
+            if self.args.cut_established {
+                rules.push(format!(
+                    "-A {CHAIN} -p tcp -m tcp --dport {p} --tcp-flags RST RST -j RETURN"
+                ));
+                rules.push(format!(
+                    "-A {CHAIN} -p tcp -m tcp --dport {p} -j REJECT --reject-with tcp-reset"
+                ));
+            }
+        }
+        rules
+    }
+
+    /// The iptables payload: v4 rules, `#breakglass-v6`, v6 rules (comment lines are ignored by
+    /// `iptables-restore`).
+    fn ipt_payload(&self) -> String {
+        let mut s = self.ipt_rules(false).join("\n");
+        s.push_str("\n#breakglass-v6\n");
+        s.push_str(&self.ipt_rules(true).join("\n"));
+        s.push('\n');
+        s
+    }
+
+    fn choose_backend(&self, node: &str, facts: &Facts) -> Result<Backend, ActionFailure> {
+        let usable = |b: Backend| match b {
+            Backend::Nft => facts.nft && facts.nft_error.is_none(),
+            Backend::Iptables => facts.iptables && facts.ipt_error.is_none(),
+        };
+        let backend = match self.args.backend {
+            FirewallBackend::Auto if facts.nft => Backend::Nft,
+            FirewallBackend::Auto | FirewallBackend::Iptables => Backend::Iptables,
+            FirewallBackend::Nft => Backend::Nft,
+        };
+        if usable(backend) {
+            return Ok(backend);
+        }
+        let why = match facts.tool_error(backend.name()) {
+            Some(e) => format!("`{}` failed: {}", backend.name(), e.trim()),
+            None => format!("`{}` is not installed", backend.name()),
+        };
+        Err(ActionFailure::refused(format!(
+            "cannot block on {node}: {why}{}; nothing was changed",
+            if self.args.backend == FirewallBackend::Auto {
+                " (and nft is absent)"
+            } else {
+                "; set `backend` to \"auto\" to use whichever is present"
+            }
+        )))
+    }
+
+    fn check_nft(&self, json: &Value) -> Result<(), String> {
+        let chain = nft_objects(json, "chain")
+            .find(|c| c["name"] == "input")
+            .ok_or("chain input is missing")?;
+        if chain["hook"] != "input" || chain["prio"] != -10 || chain["policy"] != "accept" {
+            return Err(format!("chain input is not the expected hook: {chain}"));
+        }
+        let set = |name: &str| {
+            nft_objects(json, "set")
+                .find(|s| s["name"] == name)
+                .ok_or_else(|| format!("set {name} is missing"))
+        };
+        let ports: BTreeSet<u64> = set("ports")?["elem"]
+            .as_array()
+            .map(|v| v.iter().filter_map(Value::as_u64).collect())
+            .unwrap_or_default();
+        let want: BTreeSet<u64> = self.args.ports.iter().map(|p| u64::from(*p)).collect();
+        if ports != want {
+            return Err(format!("set ports holds {ports:?}, not {want:?}"));
+        }
+        let want4: Vec<(u128, u128)> = self
+            .allow4
+            .iter()
+            .map(|n| {
+                (
+                    u128::from(u32::from(n.network())),
+                    u128::from(u32::from(n.broadcast())),
+                )
+            })
+            .collect();
+        let want6: Vec<(u128, u128)> = self
+            .allow6
+            .iter()
+            .map(|n| (u128::from(n.network()), u128::from(n.broadcast())))
+            .collect();
+        for (name, want) in [("allow4", want4), ("allow6", want6)] {
+            let got = elem_intervals(&set(name)?["elem"])
+                .ok_or_else(|| format!("set {name} holds elements this build cannot read"))?;
+            if merge(got) != merge(want) {
+                return Err(format!("set {name} does not hold the allowlist"));
+            }
+        }
+        let rules: Vec<&Value> = nft_objects(json, "rule").collect();
+        let expected = if self.args.cut_established { 6 } else { 4 };
+        if rules.len() != expected {
+            return Err(format!(
+                "chain input has {} rules, not {expected}",
+                rules.len()
+            ));
+        }
+        let has = |verdict: &str| {
+            rules.iter().any(|r| {
+                r["expr"]
+                    .as_array()
+                    .is_some_and(|e| e.iter().any(|x| x.get(verdict).is_some()))
+            })
+        };
+        if !has("drop") || (self.args.cut_established && !has("reject")) {
+            return Err("chain input lacks its drop or reject rule".into());
+        }
+        Ok(())
+    }
+
+    fn check_ipt(&self, name: &str, st: Option<&IptState>, v6: bool) -> Result<(), String> {
+        let st = st.ok_or_else(|| format!("{name} state could not be read"))?;
+        let rules = st
+            .chain
+            .as_ref()
+            .ok_or_else(|| format!("the {name} {CHAIN} chain is missing"))?;
+        if st.jumps.len() != 1 || st.jumps[0].position != 1 {
+            return Err(format!(
+                "{name} INPUT does not jump to {CHAIN} exactly once, first: {:?}",
+                st.jumps
+            ));
+        }
+        let want = self.ipt_rules(v6);
+        if rules.len() != want.len() {
+            return Err(format!(
+                "the {name} {CHAIN} chain has {} rules, not {}",
+                rules.len(),
+                want.len()
+            ));
+        }
+        for p in &self.args.ports {
+            let dport = format!("--dport {p} ");
+            let with = |target: &str| {
+                rules
+                    .iter()
+                    .any(|r| r.contains(&dport) && r.contains(target))
+            };
+            if !with("-j DROP") || (self.args.cut_established && !with("-j REJECT")) {
+                return Err(format!("the {name} {CHAIN} chain does not block port {p}"));
+            }
+        }
+        Ok(())
+    }
+
+    fn files_vars(&self, secs: u64) -> Result<String, ActionFailure> {
+        Ok(format!("{}secs={secs}\n", self.files.vars()?))
+    }
+}
+
+/// Interval set elements (`"10.0.0.1"`, `{"prefix": ...}`, `{"range": [a, b]}`) as inclusive
+/// numeric ranges; `None` when an element has another form.
+fn elem_intervals(elems: &Value) -> Option<Vec<(u128, u128)>> {
+    let addr = |v: &Value| -> Option<u128> {
+        Some(match v.as_str()?.parse::<IpAddr>().ok()? {
+            IpAddr::V4(a) => u128::from(u32::from(a)),
+            IpAddr::V6(a) => u128::from(a),
+        })
+    };
+    let mut out = Vec::new();
+    for e in elems.as_array()? {
+        if let Some(p) = e.get("prefix") {
+            let ip: IpAddr = p["addr"].as_str()?.parse().ok()?;
+            let len = u8::try_from(p["len"].as_u64()?).ok()?;
+            let net = IpNet::new(ip, len).ok()?;
+            out.push(match net {
+                IpNet::V4(n) => (
+                    u128::from(u32::from(n.network())),
+                    u128::from(u32::from(n.broadcast())),
+                ),
+                IpNet::V6(n) => (u128::from(n.network()), u128::from(n.broadcast())),
+            });
+        } else if let Some(r) = e.get("range") {
+            out.push((addr(&r[0])?, addr(&r[1])?));
+        } else {
+            let a = addr(e)?;
+            out.push((a, a));
+        }
+    }
+    Some(out)
+}
+
+/// Sorted, with overlapping and adjacent ranges joined.
+fn merge(mut v: Vec<(u128, u128)>) -> Vec<(u128, u128)> {
+    v.sort_unstable();
+    let mut out: Vec<(u128, u128)> = Vec::new();
+    for (a, b) in v {
+        match out.last_mut() {
+            Some(last) if a <= last.1.saturating_add(1) => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
+fn parse_snapshot<T: serde::de::DeserializeOwned>(v: &Value) -> Result<T, ActionFailure> {
+    serde_json::from_value(v.clone()).map_err(|e| {
+        ActionFailure::refused(format!(
+            "the snapshot is not one this build understands ({e}); nothing was changed"
+        ))
+    })
+}
+
+/// `kind=detached pid=12 pidfile=... expires=1764000000` into a map.
+fn key_values(line: &str) -> BTreeMap<String, String> {
+    line.split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+fn rfc3339(epoch: &str) -> Option<String> {
+    let secs: u64 = epoch.trim().parse().ok()?;
+    Some(humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs)).to_string())
+}
+
+impl Action for FirewallBlockAction {
+    fn kind(&self) -> &'static str {
+        "firewall.block"
+    }
+
+    fn plan(&self, _target: &str) -> String {
+        let mut except: Vec<String> = self.explicit.iter().map(ToString::to_string).collect();
+        except.push(LOOPBACK[0].to_owned());
+        let mut s = format!(
+            "block tcp/{} except {}",
+            self.ports_text(","),
+            except.join(", ")
+        );
+        if let Some(sel) = &self.args.allow_targets {
+            let _ = write!(
+                s,
+                " (+{} peer{} from \"{sel}\")",
+                self.peers,
+                if self.peers == 1 { "" } else { "s" }
+            );
+        }
+        s.push_str(if self.args.cut_established {
+            "; cut established"
+        } else {
+            "; established connections kept"
+        });
+        if self.args.revert_after.is_zero() {
+            s.push_str("; no auto-revert (revert_after = 0s)");
+        } else {
+            let _ = write!(
+                s,
+                "; auto-revert in {} unless confirmed",
+                humantime::format_duration(self.args.revert_after)
+            );
+        }
+        if self.args.backend == FirewallBackend::Iptables {
+            s.push_str(" (iptables)");
+        }
+        s
+    }
+
+    fn snapshot(&self, node: &mut dyn Node) -> Result<Value, ActionFailure> {
+        let name = node.name().to_owned();
+        let facts = list(node, &self.files, "reading the firewall")?;
+        let backend = self.choose_backend(&name, &facts)?;
+        let now = match backend {
+            Backend::Nft => FwState {
+                nft: facts.nft_state(),
+                ..FwState::default()
+            },
+            Backend::Iptables => FwState {
+                iptables: facts.ipt.clone(),
+                ip6tables: if facts.ip6tables && facts.ip6t_error.is_none() {
+                    facts.ip6t.clone()
+                } else {
+                    None
+                },
+                ..FwState::default()
+            },
+        };
+        // A resumed run snapshots again, after its first attempt may have blocked already:
+        // the restore script that attempt left holds the state from before it.
+        let saved = facts.saved.clone().filter(|s| {
+            (backend == Backend::Nft) == s.nft.is_some()
+                && (backend == Backend::Iptables) == s.iptables.is_some()
+        });
+        let snap = BlockSnapshot {
+            backend,
+            earlier_attempt: saved.is_some(),
+            prior: saved.unwrap_or(now),
+            ssh_connection: facts.ssh_raw.clone(),
+            session: facts.ssh.clone(),
+            systemd: facts.systemd,
+        };
+        serde_json::to_value(&snap)
+            .map_err(|e| ActionFailure::refused(format!("cannot encode the snapshot: {e}")))
+    }
+
+    fn apply(&self, node: &mut dyn Node, snapshot: &Value) -> Result<Applied, ActionFailure> {
+        let snap: BlockSnapshot = parse_snapshot(snapshot)?;
+        let name = node.name().to_owned();
+        self.guard(&name, &snap)?;
+        let secs = self.args.revert_after.as_secs();
+        if secs > 0 {
+            let script = restore_script(
+                &snap.prior,
+                &format!(
+                    "restores the firewall as it was before run {} step {} blocked tcp/{}",
+                    self.files.run_id,
+                    self.files.step_id,
+                    self.ports_text(",")
+                ),
+            )?;
+            let cmd = command(
+                &self.files.vars()?,
+                "mkdir -p \"$dir\" && cat > \"$dir/$step.restore.tmp\" && mv -f \"$dir/$step.restore.tmp\" \"$dir/$step.restore\"\n",
+            )?;
+            let r = node.run(&cmd, Some(script.as_bytes()));
+            ok_or("writing the dead-man restore script", &r).map_err(|mut e| {
+                e.never_ran = true;
+                e
+            })?;
+        }
+        let arm = if secs > 0 {
+            format!("{CANCEL_FN}{ARM_BODY}")
+        } else {
+            String::new()
+        };
+        let (body, payload) = match snap.backend {
+            Backend::Nft => (
+                format!(
+                    "nft -f - || {{ echo 'breakglass: nft rejected the ruleset; nothing was changed (nft -f is atomic)' >&2; exit 3; }}\n{arm}"
+                ),
+                self.nft_ruleset(),
+            ),
+            Backend::Iptables => (
+                format!(
+                    "payload=$(cat)\n\
+                     ipt_apply() {{\n  \
+                       cur=$(\"$1\" -w 10 -t filter -S INPUT) || return 1\n  \
+                       {{\n    echo '*filter'\n    \
+                         printf '%s\\n' \"$cur\" | grep -E -- ' -j {CHAIN}( |$)' | sed 's/^-A /-D /'\n    \
+                         echo ':{CHAIN} - [0:0]'\n    \
+                         printf '%s\\n' \"$payload\" | awk -v fam=\"$2\" '/^#breakglass-v6$/ {{ f = 6; next }} (f ? f : 4) == fam'\n    \
+                         echo '-I INPUT 1 -j {CHAIN}'\n    \
+                         echo COMMIT\n  \
+                       }} | \"$1-restore\" -w 10 --noflush\n\
+                     }}\n\
+                     ipt_apply iptables 4 || {{ echo 'breakglass: iptables-restore rejected the rules; iptables was not changed' >&2; exit 3; }}\n\
+                     if [ {v6} = yes ]; then\n  \
+                       ipt_apply ip6tables 6 || {{ echo 'breakglass: ip6tables-restore rejected the rules (IPv4 is blocked; undo restores it)' >&2; exit 3; }}\n\
+                     fi\n{arm}",
+                    v6 = if snap.prior.ip6tables.is_some() {
+                        "yes"
+                    } else {
+                        "no"
+                    },
+                ),
+                self.ipt_payload(),
+            ),
+        };
+        let cmd = command(&self.files_vars(secs)?, &body)?;
+        let r = node.run(&cmd, Some(payload.as_bytes()));
+        ok_or(&format!("blocking with {}", snap.backend.name()), &r)?;
+        let out = sections(&stdout(&r));
+        let mut summary = format!(
+            "blocked tcp/{} with {} ({} allowed network{})",
+            self.ports_text(","),
+            snap.backend.name(),
+            self.allow4.len() + self.allow6.len(),
+            if self.allow4.len() + self.allow6.len() == 1 {
+                ""
+            } else {
+                "s"
+            }
+        );
+        let mut detail = json!({
+            "backend": snap.backend,
+            "ports": self.args.ports,
+            "allow": self.allowlist_text(),
+            "cut_established": self.args.cut_established,
+        });
+        if secs > 0 {
+            let kv = key_values(out.get("deadman").map_or("", String::as_str));
+            let expires = kv
+                .get("expires")
+                .and_then(|e| rfc3339(e))
+                .unwrap_or_default();
+            let (timer, id) = match kv.get("kind").map(String::as_str) {
+                Some("systemd") => (
+                    format!(
+                        "systemd timer {}",
+                        kv.get("unit").map_or("", String::as_str)
+                    ),
+                    json!({"unit": kv.get("unit")}),
+                ),
+                _ => (
+                    format!("pid {}", kv.get("pid").map_or("?", String::as_str)),
+                    json!({"pid": kv.get("pid"), "pidfile": kv.get("pidfile")}),
+                ),
+            };
+            let _ = write!(
+                summary,
+                "; dead-man ({timer}) reverts at {expires} unless confirmed"
+            );
+            detail["deadman"] = json!({
+                "kind": kv.get("kind"),
+                "id": id,
+                "expires": expires,
+                "restore": format!("{}/{}.restore", self.files.dir, self.files.step_id),
+            });
+        } else {
+            summary.push_str("; no dead-man timer");
+        }
+        Ok(Applied { summary, detail })
+    }
+
+    fn verify(&self, node: &mut dyn Node, snapshot: &Value) -> Result<(), ActionFailure> {
+        let snap: BlockSnapshot = parse_snapshot(snapshot)?;
+        let facts = list(node, &self.files, "reading the firewall back")?;
+        let checked = match snap.backend {
+            Backend::Nft => facts
+                .nft_json
+                .as_ref()
+                .ok_or_else(|| "table inet breakglass is missing".to_owned())
+                .and_then(|j| self.check_nft(j)),
+            Backend::Iptables => self
+                .check_ipt("iptables", facts.ipt.as_ref(), false)
+                .and_then(|()| {
+                    if snap.prior.ip6tables.is_some() {
+                        self.check_ipt("ip6tables", facts.ip6t.as_ref(), true)
+                    } else {
+                        Ok(())
+                    }
+                }),
+        };
+        checked.map_err(|e| ActionFailure::failed(format!("the block does not hold: {e}")))?;
+        if !self.args.revert_after.is_zero()
+            && !(facts.deadman.starts_with("detached ") || facts.deadman.starts_with("systemd "))
+        {
+            return Err(ActionFailure::failed(format!(
+                "the dead-man timer is not armed ({})",
+                facts.deadman
+            )));
+        }
+        Ok(())
+    }
+
+    fn inverse(&self, snapshot: &Value) -> Option<Box<dyn Action>> {
+        let snap: BlockSnapshot = serde_json::from_value(snapshot.clone()).ok()?;
+        Some(Box::new(FirewallRestoreAction {
+            prior: snap.prior,
+            cancel: Some(self.files.clone()),
+            what: "firewall.block",
+        }))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The inverse: put a recorded state back.
+
+/// Restores a recorded [`FwState`] (the inverse of `firewall.block` and `firewall.unblock`),
+/// with the same script the dead-man timer runs; for a block, then cancels its timer and
+/// removes its node-side files.
+pub struct FirewallRestoreAction {
+    pub prior: FwState,
+    /// The block step whose timer and files go away once restored.
+    pub cancel: Option<StepFiles>,
+    /// The kind being undone (for messages).
+    pub what: &'static str,
+}
+
+impl Action for FirewallRestoreAction {
+    fn kind(&self) -> &'static str {
+        "firewall.restore"
+    }
+
+    fn plan(&self, _target: &str) -> String {
+        format!("restore the firewall as it was before {}", self.what)
+    }
+
+    fn snapshot(&self, _node: &mut dyn Node) -> Result<Value, ActionFailure> {
+        Ok(Value::Null)
+    }
+
+    fn apply(&self, node: &mut dyn Node, _snapshot: &Value) -> Result<Applied, ActionFailure> {
+        let mut script = restore_script(&self.prior, &format!("undo of {}", self.what))?;
+        let mut cancelled = String::new();
+        if let Some(files) = &self.cancel {
+            let _ = write!(
+                script,
+                "{}{CANCEL_FN}\nsec cancelled\ncancel_step \"$dir\" \"$step\"\n\
+                 rm -f \"$dir/$step.restore\" \"$dir/$step.restore.tmp\" \"$dir/$step.fired\" \"$dir/$step.confirmed\"\n\
+                 rmdir \"$dir\" 2>/dev/null || true\n",
+                files.vars()?
+            );
+        }
+        let full = format!("{PRELUDE}{script}");
+        let r = node.run("/bin/sh -s", Some(full.as_bytes()));
+        ok_or("restoring the firewall", &r)?;
+        if let Some(c) = sections(&stdout(&r)).get("cancelled") {
+            let c = c.trim();
+            if c != "none" {
+                cancelled = format!("; cancelled the dead-man timer ({c})");
+            }
+        }
+        let what = describe_state(&self.prior);
+        Ok(Applied {
+            summary: format!("restored {what}{cancelled}"),
+            detail: Value::Null,
+        })
+    }
+
+    fn verify(&self, node: &mut dyn Node, _snapshot: &Value) -> Result<(), ActionFailure> {
+        let files = match &self.cancel {
+            Some(f) => f.clone(),
+            None => {
+                StepFiles::new("none", "none").map_err(|e| ActionFailure::refused(e.to_string()))?
+            }
+        };
+        let facts = list(node, &files, "reading the firewall back")?;
+        state_matches(&facts, &self.prior)
+            .map_err(|e| ActionFailure::failed(format!("the restore does not hold: {e}")))?;
+        if self.cancel.is_some()
+            && (facts.deadman.starts_with("detached ") || facts.deadman.starts_with("systemd "))
+        {
+            return Err(ActionFailure::failed(format!(
+                "the dead-man timer is still armed ({})",
+                facts.deadman
+            )));
+        }
+        Ok(())
+    }
+
+    fn inverse(&self, _snapshot: &Value) -> Option<Box<dyn Action>> {
+        None
+    }
+}
+
+fn describe_state(st: &FwState) -> String {
+    let mut parts = Vec::new();
+    if let Some(n) = &st.nft {
+        parts.push(if n.table.is_some() {
+            "the prior table inet breakglass"
+        } else {
+            "no table inet breakglass (as before)"
+        });
+    }
+    for (name, s) in [("iptables", &st.iptables), ("ip6tables", &st.ip6tables)] {
+        if let Some(s) = s {
+            parts.push(match (name, s.exists()) {
+                ("iptables", true) => "the prior iptables BREAKGLASS chain",
+                ("iptables", false) => "no iptables BREAKGLASS chain (as before)",
+                (_, true) => "the prior ip6tables BREAKGLASS chain",
+                (_, false) => "no ip6tables BREAKGLASS chain (as before)",
+            });
+        }
+    }
+    if parts.is_empty() {
+        "nothing (nothing was recorded)".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// firewall.unblock
+
+/// What `firewall.unblock` journals.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UnblockSnapshot {
+    /// Every breakglass component present before (restored by `undo`).
+    pub prior: FwState,
+    /// The nft `ports` set before, when the table has one.
+    pub nft_ports: Option<BTreeSet<u16>>,
+}
+
+/// `firewall.unblock` bound to its arguments.
+pub struct FirewallUnblockAction {
+    args: FirewallUnblock,
+    files: StepFiles,
+}
+
+impl FirewallUnblockAction {
+    pub fn new(args: &FirewallUnblock, ctx: &BuildContext<'_>) -> anyhow::Result<Self> {
+        Ok(FirewallUnblockAction {
+            args: args.clone(),
+            files: StepFiles::new(ctx.run_id, ctx.step_id)?,
+        })
+    }
+
+    /// The state to reach from `prior` and the nft commands for a partial nft unblock.
+    fn target(&self, snap: &UnblockSnapshot) -> Result<(FwState, Option<String>), ActionFailure> {
+        let mut target = FwState::default();
+        let mut nft_cmds = None;
+        if let Some(n) = &snap.prior.nft {
+            if n.table.is_some() {
+                match &self.args.ports {
+                    None => target.nft = Some(NftState { table: None }),
+                    Some(ports) => {
+                        let Some(have) = &snap.nft_ports else {
+                            return Err(ActionFailure::refused(
+                                "table inet breakglass has no `ports` set (it was not made by this \
+                                 version of breakglass), so single ports cannot be unblocked; omit \
+                                 `ports` to remove the whole table; nothing was changed",
+                            ));
+                        };
+                        let rest: Vec<String> = have
+                            .iter()
+                            .filter(|p| !ports.contains(p))
+                            .map(ToString::to_string)
+                            .collect();
+                        if rest.is_empty() {
+                            target.nft = Some(NftState { table: None });
+                        } else {
+                            nft_cmds = Some(format!(
+                                "flush set inet breakglass ports\nadd element inet breakglass ports {{ {} }}\n",
+                                rest.join(", ")
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        for (now, out) in [
+            (&snap.prior.iptables, &mut target.iptables),
+            (&snap.prior.ip6tables, &mut target.ip6tables),
+        ] {
+            let Some(now) = now else { continue };
+            let Some(rules) = &now.chain else { continue };
+            *out = Some(match &self.args.ports {
+                None => IptState::absent(),
+                Some(ports) => {
+                    let blocks = |r: &String| {
+                        let w: Vec<&str> = r.split_whitespace().collect();
+                        w.windows(2).any(|p| {
+                            p[0] == "--dport"
+                                && p[1].parse::<u16>().is_ok_and(|x| ports.contains(&x))
+                        })
+                    };
+                    let kept: Vec<String> = rules.iter().filter(|r| !blocks(r)).cloned().collect();
+                    if kept.iter().any(|r| r.contains("--dport")) {
+                        IptState {
+                            chain: Some(kept),
+                            jumps: now.jumps.clone(),
+                        }
+                    } else {
+                        IptState::absent()
+                    }
+                }
+            });
+        }
+        Ok((target, nft_cmds))
+    }
+}
+
+impl Action for FirewallUnblockAction {
+    fn kind(&self) -> &'static str {
+        "firewall.unblock"
+    }
+
+    fn plan(&self, _target: &str) -> String {
+        match &self.args.ports {
+            None => "remove every breakglass block (table inet breakglass, iptables BREAKGLASS) and cancel dead-man timers".into(),
+            Some(p) => format!(
+                "unblock tcp/{} (the rest of the block stays) and cancel dead-man timers",
+                p.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+            ),
+        }
+    }
+
+    fn snapshot(&self, node: &mut dyn Node) -> Result<Value, ActionFailure> {
+        let facts = list(node, &self.files, "reading the firewall")?;
+        for (tool, err) in [
+            ("nft", &facts.nft_error),
+            ("iptables", &facts.ipt_error),
+            ("ip6tables", &facts.ip6t_error),
+        ] {
+            if let Some(e) = err {
+                return Err(ActionFailure::refused(format!(
+                    "`{tool}` failed on {}: {}; nothing was changed",
+                    node.name(),
+                    e.trim()
+                )));
+            }
+        }
+        let present = |s: &Option<IptState>| s.clone().filter(IptState::exists);
+        let snap = UnblockSnapshot {
+            prior: FwState {
+                nft: facts.nft_state().filter(|n| n.table.is_some()),
+                iptables: present(&facts.ipt),
+                ip6tables: present(&facts.ip6t),
+            },
+            nft_ports: facts.nft_ports(),
+        };
+        serde_json::to_value(&snap)
+            .map_err(|e| ActionFailure::refused(format!("cannot encode the snapshot: {e}")))
+    }
+
+    fn apply(&self, node: &mut dyn Node, snapshot: &Value) -> Result<Applied, ActionFailure> {
+        let snap: UnblockSnapshot = parse_snapshot(snapshot)?;
+        let (target, nft_cmds) = self.target(&snap)?;
+        let mut script = restore_script(&target, "firewall.unblock")?;
+        if let Some(cmds) = &nft_cmds {
+            let delim = delimiter(cmds);
+            let _ = write!(
+                script,
+                "nft -f - <<'{delim}' || {{ echo 'breakglass: nft could not unblock the ports' >&2; exit 3; }}\n{cmds}{delim}\n"
+            );
+        }
+        script.push_str(CANCEL_FN);
+        script.push_str(CANCEL_ALL_BODY);
+        let full = format!("{PRELUDE}{script}");
+        let r = node.run("/bin/sh -s", Some(full.as_bytes()));
+        ok_or("unblocking", &r)?;
+        let cancelled: Vec<String> = sections(&stdout(&r))
+            .get("cancelled")
+            .map(|c| c.lines().map(str::to_owned).collect())
+            .unwrap_or_default();
+        let removed = if snap.prior == FwState::default() {
+            "nothing was blocked".to_owned()
+        } else {
+            match &self.args.ports {
+                None => "removed every breakglass block".to_owned(),
+                Some(p) => format!(
+                    "unblocked tcp/{}",
+                    p.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+            }
+        };
+        Ok(Applied {
+            summary: format!(
+                "{removed}; {} dead-man timer{} cancelled",
+                cancelled.len(),
+                if cancelled.len() == 1 { "" } else { "s" }
+            ),
+            detail: json!({ "cancelled": cancelled }),
+        })
+    }
+
+    fn verify(&self, node: &mut dyn Node, snapshot: &Value) -> Result<(), ActionFailure> {
+        let snap: UnblockSnapshot = parse_snapshot(snapshot)?;
+        let (target, nft_cmds) = self.target(&snap)?;
+        let facts = list(node, &self.files, "reading the firewall back")?;
+        state_matches(&facts, &target)
+            .map_err(|e| ActionFailure::failed(format!("the unblock does not hold: {e}")))?;
+        if nft_cmds.is_some() {
+            let left = facts.nft_ports().unwrap_or_default();
+            if let Some(p) = self.args.ports.iter().flatten().find(|p| left.contains(p)) {
+                return Err(ActionFailure::failed(format!(
+                    "port {p} is still in the ports set"
+                )));
+            }
+        }
+        if !facts.timers.is_empty() {
+            return Err(ActionFailure::failed(format!(
+                "dead-man timers still armed: {}",
+                facts.timers.join("; ")
+            )));
+        }
+        Ok(())
+    }
+
+    fn inverse(&self, snapshot: &Value) -> Option<Box<dyn Action>> {
+        let snap: UnblockSnapshot = serde_json::from_value(snapshot.clone()).ok()?;
+        Some(Box::new(FirewallRestoreAction {
+            prior: snap.prior,
+            cancel: None,
+            what: "firewall.unblock",
+        }))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// confirm
+
+/// What cancelling one step's dead-man timer found, as `confirm` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirmed {
+    /// The timer was armed and is now cancelled (`detached PID` or `systemd UNIT`).
+    Cancelled(String),
+    /// An earlier `confirm` cancelled it (at this epoch second).
+    Already(String),
+    /// The timer fired (at this epoch second): the block was reverted.
+    Fired(String),
+    /// No timer and no record of one: undone, never armed, or the node rebooted.
+    Missing,
+}
+
+/// The script `confirm` runs on a node: cancel the timers of `steps` of one run, printing
+/// `STEP RESULT` lines in the `confirm` section.
+pub fn confirm_command(run_id: &str, steps: &[String]) -> Result<String, ActionFailure> {
+    let files = StepFiles::new(run_id, steps.first().map_or("none", String::as_str))
+        .map_err(|e| ActionFailure::refused(e.to_string()))?;
+    let mut body = format!("{CANCEL_FN}\nsec confirm\n");
+    for step in steps {
+        StepFiles::new(run_id, step).map_err(|e| ActionFailure::refused(e.to_string()))?;
+        let _ = writeln!(
+            body,
+            "s={}\nr=$(cancel_step \"$dir\" \"$s\")\n\
+             if [ \"$r\" != none ]; then date +%s > \"$dir/$s.confirmed\"; echo \"$s cancelled $r\";\n\
+             elif [ -f \"$dir/$s.confirmed\" ]; then echo \"$s already $(cat \"$dir/$s.confirmed\")\";\n\
+             elif [ -f \"$dir/$s.fired\" ]; then echo \"$s fired $(cat \"$dir/$s.fired\")\";\n\
+             else echo \"$s missing\"; fi",
+            quote(step)?
+        );
+    }
+    command(&files.vars()?, &body)
+}
+
+/// Parses the `confirm` section: one result per step.
+pub fn confirm_results(stdout: &str) -> BTreeMap<String, Confirmed> {
+    let mut out = BTreeMap::new();
+    let s = sections(stdout);
+    for line in s.get("confirm").map_or("", String::as_str).lines() {
+        let mut parts = line.splitn(3, ' ');
+        let (Some(step), Some(what)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let rest = parts.next().unwrap_or("").trim().to_owned();
+        let when = |r: &str| rfc3339(r).unwrap_or_else(|| r.to_owned());
+        let result = match what {
+            "cancelled" => Confirmed::Cancelled(rest),
+            "already" => Confirmed::Already(when(&rest)),
+            "fired" => Confirmed::Fired(when(&rest)),
+            _ => Confirmed::Missing,
+        };
+        out.insert(step.to_owned(), result);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::ssh::Captured;
+
+    fn block(args: &str) -> FirewallBlockAction {
+        let value: toml::Value = toml::from_str(args).expect("toml");
+        let args: FirewallBlock = value.try_into().expect("args");
+        let inventory = crate::inventory::Inventory::from_str(
+            "[[hosts]]\nname = \"cp1\"\naddress = \"10.0.0.10\"\nlabels = { role = \"control-plane\" }\n\
+             [[hosts]]\nname = \"cp2\"\naddress = \"10.0.0.11\"\nlabels = { role = \"control-plane\" }\n\
+             [[hosts]]\nname = \"w1\"\naddress = \"10.0.1.5\"\nlabels = { role = \"worker\" }\n",
+            std::path::Path::new("test.toml"),
+            crate::inventory::Format::Toml,
+        )
+        .expect("inventory");
+        let ctx = BuildContext {
+            inventory: &inventory,
+            run_id: "20261125T115801Z-3f9a1c",
+            step_id: "block-api",
+            cluster: None,
+        };
+        FirewallBlockAction::new(&args, &ctx).expect("build")
+    }
+
+    /// A node that answers every script with canned output and records what it was sent.
+    struct Canned {
+        answers: Vec<String>,
+        sent: Vec<(String, Option<Vec<u8>>)>,
+    }
+
+    impl Node for Canned {
+        fn name(&self) -> &str {
+            "cp1"
+        }
+        fn address(&self) -> String {
+            "10.0.0.10:22".into()
+        }
+        fn run(&mut self, script: &str, stdin: Option<&[u8]>) -> ExecResult {
+            self.sent
+                .push((script.to_owned(), stdin.map(<[u8]>::to_vec)));
+            let out = if self.answers.is_empty() {
+                String::new()
+            } else {
+                self.answers.remove(0)
+            };
+            ExecResult {
+                outcome: Outcome::Ok,
+                stdout: Captured {
+                    total: out.len() as u64,
+                    bytes: out.into_bytes(),
+                },
+                stderr: Captured::default(),
+                connect: None,
+                total: Duration::ZERO,
+                recorded_host_key: None,
+            }
+        }
+    }
+
+    fn facts_output(ssh: &str) -> String {
+        format!(
+            "\n@@bg:tools@@\nnft\niptables\n\n@@bg:ssh@@\n{ssh}\n\n@@bg:deadman@@\nnone\n\n@@bg:timers@@\n"
+        )
+    }
+
+    #[test]
+    fn the_ruleset_is_one_idempotent_transaction() {
+        let a = block(
+            "allow = [\"192.0.2.0/24\", \"192.0.2.7\"]\nallow_targets = \"role=control-plane\"",
+        );
+        let rs = a.nft_ruleset();
+        assert!(
+            rs.starts_with(
+                "table inet breakglass {}\ndelete table inet breakglass\ntable inet breakglass {\n"
+            ),
+            "{rs}"
+        );
+        assert!(rs.contains("elements = { 6443 }"), "{rs}");
+        // 192.0.2.7 lies in 192.0.2.0/24, and cp1 (.10) and cp2 (.11) make one /31.
+        assert!(
+            rs.contains("elements = { 10.0.0.10/31, 127.0.0.0/8, 192.0.2.0/24 }"),
+            "{rs}"
+        );
+        assert!(rs.contains("elements = { ::1/128 }"), "{rs}");
+        assert!(rs.contains("type filter hook input priority filter - 10; policy accept;"));
+        assert!(rs.contains("tcp dport @ports reject with tcp reset"));
+        let kept = block("cut_established = false\nallow = [\"192.0.2.0/24\"]");
+        assert!(!kept.nft_ruleset().contains("reject"));
+        assert_eq!(
+            a.plan("cp1"),
+            "block tcp/6443 except 192.0.2.0/24, 192.0.2.7/32, 127.0.0.0/8 (+2 peers from \"role=control-plane\"); cut established; auto-revert in 20m unless confirmed"
+        );
+    }
+
+    #[test]
+    fn guard_rails_refuse_before_any_change() {
+        let a = block("ports = [6443, 22]\nallow = [\"10.9.9.9\"]");
+        let mut node = Canned {
+            answers: vec![facts_output("10.9.9.9 50000 10.0.0.10 22")],
+            sent: Vec::new(),
+        };
+        let snap = a.snapshot(&mut node).expect("snapshot");
+        let err = a.apply(&mut node, &snap).expect_err("refused");
+        assert!(err.never_ran);
+        assert!(
+            err.message.contains("`ports` includes 22, the SSH port"),
+            "{}",
+            err.message
+        );
+        assert_eq!(node.sent.len(), 1, "only the snapshot ran");
+
+        let a = block("allow = [\"192.0.2.0/24\"]");
+        let mut node = Canned {
+            answers: vec![facts_output("::ffff:10.9.9.9 50000 10.0.0.10 22")],
+            sent: Vec::new(),
+        };
+        let snap = a.snapshot(&mut node).expect("snapshot");
+        let err = a.apply(&mut node, &snap).expect_err("refused");
+        assert!(
+            err.message
+                .contains("address as cp1 sees it, 10.9.9.9, is not in the allowlist"),
+            "{}",
+            err.message
+        );
+
+        let mut node = Canned {
+            answers: vec![facts_output("")],
+            sent: Vec::new(),
+        };
+        let snap = a.snapshot(&mut node).expect("snapshot");
+        let err = a.apply(&mut node, &snap).expect_err("refused");
+        assert!(
+            err.message.contains("cannot tell which address"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn apply_sends_the_ruleset_on_stdin_only() {
+        let a = block("allow = [\"10.9.9.0/24\"]\nrevert_after = \"0s\"");
+        let mut node = Canned {
+            answers: vec![facts_output("10.9.9.9 50000 10.0.0.10 22"), String::new()],
+            sent: Vec::new(),
+        };
+        let snap = a.snapshot(&mut node).expect("snapshot");
+        let applied = a.apply(&mut node, &snap).expect("apply");
+        assert!(
+            applied.summary.contains("no dead-man timer"),
+            "{}",
+            applied.summary
+        );
+        let (cmd, stdin) = &node.sent[1];
+        assert!(
+            !cmd.contains("10.9.9.0/24"),
+            "the ruleset leaked into the command"
+        );
+        assert_eq!(stdin.as_deref(), Some(a.nft_ruleset().as_bytes()));
+    }
+
+    #[test]
+    fn sessions_parse_mapped_and_zoned_addresses() {
+        let s = Session::parse("::ffff:192.0.2.1 5000 192.0.2.9 22").expect("parse");
+        assert_eq!(s.client, "192.0.2.1".parse::<IpAddr>().expect("ip"));
+        let s = Session::parse("fe80::1%eth0 5000 fe80::2 2222").expect("parse");
+        assert_eq!(s.server_port, 2222);
+        assert!(Session::parse("").is_none());
+        assert!(Session::parse("1.2.3.4 5 6.7.8.9").is_none());
+    }
+
+    #[test]
+    fn sections_and_iptables_state_parse() {
+        let s = sections("junk\n@@bg:a@@\nx\n\n\n@@bg:b@@\n\n@@bg:c@@\ny\nz");
+        assert_eq!(s["a"], "x\n");
+        assert_eq!(s["b"], "");
+        assert_eq!(s["c"], "y\nz\n");
+        let st = parse_ipt(
+            "-N BREAKGLASS\n-A INPUT -s 1.1.1.1/32 -j ACCEPT\n-A INPUT -j BREAKGLASS\n-A BREAKGLASS -i lo -j RETURN\n",
+        );
+        assert_eq!(
+            st.chain,
+            Some(vec!["-A BREAKGLASS -i lo -j RETURN".to_owned()])
+        );
+        assert_eq!(
+            st.jumps,
+            vec![Jump {
+                position: 2,
+                rule: "-A INPUT -j BREAKGLASS".into()
+            }]
+        );
+        assert_eq!(parse_ipt("-A INPUT -j ACCEPT\n"), IptState::absent());
+    }
+
+    #[test]
+    fn restore_scripts_put_back_exactly_what_was_recorded() {
+        let none = restore_script(
+            &FwState {
+                nft: Some(NftState { table: None }),
+                ..FwState::default()
+            },
+            "t",
+        )
+        .expect("script");
+        assert!(none.contains("nft -f - <<'BREAKGLASS_EOF'"), "{none}");
+        assert!(
+            none.contains(
+                "\ntable inet breakglass {}\ndelete table inet breakglass\nBREAKGLASS_EOF\n"
+            ),
+            "{none}"
+        );
+        let hostile = "table inet breakglass {\nBREAKGLASS_EOF\n}\n".to_owned();
+        let s = restore_script(
+            &FwState {
+                nft: Some(NftState {
+                    table: Some(hostile.clone()),
+                }),
+                ..FwState::default()
+            },
+            "t",
+        )
+        .expect("script");
+        assert!(s.contains(&format!("<<'BREAKGLASS_EOF_1'")), "{s}");
+        let prior = s
+            .lines()
+            .find_map(|l| l.strip_prefix("# breakglass-prior: "))
+            .expect("prior");
+        let back: FwState = serde_json::from_str(prior).expect("json");
+        assert_eq!(back.nft.and_then(|n| n.table), Some(hostile));
+
+        let ipt = IptState {
+            chain: Some(vec!["-A BREAKGLASS -s 1.2.3.4/32 -j RETURN".into()]),
+            jumps: vec![Jump {
+                position: 3,
+                rule: "-A INPUT -j BREAKGLASS".into(),
+            }],
+        };
+        let s = restore_script(
+            &FwState {
+                iptables: Some(ipt),
+                ..FwState::default()
+            },
+            "t",
+        )
+        .expect("script");
+        assert!(
+            s.contains("-A BREAKGLASS -s 1.2.3.4/32 -j RETURN\n-I INPUT 3 -j BREAKGLASS\n"),
+            "{s}"
+        );
+        assert!(s.contains("iptables-restore -w 10 --noflush"), "{s}");
+    }
+
+    #[test]
+    fn nft_read_back_is_checked_element_by_element() {
+        let a = block("allow = [\"192.0.2.0/24\"]");
+        let json: Value = serde_json::from_str(
+            r#"{"nftables":[{"set":{"name":"ports","elem":[6443]}},
+            {"set":{"name":"allow4","elem":[{"prefix":{"addr":"127.0.0.0","len":8}},{"range":["192.0.2.0","192.0.2.255"]}]}},
+            {"set":{"name":"allow6","elem":["::1"]}},
+            {"chain":{"name":"input","hook":"input","prio":-10,"policy":"accept"}},
+            {"rule":{"expr":[]}},{"rule":{"expr":[]}},{"rule":{"expr":[]}},{"rule":{"expr":[{"drop":null}]}},
+            {"rule":{"expr":[]}},{"rule":{"expr":[{"reject":{}}]}}]}"#,
+        )
+        .expect("json");
+        a.check_nft(&json).expect("matches");
+        let mut wrong = json.clone();
+        wrong["nftables"][1]["set"]["elem"][1]["range"][1] = "192.0.3.0".into();
+        assert!(a.check_nft(&wrong).expect_err("differs").contains("allow4"));
+    }
+
+    #[test]
+    fn confirm_output_parses() {
+        let r = confirm_results(
+            "\n@@bg:confirm@@\nblock cancelled detached 42\nother already 0\nthird fired 60\nfourth missing\n",
+        );
+        assert_eq!(r["block"], Confirmed::Cancelled("detached 42".into()));
+        assert_eq!(
+            r["other"],
+            Confirmed::Already("1970-01-01T00:00:00Z".into())
+        );
+        assert_eq!(r["third"], Confirmed::Fired("1970-01-01T00:01:00Z".into()));
+        assert_eq!(r["fourth"], Confirmed::Missing);
+        assert!(StepFiles::new("run/../x", "s").is_err());
+    }
+}

@@ -1,0 +1,431 @@
+//! `firewall.block`, `firewall.unblock`, the dead-man timer and `confirm`, against real kernels:
+//! the network-namespace lab (real sshd per node, the API stand-in on cp1:6443) and real TCP
+//! from a worker (blocked) and from the operator side (the root namespace, allowlisted).
+//!
+//! Every test asserts network behaviour that only a working firewall produces: a worker's
+//! connection attempt that times out, a held connection that is reset, and the reverse after
+//! undo, revert or unblock.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use breakglass::engine::{Event, TargetResult};
+use breakglass::lab::netns::{Lab, LabSpec, Probe};
+
+use crate::support::{Bg, Ran, Scratch};
+
+/// One lab (cp1, worker1, worker2; no kubelets, so only the test's connections reach 6443) and
+/// a scratch home for breakglass.
+struct Env {
+    lab: Lab,
+    scratch: Scratch,
+}
+
+impl Env {
+    fn new() -> Env {
+        let lab = Lab::build(&LabSpec {
+            control_planes: 1,
+            workers: 2,
+            default_pods: false,
+            start_kubelets: false,
+        })
+        .expect("lab (needs root, ip, nft, sshd, openssl, python3)");
+        Env {
+            lab,
+            scratch: Scratch::new(),
+        }
+    }
+
+    fn bg(&self) -> Bg {
+        self.scratch
+            .bg()
+            .arg("-i")
+            .arg(self.lab.inventory_path())
+            .env("BREAKGLASS_NO_AGENT", "true")
+    }
+
+    fn api(&self) -> std::net::SocketAddr {
+        self.lab.node("cp1").expect("cp1").api_addr()
+    }
+
+    /// A one-step runbook: `action` on cp1 with `with` as its arguments.
+    fn runbook(&self, name: &str, action: &str, with: &str) -> PathBuf {
+        self.scratch.write(
+            &format!("{name}.toml"),
+            &format!(
+                "name = \"{name}\"\nsummary = \"firewall test\"\n\n[params.cluster]\ntype = \"string\"\ndefault = \"lab\"\nhelp = \"cluster\"\n\n[[steps]]\nid = \"fw\"\naction = \"{action}\"\ntargets = \"cp1\"\n[steps.with]\n{with}\n"
+            ),
+        )
+    }
+
+    /// The usual block: the operator address allowed, the control plane allowed as peers.
+    fn block_runbook(&self, extra: &str) -> PathBuf {
+        self.runbook(
+            "block",
+            "firewall.block",
+            &format!(
+                "allow = [\"{}\"]\nallow_targets = \"role=control-plane\"\n{extra}",
+                self.lab.operator_address()
+            ),
+        )
+    }
+
+    fn run(&self, runbook: &PathBuf) -> (Ran, String) {
+        let out = self
+            .bg()
+            .args(["--output", "json", "run"])
+            .arg(runbook)
+            .arg("--yes")
+            .run();
+        let run_id = events(&out.stdout)
+            .into_iter()
+            .find_map(|e| match e {
+                Event::RunBegin(b) => Some(b.run_id),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no run_begin\n{}\n{}", out.stdout, out.stderr));
+        (out, run_id)
+    }
+
+    fn sh(&self, node: &str, script: &str) -> String {
+        let out = self.lab.sh(node, script).expect("lab sh");
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn probe_from(&self, node: Option<&str>, timeout: Duration) -> Probe {
+        self.lab
+            .tcp_probe(node, self.api(), timeout)
+            .expect("probe")
+    }
+
+    fn has_table(&self) -> bool {
+        self.sh("cp1", "nft list tables")
+            .lines()
+            .any(|l| l == "table inet breakglass")
+    }
+
+    /// What cp1's node-side state directory holds for the run (host-side path).
+    fn state_file(&self, run: &str, file: &str) -> PathBuf {
+        self.lab
+            .node_file("cp1", &format!("/run/breakglass/{run}/{file}"))
+            .expect("node path")
+    }
+}
+
+fn events(stdout: &str) -> Vec<Event> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+fn result(out: &Ran, step: &str) -> TargetResult {
+    events(&out.stdout)
+        .into_iter()
+        .find_map(|e| match e {
+            Event::TargetResult(r) if r.step.as_deref() == Some(step) => Some(r),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no result for {step}\n{}\n{}", out.stdout, out.stderr))
+}
+
+fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[allow(clippy::print_stderr)]
+fn timing(what: &str, d: Duration) {
+    eprintln!("timing: {what}: {d:?}");
+}
+
+const SEEDED: &str = "nft -f - <<'EOF'\n\
+    table ip seeded {\n\
+      chain input {\n\
+        type filter hook input priority 0; policy accept;\n\
+        tcp dport 9 drop\n\
+      }\n\
+    }\n\
+    EOF";
+
+#[test]
+fn block_cuts_workers_keeps_operator_and_ssh_and_undo_restores_the_exact_ruleset() {
+    let env = Env::new();
+    env.sh("cp1", SEEDED);
+    let before = env.sh("cp1", "nft -s list ruleset");
+    assert!(before.contains("table ip seeded"), "{before}");
+    assert_eq!(
+        env.probe_from(Some("worker2"), Duration::from_secs(2)),
+        Probe::Connected
+    );
+    let held_worker = env
+        .lab
+        .hold_connection(Some("worker1"), env.api())
+        .expect("watch from worker1");
+    let held_operator = env
+        .lab
+        .hold_connection(None, env.api())
+        .expect("watch from the operator side");
+
+    let started = Instant::now();
+    let (out, run) = env.run(&env.block_runbook(""));
+    timing("run firewall.block (1 target)", started.elapsed());
+    let out = out.ok();
+    let r = result(&out, "fw");
+    let summary = r.summary.clone().unwrap_or_default();
+    assert!(
+        summary.contains("blocked tcp/6443 with nft") && summary.contains("dead-man (pid "),
+        "{summary}"
+    );
+
+    // New connections from a worker go unanswered; the operator still connects.
+    assert_eq!(
+        env.probe_from(Some("worker2"), Duration::from_secs(1)),
+        Probe::TimedOut
+    );
+    assert_eq!(
+        env.probe_from(None, Duration::from_secs(2)),
+        Probe::Connected
+    );
+    // The worker's established watch is reset (not merely starved); the operator's lives on.
+    let cut = Instant::now();
+    assert!(
+        held_worker.wait_dead(Duration::from_secs(5)),
+        "the established watch survived the block"
+    );
+    timing("held connection dead after the run", cut.elapsed());
+    assert!(
+        held_worker.closed_reason().is_some(),
+        "the watch went quiet but was not reset"
+    );
+    assert!(held_operator.is_alive(), "the allowlisted watch was cut");
+    // SSH still works, through breakglass itself.
+    env.bg()
+        .args(["exec", "cp1", "--", "hostname"])
+        .run()
+        .ok()
+        .stdout_has("cp1");
+    // The dead-man timer runs on the node.
+    let pidfile = env.state_file(&run, "fw.pid");
+    let pid = std::fs::read_to_string(&pidfile).expect("the dead-man pidfile");
+    let pid = pid.trim().to_owned();
+    assert!(
+        env.sh("cp1", &format!("tr '\\0' ' ' < /proc/{pid}/cmdline"))
+            .contains("sleep"),
+        "the dead-man process is not running"
+    );
+
+    let started = Instant::now();
+    env.bg()
+        .args(["undo", &run, "--yes"])
+        .run()
+        .ok()
+        .stdout_has("undone");
+    timing("undo", started.elapsed());
+    let after = env.sh("cp1", "nft -s list ruleset");
+    assert_eq!(before, after, "undo did not restore the exact ruleset");
+    assert_eq!(
+        env.probe_from(Some("worker2"), Duration::from_secs(2)),
+        Probe::Connected
+    );
+    assert!(!pidfile.exists(), "undo left the dead-man pidfile");
+    let gone = env.lab.sh("cp1", &format!("kill -0 {pid}")).expect("sh");
+    assert!(!gone.status.success(), "undo left the dead-man process");
+    env.bg().args(["journal", "verify", &run]).run().ok();
+}
+
+#[test]
+fn the_dead_man_reverts_on_its_own() {
+    let env = Env::new();
+    let (out, run) = env.run(&env.block_runbook("revert_after = \"3s\""));
+    out.ok();
+    let armed = Instant::now();
+    assert_eq!(
+        env.probe_from(Some("worker1"), Duration::from_secs(1)),
+        Probe::TimedOut
+    );
+    assert!(env.has_table());
+    // No breakglass process runs from here on: only the node's own timer can lift the block.
+    assert!(
+        eventually(Duration::from_secs(15), || env
+            .probe_from(Some("worker1"), Duration::from_secs(1))
+            == Probe::Connected),
+        "the block was not reverted"
+    );
+    timing(
+        "revert_after=3s: worker connects again after the run ended",
+        armed.elapsed(),
+    );
+    assert!(!env.has_table(), "the revert left table inet breakglass");
+    assert!(
+        env.state_file(&run, "fw.fired").exists(),
+        "the timer did not record that it fired"
+    );
+    // Confirming now is too late, and says so.
+    env.bg()
+        .args(["confirm", &run])
+        .run()
+        .code(1)
+        .stdout_has("already fired");
+}
+
+#[test]
+fn confirm_cancels_the_dead_man_and_unblock_lifts_the_block() {
+    let env = Env::new();
+    let (out, run) = env.run(&env.block_runbook("revert_after = \"4s\""));
+    out.ok();
+    let armed = Instant::now();
+    let started = Instant::now();
+    env.bg()
+        .args(["confirm", &run])
+        .run()
+        .ok()
+        .stdout_has("dead-man timer cancelled");
+    timing("confirm (1 target)", started.elapsed());
+    assert!(env.state_file(&run, "fw.confirmed").exists());
+    // Past the expiry, the block holds.
+    std::thread::sleep(Duration::from_secs(7).saturating_sub(armed.elapsed()));
+    assert_eq!(
+        env.probe_from(Some("worker1"), Duration::from_secs(1)),
+        Probe::TimedOut
+    );
+    assert!(env.has_table());
+    assert!(!env.state_file(&run, "fw.fired").exists());
+    // A second confirm is harmless.
+    env.bg()
+        .args(["confirm", &run])
+        .run()
+        .ok()
+        .stdout_has("already confirmed");
+    let journal = env.bg().args(["journal", "show", &run]).run().ok();
+    assert!(journal.stdout.contains("confirm by"), "{}", journal.stdout);
+
+    // firewall.unblock lifts the block; its undo puts it back.
+    let (out, unblock_run) = env.run(&env.runbook("unblock", "firewall.unblock", ""));
+    let out = out.ok();
+    let r = result(&out, "fw");
+    assert!(
+        r.summary
+            .as_deref()
+            .unwrap_or_default()
+            .contains("removed every breakglass block"),
+        "{r:?}"
+    );
+    assert_eq!(
+        env.probe_from(Some("worker1"), Duration::from_secs(2)),
+        Probe::Connected
+    );
+    assert!(!env.has_table());
+    env.bg().args(["undo", &unblock_run, "--yes"]).run().ok();
+    assert_eq!(
+        env.probe_from(Some("worker1"), Duration::from_secs(1)),
+        Probe::TimedOut
+    );
+    assert_eq!(
+        env.probe_from(None, Duration::from_secs(2)),
+        Probe::Connected
+    );
+}
+
+#[test]
+fn guard_rails_refuse_and_change_nothing() {
+    let env = Env::new();
+    env.sh("cp1", SEEDED);
+    let before = env.sh("cp1", "nft -s list ruleset");
+
+    // Blocking the SSH port this session uses.
+    let (out, _) = env.run(&env.block_runbook("ports = [6443, 22]"));
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    let r = result(&out, "fw");
+    let reason = r.reason.clone().unwrap_or_default();
+    assert!(
+        reason.contains("`ports` includes 22, the SSH port"),
+        "{reason}"
+    );
+    assert_eq!(env.sh("cp1", "nft -s list ruleset"), before);
+    assert_eq!(
+        env.probe_from(Some("worker1"), Duration::from_secs(2)),
+        Probe::Connected
+    );
+
+    // Not allowing the operator's own address.
+    let rb = env.runbook(
+        "locked-out",
+        "firewall.block",
+        "allow = [\"192.0.2.0/24\"]\nallow_targets = \"role=control-plane\"",
+    );
+    let (out, _) = env.run(&rb);
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    let reason = result(&out, "fw").reason.unwrap_or_default();
+    assert!(
+        reason.contains(&format!(
+            "the operator's address as cp1 sees it, {}, is not in the allowlist",
+            env.lab.operator_address()
+        )),
+        "{reason}"
+    );
+    assert_eq!(env.sh("cp1", "nft -s list ruleset"), before);
+    assert_eq!(
+        env.probe_from(Some("worker1"), Duration::from_secs(2)),
+        Probe::Connected
+    );
+    assert_eq!(
+        env.probe_from(None, Duration::from_secs(2)),
+        Probe::Connected
+    );
+}
+
+#[test]
+fn the_iptables_backend_blocks_too() {
+    let env = Env::new();
+    let listing = "iptables -S; ip6tables -S";
+    let before = env.sh("cp1", listing);
+    let held_worker = env
+        .lab
+        .hold_connection(Some("worker1"), env.api())
+        .expect("watch from worker1");
+    let (out, run) = env.run(&env.block_runbook("backend = \"iptables\""));
+    let out = out.ok();
+    let summary = result(&out, "fw").summary.unwrap_or_default();
+    assert!(summary.contains("with iptables"), "{summary}");
+    assert!(!env.has_table(), "the iptables backend used nft's table");
+    let chain = env.sh("cp1", "iptables -S INPUT");
+    assert!(
+        chain.lines().nth(1) == Some("-A INPUT -j BREAKGLASS"),
+        "{chain}"
+    );
+    assert_eq!(
+        env.probe_from(Some("worker2"), Duration::from_secs(1)),
+        Probe::TimedOut
+    );
+    assert_eq!(
+        env.probe_from(None, Duration::from_secs(2)),
+        Probe::Connected
+    );
+    assert!(
+        held_worker.wait_dead(Duration::from_secs(5)),
+        "the established watch survived the iptables block"
+    );
+    assert!(held_worker.closed_reason().is_some());
+    env.bg().args(["exec", "cp1", "--", "true"]).run().ok();
+
+    env.bg().args(["undo", &run, "--yes"]).run().ok();
+    assert_eq!(env.sh("cp1", listing), before, "undo left iptables changed");
+    assert_eq!(
+        env.probe_from(Some("worker2"), Duration::from_secs(2)),
+        Probe::Connected
+    );
+}

@@ -1,0 +1,200 @@
+//! Against the network-namespace lab: deadlines against a host that drops packets, health
+//! probes over TLS by IP, policies (pause, gate), and the reference recovery end to end.
+
+use std::time::{Duration, Instant};
+
+use breakglass::engine::Event;
+use breakglass::lab::netns::{Lab, LabSpec};
+
+use crate::support::Scratch;
+
+fn lab(workers: usize) -> Lab {
+    Lab::build(&LabSpec::new(1, workers))
+        .expect("lab (needs root, ip, nft, sshd, openssl, python3)")
+}
+
+fn events(stdout: &str) -> Vec<Event> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn connect_timeout_holds_against_a_host_that_drops_packets() {
+    let lab = lab(1);
+    let s = Scratch::new();
+    // worker1 silently drops everything to its SSH port: SYNs go unanswered.
+    let out = lab
+        .sh("worker1", "nft add table inet drill && nft add chain inet drill in '{ type filter hook input priority -50; }' && nft add rule inet drill in tcp dport 22 drop")
+        .expect("nft");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let started = Instant::now();
+    let out = s
+        .bg()
+        .arg("-i")
+        .arg(lab.inventory_path())
+        .args([
+            "--output",
+            "json",
+            "exec",
+            "all",
+            "--connect-timeout",
+            "2s",
+            "--",
+            "hostname",
+        ])
+        .run()
+        .code(1);
+    assert!(
+        started.elapsed() < Duration::from_secs(12),
+        "took {:?}",
+        started.elapsed()
+    );
+    let ev = events(&out.stdout);
+    let by_target = |name: &str| {
+        ev.iter()
+            .find_map(|e| match e {
+                Event::TargetResult(r) if r.target == name => Some(r.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no result for {name}: {}", out.stdout))
+    };
+    let w = by_target("worker1");
+    assert_eq!(
+        (w.outcome.as_str(), w.phase.as_deref()),
+        ("timed_out", Some("connect")),
+        "{w:?}"
+    );
+    let cp = by_target("cp1");
+    assert_eq!(cp.outcome, "ok");
+    assert_eq!(cp.stdout.as_deref(), Some("cp1\n"));
+}
+
+#[test]
+fn inventory_check_reports_each_stage() {
+    let lab = lab(2);
+    let s = Scratch::new();
+    let out = s
+        .bg()
+        .arg("-i")
+        .arg(lab.inventory_path())
+        .args(["inventory", "check"])
+        .run()
+        .ok();
+    assert!(out.stdout.contains("3 hosts checked"), "{}", out.stdout);
+    assert!(out.stdout.contains("3 ok, 0 not ok"), "{}", out.stdout);
+    lab.sh("worker2", "nft add table inet drill && nft add chain inet drill in '{ type filter hook input priority -50; }' && nft add rule inet drill in tcp dport 22 reject with tcp reset")
+        .expect("nft");
+    let out = s
+        .bg()
+        .arg("-i")
+        .arg(lab.inventory_path())
+        .args(["inventory", "check"])
+        .run()
+        .code(1);
+    assert!(
+        out.stdout.contains("worker2 (1): unreachable"),
+        "{}",
+        out.stdout
+    );
+}
+
+const HEALTH: &str = r#"
+name = "health"
+summary = "probe the API servers"
+
+[params.cluster]
+type = "string"
+default = "lab"
+help = "cluster"
+
+[params.timeout]
+type = "duration"
+default = "20s"
+help = "give up after"
+
+[[steps]]
+id = "healthy"
+action = "wait.healthy"
+[steps.with]
+window = "2s"
+interval = "500ms"
+timeout = "${timeout}"
+"#;
+
+#[test]
+fn wait_healthy_probes_the_api_over_tls_by_ip_and_fails_when_blocked() {
+    let lab = lab(1);
+    let s = Scratch::new();
+    let rb = s.write("health.toml", HEALTH);
+    let out = s
+        .bg()
+        .arg("-i")
+        .arg(lab.inventory_path())
+        .args(["--output", "json", "run"])
+        .arg(&rb)
+        .arg("--yes")
+        .run()
+        .ok();
+    let gate = events(&out.stdout).into_iter().find_map(|e| match e {
+        Event::Gate { passed, detail, .. } => Some((passed, detail)),
+        _ => None,
+    });
+    let (passed, detail) = gate.expect("gate event");
+    assert!(passed && detail.contains("healthy"), "{detail}");
+
+    // The API server stops answering the operator: the step fails within its timeout, exit 3.
+    lab.sh("cp1", "nft add table inet drill && nft add chain inet drill in '{ type filter hook input priority -50; }' && nft add rule inet drill in tcp dport 6443 drop")
+        .expect("nft");
+    let started = Instant::now();
+    let out = s
+        .bg()
+        .arg("-i")
+        .arg(lab.inventory_path())
+        .arg("run")
+        .arg(&rb)
+        .args(["--yes", "-p", "timeout=4s"])
+        .run()
+        .code(3);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        out.stdout.contains("STOPPED at step healthy"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn lab_demo_runs_the_reference_recovery_end_to_end() {
+    let s = Scratch::new();
+    let out = s.bg().args(["lab", "demo", "--workers", "3"]).run();
+    assert_eq!(
+        out.code, 0,
+        "--- stdout\n{}\n--- stderr\n{}",
+        out.stdout, out.stderr
+    );
+    for step in [
+        "block-admin-api",
+        "quiesce-workers",
+        "raise-apiserver-capacity",
+        "kill-workload",
+        "wait-healthy",
+        "operator-check",
+    ] {
+        assert!(
+            out.stdout.contains(&format!("==> step {step}")),
+            "step {step} missing:\n{}",
+            out.stdout
+        );
+    }
+    assert!(out.stdout.contains("completed:"), "{}", out.stdout);
+}
