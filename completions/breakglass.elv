@@ -22,7 +22,7 @@ set edit:completion:arg-completer[breakglass] = {|@words|
             cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
             cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
             cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
-            cand --journal-dir 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]'
+            cand --journal-dir 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]'
             cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
             cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
             cand -h 'Print help (see more with ''--help'')'
@@ -30,8 +30,15 @@ set edit:completion:arg-completer[breakglass] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand exec 'Run a command on every selected host over SSH, folding identical output'
+            cand plan 'Show what a runbook would do, step by step and wave by wave, without changing anything'
+            cand run 'Run a runbook: show the plan, confirm, then execute canary first, in waves, journaled'
+            cand resume 'Continue an interrupted or stopped run from its journal, skipping finished targets'
+            cand undo 'Reverse a run''s changes from the snapshots in its journal, last step first'
+            cand confirm 'Confirm a run''s firewall changes: cancel the dead-man timers so the blocks stay'
+            cand runbook 'List, show and validate runbooks'
             cand inventory 'Show and check the inventory'
             cand journal 'List, show and verify run journals'
+            cand lab 'A practice fleet on this machine: network namespaces with real sshd and nftables (root)'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -42,15 +49,15 @@ set edit:completion:arg-completer[breakglass] = {|@words|
             cand --connect-timeout 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]'
             cand -t 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]'
             cand --command-timeout 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]'
-            cand --known-hosts 'OpenSSH known_hosts file used to verify host keys [default: ~/.ssh/known_hosts]'
-            cand -k 'Private key file to authenticate with (repeatable) [default: ~/.ssh/id_ed25519, id_ecdsa, id_rsa]'
-            cand --identity 'Private key file to authenticate with (repeatable) [default: ~/.ssh/id_ed25519, id_ecdsa, id_rsa]'
+            cand --known-hosts 'OpenSSH `known_hosts` file used to verify host keys [default: `~/.ssh/known_hosts`]'
+            cand -k 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]'
+            cand --identity 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]'
             cand --max-output 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated'
             cand -i 'Inventory file (TOML, or JSON with the same schema)'
             cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
             cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
             cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
-            cand --journal-dir 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]'
+            cand --journal-dir 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]'
             cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
             cand --accept-new-host-keys 'Accept and record host keys not yet known (a changed key is still refused)'
             cand --no-agent 'Do not use keys from ssh-agent'
@@ -59,12 +66,197 @@ set edit:completion:arg-completer[breakglass] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'breakglass;plan'= {
+            cand -p 'A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)'
+            cand --param 'A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)'
+            cand -i 'Inventory file (TOML, or JSON with the same schema)'
+            cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
+            cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --journal-dir 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]'
+            cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'breakglass;run'= {
+            cand -p 'A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)'
+            cand --param 'A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)'
+            cand --retries 'Retries after a transport failure (unreachable, timed out); a command that may have run is retried only when its action is idempotent'
+            cand --rate 'New SSH connections per second across the whole run (0: no limit)'
+            cand -f 'Hosts contacted at once'
+            cand --concurrency 'Hosts contacted at once'
+            cand --connect-timeout 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]'
+            cand -t 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]'
+            cand --command-timeout 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]'
+            cand --known-hosts 'OpenSSH `known_hosts` file used to verify host keys [default: `~/.ssh/known_hosts`]'
+            cand -k 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]'
+            cand --identity 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]'
+            cand --max-output 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated'
+            cand -i 'Inventory file (TOML, or JSON with the same schema)'
+            cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
+            cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --journal-dir 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]'
+            cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
+            cand -y 'Do not ask for confirmation (pauses must be skippable). For automation'
+            cand --yes 'Do not ask for confirmation (pauses must be skippable). For automation'
+            cand --dry-run 'Print the plan and stop (the same as `breakglass plan`)'
+            cand --accept-new-host-keys 'Accept and record host keys not yet known (a changed key is still refused)'
+            cand --no-agent 'Do not use keys from ssh-agent'
+            cand --sudo 'Run the command through `sudo -n` when the SSH user is not root'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'breakglass;resume'= {
+            cand --retries 'Retries after a transport failure (unreachable, timed out); a command that may have run is retried only when its action is idempotent'
+            cand --rate 'New SSH connections per second across the whole run (0: no limit)'
+            cand -f 'Hosts contacted at once'
+            cand --concurrency 'Hosts contacted at once'
+            cand --connect-timeout 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]'
+            cand -t 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]'
+            cand --command-timeout 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]'
+            cand --known-hosts 'OpenSSH `known_hosts` file used to verify host keys [default: `~/.ssh/known_hosts`]'
+            cand -k 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]'
+            cand --identity 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]'
+            cand --max-output 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated'
+            cand -i 'Inventory file (TOML, or JSON with the same schema)'
+            cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
+            cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --journal-dir 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]'
+            cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
+            cand -y 'Do not ask for confirmation'
+            cand --yes 'Do not ask for confirmation'
+            cand --allow-inventory-change 'Accept that the inventory changed since the run started'
+            cand --accept-new-host-keys 'Accept and record host keys not yet known (a changed key is still refused)'
+            cand --no-agent 'Do not use keys from ssh-agent'
+            cand --sudo 'Run the command through `sudo -n` when the SSH user is not root'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'breakglass;undo'= {
+            cand --step 'Undo only this step'
+            cand --retries 'Retries after a transport failure (unreachable, timed out); a command that may have run is retried only when its action is idempotent'
+            cand --rate 'New SSH connections per second across the whole run (0: no limit)'
+            cand -f 'Hosts contacted at once'
+            cand --concurrency 'Hosts contacted at once'
+            cand --connect-timeout 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]'
+            cand -t 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]'
+            cand --command-timeout 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]'
+            cand --known-hosts 'OpenSSH `known_hosts` file used to verify host keys [default: `~/.ssh/known_hosts`]'
+            cand -k 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]'
+            cand --identity 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]'
+            cand --max-output 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated'
+            cand -i 'Inventory file (TOML, or JSON with the same schema)'
+            cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
+            cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --journal-dir 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]'
+            cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
+            cand -y 'Do not ask for confirmation'
+            cand --yes 'Do not ask for confirmation'
+            cand --allow-inventory-change 'Accept that the inventory changed since the run started'
+            cand --accept-new-host-keys 'Accept and record host keys not yet known (a changed key is still refused)'
+            cand --no-agent 'Do not use keys from ssh-agent'
+            cand --sudo 'Run the command through `sudo -n` when the SSH user is not root'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'breakglass;confirm'= {
+            cand -f 'Hosts contacted at once'
+            cand --concurrency 'Hosts contacted at once'
+            cand --connect-timeout 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]'
+            cand -t 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]'
+            cand --command-timeout 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]'
+            cand --known-hosts 'OpenSSH `known_hosts` file used to verify host keys [default: `~/.ssh/known_hosts`]'
+            cand -k 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]'
+            cand --identity 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]'
+            cand --max-output 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated'
+            cand -i 'Inventory file (TOML, or JSON with the same schema)'
+            cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
+            cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --journal-dir 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]'
+            cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
+            cand --accept-new-host-keys 'Accept and record host keys not yet known (a changed key is still refused)'
+            cand --no-agent 'Do not use keys from ssh-agent'
+            cand --sudo 'Run the command through `sudo -n` when the SSH user is not root'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'breakglass;runbook'= {
+            cand -i 'Inventory file (TOML, or JSON with the same schema)'
+            cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
+            cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --journal-dir 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]'
+            cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand list 'List the shipped runbooks'
+            cand show 'Print a runbook''s parameters and steps (and its source with --output json)'
+            cand validate 'Check runbook files; every problem is reported as `FILE:LINE:COLUMN`'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'breakglass;runbook;list'= {
+            cand -i 'Inventory file (TOML, or JSON with the same schema)'
+            cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
+            cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --journal-dir 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]'
+            cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'breakglass;runbook;show'= {
+            cand -i 'Inventory file (TOML, or JSON with the same schema)'
+            cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
+            cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --journal-dir 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]'
+            cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'breakglass;runbook;validate'= {
+            cand -i 'Inventory file (TOML, or JSON with the same schema)'
+            cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
+            cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --journal-dir 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]'
+            cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'breakglass;runbook;help'= {
+            cand list 'List the shipped runbooks'
+            cand show 'Print a runbook''s parameters and steps (and its source with --output json)'
+            cand validate 'Check runbook files; every problem is reported as `FILE:LINE:COLUMN`'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'breakglass;runbook;help;list'= {
+        }
+        &'breakglass;runbook;help;show'= {
+        }
+        &'breakglass;runbook;help;validate'= {
+        }
+        &'breakglass;runbook;help;help'= {
+        }
         &'breakglass;inventory'= {
             cand -i 'Inventory file (TOML, or JSON with the same schema)'
             cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
             cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
             cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
-            cand --journal-dir 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]'
+            cand --journal-dir 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]'
             cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
             cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
             cand -h 'Print help'
@@ -78,7 +270,7 @@ set edit:completion:arg-completer[breakglass] = {|@words|
             cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
             cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
             cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
-            cand --journal-dir 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]'
+            cand --journal-dir 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]'
             cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
             cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
             cand -h 'Print help'
@@ -90,15 +282,15 @@ set edit:completion:arg-completer[breakglass] = {|@words|
             cand --connect-timeout 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]'
             cand -t 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]'
             cand --command-timeout 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]'
-            cand --known-hosts 'OpenSSH known_hosts file used to verify host keys [default: ~/.ssh/known_hosts]'
-            cand -k 'Private key file to authenticate with (repeatable) [default: ~/.ssh/id_ed25519, id_ecdsa, id_rsa]'
-            cand --identity 'Private key file to authenticate with (repeatable) [default: ~/.ssh/id_ed25519, id_ecdsa, id_rsa]'
+            cand --known-hosts 'OpenSSH `known_hosts` file used to verify host keys [default: `~/.ssh/known_hosts`]'
+            cand -k 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]'
+            cand --identity 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]'
             cand --max-output 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated'
             cand -i 'Inventory file (TOML, or JSON with the same schema)'
             cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
             cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
             cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
-            cand --journal-dir 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]'
+            cand --journal-dir 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]'
             cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
             cand --accept-new-host-keys 'Accept and record host keys not yet known (a changed key is still refused)'
             cand --no-agent 'Do not use keys from ssh-agent'
@@ -123,7 +315,7 @@ set edit:completion:arg-completer[breakglass] = {|@words|
             cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
             cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
             cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
-            cand --journal-dir 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]'
+            cand --journal-dir 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]'
             cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
             cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
             cand -h 'Print help'
@@ -138,7 +330,7 @@ set edit:completion:arg-completer[breakglass] = {|@words|
             cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
             cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
             cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
-            cand --journal-dir 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]'
+            cand --journal-dir 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]'
             cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
             cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
             cand -h 'Print help'
@@ -149,7 +341,7 @@ set edit:completion:arg-completer[breakglass] = {|@words|
             cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
             cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
             cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
-            cand --journal-dir 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]'
+            cand --journal-dir 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]'
             cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
             cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
             cand -h 'Print help'
@@ -160,7 +352,7 @@ set edit:completion:arg-completer[breakglass] = {|@words|
             cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
             cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
             cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
-            cand --journal-dir 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]'
+            cand --journal-dir 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]'
             cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
             cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
             cand -h 'Print help'
@@ -180,12 +372,63 @@ set edit:completion:arg-completer[breakglass] = {|@words|
         }
         &'breakglass;journal;help;help'= {
         }
+        &'breakglass;lab'= {
+            cand -i 'Inventory file (TOML, or JSON with the same schema)'
+            cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
+            cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --journal-dir 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]'
+            cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand up 'Build a lab, print its inventory and example commands, tear it down on Ctrl-C'
+            cand demo 'Run the reference recovery (`apiserver-overload`) against a fresh lab, then tear it down'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'breakglass;lab;up'= {
+            cand --workers 'Worker nodes'
+            cand --control-planes 'Control-plane nodes (each runs an API server stand-in on 6443)'
+            cand -i 'Inventory file (TOML, or JSON with the same schema)'
+            cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
+            cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --journal-dir 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]'
+            cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'breakglass;lab;demo'= {
+            cand --workers 'Worker nodes'
+            cand --control-planes 'Control-plane nodes (each runs an API server stand-in on 6443)'
+            cand -i 'Inventory file (TOML, or JSON with the same schema)'
+            cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
+            cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --journal-dir 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]'
+            cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'breakglass;lab;help'= {
+            cand up 'Build a lab, print its inventory and example commands, tear it down on Ctrl-C'
+            cand demo 'Run the reference recovery (`apiserver-overload`) against a fresh lab, then tear it down'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'breakglass;lab;help;up'= {
+        }
+        &'breakglass;lab;help;demo'= {
+        }
+        &'breakglass;lab;help;help'= {
+        }
         &'breakglass;completions'= {
             cand -i 'Inventory file (TOML, or JSON with the same schema)'
             cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
             cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
             cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
-            cand --journal-dir 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]'
+            cand --journal-dir 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]'
             cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
             cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
             cand -h 'Print help (see more with ''--help'')'
@@ -193,12 +436,40 @@ set edit:completion:arg-completer[breakglass] = {|@words|
         }
         &'breakglass;help'= {
             cand exec 'Run a command on every selected host over SSH, folding identical output'
+            cand plan 'Show what a runbook would do, step by step and wave by wave, without changing anything'
+            cand run 'Run a runbook: show the plan, confirm, then execute canary first, in waves, journaled'
+            cand resume 'Continue an interrupted or stopped run from its journal, skipping finished targets'
+            cand undo 'Reverse a run''s changes from the snapshots in its journal, last step first'
+            cand confirm 'Confirm a run''s firewall changes: cancel the dead-man timers so the blocks stay'
+            cand runbook 'List, show and validate runbooks'
             cand inventory 'Show and check the inventory'
             cand journal 'List, show and verify run journals'
+            cand lab 'A practice fleet on this machine: network namespaces with real sshd and nftables (root)'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'breakglass;help;exec'= {
+        }
+        &'breakglass;help;plan'= {
+        }
+        &'breakglass;help;run'= {
+        }
+        &'breakglass;help;resume'= {
+        }
+        &'breakglass;help;undo'= {
+        }
+        &'breakglass;help;confirm'= {
+        }
+        &'breakglass;help;runbook'= {
+            cand list 'List the shipped runbooks'
+            cand show 'Print a runbook''s parameters and steps (and its source with --output json)'
+            cand validate 'Check runbook files; every problem is reported as `FILE:LINE:COLUMN`'
+        }
+        &'breakglass;help;runbook;list'= {
+        }
+        &'breakglass;help;runbook;show'= {
+        }
+        &'breakglass;help;runbook;validate'= {
         }
         &'breakglass;help;inventory'= {
             cand show 'List the selected hosts (table, or JSON with --output json)'
@@ -218,6 +489,14 @@ set edit:completion:arg-completer[breakglass] = {|@words|
         &'breakglass;help;journal;show'= {
         }
         &'breakglass;help;journal;verify'= {
+        }
+        &'breakglass;help;lab'= {
+            cand up 'Build a lab, print its inventory and example commands, tear it down on Ctrl-C'
+            cand demo 'Run the reference recovery (`apiserver-overload`) against a fresh lab, then tear it down'
+        }
+        &'breakglass;help;lab;up'= {
+        }
+        &'breakglass;help;lab;demo'= {
         }
         &'breakglass;help;completions'= {
         }

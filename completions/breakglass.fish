@@ -27,37 +27,166 @@ end
 complete -c breakglass -n "__fish_breakglass_needs_command" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_needs_command" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"
-complete -c breakglass -n "__fish_breakglass_needs_command" -l journal-dir -d 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]' -r -F
+complete -c breakglass -n "__fish_breakglass_needs_command" -l journal-dir -d 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]' -r -F
 complete -c breakglass -n "__fish_breakglass_needs_command" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
 complete -c breakglass -n "__fish_breakglass_needs_command" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c breakglass -n "__fish_breakglass_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c breakglass -n "__fish_breakglass_needs_command" -s V -l version -d 'Print version'
 complete -c breakglass -n "__fish_breakglass_needs_command" -f -a "exec" -d 'Run a command on every selected host over SSH, folding identical output'
+complete -c breakglass -n "__fish_breakglass_needs_command" -f -a "plan" -d 'Show what a runbook would do, step by step and wave by wave, without changing anything'
+complete -c breakglass -n "__fish_breakglass_needs_command" -f -a "run" -d 'Run a runbook: show the plan, confirm, then execute canary first, in waves, journaled'
+complete -c breakglass -n "__fish_breakglass_needs_command" -f -a "resume" -d 'Continue an interrupted or stopped run from its journal, skipping finished targets'
+complete -c breakglass -n "__fish_breakglass_needs_command" -f -a "undo" -d 'Reverse a run\'s changes from the snapshots in its journal, last step first'
+complete -c breakglass -n "__fish_breakglass_needs_command" -f -a "confirm" -d 'Confirm a run\'s firewall changes: cancel the dead-man timers so the blocks stay'
+complete -c breakglass -n "__fish_breakglass_needs_command" -f -a "runbook" -d 'List, show and validate runbooks'
 complete -c breakglass -n "__fish_breakglass_needs_command" -f -a "inventory" -d 'Show and check the inventory'
 complete -c breakglass -n "__fish_breakglass_needs_command" -f -a "journal" -d 'List, show and verify run journals'
+complete -c breakglass -n "__fish_breakglass_needs_command" -f -a "lab" -d 'A practice fleet on this machine: network namespaces with real sshd and nftables (root)'
 complete -c breakglass -n "__fish_breakglass_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c breakglass -n "__fish_breakglass_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -l out-dir -d 'Also write each host\'s output to DIR/HOST.out and DIR/HOST.err (and the status to DIR/HOST.status)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -s f -l concurrency -d 'Hosts contacted at once' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -l connect-timeout -d 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -s t -l command-timeout -d 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]' -r
-complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -l known-hosts -d 'OpenSSH known_hosts file used to verify host keys [default: ~/.ssh/known_hosts]' -r -F
-complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -s k -l identity -d 'Private key file to authenticate with (repeatable) [default: ~/.ssh/id_ed25519, id_ecdsa, id_rsa]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -l known-hosts -d 'OpenSSH `known_hosts` file used to verify host keys [default: `~/.ssh/known_hosts`]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -s k -l identity -d 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -l max-output -d 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"
-complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -l journal-dir -d 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -l journal-dir -d 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -l accept-new-host-keys -d 'Accept and record host keys not yet known (a changed key is still refused)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -l no-agent -d 'Do not use keys from ssh-agent'
 complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -l sudo -d 'Run the command through `sudo -n` when the SSH user is not root'
 complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c breakglass -n "__fish_breakglass_using_subcommand plan" -s p -l param -d 'A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand plan" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand plan" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
+json\t''"
+complete -c breakglass -n "__fish_breakglass_using_subcommand plan" -l journal-dir -d 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand plan" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand plan" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand plan" -s h -l help -d 'Print help'
+complete -c breakglass -n "__fish_breakglass_using_subcommand run" -s p -l param -d 'A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l retries -d 'Retries after a transport failure (unreachable, timed out); a command that may have run is retried only when its action is idempotent' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l rate -d 'New SSH connections per second across the whole run (0: no limit)' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand run" -s f -l concurrency -d 'Hosts contacted at once' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l connect-timeout -d 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand run" -s t -l command-timeout -d 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l known-hosts -d 'OpenSSH `known_hosts` file used to verify host keys [default: `~/.ssh/known_hosts`]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand run" -s k -l identity -d 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l max-output -d 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand run" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand run" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
+json\t''"
+complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l journal-dir -d 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand run" -s y -l yes -d 'Do not ask for confirmation (pauses must be skippable). For automation'
+complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l dry-run -d 'Print the plan and stop (the same as `breakglass plan`)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l accept-new-host-keys -d 'Accept and record host keys not yet known (a changed key is still refused)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l no-agent -d 'Do not use keys from ssh-agent'
+complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l sudo -d 'Run the command through `sudo -n` when the SSH user is not root'
+complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand run" -s h -l help -d 'Print help'
+complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l retries -d 'Retries after a transport failure (unreachable, timed out); a command that may have run is retried only when its action is idempotent' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l rate -d 'New SSH connections per second across the whole run (0: no limit)' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -s f -l concurrency -d 'Hosts contacted at once' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l connect-timeout -d 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -s t -l command-timeout -d 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l known-hosts -d 'OpenSSH `known_hosts` file used to verify host keys [default: `~/.ssh/known_hosts`]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -s k -l identity -d 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l max-output -d 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
+json\t''"
+complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l journal-dir -d 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -s y -l yes -d 'Do not ask for confirmation'
+complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l allow-inventory-change -d 'Accept that the inventory changed since the run started'
+complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l accept-new-host-keys -d 'Accept and record host keys not yet known (a changed key is still refused)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l no-agent -d 'Do not use keys from ssh-agent'
+complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l sudo -d 'Run the command through `sudo -n` when the SSH user is not root'
+complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -s h -l help -d 'Print help'
+complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -l step -d 'Undo only this step' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -l retries -d 'Retries after a transport failure (unreachable, timed out); a command that may have run is retried only when its action is idempotent' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -l rate -d 'New SSH connections per second across the whole run (0: no limit)' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -s f -l concurrency -d 'Hosts contacted at once' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -l connect-timeout -d 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -s t -l command-timeout -d 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -l known-hosts -d 'OpenSSH `known_hosts` file used to verify host keys [default: `~/.ssh/known_hosts`]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -s k -l identity -d 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -l max-output -d 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
+json\t''"
+complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -l journal-dir -d 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -s y -l yes -d 'Do not ask for confirmation'
+complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -l allow-inventory-change -d 'Accept that the inventory changed since the run started'
+complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -l accept-new-host-keys -d 'Accept and record host keys not yet known (a changed key is still refused)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -l no-agent -d 'Do not use keys from ssh-agent'
+complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -l sudo -d 'Run the command through `sudo -n` when the SSH user is not root'
+complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -s h -l help -d 'Print help'
+complete -c breakglass -n "__fish_breakglass_using_subcommand confirm" -s f -l concurrency -d 'Hosts contacted at once' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand confirm" -l connect-timeout -d 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand confirm" -s t -l command-timeout -d 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand confirm" -l known-hosts -d 'OpenSSH `known_hosts` file used to verify host keys [default: `~/.ssh/known_hosts`]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand confirm" -s k -l identity -d 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand confirm" -l max-output -d 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand confirm" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand confirm" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
+json\t''"
+complete -c breakglass -n "__fish_breakglass_using_subcommand confirm" -l journal-dir -d 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand confirm" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand confirm" -l accept-new-host-keys -d 'Accept and record host keys not yet known (a changed key is still refused)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand confirm" -l no-agent -d 'Do not use keys from ssh-agent'
+complete -c breakglass -n "__fish_breakglass_using_subcommand confirm" -l sudo -d 'Run the command through `sudo -n` when the SSH user is not root'
+complete -c breakglass -n "__fish_breakglass_using_subcommand confirm" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand confirm" -s h -l help -d 'Print help'
+complete -c breakglass -n "__fish_breakglass_using_subcommand runbook; and not __fish_seen_subcommand_from list show validate help" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand runbook; and not __fish_seen_subcommand_from list show validate help" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
+json\t''"
+complete -c breakglass -n "__fish_breakglass_using_subcommand runbook; and not __fish_seen_subcommand_from list show validate help" -l journal-dir -d 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand runbook; and not __fish_seen_subcommand_from list show validate help" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand runbook; and not __fish_seen_subcommand_from list show validate help" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand runbook; and not __fish_seen_subcommand_from list show validate help" -s h -l help -d 'Print help'
+complete -c breakglass -n "__fish_breakglass_using_subcommand runbook; and not __fish_seen_subcommand_from list show validate help" -f -a "list" -d 'List the shipped runbooks'
+complete -c breakglass -n "__fish_breakglass_using_subcommand runbook; and not __fish_seen_subcommand_from list show validate help" -f -a "show" -d 'Print a runbook\'s parameters and steps (and its source with --output json)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand runbook; and not __fish_seen_subcommand_from list show validate help" -f -a "validate" -d 'Check runbook files; every problem is reported as `FILE:LINE:COLUMN`'
+complete -c breakglass -n "__fish_breakglass_using_subcommand runbook; and not __fish_seen_subcommand_from list show validate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand runbook; and __fish_seen_subcommand_from list" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand runbook; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
+json\t''"
+complete -c breakglass -n "__fish_breakglass_using_subcommand runbook; and __fish_seen_subcommand_from list" -l journal-dir -d 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand runbook; and __fish_seen_subcommand_from list" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand runbook; and __fish_seen_subcommand_from list" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand runbook; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c breakglass -n "__fish_breakglass_using_subcommand runbook; and __fish_seen_subcommand_from show" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand runbook; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
+json\t''"
+complete -c breakglass -n "__fish_breakglass_using_subcommand runbook; and __fish_seen_subcommand_from show" -l journal-dir -d 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand runbook; and __fish_seen_subcommand_from show" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand runbook; and __fish_seen_subcommand_from show" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand runbook; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c breakglass -n "__fish_breakglass_using_subcommand runbook; and __fish_seen_subcommand_from validate" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand runbook; and __fish_seen_subcommand_from validate" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
+json\t''"
+complete -c breakglass -n "__fish_breakglass_using_subcommand runbook; and __fish_seen_subcommand_from validate" -l journal-dir -d 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand runbook; and __fish_seen_subcommand_from validate" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand runbook; and __fish_seen_subcommand_from validate" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand runbook; and __fish_seen_subcommand_from validate" -s h -l help -d 'Print help'
+complete -c breakglass -n "__fish_breakglass_using_subcommand runbook; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the shipped runbooks'
+complete -c breakglass -n "__fish_breakglass_using_subcommand runbook; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print a runbook\'s parameters and steps (and its source with --output json)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand runbook; and __fish_seen_subcommand_from help" -f -a "validate" -d 'Check runbook files; every problem is reported as `FILE:LINE:COLUMN`'
+complete -c breakglass -n "__fish_breakglass_using_subcommand runbook; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and not __fish_seen_subcommand_from show check help" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and not __fish_seen_subcommand_from show check help" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"
-complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and not __fish_seen_subcommand_from show check help" -l journal-dir -d 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and not __fish_seen_subcommand_from show check help" -l journal-dir -d 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and not __fish_seen_subcommand_from show check help" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and not __fish_seen_subcommand_from show check help" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and not __fish_seen_subcommand_from show check help" -s h -l help -d 'Print help'
@@ -67,20 +196,20 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and not
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from show" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"
-complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from show" -l journal-dir -d 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from show" -l journal-dir -d 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from show" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from show" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -s f -l concurrency -d 'Hosts contacted at once' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -l connect-timeout -d 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -s t -l command-timeout -d 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]' -r
-complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -l known-hosts -d 'OpenSSH known_hosts file used to verify host keys [default: ~/.ssh/known_hosts]' -r -F
-complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -s k -l identity -d 'Private key file to authenticate with (repeatable) [default: ~/.ssh/id_ed25519, id_ecdsa, id_rsa]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -l known-hosts -d 'OpenSSH `known_hosts` file used to verify host keys [default: `~/.ssh/known_hosts`]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -s k -l identity -d 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -l max-output -d 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"
-complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -l journal-dir -d 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -l journal-dir -d 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -l accept-new-host-keys -d 'Accept and record host keys not yet known (a changed key is still refused)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -l no-agent -d 'Do not use keys from ssh-agent'
@@ -93,7 +222,7 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __f
 complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and not __fish_seen_subcommand_from list show verify help" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and not __fish_seen_subcommand_from list show verify help" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"
-complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and not __fish_seen_subcommand_from list show verify help" -l journal-dir -d 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and not __fish_seen_subcommand_from list show verify help" -l journal-dir -d 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and not __fish_seen_subcommand_from list show verify help" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and not __fish_seen_subcommand_from list show verify help" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and not __fish_seen_subcommand_from list show verify help" -s h -l help -d 'Print help'
@@ -104,21 +233,21 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and not _
 complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from list" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"
-complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from list" -l journal-dir -d 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from list" -l journal-dir -d 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from list" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from list" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from show" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"
-complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from show" -l journal-dir -d 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from show" -l journal-dir -d 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from show" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from show" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from verify" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from verify" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"
-complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from verify" -l journal-dir -d 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from verify" -l journal-dir -d 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from verify" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from verify" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
@@ -126,20 +255,63 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fis
 complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print a run\'s records (human summary, or the raw records with --output json)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Check a run\'s hash chain: detects edited, reordered, missing and truncated records'
 complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and not __fish_seen_subcommand_from up demo help" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and not __fish_seen_subcommand_from up demo help" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
+json\t''"
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and not __fish_seen_subcommand_from up demo help" -l journal-dir -d 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and not __fish_seen_subcommand_from up demo help" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and not __fish_seen_subcommand_from up demo help" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and not __fish_seen_subcommand_from up demo help" -s h -l help -d 'Print help'
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and not __fish_seen_subcommand_from up demo help" -f -a "up" -d 'Build a lab, print its inventory and example commands, tear it down on Ctrl-C'
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and not __fish_seen_subcommand_from up demo help" -f -a "demo" -d 'Run the reference recovery (`apiserver-overload`) against a fresh lab, then tear it down'
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and not __fish_seen_subcommand_from up demo help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from up" -l workers -d 'Worker nodes' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from up" -l control-planes -d 'Control-plane nodes (each runs an API server stand-in on 6443)' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from up" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from up" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
+json\t''"
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from up" -l journal-dir -d 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from up" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from up" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from up" -s h -l help -d 'Print help'
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from demo" -l workers -d 'Worker nodes' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from demo" -l control-planes -d 'Control-plane nodes (each runs an API server stand-in on 6443)' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from demo" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from demo" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
+json\t''"
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from demo" -l journal-dir -d 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from demo" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from demo" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from demo" -s h -l help -d 'Print help'
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "up" -d 'Build a lab, print its inventory and example commands, tear it down on Ctrl-C'
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "demo" -d 'Run the reference recovery (`apiserver-overload`) against a fresh lab, then tear it down'
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand completions" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand completions" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"
-complete -c breakglass -n "__fish_breakglass_using_subcommand completions" -l journal-dir -d 'Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand completions" -l journal-dir -d 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand completions" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand completions" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec inventory journal completions help" -f -a "exec" -d 'Run a command on every selected host over SSH, folding identical output'
-complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec inventory journal completions help" -f -a "inventory" -d 'Show and check the inventory'
-complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec inventory journal completions help" -f -a "journal" -d 'List, show and verify run journals'
-complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec inventory journal completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec inventory journal completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec plan run resume undo confirm runbook inventory journal lab completions help" -f -a "exec" -d 'Run a command on every selected host over SSH, folding identical output'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec plan run resume undo confirm runbook inventory journal lab completions help" -f -a "plan" -d 'Show what a runbook would do, step by step and wave by wave, without changing anything'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec plan run resume undo confirm runbook inventory journal lab completions help" -f -a "run" -d 'Run a runbook: show the plan, confirm, then execute canary first, in waves, journaled'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec plan run resume undo confirm runbook inventory journal lab completions help" -f -a "resume" -d 'Continue an interrupted or stopped run from its journal, skipping finished targets'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec plan run resume undo confirm runbook inventory journal lab completions help" -f -a "undo" -d 'Reverse a run\'s changes from the snapshots in its journal, last step first'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec plan run resume undo confirm runbook inventory journal lab completions help" -f -a "confirm" -d 'Confirm a run\'s firewall changes: cancel the dead-man timers so the blocks stay'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec plan run resume undo confirm runbook inventory journal lab completions help" -f -a "runbook" -d 'List, show and validate runbooks'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec plan run resume undo confirm runbook inventory journal lab completions help" -f -a "inventory" -d 'Show and check the inventory'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec plan run resume undo confirm runbook inventory journal lab completions help" -f -a "journal" -d 'List, show and verify run journals'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec plan run resume undo confirm runbook inventory journal lab completions help" -f -a "lab" -d 'A practice fleet on this machine: network namespaces with real sshd and nftables (root)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec plan run resume undo confirm runbook inventory journal lab completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec plan run resume undo confirm runbook inventory journal lab completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and __fish_seen_subcommand_from runbook" -f -a "list" -d 'List the shipped runbooks'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and __fish_seen_subcommand_from runbook" -f -a "show" -d 'Print a runbook\'s parameters and steps (and its source with --output json)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and __fish_seen_subcommand_from runbook" -f -a "validate" -d 'Check runbook files; every problem is reported as `FILE:LINE:COLUMN`'
 complete -c breakglass -n "__fish_breakglass_using_subcommand help; and __fish_seen_subcommand_from inventory" -f -a "show" -d 'List the selected hosts (table, or JSON with --output json)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand help; and __fish_seen_subcommand_from inventory" -f -a "check" -d 'Check TCP connect, SSH handshake, host key and authentication on each host, with latency'
 complete -c breakglass -n "__fish_breakglass_using_subcommand help; and __fish_seen_subcommand_from journal" -f -a "list" -d 'List runs, newest first'
 complete -c breakglass -n "__fish_breakglass_using_subcommand help; and __fish_seen_subcommand_from journal" -f -a "show" -d 'Print a run\'s records (human summary, or the raw records with --output json)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand help; and __fish_seen_subcommand_from journal" -f -a "verify" -d 'Check a run\'s hash chain: detects edited, reordered, missing and truncated records'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "up" -d 'Build a lab, print its inventory and example commands, tear it down on Ctrl-C'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "demo" -d 'Run the reference recovery (`apiserver-overload`) against a fresh lab, then tear it down'

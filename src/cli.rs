@@ -55,7 +55,7 @@ pub struct GlobalArgs {
     #[arg(short, long, global = true, env = "BREAKGLASS_OUTPUT", value_enum)]
     pub output: Option<OutputFormat>,
 
-    /// Where run journals live [default: $XDG_STATE_HOME/breakglass/runs]
+    /// Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]
     #[arg(
         long,
         global = true,
@@ -124,7 +124,7 @@ pub enum Command {
 
     /// Print a shell completion script
     ///
-    /// Example: breakglass completions bash > /etc/bash_completion.d/breakglass
+    /// Example: `breakglass completions bash > /etc/bash_completion.d/breakglass`
     Completions {
         /// The shell to generate for
         #[arg(value_enum)]
@@ -285,7 +285,7 @@ pub enum RunbookCommand {
         /// Runbook name or file
         runbook: String,
     },
-    /// Check runbook files; every problem is reported as FILE:LINE:COLUMN
+    /// Check runbook files; every problem is reported as `FILE:LINE:COLUMN`
     Validate {
         /// Runbook files (or shipped names)
         #[arg(required = true)]
@@ -334,7 +334,7 @@ pub struct SshArgs {
     #[arg(short = 't', long, env = "BREAKGLASS_COMMAND_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
     pub command_timeout: Option<std::time::Duration>,
 
-    /// OpenSSH known_hosts file used to verify host keys [default: ~/.ssh/known_hosts]
+    /// OpenSSH `known_hosts` file used to verify host keys [default: `~/.ssh/known_hosts`]
     #[arg(long, env = "BREAKGLASS_KNOWN_HOSTS", value_name = "FILE")]
     pub known_hosts: Option<PathBuf>,
 
@@ -342,7 +342,7 @@ pub struct SshArgs {
     #[arg(long, env = "BREAKGLASS_ACCEPT_NEW_HOST_KEYS")]
     pub accept_new_host_keys: bool,
 
-    /// Private key file to authenticate with (repeatable) [default: ~/.ssh/id_ed25519, id_ecdsa, id_rsa]
+    /// Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]
     #[arg(
         short = 'k',
         long = "identity",

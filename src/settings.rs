@@ -150,14 +150,14 @@ impl Settings {
         } else {
             d.identity_files.clone()
         };
-        if identity_files.is_empty() {
-            if let Some(h) = home() {
-                identity_files = ["id_ed25519", "id_ecdsa", "id_rsa"]
-                    .iter()
-                    .map(|f| h.join(".ssh").join(f))
-                    .filter(|p| p.exists())
-                    .collect();
-            }
+        if identity_files.is_empty()
+            && let Some(h) = home()
+        {
+            identity_files = ["id_ed25519", "id_ecdsa", "id_rsa"]
+                .iter()
+                .map(|f| h.join(".ssh").join(f))
+                .filter(|p| p.exists())
+                .collect();
         }
         let use_agent = !args.no_agent && cfg.use_agent.unwrap_or(true);
         Ok(SshSettings {
@@ -199,17 +199,16 @@ fn home() -> Option<PathBuf> {
 }
 
 fn load_config(explicit: Option<&Path>) -> anyhow::Result<ConfigFile> {
-    let (path, must_exist) = match explicit {
-        Some(p) => (p.to_path_buf(), true),
-        None => {
-            let base = std::env::var_os("XDG_CONFIG_HOME")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-                .or_else(|| home().map(|h| h.join(".config")));
-            match base {
-                Some(b) => (b.join("breakglass/config.toml"), false),
-                None => return Ok(ConfigFile::default()),
-            }
+    let (path, must_exist) = if let Some(p) = explicit {
+        (p.to_path_buf(), true)
+    } else {
+        let base = std::env::var_os("XDG_CONFIG_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| home().map(|h| h.join(".config")));
+        match base {
+            Some(b) => (b.join("breakglass/config.toml"), false),
+            None => return Ok(ConfigFile::default()),
         }
     };
     let text = match std::fs::read_to_string(&path) {

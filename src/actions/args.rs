@@ -664,13 +664,13 @@ impl WaitHealthy {
                 format!("{} is not a share between 0.0 and 1.0", self.max_error_rate),
             ));
         }
-        if let Some(name) = &self.tls_server_name {
-            if name.is_empty() || name.contains(char::is_whitespace) {
-                problems.push(ArgProblem::at(
-                    "tls_server_name",
-                    format!("`{name}` is not a server name"),
-                ));
-            }
+        if let Some(name) = &self.tls_server_name
+            && (name.is_empty() || name.contains(char::is_whitespace))
+        {
+            problems.push(ArgProblem::at(
+                "tls_server_name",
+                format!("`{name}` is not a server name"),
+            ));
         }
         for (field, value) in [
             ("max_latency", self.max_latency),

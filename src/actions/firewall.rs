@@ -109,6 +109,7 @@ deadman_state() {
   fi
   if [ "$ds" = none ] && [ -f "$ds_dir/$ds_step.fired" ]; then ds="fired $(cat "$ds_dir/$ds_step.fired")"; fi
   if [ "$ds" = none ] && [ -f "$ds_dir/$ds_step.confirmed" ]; then ds="confirmed $(cat "$ds_dir/$ds_step.confirmed")"; fi
+  if [ "$ds" = none ] && [ -f "$ds_dir/$ds_step.superseded" ]; then ds="superseded $(cat "$ds_dir/$ds_step.superseded")"; fi
   printf '%s\n' "$ds"
 }
 "#;
@@ -140,8 +141,11 @@ if command -v nft >/dev/null 2>&1; then
     if printf '%s\n' "$tables" | grep -qx 'table inet breakglass'; then
       sec nft_table
       nft -s list table inet breakglass || exit 3
-      sec nft_json
-      nft -j list table inet breakglass || exit 3
+      # JSON output is optional at build time; without it the text listing is checked.
+      if json=$(nft -j list table inet breakglass 2>/dev/null); then
+        sec nft_json
+        printf '%s\n' "$json"
+      fi
     fi
   else
     sec nft_error
@@ -162,19 +166,24 @@ done
 if [ -f "$dir/$step.restore" ]; then
   sec saved
   sed -n 's/^# breakglass-prior: //p' "$dir/$step.restore"
+  sec saved_before
+  sed -n 's/^# breakglass-before: //p' "$dir/$step.restore"
 fi
 sec deadman
 deadman_state "$dir" "$step"
 sec timers
-for f in /run/breakglass/*/*.pid; do
+seen=
+for f in /run/breakglass/*/*.pid /run/breakglass/*/*.unit; do
   [ -f "$f" ] || continue
-  p=$(cat "$f" 2>/dev/null || true)
-  case $p in ''|*[!0-9]*) continue ;; esac
-  if tr '\0' '\n' < "/proc/$p/cmdline" 2>/dev/null | grep -qxF -- "${f%.pid}.restore"; then echo "detached $p $f"; fi
+  b=${f%.*}
+  case " $seen " in *" $b "*) continue ;; esac
+  st=$(deadman_state "${b%/*}" "${b##*/}")
+  case $st in detached*|systemd*) seen="$seen $b"; echo "$b $st" ;; esac
 done
-if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then
-  systemctl list-units --no-legend --plain --state=active 'breakglass-deadman-*.timer' 2>/dev/null | while read -r u _; do echo "systemd $u"; done
-fi
+for b in $seen; do
+  sec "timer_prior $b $(stat -c %Y "$b.restore" 2>/dev/null || echo 0)"
+  sed -n 's/^# breakglass-prior: //p' "$b.restore" 2>/dev/null
+done
 "#;
 
 /// Arms this step's dead-man timer after the change (`$restore` must exist). A retried apply
@@ -185,7 +194,11 @@ restore="$dir/$step.restore"
 disarm() { /bin/sh "$restore" >&2; echo "breakglass: $1; the change was reverted" >&2; exit 5; }
 [ -s "$restore" ] || disarm "the restore script $restore is missing"
 cancel_step "$dir" "$step" >/dev/null
-rm -f "$dir/$step.fired" "$dir/$step.confirmed"
+for b in $supersede; do
+  cancel_step "${b%/*}" "${b##*/}" >/dev/null
+  printf '%s\n' "$dir/$step" > "$b.superseded"
+done
+rm -f "$dir/$step.fired" "$dir/$step.confirmed" "$dir/$step.superseded"
 now=$(date +%s)
 expires=$((now + secs))
 if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ] && command -v systemd-run >/dev/null 2>&1 &&
@@ -337,8 +350,11 @@ struct Facts {
     ip6t: Option<IptState>,
     ip6t_error: Option<String>,
     saved: Option<FwState>,
+    saved_before: Option<FwState>,
     deadman: String,
     timers: Vec<String>,
+    /// Live dead-man timers: (`/run/breakglass/RUN/STEP`, restore script mtime, what it restores).
+    live: Vec<(String, u64, Option<FwState>)>,
 }
 
 impl Facts {
@@ -374,6 +390,18 @@ impl Facts {
             saved: s
                 .get("saved")
                 .and_then(|t| serde_json::from_str(t.trim()).ok()),
+            saved_before: s
+                .get("saved_before")
+                .and_then(|t| serde_json::from_str(t.trim()).ok()),
+            live: s
+                .iter()
+                .filter_map(|(k, v)| {
+                    let mut words = k.strip_prefix("timer_prior ")?.split(' ');
+                    let base = words.next()?.to_owned();
+                    let mtime = words.next().and_then(|m| m.parse().ok()).unwrap_or(0);
+                    Some((base, mtime, serde_json::from_str(v.trim()).ok()))
+                })
+                .collect(),
             deadman: s.get("deadman").map_or("none", |v| v.trim()).to_owned(),
             timers: s
                 .get("timers")
@@ -391,7 +419,12 @@ impl Facts {
 
     /// The ports of the table's `ports` set, when the table has one.
     fn nft_ports(&self) -> Option<BTreeSet<u16>> {
-        let json = self.nft_json.as_ref()?;
+        let Some(json) = self.nft_json.as_ref() else {
+            return text_set_elements(self.nft_table.as_deref()?, "ports")?
+                .iter()
+                .map(|e| e.parse().ok())
+                .collect();
+        };
         let set = nft_objects(json, "set").find(|s| s["name"] == "ports")?;
         let mut ports = BTreeSet::new();
         for e in set["elem"].as_array().map_or(&[][..], Vec::as_slice) {
@@ -470,6 +503,25 @@ fn parse_ipt(text: &str) -> IptState {
         chain: exists.then_some(rules),
         jumps,
     }
+}
+
+/// The elements of set `name` in an `nft list table` text listing (an nft without JSON
+/// support). `Some(empty)` for a set without elements, `None` without such a set.
+fn text_set_elements(table: &str, name: &str) -> Option<Vec<String>> {
+    let start = table.find(&format!("set {name} {{"))?;
+    let rest = &table[start..];
+    let body = &rest[..rest.find("\n\t}").unwrap_or(rest.len())];
+    let Some(e) = body.find("elements = {") else {
+        return Some(Vec::new());
+    };
+    let list = &body[e + "elements = {".len()..];
+    let list = &list[..list.find('}')?];
+    Some(
+        list.split(',')
+            .map(|x| x.trim().to_owned())
+            .filter(|x| !x.is_empty())
+            .collect(),
+    )
 }
 
 fn nft_objects<'a>(json: &'a Value, kind: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
@@ -579,13 +631,22 @@ fn delimiter(body: &str) -> String {
 /// A self-contained POSIX sh script that makes the node's breakglass firewall state equal to
 /// `state` (only its `Some` components). The dead-man timer, `undo` and `firewall.unblock`
 /// all run scripts made here; data goes in quoted heredocs, which the shell never expands.
-pub fn restore_script(state: &FwState, what: &str) -> Result<String, ActionFailure> {
-    let prior = serde_json::to_string(state)
-        .map_err(|e| ActionFailure::refused(format!("cannot encode the firewall state: {e}")))?;
+pub fn restore_script(
+    state: &FwState,
+    before: Option<&FwState>,
+    what: &str,
+) -> Result<String, ActionFailure> {
+    let json = |st: &FwState| {
+        serde_json::to_string(st)
+            .map_err(|e| ActionFailure::refused(format!("cannot encode the firewall state: {e}")))
+    };
     let mut s = String::new();
     let _ = writeln!(s, "#!/bin/sh");
     let _ = writeln!(s, "# breakglass: {}", what.replace('\n', " "));
-    let _ = writeln!(s, "# breakglass-prior: {prior}");
+    let _ = writeln!(s, "# breakglass-prior: {}", json(state)?);
+    if let Some(before) = before {
+        let _ = writeln!(s, "# breakglass-before: {}", json(before)?);
+    }
     s.push_str("set -u\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH}\nexport PATH\n");
     if let Some(nft) = &state.nft {
         // Declaring the table first makes the delete succeed whether or not it exists; the
@@ -656,14 +717,14 @@ fn ipt_restore(cmd: &str, st: &IptState) -> String {
 
 /// Compares the node's state now with `want` (its `Some` components); `Err` says what differs.
 fn state_matches(facts: &Facts, want: &FwState) -> Result<(), String> {
-    if let Some(nft) = &want.nft {
-        if facts.nft_table != nft.table {
-            return Err(match (&facts.nft_table, &nft.table) {
-                (Some(_), None) => "table inet breakglass still exists".into(),
-                (None, Some(_)) => "table inet breakglass is missing".into(),
-                _ => "table inet breakglass differs from the recorded one".into(),
-            });
-        }
+    if let Some(nft) = &want.nft
+        && facts.nft_table != nft.table
+    {
+        return Err(match (&facts.nft_table, &nft.table) {
+            (Some(_), None) => "table inet breakglass still exists".into(),
+            (None, Some(_)) => "table inet breakglass is missing".into(),
+            _ => "table inet breakglass differs from the recorded one".into(),
+        });
     }
     for (name, now, want) in [
         ("iptables", &facts.ipt, &want.iptables),
@@ -697,6 +758,16 @@ pub struct BlockSnapshot {
     /// True when `prior` came from an earlier attempt's restore script (a resumed run).
     #[serde(default)]
     pub earlier_attempt: bool,
+    /// What the dead-man timer restores when it differs from `prior`: the prior of an earlier,
+    /// still unconfirmed block on this node whose timer this step takes over (`supersedes`).
+    /// Otherwise a later timer would put back the earlier block after the earlier timer lifted
+    /// it, and leave it with no timer at all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadman_prior: Option<FwState>,
+    /// Live dead-man timers (`/run/breakglass/RUN/STEP`) of earlier blocks that this step's
+    /// timer replaces; cancelled when it is armed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub supersedes: Vec<String>,
     /// `$SSH_CONNECTION` as the node reported it.
     pub ssh_connection: String,
     pub session: Option<Session>,
@@ -997,6 +1068,27 @@ impl FirewallBlockAction {
         Ok(())
     }
 
+    /// The read-back without `nft -j`: the hook line, the ports and the verdicts.
+    fn check_nft_text(&self, text: &str, facts: &Facts) -> Result<(), String> {
+        if !text.contains("type filter hook input priority filter - 10; policy accept;")
+            && !text.contains("type filter hook input priority -10; policy accept;")
+        {
+            return Err("chain input is not the expected hook".into());
+        }
+        let want: BTreeSet<u16> = self.args.ports.iter().copied().collect();
+        if facts.nft_ports() != Some(want) {
+            return Err("set ports does not hold the ports".into());
+        }
+        let has = |verdict: &str| {
+            text.lines()
+                .any(|l| l.contains("tcp dport @ports") && l.trim_end().ends_with(verdict))
+        };
+        if !has(" drop") || (self.args.cut_established && !has("reject with tcp reset")) {
+            return Err("chain input lacks its drop or reject rule".into());
+        }
+        Ok(())
+    }
+
     fn check_ipt(&self, name: &str, st: Option<&IptState>, v6: bool) -> Result<(), String> {
         let st = st.ok_or_else(|| format!("{name} state could not be read"))?;
         let rules = st
@@ -1031,8 +1123,12 @@ impl FirewallBlockAction {
         Ok(())
     }
 
-    fn files_vars(&self, secs: u64) -> Result<String, ActionFailure> {
-        Ok(format!("{}secs={secs}\n", self.files.vars()?))
+    fn files_vars(&self, secs: u64, supersede: &[String]) -> Result<String, ActionFailure> {
+        Ok(format!(
+            "{}secs={secs}\nsupersede={}\n",
+            self.files.vars()?,
+            quote(&supersede.join(" "))?
+        ))
     }
 }
 
@@ -1079,6 +1175,15 @@ fn merge(mut v: Vec<(u128, u128)>) -> Vec<(u128, u128)> {
         }
     }
     out
+}
+
+/// `/run/breakglass/RUN/STEP` with ids [`StepFiles::new`] accepts (a node's listing is only
+/// used in a script when it has this shape).
+fn is_state_base(base: &str) -> bool {
+    base.strip_prefix(STATE_ROOT)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .and_then(|rest| rest.split_once('/'))
+        .is_some_and(|(run, step)| StepFiles::new(run, step).is_ok() && !step.contains('/'))
 }
 
 fn parse_snapshot<T: serde::de::DeserializeOwned>(v: &Value) -> Result<T, ActionFailure> {
@@ -1162,16 +1267,40 @@ impl Action for FirewallBlockAction {
                 ..FwState::default()
             },
         };
-        // A resumed run snapshots again, after its first attempt may have blocked already:
-        // the restore script that attempt left holds the state from before it.
-        let saved = facts.saved.clone().filter(|s| {
+        let same_backend = |s: &FwState| {
             (backend == Backend::Nft) == s.nft.is_some()
                 && (backend == Backend::Iptables) == s.iptables.is_some()
-        });
+        };
+        // A resumed run snapshots again, after its first attempt may have blocked already:
+        // the restore script that attempt left holds the state from before it.
+        let saved = facts.saved.clone().filter(same_backend);
+        let prior = match (&saved, &facts.saved_before) {
+            (Some(_), Some(before)) if same_backend(before) => before.clone(),
+            (Some(saved), _) => saved.clone(),
+            (None, _) => now,
+        };
+        // Earlier unconfirmed blocks on this node: the oldest one's prior is where a revert
+        // must lead, and this step's timer takes over from theirs.
+        let own = format!("{}/{}", self.files.dir, self.files.step_id);
+        let mut earlier: Vec<&(String, u64, Option<FwState>)> = facts
+            .live
+            .iter()
+            .filter(|(base, _, st)| {
+                *base != own && is_state_base(base) && st.as_ref().is_some_and(same_backend)
+            })
+            .collect();
+        earlier.sort_by_key(|(base, mtime, _)| (*mtime, base.clone()));
+        let deadman_prior = earlier
+            .first()
+            .and_then(|(_, _, st)| st.clone())
+            .or_else(|| saved.clone())
+            .filter(|st| *st != prior);
         let snap = BlockSnapshot {
             backend,
             earlier_attempt: saved.is_some(),
-            prior: saved.unwrap_or(now),
+            deadman_prior,
+            supersedes: earlier.iter().map(|(base, _, _)| base.clone()).collect(),
+            prior,
             ssh_connection: facts.ssh_raw.clone(),
             session: facts.ssh.clone(),
             systemd: facts.systemd,
@@ -1187,7 +1316,8 @@ impl Action for FirewallBlockAction {
         let secs = self.args.revert_after.as_secs();
         if secs > 0 {
             let script = restore_script(
-                &snap.prior,
+                snap.deadman_prior.as_ref().unwrap_or(&snap.prior),
+                Some(&snap.prior),
                 &format!(
                     "restores the firewall as it was before run {} step {} blocked tcp/{}",
                     self.files.run_id,
@@ -1243,7 +1373,7 @@ impl Action for FirewallBlockAction {
                 self.ipt_payload(),
             ),
         };
-        let cmd = command(&self.files_vars(secs)?, &body)?;
+        let cmd = command(&self.files_vars(secs, &snap.supersedes)?, &body)?;
         let r = node.run(&cmd, Some(payload.as_bytes()));
         ok_or(&format!("blocking with {}", snap.backend.name()), &r)?;
         let out = sections(&stdout(&r));
@@ -1287,11 +1417,19 @@ impl Action for FirewallBlockAction {
                 summary,
                 "; dead-man ({timer}) reverts at {expires} unless confirmed"
             );
+            if !snap.supersedes.is_empty() {
+                let _ = write!(
+                    summary,
+                    " (taking over from the unconfirmed timer of {})",
+                    snap.supersedes.join(", ")
+                );
+            }
             detail["deadman"] = json!({
                 "kind": kv.get("kind"),
                 "id": id,
                 "expires": expires,
                 "restore": format!("{}/{}.restore", self.files.dir, self.files.step_id),
+                "supersedes": snap.supersedes,
             });
         } else {
             summary.push_str("; no dead-man timer");
@@ -1303,11 +1441,11 @@ impl Action for FirewallBlockAction {
         let snap: BlockSnapshot = parse_snapshot(snapshot)?;
         let facts = list(node, &self.files, "reading the firewall back")?;
         let checked = match snap.backend {
-            Backend::Nft => facts
-                .nft_json
-                .as_ref()
-                .ok_or_else(|| "table inet breakglass is missing".to_owned())
-                .and_then(|j| self.check_nft(j)),
+            Backend::Nft => match (&facts.nft_json, &facts.nft_table) {
+                (Some(json), _) => self.check_nft(json),
+                (None, Some(text)) => self.check_nft_text(text, &facts),
+                (None, None) => Err("table inet breakglass is missing".to_owned()),
+            },
             Backend::Iptables => self
                 .check_ipt("iptables", facts.ipt.as_ref(), false)
                 .and_then(|()| {
@@ -1319,9 +1457,8 @@ impl Action for FirewallBlockAction {
                 }),
         };
         checked.map_err(|e| ActionFailure::failed(format!("the block does not hold: {e}")))?;
-        if !self.args.revert_after.is_zero()
-            && !(facts.deadman.starts_with("detached ") || facts.deadman.starts_with("systemd "))
-        {
+        let armed = facts.deadman.starts_with("detached ") || facts.deadman.starts_with("systemd ");
+        if !self.args.revert_after.is_zero() && !armed {
             return Err(ActionFailure::failed(format!(
                 "the dead-man timer is not armed ({})",
                 facts.deadman
@@ -1368,13 +1505,13 @@ impl Action for FirewallRestoreAction {
     }
 
     fn apply(&self, node: &mut dyn Node, _snapshot: &Value) -> Result<Applied, ActionFailure> {
-        let mut script = restore_script(&self.prior, &format!("undo of {}", self.what))?;
+        let mut script = restore_script(&self.prior, None, &format!("undo of {}", self.what))?;
         let mut cancelled = String::new();
         if let Some(files) = &self.cancel {
             let _ = write!(
                 script,
                 "{}{CANCEL_FN}\nsec cancelled\ncancel_step \"$dir\" \"$step\"\n\
-                 rm -f \"$dir/$step.restore\" \"$dir/$step.restore.tmp\" \"$dir/$step.fired\" \"$dir/$step.confirmed\"\n\
+                 rm -f \"$dir/$step.restore\" \"$dir/$step.restore.tmp\" \"$dir/$step.fired\" \"$dir/$step.confirmed\" \"$dir/$step.superseded\"\n\
                  rmdir \"$dir\" 2>/dev/null || true\n",
                 files.vars()?
             );
@@ -1477,33 +1614,33 @@ impl FirewallUnblockAction {
     fn target(&self, snap: &UnblockSnapshot) -> Result<(FwState, Option<String>), ActionFailure> {
         let mut target = FwState::default();
         let mut nft_cmds = None;
-        if let Some(n) = &snap.prior.nft {
-            if n.table.is_some() {
-                match &self.args.ports {
-                    None => target.nft = Some(NftState { table: None }),
-                    Some(ports) => {
-                        let Some(have) = &snap.nft_ports else {
-                            return Err(ActionFailure::refused(
-                                "table inet breakglass has no `ports` set (it was not made by this \
-                                 version of breakglass), so single ports cannot be unblocked; omit \
-                                 `ports` to remove the whole table; nothing was changed",
-                            ));
-                        };
-                        let rest: Vec<String> = have
-                            .iter()
+        if snap.prior.nft.as_ref().is_some_and(|n| n.table.is_some()) {
+            let rest: Option<Vec<String>> = match &self.args.ports {
+                None => None,
+                Some(ports) => {
+                    let Some(have) = &snap.nft_ports else {
+                        return Err(ActionFailure::refused(
+                            "table inet breakglass has no `ports` set (it was not made by this \
+                             version of breakglass), so single ports cannot be unblocked; omit \
+                             `ports` to remove the whole table; nothing was changed",
+                        ));
+                    };
+                    Some(
+                        have.iter()
                             .filter(|p| !ports.contains(p))
                             .map(ToString::to_string)
-                            .collect();
-                        if rest.is_empty() {
-                            target.nft = Some(NftState { table: None });
-                        } else {
-                            nft_cmds = Some(format!(
-                                "flush set inet breakglass ports\nadd element inet breakglass ports {{ {} }}\n",
-                                rest.join(", ")
-                            ));
-                        }
-                    }
+                            .collect(),
+                    )
                 }
+            };
+            match rest {
+                Some(rest) if !rest.is_empty() => {
+                    nft_cmds = Some(format!(
+                        "flush set inet breakglass ports\nadd element inet breakglass ports {{ {} }}\n",
+                        rest.join(", ")
+                    ));
+                }
+                _ => target.nft = Some(NftState { table: None }),
             }
         }
         for (now, out) in [
@@ -1584,7 +1721,7 @@ impl Action for FirewallUnblockAction {
     fn apply(&self, node: &mut dyn Node, snapshot: &Value) -> Result<Applied, ActionFailure> {
         let snap: UnblockSnapshot = parse_snapshot(snapshot)?;
         let (target, nft_cmds) = self.target(&snap)?;
-        let mut script = restore_script(&target, "firewall.unblock")?;
+        let mut script = restore_script(&target, None, "firewall.unblock")?;
         if let Some(cmds) = &nft_cmds {
             let delim = delimiter(cmds);
             let _ = write!(
@@ -1670,6 +1807,9 @@ pub enum Confirmed {
     Already(String),
     /// The timer fired (at this epoch second): the block was reverted.
     Fired(String),
+    /// A later block on the node took the timer over: the revert is now that step's timer
+    /// (`/run/breakglass/RUN/STEP`).
+    Superseded(String),
     /// No timer and no record of one: undone, never armed, or the node rebooted.
     Missing,
 }
@@ -1688,6 +1828,7 @@ pub fn confirm_command(run_id: &str, steps: &[String]) -> Result<String, ActionF
              if [ \"$r\" != none ]; then date +%s > \"$dir/$s.confirmed\"; echo \"$s cancelled $r\";\n\
              elif [ -f \"$dir/$s.confirmed\" ]; then echo \"$s already $(cat \"$dir/$s.confirmed\")\";\n\
              elif [ -f \"$dir/$s.fired\" ]; then echo \"$s fired $(cat \"$dir/$s.fired\")\";\n\
+             elif [ -f \"$dir/$s.superseded\" ]; then echo \"$s superseded $(cat \"$dir/$s.superseded\")\";\n\
              else echo \"$s missing\"; fi",
             quote(step)?
         );
@@ -1710,6 +1851,7 @@ pub fn confirm_results(stdout: &str) -> BTreeMap<String, Confirmed> {
             "cancelled" => Confirmed::Cancelled(rest),
             "already" => Confirmed::Already(when(&rest)),
             "fired" => Confirmed::Fired(when(&rest)),
+            "superseded" => Confirmed::Superseded(rest),
             _ => Confirmed::Missing,
         };
         out.insert(step.to_owned(), result);
@@ -1749,7 +1891,7 @@ mod tests {
     }
 
     impl Node for Canned {
-        fn name(&self) -> &str {
+        fn name(&self) -> &'static str {
             "cp1"
         }
         fn address(&self) -> String {
@@ -1889,6 +2031,26 @@ mod tests {
     }
 
     #[test]
+    fn the_text_listing_is_checked_without_json_support() {
+        let a = block("ports = [6443, 10250]\nallow = [\"192.0.2.0/24\"]");
+        let table = "table inet breakglass {\n\tset ports {\n\t\ttype inet_service\n\t\telements = { 6443,\n\t\t\t     10250 }\n\t}\n\n\tset allow6 {\n\t\ttype ipv6_addr\n\t\tflags interval\n\t\telements = { ::1 }\n\t}\n\n\tchain input {\n\t\ttype filter hook input priority filter - 10; policy accept;\n\t\tiif \"lo\" tcp dport @ports accept\n\t\ttcp dport @ports tcp flags syn / fin,syn,rst,ack drop\n\t\ttcp dport @ports tcp flags & rst == rst accept\n\t\ttcp dport @ports reject with tcp reset\n\t}\n}\n";
+        let facts = Facts {
+            nft: true,
+            nft_table: Some(table.to_owned()),
+            ..Facts::default()
+        };
+        assert_eq!(facts.nft_ports(), Some(BTreeSet::from([6443, 10250])));
+        a.check_nft_text(table, &facts).expect("holds");
+        let b = block("ports = [6443]\nallow = [\"192.0.2.0/24\"]");
+        assert!(b.check_nft_text(table, &facts).is_err());
+        assert_eq!(
+            text_set_elements(table, "allow6"),
+            Some(vec!["::1".to_owned()])
+        );
+        assert_eq!(text_set_elements(table, "nosuch"), None);
+    }
+
+    #[test]
     fn sections_and_iptables_state_parse() {
         let s = sections("junk\n@@bg:a@@\nx\n\n\n@@bg:b@@\n\n@@bg:c@@\ny\nz");
         assert_eq!(s["a"], "x\n");
@@ -1918,6 +2080,7 @@ mod tests {
                 nft: Some(NftState { table: None }),
                 ..FwState::default()
             },
+            None,
             "t",
         )
         .expect("script");
@@ -1936,10 +2099,11 @@ mod tests {
                 }),
                 ..FwState::default()
             },
+            None,
             "t",
         )
         .expect("script");
-        assert!(s.contains(&format!("<<'BREAKGLASS_EOF_1'")), "{s}");
+        assert!(s.contains("<<'BREAKGLASS_EOF_1'"), "{s}");
         let prior = s
             .lines()
             .find_map(|l| l.strip_prefix("# breakglass-prior: "))
@@ -1959,6 +2123,7 @@ mod tests {
                 iptables: Some(ipt),
                 ..FwState::default()
             },
+            None,
             "t",
         )
         .expect("script");

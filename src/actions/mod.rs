@@ -117,12 +117,12 @@ pub fn build(args: &ActionArgs, ctx: &BuildContext<'_>) -> anyhow::Result<StepAc
         }
         ActionArgs::WaitHealthy(a) => StepAction::WaitHealthy(wait_healthy_defaults(a, ctx)?),
         ActionArgs::Pause(a) => StepAction::Pause(a.clone()),
-        ActionArgs::NodesQuiesce(a) => {
-            StepAction::Targets(Arc::new(quiesce::NodeServices::quiesce(a.clone())))
-        }
-        ActionArgs::NodesUnquiesce(a) => {
-            StepAction::Targets(Arc::new(quiesce::NodeServices::unquiesce(a.clone())))
-        }
+        ActionArgs::NodesQuiesce(a) => StepAction::Targets(Arc::new(
+            quiesce::NodeServices::quiesce(a.clone(), ctx.run_id, ctx.step_id),
+        )),
+        ActionArgs::NodesUnquiesce(a) => StepAction::Targets(Arc::new(
+            quiesce::NodeServices::unquiesce(a.clone(), ctx.run_id, ctx.step_id),
+        )),
         ActionArgs::ApiserversTune(a) => StepAction::Targets(Arc::new(
             tune::ApiserversTuneAction::new(a.clone(), ctx.run_id, ctx.step_id)?,
         )),

@@ -9,6 +9,13 @@
 //! reason). With `stop_commands`/`start_commands` overridden, breakglass cannot know which
 //! services the commands touch, so the snapshot says the state is unknown and the inverse runs
 //! the other list in full.
+//!
+//! A run killed after the snapshot was journaled but before the target's result was (say, in
+//! the middle of `systemctl stop kubelet`) is resumed with a fresh snapshot, which `undo` then
+//! uses; that snapshot would see the kubelet already stopped and undo would leave it stopped.
+//! So `apply` first records the states it started from on the node
+//! (`/var/lib/breakglass/RUN/STEP/services`, else under `/run/breakglass`), and a later
+//! snapshot of the same run and step reports those instead of the current ones.
 
 use std::fmt::Write as _;
 
@@ -23,6 +30,10 @@ use crate::transport::ssh::Outcome;
 const KUBELET: &str = "kubelet";
 /// The container runtime's unit, touched only with `stop_runtime`.
 const RUNTIME: &str = "containerd";
+/// Where `apply` records the states it started from, first writable wins.
+const RECORD_ROOTS: [&str; 2] = ["/var/lib/breakglass", "/run/breakglass"];
+/// The record's file name in `ROOT/RUN/STEP/`.
+const RECORD_NAME: &str = "services";
 
 /// Which way the services go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,22 +83,81 @@ pub struct NodeServices {
     /// or, with overridden commands, whether to run them at all (empty: nothing to restore).
     /// `None`: everything the commands touch.
     only: Option<Vec<String>>,
+    /// `(run id, step id)`: names the on-node record of the states an attempt started from.
+    run: (String, String),
+}
+
+/// Service states as read on the node: (unit, active, state text) per unit, and the record
+/// they came from when an earlier attempt of the same run and step left one.
+struct States {
+    units: Vec<(String, bool, String)>,
+    earlier: Option<String>,
 }
 
 impl NodeServices {
-    pub fn quiesce(args: NodesQuiesce) -> NodeServices {
+    pub fn quiesce(args: NodesQuiesce, run_id: &str, step_id: &str) -> NodeServices {
         NodeServices {
             args,
             direction: Direction::Stop,
             only: None,
+            run: (run_id.to_owned(), step_id.to_owned()),
         }
     }
 
-    pub fn unquiesce(args: NodesQuiesce) -> NodeServices {
+    pub fn unquiesce(args: NodesQuiesce, run_id: &str, step_id: &str) -> NodeServices {
         NodeServices {
             args,
             direction: Direction::Start,
             only: None,
+            run: (run_id.to_owned(), step_id.to_owned()),
+        }
+    }
+
+    /// `"$root"/RUN/STEP` for the scripts (`$root` iterates over [`RECORD_ROOTS`]).
+    fn record_dir(&self) -> Result<String, ActionFailure> {
+        Ok(format!(
+            "\"$root\"/{}/{}",
+            quote(&self.run.0)?,
+            quote(&self.run.1)?
+        ))
+    }
+
+    /// Records the snapshot's states on the node before anything changes, unless an earlier
+    /// attempt already did (its record holds the states from before the run).
+    fn record(&self, node: &mut dyn Node, snapshot: &Value) -> Result<(), ActionFailure> {
+        let mut lines = String::new();
+        for unit in self.units() {
+            let Some(active) = snapshot["services"][unit]["active"].as_bool() else {
+                return Err(ActionFailure::refused(format!(
+                    "the snapshot has no state for {unit}"
+                )));
+            };
+            let state = snapshot["services"][unit]["state"]
+                .as_str()
+                .filter(|s| {
+                    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                })
+                .unwrap_or("unknown");
+            let _ = writeln!(lines, "{unit} {} {state}", if active { 0 } else { 3 });
+        }
+        let script = format!(
+            "for root in {roots}; do d={dir}; \
+             if mkdir -p -- \"$d\" 2>/dev/null && [ -w \"$d\" ]; then \
+             [ -f \"$d\"/{name} ] && exit 0; \
+             cat > \"$d\"/.{name}.tmp && mv -f -- \"$d\"/.{name}.tmp \"$d\"/{name} && exit 0; fi; done\n\
+             echo 'breakglass: no writable directory to record the service states in' >&2; exit 1",
+            roots = RECORD_ROOTS.join(" "),
+            dir = self.record_dir()?,
+            name = RECORD_NAME,
+        );
+        let r = node.run(&script, Some(lines.as_bytes()));
+        if r.outcome == Outcome::Ok {
+            Ok(())
+        } else {
+            Err(ActionFailure::from_result(
+                "recording the service states before changing them",
+                &r,
+            ))
         }
     }
 
@@ -151,12 +221,19 @@ impl NodeServices {
         )
     }
 
-    /// `systemctl is-active` for every default unit: (unit, active, state text).
-    fn service_states(
-        &self,
-        node: &mut dyn Node,
-    ) -> Result<Vec<(String, bool, String)>, ActionFailure> {
+    /// `systemctl is-active` for every default unit; with `earlier`, an earlier attempt's
+    /// record of the states it started from takes precedence.
+    fn service_states(&self, node: &mut dyn Node, earlier: bool) -> Result<States, ActionFailure> {
         let mut script = String::new();
+        if earlier {
+            let _ = writeln!(
+                script,
+                "for root in {}; do m={}/{RECORD_NAME}; \
+                 if [ -f \"$m\" ]; then printf 'earlier %s\\n' \"$m\"; cat -- \"$m\"; exit 0; fi; done",
+                RECORD_ROOTS.join(" "),
+                self.record_dir()?,
+            );
+        }
         let units = self.units();
         for unit in &units {
             let q = quote(unit)?;
@@ -171,8 +248,12 @@ impl NodeServices {
             return Err(ActionFailure::from_result("reading service states", &r));
         }
         let text = String::from_utf8_lossy(&r.stdout.bytes);
+        let mut lines = text.lines().peekable();
+        let earlier = lines
+            .next_if(|l| l.starts_with("earlier "))
+            .map(|l| l["earlier ".len()..].to_owned());
         let mut states = Vec::new();
-        for line in text.lines() {
+        for line in lines {
             let mut fields = line.split_whitespace();
             if let (Some(unit), Some(rc), state) = (fields.next(), fields.next(), fields.next()) {
                 states.push((
@@ -182,13 +263,18 @@ impl NodeServices {
                 ));
             }
         }
-        if states.len() != units.len() {
+        let complete = states.len() == units.len()
+            && units.iter().all(|u| states.iter().any(|(s, _, _)| s == u));
+        if !complete {
             return Err(ActionFailure::refused(format!(
                 "reading service states: unexpected output {:?}",
                 text.trim()
             )));
         }
-        Ok(states)
+        Ok(States {
+            units: states,
+            earlier,
+        })
     }
 }
 
@@ -236,20 +322,30 @@ impl Action for NodeServices {
                 ),
             }));
         }
+        let states = self.service_states(node, true)?;
         let mut services = serde_json::Map::new();
-        for (unit, active, state) in self.service_states(node)? {
+        for (unit, active, state) in states.units {
             services.insert(unit, json!({ "active": active, "state": state }));
         }
-        Ok(json!({ "known": true, "services": services }))
+        let mut snapshot = json!({ "known": true, "services": services });
+        if let Some(path) = states.earlier {
+            snapshot["earlier_attempt"] = Value::String(path);
+        }
+        Ok(snapshot)
     }
 
-    fn apply(&self, node: &mut dyn Node, _snapshot: &Value) -> Result<Applied, ActionFailure> {
+    fn apply(&self, node: &mut dyn Node, snapshot: &Value) -> Result<Applied, ActionFailure> {
         let commands = self.commands();
         if commands.is_empty() {
             return Ok(Applied {
                 summary: self.nothing_to_do(),
                 detail: json!({ "commands": [] }),
             });
+        }
+        // Inverses (`only` set) run from `undo` without a snapshot of their own: nothing to keep.
+        let known = snapshot.get("known") == Some(&Value::Bool(true));
+        if known && self.only.is_none() && snapshot.get("earlier_attempt").is_none() {
+            self.record(node, snapshot)?;
         }
         for (i, command) in commands.iter().enumerate() {
             let r = node.run(command, None);
@@ -286,7 +382,8 @@ impl Action for NodeServices {
         }
         let wanted = self.target_units();
         let wrong: Vec<String> = self
-            .service_states(node)?
+            .service_states(node, false)?
+            .units
             .into_iter()
             .filter(|(unit, active, _)| {
                 wanted.contains(&unit.as_str()) && *active != (self.direction == Direction::Start)
@@ -320,6 +417,7 @@ impl Action for NodeServices {
             args: self.args.clone(),
             direction,
             only,
+            run: self.run.clone(),
         }))
     }
 }
@@ -335,6 +433,8 @@ mod tests {
         active: Vec<(String, bool)>,
         ran: Vec<String>,
         fail: Option<String>,
+        /// The on-node record of the states an attempt started from.
+        record: Option<String>,
     }
 
     impl FakeNode {
@@ -343,6 +443,7 @@ mod tests {
                 active: active.iter().map(|(u, a)| ((*u).to_owned(), *a)).collect(),
                 ran: Vec::new(),
                 fail: None,
+                record: None,
             }
         }
 
@@ -376,7 +477,7 @@ mod tests {
     }
 
     impl Node for FakeNode {
-        fn name(&self) -> &str {
+        fn name(&self) -> &'static str {
             "fake"
         }
 
@@ -384,12 +485,27 @@ mod tests {
             "192.0.2.1:22".into()
         }
 
-        fn run(&mut self, script: &str, _stdin: Option<&[u8]>) -> ExecResult {
+        fn run(&mut self, script: &str, stdin: Option<&[u8]>) -> ExecResult {
             self.ran.push(script.to_owned());
             if self.fail.as_deref() == Some(script) {
                 return result(5, "", "Failed to stop kubelet.service: Access denied");
             }
+            if script.contains(".services.tmp") {
+                assert!(
+                    script.contains("/var/lib/breakglass /run/breakglass"),
+                    "{script}"
+                );
+                assert!(script.contains("/run-1/quiesce-step"), "{script}");
+                if self.record.is_none() {
+                    let text = String::from_utf8(stdin.expect("stdin").to_vec()).expect("utf8");
+                    self.record = Some(text);
+                }
+                return result(0, "", "");
+            }
             if script.contains("is-active") {
+                if let Some(record) = self.record.as_ref().filter(|_| script.contains("earlier")) {
+                    return result(0, &format!("earlier /var/lib/x/services\n{record}"), "");
+                }
                 let mut out = String::new();
                 for (unit, active) in &self.active {
                     if script.contains(&format!("is-active {unit} ")) {
@@ -415,6 +531,9 @@ mod tests {
         }
     }
 
+    const RUN: &str = "run-1";
+    const STEP: &str = "quiesce-step";
+
     fn runtime() -> NodesQuiesce {
         NodesQuiesce {
             stop_runtime: true,
@@ -426,26 +545,26 @@ mod tests {
     fn default_commands_match_the_args_defaults() {
         for args in [NodesQuiesce::default(), runtime()] {
             assert_eq!(
-                NodeServices::quiesce(args.clone()).commands(),
+                NodeServices::quiesce(args.clone(), RUN, STEP).commands(),
                 args.stop_commands()
             );
             assert_eq!(
-                NodeServices::unquiesce(args.clone()).commands(),
+                NodeServices::unquiesce(args.clone(), RUN, STEP).commands(),
                 args.start_commands()
             );
         }
-        let q = NodeServices::quiesce(NodesQuiesce::default());
+        let q = NodeServices::quiesce(NodesQuiesce::default(), RUN, STEP);
         assert_eq!(q.plan("w1"), "stop kubelet (systemctl stop kubelet)");
         assert_eq!(q.kind(), "nodes.quiesce");
         assert_eq!(
-            NodeServices::unquiesce(runtime()).plan("w1"),
+            NodeServices::unquiesce(runtime(), RUN, STEP).plan("w1"),
             "start containerd, kubelet (systemctl start containerd; systemctl start kubelet)"
         );
     }
 
     #[test]
     fn quiesce_then_inverse_restarts_only_what_was_active() {
-        let q = NodeServices::quiesce(runtime());
+        let q = NodeServices::quiesce(runtime(), RUN, STEP);
         // The runtime was already down before the run: undo must leave it down.
         let mut node = FakeNode::new(&[("kubelet", true), ("containerd", false)]);
         let snap = q.snapshot(&mut node).expect("snapshot");
@@ -469,7 +588,7 @@ mod tests {
 
     #[test]
     fn inverse_of_a_quiesce_of_a_stopped_node_does_nothing() {
-        let q = NodeServices::quiesce(NodesQuiesce::default());
+        let q = NodeServices::quiesce(NodesQuiesce::default(), RUN, STEP);
         let mut node = FakeNode::new(&[("kubelet", false)]);
         let snap = q.snapshot(&mut node).expect("snapshot");
         let undo = q.inverse(&snap).expect("inverse");
@@ -485,7 +604,7 @@ mod tests {
 
     #[test]
     fn unquiesce_inverse_stops_only_what_it_started() {
-        let u = NodeServices::unquiesce(runtime());
+        let u = NodeServices::unquiesce(runtime(), RUN, STEP);
         let mut node = FakeNode::new(&[("kubelet", false), ("containerd", true)]);
         let snap = u.snapshot(&mut node).expect("snapshot");
         u.apply(&mut node, &snap).expect("apply");
@@ -501,7 +620,7 @@ mod tests {
             stop_commands: Some(vec!["rc-service kubelet stop".into()]),
             start_commands: Some(vec!["rc-service kubelet start".into()]),
         };
-        let q = NodeServices::quiesce(args);
+        let q = NodeServices::quiesce(args, RUN, STEP);
         let mut node = FakeNode::new(&[]);
         let snap = q.snapshot(&mut node).expect("snapshot");
         assert_eq!(snap["known"], false);
@@ -521,8 +640,40 @@ mod tests {
     }
 
     #[test]
+    fn a_resumed_attempt_snapshots_the_states_from_before_the_run() {
+        let q = NodeServices::quiesce(NodesQuiesce::default(), RUN, STEP);
+        let mut node = FakeNode::new(&[("kubelet", true)]);
+        let first = q.snapshot(&mut node).expect("snapshot");
+        assert!(first.get("earlier_attempt").is_none());
+        // The first attempt records, stops the kubelet, and is killed before its result is
+        // journaled; the resumed attempt snapshots again.
+        q.apply(&mut node, &first).expect("apply");
+        assert_eq!(node.record.as_deref(), Some("kubelet 0 active\n"));
+        assert!(!node.is_active("kubelet"));
+        let second = q.snapshot(&mut node).expect("snapshot");
+        assert_eq!(second["services"]["kubelet"]["active"], true, "{second}");
+        assert_eq!(second["earlier_attempt"], "/var/lib/x/services");
+        node.ran.clear();
+        q.apply(&mut node, &second).expect("apply again");
+        assert!(
+            !node.ran.iter().any(|s| s.contains(".services.tmp")),
+            "re-recorded"
+        );
+        let undo = q.inverse(&second).expect("inverse");
+        assert_eq!(undo.plan("w1"), "start kubelet (systemctl start kubelet)");
+        node.ran.clear();
+        undo.apply(&mut node, &Value::Null).expect("undo");
+        assert_eq!(
+            node.ran,
+            ["systemctl start kubelet"],
+            "undo recorded or did more"
+        );
+        assert!(node.is_active("kubelet"));
+    }
+
+    #[test]
     fn a_failing_command_names_itself_and_its_stderr() {
-        let q = NodeServices::quiesce(runtime());
+        let q = NodeServices::quiesce(runtime(), RUN, STEP);
         let mut node = FakeNode::new(&[("kubelet", true), ("containerd", true)]);
         node.fail = Some("systemctl stop containerd".into());
         let err = q.apply(&mut node, &Value::Null).expect_err("fails");

@@ -1049,7 +1049,7 @@ fn insertion(
 fn render_lines(
     lines: &[Line<'_>],
     edits: &LineEdits,
-    insert: Option<(usize, Vec<String>)>,
+    insert: Option<&(usize, Vec<String>)>,
 ) -> String {
     let default_eol = lines
         .iter()
@@ -1062,7 +1062,7 @@ fn render_lines(
         if !gone {
             out.push_str(edits.replaced.get(&i).map_or(line.text, String::as_str));
         }
-        match &insert {
+        match insert {
             Some((after, new_lines)) if *after == i => {
                 // The anchor may be the last line, without a line ending: the new lines then
                 // get one between them and the file keeps its missing final newline.
@@ -1132,7 +1132,7 @@ pub fn edit_manifest(
             changed: false,
         });
     }
-    let out = render_lines(&lines, &edits, insert);
+    let out = render_lines(&lines, &edits, insert.as_ref());
     Ok(Edit {
         bytes: out.into_bytes(),
         changes: edits.changes,
@@ -1400,6 +1400,103 @@ status: {}
             out,
             text.replace("inflight=400", "inflight=1200")
                 .replace("inflight=200", "inflight=600")
+        );
+    }
+
+    /// A node that answers every script with the same stdout.
+    struct Canned(Vec<u8>);
+
+    impl Node for Canned {
+        fn name(&self) -> &'static str {
+            "cp1"
+        }
+
+        fn address(&self) -> String {
+            "192.0.2.10:22".into()
+        }
+
+        fn run(
+            &mut self,
+            _script: &str,
+            _stdin: Option<&[u8]>,
+        ) -> crate::transport::ssh::ExecResult {
+            crate::transport::ssh::ExecResult {
+                outcome: Outcome::Ok,
+                stdout: crate::transport::ssh::Captured {
+                    bytes: self.0.clone(),
+                    total: self.0.len() as u64,
+                },
+                stderr: crate::transport::ssh::Captured::default(),
+                connect: None,
+                total: std::time::Duration::ZERO,
+                recorded_host_key: None,
+            }
+        }
+    }
+
+    fn tune_action() -> ApiserversTuneAction {
+        let args = ApiserversTune {
+            manifest: "/etc/kubernetes/manifests/kube-apiserver.yaml".into(),
+            set: set(&[("--max-requests-inflight", "1200")]),
+            remove: vec![],
+        };
+        ApiserversTuneAction::new(args, "run-1", "tune").expect("action")
+    }
+
+    #[test]
+    fn snapshot_reads_the_file_and_prefers_an_earlier_attempts_backup() {
+        let action = tune_action();
+        let original = KUBEADM.as_bytes();
+        let tuned = edit_manifest(original, &action.args.set, &[])
+            .expect("edit")
+            .bytes;
+
+        let mut out = format!("600 0 0 {}\n", original.len()).into_bytes();
+        out.extend_from_slice(original);
+        let value = action.snapshot(&mut Canned(out)).expect("snapshot");
+        let (snap, bytes) = ManifestSnapshot::from_value(&value).expect("valid");
+        assert_eq!(bytes, original);
+        assert_eq!((snap.mode.as_str(), snap.uid, snap.gid), ("600", 0, 0));
+        assert_eq!(snap.tuned_sha256, sha256_hex(&tuned));
+        assert_eq!(snap.changes, ["set --max-requests-inflight=1200 (was 400)"]);
+        assert!(snap.from_backup.is_none() && snap.current_sha256.is_none());
+
+        // An earlier attempt of this run replaced the file, then was killed: the snapshot
+        // keeps the bytes from before the run (its backup), so undo restores those.
+        let backup = "/var/lib/breakglass/run-1/tune/kube-apiserver.yaml";
+        let mut out = format!("644 0 0 {}\n", tuned.len()).into_bytes();
+        out.extend_from_slice(&tuned);
+        out.extend_from_slice(format!("{} {backup}\n", original.len()).as_bytes());
+        out.extend_from_slice(original);
+        let value = action.snapshot(&mut Canned(out)).expect("snapshot");
+        let (snap, bytes) = ManifestSnapshot::from_value(&value).expect("valid");
+        assert_eq!(bytes, original);
+        assert_eq!(snap.from_backup.as_deref(), Some(backup));
+        assert_eq!(snap.current_sha256, Some(sha256_hex(&tuned)));
+        let undo = action.inverse(&value).expect("inverse");
+        assert!(
+            undo.plan("cp1")
+                .starts_with("restore /etc/kubernetes/manifests/kube-apiserver.yaml byte for byte")
+        );
+
+        // A file that changed size while it was read is refused, not half-read.
+        let mut out = format!("644 0 0 {}\n", original.len() + 10).into_bytes();
+        out.extend_from_slice(original);
+        let err = action.snapshot(&mut Canned(out)).expect_err("garbled");
+        assert!(
+            err.message.contains("unexpected output") && err.never_ran,
+            "{err}"
+        );
+        // A manifest the editor cannot handle is refused before anything is journaled.
+        let other = b"apiVersion: v1\nkind: Pod\n";
+        let mut out = format!("644 0 0 {}\n", other.len()).into_bytes();
+        out.extend_from_slice(other);
+        let err = action
+            .snapshot(&mut Canned(out))
+            .expect_err("not apiserver");
+        assert!(
+            err.message.contains("no kube-apiserver command list"),
+            "{err}"
         );
     }
 

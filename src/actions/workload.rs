@@ -286,12 +286,22 @@ mod tests {
             .list_script()
             .expect("script");
         assert_eq!(
-            script,
-            "/usr/bin/crictl pods --namespace '^monitoring$' --name '^telemetry\\.agent-' \
-             --label app=telemetry-agent -o json"
+            shlex::split(&script).expect("words"),
+            [
+                "/usr/bin/crictl",
+                "pods",
+                "--namespace",
+                "^monitoring$",
+                "--name",
+                "^telemetry\\.agent-",
+                "--label",
+                "app=telemetry-agent",
+                "-o",
+                "json"
+            ]
         );
         let script = kill(None, Some("app=x")).list_script().expect("script");
-        assert!(!script.contains("--name"), "{script}");
+        assert!(!script.contains(" --name "), "{script}");
     }
 
     #[test]

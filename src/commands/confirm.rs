@@ -1,5 +1,5 @@
 //! `breakglass confirm RUN`: keep a run's firewall blocks by cancelling their dead-man timers
-//! (JunOS "commit confirmed", fleet-wide).
+//! (like `commit confirmed` on Junos, fleet-wide).
 //!
 //! The run's journal says which targets a `firewall.block` step succeeded on; the run's own
 //! inventory (checked against the journaled digest, so a host name still means the same
@@ -56,12 +56,11 @@ pub async fn confirm(settings: &Settings, args: &ConfirmArgs) -> anyhow::Result<
             continue;
         };
         if let (Some(step), Some("apply"), "ok") = (&t.step, t.mode.as_deref(), t.outcome.as_str())
+            && steps.contains(step)
         {
-            if steps.contains(step) {
-                let list = per_host.entry(t.target.clone()).or_default();
-                if !list.contains(step) {
-                    list.push(step.clone());
-                }
+            let list = per_host.entry(t.target.clone()).or_default();
+            if !list.contains(step) {
+                list.push(step.clone());
             }
         }
     }
@@ -108,8 +107,9 @@ pub async fn confirm(settings: &Settings, args: &ConfirmArgs) -> anyhow::Result<
         total: jobs.len(),
         ..Summary::default()
     };
-    let (mut confirmed, mut not_confirmed) = (Vec::new(), Vec::new());
+    let (mut cancelled, mut already, mut not_confirmed) = (Vec::new(), Vec::new(), Vec::new());
     let cancel = Cancel::new();
+    let run_id = args.run.clone();
     let stats = fan_out(
         jobs,
         ssh.concurrency,
@@ -119,16 +119,22 @@ pub async fn confirm(settings: &Settings, args: &ConfirmArgs) -> anyhow::Result<
             (host, steps, r)
         },
         |_, (host, steps, r): (Host, Vec<String>, ExecResult)| {
-            let ev = result_event(&host, &steps, &r);
+            let ev = result_event(&run_id, &host, &steps, &r);
             summary.count(&ev.outcome);
-            if ev.outcome == "ok" {
-                confirmed.push(host.name.clone());
-            } else {
+            if ev.outcome != "ok" {
                 not_confirmed.push(format!(
                     "{}: {}",
                     host.name,
                     ev.reason.as_deref().unwrap_or(&ev.outcome)
                 ));
+            } else if ev
+                .summary
+                .as_deref()
+                .is_some_and(|s| s.contains("timer cancelled"))
+            {
+                cancelled.push(host.name.clone());
+            } else {
+                already.push(host.name.clone());
             }
             observer.event(&Event::TargetResult(ev));
         },
@@ -143,18 +149,20 @@ pub async fn confirm(settings: &Settings, args: &ConfirmArgs) -> anyhow::Result<
     };
     summary.exit_code = exit.code();
 
-    let mut message = format!("confirm by {}: ", journal::operator());
-    if confirmed.is_empty() {
-        message.push_str("no dead-man timer cancelled");
-    } else {
-        message.push_str(&format!(
+    let mut parts = Vec::new();
+    if !cancelled.is_empty() {
+        parts.push(format!(
             "dead-man timers cancelled on {}",
-            hostset::fold(&confirmed)
+            hostset::fold(&cancelled)
         ));
     }
-    if !not_confirmed.is_empty() {
-        message.push_str(&format!("; NOT confirmed: {}", not_confirmed.join("; ")));
+    if !already.is_empty() {
+        parts.push(format!("already confirmed on {}", hostset::fold(&already)));
     }
+    if !not_confirmed.is_empty() {
+        parts.push(format!("NOT confirmed: {}", not_confirmed.join("; ")));
+    }
+    let message = format!("confirm by {}: {}", journal::operator(), parts.join("; "));
     let note = Event::Notice { message };
     match &journal {
         Some(j) => {
@@ -199,7 +207,7 @@ fn check_inventory(history: &History, inventory: &Inventory) -> anyhow::Result<(
 }
 
 /// One host's result: ok when every step's timer is cancelled now or was already.
-fn result_event(host: &Host, steps: &[String], r: &ExecResult) -> TargetResult {
+fn result_event(run: &str, host: &Host, steps: &[String], r: &ExecResult) -> TargetResult {
     let mut ev = TargetResult::from_exec(&host.name, &host.socket_addr().to_string(), r);
     ev.stdout = None;
     ev.stderr = None;
@@ -223,6 +231,21 @@ fn result_event(host: &Host, steps: &[String], r: &ExecResult) -> TargetResult {
                 "step {step}: the dead-man timer already fired at {at}, so the block was reverted; \
                  block again with a new run"
             )),
+            Some(Confirmed::Superseded(by)) => {
+                // Taken over by another step's timer: fine when this confirm cancels that one.
+                let same_run = by
+                    .strip_prefix(&format!("{}/{run}/", firewall::STATE_ROOT))
+                    .filter(|step| steps.iter().any(|s| s == step));
+                match same_run {
+                    Some(other) => good.push(format!(
+                        "step {step}: its timer was taken over by step {other}"
+                    )),
+                    None => bad.push(format!(
+                        "step {step}: a later block took over its dead-man timer ({by}); \
+                         confirm that run to keep the block"
+                    )),
+                }
+            }
             Some(Confirmed::Missing) | None => bad.push(format!(
                 "step {step}: no dead-man timer found (undone, never armed, or the node rebooted)"
             )),

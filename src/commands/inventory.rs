@@ -278,10 +278,10 @@ fn render_check(
         .map(|d| d.as_secs_f64() * 1000.0)
         .collect();
     lat.sort_by(f64::total_cmp);
-    let pct = |p: f64| {
-        lat.get(((lat.len() as f64 - 1.0) * p).round() as usize)
-            .copied()
-            .unwrap_or(0.0)
+    // Nearest-rank percentile: index ceil(p * n) - 1, in integers.
+    let pct = |p_percent: usize| {
+        let rank = (lat.len() * p_percent).div_ceil(100).max(1);
+        lat.get(rank - 1).copied().unwrap_or(0.0)
     };
     let ok = groups.get("ok").map_or(0, Vec::len);
     out.push_str(&format!(
@@ -289,8 +289,8 @@ fn render_check(
         elapsed.as_secs_f64(),
         results.len() - ok,
         if not_started > 0 { format!(", {not_started} not started") } else { String::new() },
-        pct(0.5),
-        pct(0.95),
+        pct(50),
+        pct(95),
         lat.last().copied().unwrap_or(0.0),
     ));
     out

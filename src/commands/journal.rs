@@ -28,6 +28,7 @@ fn run_dir(settings: &Settings, run: &str) -> anyhow::Result<std::path::PathBuf>
     Ok(dir)
 }
 
+#[allow(clippy::needless_pass_by_value)] // used as `map_err(journal_error)`
 fn journal_error(e: journal::JournalError) -> anyhow::Error {
     ExitError::new(Exit::Journal, e.to_string()).into()
 }
@@ -58,10 +59,10 @@ pub fn list(settings: &Settings) -> anyhow::Result<Exit> {
             r.started.as_deref().unwrap_or("-"),
             r.command.as_deref().unwrap_or("-"),
             r.records,
-            if !r.verified {
-                "CORRUPT (run `journal verify`)"
-            } else {
+            if r.verified {
                 r.status.as_deref().unwrap_or("unfinished")
+            } else {
+                "CORRUPT (run `journal verify`)"
             }
         ));
     }
@@ -87,8 +88,12 @@ pub fn show(settings: &Settings, run: &str) -> anyhow::Result<Exit> {
                 "{} by {}: {} on {} targets ({})",
                 kind,
                 r.operator,
-                e.get("argv").map(|a| a.to_string()).unwrap_or_default(),
-                e.get("targets").map(|a| a.to_string()).unwrap_or_default(),
+                e.get("argv")
+                    .map(std::string::ToString::to_string)
+                    .unwrap_or_default(),
+                e.get("targets")
+                    .map(std::string::ToString::to_string)
+                    .unwrap_or_default(),
                 e.get("selector").and_then(|s| s.as_str()).unwrap_or("")
             ),
             "target_result" => format!(
@@ -100,7 +105,7 @@ pub fn show(settings: &Settings, run: &str) -> anyhow::Result<Exit> {
                     .map(|s| format!(" (exit {s})"))
                     .unwrap_or_default()
             ),
-            _ => format!("{kind} {}", e),
+            _ => format!("{kind} {e}"),
         };
         out.push_str(&format!("{:>5}  {}  {line}\n", r.seq, r.time));
     }

@@ -95,13 +95,13 @@ fn check_unattended(plan: &Plan, yes: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     for s in &plan.steps {
-        if let crate::actions::StepAction::Pause(p) = &s.action {
-            if !p.skippable {
-                return Err(usage(format!(
-                    "step {} is a pause that may not be skipped, and --yes cannot answer it; run without --yes, or mark the pause `skippable = true`",
-                    s.step.id
-                )));
-            }
+        if let crate::actions::StepAction::Pause(p) = &s.action
+            && !p.skippable
+        {
+            return Err(usage(format!(
+                "step {} is a pause that may not be skipped, and --yes cannot answer it; run without --yes, or mark the pause `skippable = true`",
+                s.step.id
+            )));
         }
     }
     Ok(())

@@ -10,7 +10,7 @@
 //! | `step_begin` | a runbook step starts | `step`, `action`, `description`, `targets`, `waves` (targets per wave) |
 //! | `wave_begin` | a wave starts | `step`, `wave` (1-based), `waves`, `targets` (names still to do) |
 //! | `snapshot` | journal only, before a target changes | `step`, `target`, `state` (what `undo` restores) |
-//! | `target_result` | once per host, as it finishes | `target` (inventory name), `address` (`ip:port`), `outcome` (`ok`, `failed`, `unreachable`, `timed_out`, `auth_failed`, `refused`, `error`), `exit_status`, `signal`, `reason`, `phase` (`connect`/`command` for `timed_out`), `expected_host_key`, `presented_host_key`, `recorded_host_key`, `stdout`, `stderr` (UTF-8, invalid bytes replaced), `stdout_bytes`, `stderr_bytes` (what the host sent), `stdout_truncated`, `stderr_truncated`, `connect_ms`, `duration_ms`; runbook steps add `step`, `wave`, `mode` (`apply`/`undo`), `summary`; in the journal `stdout`/`stderr` are omitted and `stdout_sha256`/`stderr_sha256` are set |
+//! | `target_result` | once per host, as it finishes | `target` (inventory name), `address` (`ip:port`), `outcome` (`ok`, `failed`, `unreachable`, `timed_out`, `auth_failed`, `refused`, `error`), `exit_status`, `signal`, `reason`, `phase` (`connect`/`command` for `timed_out`), `expected_host_key`, `presented_host_key`, `recorded_host_key`, `stdout`, `stderr` (UTF-8, invalid bytes replaced), `stdout_bytes`, `stderr_bytes` (what the host sent), `stdout_truncated`, `stderr_truncated`, `connect_ms`, `duration_ms`; runbook steps add `step`, `wave`, `mode` (`apply`/`undo`), `summary`, `detail` (what the action recorded: pod ids, backups, timers); in the journal `stdout`/`stderr` are omitted and `stdout_sha256`/`stderr_sha256` are set |
 //! | `wave_end` | a wave ends | `step`, `wave`, `ok`, `failed`, `allowed_failures` |
 //! | `gate` | a gate or `wait.healthy` finished | `step`, `passed`, `detail` |
 //! | `step_end` | a step ends | `step`, `status` (`completed`, `failed`, `stopped`, `interrupted`, `undone`, `undo_failed`), `ok`, `failed` |
@@ -160,6 +160,10 @@ pub struct TargetResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_ms: Option<f64>,
     pub duration_ms: f64,
+    /// What the action recorded about the change (pod ids, backup paths, timers), for the
+    /// journal and `--output json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<serde_json::Value>,
 }
 
 impl TargetResult {
@@ -205,6 +209,7 @@ impl TargetResult {
 
     /// The journal's copy: output replaced by its SHA-256, so the journal stays small and
     /// never holds what a command printed (which may include secrets).
+    #[must_use]
     pub fn for_journal(&self, stdout: &[u8], stderr: &[u8]) -> TargetResult {
         TargetResult {
             stdout: None,
@@ -217,13 +222,11 @@ impl TargetResult {
 
     /// One human line saying what happened, e.g. `exit 1`, `unreachable: connection refused`.
     pub fn describe(&self) -> String {
-        let detail = match self.outcome.as_str() {
-            "ok" => {
-                return match &self.summary {
-                    Some(s) => format!("ok: {s}"),
-                    None => "ok".into(),
-                };
-            }
+        match self.outcome.as_str() {
+            "ok" => match &self.summary {
+                Some(s) => format!("ok: {s}"),
+                None => "ok".into(),
+            },
             "failed" => match (&self.signal, self.exit_status) {
                 (Some(sig), _) => format!("killed by signal {sig}"),
                 (None, Some(s)) => match &self.reason {
@@ -256,8 +259,7 @@ impl TargetResult {
                 other.replace('_', " "),
                 self.reason.as_deref().unwrap_or("no detail")
             ),
-        };
-        detail
+        }
     }
 }
 

@@ -178,7 +178,7 @@ mod tests {
             },
             |_, _| done += 1,
         ));
-        assert!(done >= 6 && done <= 12, "done {done}");
+        assert!((6..=12).contains(&done), "done {done}");
         assert_eq!(stats.not_started, 100 - done);
     }
 }

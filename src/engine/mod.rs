@@ -29,16 +29,18 @@ pub struct Run {
 }
 
 impl Run {
-    /// Emits an event to the observer and appends `journaled` (the journal's form of it) to the
-    /// journal. A journal that cannot be written stops the run from launching anything more:
-    /// an unrecorded change cannot be undone.
+    /// Appends `journaled` (the journal's form of `event`) to the journal, then shows `event`
+    /// to the observer: nothing is reported that a kill at the next instant could lose. A
+    /// journal that cannot be written stops the run from launching anything more: an
+    /// unrecorded change cannot be undone.
     pub fn record(&self, event: &Event, journaled: &Event) -> anyhow::Result<()> {
-        self.observer.event(event);
         let value = serde_json::to_value(journaled)?;
         if let Err(e) = self.journal.append(&value) {
             self.cancel.cancel();
+            self.observer.event(event);
             return Err(anyhow::Error::new(e).context("cannot append to the run journal; stopping"));
         }
+        self.observer.event(event);
         Ok(())
     }
 

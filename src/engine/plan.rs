@@ -177,10 +177,10 @@ pub fn render(plan: &Plan) -> String {
                 "   gate after each wave (within {}): {}{}\n",
                 humantime::format_duration(g.timeout),
                 ga.describe(),
-                s.gate_hosts.as_ref().map_or_else(
-                    || String::new(),
-                    |h| format!(" on {}", hostset::fold(h.iter().map(|h| h.name.as_str())))
-                ),
+                s.gate_hosts.as_ref().map_or_else(String::new, |h| format!(
+                    " on {}",
+                    hostset::fold(h.iter().map(|h| h.name.as_str()))
+                )),
             ));
         }
     }

@@ -138,14 +138,14 @@ pub async fn undo(
     settings: &Arc<RunSettings>,
 ) -> anyhow::Result<(Exit, Summary)> {
     let started = Instant::now();
-    if let Some(s) = only_step {
-        if !plan.steps.iter().any(|p| p.step.id == s) {
-            return Err(ExitError::new(
-                Exit::Usage,
-                format!("run {} has no step '{s}'", history.begin.run_id),
-            )
-            .into());
-        }
+    if let Some(s) = only_step
+        && !plan.steps.iter().any(|p| p.step.id == s)
+    {
+        return Err(ExitError::new(
+            Exit::Usage,
+            format!("run {} has no step '{s}'", history.begin.run_id),
+        )
+        .into());
     }
     // Latest snapshot per (step, target); what was already undone.
     let mut snapshots: BTreeMap<(String, String), Value> = BTreeMap::new();

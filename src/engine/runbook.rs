@@ -194,10 +194,21 @@ fn target_event(
             ev.outcome = "ok".into();
             ev.summary = Some(applied.summary.clone());
             if let Some(s) = applied.detail.get("stdout").and_then(|v| v.as_str()) {
-                out = s.to_owned();
+                s.clone_into(&mut out);
             }
             if let Some(s) = applied.detail.get("stderr").and_then(|v| v.as_str()) {
-                err = s.to_owned();
+                s.clone_into(&mut err);
+            }
+            // Output travels as stdout/stderr (digested in the journal); the rest is detail.
+            if let serde_json::Value::Object(map) = &applied.detail {
+                let rest: serde_json::Map<String, serde_json::Value> = map
+                    .iter()
+                    .filter(|(k, _)| k.as_str() != "stdout" && k.as_str() != "stderr")
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                if !rest.is_empty() {
+                    ev.detail = Some(serde_json::Value::Object(rest));
+                }
             }
         }
         Err(f) => {
@@ -554,7 +565,7 @@ async fn gate(
     let id = &planned.step.id;
     let result: Result<String, String> = match action {
         StepAction::WaitHealthy(args) => {
-            wait_healthy::wait(&args, &run.cancel, g.timeout, |m| {
+            wait_healthy::wait(args, &run.cancel, g.timeout, |m| {
                 run.observer.event(&Event::Notice {
                     message: format!("step {id} gate: {m}"),
                 });
@@ -569,7 +580,7 @@ async fn gate(
             let deadline = Instant::now() + g.timeout;
             loop {
                 let last =
-                    check_on_hosts(run, Arc::clone(&a), hosts.clone(), settings, limiter).await;
+                    check_on_hosts(run, Arc::clone(a), hosts.clone(), settings, limiter).await;
                 match last {
                     Ok(()) => break Ok(format!("passed on {} hosts", hosts.len())),
                     Err(e) if Instant::now() >= deadline || run.cancel.is_cancelled() => {

@@ -9,6 +9,16 @@
 //! about one character of a string (a bad range) point at that character when the string has no
 //! escapes, else at the string's opening quote.
 //!
+//! Rules beyond the schema: `name` and `address` are host sets (`hostset`), zipped one to one
+//! (`addresses = [...]` entries may be host sets too); `host_key` is for a single host,
+//! `host_keys` gives one per host in order; a host's labels sit over its cluster's labels and
+//! `cluster=NAME` is added (the `cluster` label key is reserved); `[defaults] jump` applies to
+//! every host except the jump host itself, and `jump = ""` on a host opts out; a jump is the name
+//! of a host in the file (which must connect directly: one hop) or `[user@]IP[:port]`, with
+//! IPv6 as `[fd00::1]:22`; `~/` expands to `$HOME` and relative paths are relative to the
+//! inventory file's directory; host names are ASCII letters, digits, `-`, `_`, `.` and not `all`
+//! or `except` (selector keywords); `[groups]` selectors are parsed and evaluated at load time.
+//!
 //! Loading never touches the network: addresses must be IP literals.
 
 use std::collections::{BTreeMap, HashMap};
@@ -278,10 +288,22 @@ enum JumpSpec {
     Via(Spanned<String>),
 }
 
-/// Per expanded host: where it came from, for error messages and jump resolution.
-struct Origin {
+/// Per `[[hosts]]` entry: where it was written, for error messages and jump resolution.
+struct Entry {
     name_span: Range<usize>,
     jump: JumpSpec,
+}
+
+/// Every expanded host's entry (`origins[host] = index into entries`).
+struct Origins {
+    entries: Vec<Entry>,
+    of_host: Vec<usize>,
+}
+
+impl Origins {
+    fn of(&self, host: usize) -> &Entry {
+        &self.entries[self.of_host[host]]
+    }
 }
 
 enum Target {
@@ -452,10 +474,13 @@ impl<'a> Builder<'a> {
         raw: Vec<Spanned<RawHost>>,
         defaults: &Defaults,
         clusters: &BTreeMap<String, Cluster>,
-    ) -> Result<(Vec<Host>, Vec<Origin>), InventoryError> {
+    ) -> Result<(Vec<Host>, Origins), InventoryError> {
         let cx = self.cx;
         let mut hosts: Vec<Host> = Vec::new();
-        let mut origins: Vec<Origin> = Vec::new();
+        let mut origins = Origins {
+            entries: Vec::new(),
+            of_host: Vec::new(),
+        };
         let mut by_name: HashMap<String, usize> = HashMap::new();
         let mut by_socket: HashMap<SocketAddr, usize> = HashMap::new();
         for entry in raw {
@@ -605,6 +630,11 @@ impl<'a> Builder<'a> {
                 Some(j) if j.get_ref().is_empty() => JumpSpec::Direct,
                 Some(j) => JumpSpec::Via(j.clone()),
             };
+            let entry_index = origins.entries.len();
+            origins.entries.push(Entry {
+                name_span: name_span.clone(),
+                jump,
+            });
 
             for ((name, (address_text, address_span)), host_key) in
                 names.into_iter().zip(addresses).zip(host_keys)
@@ -615,7 +645,7 @@ impl<'a> Builder<'a> {
                         &name_span,
                         format!(
                             "duplicate host name `{name}` (first defined on line {}); expected unique names",
-                            cx.line_of(&origins[first].name_span)
+                            cx.line_of(&origins.of(first).name_span)
                         ),
                     ));
                 }
@@ -626,7 +656,7 @@ impl<'a> Builder<'a> {
                         format!(
                             "address {socket} of `{name}` is already used by `{}` (line {}); expected each address:port once",
                             hosts[first].name,
-                            cx.line_of(&origins[first].name_span)
+                            cx.line_of(&origins.of(first).name_span)
                         ),
                     ));
                 }
@@ -642,10 +672,7 @@ impl<'a> Builder<'a> {
                     cluster: cluster.map(|c| c.name.clone()),
                     jump: None,
                 });
-                origins.push(Origin {
-                    name_span: name_span.clone(),
-                    jump: jump.clone(),
-                });
+                origins.of_host.push(entry_index);
             }
         }
         Ok((hosts, origins))
@@ -656,7 +683,7 @@ impl<'a> Builder<'a> {
     fn resolve_jumps(
         &self,
         hosts: &mut [Host],
-        origins: &[Origin],
+        origins: &Origins,
         default_jump: Option<&Spanned<String>>,
         defaults: &Defaults,
     ) -> Result<(), InventoryError> {
@@ -681,20 +708,20 @@ impl<'a> Builder<'a> {
             }
             Ok(())
         };
-        if let Some(d) = default_jump {
-            if !d.get_ref().is_empty() {
-                resolve(d)?;
-            }
+        if let Some(d) = default_jump
+            && !d.get_ref().is_empty()
+        {
+            resolve(d)?;
         }
-        for origin in origins {
-            if let JumpSpec::Via(spec) = &origin.jump {
+        for entry in &origins.entries {
+            if let JumpSpec::Via(spec) = &entry.jump {
                 resolve(spec)?;
             }
         }
 
         // Which spec applies to host i (and where it was written), after defaults.
         let effective = |i: usize| -> Option<&Spanned<String>> {
-            match &origins[i].jump {
+            match &origins.of(i).jump {
                 JumpSpec::Direct => None,
                 JumpSpec::Via(spec) => Some(spec),
                 JumpSpec::Default => {

@@ -449,7 +449,7 @@ fn json_errors_point_at_the_value() {
 }
 
 #[test]
-fn semantic_errors_point_at_the_value() {
+fn host_set_errors_point_at_the_value() {
     let host = |extra: &str| format!("[[hosts]]\nname = \"a\"\naddress = \"10.0.0.1\"\n{extra}");
     // Count mismatch names both counts and points at the addresses.
     assert_err(
@@ -526,6 +526,11 @@ fn semantic_errors_point_at_the_value() {
         host("")
     ))
     .unwrap();
+}
+
+#[test]
+fn entry_errors_point_at_the_value() {
+    let host = |extra: &str| format!("[[hosts]]\nname = \"a\"\naddress = \"10.0.0.1\"\n{extra}");
     assert_err(
         toml(&host("cluster = \"nope\"\n")),
         4,
@@ -566,6 +571,11 @@ fn semantic_errors_point_at_the_value() {
         8,
         "bad host name",
     );
+}
+
+#[test]
+fn value_errors_point_at_the_value() {
+    let host = |extra: &str| format!("[[hosts]]\nname = \"a\"\naddress = \"10.0.0.1\"\n{extra}");
     assert_err(toml(&host("port = 0\n")), 4, 8, "port 0");
     assert_err(toml(&host("user = \"a b\"\n")), 4, 8, "bad user");
     assert_err(

@@ -114,7 +114,7 @@ pub(crate) fn open(dir: &Path) -> Result<File, JournalError> {
 /// Records `head` durably, overwriting the slot that holds the older of the two previous heads
 /// (slots alternate with the record count).
 pub(crate) fn update(file: &File, dir: &Path, head: &Head) -> Result<(), JournalError> {
-    let offset = if head.records % 2 == 0 {
+    let offset = if head.records.is_multiple_of(2) {
         0
     } else {
         SLOT as u64

@@ -930,10 +930,10 @@ impl Lab {
     pub fn node_file(&self, node: &str, path: &str) -> anyhow::Result<PathBuf> {
         let node = self.node_or_err(node)?;
         for (sub, target) in PRIVATE_DIRS {
-            if let Some(rest) = path.strip_prefix(target) {
-                if rest.is_empty() || rest.starts_with('/') {
-                    return Ok(node.dir.join(sub).join(rest.trim_start_matches('/')));
-                }
+            if let Some(rest) = path.strip_prefix(target)
+                && (rest.is_empty() || rest.starts_with('/'))
+            {
+                return Ok(node.dir.join(sub).join(rest.trim_start_matches('/')));
             }
         }
         bail!("{path} is not node-private (shared with the host); use lab.sh to read it")
@@ -1192,10 +1192,10 @@ impl Lab {
         if let Err(e) = delete_network(&self.tools, &self.root_veth, &self.namespaces) {
             problems.push(format!("{e:#}"));
         }
-        if let Err(e) = fs::remove_dir_all(&self.dir) {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                problems.push(format!("removing {}: {e}", self.dir.display()));
-            }
+        if let Err(e) = fs::remove_dir_all(&self.dir)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            problems.push(format!("removing {}: {e}", self.dir.display()));
         }
         match GlobalLock::acquire() {
             Ok(_lock) => release_mountpoints(),
@@ -1255,10 +1255,10 @@ fn cleanup_stale(tools: &Tools) -> anyhow::Result<usize> {
             thread::sleep(Duration::from_millis(20));
         }
         delete_network(tools, &format!("{IF_PREFIX}{id}"), &namespaces)?;
-        if let Err(e) = fs::remove_dir_all(&dir) {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                return Err(e).with_context(|| format!("removing {}", dir.display()));
-            }
+        if let Err(e) = fs::remove_dir_all(&dir)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            return Err(e).with_context(|| format!("removing {}", dir.display()));
         }
         removed += 1;
     }
@@ -1728,8 +1728,8 @@ impl GlobalLock {
     }
 }
 
-/// An exclusive `flock(2)`, released when dropped (the file is closed). The same lock the
-/// Python stand-ins take with `fcntl.flock`.
+/// An exclusive `flock(2)` (std's `File::lock`), released when dropped (the file is closed).
+/// The same lock the Python stand-ins take with `fcntl.flock`.
 struct FileLock {
     _file: fs::File,
 }
@@ -1741,7 +1741,7 @@ impl FileLock {
             .append(true)
             .open(path)
             .with_context(|| format!("opening {}", path.display()))?;
-        rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
+        file.lock()
             .with_context(|| format!("locking {}", path.display()))?;
         Ok(FileLock { _file: file })
     }
@@ -1818,10 +1818,10 @@ fn choose_octet(tools: &Tools) -> anyhow::Result<u8> {
         }
     }
     for id in live_labs() {
-        if let Ok(text) = fs::read_to_string(Path::new(STATE_ROOT).join(id).join("subnet")) {
-            if let Ok(octet) = text.trim().parse::<u8>() {
-                used.insert(octet);
-            }
+        if let Ok(text) = fs::read_to_string(Path::new(STATE_ROOT).join(id).join("subnet"))
+            && let Ok(octet) = text.trim().parse::<u8>()
+        {
+            used.insert(octet);
         }
     }
     let start = fastrand::u8(..);
@@ -1930,11 +1930,11 @@ fn run(cmd: &mut Command) -> anyhow::Result<Output> {
     let out = cmd
         .stdin(Stdio::null())
         .output()
-        .with_context(|| format!("running {:?}", cmd.get_program()))?;
+        .with_context(|| format!("running {}", cmd.get_program().display()))?;
     if !out.status.success() {
         bail!(
-            "{:?} failed ({}): {}",
-            cmd.get_program(),
+            "{} failed ({}): {}",
+            cmd.get_program().display(),
             out.status,
             String::from_utf8_lossy(&out.stderr).trim()
         );
@@ -2017,7 +2017,7 @@ fn output_within(cmd: &mut Command, limit: Duration, tools: &Tools) -> anyhow::R
         .process_group(0);
     let mut child = cmd
         .spawn()
-        .with_context(|| format!("running {:?}", cmd.get_program()))?;
+        .with_context(|| format!("running {}", cmd.get_program().display()))?;
     let stdout = collect(child.stdout.take());
     let stderr = collect(child.stderr.take());
     let deadline = Instant::now() + limit;
@@ -2029,7 +2029,10 @@ fn output_within(cmd: &mut Command, limit: Duration, tools: &Tools) -> anyhow::R
             // The leader is not reaped yet, so the group id is still ours.
             kill(tools, &[format!("-{}", child.id())]);
             let _ = child.wait();
-            bail!("{:?} did not finish within {limit:?}", cmd.get_program());
+            bail!(
+                "{} did not finish within {limit:?}",
+                cmd.get_program().display()
+            );
         }
         thread::sleep(Duration::from_millis(5));
     };
@@ -2733,7 +2736,7 @@ mod tests {
     }
 
     #[test]
-    fn node_paths_map_to_the_node_dir() {
+    fn lab_ids_are_read_from_namespace_names() {
         assert_eq!(lab_id_of_netns("bglab-0a1b2c-worker3"), Some("0a1b2c"));
         assert_eq!(lab_id_of_netns("bglab-0a1b2c-hub"), Some("0a1b2c"));
         assert_eq!(lab_id_of_netns("bglab-xyz-hub"), None);

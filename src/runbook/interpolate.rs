@@ -126,10 +126,8 @@ impl<'a> Substituter<'a> {
     /// The value a TOML string becomes: typed for a whole `"${name}"` (outside shell commands),
     /// else text.
     fn string(&mut self, text: &str, shell: bool) -> Result<toml::Value, String> {
-        if !shell {
-            if let [Piece::Param(name)] = parse(text)?.as_slice() {
-                return Ok(self.lookup(name)?.to_toml());
-            }
+        if !shell && let [Piece::Param(name)] = parse(text)?.as_slice() {
+            return Ok(self.lookup(name)?.to_toml());
         }
         self.text(text, shell).map(toml::Value::String)
     }

@@ -161,10 +161,8 @@ pub fn load_any(name_or_path: &str) -> Result<Runbook, RunbookError> {
         || Path::new(name_or_path)
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
-    if !looks_like_path {
-        if let Some(runbook) = embedded::get(name_or_path) {
-            return runbook;
-        }
+    if !looks_like_path && let Some(runbook) = embedded::get(name_or_path) {
+        return runbook;
     }
     let path = Path::new(name_or_path);
     if looks_like_path || path.is_file() {

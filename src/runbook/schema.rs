@@ -174,15 +174,13 @@ impl Waves {
             };
             problems.push((i + 1, message));
         }
-        if let Some(last) = waves.last() {
-            if *last != Wave::Percent(100) {
-                problems.push((
-                    waves.len() - 1,
-                    format!(
-                        "the last wave is {last}; it must be \"100%\" so every target is covered"
-                    ),
-                ));
-            }
+        if let Some(last) = waves.last()
+            && *last != Wave::Percent(100)
+        {
+            problems.push((
+                waves.len() - 1,
+                format!("the last wave is {last}; it must be \"100%\" so every target is covered"),
+            ));
         }
         if problems.is_empty() {
             Ok(Self(waves))

@@ -66,19 +66,19 @@ pub(crate) fn load(text: &str, origin: &str) -> Result<Runbook, RunbookError> {
         "e.g. name = \"apiserver-overload\"",
         &mut d,
     );
-    if let Some((name, pos)) = &name {
-        if !is_id(name) {
-            d.push(
-                *pos,
-                format!("`name` \"{name}\": use lowercase letters, digits and `-`"),
-            );
-        }
+    if let Some((name, pos)) = &name
+        && !is_id(name)
+    {
+        d.push(
+            *pos,
+            format!("`name` \"{name}\": use lowercase letters, digits and `-`"),
+        );
     }
     let summary = required_string(&root, "summary", "", "one line for `runbook list`", &mut d);
-    if let Some((summary, pos)) = &summary {
-        if summary.trim().is_empty() || summary.contains('\n') {
-            d.push(*pos, "`summary` is one non-empty line");
-        }
+    if let Some((summary, pos)) = &summary
+        && (summary.trim().is_empty() || summary.contains('\n'))
+    {
+        d.push(*pos, "`summary` is one non-empty line");
     }
     let description = optional_string(find(&root, "description"), "", &mut d).unwrap_or_default();
 
@@ -444,15 +444,15 @@ impl Loader {
         } else {
             None
         };
-        if let (Some(kind), None) = (action, targets_entry) {
-            if kind.takes_targets() {
-                self.d.push(
-                    pos,
-                    format!(
-                        "{prefix}{kind} needs `targets`: a selector such as \"role=control-plane\""
-                    ),
-                );
-            }
+        if let (Some(kind), None) = (action, targets_entry)
+            && kind.takes_targets()
+        {
+            self.d.push(
+                pos,
+                format!(
+                    "{prefix}{kind} needs `targets`: a selector such as \"role=control-plane\""
+                ),
+            );
         }
         let (waves, concurrency, failure_budget, timeout, gate) = if takes_targets {
             (
@@ -846,10 +846,10 @@ pub(crate) fn type_args(
                 // (serde would stop at the first). Other arguments being absent is fine here.
                 let mut alone = toml::map::Map::new();
                 alone.insert(e.key.clone(), value.clone());
-                if let Err(m) = kind.parse_args(toml::Value::Table(alone)) {
-                    if missing_field(&m).is_none() {
-                        d.push(e.node.pos, format!("{prefix}`{}`: {m}{note}", e.key));
-                    }
+                if let Err(m) = kind.parse_args(toml::Value::Table(alone))
+                    && missing_field(&m).is_none()
+                {
+                    d.push(e.node.pos, format!("{prefix}`{}`: {m}{note}", e.key));
                 }
                 table.insert(e.key.clone(), value);
                 located.push((e.key.as_str(), e.node.pos, note));

@@ -1,5 +1,5 @@
 //! A loopback fleet for tests: real sshd processes (src/lab/sshd.rs) serving many 127.x
-//! addresses, a known_hosts file trusting them, and an inventory naming them.
+//! addresses, a `known_hosts` file trusting them, and an inventory naming them.
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};

@@ -1479,6 +1479,37 @@ mod tests {
     }
 
     #[test]
+    fn many_concurrent_sessions_on_separate_threads() {
+        let lab = SshdLab::new().expect("lab");
+        let addrs: Vec<IpAddr> = (1..=16)
+            .map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, 6, i)))
+            .collect();
+        let sshd = lab.start(&addrs).expect("sshd");
+        let known_hosts = lab.dir().join("known_hosts");
+        lab.write_known_hosts(&known_hosts, &addrs, sshd.port())
+            .expect("known_hosts");
+        let opts = opts(&lab, &known_hosts);
+        let results: Vec<ExecResult> = thread::scope(|s| {
+            let handles: Vec<_> = (0..64)
+                .map(|i| {
+                    let target = target(&lab, sshd.socket_addr(i % addrs.len()));
+                    let opts = &opts;
+                    s.spawn(move || exec(&target, opts, "echo $SSH_CONNECTION", None))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("thread"))
+                .collect()
+        });
+        for (i, r) in results.iter().enumerate() {
+            assert_eq!(r.outcome, Outcome::Ok, "{r:?}");
+            let server_ip = addrs[i % addrs.len()].to_string();
+            assert!(text(&r.stdout).contains(&server_ip), "{r:?}");
+        }
+    }
+
+    #[test]
     fn hashed_known_hosts_entry_matches() {
         let fx = Fixture::new();
         let out = Command::new("ssh-keygen")

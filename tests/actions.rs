@@ -1,0 +1,542 @@
+//! The node-level actions end to end in the network-namespace lab (`breakglass::lab::netns`):
+//! the built binary runs runbooks over real SSH against real sshd per node, and the tests look
+//! at the nodes directly (processes, files, the crictl stand-in's state) to see what changed.
+//! `nodes.quiesce` and its undo, `apiservers.tune` and its byte-for-byte undo, `workload.kill`,
+//! and `resume` after breakglass is `SIGKILLed` mid-wave.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use breakglass::lab::netns::{Lab, LabSpec, PodSpec};
+use serde_json::Value;
+
+use crate::support::{Bg, Scratch};
+
+/// Every test runbook starts with this: steps that ask for confirmation need `cluster`.
+const HEADER: &str = r#"name = "actions-test"
+summary = "one action against the lab"
+
+[params.cluster]
+type = "string"
+default = "lab"
+help = "the lab's cluster name"
+"#;
+
+const MANIFEST: &str = "/etc/kubernetes/manifests/kube-apiserver.yaml";
+
+/// A lab plus a scratch home for breakglass (its journal, config).
+struct Env {
+    lab: Lab,
+    scratch: Scratch,
+}
+
+impl Env {
+    fn new(spec: &LabSpec) -> Env {
+        Env {
+            lab: Lab::build(spec)
+                .expect("build the lab (root, iproute2, nftables, openssh-server)"),
+            scratch: Scratch::new(),
+        }
+    }
+
+    fn bg(&self) -> Bg {
+        self.scratch
+            .bg()
+            .arg("-i")
+            .arg(self.lab.inventory_path())
+            .env("BREAKGLASS_NO_AGENT", "true")
+    }
+
+    fn runbook(&self, steps: &str) -> PathBuf {
+        self.scratch
+            .write("runbook.toml", &format!("{HEADER}\n{steps}"))
+    }
+
+    /// Runs the runbook with `--yes`, expecting exit `code`: (run id, events).
+    fn run(&self, steps: &str, code: i32) -> (String, Vec<Value>) {
+        let out = self
+            .bg()
+            .args(["--output", "json", "run"])
+            .arg(self.runbook(steps))
+            .arg("--yes")
+            .run()
+            .code(code);
+        let events = out.json_lines();
+        (run_id(&events), events)
+    }
+
+    fn undo(&self, run: &str, code: i32) -> Vec<Value> {
+        self.bg()
+            .args(["--output", "json", "undo", run, "--yes"])
+            .run()
+            .code(code)
+            .json_lines()
+    }
+
+    fn sh(&self, node: &str, script: &str) -> String {
+        let out = self.lab.sh(node, script).expect("run on the node");
+        assert!(
+            out.status.success(),
+            "{node}: `{script}` failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn kubelet(&self, node: &str) -> bool {
+        self.lab.kubelet_running(node).expect("kubelet state")
+    }
+
+    /// Files in the node's manifests directory.
+    fn manifests_dir(&self, node: &str) -> BTreeSet<String> {
+        let dir = self
+            .lab
+            .node_file(node, "/etc/kubernetes/manifests")
+            .expect("node path");
+        std::fs::read_dir(dir)
+            .expect("read the manifests dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+}
+
+fn run_id(events: &[Value]) -> String {
+    let first = events.first().expect("no events");
+    assert_eq!(first["type"], "run_begin", "{first}");
+    first["run_id"].as_str().expect("run_id").to_owned()
+}
+
+/// `target -> (outcome, summary or reason)` of one step's results in `mode` (apply or undo).
+fn results(events: &[Value], step: &str, mode: &str) -> BTreeMap<String, (String, String)> {
+    events
+        .iter()
+        .filter(|e| e["type"] == "target_result" && e["step"] == step && e["mode"] == mode)
+        .map(|e| {
+            let text = e["summary"].as_str().or(e["reason"].as_str()).unwrap_or("");
+            (
+                e["target"].as_str().expect("target").to_owned(),
+                (
+                    e["outcome"].as_str().expect("outcome").to_owned(),
+                    text.to_owned(),
+                ),
+            )
+        })
+        .collect()
+}
+
+fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn quiesce_stops_selected_kubelets_and_undo_restarts_only_those_that_ran() {
+    let env = Env::new(&LabSpec::new(1, 3));
+    // worker2's kubelet was already stopped before the incident: undo must leave it stopped.
+    env.sh("worker2", "systemctl stop kubelet");
+    assert!(env.kubelet("worker1") && !env.kubelet("worker2") && env.kubelet("worker3"));
+
+    let steps = r#"
+[[steps]]
+id = "quiesce"
+action = "nodes.quiesce"
+targets = "worker[1-2]"
+[steps.with]
+stop_runtime = false
+"#;
+    let plan = env.bg().arg("plan").arg(env.runbook(steps)).run().ok();
+    assert!(
+        plan.stdout
+            .contains("stop kubelet (systemctl stop kubelet)"),
+        "{}",
+        plan.stdout
+    );
+    let (run, events) = env.run(steps, 0);
+    let r = results(&events, "quiesce", "apply");
+    assert_eq!(r.len(), 2, "{r:?}");
+    for node in ["worker1", "worker2"] {
+        assert_eq!(r[node], ("ok".into(), "stopped kubelet".into()), "{node}");
+        assert!(!env.kubelet(node), "{node}'s kubelet still runs");
+        assert_eq!(
+            env.sh(node, "systemctl is-active containerd").trim(),
+            "active",
+            "the runtime was stopped without stop_runtime"
+        );
+    }
+    assert!(env.kubelet("worker3"), "an unselected worker was quiesced");
+    assert!(env.kubelet("cp1"), "the control plane was quiesced");
+    // The states it started from are kept on the node, for a resumed attempt's snapshot.
+    let record = env
+        .lab
+        .node_file(
+            "worker2",
+            &format!("/var/lib/breakglass/{run}/quiesce/services"),
+        )
+        .expect("path");
+    assert_eq!(
+        std::fs::read_to_string(record).expect("record"),
+        "kubelet 3 inactive\n"
+    );
+
+    let undone = env.undo(&run, 0);
+    let r = results(&undone, "quiesce", "undo");
+    assert_eq!(r["worker1"], ("ok".into(), "started kubelet".into()));
+    assert_eq!(r["worker2"].0, "ok");
+    assert!(r["worker2"].1.starts_with("nothing to start"), "{r:?}");
+    assert!(
+        env.kubelet("worker1"),
+        "undo did not restart worker1's kubelet"
+    );
+    assert!(
+        !env.kubelet("worker2"),
+        "undo started a kubelet that was stopped before the run"
+    );
+    assert!(env.kubelet("worker3") && env.kubelet("cp1"));
+}
+
+#[test]
+fn apiservers_tune_edits_the_manifest_and_undo_restores_it_byte_for_byte() {
+    let env = Env::new(&LabSpec {
+        default_pods: false,
+        ..LabSpec::new(1, 1)
+    });
+    let before = env.lab.manifest("cp1").expect("manifest");
+    let path = env.lab.node_file("cp1", MANIFEST).expect("path");
+    let meta_before = std::fs::metadata(&path).expect("stat");
+    let text = String::from_utf8(before.clone()).expect("utf8");
+    assert!(text.contains("    - --max-requests-inflight=400\n"));
+
+    let steps = r#"
+[[steps]]
+id = "tune"
+action = "apiservers.tune"
+targets = "role=control-plane"
+[steps.with]
+set = { "--max-requests-inflight" = 1200, "--goaway-chance" = "0.02" }
+"#;
+    let (run, events) = env.run(steps, 0);
+    let r = results(&events, "tune", "apply");
+    assert_eq!(r.len(), 1, "only the control plane is targeted: {r:?}");
+    assert_eq!(r["cp1"].0, "ok");
+    assert!(
+        r["cp1"]
+            .1
+            .contains("set --max-requests-inflight=1200 (was 400)"),
+        "{r:?}"
+    );
+
+    // Exactly the two flags changed, everything else byte for byte.
+    let after = String::from_utf8(env.lab.manifest("cp1").expect("manifest")).expect("utf8");
+    let expected = text
+        .replace(
+            "    - --max-requests-inflight=400\n",
+            "    - --max-requests-inflight=1200\n",
+        )
+        .replace(
+            "    - --tls-private-key-file=/etc/kubernetes/pki/apiserver.key\n",
+            "    - --tls-private-key-file=/etc/kubernetes/pki/apiserver.key\n    - --goaway-chance=0.02\n",
+        );
+    assert_eq!(after, expected);
+    let meta_after = std::fs::metadata(&path).expect("stat");
+    assert_eq!(
+        (meta_after.mode(), meta_after.uid(), meta_after.gid()),
+        (meta_before.mode(), meta_before.uid(), meta_before.gid()),
+        "mode or owner changed"
+    );
+    assert_ne!(
+        meta_after.ino(),
+        meta_before.ino(),
+        "not replaced by rename"
+    );
+    // Nothing but the manifest in the kubelet-watched directory; the backup lives elsewhere.
+    assert_eq!(
+        env.manifests_dir("cp1"),
+        BTreeSet::from(["kube-apiserver.yaml".to_owned()])
+    );
+    let backup = env
+        .lab
+        .node_file(
+            "cp1",
+            &format!("/var/lib/breakglass/{run}/tune/kube-apiserver.yaml"),
+        )
+        .expect("path");
+    assert_eq!(std::fs::read(&backup).expect("backup"), before);
+    // The API server stand-in restarts with the manifest's flags, as the kubelet would.
+    let log = env
+        .lab
+        .node_file("cp1", "/run/breakglass-lab/kube-apiserver.log")
+        .expect("path");
+    assert!(
+        eventually(Duration::from_secs(10), || std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("--max-requests-inflight=1200")),
+        "the API server did not restart with the new flag"
+    );
+
+    // Someone edits the file after breakglass: undo refuses to clobber it.
+    let hand_edited = expected.replace("--goaway-chance=0.02", "--goaway-chance=0.05");
+    std::fs::write(&path, &hand_edited).expect("hand edit");
+    let undone = env.undo(&run, 1);
+    let r = results(&undone, "tune", "undo");
+    assert!(
+        r["cp1"].1.contains("changed since breakglass wrote it"),
+        "{r:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).expect("read"),
+        hand_edited,
+        "undo overwrote a concurrent edit"
+    );
+
+    // Put breakglass's version back: now undo restores the original exactly.
+    std::fs::write(&path, &expected).expect("restore tuned");
+    let undone = env.undo(&run, 0);
+    let r = results(&undone, "tune", "undo");
+    assert_eq!(r["cp1"].0, "ok", "{r:?}");
+    assert_eq!(env.lab.manifest("cp1").expect("manifest"), before);
+    assert_eq!(
+        env.manifests_dir("cp1"),
+        BTreeSet::from(["kube-apiserver.yaml".to_owned()])
+    );
+}
+
+/// The names and namespaces of a node's pods, with whether they run.
+fn pod_set(env: &Env, node: &str) -> BTreeSet<(String, String, bool)> {
+    env.lab
+        .pods(node)
+        .expect("pods")
+        .into_iter()
+        .map(|p| (p.namespace, p.name, p.ready))
+        .collect()
+}
+
+fn is_target(ns: &str, name: &str) -> bool {
+    ns == "monitoring" && name.starts_with("telemetry-agent-")
+}
+
+#[test]
+fn workload_kill_stops_the_workload_everywhere_and_nothing_else() {
+    let env = Env::new(&LabSpec::new(1, 3));
+    // A second replica on worker1, and look-alikes that must survive: another name with the
+    // same start, and the same name in another namespace.
+    env.lab
+        .seed_pods(
+            "worker1",
+            &[
+                PodSpec::new("monitoring", "telemetry-agent-zz9xq").label("app", "telemetry-agent"),
+                PodSpec::new("monitoring", "telemetry-agentless-q2w4e"),
+                PodSpec::new("monitoring-canary", "telemetry-agent-k8s9z"),
+            ],
+        )
+        .expect("seed");
+    // worker3 has no telemetry pod at all.
+    let w3 = env
+        .lab
+        .pods("worker3")
+        .expect("pods")
+        .into_iter()
+        .find(|p| is_target(&p.namespace, &p.name))
+        .expect("a seeded telemetry pod on worker3");
+    env.sh(
+        "worker3",
+        &format!("crictl stopp {0} && crictl rmp {0}", w3.id),
+    );
+    let nodes = ["cp1", "worker1", "worker2", "worker3"];
+    let before: BTreeMap<&str, BTreeSet<(String, String, bool)>> =
+        nodes.iter().map(|n| (*n, pod_set(&env, n))).collect();
+    let targets: BTreeMap<&str, Vec<String>> = before
+        .iter()
+        .map(|(n, pods)| {
+            let mut names: Vec<String> = pods
+                .iter()
+                .filter(|(ns, name, _)| is_target(ns, name))
+                .map(|(_, name, _)| name.clone())
+                .collect();
+            names.sort();
+            (*n, names)
+        })
+        .collect();
+    assert_eq!(targets["worker1"].len(), 2);
+    assert!(targets["worker3"].is_empty());
+
+    let steps = r#"
+[[steps]]
+id = "kill"
+action = "workload.kill"
+targets = "all"
+[steps.with]
+namespace = "monitoring"
+name_prefix = "telemetry-agent-"
+"#;
+    let (_, events) = env.run(steps, 0);
+    let r = results(&events, "kill", "apply");
+    for node in nodes {
+        let (outcome, summary) = &r[node];
+        assert_eq!(outcome, "ok", "{node}: {summary}");
+        let names = &targets[node];
+        if names.is_empty() {
+            assert_eq!(summary, "no matching pods", "{node}");
+        } else {
+            assert!(
+                summary.starts_with(&format!("stopped {} pod(s): ", names.len())),
+                "{node}: {summary}"
+            );
+            for name in names {
+                assert!(summary.contains(name.as_str()), "{node}: {summary}");
+            }
+        }
+        // Every matching pod is gone; every other pod is exactly as it was.
+        let expected: BTreeSet<_> = before[node]
+            .iter()
+            .filter(|(ns, name, _)| !is_target(ns, name))
+            .cloned()
+            .collect();
+        assert_eq!(pod_set(&env, node), expected, "{node}");
+    }
+    assert!(
+        pod_set(&env, "worker1").contains(&(
+            "monitoring-canary".into(),
+            "telemetry-agent-k8s9z".into(),
+            true
+        )),
+        "the namespace filter is not anchored"
+    );
+
+    // Again: nothing left to kill is a success everywhere.
+    let (_, events) = env.run(steps, 0);
+    let r = results(&events, "kill", "apply");
+    assert!(
+        r.values()
+            .all(|(o, s)| o == "ok" && s == "no matching pods"),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn a_run_killed_mid_wave_resumes_without_redoing_finished_targets() {
+    let env = Env::new(&LabSpec {
+        default_pods: false,
+        ..LabSpec::new(1, 3)
+    });
+    let steps = r#"
+[[steps]]
+id = "slow"
+action = "ssh.exec"
+targets = "role=worker"
+concurrency = 1
+[steps.with]
+command = "echo ran >> /tmp/slow-marker; sleep 2; echo done"
+
+[[steps]]
+id = "quiesce"
+action = "nodes.quiesce"
+targets = "role=worker"
+"#;
+    let rb = env.runbook(steps);
+    let mut cmd = env
+        .bg()
+        .args(["--output", "json", "run"])
+        .arg(&rb)
+        .arg("--yes")
+        .command();
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().expect("spawn breakglass");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut run = None;
+    let mut finished = Vec::new();
+    // Kept open until the kill: a closed pipe would fail breakglass's next print instead.
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
+        let event: Value = serde_json::from_str(&line.expect("line")).expect("json");
+        if event["type"] == "run_begin" {
+            run = event["run_id"].as_str().map(str::to_owned);
+        }
+        if event["type"] == "target_result" && event["step"] == "slow" {
+            assert_eq!(event["outcome"], "ok", "{event}");
+            finished.push(event["target"].as_str().expect("target").to_owned());
+            break;
+        }
+    }
+    let run = run.expect("run_begin");
+    // The result is printed, then journaled: wait for the journal, then kill mid-way through
+    // the next target's two seconds.
+    let journal = env.scratch.journal_dir().join(&run).join("journal.jsonl");
+    assert!(
+        eventually(Duration::from_secs(5), || {
+            std::fs::read_to_string(&journal)
+                .unwrap_or_default()
+                .lines()
+                .any(|l| l.contains("\"target_result\"") && l.contains(&finished[0]))
+        }),
+        "the first result never reached the journal"
+    );
+    let workers = ["worker1", "worker2", "worker3"];
+    let marker = |node: &str| {
+        let path = env.lab.node_file(node, "/tmp/slow-marker").expect("path");
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let started = || workers.iter().filter(|w| marker(w) > 0).count();
+    // Kill while the second target sleeps (concurrency 1: the third has not started).
+    assert!(
+        eventually(Duration::from_secs(10), || started() == 2),
+        "the second target never started"
+    );
+    child.kill().expect("SIGKILL breakglass");
+    child.wait().expect("reap");
+    drop(lines);
+    assert_eq!(started(), 2, "killed mid-way through the second target");
+    assert!(
+        workers.iter().all(|w| env.kubelet(w)),
+        "step 2 ran before the kill"
+    );
+
+    env.bg().args(["journal", "verify", &run]).run().ok();
+    let out = env
+        .bg()
+        .args(["--output", "json", "resume", &run, "--yes"])
+        .run()
+        .ok();
+    let events = out.json_lines();
+    let redone: BTreeSet<String> = results(&events, "slow", "apply").into_keys().collect();
+    let expected: BTreeSet<String> = workers
+        .iter()
+        .filter(|w| !finished.contains(&(**w).to_owned()))
+        .map(|w| (*w).to_owned())
+        .collect();
+    assert_eq!(
+        redone, expected,
+        "resume redid a finished target or skipped one"
+    );
+    for w in workers {
+        let runs = marker(w);
+        if finished.contains(&w.to_owned()) {
+            assert_eq!(runs, 1, "{w} finished before the kill but ran again");
+        } else {
+            assert!(runs >= 1, "{w} never ran");
+        }
+    }
+    let quiesced = results(&events, "quiesce", "apply");
+    assert_eq!(quiesced.len(), 3, "{quiesced:?}");
+    assert!(
+        workers.iter().all(|w| !env.kubelet(w)),
+        "the later step did not run on resume"
+    );
+    env.bg().args(["journal", "verify", &run]).run().ok();
+}
