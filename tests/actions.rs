@@ -9,11 +9,12 @@ use std::io::{BufRead, BufReader};
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use breakglass::lab::netns::{Lab, LabSpec, PodSpec};
 use serde_json::Value;
 
+use crate::support::eventually;
 use crate::support::{Bg, Scratch};
 
 /// Every test runbook starts with this: steps that ask for confirmation need `cluster`.
@@ -126,19 +127,6 @@ fn results(events: &[Value], step: &str, mode: &str) -> BTreeMap<String, (String
             )
         })
         .collect()
-}
-
-fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 #[test]

@@ -5,16 +5,8 @@ use std::time::{Duration, Instant};
 use breakglass::engine::Event;
 use breakglass::lab::sshd::silent_listener;
 
+use crate::support::events;
 use crate::support::fleet::{Fleet, addrs};
-
-fn events(out: &crate::support::Ran) -> Vec<Event> {
-    out.stdout
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Event>(l).unwrap_or_else(|e| panic!("bad event ({e}): {l}"))
-        })
-        .collect()
-}
 
 fn results(events: &[Event]) -> Vec<&breakglass::engine::TargetResult> {
     events
@@ -75,7 +67,7 @@ fn json_stream_deserializes_with_stdout_stderr_and_status() {
         ])
         .run()
         .code(1);
-    let ev = events(&out);
+    let ev = events(&out.stdout);
     assert!(
         matches!(ev.first(), Some(Event::RunBegin(b)) if b.targets == 3 && b.command == "exec")
     );
@@ -117,7 +109,7 @@ fn command_timeout_is_enforced() {
         "took {:?}",
         started.elapsed()
     );
-    let ev = events(&out);
+    let ev = events(&out.stdout);
     for r in results(&ev) {
         assert_eq!(r.outcome, "timed_out");
         assert_eq!(r.phase.as_deref(), Some("command"));
@@ -159,7 +151,7 @@ fn silent_peer_times_out_at_connect() {
         "took {:?}",
         started.elapsed()
     );
-    let ev = events(&out);
+    let ev = events(&out.stdout);
     let rs = results(&ev);
     assert_eq!(rs[0].outcome, "timed_out", "{}", out.stdout);
     assert_eq!(rs[0].phase.as_deref(), Some("connect"));
@@ -176,7 +168,7 @@ fn wrong_key_is_auth_failed() {
         .args(["--", "true"])
         .run()
         .code(1);
-    let ev = events(&out);
+    let ev = events(&out.stdout);
     assert_eq!(results(&ev)[0].outcome, "auth_failed", "{}", out.stdout);
 }
 
@@ -190,7 +182,7 @@ fn unknown_host_key_is_refused_unless_accepted_and_then_recorded() {
         .run()
         .code(1);
     assert!(
-        results(&events(&out))
+        results(&events(&out.stdout))
             .iter()
             .all(|r| r.outcome == "refused"),
         "{}",
@@ -211,7 +203,7 @@ fn unknown_host_key_is_refused_unless_accepted_and_then_recorded() {
         .run()
         .ok();
     assert!(
-        results(&events(&out))
+        results(&events(&out.stdout))
             .iter()
             .all(|r| r.recorded_host_key.is_some()),
         "{}",
@@ -352,7 +344,7 @@ fn five_hundred_hosts_each_answer_exactly_once() {
             "true",
         ])
         .run();
-    let ev = events(&out);
+    let ev = events(&out.stdout);
     let rs = results(&ev);
     let mut names: Vec<&str> = rs.iter().map(|r| r.target.as_str()).collect();
     names.sort_unstable();

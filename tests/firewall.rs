@@ -13,6 +13,7 @@ use breakglass::engine::{Event, TargetResult};
 use breakglass::lab::netns::{Lab, LabSpec, Probe};
 
 use crate::support::{Bg, Ran, Scratch};
+use crate::support::{events, eventually};
 
 /// One lab (cp1, worker1, worker2; no kubelets, so only the test's connections reach 6443) and
 /// a scratch home for breakglass.
@@ -117,13 +118,6 @@ impl Env {
     }
 }
 
-fn events(stdout: &str) -> Vec<Event> {
-    stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
-
 fn result(out: &Ran, step: &str) -> TargetResult {
     events(&out.stdout)
         .into_iter()
@@ -132,19 +126,6 @@ fn result(out: &Ran, step: &str) -> TargetResult {
             _ => None,
         })
         .unwrap_or_else(|| panic!("no result for {step}\n{}\n{}", out.stdout, out.stderr))
-}
-
-fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if check() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 #[allow(clippy::print_stderr)]

@@ -7,17 +7,11 @@ use breakglass::engine::Event;
 use breakglass::lab::netns::{Lab, LabSpec};
 
 use crate::support::Scratch;
+use crate::support::events;
 
 fn lab(workers: usize) -> Lab {
     Lab::build(&LabSpec::new(1, workers))
         .expect("lab (needs root, ip, nft, sshd, openssl, python3)")
-}
-
-fn events(stdout: &str) -> Vec<Event> {
-    stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
 }
 
 #[test]

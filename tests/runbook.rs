@@ -3,6 +3,7 @@
 
 use breakglass::engine::Event;
 
+use crate::support::events;
 use crate::support::fleet::Fleet;
 
 const RUNBOOK: &str = r#"
@@ -43,13 +44,6 @@ waves = [1, "100%"]
 command = "case \"$SSH_CONNECTION\" in *' 127.41.0.3 '*) test -e ${marker} && exit 1;; esac; echo fine"
 idempotent = true
 "#;
-
-fn events(stdout: &str) -> Vec<Event> {
-    stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
 
 #[test]
 fn plan_shows_steps_waves_and_changes_without_running() {

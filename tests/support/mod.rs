@@ -71,6 +71,28 @@ impl Ran {
     }
 }
 
+/// Parses JSON-lines output into events, failing the test on a line that is not one.
+pub fn events(stdout: &str) -> Vec<breakglass::engine::Event> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not an event ({e}): {l}")))
+        .collect()
+}
+
+/// Polls `check` every 100 ms until it holds or `timeout` passes; true if it held.
+pub fn eventually(timeout: std::time::Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if check() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 /// A scratch home for one test: its own HOME, config dir and journal dir.
 pub struct Scratch {
     pub dir: tempfile::TempDir,
