@@ -330,7 +330,7 @@ pub async fn execute(
                 run.record(&gate, &gate)?;
                 match detail {
                     Ok(_) => StepResult::Completed { ok: 0, failed: 0 },
-                    Err(e) if run.cancel.is_cancelled() => StepResult::Stopped(Stop::Policy(e)),
+                    Err(_) if run.cancel.is_cancelled() => StepResult::Stopped(Stop::Interrupted),
                     Err(e) => StepResult::Stopped(Stop::Policy(format!("not healthy: {e}"))),
                 }
             }
