@@ -334,8 +334,9 @@ fn five_hundred_hosts_each_answer_exactly_once() {
             "json",
             "exec",
             "all",
+            // Every host at once: the documented ceiling of 1024 in flight must work.
             "--concurrency",
-            "128",
+            "1024",
             // Coverage, not speed: on a loaded 2-core machine 520 sshd logins can queue for
             // seconds; a generous deadline keeps the test about "every host exactly once".
             "--connect-timeout",

@@ -143,6 +143,31 @@ fn waves_run_canary_first_and_a_blown_budget_stops_then_resume_finishes() {
         "resume re-ran more than the failed target"
     );
     f.bg().args(["journal", "verify", &begin.run_id]).run().ok();
+
+    // A journal that fails verification is refused by resume and undo (exit 4), untouched.
+    let path = f
+        .scratch
+        .journal_dir()
+        .join(&begin.run_id)
+        .join("journal.jsonl");
+    let mut bytes = std::fs::read(&path).expect("journal");
+    let at = bytes
+        .windows(7)
+        .position(|w| w == b"node002")
+        .expect("a target name")
+        + 6;
+    bytes[at] = b'9';
+    std::fs::write(&path, &bytes).expect("write");
+    f.bg()
+        .args(["resume", &begin.run_id, "--yes"])
+        .run()
+        .code(4);
+    f.bg().args(["undo", &begin.run_id, "--yes"]).run().code(4);
+    assert_eq!(
+        std::fs::read(&path).expect("journal"),
+        bytes,
+        "a refused journal was modified"
+    );
 }
 
 #[test]
