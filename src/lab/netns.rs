@@ -1039,7 +1039,9 @@ impl Lab {
             helpers.insert(pgid, child);
             HeldConnection::start(stdout, pgid, Arc::clone(&self.helpers), &self.tools)
         };
-        let deadline = Instant::now() + Duration::from_secs(10);
+        // Returns at the first event; the bound only matters on a badly overloaded machine,
+        // where starting a TLS client can take many seconds.
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let state = held.snapshot();
             if state.events > 0 {
@@ -1053,7 +1055,7 @@ impl Lab {
             }
             if Instant::now() >= deadline {
                 bail!(
-                    "watch from {} to {to}: no event within 10s",
+                    "watch from {} to {to}: no event within 30s",
                     from_node.unwrap_or("the operator side")
                 );
             }
