@@ -245,13 +245,23 @@ fn lock(dir: &Path, run_id: &str) -> Result<File, JournalError> {
         .map_err(io(&path))?;
     // `File::try_lock` (stable since Rust 1.89, our `rust-version`): an advisory exclusive lock
     // the kernel drops when the process dies, so a killed run never leaves a stale lock behind.
-    let locked = file.try_lock();
-    match locked {
-        Ok(()) => Ok(file),
-        Err(TryLockError::WouldBlock) => Err(JournalError::Locked {
-            run: run_id.to_owned(),
-        }),
-        Err(TryLockError::Error(e)) => Err(io(&path)(e)),
+    // flock(2) is held until every copy of the descriptor closes, and a child forked by another
+    // thread holds a copy until it execs (O_CLOEXEC): a lock that clears within a couple of
+    // seconds is that, not another run, so try again briefly before calling it a conflict.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+            Err(TryLockError::WouldBlock) => {
+                return Err(JournalError::Locked {
+                    run: run_id.to_owned(),
+                });
+            }
+            Err(TryLockError::Error(e)) => return Err(io(&path)(e)),
+        }
     }
 }
 
