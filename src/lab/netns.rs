@@ -345,10 +345,14 @@ impl Lab {
 
         let id = random_hex(ID_LEN);
         let dir = Path::new(STATE_ROOT).join(&id);
-        create_private_dir(Path::new(STATE_ROOT))?;
-        create_private_dir(&dir)?;
-        fs::write(dir.join("owner"), owner_record(std::process::id())?)
-            .context("recording the lab's owner")?;
+        {
+            // Under the lock that `cleanup_stale` holds: another process's cleanup must never
+            // see this directory before its owner record exists (it would remove it as stale).
+            let _lock = GlobalLock::acquire()?;
+            create_private_dir(&dir)?;
+            fs::write(dir.join("owner"), owner_record(std::process::id())?)
+                .context("recording the lab's owner")?;
+        }
         // From here on, dropping `lab` tears down whatever exists.
         let mut lab = Lab {
             hub: format!("{NS_PREFIX}{id}-hub"),
@@ -2671,10 +2675,13 @@ mod tests {
         // A lab whose owner died: its directory, hub namespace, root veth and a process inside.
         let id = random_hex(ID_LEN);
         let dir = Path::new(STATE_ROOT).join(&id);
-        create_private_dir(&dir).expect("lab dir");
         let mut dead = Command::new("true").spawn().expect("spawn true");
         let owner = owner_record(dead.id()).expect("owner record");
         dead.wait().expect("reap true");
+        // Set up under the lock `cleanup_stale` takes, so a concurrent test's cleanup cannot
+        // remove the half-built stale lab under our feet.
+        let lock = GlobalLock::acquire().expect("lock");
+        create_private_dir(&dir).expect("lab dir");
         fs::write(dir.join("owner"), owner).expect("owner");
         let hub = format!("{NS_PREFIX}{id}-hub");
         let veth = format!("{IF_PREFIX}{id}");
@@ -2698,6 +2705,7 @@ mod tests {
             &netns_inodes(std::slice::from_ref(&hub))
         )
         .is_empty()));
+        drop(lock);
 
         // A live lab (this process owns it) is left alone.
         let live = Lab::build(&LabSpec::new(1, 0)).expect("build a live lab");
