@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use super::{Event, Run, Summary, TargetResult, fan_out};
+use super::{Event, Run, Summary, TargetResult, fan_out_batched};
 use crate::error::Exit;
 use crate::inventory::Host;
 use crate::transport::ssh::{self, ExecResult, SshOptions, SshTarget};
@@ -49,7 +49,7 @@ pub async fn run(run: &Run, job: ExecJob) -> anyhow::Result<Summary> {
         ..Summary::default()
     };
     let mut journal_error = None;
-    let stats = fan_out(
+    let stats = fan_out_batched(
         targets,
         job.concurrency,
         &run.cancel,
@@ -60,22 +60,18 @@ pub async fn run(run: &Run, job: ExecJob) -> anyhow::Result<Summary> {
                 .map(|dir| write_host_output(dir, &target.name, &result));
             (target, result, written)
         },
-        |_, (target, result, written): (SshTarget, ExecResult, Option<std::io::Result<()>>)| {
-            let mut event =
-                TargetResult::from_exec(&target.name, &target.addr.to_string(), &result);
-            if let Some(Err(e)) = written {
-                // The host's result stands; only the copy on disk failed. Say so with the result.
-                let note = format!("--out-dir: cannot write output: {e}");
-                event.reason = Some(
-                    event
-                        .reason
-                        .map_or(note.clone(), |r| format!("{r}; {note}")),
-                );
-            }
-            summary.count(&event.outcome);
-            let journaled = event.for_journal(&result.stdout.bytes, &result.stderr.bytes);
-            if let Err(e) = run.record(&Event::TargetResult(event), &Event::TargetResult(journaled))
-            {
+        |batch: Vec<(usize, Done)>| {
+            // Every result that landed during the previous fsync goes into the next one.
+            let events: Vec<(Event, Event)> = batch
+                .into_iter()
+                .map(|(_, (target, result, written))| {
+                    let event = target_event(&target, &result, written);
+                    summary.count(&event.outcome);
+                    let journaled = event.for_journal(&result.stdout.bytes, &result.stderr.bytes);
+                    (Event::TargetResult(event), Event::TargetResult(journaled))
+                })
+                .collect();
+            if let Err(e) = run.record_batch(&events) {
                 journal_error.get_or_insert(e);
             }
         },
@@ -111,6 +107,28 @@ pub async fn run(run: &Run, job: ExecJob) -> anyhow::Result<Summary> {
         .append(&serde_json::to_value(&end)?)
         .context("cannot append the end of the run to the journal")?;
     Ok(summary)
+}
+
+/// One host's exec result, and whether its `--out-dir` copy was written.
+type Done = (SshTarget, ExecResult, Option<std::io::Result<()>>);
+
+/// The reported result of one host; a failed `--out-dir` copy is noted with it.
+fn target_event(
+    target: &SshTarget,
+    result: &ExecResult,
+    written: Option<std::io::Result<()>>,
+) -> TargetResult {
+    let mut event = TargetResult::from_exec(&target.name, &target.addr.to_string(), result);
+    if let Some(Err(e)) = written {
+        // The host's result stands; only the copy on disk failed. Say so with the result.
+        let note = format!("--out-dir: cannot write output: {e}");
+        event.reason = Some(
+            event
+                .reason
+                .map_or(note.clone(), |r| format!("{r}; {note}")),
+        );
+    }
+    event
 }
 
 /// `--out-dir`: `HOST.out`, `HOST.err` and `HOST.status` (outcome and detail), like pssh's

@@ -54,6 +54,9 @@ pub struct FanOutStats {
     pub not_started: usize,
 }
 
+/// Most results handed to `on_results` at once by [`fan_out_batched`].
+pub const MAX_BATCH: usize = 256;
+
 /// Runs `job` for each target, at most `concurrency` at once, calling `on_result(index, result)`
 /// on the calling task as each finishes. Returns once every launched job has reported.
 pub async fn fan_out<T, R, J, F>(
@@ -68,6 +71,30 @@ where
     R: Send + 'static,
     J: Fn(T) -> R + Send + Sync + 'static,
     F: FnMut(usize, R),
+{
+    fan_out_batched(targets, concurrency, cancel, job, |batch| {
+        for (index, result) in batch {
+            on_result(index, result);
+        }
+    })
+    .await
+}
+
+/// [`fan_out`] that hands `on_results` every result that is ready at once (in completion order,
+/// at most [`MAX_BATCH`]): the results that finished while the previous call ran. This is what
+/// lets the caller journal them with one fsync (group commit) instead of one each.
+pub async fn fan_out_batched<T, R, J, F>(
+    targets: Vec<T>,
+    concurrency: usize,
+    cancel: &Cancel,
+    job: J,
+    mut on_results: F,
+) -> FanOutStats
+where
+    T: Send + 'static,
+    R: Send + 'static,
+    J: Fn(T) -> R + Send + Sync + 'static,
+    F: FnMut(Vec<(usize, R)>),
 {
     let total = targets.len();
     let semaphore = Arc::new(Semaphore::new(concurrency.max(1)));
@@ -105,8 +132,15 @@ where
             launched
         })
     };
-    while let Some((index, result)) = rx.recv().await {
-        on_result(index, result);
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(ready) => batch.push(ready),
+                Err(_) => break,
+            }
+        }
+        on_results(batch);
     }
     // The channel closes only when the launcher and every job have dropped their senders.
     let launched = launcher.await.unwrap_or(total);
@@ -157,6 +191,29 @@ mod tests {
         assert!(seen.iter().all(|&n| n == 1));
         let peak = peak.load(Ordering::SeqCst);
         assert!(peak <= 16 && peak > 1, "peak {peak}");
+    }
+
+    #[test]
+    fn results_that_finish_during_a_slow_callback_arrive_together() {
+        let rt = runtime();
+        let mut batches = Vec::new();
+        let stats = rt.block_on(fan_out_batched(
+            (0..40).collect::<Vec<usize>>(),
+            40,
+            &Cancel::new(),
+            |t| t,
+            |batch: Vec<(usize, usize)>| {
+                // As slow as an fsync: every other job finishes meanwhile.
+                std::thread::sleep(Duration::from_millis(50));
+                batches.push(batch.len());
+            },
+        ));
+        assert_eq!(stats.not_started, 0);
+        assert_eq!(batches.iter().sum::<usize>(), 40);
+        assert!(
+            batches.len() < 40 && batches.iter().any(|&n| n > 1),
+            "one call per result: {batches:?}"
+        );
     }
 
     #[test]

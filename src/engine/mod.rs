@@ -11,7 +11,7 @@ pub mod runbook;
 use std::sync::Arc;
 
 pub use event::{Event, Summary, TargetResult};
-pub use executor::{Cancel, FanOutStats, fan_out};
+pub use executor::{Cancel, FanOutStats, fan_out, fan_out_batched};
 
 use crate::journal::Journal;
 
@@ -42,6 +42,26 @@ impl Run {
         }
         self.observer.event(event);
         Ok(())
+    }
+
+    /// [`Run::record`] for many events at once: one journal write and fsync for all of them
+    /// (group commit), then each is shown to the observer, in order. `events` pairs each event
+    /// with its journal form.
+    pub fn record_batch(&self, events: &[(Event, Event)]) -> anyhow::Result<()> {
+        let values = events
+            .iter()
+            .map(|(_, journaled)| serde_json::to_value(journaled))
+            .collect::<Result<Vec<_>, _>>()?;
+        let appended = self.journal.append_batch(&values);
+        if appended.is_err() {
+            self.cancel.cancel();
+        }
+        for (event, _) in events {
+            self.observer.event(event);
+        }
+        appended.map(drop).map_err(|e| {
+            anyhow::Error::new(e).context("cannot append to the run journal; stopping")
+        })
     }
 
     /// First Ctrl-C: stop launching new targets and let in-flight ones finish within their

@@ -11,7 +11,9 @@
 //! is the scheme of LMDB's two meta pages; like Postgres's `pg_control`
 //! (`PG_CONTROL_MAX_SAFE_SIZE`), it relies on a write within one 512-byte sector not being torn.
 //! A slot torn anyway (a power cut, or a reader racing the writer) fails its checksum and the
-//! other, one record older, is used; verification accepts `head` one record behind. Each slot is a JSON line padded with spaces:
+//! other, one append older, is used; verification accepts `head` one append (one group of
+//! records, see `record.rs`) behind. Updates alternate between the slots, so the other slot always
+//! holds the previous update. Each slot is a JSON line padded with spaces:
 //! `{"records":N,"hash":"<hash of record N-1, or 64 zeros>","check":"<16 hex>"}`.
 //!
 //! The update happens after the record is durable, so `head` never runs ahead of the journal.
@@ -77,10 +79,18 @@ pub(crate) fn read(dir: &Path) -> Result<Option<Head>, JournalError> {
         })
 }
 
+/// `<dir>/head` open for updates, remembering which slot the next update overwrites.
+#[derive(Debug)]
+pub(crate) struct HeadFile {
+    file: File,
+    /// 0 or 1: the slot holding the older of the two heads.
+    next: u64,
+}
+
 /// Writes a whole new `<dir>/head` with both slots set to `head`, atomically (temp file, fsync,
 /// rename, fsync `dir`), and returns it open for `update`. Used when a run is created, and to
 /// restore a missing head.
-pub(crate) fn replace(dir: &Path, head: &Head) -> Result<File, JournalError> {
+pub(crate) fn replace(dir: &Path, head: &Head) -> Result<HeadFile, JournalError> {
     let tmp = dir.join(HEAD_TMP_FILE);
     let path = dir.join(HEAD_FILE);
     let slot = encode_slot(head);
@@ -99,29 +109,43 @@ pub(crate) fn replace(dir: &Path, head: &Head) -> Result<File, JournalError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io(dir))?;
-    Ok(file)
+    Ok(HeadFile { file, next: 0 })
 }
 
-/// Opens `<dir>/head` for `update`.
-pub(crate) fn open(dir: &Path) -> Result<File, JournalError> {
+/// Opens `<dir>/head` for `update`; the next update overwrites the older (or damaged) slot.
+pub(crate) fn open(dir: &Path) -> Result<HeadFile, JournalError> {
     let path = dir.join(HEAD_FILE);
-    OpenOptions::new()
+    let bytes = std::fs::read(&path).map_err(io(&path))?;
+    let records = |slot: Option<&[u8]>| slot.and_then(parse_slot).map(|h| h.records);
+    let next = match (
+        records(bytes.get(..SLOT)),
+        records(bytes.get(SLOT..2 * SLOT)),
+    ) {
+        (Some(a), Some(b)) if a > b => 1,
+        (Some(_), None) => 1,
+        _ => 0,
+    };
+    let file = OpenOptions::new()
         .write(true)
         .open(&path)
-        .map_err(io(&path))
+        .map_err(io(&path))?;
+    Ok(HeadFile { file, next })
 }
 
-/// Records `head` durably, overwriting the slot that holds the older of the two previous heads
-/// (slots alternate with the record count).
-pub(crate) fn update(file: &File, dir: &Path, head: &Head) -> Result<(), JournalError> {
-    let offset = if head.records.is_multiple_of(2) {
-        0
-    } else {
-        SLOT as u64
-    };
-    file.write_all_at(&encode_slot(head), offset)
-        .and_then(|()| file.sync_data())
-        .map_err(io(dir.join(HEAD_FILE)))
+/// Records `head` durably, overwriting the slot that holds the older of the two previous heads.
+pub(crate) fn update(
+    head_file: &mut HeadFile,
+    dir: &Path,
+    head: &Head,
+) -> Result<(), JournalError> {
+    let offset = head_file.next * SLOT as u64;
+    head_file
+        .file
+        .write_all_at(&encode_slot(head), offset)
+        .and_then(|()| head_file.file.sync_data())
+        .map_err(io(dir.join(HEAD_FILE)))?;
+    head_file.next = 1 - head_file.next;
+    Ok(())
 }
 
 fn encode_slot(head: &Head) -> Vec<u8> {
@@ -166,29 +190,39 @@ mod tests {
     fn replace_update_read() {
         let tmp = tempfile::tempdir().expect("tempdir");
         assert_eq!(read(tmp.path()).expect("read"), None);
-        let file = replace(tmp.path(), &Head::empty()).expect("replace");
+        let mut file = replace(tmp.path(), &Head::empty()).expect("replace");
         assert_eq!(read(tmp.path()).expect("read"), Some(Head::empty()));
-        for n in 1..=5 {
-            update(&file, tmp.path(), &head(n)).expect("update");
+        // Group appends move `head` by more than one; the slots still alternate.
+        for n in [1, 3, 5, 6, 8] {
+            update(&mut file, tmp.path(), &head(n)).expect("update");
             assert_eq!(read(tmp.path()).expect("read"), Some(head(n)));
         }
         let text = std::fs::read_to_string(tmp.path().join(HEAD_FILE)).expect("text");
         assert_eq!(text.len(), 2 * SLOT);
-        assert!(text.starts_with("{\"records\":4,"), "{text}");
+        assert!(text.starts_with("{\"records\":8,"), "{text}");
+        assert!(text[SLOT..].starts_with("{\"records\":6,"), "{text}");
+        // Reopened, the next update overwrites the older slot (6), keeping 8.
+        let mut file = open(tmp.path()).expect("open");
+        update(&mut file, tmp.path(), &head(11)).expect("update");
+        let text = std::fs::read_to_string(tmp.path().join(HEAD_FILE)).expect("text");
+        assert!(text.starts_with("{\"records\":8,"), "{text}");
+        assert!(text[SLOT..].starts_with("{\"records\":11,"), "{text}");
         assert!(!tmp.path().join(HEAD_TMP_FILE).exists());
     }
 
     #[test]
     fn a_torn_slot_falls_back_to_the_other() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let file = replace(tmp.path(), &Head::empty()).expect("replace");
-        update(&file, tmp.path(), &head(1)).expect("update");
-        update(&file, tmp.path(), &head(2)).expect("update");
-        // Half of slot 0 from a later update: parses, but the check fails.
+        let mut file = replace(tmp.path(), &Head::empty()).expect("replace");
+        update(&mut file, tmp.path(), &head(1)).expect("update");
+        update(&mut file, tmp.path(), &head(2)).expect("update");
+        // Half of the newer slot (1) from a later update: parses, but the check fails.
         let later = encode_slot(&head(4));
-        file.write_all_at(&later[..30], 0).expect("tear");
+        file.file
+            .write_all_at(&later[..30], SLOT as u64)
+            .expect("tear");
         assert_eq!(read(tmp.path()).expect("read"), Some(head(1)));
-        file.write_all_at(b"garbage", SLOT as u64).expect("tear");
+        file.file.write_all_at(b"garbage", 0).expect("tear");
         let err = read(tmp.path()).expect_err("both damaged");
         assert!(matches!(err, JournalError::Corrupt { .. }), "{err}");
     }

@@ -1,5 +1,6 @@
 //! The run journal: one directory per run holding `journal.jsonl`, a versioned, hash-chained
-//! (SHA-256) JSON-lines log, appended and fsynced record by record so that a run killed at any
+//! (SHA-256) JSON-lines log, appended and fsynced before the engine acts on a record (one record,
+//! or a group of host results that arrived together: group commit) so that a run killed at any
 //! instant leaves a journal that `verify`, `resume` and `undo` can trust.
 //!
 //! It stores events; it does not interpret them (the engine defines what an event means). It
@@ -8,7 +9,8 @@
 //!
 //! On disk, `<root>/<run-id>/` (mode 0700) holds:
 //! - `journal.jsonl`: one record per line, `{"v":1,"seq":N,"time":"<RFC 3339, UTC, µs>",
-//!   "operator":"user@host","event":{..},"prev":"<hash of record N-1, or 64 zeros>","hash":"<hex>"}`.
+//!   "operator":"user@host","event":{..},"prev":"<hash of record N-1, or 64 zeros>","hash":"<hex>"}`;
+//!   the first record of a group of K > 1 appended together also has `"batch":K` after `prev`.
 //!   `hash` is the SHA-256 of the line's exact bytes up to (not including) `,"hash":"`, followed
 //!   by `}`; that is, of the record serialized without `hash`. Verification never re-serializes.
 //! - `head`: how many records the journal held after the last append and the last one's hash,
@@ -20,7 +22,7 @@
 //!
 //! Public surface:
 //! - `Journal::create(root, run_id)`, `Journal::open(root, run_id)`, `Journal::append(&event)`,
-//!   `Journal::exit_now(code)`
+//!   `Journal::append_batch(&events)`, `Journal::exit_now(code)`
 //! - `verify(dir) -> VerifyReport`, `read(dir) -> Vec<Record>`, `list(root) -> Vec<RunInfo>`
 //! - `default_root()`, `new_run_id()`, `operator()`
 

@@ -6,6 +6,11 @@
 //! `,"hash":"<hex>"}` and a newline, where `B` is the record serialized without `hash` and
 //! `hex = SHA-256(B)`. Verifying splits at the last `,"hash":"` (it cannot occur later: the hex
 //! has no quotes) and rebuilds `B` from the line itself.
+//!
+//! Records appended together (one write, one fsync: `Journal::append_batch`) form a group; the
+//! first record of a group of more than one carries `"batch":K`, its size, so that `verify`
+//! can tell the records of a group cut short by a kill (written, not yet counted in `head`)
+//! from records added later.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -36,6 +41,10 @@ pub struct Record {
     pub event: Value,
     /// `hash` of the previous record, or 64 zeros for the first.
     pub prev: String,
+    /// On the first record of a group appended with one write, the group's size (absent for a
+    /// record appended alone, and on the others of a group).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<u64>,
     /// SHA-256 (lowercase hex) of this record's line without the hash field.
     pub hash: String,
 }
@@ -49,15 +58,30 @@ struct Body<'a> {
     operator: &'a str,
     event: &'a Value,
     prev: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    batch: Option<u64>,
 }
 
 /// The line to append (newline included) and the record's hash.
+#[cfg(test)]
 pub(crate) fn encode(
     seq: u64,
     time: &str,
     operator: &str,
     event: &Value,
     prev: &str,
+) -> Result<(String, String), serde_json::Error> {
+    encode_in_batch(seq, time, operator, event, prev, None)
+}
+
+/// [`encode`] with `batch` set: `Some(K)` on the first record of a group of K > 1.
+pub(crate) fn encode_in_batch(
+    seq: u64,
+    time: &str,
+    operator: &str,
+    event: &Value,
+    prev: &str,
+    batch: Option<u64>,
 ) -> Result<(String, String), serde_json::Error> {
     let body = serde_json::to_string(&Body {
         v: VERSION,
@@ -66,6 +90,7 @@ pub(crate) fn encode(
         operator,
         event,
         prev,
+        batch,
     })?;
     let hash = hex::encode(Sha256::digest(body.as_bytes()));
     // A struct always serializes to an object, so `body` ends with `}`.

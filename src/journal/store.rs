@@ -6,6 +6,10 @@
 //! update; only then does it return, so the engine never starts a change whose record is not on
 //! disk (ARCHITECTURE.md, "Journal"). Any failure part way leaves the `Journal` unusable rather
 //! than risk appending after a half-written line; `open` repairs and continues.
+//!
+//! `append_batch` is group commit: many records (host results that arrived while the previous
+//! fsync ran) in one write, one `fdatasync` and one `head` update, marked as a group so that
+//! `verify` accepts the group cut short by a kill as it accepts a single record.
 
 use std::fs::{DirBuilder, File, OpenOptions, TryLockError};
 use std::io::Write;
@@ -16,7 +20,7 @@ use std::sync::{Mutex, PoisonError};
 use serde_json::Value;
 
 use super::error::{JournalError, io};
-use super::head::{self, Head};
+use super::head::{self, Head, HeadFile};
 use super::record::{self, ZERO_HASH};
 use super::verify;
 use super::{JOURNAL_FILE, LOCK_FILE};
@@ -37,7 +41,7 @@ pub struct Journal {
 struct State {
     file: File,
     /// `<dir>/head`, open for in-place updates.
-    head: File,
+    head: HeadFile,
     operator: String,
     next_seq: u64,
     last_hash: String,
@@ -123,9 +127,9 @@ impl Journal {
         let head = match scan.head_records {
             None => head::replace(&dir, &covered)?,
             Some(records) => {
-                let head = head::open(&dir)?;
+                let mut head = head::open(&dir)?;
                 if records != covered.records {
-                    head::update(&head, &dir, &covered)?;
+                    head::update(&mut head, &dir, &covered)?;
                 }
                 head
             }
@@ -150,6 +154,14 @@ impl Journal {
     /// On `Err` the record may or may not be on disk: do not make the change it announced, and
     /// stop the run (exit code 4). Later appends on this `Journal` fail too.
     pub fn append(&self, event: &Value) -> Result<u64, JournalError> {
+        self.append_batch(std::slice::from_ref(event))
+    }
+
+    /// Appends `events` as consecutive records with one write, one `fdatasync` and one `head`
+    /// update (group commit), and returns the `seq` of the first once all are durable. Same
+    /// contract as [`Journal::append`]; a kill part way leaves a prefix of the group, which
+    /// `verify` accepts and `open` keeps. Appending nothing is a no-op returning the next `seq`.
+    pub fn append_batch(&self, events: &[Value]) -> Result<u64, JournalError> {
         // A panic elsewhere while holding the lock leaves `broken` set, which is checked below.
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let path = self.dir.join(JOURNAL_FILE);
@@ -159,24 +171,37 @@ impl Journal {
                  more; resume the run to repair and continue it",
             )));
         }
-        let seq = state.next_seq;
-        let (line, hash) =
-            record::encode(seq, &super::now(), &state.operator, event, &state.last_hash)
-                .map_err(|e| io(&path)(e.into()))?;
+        let first = state.next_seq;
+        if events.is_empty() {
+            return Ok(first);
+        }
+        let time = super::now();
+        let batch = (events.len() > 1).then_some(events.len() as u64);
+        let mut lines = String::new();
+        let mut last_hash = state.last_hash.clone();
+        for (seq, event) in (first..).zip(events) {
+            let marker = if seq == first { batch } else { None };
+            let (line, hash) =
+                record::encode_in_batch(seq, &time, &state.operator, event, &last_hash, marker)
+                    .map_err(|e| io(&path)(e.into()))?;
+            lines.push_str(&line);
+            last_hash = hash;
+        }
         state.broken = true;
-        // One write of the whole line: a reader, or a process killed now, sees either nothing
-        // or a line that `verify` recognizes as incomplete.
-        state.file.write_all(line.as_bytes()).map_err(io(&path))?;
+        // One write of the whole group: a reader, or a process killed now, sees a prefix of it,
+        // whose last line `verify` recognizes as incomplete if it was cut.
+        state.file.write_all(lines.as_bytes()).map_err(io(&path))?;
         state.file.sync_data().map_err(io(&path))?;
         let head = Head {
-            records: seq + 1,
-            hash,
+            records: first + events.len() as u64,
+            hash: last_hash,
         };
-        head::update(&state.head, &self.dir, &head)?;
-        state.next_seq = seq + 1;
+        let dir = self.dir.clone();
+        head::update(&mut state.head, &dir, &head)?;
+        state.next_seq = head.records;
         state.last_hash = head.hash;
         state.broken = false;
-        Ok(seq)
+        Ok(first)
     }
 
     /// Ends the process with `code` once no append is in progress (the second Ctrl-C): waits for
@@ -203,7 +228,7 @@ impl Journal {
 }
 
 impl State {
-    fn new(file: File, head: File, next_seq: u64, last_hash: String) -> State {
+    fn new(file: File, head: HeadFile, next_seq: u64, last_hash: String) -> State {
         State {
             file,
             head,
@@ -407,6 +432,38 @@ mod tests {
     }
 
     #[test]
+    fn append_batch_is_one_group_of_the_chain() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let journal = Journal::create(tmp.path(), "r1").expect("create");
+        assert_eq!(journal.append(&json!({"i": 0})).expect("append"), 0);
+        let group: Vec<Value> = (1..=4).map(|i| json!({"i": i})).collect();
+        assert_eq!(journal.append_batch(&group).expect("batch"), 1);
+        assert_eq!(journal.append_batch(&[]).expect("empty"), 5);
+        assert_eq!(journal.append_batch(&group[..1]).expect("one"), 5);
+        assert_eq!(journal.append(&json!({"i": 6})).expect("append"), 6);
+        let records = read(journal.dir()).expect("read");
+        let batches: Vec<_> = records.iter().map(|r| r.batch).collect();
+        assert_eq!(
+            batches,
+            [None, Some(4), None, None, None, None, None],
+            "only the first record of a group of more than one is marked"
+        );
+        assert_eq!(
+            head::read(journal.dir()).expect("head"),
+            Some(Head {
+                records: 7,
+                hash: records[6].hash.clone()
+            })
+        );
+        drop(journal);
+        // Reopened, the chain continues after the group.
+        let journal = Journal::open(tmp.path(), "r1").expect("open");
+        assert!(journal.notes().is_empty(), "{:?}", journal.notes());
+        assert_eq!(journal.append_batch(&group).expect("batch"), 7);
+        assert_eq!(verify(journal.dir()).expect("verify").records, 11);
+    }
+
+    #[test]
     fn concurrent_appends_form_one_chain() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let journal = Journal::create(tmp.path(), "r1").expect("create");
@@ -447,11 +504,22 @@ mod tests {
         let journal = Journal::open(Path::new(&root), "run").expect("child: open");
         // Some records larger than a page, so a kill can land inside one `write`.
         let big = "x".repeat(256 << 10);
+        let event = |i: u64| {
+            let payload = if i.is_multiple_of(4) {
+                big.as_str()
+            } else {
+                "small"
+            };
+            json!({"type": "host_result", "i": i, "payload": payload})
+        };
+        // Single appends and groups of 2 to 6 (group commit), so kills land in both.
         for i in 0u64.. {
-            let payload = if i % 4 == 0 { big.as_str() } else { "small" };
-            journal
-                .append(&json!({"type": "host_result", "i": i, "payload": payload}))
-                .expect("child: append");
+            if i.is_multiple_of(2) {
+                journal.append(&event(i)).expect("child: append");
+            } else {
+                let group: Vec<Value> = (0..2 + i % 5).map(|j| event(i * 8 + j)).collect();
+                journal.append_batch(&group).expect("child: append_batch");
+            }
         }
     }
 

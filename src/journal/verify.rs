@@ -3,9 +3,10 @@
 //!
 //! It streams (a run may journal thousands of host results) and takes no lock, so it can check a
 //! run that another process is still appending to. Two states a killed run legitimately leaves
-//! are accepted with a note: the last record written but `head` not yet updated, and an
-//! incomplete last line (a record being written when the process died, never acknowledged to the
-//! engine, so no change depended on it). `Journal::open` repairs both before appending.
+//! are accepted with a note: the last append (one record, or a group written together) on disk
+//! but `head` not yet updated, and an incomplete last line (a record being written when the
+//! process died, never acknowledged to the engine, so no change depended on it).
+//! `Journal::open` repairs both before appending.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -122,6 +123,10 @@ struct Chain {
     at_hash: Option<String>,
     /// The file ends with a line without its newline.
     torn: bool,
+    /// The append group the last record belongs to: its first line (1-based) and its size as
+    /// its first record declared (1 for a record appended alone).
+    group_start: u64,
+    group_size: u64,
 }
 
 /// Reads and checks every whole line: its own hash, `seq` one past the previous, `prev` equal to
@@ -139,6 +144,8 @@ fn read_chain(
         before_last: ZERO_HASH.to_owned(),
         at_hash: None,
         torn: false,
+        group_start: 0,
+        group_size: 0,
     };
     let mut reader = BufReader::new(file);
     let mut buf = Vec::new();
@@ -175,11 +182,22 @@ fn read_chain(
                 "line {line}: prev does not match the hash of line {n}: line {n} was edited and \
                  rehashed, or records were replaced"
             ))
+        } else if record.batch.is_some_and(|k| k < 2) {
+            Some(format!(
+                "line {line}: batch {} is not a group size (at least 2): the record was written \
+                 by hand",
+                record.batch.unwrap_or_default()
+            ))
         } else {
             None
         };
         if let Some(reason) = problem {
             return Err(corrupt(path, Some(line), reason));
+        }
+        if let Some(size) = record.batch {
+            (chain.group_start, chain.group_size) = (line, size);
+        } else if line >= chain.group_start + chain.group_size {
+            (chain.group_start, chain.group_size) = (line, 1);
         }
         chain.records = line;
         chain.valid_len += read as u64;
@@ -227,7 +245,11 @@ fn check_head(
         return Err((None, reason.to_owned()));
     }
     let covered = h2.records;
-    if n > covered + 1 {
+    // Records (and a torn line) past `head` must all be the last append, cut short by a kill:
+    // one record, or a prefix of the group that starts right after what `head` counts.
+    let past_head = n - covered.min(n);
+    let in_group = |extra: u64| chain.group_start == covered + 1 && extra <= chain.group_size;
+    if n > covered + 1 && !in_group(past_head) {
         return Err(if head_exists {
             let line = covered + 2;
             let reason = format!(
@@ -258,18 +280,26 @@ fn check_head(
             "the run was appending while it was verified; checked its first {n} records"
         ));
     }
-    if n == covered + 1 {
-        if chain.torn {
+    if n > covered {
+        if chain.torn && !in_group(past_head + 1) {
             let reason = format!(
                 "line {torn_line}: incomplete last line after a record head does not count: the \
                  journal was damaged"
             );
             return Err((Some(torn_line), reason));
         }
-        notes.push(format!(
-            "line {n}: the last record is not yet counted in head: the run stopped between \
-             writing it and updating head (normal after a kill)"
-        ));
+        notes.push(if n == covered + 1 {
+            format!(
+                "line {n}: the last record is not yet counted in head: the run stopped between \
+                 writing it and updating head (normal after a kill)"
+            )
+        } else {
+            format!(
+                "lines {}-{n}: the last records, written together, are not yet counted in head: \
+                 the run stopped between writing them and updating head (normal after a kill)",
+                covered + 1
+            )
+        });
     }
     if chain.torn {
         notes.push(format!(
@@ -501,6 +531,103 @@ mod tests {
         let (line, reason) = reason(&dir);
         assert_eq!(line, Some(4));
         assert!(reason.contains("head file is stale"), "{reason}");
+    }
+
+    /// 2 single records, then a group of 4 (lines 3-6), its `head` moved back to before it as
+    /// a kill between the group's fsync and the `head` update leaves it.
+    fn group_not_yet_counted() -> (tempfile::TempDir, PathBuf, Vec<Record>) {
+        let (tmp, dir) = run_with(2);
+        let journal = Journal::open(tmp.path(), "run").expect("open");
+        let group: Vec<_> = (0..4)
+            .map(|i| json!({"type": "host_result", "i": i}))
+            .collect();
+        journal.append_batch(&group).expect("batch");
+        drop(journal);
+        let records = read(&dir).expect("read");
+        let before = Head {
+            records: 2,
+            hash: records[1].hash.clone(),
+        };
+        head::replace(&dir, &before).expect("head");
+        (tmp, dir, records)
+    }
+
+    #[test]
+    fn a_group_cut_short_by_a_kill_is_ok_with_a_note() {
+        let (_tmp, dir, records) = group_not_yet_counted();
+        let report = verify(&dir).expect("whole group past head");
+        assert_eq!((report.records, report.notes.len()), (6, 1));
+        assert!(
+            report.notes[0].starts_with("lines 3-6: the last records, written together"),
+            "{:?}",
+            report.notes
+        );
+        // Any prefix of the group, with or without a torn line after it.
+        let l = lines(&dir);
+        write_lines(&dir, &l[..4]);
+        assert_eq!(verify(&dir).expect("two of the group").records, 4);
+        let mut text = std::fs::read(dir.join(JOURNAL_FILE)).expect("journal");
+        text.extend_from_slice(&l[4].as_bytes()[..50]);
+        std::fs::write(dir.join(JOURNAL_FILE), &text).expect("write");
+        let report = verify(&dir).expect("two of the group and a torn third");
+        assert_eq!(report.records, 4);
+        assert!(
+            report.notes[1].starts_with("line 5: incomplete last line ignored"),
+            "{:?}",
+            report.notes
+        );
+        assert_eq!(records[2].batch, Some(4));
+    }
+
+    #[test]
+    fn records_past_the_uncounted_group_are_corrupt() {
+        let (_tmp, dir, records) = group_not_yet_counted();
+        // A record added after the group, whose head never counted it.
+        let mut l = lines(&dir);
+        let last = &records[5];
+        let (line, _) =
+            record::encode(6, &last.time, &last.operator, &json!({}), &last.hash).expect("encode");
+        l.push(line.trim_end().to_owned());
+        write_lines(&dir, &l);
+        let (line, why) = reason(&dir);
+        assert_eq!(line, Some(4));
+        assert!(why.contains("head file is stale"), "{why}");
+        // A torn line after the whole group cannot be part of it.
+        let mut l = lines(&dir);
+        l.pop();
+        write_lines(&dir, &l);
+        let mut text = std::fs::read(dir.join(JOURNAL_FILE)).expect("journal");
+        text.extend_from_slice(b"{\"v\":1,\"seq\":6,");
+        std::fs::write(dir.join(JOURNAL_FILE), &text).expect("write");
+        let (line, why) = reason(&dir);
+        assert_eq!(line, Some(7));
+        assert!(why.contains("after a record head does not count"), "{why}");
+        // Head two appends behind (before the single record 2): the group does not start
+        // right after it.
+        write_lines(&dir, &l);
+        let behind = Head {
+            records: 1,
+            hash: records[0].hash.clone(),
+        };
+        head::replace(&dir, &behind).expect("head");
+        let (_, why) = reason(&dir);
+        assert!(why.contains("head file is stale"), "{why}");
+    }
+
+    #[test]
+    fn a_batch_marker_below_two_is_corrupt() {
+        let (_tmp, dir) = run_with(2);
+        let mut l = lines(&dir);
+        let records = read(&dir).expect("read");
+        let r = &records[1];
+        let (line, _) =
+            record::encode_in_batch(r.seq, &r.time, &r.operator, &r.event, &r.prev, Some(1))
+                .expect("encode");
+        l[1] = line.trim_end().to_owned();
+        write_lines(&dir, &l);
+        let (line, reason) = reason(&dir);
+        assert_eq!(line, Some(2));
+        assert!(reason.contains("batch 1 is not a group size"), "{reason}");
     }
 
     #[test]
