@@ -908,7 +908,11 @@ fn authenticate(session: &Session, target: &SshTarget, at: &Attempt<'_>) -> Resu
 
     for path in &at.opts.identity_files {
         arm(session, deadline, Phase::Connect)?;
-        match session.userauth_pubkey_file(user, None, path, None) {
+        // As OpenSSH does, offer the public key from `KEY.pub` when it exists: without it
+        // libssh2 derives the public key from the private one, which costs as much CPU as the
+        // signature itself (bench/fanout, BENCHMARKS.md).
+        let public = public_key_file(path);
+        match session.userauth_pubkey_file(user, public.as_deref(), path, None) {
             Ok(()) if session.authenticated() => return Ok(()),
             Err(e) if is_transport(&e) => return Err(fatal(&e, &tried)),
             Err(e) if session_code(&e) == LIBSSH2_ERROR_FILE => tried.push(format!(
@@ -931,6 +935,17 @@ fn authenticate(session: &Session, target: &SshTarget, at: &Attempt<'_>) -> Resu
         )
     };
     Err(Outcome::AuthFailed { reason })
+}
+
+/// `KEY.pub` next to the identity file `KEY`, if it is a readable file.
+fn public_key_file(private: &Path) -> Option<PathBuf> {
+    let mut name = private.as_os_str().to_owned();
+    name.push(".pub");
+    let public = PathBuf::from(name);
+    std::fs::File::open(&public)
+        .and_then(|f| f.metadata())
+        .is_ok_and(|m| m.is_file())
+        .then_some(public)
 }
 
 /// Offers each agent key; Ok(true) once one is accepted. An agent that cannot be reached or
@@ -1305,6 +1320,29 @@ mod tests {
             matches!(&r.outcome, Outcome::AuthFailed { reason } if reason.contains("no key")),
             "{r:?}"
         );
+    }
+
+    #[test]
+    fn key_files_authenticate_with_and_without_their_pub_file() {
+        let fx = Fixture::new();
+        let key = fx.lab.client_key();
+        assert_eq!(
+            public_key_file(key),
+            Some(fx.lab.dir().join("client_ed25519.pub")),
+            "the lab's client key has its .pub next to it"
+        );
+        let r = fx.exec("true");
+        assert_eq!(r.outcome, Outcome::Ok, "with KEY.pub: {r:?}");
+        // The same private key alone: libssh2 derives the public key.
+        let alone = fx.lab.dir().join("alone");
+        fs::copy(key, &alone).expect("copy key");
+        fs::set_permissions(&alone, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .expect("chmod");
+        assert_eq!(public_key_file(&alone), None);
+        let mut opts = fx.opts();
+        opts.identity_files = vec![alone];
+        let r = exec(&fx.target(), &opts, "true", None);
+        assert_eq!(r.outcome, Outcome::Ok, "without KEY.pub: {r:?}");
     }
 
     /// A real `ssh-agent` in the foreground, holding `key`; killed and reaped on drop.
