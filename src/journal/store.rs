@@ -534,7 +534,7 @@ mod tests {
         let mut last = 0;
         let mut behind = 0;
         // 20 rounds, or more until one kill has landed between a record and its head update.
-        for round in 0..40 {
+        for round in 0..80 {
             if round >= 20 && behind > 0 {
                 break;
             }
@@ -556,12 +556,16 @@ mod tests {
                 // Anywhere from start-up (and `open`'s repair) to the first appends.
                 std::thread::sleep(Duration::from_millis(fastrand::u64(0..60)));
             } else {
-                // Among appends: wait until the child writes, then a little longer.
+                // Among appends: wait until the child writes, then a little longer. From round
+                // 20 on (no kill has landed before a head update yet), kill as soon as the
+                // journal grows: the child is then most likely syncing before its head update.
                 let deadline = Instant::now() + Duration::from_secs(30);
                 while journal_len() <= before && Instant::now() < deadline {
                     std::thread::sleep(Duration::from_millis(1));
                 }
-                std::thread::sleep(Duration::from_micros(fastrand::u64(0..40_000)));
+                if round < 20 {
+                    std::thread::sleep(Duration::from_micros(fastrand::u64(0..40_000)));
+                }
             }
             child.kill().expect("kill");
             let status = child.wait().expect("wait");
