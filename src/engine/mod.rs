@@ -34,14 +34,7 @@ impl Run {
     /// journal that cannot be written stops the run from launching anything more: an
     /// unrecorded change cannot be undone.
     pub fn record(&self, event: &Event, journaled: &Event) -> anyhow::Result<()> {
-        let value = serde_json::to_value(journaled)?;
-        if let Err(e) = self.journal.append(&value) {
-            self.cancel.cancel();
-            self.observer.event(event);
-            return Err(anyhow::Error::new(e).context("cannot append to the run journal; stopping"));
-        }
-        self.observer.event(event);
-        Ok(())
+        self.commit(&[serde_json::to_value(journaled)?], [event])
     }
 
     /// [`Run::record`] for many events at once: one journal write and fsync for all of them
@@ -52,11 +45,21 @@ impl Run {
             .iter()
             .map(|(_, journaled)| serde_json::to_value(journaled))
             .collect::<Result<Vec<_>, _>>()?;
-        let appended = self.journal.append_batch(&values);
+        self.commit(&values, events.iter().map(|(event, _)| event))
+    }
+
+    /// Journals `values` as one group, then shows `shown` to the observer (also when the journal
+    /// failed, after stopping the run).
+    fn commit<'a>(
+        &self,
+        values: &[serde_json::Value],
+        shown: impl IntoIterator<Item = &'a Event>,
+    ) -> anyhow::Result<()> {
+        let appended = self.journal.append_batch(values);
         if appended.is_err() {
             self.cancel.cancel();
         }
-        for (event, _) in events {
+        for event in shown {
             self.observer.event(event);
         }
         appended.map(drop).map_err(|e| {
