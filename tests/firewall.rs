@@ -39,9 +39,7 @@ impl Env {
 
     fn bg(&self) -> Bg {
         self.scratch
-            .bg()
-            .arg("-i")
-            .arg(self.lab.inventory_path())
+            .bg_with(self.lab.inventory_path())
             .env("BREAKGLASS_NO_AGENT", "true")
     }
 

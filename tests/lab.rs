@@ -29,9 +29,7 @@ fn connect_timeout_holds_against_a_host_that_drops_packets() {
     );
     let started = Instant::now();
     let out = s
-        .bg()
-        .arg("-i")
-        .arg(lab.inventory_path())
+        .bg_with(lab.inventory_path())
         .args([
             "--output",
             "json",
@@ -74,9 +72,7 @@ fn inventory_check_reports_each_stage() {
     let lab = lab(2);
     let s = Scratch::new();
     let out = s
-        .bg()
-        .arg("-i")
-        .arg(lab.inventory_path())
+        .bg_with(lab.inventory_path())
         .args(["inventory", "check"])
         .run()
         .ok();
@@ -85,9 +81,7 @@ fn inventory_check_reports_each_stage() {
     lab.sh("worker2", "nft add table inet drill && nft add chain inet drill in '{ type filter hook input priority -50; }' && nft add rule inet drill in tcp dport 22 reject with tcp reset")
         .expect("nft");
     let out = s
-        .bg()
-        .arg("-i")
-        .arg(lab.inventory_path())
+        .bg_with(lab.inventory_path())
         .args(["inventory", "check"])
         .run()
         .code(1);
@@ -127,9 +121,7 @@ fn wait_healthy_probes_the_api_over_tls_by_ip_and_fails_when_blocked() {
     let s = Scratch::new();
     let rb = s.write("health.toml", HEALTH);
     let out = s
-        .bg()
-        .arg("-i")
-        .arg(lab.inventory_path())
+        .bg_with(lab.inventory_path())
         .args(["--output", "json", "run"])
         .arg(&rb)
         .arg("--yes")
@@ -147,9 +139,7 @@ fn wait_healthy_probes_the_api_over_tls_by_ip_and_fails_when_blocked() {
         .expect("nft");
     let started = Instant::now();
     let out = s
-        .bg()
-        .arg("-i")
-        .arg(lab.inventory_path())
+        .bg_with(lab.inventory_path())
         .arg("run")
         .arg(&rb)
         .args(["--yes", "-p", "timeout=4s"])

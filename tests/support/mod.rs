@@ -131,6 +131,11 @@ impl Scratch {
             .env("USER", "tester");
         Bg { cmd, stdin: None }
     }
+
+    /// [`Scratch::bg`] with `-i INVENTORY`.
+    pub fn bg_with(&self, inventory: impl AsRef<std::ffi::OsStr>) -> Bg {
+        self.bg().arg("-i").arg(inventory)
+    }
 }
 
 impl Bg {
