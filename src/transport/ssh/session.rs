@@ -861,10 +861,13 @@ fn verify_host_key(
             presented,
         }),
         HostKeyStatus::NotFound => match known_hosts.record(ip, port, blob) {
-            Ok(Recorded::Added { .. } | Recorded::Existing(HostKeyStatus::Match)) => {
+            Ok(Recorded::Added { .. }) => {
                 probe.recorded.push(presented);
                 Ok(())
             }
+            // Another session to the same host recorded this key after our lookup: it reports
+            // the recording, we just trust it.
+            Ok(Recorded::Existing(HostKeyStatus::Match)) => Ok(()),
             Ok(Recorded::Existing(HostKeyStatus::Mismatch { expected })) => {
                 Err(changed(expected, presented))
             }
