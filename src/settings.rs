@@ -164,6 +164,7 @@ impl Settings {
             concurrency,
             options: SshOptions {
                 identity_files,
+                keys: Arc::default(),
                 use_agent,
                 known_hosts: Arc::new(known_hosts),
                 accept_new_host_keys: args.accept_new_host_keys,

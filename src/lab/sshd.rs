@@ -15,6 +15,7 @@
 
 use std::fmt::Write as _;
 use std::fs;
+use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -85,11 +86,13 @@ impl SshdLab {
             &ssh_keygen,
             &dir.path().join("host_ed25519"),
             "lab host key",
+            ED25519,
         )?;
         let client_key = keygen(
             &ssh_keygen,
             &dir.path().join("client_ed25519"),
             "lab client key",
+            ED25519,
         )?;
         let authorized_keys = dir.path().join("authorized_keys");
         fs::write(&authorized_keys, format!("{}\n", client_key.public))
@@ -160,7 +163,22 @@ impl SshdLab {
     /// A fresh key pair in the lab dir that no sshd here uses or accepts: a host's "changed" key,
     /// or a client key that must be refused. `name` is the file name.
     pub fn new_key(&self, name: &str) -> anyhow::Result<SshKey> {
-        keygen(&self.ssh_keygen, &self.dir.path().join(name), name)
+        self.new_key_of(name, ED25519)
+    }
+
+    /// A fresh key pair of another kind: `args` are ssh-keygen's (`-t rsa -b 2048 -N ''`).
+    pub fn new_key_of(&self, name: &str, args: &[&str]) -> anyhow::Result<SshKey> {
+        keygen(&self.ssh_keygen, &self.dir.path().join(name), name, args)
+    }
+
+    /// Adds `key` to the `authorized_keys` every sshd of this lab reads at each login.
+    pub fn authorize(&self, key: &SshKey) -> anyhow::Result<()> {
+        let mut file = fs::OpenOptions::new()
+            .append(true)
+            .open(&self.authorized_keys)
+            .with_context(|| format!("opening {}", self.authorized_keys.display()))?;
+        writeln!(file, "{}", key.public)
+            .with_context(|| format!("writing {}", self.authorized_keys.display()))
     }
 
     /// Starts sshd listening on every address in `addrs` (one port for all), and waits until
@@ -479,10 +497,14 @@ fn current_user() -> anyhow::Result<String> {
     Ok(user)
 }
 
-fn keygen(ssh_keygen: &Path, path: &Path, comment: &str) -> anyhow::Result<SshKey> {
+/// An unencrypted Ed25519 key, the lab's default (`keygen` args).
+const ED25519: &[&str] = &["-t", "ed25519", "-N", ""];
+
+fn keygen(ssh_keygen: &Path, path: &Path, comment: &str, args: &[&str]) -> anyhow::Result<SshKey> {
     let out = Command::new(ssh_keygen)
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
+        .args(["-q", "-C", comment, "-f"])
         .arg(path)
+        .args(args)
         .stdin(Stdio::null())
         .output()
         .with_context(|| format!("running {} ({INSTALL_HINT})", ssh_keygen.display()))?;

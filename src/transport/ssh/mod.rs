@@ -37,6 +37,8 @@ pub struct SshTarget {
 pub struct SshOptions {
     /// Private key files tried in order (after the agent, if `use_agent`).
     pub identity_files: Vec<PathBuf>,
+    /// Identity files parsed once per run and signed in process (unencrypted Ed25519 keys).
+    pub keys: Arc<KeyCache>,
     /// Try keys from ssh-agent (`SSH_AUTH_SOCK`) first.
     pub use_agent: bool,
     /// Trust store shared by all sessions of a run (loaded once).
@@ -53,7 +55,11 @@ pub struct SshOptions {
     pub sudo: bool,
 }
 
+mod identity;
 mod known_hosts;
+
+/// Identity files signed in process (see `identity.rs`); `KeyCache::default()` per run.
+pub use identity::{Identity, KeyCache};
 
 /// The OpenSSH `known_hosts` file, parsed once per run (see `known_hosts.rs`):
 /// `KnownHosts::load(Option<PathBuf>) -> anyhow::Result<KnownHosts>`.

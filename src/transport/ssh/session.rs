@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use ssh2::{BlockDirections, Channel, ErrorCode, MethodType, Session};
 
+use super::identity::{self, Identity};
 use super::known_hosts::{HostKeyStatus, Recorded, fingerprint, fingerprints_equal, host_pattern};
 use super::{Captured, CheckResult, ExecResult, Outcome, SshOptions, SshTarget};
 
@@ -910,12 +911,28 @@ fn authenticate(session: &Session, target: &SshTarget, at: &Attempt<'_>) -> Resu
     }
 
     for path in &at.opts.identity_files {
-        arm(session, deadline, Phase::Connect)?;
-        // As OpenSSH does, offer the public key from `KEY.pub` when it exists: without it
-        // libssh2 derives the public key from the private one, which costs as much CPU as the
-        // signature itself (bench/fanout, BENCHMARKS.md).
-        let public = public_key_file(path);
-        match session.userauth_pubkey_file(user, public.as_deref(), path, None) {
+        let result = match at.opts.keys.get(path) {
+            Identity::InProcess(key) => {
+                arm(session, deadline, Phase::Connect)?;
+                identity::userauth(session, user, &key)
+            }
+            Identity::Locked => {
+                tried.push(format!(
+                    "{} (protected by a passphrase: load it into ssh-agent)",
+                    path.display()
+                ));
+                continue;
+            }
+            Identity::Libssh2 => {
+                arm(session, deadline, Phase::Connect)?;
+                // As OpenSSH does, offer the public key from `KEY.pub` when it exists: without
+                // it libssh2 derives the public key from the private one, which costs as much
+                // CPU as the signature itself (bench/fanout, BENCHMARKS.md).
+                let public = public_key_file(path);
+                session.userauth_pubkey_file(user, public.as_deref(), path, None)
+            }
+        };
+        match result {
             Ok(()) if session.authenticated() => return Ok(()),
             Err(e) if is_transport(&e) => return Err(fatal(&e, &tried)),
             Err(e) if session_code(&e) == LIBSSH2_ERROR_FILE => tried.push(format!(
@@ -1138,6 +1155,7 @@ mod tests {
     fn opts(lab: &SshdLab, known_hosts: &Path) -> SshOptions {
         SshOptions {
             identity_files: vec![lab.client_key().to_path_buf()],
+            keys: Arc::default(),
             use_agent: false,
             known_hosts: Arc::new(
                 KnownHosts::load(Some(known_hosts.to_path_buf())).expect("load known_hosts"),
@@ -1346,6 +1364,35 @@ mod tests {
         opts.identity_files = vec![alone];
         let r = exec(&fx.target(), &opts, "true", None);
         assert_eq!(r.outcome, Outcome::Ok, "without KEY.pub: {r:?}");
+    }
+
+    /// Keys not signed in process go through libssh2 (RSA here) or are not offered at all
+    /// (passphrase-protected: we have no passphrase to give), saying why.
+    #[test]
+    fn rsa_keys_go_through_libssh2_and_locked_keys_say_why_they_were_skipped() {
+        let fx = Fixture::new();
+        let keygen = |name: &str, args: &[&str]| {
+            let key = fx.lab.new_key_of(name, args).expect(name);
+            fx.lab.authorize(&key).expect("authorize");
+            key.private
+        };
+        let rsa = keygen("rsa", &["-t", "rsa", "-b", "2048", "-N", ""]);
+        let locked = keygen("locked", &["-t", "ed25519", "-N", "secret"]);
+        let mut opts = fx.opts();
+        assert!(matches!(opts.keys.get(&rsa), Identity::Libssh2));
+        assert!(matches!(opts.keys.get(&locked), Identity::Locked));
+
+        opts.identity_files = vec![locked.clone(), rsa];
+        let r = exec(&fx.target(), &opts, "true", None);
+        assert_eq!(r.outcome, Outcome::Ok, "RSA through libssh2: {r:?}");
+
+        opts.identity_files = vec![locked];
+        let r = exec(&fx.target(), &opts, "true", None);
+        assert!(
+            matches!(&r.outcome, Outcome::AuthFailed { reason }
+                if reason.contains("locked (protected by a passphrase: load it into ssh-agent)")),
+            "{r:?}"
+        );
     }
 
     /// A real `ssh-agent` in the foreground, holding `key`; killed and reaped on drop.
