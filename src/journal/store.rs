@@ -595,20 +595,4 @@ mod tests {
         let journal = Journal::open(tmp.path(), "run").expect("open after kills");
         journal.append(&json!({"type": "run_end"})).expect("append");
     }
-
-    /// Rough cost of appends on this machine's disk; run with `--ignored` to see it fail with
-    /// the number, since tests do not print.
-    #[test]
-    #[ignore = "measurement"]
-    fn append_cost() {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let journal = Journal::create(tmp.path(), "run").expect("create");
-        let event = json!({"type": "host_result", "host": "node001", "outcome": "ok",
-                           "stdout": "x".repeat(200)});
-        let start = Instant::now();
-        for _ in 0..1000 {
-            journal.append(&event).expect("append");
-        }
-        panic!("1000 appends took {:?}", start.elapsed());
-    }
 }

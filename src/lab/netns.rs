@@ -2752,23 +2752,4 @@ mod tests {
         assert_eq!(lab_id_of_netns("bglab-xyz-hub"), None);
         assert_eq!(lab_id_of_netns("other-0a1b2c-hub"), None);
     }
-
-    /// Build and teardown times for 3 and 10 nodes (`cargo test -- --ignored --nocapture`).
-    #[test]
-    #[ignore = "a measurement, not a check"]
-    #[allow(clippy::print_stderr)]
-    fn measure_build_and_teardown() {
-        for (cps, workers) in [(1, 2), (3, 7)] {
-            let started = Instant::now();
-            let lab = Lab::build(&LabSpec::new(cps, workers)).expect("build");
-            let built = started.elapsed();
-            let started = Instant::now();
-            lab.teardown().expect("teardown");
-            eprintln!(
-                "{} nodes: build {built:?}, teardown {:?}",
-                cps + workers,
-                started.elapsed()
-            );
-        }
-    }
 }

@@ -15,6 +15,7 @@
 use std::collections::HashMap;
 use std::ffi::{CString, c_char, c_int, c_uchar, c_void};
 use std::fs;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -97,7 +98,7 @@ impl KeyCache {
 
 /// Reads `path` once: its key is held only when it is signed in process.
 fn load(path: &Path) -> Identity {
-    let Ok(text) = fs::read(path).map(Zeroizing::new) else {
+    let Some(text) = read_small_file(path) else {
         return Identity::Libssh2;
     };
     let Ok(key) = ssh_key::PrivateKey::from_openssh(&*text) else {
@@ -121,6 +122,20 @@ fn load(path: &Path) -> Identity {
         })),
         Err(_) => Identity::Libssh2,
     }
+}
+
+/// The contents of `path` if it is a regular file of at most 64 KiB (an OpenSSH private key is
+/// a few KiB even for 16384-bit RSA); wiped from memory when dropped.
+fn read_small_file(path: &Path) -> Option<Zeroizing<Vec<u8>>> {
+    const MAX: u64 = 64 * 1024;
+    let file = fs::File::open(path).ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.len() > MAX {
+        return None;
+    }
+    let mut text = Zeroizing::new(Vec::with_capacity(usize::try_from(meta.len()).ok()?));
+    file.take(MAX).read_to_end(&mut text).ok()?;
+    Some(text)
 }
 
 /// Public key auth of `user` with `key`, signed in process. Errors are libssh2's, as from

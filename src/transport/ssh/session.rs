@@ -1343,33 +1343,11 @@ mod tests {
         );
     }
 
+    /// The lab's Ed25519 key is signed in process; an RSA key goes through libssh2, with or
+    /// without its `KEY.pub`; a passphrase-protected key is not offered (there is no passphrase
+    /// to give) and the failure says why.
     #[test]
-    fn key_files_authenticate_with_and_without_their_pub_file() {
-        let fx = Fixture::new();
-        let key = fx.lab.client_key();
-        assert_eq!(
-            public_key_file(key),
-            Some(fx.lab.dir().join("client_ed25519.pub")),
-            "the lab's client key has its .pub next to it"
-        );
-        let r = fx.exec("true");
-        assert_eq!(r.outcome, Outcome::Ok, "with KEY.pub: {r:?}");
-        // The same private key alone: libssh2 derives the public key.
-        let alone = fx.lab.dir().join("alone");
-        fs::copy(key, &alone).expect("copy key");
-        fs::set_permissions(&alone, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-            .expect("chmod");
-        assert_eq!(public_key_file(&alone), None);
-        let mut opts = fx.opts();
-        opts.identity_files = vec![alone];
-        let r = exec(&fx.target(), &opts, "true", None);
-        assert_eq!(r.outcome, Outcome::Ok, "without KEY.pub: {r:?}");
-    }
-
-    /// Keys not signed in process go through libssh2 (RSA here) or are not offered at all
-    /// (passphrase-protected: we have no passphrase to give), saying why.
-    #[test]
-    fn rsa_keys_go_through_libssh2_and_locked_keys_say_why_they_were_skipped() {
+    fn each_kind_of_key_file_authenticates_or_says_why_not() {
         let fx = Fixture::new();
         let keygen = |name: &str, args: &[&str]| {
             let key = fx.lab.new_key_of(name, args).expect(name);
@@ -1379,12 +1357,27 @@ mod tests {
         let rsa = keygen("rsa", &["-t", "rsa", "-b", "2048", "-N", ""]);
         let locked = keygen("locked", &["-t", "ed25519", "-N", "secret"]);
         let mut opts = fx.opts();
+        assert!(matches!(
+            opts.keys.get(fx.lab.client_key()),
+            Identity::InProcess(_)
+        ));
         assert!(matches!(opts.keys.get(&rsa), Identity::Libssh2));
         assert!(matches!(opts.keys.get(&locked), Identity::Locked));
 
-        opts.identity_files = vec![locked.clone(), rsa];
         let r = exec(&fx.target(), &opts, "true", None);
-        assert_eq!(r.outcome, Outcome::Ok, "RSA through libssh2: {r:?}");
+        assert_eq!(r.outcome, Outcome::Ok, "Ed25519 in process: {r:?}");
+
+        assert_eq!(public_key_file(&rsa), Some(rsa.with_extension("pub")));
+        opts.identity_files = vec![locked.clone(), rsa.clone()];
+        let r = exec(&fx.target(), &opts, "true", None);
+        assert_eq!(r.outcome, Outcome::Ok, "RSA with KEY.pub: {r:?}");
+        // The same private key alone: libssh2 derives the public key.
+        let alone = fx.lab.dir().join("alone");
+        fs::copy(&rsa, &alone).expect("copy key");
+        assert_eq!(public_key_file(&alone), None);
+        opts.identity_files = vec![alone];
+        let r = exec(&fx.target(), &opts, "true", None);
+        assert_eq!(r.outcome, Outcome::Ok, "RSA without KEY.pub: {r:?}");
 
         opts.identity_files = vec![locked];
         let r = exec(&fx.target(), &opts, "true", None);
@@ -1785,53 +1778,6 @@ mod tests {
         assert_eq!(signal_status("KILL"), 137);
         assert_eq!(signal_status("SIGTERM"), 143);
         assert_eq!(signal_status("WEIRD"), 255);
-    }
-
-    /// Client CPU per host (this process's user+system time; sshd runs in other processes).
-    /// Run with `cargo test --release --lib per_host_cpu -- --ignored --nocapture`.
-    #[test]
-    #[ignore = "benchmark"]
-    #[allow(clippy::print_stderr)]
-    fn per_host_cpu() {
-        fn cpu() -> Duration {
-            let stat = fs::read_to_string("/proc/self/stat").expect("stat");
-            let fields: Vec<&str> = stat
-                .rsplit(')')
-                .next()
-                .expect("fields")
-                .split(' ')
-                .collect();
-            let ticks: u64 = fields[12].parse::<u64>().expect("utime")
-                + fields[13].parse::<u64>().expect("stime");
-            Duration::from_millis(ticks * 10)
-        }
-        let fx = Fixture::new();
-        let n = 200u32;
-        let before = cpu();
-        let started = Instant::now();
-        let mut connect = Duration::ZERO;
-        for _ in 0..n {
-            let r = fx.exec("true");
-            assert_eq!(r.outcome, Outcome::Ok);
-            connect += r.connect.unwrap_or_default();
-        }
-        let (wall, used) = (started.elapsed(), cpu().saturating_sub(before));
-        eprintln!(
-            "{n} sequential execs: {:?} wall per host ({:?} to authenticated), {:?} client CPU \
-             per host",
-            wall / n,
-            connect / n,
-            used / n
-        );
-        for _ in 0..5 {
-            let c = check(&fx.target(), &fx.opts());
-            eprintln!(
-                "check stages: tcp {:?} handshake {:?} auth {:?}",
-                c.tcp, c.handshake, c.auth
-            );
-        }
-        let r = fx.exec("cat ~/.bashrc");
-        eprintln!("remote ~/.bashrc: {:?}", text(&r.stdout));
     }
 
     impl ExecResult {
