@@ -133,7 +133,9 @@ fn read_small_file(path: &Path) -> Option<Zeroizing<Vec<u8>>> {
     if !meta.is_file() || meta.len() > MAX {
         return None;
     }
-    let mut text = Zeroizing::new(Vec::with_capacity(usize::try_from(meta.len()).ok()?));
+    // Room for MAX bytes up front, so the buffer is never reallocated (leaving a copy behind)
+    // even if the file grows while it is read.
+    let mut text = Zeroizing::new(Vec::with_capacity(usize::try_from(MAX).ok()?));
     file.take(MAX).read_to_end(&mut text).ok()?;
     Some(text)
 }
