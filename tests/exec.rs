@@ -368,20 +368,18 @@ fn five_hundred_hosts_each_answer_exactly_once() {
     }
 }
 
-fn sigint(pid: u32) {
-    let ok = std::process::Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status()
-        .expect("kill")
-        .success();
-    assert!(ok, "kill -INT {pid}");
-}
-
 #[test]
 fn first_ctrl_c_stops_launching_and_reports_second_exits_now() {
     let f = Fleet::new(31, 30);
-    // First Ctrl-C: in-flight hosts finish, the rest never start; exit 130; journal verifies.
-    let child = f
+    let is = |kind: &'static str| {
+        move |line: &str| {
+            serde_json::from_str::<serde_json::Value>(line).is_ok_and(|v| v["type"] == kind)
+        }
+    };
+    let minute = Duration::from_secs(60);
+    // First Ctrl-C, sent once two hosts have answered: hosts in flight finish, the rest never
+    // start; exit 130; the journal verifies.
+    let mut live = f
         .bg()
         .args([
             "--output",
@@ -393,30 +391,24 @@ fn first_ctrl_c_stops_launching_and_reports_second_exits_now() {
             "--",
             "sleep 1; echo finished",
         ])
-        .command()
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    std::thread::sleep(Duration::from_millis(2500));
-    sigint(child.id());
-    let out = child.wait_with_output().expect("wait");
-    assert_eq!(
-        out.status.code(),
-        Some(130),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let ev: Vec<Event> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("event"))
-        .collect();
+        .spawn();
+    live.wait_for(minute, is("target_result"));
+    live.wait_for(minute, is("target_result"));
+    live.signal("-INT");
+    let out = live.finish();
+    assert_eq!(out.code, 130, "{}", out.stderr);
+    let ev = events(&out.stdout);
     let Some(Event::Summary(s)) = ev.last() else {
-        panic!("no summary: {stdout}")
+        panic!("no summary: {}", out.stdout)
     };
     assert!(s.interrupted && s.not_started > 0 && s.ok >= 2, "{s:?}");
     assert_eq!(s.ok + s.not_started, 30, "{s:?}");
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Event::Notice { message } if message.contains("Ctrl-C again"))),
+        "{}",
+        out.stdout
+    );
     let Some(Event::RunBegin(b)) = ev.first() else {
         panic!("no run_begin")
     };
@@ -426,8 +418,9 @@ fn first_ctrl_c_stops_launching_and_reports_second_exits_now() {
         .run()
         .ok();
 
-    // Second Ctrl-C: out at once even though hosts are mid-command.
-    let child = f
+    // Second Ctrl-C: out at once even though hosts are mid-command. `run_begin` is shown after
+    // Ctrl-C is caught, and the second press is sent once the first was acknowledged.
+    let mut live = f
         .bg()
         .args([
             "--output",
@@ -439,34 +432,26 @@ fn first_ctrl_c_stops_launching_and_reports_second_exits_now() {
             "--",
             "sleep 20",
         ])
-        .command()
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    std::thread::sleep(Duration::from_millis(1500));
-    sigint(child.id());
-    std::thread::sleep(Duration::from_millis(300));
+        .spawn();
+    let begin = live.wait_for(minute, is("run_begin"));
+    std::thread::sleep(Duration::from_secs(1));
+    live.signal("-INT");
+    live.wait_for(minute, is("notice"));
     let started = Instant::now();
-    sigint(child.id());
-    let out = child.wait_with_output().expect("wait");
+    live.signal("-INT");
+    let out = live.finish();
     assert!(
         started.elapsed() < Duration::from_secs(8),
         "second Ctrl-C took {:?}",
         started.elapsed()
     );
-    assert_eq!(out.status.code(), Some(130));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let run_id = stdout
-        .lines()
-        .find_map(|l| match serde_json::from_str::<Event>(l) {
-            Ok(Event::RunBegin(b)) => Some(b.run_id),
-            _ => None,
-        })
-        .expect("run_begin");
+    assert_eq!(out.code, 130, "{}", out.stderr);
+    let Ok(Event::RunBegin(b)) = serde_json::from_str::<Event>(&begin) else {
+        panic!("not run_begin: {begin}")
+    };
     f.scratch
         .bg()
-        .args(["journal", "verify", &run_id])
+        .args(["journal", "verify", &b.run_id])
         .run()
         .ok();
 }

@@ -182,3 +182,35 @@ fn lab_demo_runs_the_reference_recovery_end_to_end() {
     }
     assert!(out.stdout.contains("completed:"), "{}", out.stdout);
 }
+
+/// `lab up` waits for a signal, then tears the lab down: its namespaces exist while it is up and
+/// are gone once it has exited on SIGTERM (as a script or service manager would stop it).
+#[test]
+fn lab_up_stays_up_until_a_signal_then_tears_down() {
+    let netns = || {
+        let out = std::process::Command::new("ip")
+            .args(["netns", "list"])
+            .output()
+            .expect("ip netns list");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let s = Scratch::new();
+    let mut live = s
+        .bg()
+        .args(["lab", "up", "--workers", "1", "--control-planes", "1"])
+        .spawn();
+    let first = live.wait_for(Duration::from_secs(120), |l| l.starts_with("lab "));
+    let id = first.split_whitespace().nth(1).expect("lab ID").to_owned();
+    live.wait_for(Duration::from_secs(10), |l| l.contains("Press Ctrl-C"));
+    let prefix = format!("bglab-{id}-");
+    assert!(netns().contains(&prefix), "{}", netns());
+    live.signal("-TERM");
+    let out = live.finish();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("tearing the lab down"),
+        "{}",
+        out.stderr
+    );
+    assert!(!netns().contains(&prefix), "{}", netns());
+}

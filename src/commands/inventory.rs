@@ -157,10 +157,11 @@ pub async fn check(
     let options = Arc::new(ssh.options);
     let started = Instant::now();
     let cancel = Cancel::new();
-    {
+    // Ctrl-C stops launching checks; the ones in flight finish within their deadline.
+    if let Ok(mut interrupts) = crate::engine::interrupts() {
         let cancel = cancel.clone();
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
+            if interrupts.recv().await.is_some() {
                 cancel.cancel();
             }
         });

@@ -36,8 +36,12 @@ fn build(args: &LabArgs) -> anyhow::Result<Lab> {
     })
 }
 
-/// `lab up`: build, print how to use it, wait for Ctrl-C, tear down.
+/// `lab up`: build, print how to use it, wait for Ctrl-C (or SIGTERM), tear down.
 pub async fn up(args: &LabArgs) -> anyhow::Result<Exit> {
+    // Caught before the build starts: a Ctrl-C (or SIGTERM from a script) during the build is
+    // held until the lab is whole, then tears it down, instead of killing us halfway.
+    let mut interrupts = crate::engine::interrupts()?;
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let lab = build(args)?;
     let inv = lab.inventory_path();
     let cp: Vec<String> = lab
@@ -62,7 +66,10 @@ pub async fn up(args: &LabArgs) -> anyhow::Result<Exit> {
         lab.ca_cert().display(),
         inv = inv.display(),
     ));
-    let _ = tokio::signal::ctrl_c().await;
+    tokio::select! {
+        _ = interrupts.recv() => {}
+        _ = terminate.recv() => {}
+    }
     stderr_line("breakglass: tearing the lab down...");
     lab.teardown()?;
     Ok(Exit::Success)

@@ -69,12 +69,28 @@ impl Run {
 
     /// First Ctrl-C: stop launching new targets and let in-flight ones finish within their
     /// deadlines. Second Ctrl-C: exit 130 at once, without tearing a journal record.
+    ///
+    /// SIGINT is caught from this call on (call it before the run's first event), not from when
+    /// the watching task first runs, and one stream serves both presses, so neither can fall
+    /// between two registrations.
     pub fn watch_interrupts(&self) {
+        let mut interrupts = match interrupts() {
+            Ok(stream) => stream,
+            Err(e) => {
+                self.observer.event(&Event::Notice {
+                    message: format!(
+                        "cannot catch Ctrl-C ({e}): it will end breakglass without a summary \
+                         (the journal stays valid)"
+                    ),
+                });
+                return;
+            }
+        };
         let cancel = self.cancel.clone();
         let observer = Arc::clone(&self.observer);
         let journal = Arc::clone(&self.journal);
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_err() {
+            if interrupts.recv().await.is_none() {
                 return;
             }
             cancel.cancel();
@@ -83,9 +99,16 @@ impl Run {
                           (Ctrl-C again to exit now)"
                     .into(),
             });
-            if tokio::signal::ctrl_c().await.is_ok() {
+            if interrupts.recv().await.is_some() {
                 journal.exit_now(i32::from(crate::error::Exit::Interrupted.code()));
             }
         });
     }
+}
+
+/// SIGINT as a stream, caught from this call on: a Ctrl-C is never lost to the default action
+/// (which would end the process mid-work) between this call and the first `recv`. Must be called
+/// inside the tokio runtime.
+pub fn interrupts() -> std::io::Result<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
 }

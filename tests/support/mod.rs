@@ -167,6 +167,31 @@ impl Bg {
         self.cmd
     }
 
+    /// Starts it in the background, stdout read line by line as it comes (for signals sent
+    /// at a known point of a run rather than after a guessed delay).
+    pub fn spawn(mut self) -> Live {
+        self.cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = self.cmd.spawn().expect("spawn breakglass");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Live {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
     pub fn run(mut self) -> Ran {
         self.cmd
             .stdin(if self.stdin.is_some() {
@@ -186,6 +211,71 @@ impl Bg {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// A breakglass process running in the background (`Bg::spawn`).
+pub struct Live {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Live {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` (`-INT`, `-TERM`) to the process with `kill`.
+    #[track_caller]
+    pub fn signal(&self, signal: &str) {
+        let ok = Command::new("kill")
+            .args([signal, &self.pid().to_string()])
+            .status()
+            .expect("kill")
+            .success();
+        assert!(ok, "kill {signal} {}", self.pid());
+    }
+
+    /// Waits up to `timeout` for a stdout line `wanted` accepts, after those already seen.
+    #[track_caller]
+    pub fn wait_for(
+        &mut self,
+        timeout: std::time::Duration,
+        mut wanted: impl FnMut(&str) -> bool,
+    ) -> String {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if wanted(&line) {
+                        return line;
+                    }
+                }
+                Err(why) => panic!(
+                    "no such line ({why}) within {timeout:?}; stdout so far:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Waits for the exit; the whole stdout (lines seen plus the rest) and stderr.
+    pub fn finish(mut self) -> Ran {
+        let mut stderr = String::new();
+        if let Some(mut err) = self.child.stderr.take() {
+            std::io::Read::read_to_string(&mut err, &mut stderr).expect("read stderr");
+        }
+        let status = self.child.wait().expect("wait");
+        // The reader thread ends at EOF, after the process (and its children) closed stdout.
+        self.seen.extend(self.lines.iter());
+        Ran {
+            code: status.code().unwrap_or(-1),
+            stdout: self.seen.join("\n"),
+            stderr,
         }
     }
 }
