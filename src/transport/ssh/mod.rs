@@ -1,9 +1,10 @@
 //! SSH to nodes by IP on libssh2 (`ssh2`): host-key trust (pinned keys and OpenSSH `known_hosts`,
-//! fail closed), public-key auth (agent and key files), one `ProxyJump` hop, and connect and command
-//! deadlines that hold even when the peer stops answering.
+//! fail closed), public-key auth (agent and key files; unencrypted Ed25519 key files are signed in
+//! process, see `identity.rs`), one `ProxyJump` hop, and connect and command deadlines that hold
+//! even when the peer stops answering.
 //!
-//! libssh2 is blocking: every function here blocks the calling thread and is meant to run on a
-//! `spawn_blocking` thread bounded by the engine's semaphore. A tokio timeout around these calls
+//! libssh2 is blocking: every function here blocks the calling thread and is meant to run on one
+//! of the engine's blocking workers (as many as the run's concurrency). A tokio timeout around these calls
 //! would not stop the thread, so every deadline is enforced in here (socket connect timeout,
 //! libssh2 session timeout, and a command deadline checked between reads).
 //!
