@@ -59,6 +59,17 @@ impl Head {
     }
 }
 
+/// Tests: points `dir`'s head at the first `n` (at least 1) of `records`, as a crash between a
+/// journal write and its head update leaves it.
+#[cfg(test)]
+pub(crate) fn rewind(dir: &Path, records: &[super::record::Record], n: usize) {
+    let head = Head {
+        records: u64::try_from(n).expect("count"),
+        hash: records[n - 1].hash.clone(),
+    };
+    replace(dir, &head).expect("head");
+}
+
 /// Reads `<dir>/head`: the newer valid slot, `None` when the file does not exist.
 pub(crate) fn read(dir: &Path) -> Result<Option<Head>, JournalError> {
     let path = dir.join(HEAD_FILE);

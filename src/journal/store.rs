@@ -397,11 +397,7 @@ mod tests {
         drop(journal);
         let records = read(&dir).expect("read");
         // head one behind, and a torn line after it is impossible; test each separately.
-        let behind = Head {
-            records: 2,
-            hash: records[1].hash.clone(),
-        };
-        head::replace(&dir, &behind).expect("head");
+        head::rewind(&dir, &records, 2);
         let journal = Journal::open(tmp.path(), "r1").expect("open");
         assert_eq!(journal.notes().len(), 1);
         assert_eq!(journal.append(&json!({"i": 3})).expect("append"), 3);

@@ -503,11 +503,7 @@ mod tests {
     fn head_one_behind_is_ok_with_a_note() {
         let (_tmp, dir) = run_with(4);
         let records = read(&dir).expect("read");
-        let behind = Head {
-            records: 3,
-            hash: records[2].hash.clone(),
-        };
-        head::replace(&dir, &behind).expect("head");
+        head::rewind(&dir, &records, 3);
         let report = verify(&dir).expect("verify");
         assert_eq!(report.records, 4);
         assert_eq!(report.last_hash, records[3].hash);
@@ -523,11 +519,7 @@ mod tests {
     fn head_two_behind_is_corrupt() {
         let (_tmp, dir) = run_with(4);
         let records = read(&dir).expect("read");
-        let behind = Head {
-            records: 2,
-            hash: records[1].hash.clone(),
-        };
-        head::replace(&dir, &behind).expect("head");
+        head::rewind(&dir, &records, 2);
         let (line, reason) = reason(&dir);
         assert_eq!(line, Some(4));
         assert!(reason.contains("head file is stale"), "{reason}");
@@ -544,11 +536,7 @@ mod tests {
         journal.append_batch(&group).expect("batch");
         drop(journal);
         let records = read(&dir).expect("read");
-        let before = Head {
-            records: 2,
-            hash: records[1].hash.clone(),
-        };
-        head::replace(&dir, &before).expect("head");
+        head::rewind(&dir, &records, 2);
         (tmp, dir, records)
     }
 
@@ -605,11 +593,7 @@ mod tests {
         // Head two appends behind (before the single record 2): the group does not start
         // right after it.
         write_lines(&dir, &l);
-        let behind = Head {
-            records: 1,
-            hash: records[0].hash.clone(),
-        };
-        head::replace(&dir, &behind).expect("head");
+        head::rewind(&dir, &records, 1);
         let (_, why) = reason(&dir);
         assert!(why.contains("head file is stale"), "{why}");
     }
