@@ -89,7 +89,7 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)')
             [CompletionResult]::new('--param', '--param', [CompletionResultType]::ParameterName, 'A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)')
             [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'Retries after a transport failure (unreachable, timed out); a command that may have run is retried only when its action is idempotent')
-            [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'New SSH connections per second across the whole run (0: no limit)')
+            [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'New SSH sessions per second across the whole run: every session a step, gate or undo opens waits for its slot (0: no limit)')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Hosts contacted at once')
             [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Hosts contacted at once')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]')
@@ -118,7 +118,7 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
         }
         'breakglass;resume' {
             [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'Retries after a transport failure (unreachable, timed out); a command that may have run is retried only when its action is idempotent')
-            [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'New SSH connections per second across the whole run (0: no limit)')
+            [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'New SSH sessions per second across the whole run: every session a step, gate or undo opens waits for its slot (0: no limit)')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Hosts contacted at once')
             [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Hosts contacted at once')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]')
@@ -137,6 +137,7 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
             [CompletionResult]::new('--allow-inventory-change', '--allow-inventory-change', [CompletionResultType]::ParameterName, 'Accept that the inventory changed since the run started')
+            [CompletionResult]::new('--rerun-in-doubt', '--rerun-in-doubt', [CompletionResultType]::ParameterName, 'Run a step that is not idempotent again on targets an earlier attempt was cut off changing (reported `in_doubt`); check those hosts first')
             [CompletionResult]::new('--accept-new-host-keys', '--accept-new-host-keys', [CompletionResultType]::ParameterName, 'Accept and record host keys not yet known (a changed key is still refused)')
             [CompletionResult]::new('--no-agent', '--no-agent', [CompletionResultType]::ParameterName, 'Do not use keys from ssh-agent')
             [CompletionResult]::new('--sudo', '--sudo', [CompletionResultType]::ParameterName, 'Run the command through `sudo -n` when the SSH user is not root')
@@ -148,7 +149,7 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
         'breakglass;undo' {
             [CompletionResult]::new('--step', '--step', [CompletionResultType]::ParameterName, 'Undo only this step')
             [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'Retries after a transport failure (unreachable, timed out); a command that may have run is retried only when its action is idempotent')
-            [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'New SSH connections per second across the whole run (0: no limit)')
+            [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'New SSH sessions per second across the whole run: every session a step, gate or undo opens waits for its slot (0: no limit)')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Hosts contacted at once')
             [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Hosts contacted at once')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]')

@@ -1419,7 +1419,7 @@ _breakglass() {
             return 0
             ;;
         breakglass__subcmd__resume)
-            opts="-y -f -t -k -i -o -h --yes --allow-inventory-change --retries --rate --concurrency --connect-timeout --command-timeout --known-hosts --accept-new-host-keys --identity --no-agent --sudo --max-output --inventory --output --journal-dir --config --no-progress --help"
+            opts="-y -f -t -k -i -o -h --yes --allow-inventory-change --rerun-in-doubt --retries --rate --concurrency --connect-timeout --command-timeout --known-hosts --accept-new-host-keys --identity --no-agent --sudo --max-output --inventory --output --journal-dir --config --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -83,7 +83,7 @@ set edit:completion:arg-completer[breakglass] = {|@words|
             cand -p 'A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)'
             cand --param 'A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)'
             cand --retries 'Retries after a transport failure (unreachable, timed out); a command that may have run is retried only when its action is idempotent'
-            cand --rate 'New SSH connections per second across the whole run (0: no limit)'
+            cand --rate 'New SSH sessions per second across the whole run: every session a step, gate or undo opens waits for its slot (0: no limit)'
             cand -f 'Hosts contacted at once'
             cand --concurrency 'Hosts contacted at once'
             cand --connect-timeout 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]'
@@ -111,7 +111,7 @@ set edit:completion:arg-completer[breakglass] = {|@words|
         }
         &'breakglass;resume'= {
             cand --retries 'Retries after a transport failure (unreachable, timed out); a command that may have run is retried only when its action is idempotent'
-            cand --rate 'New SSH connections per second across the whole run (0: no limit)'
+            cand --rate 'New SSH sessions per second across the whole run: every session a step, gate or undo opens waits for its slot (0: no limit)'
             cand -f 'Hosts contacted at once'
             cand --concurrency 'Hosts contacted at once'
             cand --connect-timeout 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]'
@@ -130,6 +130,7 @@ set edit:completion:arg-completer[breakglass] = {|@words|
             cand -y 'Do not ask for confirmation'
             cand --yes 'Do not ask for confirmation'
             cand --allow-inventory-change 'Accept that the inventory changed since the run started'
+            cand --rerun-in-doubt 'Run a step that is not idempotent again on targets an earlier attempt was cut off changing (reported `in_doubt`); check those hosts first'
             cand --accept-new-host-keys 'Accept and record host keys not yet known (a changed key is still refused)'
             cand --no-agent 'Do not use keys from ssh-agent'
             cand --sudo 'Run the command through `sudo -n` when the SSH user is not root'
@@ -140,7 +141,7 @@ set edit:completion:arg-completer[breakglass] = {|@words|
         &'breakglass;undo'= {
             cand --step 'Undo only this step'
             cand --retries 'Retries after a transport failure (unreachable, timed out); a command that may have run is retried only when its action is idempotent'
-            cand --rate 'New SSH connections per second across the whole run (0: no limit)'
+            cand --rate 'New SSH sessions per second across the whole run: every session a step, gate or undo opens waits for its slot (0: no limit)'
             cand -f 'Hosts contacted at once'
             cand --concurrency 'Hosts contacted at once'
             cand --connect-timeout 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]'

@@ -71,7 +71,7 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand plan" -l no-progre
 complete -c breakglass -n "__fish_breakglass_using_subcommand plan" -s h -l help -d 'Print help'
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -s p -l param -d 'A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l retries -d 'Retries after a transport failure (unreachable, timed out); a command that may have run is retried only when its action is idempotent' -r
-complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l rate -d 'New SSH connections per second across the whole run (0: no limit)' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l rate -d 'New SSH sessions per second across the whole run: every session a step, gate or undo opens waits for its slot (0: no limit)' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -s f -l concurrency -d 'Hosts contacted at once' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l connect-timeout -d 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -s t -l command-timeout -d 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]' -r
@@ -91,7 +91,7 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l sudo -d 'R
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -s h -l help -d 'Print help'
 complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l retries -d 'Retries after a transport failure (unreachable, timed out); a command that may have run is retried only when its action is idempotent' -r
-complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l rate -d 'New SSH connections per second across the whole run (0: no limit)' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l rate -d 'New SSH sessions per second across the whole run: every session a step, gate or undo opens waits for its slot (0: no limit)' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -s f -l concurrency -d 'Hosts contacted at once' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l connect-timeout -d 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -s t -l command-timeout -d 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]' -r
@@ -105,6 +105,7 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l journal
 complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -s y -l yes -d 'Do not ask for confirmation'
 complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l allow-inventory-change -d 'Accept that the inventory changed since the run started'
+complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l rerun-in-doubt -d 'Run a step that is not idempotent again on targets an earlier attempt was cut off changing (reported `in_doubt`); check those hosts first'
 complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l accept-new-host-keys -d 'Accept and record host keys not yet known (a changed key is still refused)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l no-agent -d 'Do not use keys from ssh-agent'
 complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l sudo -d 'Run the command through `sudo -n` when the SSH user is not root'
@@ -112,7 +113,7 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l no-prog
 complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -s h -l help -d 'Print help'
 complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -l step -d 'Undo only this step' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -l retries -d 'Retries after a transport failure (unreachable, timed out); a command that may have run is retried only when its action is idempotent' -r
-complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -l rate -d 'New SSH connections per second across the whole run (0: no limit)' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -l rate -d 'New SSH sessions per second across the whole run: every session a step, gate or undo opens waits for its slot (0: no limit)' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -s f -l concurrency -d 'Hosts contacted at once' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -l connect-timeout -d 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -s t -l command-timeout -d 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]' -r

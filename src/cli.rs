@@ -194,7 +194,8 @@ pub struct EngineArgs {
     )]
     pub retries: u32,
 
-    /// New SSH connections per second across the whole run (0: no limit)
+    /// New SSH sessions per second across the whole run: every session a step, gate or undo
+    /// opens waits for its slot (0: no limit)
     #[arg(
         long,
         env = "BREAKGLASS_RATE",
@@ -216,6 +217,11 @@ pub struct ResumeArgs {
     /// Accept that the inventory changed since the run started
     #[arg(long)]
     pub allow_inventory_change: bool,
+
+    /// Run a step that is not idempotent again on targets an earlier attempt was cut off
+    /// changing (reported `in_doubt`); check those hosts first
+    #[arg(long, env = "BREAKGLASS_RERUN_IN_DOUBT")]
+    pub rerun_in_doubt: bool,
 
     #[command(flatten)]
     pub engine: EngineArgs,

@@ -411,7 +411,7 @@ name_prefix = "telemetry-agent-"
 }
 
 #[test]
-fn a_run_killed_mid_wave_resumes_without_redoing_finished_targets() {
+fn a_run_killed_mid_wave_resumes_without_redoing_finished_or_in_doubt_targets() {
     let env = Env::new(&LabSpec {
         default_pods: false,
         ..LabSpec::new(1, 3)
@@ -494,29 +494,81 @@ targets = "role=worker"
     );
 
     env.bg().args(["journal", "verify", &run]).run().ok();
+    // The second target was cut off mid-command: `slow` is not idempotent, so resume must not
+    // run it again there (it may have done its work), only report it in doubt. The third
+    // target never started, so it runs. The in-doubt target fails the wave (budget 0): stop.
+    let cut_off = workers
+        .iter()
+        .find(|w| marker(w) == 1 && !finished.contains(&(**w).to_owned()))
+        .map(|w| (*w).to_owned())
+        .expect("the target that was running at the kill");
     let out = env
         .bg()
         .args(["--output", "json", "resume", &run, "--yes"])
         .run()
-        .ok();
+        .code(3);
     let events = out.json_lines();
-    let redone: BTreeSet<String> = results(&events, "slow", "apply").into_keys().collect();
+    let resumed = results(&events, "slow", "apply");
     let expected: BTreeSet<String> = workers
         .iter()
         .filter(|w| !finished.contains(&(**w).to_owned()))
         .map(|w| (*w).to_owned())
         .collect();
     assert_eq!(
-        redone, expected,
+        resumed.keys().cloned().collect::<BTreeSet<_>>(),
+        expected,
         "resume redid a finished target or skipped one"
     );
+    for (target, (outcome, _)) in &resumed {
+        let want = if *target == cut_off { "in_doubt" } else { "ok" };
+        assert_eq!(outcome, want, "{target}: {resumed:?}");
+    }
     for w in workers {
-        let runs = marker(w);
-        if finished.contains(&w.to_owned()) {
-            assert_eq!(runs, 1, "{w} finished before the kill but ran again");
-        } else {
-            assert!(runs >= 1, "{w} never ran");
-        }
+        assert_eq!(marker(w), 1, "{w} ran {} times", marker(w));
+    }
+    assert!(
+        workers.iter().all(|w| env.kubelet(w)),
+        "the next step ran although a target was in doubt"
+    );
+    // A second resume without the flag keeps it in doubt: reporting it did not settle it.
+    let again = env
+        .bg()
+        .args(["--output", "json", "resume", &run, "--yes"])
+        .run()
+        .code(3);
+    let again = results(&again.json_lines(), "slow", "apply");
+    assert_eq!(
+        again.keys().cloned().collect::<Vec<_>>(),
+        vec![cut_off.clone()],
+        "{again:?}"
+    );
+    assert_eq!(again[&cut_off].0, "in_doubt", "{again:?}");
+    assert_eq!(marker(&cut_off), 1, "a second resume ran it again");
+
+    // The operator checked the host: run it again there, then the rest of the run.
+    let out = env
+        .bg()
+        .args([
+            "--output",
+            "json",
+            "resume",
+            &run,
+            "--yes",
+            "--rerun-in-doubt",
+        ])
+        .run()
+        .ok();
+    let events = out.json_lines();
+    let rerun = results(&events, "slow", "apply");
+    assert_eq!(
+        rerun.keys().cloned().collect::<Vec<_>>(),
+        vec![cut_off.clone()],
+        "{rerun:?}"
+    );
+    assert_eq!(rerun[&cut_off].0, "ok", "{rerun:?}");
+    for w in workers {
+        let want = if *w == cut_off { 2 } else { 1 };
+        assert_eq!(marker(w), want, "{w}");
     }
     let quiesced = results(&events, "quiesce", "apply");
     assert_eq!(quiesced.len(), 3, "{quiesced:?}");

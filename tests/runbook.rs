@@ -313,11 +313,11 @@ fn a_failing_gate_stops_after_the_canary_wave() {
 
 #[test]
 fn the_global_rate_limit_spaces_out_connections() {
-    // Each host prints when its command started; `--rate 2` allows 2 connection attempts per
-    // second across the run (snapshot and apply each take one, 12 slots 0.5 s apart), so the 6
+    // Each host prints when its command started; `--rate 2` allows 2 new SSH sessions per
+    // second across the run (one per host here: `ssh.exec` snapshots nothing), so the 6
     // commands, all allowed to run at once by the concurrency, start spread over at least
-    // (6 - 1) * 0.5 s even if every snapshot took its slot first. The bound leaves 1 s of slack
-    // for a slow handshake on a loaded machine.
+    // (6 - 1) * 0.5 s. The bound leaves 1 s of slack for a slow handshake on a loaded machine.
+    // That every session of a multi-call action waits too: actions::node's unit test.
     let f = Fleet::new(45, 6);
     let rb = f.scratch.write(
         "stamp.toml",

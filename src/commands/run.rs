@@ -17,6 +17,7 @@ use crate::output::json::JsonObserver;
 use crate::output::{stderr_line, stdout_line, stdout_raw};
 use crate::runbook::{Runbook, bind, load_any, resolve};
 use crate::settings::Settings;
+use crate::transport::RateLimiter;
 
 /// Prompts on the terminal (stderr), answers from stdin. Without a terminal on stdin the answer
 /// is still read from stdin, so a drill script can pipe it; end of input declines.
@@ -145,7 +146,7 @@ fn run_settings(
         concurrency: ssh.concurrency,
         options: Arc::new(ssh.options),
         retries: engine.retries,
-        rate: engine.rate,
+        limiter: Arc::new(RateLimiter::new(engine.rate)),
     }))
 }
 
@@ -236,14 +237,23 @@ pub async fn resume(settings: &Settings, args: &ResumeArgs) -> anyhow::Result<Ex
     let (plan, inventory) = history.plan(args.allow_inventory_change)?;
     check_unattended(&plan, args.yes)?;
     let rs = run_settings(settings, &inventory, &args.ssh, &args.engine, args.yes)?;
-    let done = history.done();
+    let mut done = history.done();
+    let in_doubt = done.in_doubt.len();
+    if args.rerun_in_doubt {
+        done.in_doubt.clear();
+    }
     let started = start(settings, journal);
     let note = Event::Notice {
         message: format!(
-            "resumed by {} ({} targets and {} steps already done)",
+            "resumed by {} ({} targets and {} steps already done{})",
             journal::operator(),
             done.targets.len(),
-            done.steps.len()
+            done.steps.len(),
+            match (in_doubt, args.rerun_in_doubt) {
+                (0, _) => String::new(),
+                (n, true) => format!("; {n} in doubt, run again (--rerun-in-doubt)"),
+                (n, false) => format!("; {n} in doubt"),
+            }
         ),
     };
     started.run.record(&note, &note)?;

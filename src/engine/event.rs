@@ -10,13 +10,13 @@
 //! | `step_begin` | a runbook step starts | `step`, `action`, `description`, `targets`, `waves` (targets per wave) |
 //! | `wave_begin` | a wave starts | `step`, `wave` (1-based), `waves`, `targets` (names still to do) |
 //! | `snapshot` | journal only, before a target changes | `step`, `target`, `state` (what `undo` restores) |
-//! | `target_result` | once per host, as it finishes | `target` (inventory name), `address` (`ip:port`), `outcome` (`ok`, `failed`, `unreachable`, `timed_out`, `auth_failed`, `refused`, `error`), `exit_status`, `signal`, `reason`, `phase` (`connect`/`command` for `timed_out`), `expected_host_key`, `presented_host_key`, `recorded_host_key`, `stdout`, `stderr` (UTF-8, invalid bytes replaced), `stdout_bytes`, `stderr_bytes` (what the host sent), `stdout_truncated`, `stderr_truncated`, `connect_ms`, `duration_ms`; runbook steps add `step`, `wave`, `mode` (`apply`/`undo`), `summary`, `detail` (what the action recorded: pod ids, backups, timers); in the journal `stdout`/`stderr` are omitted and `stdout_sha256`/`stderr_sha256` are set |
+//! | `target_result` | once per host, as it finishes | `target` (inventory name), `address` (`ip:port`), `outcome` (`ok`, `failed`, `unreachable`, `timed_out`, `auth_failed`, `refused`, `error`; `in_doubt` when `resume` declined to re-run a step that is not idempotent on a target an earlier attempt was cut off changing), `exit_status`, `signal`, `reason`, `phase` (`connect`/`command` for `timed_out`), `expected_host_key`, `presented_host_key`, `recorded_host_key`, `stdout`, `stderr` (UTF-8, invalid bytes replaced), `stdout_bytes`, `stderr_bytes` (what the host sent), `stdout_truncated`, `stderr_truncated`, `connect_ms`, `duration_ms`; runbook steps add `step`, `wave`, `mode` (`apply`/`undo`), `summary`, `detail` (what the action recorded: pod ids, backups, timers); in the journal `stdout`/`stderr` are omitted and `stdout_sha256`/`stderr_sha256` are set |
 //! | `wave_end` | a wave ends | `step`, `wave`, `ok`, `failed`, `allowed_failures` |
 //! | `gate` | a gate or `wait.healthy` finished | `step`, `passed`, `detail` |
 //! | `step_end` | a step ends | `step`, `status` (`completed`, `failed`, `stopped`, `interrupted`, `undone`, `undo_failed`), `ok`, `failed` |
 //! | `stopped` | the run stopped on purpose | `step`, `reason` (budget, gate, declined confirmation, pause) |
 //! | `notice` | operator-visible happenings (Ctrl-C, confirmations, resume) | `message` |
-//! | `summary` | last line of stdout | `total`, `ok`, `failed`, `unreachable`, `timed_out`, `auth_failed`, `refused`, `error`, `not_started`, `interrupted`, `elapsed_ms`, `exit_code` |
+//! | `summary` | last line of stdout | `total`, `ok`, `failed`, `unreachable`, `timed_out`, `auth_failed`, `refused`, `error`, `in_doubt`, `not_started`, `interrupted`, `elapsed_ms`, `exit_code` |
 //! | `run_end` | journal only, last record | `status` (`completed`, `stopped`, `interrupted`), `exit_code` |
 //! | `error` | a fatal error before or during the run (json mode, stdout) | `message`, `exit_code` |
 
@@ -274,6 +274,8 @@ pub struct Summary {
     pub auth_failed: usize,
     pub refused: usize,
     pub error: usize,
+    #[serde(default)]
+    pub in_doubt: usize,
     pub not_started: usize,
     pub interrupted: bool,
     pub elapsed_ms: f64,
@@ -289,6 +291,7 @@ impl Summary {
             "timed_out" => self.timed_out += 1,
             "auth_failed" => self.auth_failed += 1,
             "refused" => self.refused += 1,
+            crate::engine::runbook::IN_DOUBT => self.in_doubt += 1,
             _ => self.error += 1,
         }
     }
@@ -301,6 +304,7 @@ impl Summary {
             + self.auth_failed
             + self.refused
             + self.error
+            + self.in_doubt
     }
 
     /// The one-line tally printed after folded output.
@@ -317,6 +321,9 @@ impl Summary {
         }
         if self.error > 0 {
             parts.push(format!("{} error", self.error));
+        }
+        if self.in_doubt > 0 {
+            parts.push(format!("{} in doubt", self.in_doubt));
         }
         if self.not_started > 0 {
             parts.push(format!("{} not started", self.not_started));

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::event::{RunBegin, ms};
 use super::plan::{self, Plan};
-use super::runbook::{Done, RateLimiter, RunSettings};
+use super::runbook::{Done, IN_DOUBT, RunSettings};
 use super::{Event, Run, Summary, TargetResult, fan_out};
 use crate::actions::StepAction;
 use crate::actions::contract::{Action, ActionFailure, Applied};
@@ -62,16 +62,26 @@ impl History {
         })
     }
 
-    /// Targets that succeeded and steps that completed (for resume).
+    /// Targets that succeeded, steps that completed, and targets left in doubt (for resume).
+    ///
+    /// A target is in doubt when its snapshot was journaled (so `apply` may have started) but
+    /// no result followed: the run was killed while the change was under way. A result of
+    /// `in_doubt` (a resume that declined to re-run it) keeps it in doubt.
     pub fn done(&self) -> Done {
         let mut done = Done::default();
         for e in self.events() {
             match e {
-                Event::TargetResult(r)
-                    if r.outcome == "ok" && r.mode.as_deref() == Some("apply") =>
-                {
-                    if let Some(step) = r.step {
-                        done.targets.insert((step, r.target));
+                Event::Snapshot { step, target, .. } => {
+                    done.in_doubt.insert((step, target));
+                }
+                Event::TargetResult(r) if r.mode.as_deref() == Some("apply") => {
+                    let Some(step) = r.step else { continue };
+                    let key = (step, r.target);
+                    if r.outcome == "ok" {
+                        done.targets.insert(key.clone());
+                    }
+                    if r.outcome != IN_DOUBT {
+                        done.in_doubt.remove(&key);
                     }
                 }
                 Event::StepEnd { step, status, .. } if status == "completed" => {
@@ -177,7 +187,6 @@ pub async fn undo(
         }
     }
     let mut summary = Summary::default();
-    let limiter = Arc::new(RateLimiter::new(settings.rate));
     for planned in plan.steps.iter().rev() {
         let id = planned.step.id.clone();
         if only_step.is_some_and(|s| s != id) {
@@ -229,7 +238,6 @@ pub async fn undo(
         };
         run.record(&begin, &begin)?;
         let mut journal_error = None;
-        let limiter = Arc::clone(&limiter);
         let settings2 = Arc::clone(settings);
         let timeout = planned.step.timeout;
         let (mut ok, mut failed) = (0, 0);
@@ -239,8 +247,12 @@ pub async fn undo(
             &run.cancel,
             move |item: UndoItem| {
                 let t = Instant::now();
-                limiter.acquire();
-                let mut node = SshNode::new(ssh_target(&item.host), &settings2.options, timeout);
+                let mut node = SshNode::new(
+                    ssh_target(&item.host),
+                    &settings2.options,
+                    timeout,
+                    &settings2.limiter,
+                );
                 let r: Result<Applied, ActionFailure> = item
                     .inverse
                     .apply(&mut node, &Value::Null)
@@ -313,4 +325,74 @@ pub async fn undo(
         &Event::Summary(summary.clone()),
     )?;
     Ok((exit, summary))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn history(events: &[Value]) -> History {
+        let mut all = vec![json!({
+            "type": "run_begin", "run_id": "r", "version": "0", "command": "run", "argv": [],
+            "operator": "o", "inventory": "i", "inventory_digest": "d", "selector": "",
+            "targets": 3, "journal": "j"
+        })];
+        all.extend_from_slice(events);
+        let records = all
+            .into_iter()
+            .enumerate()
+            .map(|(seq, event)| Record {
+                v: 1,
+                seq: seq as u64,
+                time: String::new(),
+                operator: String::new(),
+                event,
+                prev: String::new(),
+                batch: None,
+                hash: String::new(),
+            })
+            .collect();
+        History::from_records(records).expect("history")
+    }
+
+    fn snapshot(target: &str) -> Value {
+        json!({"type": "snapshot", "step": "s", "target": target, "state": null})
+    }
+
+    fn result(target: &str, outcome: &str) -> Value {
+        json!({
+            "type": "target_result", "step": "s", "mode": "apply", "target": target,
+            "address": "127.0.0.1:22", "outcome": outcome, "stdout_bytes": 0, "stderr_bytes": 0,
+            "stdout_truncated": false, "stderr_truncated": false, "duration_ms": 1.0
+        })
+    }
+
+    fn keys(names: &[&str]) -> HashSet<(String, String)> {
+        names.iter().map(|n| ("s".into(), (*n).into())).collect()
+    }
+
+    #[test]
+    fn a_snapshot_without_a_result_is_in_doubt_until_a_real_result_follows() {
+        let h = history(&[
+            snapshot("a"),
+            result("a", "ok"),
+            snapshot("b"),
+            result("b", "failed"),
+            // c: snapshot journaled, then the run died.
+            snapshot("c"),
+            // d: in doubt, and a resume reported it so: still in doubt.
+            snapshot("d"),
+            result("d", IN_DOUBT),
+            // e: in doubt, then re-run with --rerun-in-doubt: settled.
+            snapshot("e"),
+            result("e", IN_DOUBT),
+            snapshot("e"),
+            result("e", "ok"),
+        ]);
+        let done = h.done();
+        assert_eq!(done.targets, keys(&["a", "e"]));
+        assert_eq!(done.in_doubt, keys(&["c", "d"]));
+    }
 }

@@ -6,7 +6,7 @@
 //! the gate. A budget exceeded or a gate that does not pass stops the run (exit 3).
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -22,6 +22,7 @@ use crate::error::Exit;
 use crate::inventory::Host;
 use crate::journal::Journal;
 use crate::runbook::OnFailure;
+use crate::transport::RateLimiter;
 use crate::transport::ssh::SshOptions;
 
 /// The operator, as the engine needs them: typed confirmation and pauses. Implemented by the
@@ -41,8 +42,9 @@ pub struct RunSettings {
     pub options: Arc<SshOptions>,
     /// Extra attempts after a transport failure (jittered exponential backoff).
     pub retries: u32,
-    /// New SSH connections per second across the whole run (0: unlimited).
-    pub rate: f64,
+    /// New SSH connections per second across the whole run: every session an action, a gate
+    /// or an undo opens waits for its slot.
+    pub limiter: Arc<RateLimiter>,
 }
 
 /// What an earlier attempt at this run finished (for `resume`).
@@ -52,7 +54,16 @@ pub struct Done {
     pub targets: HashSet<(String, String)>,
     /// Steps that completed.
     pub steps: HashSet<String>,
+    /// (step, target) pairs whose change was under way when the run died: it may or may not
+    /// have happened. A step that is not idempotent is not run on them again; they are
+    /// reported `in_doubt` (a failure, counted against the wave's budget) until the operator,
+    /// having checked, resumes with `--rerun-in-doubt`.
+    pub in_doubt: HashSet<(String, String)>,
 }
+
+/// The outcome of a target a resumed run did not run again because an earlier attempt may
+/// already have changed it (see [`Done::in_doubt`]).
+pub const IN_DOUBT: &str = "in_doubt";
 
 /// How the run ended.
 #[derive(Debug)]
@@ -60,41 +71,6 @@ pub struct RunOutcome {
     pub exit: Exit,
     pub summary: Summary,
     pub status: &'static str,
-}
-
-/// Spaces new connections out to at most `rate` per second, across threads.
-pub struct RateLimiter {
-    interval: Option<Duration>,
-    next: Mutex<Instant>,
-}
-
-impl RateLimiter {
-    pub fn new(rate: f64) -> RateLimiter {
-        RateLimiter {
-            interval: (rate > 0.0).then(|| Duration::from_secs_f64(1.0 / rate)),
-            next: Mutex::new(Instant::now()),
-        }
-    }
-
-    /// Blocks until this caller's slot.
-    pub fn acquire(&self) {
-        let Some(interval) = self.interval else {
-            return;
-        };
-        let wait = {
-            let mut next = self
-                .next
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let now = Instant::now();
-            let slot = (*next).max(now);
-            *next = slot + interval;
-            slot - now
-        };
-        if !wait.is_zero() {
-            std::thread::sleep(wait);
-        }
-    }
 }
 
 /// Calls `f` until it succeeds, fails in a way that must not be retried, or attempts run out.
@@ -129,6 +105,25 @@ struct TargetDone {
     elapsed: Duration,
 }
 
+/// The result of a target an earlier attempt was cut off changing, for an action that is not
+/// idempotent: not run again, reported `in_doubt` (see [`Done::in_doubt`]). Nothing connects.
+fn in_doubt(action: &dyn Action, host: Host, step: &str) -> TargetDone {
+    TargetDone {
+        host,
+        result: Err(ActionFailure {
+            outcome: IN_DOUBT.into(),
+            message: format!(
+                "an earlier attempt was cut off while step {step} was changing this host, and {} \
+                 is not idempotent: it may already have run, so it was not run again. Check the \
+                 host, then resume with --rerun-in-doubt to run it again",
+                action.kind()
+            ),
+            never_ran: true,
+        }),
+        elapsed: Duration::ZERO,
+    }
+}
+
 /// Snapshot, journal, apply, verify on one target. Runs on a blocking thread.
 fn run_target(
     action: &dyn Action,
@@ -137,12 +132,15 @@ fn run_target(
     journal: &Journal,
     settings: &RunSettings,
     timeout: Option<Duration>,
-    limiter: &RateLimiter,
 ) -> TargetDone {
     let started = Instant::now();
-    let mut node = SshNode::new(ssh_target(&host), &settings.options, timeout);
+    let mut node = SshNode::new(
+        ssh_target(&host),
+        &settings.options,
+        timeout,
+        &settings.limiter,
+    );
     let result = (|| {
-        limiter.acquire();
         let snapshot = with_retries(settings.retries, true, || action.snapshot(&mut node))?;
         let record = serde_json::to_value(Event::Snapshot {
             step: step.to_owned(),
@@ -156,7 +154,6 @@ fn run_target(
             ))
         })?;
         let applied = with_retries(settings.retries, action.idempotent(), || {
-            limiter.acquire();
             action.apply(&mut node, &snapshot)
         })?;
         with_retries(settings.retries, true, || {
@@ -244,7 +241,6 @@ pub async fn execute(
     done: &Done,
 ) -> anyhow::Result<RunOutcome> {
     let started = Instant::now();
-    let limiter = Arc::new(RateLimiter::new(settings.rate));
     let mut summary = Summary::default();
     let mut stop = None;
     let mut any_failed = false;
@@ -308,7 +304,6 @@ pub async fn execute(
                     planned,
                     Arc::clone(action),
                     settings,
-                    &limiter,
                     done,
                     &mut summary,
                 )
@@ -440,7 +435,6 @@ async fn run_waves(
     planned: &PlannedStep,
     action: Arc<dyn Action>,
     settings: &Arc<RunSettings>,
-    limiter: &Arc<RateLimiter>,
     done: &Done,
     summary: &mut Summary,
 ) -> anyhow::Result<StepResult> {
@@ -468,24 +462,27 @@ async fn run_waves(
         let stats = {
             let action = Arc::clone(&action);
             let settings = Arc::clone(settings);
-            let limiter = Arc::clone(limiter);
             let journal = Arc::clone(&run.journal);
             let step = id.clone();
             let timeout = planned.step.timeout;
+            let doubtful: HashSet<String> = if action.idempotent() {
+                HashSet::new()
+            } else {
+                pending
+                    .iter()
+                    .filter(|h| done.in_doubt.contains(&(id.clone(), h.name.clone())))
+                    .map(|h| h.name.clone())
+                    .collect()
+            };
             fan_out(
                 pending,
                 planned.step.concurrency.unwrap_or(settings.concurrency),
                 &run.cancel,
                 move |host: Host| {
-                    run_target(
-                        action.as_ref(),
-                        host,
-                        &step,
-                        &journal,
-                        &settings,
-                        timeout,
-                        &limiter,
-                    )
+                    if doubtful.contains(&host.name) {
+                        return in_doubt(action.as_ref(), host, &step);
+                    }
+                    run_target(action.as_ref(), host, &step, &journal, &settings, timeout)
                 },
                 |_, d: TargetDone| {
                     let (ev, journaled) = target_event(&id, wave_no, "apply", &d);
@@ -534,7 +531,7 @@ async fn run_waves(
             budget_blown = true;
         }
         done_hosts.extend(wave.iter().cloned());
-        if let Some(reason) = gate(run, planned, settings, limiter, &done_hosts).await? {
+        if let Some(reason) = gate(run, planned, settings, &done_hosts).await? {
             return Ok(StepResult::Stopped(Stop::Policy(reason)));
         }
     }
@@ -556,7 +553,6 @@ async fn gate(
     run: &Run,
     planned: &PlannedStep,
     settings: &Arc<RunSettings>,
-    limiter: &Arc<RateLimiter>,
     done_hosts: &[Host],
 ) -> anyhow::Result<Option<String>> {
     let (Some(g), Some(action)) = (&planned.step.gate, &planned.gate_action) else {
@@ -579,8 +575,7 @@ async fn gate(
                 .unwrap_or_else(|| done_hosts.to_vec());
             let deadline = Instant::now() + g.timeout;
             loop {
-                let last =
-                    check_on_hosts(run, Arc::clone(a), hosts.clone(), settings, limiter).await;
+                let last = check_on_hosts(run, Arc::clone(a), hosts.clone(), settings).await;
                 match last {
                     Ok(()) => break Ok(format!("passed on {} hosts", hosts.len())),
                     Err(e) if Instant::now() >= deadline || run.cancel.is_cancelled() => {
@@ -623,18 +618,20 @@ async fn check_on_hosts(
     action: Arc<dyn Action>,
     hosts: Vec<Host>,
     settings: &Arc<RunSettings>,
-    limiter: &Arc<RateLimiter>,
 ) -> Result<(), String> {
     let mut failures = Vec::new();
     let settings2 = Arc::clone(settings);
-    let limiter = Arc::clone(limiter);
     fan_out(
         hosts,
         settings.concurrency,
         &run.cancel,
         move |host: Host| {
-            limiter.acquire();
-            let mut node = SshNode::new(ssh_target(&host), &settings2.options, None);
+            let mut node = SshNode::new(
+                ssh_target(&host),
+                &settings2.options,
+                None,
+                &settings2.limiter,
+            );
             let r = action.apply(&mut node, &json!(null));
             (host.name, r)
         },

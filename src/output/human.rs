@@ -89,6 +89,7 @@ fn bar_message(t: &Summary) -> String {
         (t.timed_out, "timed out"),
         (t.refused + t.auth_failed, "refused"),
         (t.error, "error"),
+        (t.in_doubt, "in doubt"),
     ] {
         if n > 0 {
             s.push_str(&format!(", {n} {label}"));
