@@ -1,7 +1,9 @@
 //! The command-line surface: clap derive types only. Doc comments here are the `--help` text.
 //!
 //! Nothing here has behaviour: `settings.rs` turns these into typed settings, and `commands/`
-//! acts on them. Every flag has a `BREAKGLASS_*` environment variable.
+//! acts on them. Every flag has a `BREAKGLASS_*` environment variable (a test walks the whole
+//! command tree), except `-p NAME=VALUE`: a runbook's parameters are many and may hold commas,
+//! so one variable cannot carry them.
 
 use std::path::PathBuf;
 
@@ -170,7 +172,7 @@ pub struct RunArgs {
     pub yes: bool,
 
     /// Print the plan and stop (the same as `breakglass plan`)
-    #[arg(long)]
+    #[arg(long, env = "BREAKGLASS_DRY_RUN")]
     pub dry_run: bool,
 
     #[command(flatten)]
@@ -215,7 +217,7 @@ pub struct ResumeArgs {
     pub yes: bool,
 
     /// Accept that the inventory changed since the run started
-    #[arg(long)]
+    #[arg(long, env = "BREAKGLASS_ALLOW_INVENTORY_CHANGE")]
     pub allow_inventory_change: bool,
 
     /// Run a step that is not idempotent again on targets an earlier attempt was cut off
@@ -236,7 +238,7 @@ pub struct UndoArgs {
     pub run: String,
 
     /// Undo only this step
-    #[arg(long, value_name = "ID")]
+    #[arg(long, env = "BREAKGLASS_UNDO_STEP", value_name = "ID")]
     pub step: Option<String>,
 
     /// Do not ask for confirmation
@@ -244,7 +246,7 @@ pub struct UndoArgs {
     pub yes: bool,
 
     /// Accept that the inventory changed since the run started
-    #[arg(long)]
+    #[arg(long, env = "BREAKGLASS_ALLOW_INVENTORY_CHANGE")]
     pub allow_inventory_change: bool,
 
     #[command(flatten)]
@@ -274,11 +276,11 @@ pub enum LabCommand {
 #[derive(Debug, Args)]
 pub struct LabArgs {
     /// Worker nodes
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, env = "BREAKGLASS_LAB_WORKERS", default_value_t = 6)]
     pub workers: usize,
 
     /// Control-plane nodes (each runs an API server stand-in on 6443)
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, env = "BREAKGLASS_LAB_CONTROL_PLANES", default_value_t = 1)]
     pub control_planes: usize,
 }
 
@@ -446,6 +448,33 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Every option of every subcommand, as `path --long`, that has no `BREAKGLASS_*` variable.
+    fn options_without_env(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        for arg in cmd.get_arguments() {
+            let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+            if arg.is_positional() || builtin || arg.get_id() == "params" {
+                continue;
+            }
+            let env = arg.get_env().and_then(|e| e.to_str()).unwrap_or("");
+            if !env.starts_with("BREAKGLASS_") {
+                missing.push(format!("{path} --{}", arg.get_long().unwrap_or("?")));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            options_without_env(sub, &format!("{path} {}", sub.get_name()), missing);
+        }
+    }
+
+    #[test]
+    fn every_option_has_an_environment_variable() {
+        let mut missing = Vec::new();
+        options_without_env(&Cli::command(), "breakglass", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "options without BREAKGLASS_*: {missing:?}"
+        );
     }
 
     #[test]
