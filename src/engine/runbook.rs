@@ -651,3 +651,60 @@ async fn check_on_hosts(
         Err(format!("{n} host(s) failing: {}", failures.join("; ")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(outcome: &str, never_ran: bool) -> ActionFailure {
+        ActionFailure {
+            outcome: outcome.into(),
+            message: outcome.into(),
+            never_ran,
+        }
+    }
+
+    /// How many times `with_retries(2, idempotent, ..)` calls an action failing with `outcome`.
+    fn attempts(outcome: &str, never_ran: bool, idempotent: bool) -> u32 {
+        let mut calls = 0;
+        let r: Result<(), _> = with_retries(2, idempotent, || {
+            calls += 1;
+            Err(failure(outcome, never_ran))
+        });
+        assert_eq!(
+            r,
+            Err(failure(outcome, never_ran)),
+            "the last failure is returned"
+        );
+        calls
+    }
+
+    #[test]
+    fn only_transport_failures_are_retried_and_only_when_nothing_can_have_run_twice() {
+        // Nothing ran (refused TCP, deadline before the command started): always retried.
+        assert_eq!(attempts("unreachable", true, false), 3);
+        assert_eq!(attempts("timed_out", true, false), 3);
+        // The command may have started: retried only when the action is idempotent.
+        assert_eq!(attempts("timed_out", false, true), 3);
+        assert_eq!(attempts("timed_out", false, false), 1);
+        assert_eq!(attempts("error", false, false), 1);
+        // Not transport failures: the command ran and said no, or trust was refused.
+        for outcome in ["failed", "auth_failed", "refused", IN_DOUBT] {
+            assert_eq!(attempts(outcome, true, true), 1, "{outcome}");
+        }
+    }
+
+    #[test]
+    fn a_retry_that_succeeds_ends_the_loop() {
+        let mut calls = 0;
+        let r = with_retries(5, true, || {
+            calls += 1;
+            if calls < 2 {
+                Err(failure("unreachable", true))
+            } else {
+                Ok(calls)
+            }
+        });
+        assert_eq!(r, Ok(2));
+    }
+}
