@@ -11,4 +11,5 @@ mod firewall;
 mod inventory;
 mod journal;
 mod lab;
+mod progress;
 mod runbook;

@@ -215,6 +215,42 @@ impl Bg {
     }
 }
 
+impl Bg {
+    /// Runs it with stderr on a pseudo-terminal, as from an operator's shell (util-linux
+    /// `script`), and stdout into `stdout_file`: `Ran::stderr` is what the terminal showed.
+    pub fn run_on_terminal(self, stdout_file: &Path) -> Ran {
+        let mut words = vec![self.cmd.get_program().to_string_lossy().into_owned()];
+        words.extend(
+            self.cmd
+                .get_args()
+                .map(|a| a.to_string_lossy().into_owned()),
+        );
+        let line = format!(
+            "{} > {}",
+            shlex::try_join(words.iter().map(String::as_str)).expect("quote"),
+            shlex::try_quote(&stdout_file.to_string_lossy()).expect("quote")
+        );
+        let mut script = Command::new("script");
+        script
+            .env_clear()
+            .args(["-q", "-e", "-c", &line, "/dev/null"]);
+        for (k, v) in self.cmd.get_envs() {
+            if let Some(v) = v {
+                script.env(k, v);
+            }
+        }
+        let out = script
+            .stdin(Stdio::null())
+            .output()
+            .expect("script (util-linux)");
+        Ran {
+            code: out.status.code().unwrap_or(-1),
+            stdout: std::fs::read_to_string(stdout_file).unwrap_or_default(),
+            stderr: String::from_utf8_lossy(&out.stdout).into_owned(),
+        }
+    }
+}
+
 /// A breakglass process running in the background (`Bg::spawn`).
 pub struct Live {
     child: std::process::Child,
