@@ -410,6 +410,41 @@ fn the_iptables_backend_blocks_too() {
 }
 
 #[test]
+fn without_nft_the_default_backend_falls_back_to_iptables() {
+    let env = Env::new();
+    // Hide nft on cp1 only: a bind mount inside the node's private mount namespace.
+    env.sh(
+        "cp1",
+        "mount --bind /dev/null \"$(command -v nft)\" && ! command -v nft",
+    );
+    let listing = "iptables -S; ip6tables -S";
+    let before = env.sh("cp1", listing);
+    let (out, run) = env.run(&env.block_runbook(""));
+    let out = out.ok();
+    let summary = result(&out, "fw").summary.unwrap_or_default();
+    assert!(summary.contains("with iptables"), "{summary}");
+    let chain = env.sh("cp1", "iptables -S INPUT");
+    assert!(
+        chain.lines().any(|l| l == "-A INPUT -j BREAKGLASS"),
+        "{chain}"
+    );
+    assert_eq!(
+        env.probe_from(Some("worker2"), Duration::from_secs(1)),
+        Probe::TimedOut
+    );
+    assert_eq!(
+        env.probe_from(None, Duration::from_secs(2)),
+        Probe::Connected
+    );
+    env.bg().args(["undo", &run, "--yes"]).run().ok();
+    assert_eq!(env.sh("cp1", listing), before, "undo left iptables changed");
+    assert_eq!(
+        env.probe_from(Some("worker2"), Duration::from_secs(2)),
+        Probe::Connected
+    );
+}
+
+#[test]
 fn without_cut_established_only_new_connections_are_dropped() {
     let env = Env::new();
     let held_worker = env
