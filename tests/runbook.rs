@@ -368,3 +368,127 @@ idempotent = true
         "--rate 0 spread {unlimited:.3} s, --rate 2 spread {limited:.3} s"
     );
 }
+
+#[test]
+fn runbook_list_show_and_validate_from_the_command_line() {
+    let s = crate::support::Scratch::new();
+    let list = s.bg().args(["runbook", "list"]).run().ok();
+    let names: Vec<&str> = list
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        names,
+        ["apiserver-overload", "fleet-triage", "restore-after-block"],
+        "{}",
+        list.stdout
+    );
+
+    let show = s
+        .bg()
+        .args(["runbook", "show", "apiserver-overload"])
+        .run()
+        .ok();
+    for needle in [
+        "cluster (string, required)",
+        "allow_cidrs (cidr_list, required)",
+        "block-admin-api",
+        "unblock-admin-api",
+    ] {
+        assert!(show.stdout.contains(needle), "{needle}:\n{}", show.stdout);
+    }
+    s.bg()
+        .args(["runbook", "show", "no-such-runbook"])
+        .run()
+        .code(2);
+
+    // Every problem of a bad file, each at its line and column; a good one still checked.
+    let bad = s.write(
+        "bad.toml",
+        "name = \"x\"\nsummary = \"s\"\nbogus = 1\n\n[[steps]]\nid = \"a\"\naction = \"ssh.exek\"\ntargets = \"all\"\n",
+    );
+    let out = s
+        .bg()
+        .args(["runbook", "validate"])
+        .arg(&bad)
+        .arg("fleet-triage")
+        .run()
+        .code(2);
+    let path = bad.display().to_string();
+    assert!(
+        out.stdout
+            .contains(&format!("{path}:3:1: unknown key `bogus`")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(&format!(
+            "{path}:7:10: step `a`: unknown action `ssh.exek` (did you mean `ssh.exec`?)"
+        )),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("fleet-triage"), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("1 of 2 runbook(s) invalid"),
+        "{}",
+        out.stderr
+    );
+
+    s.bg()
+        .args(["runbook", "validate", "fleet-triage", "apiserver-overload"])
+        .run()
+        .ok();
+}
+
+#[test]
+fn a_skippable_pause_is_passed_under_yes() {
+    let f = Fleet::new(48, 1);
+    let rb = f.scratch.write(
+        "pause.toml",
+        r#"
+name = "pause"
+summary = "a pause automation may pass"
+
+[[steps]]
+id = "wait-for-me"
+action = "pause"
+[steps.with]
+message = "look at the dashboards"
+skippable = true
+
+[[steps]]
+id = "after"
+action = "ssh.exec"
+targets = "all"
+[steps.with]
+command = "echo after-the-pause"
+"#,
+    );
+    let out = f
+        .bg()
+        .args(["--output", "json", "run"])
+        .arg(&rb)
+        .arg("--yes")
+        .run()
+        .ok();
+    let ev = events(&out.stdout);
+    let ended: Vec<(String, String)> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::StepEnd { step, status, .. } => Some((step.clone(), status.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        ended,
+        [
+            ("wait-for-me".to_owned(), "completed".to_owned()),
+            ("after".to_owned(), "completed".to_owned())
+        ],
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("after-the-pause"), "{}", out.stdout);
+}
