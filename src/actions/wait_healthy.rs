@@ -178,3 +178,101 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// An endpoint answering `/readyz` and `/livez` the way the API server does (`200 ok`, or
+    /// `500` with the failed checks: kubernetes.io/docs/reference/using-api/health-checks/),
+    /// where `answer(n)` decides the n-th request's status and delay. One request per
+    /// connection (`Connection: close`).
+    fn endpoint(answer: impl Fn(usize) -> (u16, Duration) + Send + 'static) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let seen = Arc::new(AtomicUsize::new(0));
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { return };
+                let mut reader = BufReader::new(conn.try_clone().expect("clone"));
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let (status, delay) = answer(seen.fetch_add(1, Ordering::SeqCst));
+                std::thread::sleep(delay);
+                let body = if status == 200 {
+                    "ok"
+                } else {
+                    "[-]etcd failed: reason withheld\nreadyz check failed"
+                };
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 {status} X\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        addr
+    }
+
+    fn args(addr: SocketAddr, extra: serde_json::Value) -> WaitHealthy {
+        let mut v = serde_json::json!({
+            "endpoints": [addr.to_string()], "scheme": "http", "window": "600ms",
+            "interval": "50ms", "max_latency": "200ms",
+        });
+        if let (Some(v), serde_json::Value::Object(extra)) = (v.as_object_mut(), extra) {
+            v.extend(extra);
+        }
+        serde_json::from_value(v).expect("args")
+    }
+
+    fn run(args: &WaitHealthy, timeout: Duration) -> (Result<String, String>, Duration) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let started = Instant::now();
+        let r = rt.block_on(wait(args, &Cancel::new(), timeout, |_| {}));
+        (r, started.elapsed())
+    }
+
+    #[test]
+    fn healthy_only_after_a_whole_window() {
+        let addr = endpoint(|_| (200, Duration::ZERO));
+        let (r, took) = run(&args(addr, serde_json::json!({})), Duration::from_secs(5));
+        let summary = r.expect("healthy");
+        assert!(summary.starts_with("healthy: "), "{summary}");
+        assert!(took >= Duration::from_millis(600), "healthy after {took:?}");
+    }
+
+    #[test]
+    fn a_slow_answer_counts_as_a_failure() {
+        let addr = endpoint(|_| (200, Duration::from_millis(300)));
+        let (r, _) = run(&args(addr, serde_json::json!({})), Duration::from_secs(2));
+        let e = r.expect_err("slow is not healthy");
+        assert!(e.contains("slow (") && e.contains("> 200 ms"), "{e}");
+    }
+
+    #[test]
+    fn the_error_rate_is_held_to_its_threshold() {
+        // Every fourth probe fails: 25% errors. Tolerated at 40%, not at 10%.
+        let flaky = || endpoint(|n| (if n % 4 == 3 { 500 } else { 200 }, Duration::ZERO));
+        let (r, _) = run(
+            &args(flaky(), serde_json::json!({"max_error_rate": 0.4})),
+            Duration::from_secs(5),
+        );
+        r.expect("25% errors under a 40% threshold");
+        let (r, _) = run(
+            &args(flaky(), serde_json::json!({"max_error_rate": 0.1})),
+            Duration::from_secs(2),
+        );
+        let e = r.expect_err("25% errors over a 10% threshold");
+        assert!(e.contains("HTTP 500"), "{e}");
+    }
+}
