@@ -89,7 +89,11 @@ fn verify_accepts_a_real_run_and_rejects_an_edit_and_a_truncation() {
     let mut swapped: Vec<&[u8]> = lines.clone();
     swapped.swap(1, 2);
     std::fs::write(&path, swapped.concat()).expect("write");
-    s.bg().args(["journal", "verify", &run]).run().code(4);
+    s.bg()
+        .args(["journal", "verify", &run])
+        .run()
+        .code(4)
+        .stderr_has("line 2: seq 2 follows seq 0: records missing or reordered");
 
     std::fs::write(&path, &original).expect("write");
     s.bg().args(["journal", "verify", &run]).run().ok();
@@ -102,6 +106,17 @@ fn journal_holds_digests_not_output() {
     let text =
         std::fs::read_to_string(s.journal_dir().join(&run).join("journal.jsonl")).expect("journal");
     assert!(text.contains("\"stdout_sha256\""));
+    // The command line that ran, word for word.
+    let begin: serde_json::Value =
+        serde_json::from_str(text.lines().next().expect("first record")).expect("json");
+    let argv: Vec<&str> = begin["event"]["argv"]
+        .as_array()
+        .expect("argv")
+        .iter()
+        .map(|a| a.as_str().expect("word"))
+        .collect();
+    assert_eq!(argv.first(), Some(&crate::support::BIN), "{argv:?}");
+    assert!(argv.ends_with(&["exec", "all", "--", "true"]), "{argv:?}");
     assert!(text.contains("\"operator\":\"tester@"));
     assert!(text.contains("inventory_digest"));
 }
