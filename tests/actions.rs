@@ -1,8 +1,9 @@
 //! The node-level actions end to end in the network-namespace lab (`breakglass::lab::netns`):
 //! the built binary runs runbooks over real SSH against real sshd per node, and the tests look
 //! at the nodes directly (processes, files, the crictl stand-in's state) to see what changed.
-//! `nodes.quiesce` and its undo, `apiservers.tune` and its byte-for-byte undo, `workload.kill`,
-//! and `resume` after breakglass is `SIGKILLed` mid-wave.
+//! `nodes.quiesce` and its undo, `apiservers.tune` and its byte-for-byte undo, `undo --step` and
+//! the reverse step order of a full undo, `workload.kill`, and `resume` after breakglass is
+//! `SIGKILLed` mid-wave.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
@@ -15,7 +16,7 @@ use breakglass::lab::netns::{Lab, LabSpec, PodSpec};
 use serde_json::Value;
 
 use crate::support::eventually;
-use crate::support::{Bg, Scratch};
+use crate::support::{Bg, Ran, Scratch};
 
 /// Every test runbook starts with this: steps that ask for confirmation need `cluster`.
 const HEADER: &str = r#"name = "actions-test"
@@ -74,6 +75,14 @@ impl Env {
             .run()
             .code(code)
             .json_lines()
+    }
+
+    /// `undo RUN --step STEP --yes`, expecting exit `code`.
+    fn undo_step(&self, run: &str, step: &str, code: i32) -> Ran {
+        self.bg()
+            .args(["--output", "json", "undo", run, "--step", step, "--yes"])
+            .run()
+            .code(code)
     }
 
     fn sh(&self, node: &str, script: &str) -> String {
@@ -296,6 +305,203 @@ set = { "--max-requests-inflight" = 1200, "--goaway-chance" = "0.02" }
         env.manifests_dir("cp1"),
         BTreeSet::from(["kube-apiserver.yaml".to_owned()])
     );
+}
+
+/// The steps an undo's events name (`wave_begin`, `target_result`, `step_end`), in the order they
+/// come, repeats folded: `["quiesce", "tune"]` means every quiesce event came before any tune one.
+fn undo_order(events: &[Value]) -> Vec<String> {
+    let mut steps: Vec<String> = Vec::new();
+    for e in events.iter().filter(|e| e["step"].is_string()) {
+        let step = e["step"].as_str().expect("step");
+        if steps.last().map(String::as_str) != Some(step) {
+            steps.push(step.to_owned());
+        }
+    }
+    steps
+}
+
+/// `step -> status` of an undo's `step_end` events.
+fn step_ends(events: &[Value]) -> BTreeMap<String, String> {
+    events
+        .iter()
+        .filter(|e| e["type"] == "step_end")
+        .map(|e| {
+            (
+                e["step"].as_str().expect("step").to_owned(),
+                e["status"].as_str().expect("status").to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn undo_of_one_step_then_of_the_rest_restores_in_reverse_step_order_and_never_twice() {
+    let env = Env::new(&LabSpec {
+        default_pods: false,
+        ..LabSpec::new(1, 2)
+    });
+    let workers = ["worker1", "worker2"];
+    let before = env.lab.manifest("cp1").expect("manifest");
+    let text = String::from_utf8(before.clone()).expect("utf8");
+    assert!(text.contains("    - --max-requests-inflight=400\n"));
+    let tuned = text.replace(
+        "    - --max-requests-inflight=400\n",
+        "    - --max-requests-inflight=1200\n",
+    );
+    assert!(workers.iter().all(|w| env.kubelet(w)) && env.kubelet("cp1"));
+
+    let steps = r#"
+[[steps]]
+id = "tune"
+action = "apiservers.tune"
+targets = "role=control-plane"
+[steps.with]
+set = { "--max-requests-inflight" = 1200 }
+
+[[steps]]
+id = "quiesce"
+action = "nodes.quiesce"
+targets = "role=worker"
+[steps.with]
+stop_runtime = false
+"#;
+    let changed = |what: &str| {
+        assert_eq!(
+            String::from_utf8(env.lab.manifest("cp1").expect("manifest")).expect("utf8"),
+            tuned,
+            "{what}: the manifest is not the tuned one"
+        );
+        for w in workers {
+            assert!(!env.kubelet(w), "{what}: {w}'s kubelet runs");
+        }
+    };
+    let (run, events) = env.run(steps, 0);
+    assert_eq!(results(&events, "tune", "apply").len(), 1, "{events:?}");
+    assert_eq!(results(&events, "quiesce", "apply").len(), 2, "{events:?}");
+    changed("after the run");
+
+    // A step the run does not have is a usage error that names it, and changes nothing.
+    let out = env.undo_step(&run, "nosuch", 2);
+    assert!(
+        out.stderr
+            .contains(&format!("run {run} has no step 'nosuch'")),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.json_lines()
+            .iter()
+            .all(|e| e["type"] != "target_result"),
+        "{}",
+        out.stdout
+    );
+    changed("after undo --step nosuch");
+
+    // Only tune: the manifest comes back byte for byte, the kubelets stay stopped.
+    let undone = env.undo_step(&run, "tune", 0).json_lines();
+    let r = results(&undone, "tune", "undo");
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(
+        r["cp1"],
+        ("ok".into(), format!("restored {MANIFEST} byte for byte")),
+        "{r:?}"
+    );
+    assert_eq!(undo_order(&undone), ["tune"], "{undone:?}");
+    assert_eq!(
+        step_ends(&undone),
+        BTreeMap::from([("tune".to_owned(), "undone".to_owned())])
+    );
+    assert_eq!(env.lab.manifest("cp1").expect("manifest"), before);
+    for w in workers {
+        assert!(!env.kubelet(w), "undo --step tune restarted {w}'s kubelet");
+    }
+
+    // Then everything: tune was already undone, so only quiesce is left to undo.
+    let undone = env.undo(&run, 0);
+    assert!(
+        results(&undone, "tune", "undo").is_empty(),
+        "tune was undone twice: {undone:?}"
+    );
+    let r = results(&undone, "quiesce", "undo");
+    assert_eq!(r.len(), 2, "{r:?}");
+    for w in workers {
+        assert_eq!(r[w], ("ok".into(), "started kubelet".into()), "{w}");
+        assert!(env.kubelet(w), "undo did not restart {w}'s kubelet");
+    }
+    assert_eq!(undo_order(&undone), ["quiesce"], "{undone:?}");
+    assert_eq!(
+        step_ends(&undone),
+        BTreeMap::from([("quiesce".to_owned(), "undone".to_owned())])
+    );
+    assert_eq!(env.lab.manifest("cp1").expect("manifest"), before);
+
+    // The same runbook again, undone in one go: last step first.
+    let (run2, _) = env.run(steps, 0);
+    changed("after the second run");
+    let undone = env.undo(&run2, 0);
+    assert_eq!(undo_order(&undone), ["quiesce", "tune"], "{undone:?}");
+    assert_eq!(
+        step_ends(&undone),
+        BTreeMap::from([
+            ("quiesce".to_owned(), "undone".to_owned()),
+            ("tune".to_owned(), "undone".to_owned()),
+        ])
+    );
+    assert_eq!(results(&undone, "tune", "undo")["cp1"].0, "ok");
+    assert_eq!(env.lab.manifest("cp1").expect("manifest"), before);
+    for w in workers {
+        assert!(
+            env.kubelet(w),
+            "the second undo did not restart {w}'s kubelet"
+        );
+    }
+    env.bg().args(["journal", "verify", &run]).run().ok();
+    env.bg().args(["journal", "verify", &run2]).run().ok();
+}
+
+#[test]
+fn an_undone_run_cannot_be_resumed() {
+    let env = Env::new(&LabSpec {
+        default_pods: false,
+        ..LabSpec::new(1, 2)
+    });
+    // worker1 quiesced, then a step that fails everywhere stops the run (exit 3).
+    let steps = r#"
+[[steps]]
+id = "quiesce"
+action = "nodes.quiesce"
+targets = "worker1"
+
+[[steps]]
+id = "fails"
+action = "ssh.exec"
+targets = "role=worker"
+[steps.with]
+command = "exit 1"
+"#;
+    let (run, _) = env.run(steps, 3);
+    assert!(!env.kubelet("worker1"));
+    env.undo(&run, 0);
+    assert!(
+        env.kubelet("worker1"),
+        "undo did not restart worker1's kubelet"
+    );
+    let out = env
+        .bg()
+        .args(["resume", &run, "--yes"])
+        .run()
+        .code(2)
+        .stderr_has("has been undone");
+    assert!(
+        out.stderr.contains("Start a new `breakglass run`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        env.kubelet("worker1"),
+        "the refused resume quiesced worker1 again"
+    );
+    env.bg().args(["journal", "verify", &run]).run().ok();
 }
 
 /// The names and namespaces of a node's pods, with whether they run.

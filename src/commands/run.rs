@@ -234,6 +234,20 @@ pub async fn resume(settings: &Settings, args: &ResumeArgs) -> anyhow::Result<Ex
         ));
         return Ok(Exit::Success);
     }
+    // Resuming an undone run would re-apply only what had not finished before the undo, and
+    // leave what the undo restored restored: a fleet half in each state. A new run is clear.
+    let undone = history.undo_attempts();
+    if undone > 0 {
+        return Err(ExitError::new(
+            Exit::Usage,
+            format!(
+                "run {} has been undone ({undone} target result(s) of `breakglass undo` in its journal); \
+                 resuming it would leave the fleet half applied. Start a new `breakglass run` instead",
+                args.run
+            ),
+        )
+        .into());
+    }
     let (plan, inventory) = history.plan(args.allow_inventory_change)?;
     check_unattended(&plan, args.yes)?;
     let rs = run_settings(settings, &inventory, &args.ssh, &args.engine, args.yes)?;

@@ -93,6 +93,13 @@ impl History {
         done
     }
 
+    /// How many targets an `undo` of this run has already tried to restore.
+    pub fn undo_attempts(&self) -> usize {
+        self.events()
+            .filter(|e| matches!(e, Event::TargetResult(r) if r.mode.as_deref() == Some("undo")))
+            .count()
+    }
+
     /// Rebuilds the plan from the recorded runbook source, parameters and inventory.
     pub fn plan(&self, allow_inventory_change: bool) -> anyhow::Result<(Plan, Inventory)> {
         let b = &self.begin;
@@ -172,6 +179,9 @@ pub async fn undo(
                 if !snapshots.contains_key(&key) {
                     order.push(key.clone());
                 }
+                // A snapshot after an undo means a resume changed the target again: an earlier
+                // undo no longer covers it.
+                undone.remove(&key);
                 snapshots.insert(key, state);
             }
             Event::TargetResult(TargetResult {
