@@ -504,6 +504,55 @@ command = "exit 1"
     env.bg().args(["journal", "verify", &run]).run().ok();
 }
 
+#[test]
+fn apiservers_tune_edits_the_manifest_it_is_given() {
+    let env = Env::new(&LabSpec {
+        default_pods: false,
+        ..LabSpec::new(1, 0)
+    });
+    // A distribution that keeps the manifest elsewhere.
+    let alt = "/etc/kubernetes/alt-manifests/kube-apiserver.yaml";
+    env.sh(
+        "cp1",
+        &format!("mkdir -p /etc/kubernetes/alt-manifests && cp {MANIFEST} {alt}"),
+    );
+    let default_before = env.lab.manifest("cp1").expect("manifest");
+    let alt_path = env.lab.node_file("cp1", alt).expect("path");
+    let alt_before = std::fs::read(&alt_path).expect("alt manifest");
+    let steps = format!(
+        r#"
+[[steps]]
+id = "tune"
+action = "apiservers.tune"
+targets = "cp1"
+[steps.with]
+manifest = "{alt}"
+set = {{ "--max-requests-inflight" = 900 }}
+"#
+    );
+    let (run, events) = env.run(&steps, 0);
+    let r = results(&events, "tune", "apply");
+    assert!(
+        r["cp1"]
+            .1
+            .contains("set --max-requests-inflight=900 (was 400)"),
+        "{r:?}"
+    );
+    let alt_after = String::from_utf8(std::fs::read(&alt_path).expect("alt")).expect("utf8");
+    assert!(
+        alt_after.contains("    - --max-requests-inflight=900\n"),
+        "{alt_after}"
+    );
+    assert_eq!(
+        env.lab.manifest("cp1").expect("manifest"),
+        default_before,
+        "the default manifest was touched"
+    );
+    env.undo(&run, 0);
+    assert_eq!(std::fs::read(&alt_path).expect("alt"), alt_before);
+    assert_eq!(env.lab.manifest("cp1").expect("manifest"), default_before);
+}
+
 /// The names and namespaces of a node's pods, with whether they run.
 fn pod_set(env: &Env, node: &str) -> BTreeSet<(String, String, bool)> {
     env.lab
@@ -614,6 +663,92 @@ name_prefix = "telemetry-agent-"
             .all(|(o, s)| o == "ok" && s == "no matching pods"),
         "{r:?}"
     );
+}
+
+#[test]
+fn workload_kill_by_label_and_by_label_with_prefix() {
+    let env = Env::new(&LabSpec {
+        default_pods: false,
+        ..LabSpec::new(1, 1)
+    });
+    env.lab
+        .seed_pods(
+            "worker1",
+            &[
+                // Labelled, whatever their names: the label alone selects both.
+                PodSpec::new("monitoring", "collector-a1b2c").label("app", "telemetry-agent"),
+                PodSpec::new("monitoring", "telemetry-agent-x9y8z").label("app", "telemetry-agent"),
+                // Survivors: another value, no label, the label in another namespace.
+                PodSpec::new("monitoring", "telemetry-agent-o0o0o").label("app", "other"),
+                PodSpec::new("monitoring", "telemetry-agent-n0l4b"),
+                PodSpec::new("kube-system", "collector-k1k2k").label("app", "telemetry-agent"),
+                // For the second run: labelled, but only one of them has the prefix.
+                PodSpec::new("monitoring", "metrics-agent-m1m2m").label("tier", "node"),
+                PodSpec::new("monitoring", "telemetry-agent-t1t2t").label("tier", "node"),
+            ],
+        )
+        .expect("seed");
+    let names = |env: &Env| -> BTreeSet<String> {
+        pod_set(env, "worker1")
+            .into_iter()
+            .map(|(ns, name, _)| format!("{ns}/{name}"))
+            .collect()
+    };
+    let all = names(&env);
+    assert_eq!(all.len(), 7, "{all:?}");
+    let without = |gone: &[&str]| -> BTreeSet<String> {
+        all.iter()
+            .filter(|p| !gone.contains(&p.as_str()))
+            .cloned()
+            .collect()
+    };
+
+    let (_, events) = env.run(
+        r#"
+[[steps]]
+id = "kill"
+action = "workload.kill"
+targets = "worker1"
+[steps.with]
+namespace = "monitoring"
+label = "app=telemetry-agent"
+"#,
+        0,
+    );
+    let r = results(&events, "kill", "apply");
+    assert!(r["worker1"].1.starts_with("stopped 2 pod(s): "), "{r:?}");
+    let gone = [
+        "monitoring/collector-a1b2c",
+        "monitoring/telemetry-agent-x9y8z",
+    ];
+    assert_eq!(names(&env), without(&gone));
+
+    // Both: a pod must match the label and the prefix.
+    let (_, events) = env.run(
+        r#"
+[[steps]]
+id = "kill"
+action = "workload.kill"
+targets = "worker1"
+[steps.with]
+namespace = "monitoring"
+label = "tier=node"
+name_prefix = "telemetry-agent-"
+"#,
+        0,
+    );
+    let r = results(&events, "kill", "apply");
+    assert_eq!(
+        r["worker1"],
+        (
+            "ok".into(),
+            "stopped 1 pod(s): telemetry-agent-t1t2t".into()
+        ),
+        "{r:?}"
+    );
+    let mut gone = gone.to_vec();
+    gone.push("monitoring/telemetry-agent-t1t2t");
+    assert_eq!(names(&env), without(&gone));
 }
 
 #[test]
