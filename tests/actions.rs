@@ -45,6 +45,14 @@ impl Env {
         }
     }
 
+    /// A lab whose nodes run no seeded pods.
+    fn without_pods(control_planes: usize, workers: usize) -> Env {
+        Env::new(&LabSpec {
+            default_pods: false,
+            ..LabSpec::new(control_planes, workers)
+        })
+    }
+
     fn bg(&self) -> Bg {
         self.scratch
             .bg_with(self.lab.inventory_path())
@@ -203,10 +211,7 @@ stop_runtime = false
 
 #[test]
 fn apiservers_tune_edits_the_manifest_and_undo_restores_it_byte_for_byte() {
-    let env = Env::new(&LabSpec {
-        default_pods: false,
-        ..LabSpec::new(1, 1)
-    });
+    let env = Env::without_pods(1, 1);
     let before = env.lab.manifest("cp1").expect("manifest");
     let path = env.lab.node_file("cp1", MANIFEST).expect("path");
     let meta_before = std::fs::metadata(&path).expect("stat");
@@ -336,10 +341,7 @@ fn step_ends(events: &[Value]) -> BTreeMap<String, String> {
 
 #[test]
 fn undo_of_one_step_then_of_the_rest_restores_in_reverse_step_order_and_never_twice() {
-    let env = Env::new(&LabSpec {
-        default_pods: false,
-        ..LabSpec::new(1, 2)
-    });
+    let env = Env::without_pods(1, 2);
     let workers = ["worker1", "worker2"];
     let before = env.lab.manifest("cp1").expect("manifest");
     let text = String::from_utf8(before.clone()).expect("utf8");
@@ -461,10 +463,7 @@ stop_runtime = false
 
 #[test]
 fn an_undone_run_cannot_be_resumed() {
-    let env = Env::new(&LabSpec {
-        default_pods: false,
-        ..LabSpec::new(1, 2)
-    });
+    let env = Env::without_pods(1, 2);
     // worker1 quiesced, then a step that fails everywhere stops the run (exit 3).
     let steps = r#"
 [[steps]]
@@ -506,10 +505,7 @@ command = "exit 1"
 
 #[test]
 fn apiservers_tune_edits_the_manifest_it_is_given() {
-    let env = Env::new(&LabSpec {
-        default_pods: false,
-        ..LabSpec::new(1, 0)
-    });
+    let env = Env::without_pods(1, 0);
     // A distribution that keeps the manifest elsewhere.
     let alt = "/etc/kubernetes/alt-manifests/kube-apiserver.yaml";
     env.sh(
@@ -667,10 +663,7 @@ name_prefix = "telemetry-agent-"
 
 #[test]
 fn workload_kill_by_label_and_by_label_with_prefix() {
-    let env = Env::new(&LabSpec {
-        default_pods: false,
-        ..LabSpec::new(1, 1)
-    });
+    let env = Env::without_pods(1, 1);
     env.lab
         .seed_pods(
             "worker1",
@@ -753,10 +746,7 @@ name_prefix = "telemetry-agent-"
 
 #[test]
 fn a_run_killed_mid_wave_resumes_without_redoing_finished_or_in_doubt_targets() {
-    let env = Env::new(&LabSpec {
-        default_pods: false,
-        ..LabSpec::new(1, 3)
-    });
+    let env = Env::without_pods(1, 3);
     let steps = r#"
 [[steps]]
 id = "slow"

@@ -102,6 +102,26 @@ impl Env {
             .expect("probe")
     }
 
+    /// A block by the iptables backend holds: said so, jumped to first in INPUT, a worker
+    /// refused, the operator let through.
+    fn assert_blocked_with_iptables(&self, out: &Ran) {
+        let summary = result(out, "fw").summary.unwrap_or_default();
+        assert!(summary.contains("with iptables"), "{summary}");
+        let chain = self.sh("cp1", "iptables -S INPUT");
+        assert!(
+            chain.lines().nth(1) == Some("-A INPUT -j BREAKGLASS"),
+            "{chain}"
+        );
+        assert_eq!(
+            self.probe_from(Some("worker2"), Duration::from_secs(1)),
+            Probe::TimedOut
+        );
+        assert_eq!(
+            self.probe_from(None, Duration::from_secs(2)),
+            Probe::Connected
+        );
+    }
+
     fn has_table(&self) -> bool {
         self.sh("cp1", "nft list tables")
             .lines()
@@ -377,23 +397,8 @@ fn the_iptables_backend_blocks_too() {
         .hold_connection(Some("worker1"), env.api())
         .expect("watch from worker1");
     let (out, run) = env.run(&env.block_runbook("backend = \"iptables\""));
-    let out = out.ok();
-    let summary = result(&out, "fw").summary.unwrap_or_default();
-    assert!(summary.contains("with iptables"), "{summary}");
+    env.assert_blocked_with_iptables(&out.ok());
     assert!(!env.has_table(), "the iptables backend used nft's table");
-    let chain = env.sh("cp1", "iptables -S INPUT");
-    assert!(
-        chain.lines().nth(1) == Some("-A INPUT -j BREAKGLASS"),
-        "{chain}"
-    );
-    assert_eq!(
-        env.probe_from(Some("worker2"), Duration::from_secs(1)),
-        Probe::TimedOut
-    );
-    assert_eq!(
-        env.probe_from(None, Duration::from_secs(2)),
-        Probe::Connected
-    );
     assert!(
         held_worker.wait_dead(Duration::from_secs(5)),
         "the established watch survived the iptables block"
@@ -420,22 +425,7 @@ fn without_nft_the_default_backend_falls_back_to_iptables() {
     let listing = "iptables -S; ip6tables -S";
     let before = env.sh("cp1", listing);
     let (out, run) = env.run(&env.block_runbook(""));
-    let out = out.ok();
-    let summary = result(&out, "fw").summary.unwrap_or_default();
-    assert!(summary.contains("with iptables"), "{summary}");
-    let chain = env.sh("cp1", "iptables -S INPUT");
-    assert!(
-        chain.lines().any(|l| l == "-A INPUT -j BREAKGLASS"),
-        "{chain}"
-    );
-    assert_eq!(
-        env.probe_from(Some("worker2"), Duration::from_secs(1)),
-        Probe::TimedOut
-    );
-    assert_eq!(
-        env.probe_from(None, Duration::from_secs(2)),
-        Probe::Connected
-    );
+    env.assert_blocked_with_iptables(&out.ok());
     env.bg().args(["undo", &run, "--yes"]).run().ok();
     assert_eq!(env.sh("cp1", listing), before, "undo left iptables changed");
     assert_eq!(
