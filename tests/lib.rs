@@ -13,3 +13,4 @@ mod journal;
 mod lab;
 mod progress;
 mod runbook;
+mod sudo;

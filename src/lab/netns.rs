@@ -32,6 +32,14 @@
 //! all labs: node-local state written by breakglass (snapshots, pidfiles, timers) must live
 //! under one of the private paths above, or nodes will see each other's files.
 //!
+//! Non-root logins (opt-in, [`Lab::add_users`], for `--sudo`): every node then sees private
+//! copies of the host's `/etc/passwd`, `/etc/group`, `/etc/shadow` and `/etc/hosts` (plus the
+//! node's hostname, which sudo resolves) with the lab's users added, and its own
+//! `/etc/sudoers.d` holding only the lab's rules, all bind-mounted inside the node's mount
+//! namespace from `nodes/NAME/run/breakglass-lab/accounts/`. Homes are
+//! `/run/breakglass-lab/home/USER` on the node. The host's `/etc` is read, never written:
+//! `useradd` would change the machine, not a node.
+//!
 //! Mountpoints: a bind mount needs its target to exist on the host. When `/etc/kubernetes` or
 //! `/var/lib/breakglass` is missing, the lab creates the empty directory and records that in
 //! `/run/breakglass-lab/mountpoints/`; the last lab to tear down removes it again, only if it
@@ -65,7 +73,10 @@ use anyhow::{Context, anyhow, bail};
 use serde::{Deserialize, Serialize};
 
 use super::sshd::SshdLab;
+
+mod users;
 use crate::transport::ssh::host_pattern;
+pub use users::{NodeUser, Sudo};
 
 /// The API server stand-in's port on control-plane nodes.
 pub const API_PORT: u16 = 6443;
@@ -310,6 +321,8 @@ pub struct Lab {
     tools: Tools,
     /// `DIR/ca.crt`.
     ca_cert: PathBuf,
+    /// The users [`Lab::add_users`] created (name, uid).
+    users: Vec<(String, u32)>,
     torn_down: bool,
 }
 
@@ -366,6 +379,7 @@ impl Lab {
             inits: Mutex::new(Vec::new()),
             helpers: Arc::new(Mutex::new(BTreeMap::new())),
             tools,
+            users: Vec::new(),
             torn_down: false,
         };
         let plans = lab.plan(spec);
@@ -890,7 +904,7 @@ impl Lab {
         self.dir.join("known_hosts")
     }
 
-    /// The private key every node's sshd accepts for root.
+    /// The private key every node's sshd accepts, for root and for [`Lab::add_users`]'s users.
     pub fn client_key(&self) -> PathBuf {
         self.client_key_path()
     }
@@ -1693,6 +1707,8 @@ fn root_bashrc() -> Option<PathBuf> {
     bashrc.is_file().then_some(bashrc)
 }
 
+/// One absolute `AuthorizedKeysFile` and `StrictModes no`: the lab's client key logs in as any
+/// user, root or [`Lab::add_users`]'s, without per-user `~/.ssh`.
 fn sshd_config(name: &str, address: Ipv4Addr) -> String {
     format!(
         "# breakglass lab node {name} (src/lab/netns.rs); paths are as the node sees them.\n\
