@@ -436,7 +436,14 @@ fn first_ctrl_c_stops_launching_and_reports_second_exits_now() {
     let begin = live.wait_for(minute, is("run_begin"));
     std::thread::sleep(Duration::from_secs(1));
     live.signal("-INT");
-    live.wait_for(minute, is("notice"));
+    live.wait_for(minute, |line: &str| {
+        serde_json::from_str::<serde_json::Value>(line).is_ok_and(|v| {
+            v["type"] == "notice"
+                && v["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("Ctrl-C again"))
+        })
+    });
     let started = Instant::now();
     live.signal("-INT");
     let out = live.finish();
