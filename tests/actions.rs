@@ -549,6 +549,68 @@ set = {{ "--max-requests-inflight" = 900 }}
     assert_eq!(env.lab.manifest("cp1").expect("manifest"), default_before);
 }
 
+#[test]
+fn a_snapshot_that_cannot_be_journaled_changes_nothing() {
+    let env = Env::without_pods(1, 0);
+    // A manifest (still valid: comments; under --max-output) larger than the journal's
+    // filesystem can hold, so the snapshot record, which carries the whole file, cannot be
+    // written.
+    env.sh(
+        "cp1",
+        &format!("head -c 40000 /dev/zero | base64 -w 76 | sed 's/^/# /' >> {MANIFEST}"),
+    );
+    let before = env.lab.manifest("cp1").expect("manifest");
+    assert!(before.len() > 50_000);
+    let journals = env.scratch.journal_dir();
+    std::fs::create_dir_all(&journals).expect("journal dir");
+    let rb = env.runbook(
+        r#"
+[[steps]]
+id = "tune"
+action = "apiservers.tune"
+targets = "cp1"
+[steps.with]
+set = { "--max-requests-inflight" = 1200 }
+"#,
+    );
+    // The journal on a 32 KiB tmpfs in a mount namespace of its own (nothing else sees it).
+    let out = env
+        .bg()
+        .args(["--output", "json", "run"])
+        .arg(&rb)
+        .arg("--yes")
+        .under(
+            "unshare",
+            &[
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                "mount -t tmpfs -o size=32k breakglass-test \"$1\" && shift && exec \"$@\"",
+                "sh",
+                &journals.to_string_lossy(),
+            ],
+        )
+        .run();
+    assert_ne!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        said.contains("cannot journal the snapshot, so nothing was changed"),
+        "{said}"
+    );
+    assert_eq!(
+        env.lab.manifest("cp1").expect("manifest"),
+        before,
+        "the manifest changed although its snapshot was never journaled"
+    );
+    assert_eq!(
+        env.manifests_dir("cp1"),
+        BTreeSet::from(["kube-apiserver.yaml".to_owned()]),
+        "a temporary or backup file was left in the manifests directory"
+    );
+}
+
 /// The names and namespaces of a node's pods, with whether they run.
 fn pod_set(env: &Env, node: &str) -> BTreeSet<(String, String, bool)> {
     env.lab

@@ -216,6 +216,23 @@ impl Bg {
 }
 
 impl Bg {
+    /// The same invocation run by `program ARGS... BIN ...` (e.g. inside `unshare`), with the
+    /// same environment.
+    pub fn under(self, program: &str, args: &[&str]) -> Bg {
+        let mut cmd = Command::new(program);
+        cmd.env_clear().args(args).arg(self.cmd.get_program());
+        cmd.args(self.cmd.get_args());
+        for (k, v) in self.cmd.get_envs() {
+            if let Some(v) = v {
+                cmd.env(k, v);
+            }
+        }
+        Bg {
+            cmd,
+            stdin: self.stdin,
+        }
+    }
+
     /// Runs it with stderr on a pseudo-terminal, as from an operator's shell (util-linux
     /// `script`), and stdout into `stdout_file`: `Ran::stderr` is what the terminal showed.
     pub fn run_on_terminal(self, stdout_file: &Path) -> Ran {
