@@ -5,6 +5,10 @@
 //! Every test asserts network behaviour that only a working firewall produces: a worker's
 //! connection attempt that times out, a held connection that is reset, and the reverse after
 //! undo, revert or unblock.
+//!
+//! In the `on_a_systemd_node_*` tests cp1 poses as a systemd host (`Lab::pose_as_systemd`), so
+//! breakglass takes the path real nodes take: a transient `systemd-run` timer, not a detached
+//! process.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -35,6 +39,16 @@ impl Env {
             lab,
             scratch: Scratch::new(),
         }
+    }
+
+    /// The same lab with cp1 posing as a systemd host ([`Lab::pose_as_systemd`]): there
+    /// breakglass arms its dead-man timers with `systemd-run`, as on a real node.
+    fn with_systemd_cp1() -> Env {
+        let env = Env::new();
+        env.lab
+            .pose_as_systemd("cp1")
+            .expect("cp1 posing as a systemd host");
+        env
     }
 
     fn bg(&self) -> Bg {
@@ -94,6 +108,18 @@ impl Env {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `systemctl is-active UNIT` on cp1: its exit code (0 active, 3 not) and what it printed.
+    fn is_active(&self, unit: &str) -> (Option<i32>, String) {
+        let out = self
+            .lab
+            .sh("cp1", &format!("systemctl is-active {unit}"))
+            .expect("lab sh");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
     }
 
     fn probe_from(&self, node: Option<&str>, timeout: Duration) -> Probe {
@@ -497,5 +523,153 @@ fn a_second_block_takes_over_the_first_timer_and_its_revert_lifts_both() {
             == Probe::Connected),
         "the block was not reverted"
     );
+    assert!(!env.has_table());
+}
+
+/// `breakglass-deadman-RUN-fw`: the transient unit (without `.timer`) of a run's block step.
+fn deadman_unit(run: &str) -> String {
+    format!("breakglass-deadman-{run}-fw")
+}
+
+#[test]
+fn on_a_systemd_node_the_dead_man_is_a_transient_timer_that_reverts_on_its_own() {
+    let env = Env::with_systemd_cp1();
+    env.sh("cp1", SEEDED);
+    let before = env.sh("cp1", "nft -s list ruleset");
+    let (out, run) = env.run(&env.block_runbook("revert_after = \"5s\""));
+    let armed = Instant::now();
+    let out = out.ok();
+    let unit = deadman_unit(&run);
+    let r = result(&out, "fw");
+    let summary = r.summary.clone().unwrap_or_default();
+    assert!(
+        summary.contains(&format!("dead-man (systemd timer {unit}.timer) reverts at")),
+        "{summary}"
+    );
+    let deadman = &r.detail.as_ref().expect("detail")["deadman"];
+    assert_eq!(deadman["kind"], "systemd", "{deadman}");
+    assert_eq!(deadman["id"]["unit"], format!("{unit}.timer"), "{deadman}");
+    // Recorded as a unit, not as a detached process; systemd (here its stand-in) has it.
+    let unit_file = env.state_file(&run, "fw.unit");
+    assert_eq!(
+        std::fs::read_to_string(&unit_file).expect("the .unit file"),
+        format!("{unit}\n")
+    );
+    assert!(
+        !env.state_file(&run, "fw.pid").exists(),
+        "a detached timer too"
+    );
+    assert_eq!(
+        env.is_active(&format!("{unit}.timer")),
+        (Some(0), "active\n".into())
+    );
+    assert_eq!(
+        env.probe_from(Some("worker1"), Duration::from_secs(1)),
+        Probe::TimedOut
+    );
+
+    // No breakglass process runs from here on: only the node's timer can lift the block.
+    assert!(
+        eventually(Duration::from_secs(30), || env
+            .probe_from(Some("worker1"), Duration::from_secs(1))
+            == Probe::Connected),
+        "the block was not reverted"
+    );
+    timing(
+        "revert_after=5s (systemd timer): worker connects again after the run ended",
+        armed.elapsed(),
+    );
+    // The timer was armed before the run ended, and fires 5s (plus up to AccuracySec=1s)
+    // after that.
+    assert!(
+        armed.elapsed() >= Duration::from_secs(4),
+        "reverted {:?} after the run, before revert_after",
+        armed.elapsed()
+    );
+    assert_eq!(env.sh("cp1", "nft -s list ruleset"), before);
+    assert!(
+        env.state_file(&run, "fw.fired").exists(),
+        "the timer did not record that it fired"
+    );
+    assert!(!unit_file.exists(), "the revert left the .unit file");
+    assert!(
+        eventually(Duration::from_secs(5), || env
+            .is_active(&format!("{unit}.timer"))
+            .0
+            == Some(3)),
+        "the elapsed timer is still active"
+    );
+    env.bg()
+        .args(["confirm", &run])
+        .run()
+        .code(1)
+        .stdout_has("already fired");
+}
+
+#[test]
+fn on_a_systemd_node_confirm_stops_the_timer_and_unblock_lifts_the_block() {
+    let env = Env::with_systemd_cp1();
+    let (out, run) = env.run(&env.block_runbook("revert_after = \"10s\""));
+    out.ok();
+    let armed = Instant::now();
+    let unit = deadman_unit(&run);
+    assert!(env.state_file(&run, "fw.unit").exists());
+    env.bg()
+        .args(["confirm", &run])
+        .run()
+        .ok()
+        .stdout_has(&format!("dead-man timer cancelled (systemd {unit})"));
+    assert!(env.state_file(&run, "fw.confirmed").exists());
+    assert!(!env.state_file(&run, "fw.unit").exists());
+    assert_eq!(
+        env.is_active(&format!("{unit}.timer")),
+        (Some(3), "inactive\n".into())
+    );
+    // Past the expiry (10s plus AccuracySec=1s), the block holds.
+    std::thread::sleep(Duration::from_secs(13).saturating_sub(armed.elapsed()));
+    assert_eq!(
+        env.probe_from(Some("worker1"), Duration::from_secs(1)),
+        Probe::TimedOut
+    );
+    assert!(env.has_table());
+    assert!(!env.state_file(&run, "fw.fired").exists());
+    env.bg()
+        .args(["confirm", &run])
+        .run()
+        .ok()
+        .stdout_has("already confirmed");
+
+    // firewall.unblock lifts it (no timer left to cancel).
+    let unblock = env.runbook("unblock", "firewall.unblock", "");
+    let (out, _) = env.run(&unblock);
+    let summary = result(&out.ok(), "fw").summary.unwrap_or_default();
+    assert_eq!(
+        summary, "removed every breakglass block; 0 dead-man timers cancelled",
+        "{summary}"
+    );
+    assert_eq!(
+        env.probe_from(Some("worker1"), Duration::from_secs(2)),
+        Probe::Connected
+    );
+    assert!(!env.has_table());
+
+    // Unblock also stops breakglass timers it knows only from systemd's list (their .unit
+    // file lost), so none can put a block back later.
+    let (out, second) = env.run(&env.block_runbook("revert_after = \"5m\""));
+    out.ok();
+    let unit = deadman_unit(&second);
+    std::fs::remove_file(env.state_file(&second, "fw.unit")).expect("remove the .unit file");
+    let (out, _) = env.run(&unblock);
+    let r = result(&out.ok(), "fw");
+    assert_eq!(
+        r.summary.as_deref(),
+        Some("removed every breakglass block; 1 dead-man timer cancelled"),
+        "{r:?}"
+    );
+    assert_eq!(
+        r.detail.as_ref().expect("detail")["cancelled"],
+        serde_json::json!([format!("systemd {unit}.timer")])
+    );
+    assert_eq!(env.is_active(&format!("{unit}.timer")).0, Some(3));
     assert!(!env.has_table());
 }

@@ -46,6 +46,12 @@
 //! is still empty. A directory that already existed is never modified: the lab only mounts over
 //! it inside its own (private) mount namespaces.
 //!
+//! Nodes have no init system: their PID 1 only reaps. [`Lab::pose_as_systemd`] (opt-in, per
+//! node) renames it `systemd`, which is how breakglass tells a systemd host (`/proc/1/comm`); the
+//! `systemd-run` and `systemctl` stand-ins then run the transient timers breakglass arms there
+//! (the firewall dead-man timer), and refuse to on the other nodes. Real systemd as a node's
+//! PID 1 would move the node's processes into cgroups of its own on a host the lab shares.
+//!
 //! The stand-ins follow the real programs' documented command lines; they are not the real
 //! programs (see each file in `standins/`). Teardown (explicit or on drop, including unwinding
 //! from a panic) kills only processes the lab started or that run inside its namespaces, by
@@ -134,6 +140,7 @@ const STANDINS: &[(&str, &str)] = &[
     ("kubelet", include_str!("standins/kubelet.py")),
     ("crictl", include_str!("standins/crictl.py")),
     ("systemctl", include_str!("standins/systemctl.sh")),
+    ("systemd-run", include_str!("standins/systemd-run.sh")),
     ("containerd", include_str!("standins/containerd.sh")),
     ("breakglass-lab-init", include_str!("standins/lab-init.py")),
     ("breakglass-lab-net", include_str!("standins/lab-net.py")),
@@ -1078,6 +1085,44 @@ impl Lab {
                 );
             }
             thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Makes `node` look like a systemd host to breakglass from now on: its PID 1 renames itself
+    /// `systemd` (`/proc/1/comm`, what breakglass checks), so breakglass arms its dead-man timers
+    /// with `systemd-run` there, as on a real node, and the `systemd-run` stand-in (which
+    /// refuses on nodes whose PID 1 is not `systemd`) and `systemctl` stand-in run and cancel
+    /// them. It is still not systemd: see `standins/systemd-run.sh`. There is no way back
+    /// short of a new lab.
+    pub fn pose_as_systemd(&self, node: &str) -> anyhow::Result<()> {
+        let node = self.node_or_err(node)?;
+        let comm = format!("/proc/{}/comm", node.init_pid);
+        let pid = node.init_pid.to_string();
+        // The init renames itself on SIGUSR1. Sent until it took: right after the build, the
+        // init may still be the setup shell, or Python not yet have its handler (PID 1 of a
+        // namespace drops signals it has no handler for).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let _ = Command::new(&self.tools.kill)
+                .args(["-s", "USR1", &pid])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            thread::sleep(Duration::from_millis(20));
+            match fs::read_to_string(&comm) {
+                Ok(name) if name.trim_end() == "systemd" => return Ok(()),
+                Ok(_) if Instant::now() < deadline => {}
+                Ok(name) => bail!(
+                    "node {}: its init (host PID {pid}) is still named {:?} 10s after SIGUSR1",
+                    node.name,
+                    name.trim_end()
+                ),
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!("node {}: reading {comm} (is its init gone?)", node.name)
+                    });
+                }
+            }
         }
     }
 
@@ -2742,6 +2787,107 @@ mod tests {
                 .expect("probe")
                 == Probe::Connected
         );
+    }
+
+    /// `(exit code, stdout, stderr)` of a script on a node.
+    fn sh_out(lab: &Lab, node: &str, script: &str) -> (Option<i32>, String, String) {
+        let out = lab.sh(node, script).expect("sh");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    #[test]
+    fn a_node_posing_as_systemd_runs_transient_timers() {
+        let lab = Lab::build(&LabSpec {
+            control_planes: 1,
+            workers: 1,
+            default_pods: false,
+            start_kubelets: false,
+        })
+        .expect("build the lab");
+        let arm = "systemd-run --unit=t1 --on-active=30s --timer-property=AccuracySec=1s \
+                   --description='a long one' /bin/sh -c 'touch /tmp/t1-ran'";
+        let (code, _, err) = sh_out(&lab, "cp1", arm);
+        assert_eq!(code, Some(1), "armed a timer without systemd as PID 1");
+        assert!(err.contains("not been booted with systemd"), "{err}");
+
+        lab.pose_as_systemd("cp1").expect("cp1 poses as systemd");
+        assert_eq!(sh_ok(&lab, "cp1", "cat /proc/1/comm"), "systemd\n");
+        assert_ne!(sh_ok(&lab, "worker1", "cat /proc/1/comm"), "systemd\n");
+        assert_eq!(
+            sh_out(&lab, "cp1", arm),
+            (
+                Some(0),
+                String::new(),
+                "Running timer as unit: t1.timer\nWill run service as unit: t1.service\n".into()
+            )
+        );
+        assert_eq!(
+            sh_out(&lab, "cp1", "systemctl is-active t1.timer").0,
+            Some(0)
+        );
+        assert_eq!(
+            sh_out(&lab, "worker1", "systemctl is-active t1.timer"),
+            (Some(3), "inactive\n".into(), String::new()),
+            "a timer of cp1 is visible on worker1"
+        );
+        let list = "systemctl list-units --no-legend --plain --state=active 't*.timer'";
+        let listed = sh_ok(&lab, "cp1", list);
+        assert_eq!(
+            listed.split_whitespace().collect::<Vec<_>>(),
+            [
+                "t1.timer", "loaded", "active", "waiting", "a", "long", "one"
+            ],
+            "{listed}"
+        );
+        let (code, _, err) = sh_out(&lab, "cp1", arm);
+        assert_eq!(code, Some(1), "armed the same unit twice");
+        assert!(err.contains("Unit t1.timer was already loaded"), "{err}");
+
+        assert_eq!(sh_out(&lab, "cp1", "systemctl stop t1.timer").0, Some(0));
+        assert_eq!(
+            sh_out(&lab, "cp1", "systemctl is-active --quiet t1.timer"),
+            (Some(3), String::new(), String::new())
+        );
+        let (code, _, err) = sh_out(&lab, "cp1", "systemctl stop t1.timer");
+        assert_eq!(code, Some(5), "{err}");
+        assert!(err.contains("Unit t1.timer not loaded"), "{err}");
+        assert_eq!(sh_ok(&lab, "cp1", list), "");
+        assert!(
+            sh_ok(&lab, "cp1", "pgrep -f '[b]reakglass-lab-timer' || true").is_empty(),
+            "the stopped timer's process is still there"
+        );
+
+        // A short one fires, in the service's environment rather than the caller's.
+        let armed = Instant::now();
+        assert_eq!(
+            sh_out(
+                &lab,
+                "cp1",
+                "cd /tmp && FOO=caller systemd-run --quiet --unit=t2 --on-active=1 \
+                 --timer-property=AccuracySec=100ms /bin/sh -c \
+                 'echo \"${FOO-unset} $(pwd) $(umask)\" > /tmp/t2-ran'"
+            ),
+            (Some(0), String::new(), String::new())
+        );
+        let ran = lab.node_file("cp1", "/tmp/t2-ran").expect("node path");
+        assert!(
+            eventually(Duration::from_secs(10), || ran.exists()),
+            "the timer did not fire"
+        );
+        assert!(
+            armed.elapsed() >= Duration::from_secs(1),
+            "fired after {:?}, before --on-active=1",
+            armed.elapsed()
+        );
+        assert!(eventually(Duration::from_secs(5), || {
+            sh_out(&lab, "cp1", "systemctl is-active t2.timer").0 == Some(3)
+        }));
+        assert_eq!(fs::read_to_string(&ran).expect("read"), "unset / 0022\n");
+        assert!(!lab.node_file("cp1", "/tmp/t1-ran").expect("path").exists());
     }
 
     #[test]

@@ -5,6 +5,10 @@ Not a real init. It only reaps: processes started by the stand-in `systemctl` (s
 reparented here when their starter exits, and would stay zombies without a reaper. When this
 process dies the kernel kills every other process of the node, which is how the lab tears a
 node down without hunting for its processes.
+
+SIGUSR1 (`Lab::pose_as_systemd`) renames this process `systemd`: `/proc/1/comm` is how
+breakglass and the `systemd-run` stand-in tell a systemd host. It is still not systemd; the
+transient timers are the stand-ins' (standins/systemd-run.sh).
 """
 import os
 import signal
@@ -20,7 +24,14 @@ def reap(*_):
             return
 
 
+def pose_as_systemd(*_):
+    # Writing /proc/self/comm is prctl(PR_SET_NAME) for the calling thread: this one.
+    with open("/proc/self/comm", "w") as comm:
+        comm.write("systemd")
+
+
 signal.signal(signal.SIGCHLD, reap)
+signal.signal(signal.SIGUSR1, pose_as_systemd)
 # PID 1 of a namespace ignores signals it has no handler for; be explicit about TERM and INT so
 # a stray `kill 1` on the node does not look like it worked.
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
