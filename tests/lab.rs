@@ -181,6 +181,22 @@ fn lab_demo_runs_the_reference_recovery_end_to_end() {
         );
     }
     assert!(out.stdout.contains("completed:"), "{}", out.stdout);
+    // What the demo saw on the lab's network: a worker cut off behind the block while the
+    // operator's address still reaches the API, and the worker back once the run unblocked.
+    for (when, from, seen) in [
+        ("before the recovery", "worker1", "connected"),
+        ("behind the block", "worker1", "timed out"),
+        ("behind the block", "the operator", "connected"),
+        ("after the recovery", "worker1", "connected"),
+    ] {
+        assert!(
+            out.stderr.lines().any(|l| l
+                .strip_prefix(&format!("[demo] {when}: {from} "))
+                .is_some_and(|rest| rest.contains(&format!(": {seen}")))),
+            "no `{when}: {from} ... {seen}` in:\n{}",
+            out.stderr
+        );
+    }
 }
 
 /// `lab up` waits for a signal, then tears the lab down: its namespaces exist while it is up and

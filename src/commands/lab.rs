@@ -3,11 +3,12 @@
 //! reference incident's recovery run against it end to end. Needs root (namespaces).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::cli::{EngineArgs, LabArgs, PlanArgs, RunArgs, SshArgs};
 use crate::engine::runbook::Operator;
 use crate::error::{Exit, ExitError};
-use crate::lab::netns::{Lab, LabSpec, Role};
+use crate::lab::netns::{Lab, LabSpec, Probe, Role};
 use crate::output::{stderr_line, stdout_line};
 use crate::settings::Settings;
 
@@ -75,8 +76,47 @@ pub async fn up(args: &LabArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Success)
 }
 
-/// Answers confirmations and pauses for the demo, saying so.
-struct DemoOperator;
+/// Answers confirmations and pauses for the demo, saying so, and at the pause shows what the
+/// block does on the lab's network: real TCP from a worker and from the operator's address.
+struct DemoOperator {
+    lab: Arc<Lab>,
+}
+
+impl DemoOperator {
+    /// One line per probe of the first API server: from the first worker (a node, blocked
+    /// during the recovery) and from the operator's address (allowed throughout).
+    fn show_api_reach(&self, when: &str) {
+        let Some(cp) = self
+            .lab
+            .nodes_with_role(Role::ControlPlane)
+            .first()
+            .copied()
+        else {
+            return;
+        };
+        let api = cp.api_addr();
+        let worker = self
+            .lab
+            .nodes_with_role(Role::Worker)
+            .first()
+            .map(|w| w.name.clone());
+        let operator = format!("the operator ({})", self.lab.operator_address());
+        for (from, label) in [(worker.as_deref(), worker.clone()), (None, Some(operator))] {
+            let Some(label) = label else { continue };
+            let seen = match self.lab.tcp_probe(from, api, Duration::from_secs(1)) {
+                Ok(Probe::Connected) => "connected".to_owned(),
+                Ok(Probe::TimedOut) => "timed out (packets dropped)".to_owned(),
+                Ok(Probe::Refused) => "refused".to_owned(),
+                Ok(Probe::Unreachable(e)) => format!("unreachable: {e}"),
+                Err(e) => format!("could not probe: {e:#}"),
+            };
+            stderr_line(&format!(
+                "[demo] {when}: {label} -> {} {api}: {seen}",
+                cp.name
+            ));
+        }
+    }
+}
 
 impl Operator for DemoOperator {
     fn confirm(&self, step: &str, what: &str, expected: &str) -> bool {
@@ -87,9 +127,9 @@ impl Operator for DemoOperator {
     }
 
     fn pause(&self, step: &str, message: &str) -> bool {
-        stderr_line(&format!(
-            "\n[demo] paused at step {step}:\n{message}\n[demo] answering `continue`"
-        ));
+        stderr_line(&format!("\n[demo] paused at step {step}:\n{message}"));
+        self.show_api_reach("behind the block");
+        stderr_line("[demo] answering `continue`");
         true
     }
 }
@@ -145,8 +185,19 @@ pub async fn demo(settings: &Settings, args: &LabArgs) -> anyhow::Result<Exit> {
             max_output: None,
         },
     };
-    let result = super::run::run_with(&lab_settings, &run_args, Arc::new(DemoOperator)).await;
+    let lab = Arc::new(lab);
+    let operator = Arc::new(DemoOperator {
+        lab: Arc::clone(&lab),
+    });
+    operator.show_api_reach("before the recovery");
+    let result = super::run::run_with(&lab_settings, &run_args, Arc::clone(&operator) as _).await;
+    operator.show_api_reach("after the recovery");
+    drop(operator);
     stderr_line("breakglass: tearing the lab down...");
-    lab.teardown()?;
+    match Arc::try_unwrap(lab) {
+        Ok(lab) => lab.teardown()?,
+        // Unreachable (the operator was the only other owner); dropping a lab tears it down.
+        Err(lab) => drop(lab),
+    }
     result
 }
