@@ -158,11 +158,14 @@ fn waves_run_canary_first_and_a_blown_budget_stops_then_resume_finishes() {
         + 6;
     bytes[at] = b'9';
     std::fs::write(&path, &bytes).expect("write");
-    f.bg()
-        .args(["resume", &begin.run_id, "--yes"])
-        .run()
-        .code(4);
-    f.bg().args(["undo", &begin.run_id, "--yes"]).run().code(4);
+    for verb in ["resume", "undo"] {
+        f.bg()
+            .args([verb, &begin.run_id, "--yes"])
+            .run()
+            .code(4)
+            .stderr_has("failed verification")
+            .stderr_has("`resume` and `undo` refuse a journal they cannot trust");
+    }
     assert_eq!(
         std::fs::read(&path).expect("journal"),
         bytes,
