@@ -265,8 +265,10 @@ pub async fn resume(settings: &Settings, args: &ResumeArgs) -> anyhow::Result<Ex
             done.steps.len(),
             match (in_doubt, args.rerun_in_doubt) {
                 (0, _) => String::new(),
-                (n, true) => format!("; {n} in doubt, run again (--rerun-in-doubt)"),
-                (n, false) => format!("; {n} in doubt"),
+                (n, true) => format!("; {n} cut off mid-change, all run again (--rerun-in-doubt)"),
+                (n, false) => format!(
+                    "; {n} cut off mid-change: run again where the step is idempotent, else in doubt"
+                ),
             }
         ),
     };
