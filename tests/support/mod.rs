@@ -216,50 +216,49 @@ impl Bg {
 }
 
 impl Bg {
-    /// The same invocation run by `program ARGS... BIN ...` (e.g. inside `unshare`), with the
-    /// same environment.
-    pub fn under(self, program: &str, args: &[&str]) -> Bg {
+    /// `program` with this invocation's environment (and nothing else from ours).
+    fn wrapper(&self, program: &str) -> Command {
         let mut cmd = Command::new(program);
-        cmd.env_clear().args(args).arg(self.cmd.get_program());
-        cmd.args(self.cmd.get_args());
+        cmd.env_clear();
         for (k, v) in self.cmd.get_envs() {
             if let Some(v) = v {
                 cmd.env(k, v);
             }
         }
+        cmd
+    }
+
+    /// The same invocation run by `program ARGS... BIN ...` (e.g. inside `unshare`), with the
+    /// same environment.
+    pub fn under(self, program: &str, args: &[&str]) -> Bg {
+        let mut cmd = self.wrapper(program);
+        cmd.args(args)
+            .arg(self.cmd.get_program())
+            .args(self.cmd.get_args());
         Bg {
             cmd,
             stdin: self.stdin,
         }
     }
 
-    /// Runs it with stderr on a pseudo-terminal, as from an operator's shell (util-linux
-    /// `script`), and stdout into `stdout_file`: `Ran::stderr` is what the terminal showed.
+    /// Runs it with stderr on a pseudo-terminal, as from an operator's shell (`script` from
+    /// bsdutils), and stdout into `stdout_file`: `Ran::stderr` is what the terminal showed.
     pub fn run_on_terminal(self, stdout_file: &Path) -> Ran {
-        let mut words = vec![self.cmd.get_program().to_string_lossy().into_owned()];
-        words.extend(
-            self.cmd
-                .get_args()
-                .map(|a| a.to_string_lossy().into_owned()),
-        );
+        let words: Vec<String> = std::iter::once(self.cmd.get_program())
+            .chain(self.cmd.get_args())
+            .map(|w| w.to_string_lossy().into_owned())
+            .collect();
         let line = format!(
             "{} > {}",
             shlex::try_join(words.iter().map(String::as_str)).expect("quote"),
             shlex::try_quote(&stdout_file.to_string_lossy()).expect("quote")
         );
-        let mut script = Command::new("script");
-        script
-            .env_clear()
-            .args(["-q", "-e", "-c", &line, "/dev/null"]);
-        for (k, v) in self.cmd.get_envs() {
-            if let Some(v) = v {
-                script.env(k, v);
-            }
-        }
-        let out = script
+        let out = self
+            .wrapper("script")
+            .args(["-q", "-e", "-c", &line, "/dev/null"])
             .stdin(Stdio::null())
             .output()
-            .expect("script (util-linux)");
+            .expect("script (bsdutils)");
         Ran {
             code: out.status.code().unwrap_or(-1),
             stdout: std::fs::read_to_string(stdout_file).unwrap_or_default(),
