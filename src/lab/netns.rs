@@ -79,9 +79,9 @@ use anyhow::{Context, anyhow, bail};
 use serde::{Deserialize, Serialize};
 
 use super::sshd::SshdLab;
+use crate::transport::ssh::host_pattern;
 
 mod users;
-use crate::transport::ssh::host_pattern;
 pub use users::{NodeUser, Sudo};
 
 /// The API server stand-in's port on control-plane nodes.
