@@ -5,6 +5,7 @@
 //! final error with its exit code.
 
 pub mod actions;
+pub mod cancel;
 pub mod cli;
 pub mod commands;
 pub mod engine;
@@ -12,6 +13,7 @@ pub mod error;
 pub mod inventory;
 pub mod journal;
 pub mod lab;
+pub mod outcome;
 pub mod output;
 pub mod runbook;
 pub mod settings;

@@ -58,7 +58,7 @@ fn connect_timeout_holds_against_a_host_that_drops_packets() {
     };
     let w = by_target("worker1");
     assert_eq!(
-        (w.outcome.as_str(), w.phase.as_deref()),
+        (w.outcome.label(), w.phase.as_deref()),
         ("timed_out", Some("connect")),
         "{w:?}"
     );
@@ -127,12 +127,19 @@ fn wait_healthy_probes_the_api_over_tls_by_ip_and_fails_when_blocked() {
         .arg("--yes")
         .run()
         .ok();
-    let gate = events(&out.stdout).into_iter().find_map(|e| match e {
-        Event::Gate { passed, detail, .. } => Some((passed, detail)),
+    // `wait.healthy` is an ordinary step acting once, from the operator's machine.
+    let probed = events(&out.stdout).into_iter().find_map(|e| match e {
+        Event::TargetResult(r) if r.step.as_deref() == Some("healthy") => Some(r),
         _ => None,
     });
-    let (passed, detail) = gate.expect("gate event");
-    assert!(passed && detail.contains("healthy"), "{detail}");
+    let probed = probed.expect("the wait.healthy step's result");
+    assert_eq!(
+        (probed.target.as_str(), probed.outcome.label()),
+        ("operator", "ok"),
+        "{probed:?}"
+    );
+    let summary = probed.summary.unwrap_or_default();
+    assert!(summary.starts_with("healthy: "), "{summary}");
 
     // The API server stops answering the operator: the step fails within its timeout, exit 3.
     lab.sh("cp1", "nft add table inet drill && nft add chain inet drill in '{ type filter hook input priority -50; }' && nft add rule inet drill in tcp dport 6443 drop")
@@ -151,7 +158,8 @@ fn wait_healthy_probes_the_api_over_tls_by_ip_and_fails_when_blocked() {
         started.elapsed()
     );
     assert!(
-        out.stdout.contains("STOPPED at step healthy"),
+        out.stdout
+            .contains("STOPPED at step healthy: operator: not healthy: still unhealthy"),
         "{}",
         out.stdout
     );

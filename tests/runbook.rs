@@ -480,7 +480,7 @@ command = "echo after-the-pause"
     let ended: Vec<(String, String)> = ev
         .iter()
         .filter_map(|e| match e {
-            Event::StepEnd { step, status, .. } => Some((step.clone(), status.clone())),
+            Event::StepEnd { step, status, .. } => Some((step.clone(), status.label().to_owned())),
             _ => None,
         })
         .collect();

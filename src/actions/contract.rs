@@ -2,15 +2,17 @@
 //! plan, snapshot, apply, verify, inverse.
 //!
 //! Actions are blocking and run on the engine's blocking threads, one target at a time per
-//! thread. They reach the target only through [`Node`], so the engine decides how (SSH, later
-//! other transports) and tests can substitute a recorder. They never print and never journal:
-//! the engine journals the snapshot *before* calling `apply`.
+//! thread. They reach their target only through the [`Context`] they are handed (a shell on a
+//! host is a [`Node`]), so the command decides how and tests can substitute a recorder. They
+//! never print and never journal: the engine journals the snapshot *before* calling `apply`.
 
 use serde_json::Value;
 
+pub use super::context::{Context, Target, TargetKind};
+use crate::outcome::Outcome;
 use crate::transport::ssh::ExecResult;
 
-/// One target as an action sees it.
+/// A shell on one host, as an action sees it (the SSH reach; one session per step).
 pub trait Node {
     /// Inventory name.
     fn name(&self) -> &str;
@@ -25,8 +27,8 @@ pub trait Node {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct ActionFailure {
-    /// The outcome label for tallies (`failed`, `unreachable`, `timed_out`, `refused`, ...).
-    pub outcome: String,
+    /// What kind of failure, for tallies and the retry rule.
+    pub outcome: Outcome,
     pub message: String,
     pub never_ran: bool,
 }
@@ -35,7 +37,7 @@ impl ActionFailure {
     /// A failure decided before anything was changed (guard rail, bad state).
     pub fn refused(message: impl Into<String>) -> ActionFailure {
         ActionFailure {
-            outcome: "failed".into(),
+            outcome: Outcome::Failed,
             message: message.into(),
             never_ran: true,
         }
@@ -44,7 +46,7 @@ impl ActionFailure {
     /// A failure after the change may have started.
     pub fn failed(message: impl Into<String>) -> ActionFailure {
         ActionFailure {
-            outcome: "failed".into(),
+            outcome: Outcome::Failed,
             message: message.into(),
             never_ran: false,
         }
@@ -69,7 +71,7 @@ impl ActionFailure {
             message.push_str(&format!(": {tail}"));
         }
         ActionFailure {
-            outcome: r.outcome.label().to_owned(),
+            outcome: r.outcome.kind(),
             message,
             never_ran: r.outcome.never_ran(),
         }
@@ -89,6 +91,11 @@ pub trait Action: Send + Sync {
     /// `firewall.block`, `ssh.exec`, ...
     fn kind(&self) -> &'static str;
 
+    /// What the step's targets are: inventory hosts (the default), or the operator's machine.
+    fn runs_on(&self) -> TargetKind {
+        TargetKind::Hosts
+    }
+
     /// One line saying what would change on `target`, for `plan` and `--dry-run`. No side effects.
     fn plan(&self, target: &str) -> String;
 
@@ -97,14 +104,20 @@ pub trait Action: Send + Sync {
         true
     }
 
+    /// True when the action changes nothing (probes, pauses): it has no prior state to journal
+    /// and nothing to undo, and `undo` passes it by without a word.
+    fn read_only(&self) -> bool {
+        false
+    }
+
     /// Reads the prior state `inverse` needs. Must not change anything.
-    fn snapshot(&self, node: &mut dyn Node) -> Result<Value, ActionFailure>;
+    fn snapshot(&self, cx: &mut dyn Context) -> Result<Value, ActionFailure>;
 
     /// Makes the change, idempotently where the kind allows.
-    fn apply(&self, node: &mut dyn Node, snapshot: &Value) -> Result<Applied, ActionFailure>;
+    fn apply(&self, cx: &mut dyn Context, snapshot: &Value) -> Result<Applied, ActionFailure>;
 
     /// Reads back and confirms the change holds.
-    fn verify(&self, node: &mut dyn Node, snapshot: &Value) -> Result<(), ActionFailure>;
+    fn verify(&self, cx: &mut dyn Context, snapshot: &Value) -> Result<(), ActionFailure>;
 
     /// The action that restores `snapshot` on the same target, for `undo`. None when the kind
     /// changes nothing (read-only) or cannot be reversed (the reason is shown by `plan`).

@@ -48,7 +48,7 @@ use serde_json::{Value, json};
 
 use super::BuildContext;
 use super::args::{FirewallBackend, FirewallBlock, FirewallUnblock};
-use super::contract::{Action, ActionFailure, Applied, Node};
+use super::contract::{Action, ActionFailure, Applied, Context, Node};
 use crate::inventory::Selector;
 use crate::transport::ssh::{ExecResult, Outcome};
 
@@ -1248,7 +1248,8 @@ impl Action for FirewallBlockAction {
         s
     }
 
-    fn snapshot(&self, node: &mut dyn Node) -> Result<Value, ActionFailure> {
+    fn snapshot(&self, cx: &mut dyn Context) -> Result<Value, ActionFailure> {
+        let node = cx.shell()?;
         let name = node.name().to_owned();
         let facts = list(node, &self.files, "reading the firewall")?;
         let backend = self.choose_backend(&name, &facts)?;
@@ -1309,7 +1310,8 @@ impl Action for FirewallBlockAction {
             .map_err(|e| ActionFailure::refused(format!("cannot encode the snapshot: {e}")))
     }
 
-    fn apply(&self, node: &mut dyn Node, snapshot: &Value) -> Result<Applied, ActionFailure> {
+    fn apply(&self, cx: &mut dyn Context, snapshot: &Value) -> Result<Applied, ActionFailure> {
+        let node = cx.shell()?;
         let snap: BlockSnapshot = parse_snapshot(snapshot)?;
         let name = node.name().to_owned();
         self.guard(&name, &snap)?;
@@ -1437,7 +1439,8 @@ impl Action for FirewallBlockAction {
         Ok(Applied { summary, detail })
     }
 
-    fn verify(&self, node: &mut dyn Node, snapshot: &Value) -> Result<(), ActionFailure> {
+    fn verify(&self, cx: &mut dyn Context, snapshot: &Value) -> Result<(), ActionFailure> {
+        let node = cx.shell()?;
         let snap: BlockSnapshot = parse_snapshot(snapshot)?;
         let facts = list(node, &self.files, "reading the firewall back")?;
         let checked = match snap.backend {
@@ -1500,11 +1503,12 @@ impl Action for FirewallRestoreAction {
         format!("restore the firewall as it was before {}", self.what)
     }
 
-    fn snapshot(&self, _node: &mut dyn Node) -> Result<Value, ActionFailure> {
+    fn snapshot(&self, _cx: &mut dyn Context) -> Result<Value, ActionFailure> {
         Ok(Value::Null)
     }
 
-    fn apply(&self, node: &mut dyn Node, _snapshot: &Value) -> Result<Applied, ActionFailure> {
+    fn apply(&self, cx: &mut dyn Context, _snapshot: &Value) -> Result<Applied, ActionFailure> {
+        let node = cx.shell()?;
         let mut script = restore_script(&self.prior, None, &format!("undo of {}", self.what))?;
         let mut cancelled = String::new();
         if let Some(files) = &self.cancel {
@@ -1532,7 +1536,8 @@ impl Action for FirewallRestoreAction {
         })
     }
 
-    fn verify(&self, node: &mut dyn Node, _snapshot: &Value) -> Result<(), ActionFailure> {
+    fn verify(&self, cx: &mut dyn Context, _snapshot: &Value) -> Result<(), ActionFailure> {
+        let node = cx.shell()?;
         let files = match &self.cancel {
             Some(f) => f.clone(),
             None => {
@@ -1690,7 +1695,8 @@ impl Action for FirewallUnblockAction {
         }
     }
 
-    fn snapshot(&self, node: &mut dyn Node) -> Result<Value, ActionFailure> {
+    fn snapshot(&self, cx: &mut dyn Context) -> Result<Value, ActionFailure> {
+        let node = cx.shell()?;
         let facts = list(node, &self.files, "reading the firewall")?;
         for (tool, err) in [
             ("nft", &facts.nft_error),
@@ -1718,7 +1724,8 @@ impl Action for FirewallUnblockAction {
             .map_err(|e| ActionFailure::refused(format!("cannot encode the snapshot: {e}")))
     }
 
-    fn apply(&self, node: &mut dyn Node, snapshot: &Value) -> Result<Applied, ActionFailure> {
+    fn apply(&self, cx: &mut dyn Context, snapshot: &Value) -> Result<Applied, ActionFailure> {
+        let node = cx.shell()?;
         let snap: UnblockSnapshot = parse_snapshot(snapshot)?;
         let (target, nft_cmds) = self.target(&snap)?;
         let mut script = restore_script(&target, None, "firewall.unblock")?;
@@ -1762,7 +1769,8 @@ impl Action for FirewallUnblockAction {
         })
     }
 
-    fn verify(&self, node: &mut dyn Node, snapshot: &Value) -> Result<(), ActionFailure> {
+    fn verify(&self, cx: &mut dyn Context, snapshot: &Value) -> Result<(), ActionFailure> {
+        let node = cx.shell()?;
         let snap: UnblockSnapshot = parse_snapshot(snapshot)?;
         let (target, nft_cmds) = self.target(&snap)?;
         let facts = list(node, &self.files, "reading the firewall back")?;

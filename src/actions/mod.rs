@@ -5,9 +5,11 @@
 //! file per kind next to it.
 
 pub mod args;
+pub mod context;
 pub mod contract;
 pub mod firewall;
 pub mod node;
+pub mod pause;
 pub mod quiesce;
 pub mod ssh_exec;
 pub mod tune;
@@ -19,47 +21,6 @@ use std::sync::Arc;
 use crate::inventory::Inventory;
 use args::ActionArgs;
 use contract::Action;
-
-/// What a step does: act on each target, or act once for the whole step.
-pub enum StepAction {
-    /// A per-target action (the Action contract), run in waves.
-    Targets(Arc<dyn Action>),
-    /// Probe API server endpoints until healthy (no targets).
-    WaitHealthy(args::WaitHealthy),
-    /// Wait for the operator (no targets).
-    Pause(args::Pause),
-}
-
-impl StepAction {
-    /// One line for the plan, for steps without targets (and for gates).
-    pub fn describe(&self) -> String {
-        match self {
-            StepAction::Targets(a) => a.plan("each target"),
-            StepAction::WaitHealthy(w) => format!(
-                "probe {} on {} until error rate <= {} and latency <= {} for {} (give up after {})",
-                w.paths.join(", "),
-                w.endpoints
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                w.max_error_rate,
-                humantime::format_duration(w.max_latency),
-                humantime::format_duration(w.window),
-                humantime::format_duration(w.timeout),
-            ),
-            StepAction::Pause(p) => format!(
-                "pause for the operator: {}{}",
-                p.message,
-                if p.skippable {
-                    " (skipped under --yes)"
-                } else {
-                    " (refused under --yes)"
-                }
-            ),
-        }
-    }
-}
 
 /// What an action may need to know about where it runs, beyond its arguments.
 pub struct BuildContext<'a> {
@@ -110,30 +71,30 @@ fn wait_healthy_defaults(
 }
 
 /// Builds the action a step's arguments describe.
-pub fn build(args: &ActionArgs, ctx: &BuildContext<'_>) -> anyhow::Result<StepAction> {
+pub fn build(args: &ActionArgs, ctx: &BuildContext<'_>) -> anyhow::Result<Arc<dyn Action>> {
     Ok(match args {
-        ActionArgs::SshExec(a) => {
-            StepAction::Targets(Arc::new(ssh_exec::SshExecAction { args: a.clone() }))
-        }
-        ActionArgs::WaitHealthy(a) => StepAction::WaitHealthy(wait_healthy_defaults(a, ctx)?),
-        ActionArgs::Pause(a) => StepAction::Pause(a.clone()),
-        ActionArgs::NodesQuiesce(a) => StepAction::Targets(Arc::new(
-            quiesce::NodeServices::quiesce(a.clone(), ctx.run_id, ctx.step_id),
+        ActionArgs::SshExec(a) => Arc::new(ssh_exec::SshExecAction { args: a.clone() }),
+        ActionArgs::WaitHealthy(a) => Arc::new(wait_healthy::WaitHealthyAction {
+            args: wait_healthy_defaults(a, ctx)?,
+        }),
+        ActionArgs::Pause(a) => Arc::new(pause::PauseAction { args: a.clone() }),
+        ActionArgs::NodesQuiesce(a) => Arc::new(quiesce::NodeServices::quiesce(
+            a.clone(),
+            ctx.run_id,
+            ctx.step_id,
         )),
-        ActionArgs::NodesUnquiesce(a) => StepAction::Targets(Arc::new(
-            quiesce::NodeServices::unquiesce(a.clone(), ctx.run_id, ctx.step_id),
+        ActionArgs::NodesUnquiesce(a) => Arc::new(quiesce::NodeServices::unquiesce(
+            a.clone(),
+            ctx.run_id,
+            ctx.step_id,
         )),
-        ActionArgs::ApiserversTune(a) => StepAction::Targets(Arc::new(
-            tune::ApiserversTuneAction::new(a.clone(), ctx.run_id, ctx.step_id)?,
-        )),
-        ActionArgs::WorkloadKill(a) => {
-            StepAction::Targets(Arc::new(workload::WorkloadKillAction { args: a.clone() }))
-        }
-        ActionArgs::FirewallBlock(a) => {
-            StepAction::Targets(Arc::new(firewall::FirewallBlockAction::new(a, ctx)?))
-        }
-        ActionArgs::FirewallUnblock(a) => {
-            StepAction::Targets(Arc::new(firewall::FirewallUnblockAction::new(a, ctx)?))
-        }
+        ActionArgs::ApiserversTune(a) => Arc::new(tune::ApiserversTuneAction::new(
+            a.clone(),
+            ctx.run_id,
+            ctx.step_id,
+        )?),
+        ActionArgs::WorkloadKill(a) => Arc::new(workload::WorkloadKillAction { args: a.clone() }),
+        ActionArgs::FirewallBlock(a) => Arc::new(firewall::FirewallBlockAction::new(a, ctx)?),
+        ActionArgs::FirewallUnblock(a) => Arc::new(firewall::FirewallUnblockAction::new(a, ctx)?),
     })
 }

@@ -1,23 +1,28 @@
-//! [`Node`] over SSH: each `run` is one SSH session (connect, exec, close) to the target, with
-//! the run's trust settings and deadlines. Actions make few calls per target (snapshot, apply,
-//! verify), and a fresh session per call keeps a dropped connection from poisoning the next.
+//! [`Node`] over SSH: one authenticated session per target per step. An action's snapshot,
+//! apply, verify and every extra call of a multi-call action run on channels of that one
+//! session, so a saturated API server host pays for one login, not four (ARCHITECTURE.md, "One
+//! login per target per step"). A session lost mid-step is reopened for the next call; whether
+//! that call is made at all is the engine's retry rule (nothing that may have run is run twice).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::contract::Node;
 use crate::transport::RateLimiter;
-use crate::transport::ssh::{self, ExecResult, SshOptions, SshTarget};
+use crate::transport::ssh::{self, Connection, ExecResult, SshOptions, SshTarget};
 
 /// A target reached over SSH.
 pub struct SshNode {
     target: SshTarget,
     options: Arc<SshOptions>,
     limiter: Arc<RateLimiter>,
+    /// The step's session, opened by the first call.
+    connection: Option<Connection>,
+    logins: usize,
 }
 
 impl SshNode {
-    /// `timeout` (the step's, if it sets one) replaces the run's command deadline. Every
+    /// `timeout` (the step's, if it sets one) replaces the run's command deadline. Every new
     /// session waits for its slot from `limiter` (the run's `--rate`) before it connects.
     pub fn new(
         target: SshTarget,
@@ -36,7 +41,14 @@ impl SshNode {
             target,
             options,
             limiter: Arc::clone(limiter),
+            connection: None,
+            logins: 0,
         }
+    }
+
+    /// How many sessions this node opened (1 when every call shared one).
+    pub fn logins(&self) -> usize {
+        self.logins
     }
 }
 
@@ -50,8 +62,20 @@ impl Node for SshNode {
     }
 
     fn run(&mut self, script: &str, stdin: Option<&[u8]>) -> ExecResult {
-        self.limiter.acquire();
-        ssh::exec(&self.target, &self.options, script, stdin)
+        let kept = self.connection.take().filter(Connection::usable);
+        let connection = if let Some(connection) = kept {
+            connection
+        } else {
+            self.limiter.acquire();
+            self.logins += 1;
+            match ssh::open(&self.target, &self.options) {
+                Ok(connection) => connection,
+                Err(failed) => return *failed,
+            }
+        };
+        self.connection
+            .insert(connection)
+            .run(&self.options, script, stdin)
     }
 }
 

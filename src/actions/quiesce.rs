@@ -22,7 +22,7 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use super::args::NodesQuiesce;
-use super::contract::{Action, ActionFailure, Applied, Node};
+use super::contract::{Action, ActionFailure, Applied, Context, Node};
 use crate::runbook::shell_quote;
 use crate::transport::ssh::Outcome;
 
@@ -311,7 +311,8 @@ impl Action for NodeServices {
         )
     }
 
-    fn snapshot(&self, node: &mut dyn Node) -> Result<Value, ActionFailure> {
+    fn snapshot(&self, cx: &mut dyn Context) -> Result<Value, ActionFailure> {
+        let node = cx.shell()?;
         if self.custom() {
             return Ok(json!({
                 "known": false,
@@ -334,7 +335,8 @@ impl Action for NodeServices {
         Ok(snapshot)
     }
 
-    fn apply(&self, node: &mut dyn Node, snapshot: &Value) -> Result<Applied, ActionFailure> {
+    fn apply(&self, cx: &mut dyn Context, snapshot: &Value) -> Result<Applied, ActionFailure> {
+        let node = cx.shell()?;
         let commands = self.commands();
         if commands.is_empty() {
             return Ok(Applied {
@@ -375,7 +377,8 @@ impl Action for NodeServices {
         })
     }
 
-    fn verify(&self, node: &mut dyn Node, _snapshot: &Value) -> Result<(), ActionFailure> {
+    fn verify(&self, cx: &mut dyn Context, _snapshot: &Value) -> Result<(), ActionFailure> {
+        let node = cx.shell()?;
         // Overridden commands may touch anything: that they exited 0 is all we can check.
         if self.custom() || self.commands().is_empty() {
             return Ok(());

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::args::SshExec;
-use super::contract::{Action, ActionFailure, Applied, Node};
+use super::contract::{Action, ActionFailure, Applied, Context};
 
 pub struct SshExecAction {
     pub args: SshExec,
@@ -31,11 +31,12 @@ impl Action for SshExecAction {
         self.args.idempotent
     }
 
-    fn snapshot(&self, _node: &mut dyn Node) -> Result<Value, ActionFailure> {
+    fn snapshot(&self, _cx: &mut dyn Context) -> Result<Value, ActionFailure> {
         Ok(Value::Null)
     }
 
-    fn apply(&self, node: &mut dyn Node, _snapshot: &Value) -> Result<Applied, ActionFailure> {
+    fn apply(&self, cx: &mut dyn Context, _snapshot: &Value) -> Result<Applied, ActionFailure> {
+        let node = cx.shell()?;
         let r = node.run(&self.args.command, None);
         if r.outcome != crate::transport::ssh::Outcome::Ok {
             return Err(ActionFailure::from_result("command", &r));
@@ -55,7 +56,7 @@ impl Action for SshExecAction {
         })
     }
 
-    fn verify(&self, _node: &mut dyn Node, _snapshot: &Value) -> Result<(), ActionFailure> {
+    fn verify(&self, _cx: &mut dyn Context, _snapshot: &Value) -> Result<(), ActionFailure> {
         Ok(())
     }
 

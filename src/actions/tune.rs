@@ -33,7 +33,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::args::ApiserversTune;
-use super::contract::{Action, ActionFailure, Applied, Node};
+use super::contract::{Action, ActionFailure, Applied, Context, Node};
 use crate::runbook::shell_quote;
 use crate::transport::ssh::Outcome;
 
@@ -375,7 +375,8 @@ impl Action for ApiserversTuneAction {
         )
     }
 
-    fn snapshot(&self, node: &mut dyn Node) -> Result<Value, ActionFailure> {
+    fn snapshot(&self, cx: &mut dyn Context) -> Result<Value, ActionFailure> {
+        let node = cx.shell()?;
         let RemoteFile {
             stat,
             content: current,
@@ -416,7 +417,8 @@ impl Action for ApiserversTuneAction {
             .map_err(|e| ActionFailure::refused(format!("cannot encode the snapshot: {e}")))
     }
 
-    fn apply(&self, node: &mut dyn Node, snapshot: &Value) -> Result<Applied, ActionFailure> {
+    fn apply(&self, cx: &mut dyn Context, snapshot: &Value) -> Result<Applied, ActionFailure> {
+        let node = cx.shell()?;
         let (snap, original) = ManifestSnapshot::from_value(snapshot)?;
         let edit = self.edit(&original)?;
         let new_sha = sha256_hex(&edit.bytes);
@@ -453,7 +455,8 @@ impl Action for ApiserversTuneAction {
         })
     }
 
-    fn verify(&self, node: &mut dyn Node, snapshot: &Value) -> Result<(), ActionFailure> {
+    fn verify(&self, cx: &mut dyn Context, snapshot: &Value) -> Result<(), ActionFailure> {
+        let node = cx.shell()?;
         let (_, original) = ManifestSnapshot::from_value(snapshot)?;
         let edit = self.edit(&original)?;
         verify_hash(node, &self.file, &sha256_hex(&edit.bytes))
@@ -494,12 +497,14 @@ impl Action for RestoreManifest {
         )
     }
 
-    fn snapshot(&self, node: &mut dyn Node) -> Result<Value, ActionFailure> {
+    fn snapshot(&self, cx: &mut dyn Context) -> Result<Value, ActionFailure> {
+        let node = cx.shell()?;
         let current = read_remote(node, &self.file, &self.run_id, &self.step_id)?.content;
         Ok(serde_json::json!({ "sha256": sha256_hex(&current) }))
     }
 
-    fn apply(&self, node: &mut dyn Node, _snapshot: &Value) -> Result<Applied, ActionFailure> {
+    fn apply(&self, cx: &mut dyn Context, _snapshot: &Value) -> Result<Applied, ActionFailure> {
+        let node = cx.shell()?;
         let conflict = format!(
             "it changed since breakglass wrote it (sha256 {}); not overwriting that edit. \
              The original is in the run's journal and backed up under {}/{}/{}/",
@@ -530,7 +535,8 @@ impl Action for RestoreManifest {
         })
     }
 
-    fn verify(&self, node: &mut dyn Node, _snapshot: &Value) -> Result<(), ActionFailure> {
+    fn verify(&self, cx: &mut dyn Context, _snapshot: &Value) -> Result<(), ActionFailure> {
+        let node = cx.shell()?;
         verify_hash(node, &self.file, &self.snap.sha256)
     }
 

@@ -11,8 +11,79 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+
+use super::context::{Context, TargetKind};
+use super::contract::{Action, ActionFailure, Applied};
 use crate::actions::args::{Scheme, WaitHealthy};
-use crate::engine::Cancel;
+use crate::cancel::Cancel;
+
+/// `wait.healthy` as an action: acts once, from the operator's machine, changes nothing.
+pub struct WaitHealthyAction {
+    pub args: WaitHealthy,
+}
+
+impl Action for WaitHealthyAction {
+    fn kind(&self) -> &'static str {
+        "wait.healthy"
+    }
+
+    fn runs_on(&self) -> TargetKind {
+        TargetKind::Operator
+    }
+
+    fn read_only(&self) -> bool {
+        true
+    }
+
+    fn plan(&self, _target: &str) -> String {
+        let w = &self.args;
+        format!(
+            "probe {} on {} until error rate <= {} and latency <= {} for {} (give up after {})",
+            w.paths.join(", "),
+            w.endpoints
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            w.max_error_rate,
+            humantime::format_duration(w.max_latency),
+            humantime::format_duration(w.window),
+            humantime::format_duration(w.timeout),
+        )
+    }
+
+    fn snapshot(&self, _cx: &mut dyn Context) -> Result<Value, ActionFailure> {
+        Ok(Value::Null)
+    }
+
+    fn apply(&self, cx: &mut dyn Context, _snapshot: &Value) -> Result<Applied, ActionFailure> {
+        // Actions run on the engine's blocking workers, inside its runtime: the probes are
+        // async (reqwest), so this worker waits on them.
+        let handle = tokio::runtime::Handle::try_current().map_err(|e| {
+            ActionFailure::refused(format!("wait.healthy needs the async runtime: {e}"))
+        })?;
+        let cancel = cx.cancel().clone();
+        let probed = handle.block_on(wait(&self.args, &cancel, self.args.timeout, |m| {
+            cx.notice(m);
+        }));
+        match probed {
+            Ok(summary) => Ok(Applied {
+                summary,
+                detail: Value::Null,
+            }),
+            Err(e) => Err(ActionFailure::refused(format!("not healthy: {e}"))),
+        }
+    }
+
+    fn verify(&self, _cx: &mut dyn Context, _snapshot: &Value) -> Result<(), ActionFailure> {
+        Ok(())
+    }
+
+    fn inverse(&self, _snapshot: &Value) -> Option<Box<dyn Action>> {
+        None
+    }
+}
 
 /// One probe's outcome.
 struct Sample {

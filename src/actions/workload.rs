@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::args::WorkloadKill;
-use super::contract::{Action, ActionFailure, Applied, Node};
+use super::contract::{Action, ActionFailure, Applied, Context, Node};
 use crate::runbook::shell_quote;
 use crate::transport::ssh::Outcome;
 
@@ -197,12 +197,14 @@ impl Action for WorkloadKillAction {
         )
     }
 
-    fn snapshot(&self, node: &mut dyn Node) -> Result<Value, ActionFailure> {
+    fn snapshot(&self, cx: &mut dyn Context) -> Result<Value, ActionFailure> {
+        let node = cx.shell()?;
         // Informational: which pods were there. Nothing can put them back.
         Ok(json!({ "pods": self.list(node)? }))
     }
 
-    fn apply(&self, node: &mut dyn Node, _snapshot: &Value) -> Result<Applied, ActionFailure> {
+    fn apply(&self, cx: &mut dyn Context, _snapshot: &Value) -> Result<Applied, ActionFailure> {
+        let node = cx.shell()?;
         let pods = self.list(node)?;
         if pods.is_empty() {
             return Ok(Applied {
@@ -240,7 +242,8 @@ impl Action for WorkloadKillAction {
         })
     }
 
-    fn verify(&self, node: &mut dyn Node, snapshot: &Value) -> Result<(), ActionFailure> {
+    fn verify(&self, cx: &mut dyn Context, snapshot: &Value) -> Result<(), ActionFailure> {
+        let node = cx.shell()?;
         let before: BTreeSet<&str> = snapshot["pods"]
             .as_array()
             .map(|pods| pods.iter().filter_map(|p| p["id"].as_str()).collect())

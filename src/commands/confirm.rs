@@ -21,11 +21,12 @@ use crate::engine::{Cancel, Event, Observer, Summary, TargetResult, fan_out};
 use crate::error::{Exit, ExitError};
 use crate::inventory::{Host, Inventory, hostset};
 use crate::journal::{self, Journal, JournalError};
+use crate::outcome::{Mode, Outcome};
 use crate::output::human::HumanObserver;
 use crate::output::json::JsonObserver;
 use crate::output::stderr_line;
 use crate::settings::Settings;
-use crate::transport::ssh::{self, ExecResult, Outcome};
+use crate::transport::ssh::{self, ExecResult};
 
 pub async fn confirm(settings: &Settings, args: &ConfirmArgs) -> anyhow::Result<Exit> {
     // The lock is held by a run still in progress (e.g. waiting at a pause): its timers must
@@ -55,7 +56,7 @@ pub async fn confirm(settings: &Settings, args: &ConfirmArgs) -> anyhow::Result<
         let Ok(Event::TargetResult(t)) = serde_json::from_value::<Event>(r.event.clone()) else {
             continue;
         };
-        if let (Some(step), Some("apply"), "ok") = (&t.step, t.mode.as_deref(), t.outcome.as_str())
+        if let (Some(step), Some(Mode::Apply), Outcome::Ok) = (&t.step, t.mode, t.outcome)
             && steps.contains(step)
         {
             let list = per_host.entry(t.target.clone()).or_default();
@@ -120,12 +121,12 @@ pub async fn confirm(settings: &Settings, args: &ConfirmArgs) -> anyhow::Result<
         },
         |_, (host, steps, r): (Host, Vec<String>, ExecResult)| {
             let ev = result_event(&run_id, &host, &steps, &r);
-            summary.count(&ev.outcome);
-            if ev.outcome != "ok" {
+            summary.count(ev.outcome);
+            if !ev.outcome.is_ok() {
                 not_confirmed.push(format!(
                     "{}: {}",
                     host.name,
-                    ev.reason.as_deref().unwrap_or(&ev.outcome)
+                    ev.reason.as_deref().unwrap_or(ev.outcome.label())
                 ));
             } else if ev
                 .summary
@@ -213,8 +214,8 @@ fn result_event(run: &str, host: &Host, steps: &[String], r: &ExecResult) -> Tar
     ev.stderr = None;
     ev.stdout_bytes = 0;
     ev.stderr_bytes = 0;
-    ev.mode = Some("confirm".into());
-    if r.outcome != Outcome::Ok {
+    ev.mode = Some(Mode::Confirm);
+    if r.outcome != ssh::Outcome::Ok {
         return ev;
     }
     let results = firewall::confirm_results(&String::from_utf8_lossy(&r.stdout.bytes));
@@ -254,7 +255,7 @@ fn result_event(run: &str, host: &Host, steps: &[String], r: &ExecResult) -> Tar
     if bad.is_empty() {
         ev.summary = Some(good.join("; "));
     } else {
-        ev.outcome = "failed".into();
+        ev.outcome = Outcome::Failed;
         ev.exit_status = None;
         ev.reason = Some(bad.join("; "));
     }

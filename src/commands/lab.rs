@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::actions::context::Operator;
 use crate::cli::{EngineArgs, LabArgs, PlanArgs, RunArgs, SshArgs};
-use crate::engine::runbook::Operator;
 use crate::error::{Exit, ExitError};
 use crate::lab::netns::{Lab, LabSpec, Probe, Role};
 use crate::output::{stderr_line, stdout_line};

@@ -3,15 +3,17 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
 
+use crate::actions::context::{Operator, SshReach};
 use crate::cli::{EngineArgs, PlanArgs, ResumeArgs, RunArgs, SshArgs, UndoArgs};
 use crate::engine::event::RunBegin;
 use crate::engine::plan::{self, Plan};
 use crate::engine::recovery::{self, History};
-use crate::engine::runbook::{self as runner, Done, Operator, RunSettings};
+use crate::engine::runbook::{self as runner, Done, RunSettings};
 use crate::engine::{Cancel, Event, Observer, Run};
 use crate::error::{Exit, ExitError};
 use crate::inventory::Inventory;
 use crate::journal::{self, Journal};
+use crate::outcome::RunStatus;
 use crate::output::human::HumanObserver;
 use crate::output::json::JsonObserver;
 use crate::output::{stderr_line, stdout_line, stdout_raw};
@@ -96,7 +98,7 @@ fn check_unattended(plan: &Plan, yes: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     for s in &plan.steps {
-        if let crate::actions::StepAction::Pause(p) = &s.action
+        if let crate::actions::args::ActionArgs::Pause(p) = &s.step.action
             && !p.skippable
         {
             return Err(usage(format!(
@@ -136,6 +138,7 @@ fn run_settings(
     ssh: &SshArgs,
     engine: &EngineArgs,
     yes: bool,
+    operator: Arc<dyn Operator>,
 ) -> anyhow::Result<Arc<RunSettings>> {
     let ssh = settings.ssh(ssh, inventory)?;
     if !(engine.rate >= 0.0 && engine.rate.is_finite()) {
@@ -144,15 +147,22 @@ fn run_settings(
     Ok(Arc::new(RunSettings {
         yes,
         concurrency: ssh.concurrency,
-        options: Arc::new(ssh.options),
+        reach: Arc::new(SshReach {
+            options: Arc::new(ssh.options),
+            limiter: Arc::new(RateLimiter::new(engine.rate)),
+        }),
+        operator,
         retries: engine.retries,
-        limiter: Arc::new(RateLimiter::new(engine.rate)),
     }))
 }
 
 fn finish(started: &Started, outcome: &runner::RunOutcome) -> Exit {
     if let Some(h) = &started.human {
-        h.finish_run(&outcome.summary, &started.run.run_id, outcome.status);
+        h.finish_run(
+            &outcome.summary,
+            &started.run.run_id,
+            outcome.status.label(),
+        );
         match outcome.exit {
             Exit::Policy | Exit::Interrupted => stderr_line(&format!(
                 "breakglass: continue with `breakglass resume {id}`, or reverse with `breakglass undo {id}`",
@@ -181,7 +191,14 @@ pub async fn run_with(
         return Ok(Exit::Success);
     }
     check_unattended(&plan, args.yes)?;
-    let rs = run_settings(settings, &inventory, &args.ssh, &args.engine, args.yes)?;
+    let rs = run_settings(
+        settings,
+        &inventory,
+        &args.ssh,
+        &args.engine,
+        args.yes,
+        operator,
+    )?;
     if !settings.json() {
         stdout_raw(&plan::render(&plan));
     }
@@ -206,14 +223,7 @@ pub async fn run_with(
         params: Some(plan.runbook.params.to_pairs()),
     });
     started.run.record(&begin, &begin)?;
-    let outcome = runner::execute(
-        &started.run,
-        &plan,
-        &rs,
-        operator.as_ref(),
-        &Done::default(),
-    )
-    .await?;
+    let outcome = runner::execute(&started.run, &plan, &rs, &Done::default()).await?;
     Ok(finish(&started, &outcome))
 }
 
@@ -227,7 +237,7 @@ fn open_history(settings: &Settings, run: &str) -> anyhow::Result<(Journal, Hist
 
 pub async fn resume(settings: &Settings, args: &ResumeArgs) -> anyhow::Result<Exit> {
     let (journal, history) = open_history(settings, &args.run)?;
-    if history.end_status().as_deref() == Some("completed") {
+    if history.end_status() == Some(RunStatus::Completed) {
         stdout_line(&format!(
             "run {} already completed; nothing to resume",
             args.run
@@ -250,7 +260,14 @@ pub async fn resume(settings: &Settings, args: &ResumeArgs) -> anyhow::Result<Ex
     }
     let (plan, inventory) = history.plan(args.allow_inventory_change)?;
     check_unattended(&plan, args.yes)?;
-    let rs = run_settings(settings, &inventory, &args.ssh, &args.engine, args.yes)?;
+    let rs = run_settings(
+        settings,
+        &inventory,
+        &args.ssh,
+        &args.engine,
+        args.yes,
+        Arc::new(TerminalOperator),
+    )?;
     let mut done = history.done();
     let in_doubt = done.in_doubt.len();
     if args.rerun_in_doubt {
@@ -273,14 +290,21 @@ pub async fn resume(settings: &Settings, args: &ResumeArgs) -> anyhow::Result<Ex
         ),
     };
     started.run.record(&note, &note)?;
-    let outcome = runner::execute(&started.run, &plan, &rs, &TerminalOperator, &done).await?;
+    let outcome = runner::execute(&started.run, &plan, &rs, &done).await?;
     Ok(finish(&started, &outcome))
 }
 
 pub async fn undo(settings: &Settings, args: &UndoArgs) -> anyhow::Result<Exit> {
     let (journal, history) = open_history(settings, &args.run)?;
     let (plan, inventory) = history.plan(args.allow_inventory_change)?;
-    let rs = run_settings(settings, &inventory, &args.ssh, &args.engine, args.yes)?;
+    let rs = run_settings(
+        settings,
+        &inventory,
+        &args.ssh,
+        &args.engine,
+        args.yes,
+        Arc::new(TerminalOperator),
+    )?;
     if !args.yes {
         let expected = plan
             .runbook

@@ -23,7 +23,8 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::transport::ssh::{ExecResult, Outcome};
+use crate::outcome::{Mode, Outcome, RunStatus, StepStatus};
+use crate::transport::ssh::{self, ExecResult};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -57,7 +58,7 @@ pub enum Event {
     },
     StepEnd {
         step: String,
-        status: String,
+        status: StepStatus,
         ok: usize,
         failed: usize,
     },
@@ -71,7 +72,7 @@ pub enum Event {
     },
     Summary(Summary),
     RunEnd {
-        status: String,
+        status: RunStatus,
         exit_code: u8,
     },
     Error {
@@ -124,13 +125,13 @@ pub struct TargetResult {
     pub wave: Option<usize>,
     /// `apply` or `undo` (absent for `exec`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<String>,
+    pub mode: Option<Mode>,
     /// What the action did, in one line (runbook steps).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
     pub target: String,
     pub address: String,
-    pub outcome: String,
+    pub outcome: Outcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_status: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -172,7 +173,7 @@ impl TargetResult {
         let mut t = TargetResult {
             target: target.to_owned(),
             address: address.to_owned(),
-            outcome: r.outcome.label().to_owned(),
+            outcome: r.outcome.kind(),
             stdout: Some(String::from_utf8_lossy(&r.stdout.bytes).into_owned()),
             stderr: Some(String::from_utf8_lossy(&r.stderr.bytes).into_owned()),
             stdout_bytes: r.stdout.total,
@@ -185,16 +186,16 @@ impl TargetResult {
             ..TargetResult::default()
         };
         match &r.outcome {
-            Outcome::Ok => t.exit_status = Some(0),
-            Outcome::Exit { status, signal } => {
+            ssh::Outcome::Ok => t.exit_status = Some(0),
+            ssh::Outcome::Exit { status, signal } => {
                 t.exit_status = Some(*status);
                 t.signal.clone_from(signal);
             }
-            Outcome::Unreachable { reason }
-            | Outcome::AuthFailed { reason }
-            | Outcome::Error { reason } => t.reason = Some(reason.clone()),
-            Outcome::TimedOut { phase } => t.phase = Some(phase.clone()),
-            Outcome::HostKeyRefused {
+            ssh::Outcome::Unreachable { reason }
+            | ssh::Outcome::AuthFailed { reason }
+            | ssh::Outcome::Error { reason } => t.reason = Some(reason.clone()),
+            ssh::Outcome::TimedOut { phase } => t.phase = Some(phase.clone()),
+            ssh::Outcome::HostKeyRefused {
                 reason,
                 expected,
                 presented,
@@ -222,12 +223,12 @@ impl TargetResult {
 
     /// One human line saying what happened, e.g. `exit 1`, `unreachable: connection refused`.
     pub fn describe(&self) -> String {
-        match self.outcome.as_str() {
-            "ok" => match &self.summary {
+        match self.outcome {
+            Outcome::Ok => match &self.summary {
                 Some(s) => format!("ok: {s}"),
                 None => "ok".into(),
             },
-            "failed" => match (&self.signal, self.exit_status) {
+            Outcome::Failed => match (&self.signal, self.exit_status) {
                 (Some(sig), _) => format!("killed by signal {sig}"),
                 (None, Some(s)) => match &self.reason {
                     Some(r) => format!("exit {s}: {r}"),
@@ -237,11 +238,11 @@ impl TargetResult {
                     format!("failed: {}", self.reason.as_deref().unwrap_or("no detail"))
                 }
             },
-            "timed_out" => format!(
+            Outcome::TimedOut => format!(
                 "timed out ({})",
                 self.phase.as_deref().unwrap_or("unknown phase")
             ),
-            "refused" => {
+            Outcome::Refused => {
                 let mut s = format!(
                     "host key refused: {}",
                     self.reason.as_deref().unwrap_or("not trusted")
@@ -256,7 +257,7 @@ impl TargetResult {
             }
             other => format!(
                 "{}: {}",
-                other.replace('_', " "),
+                other.label().replace('_', " "),
                 self.reason.as_deref().unwrap_or("no detail")
             ),
         }
@@ -276,6 +277,12 @@ pub struct Summary {
     pub error: usize,
     #[serde(default)]
     pub in_doubt: usize,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub throttled: usize,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub conflict: usize,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub pending: usize,
     pub not_started: usize,
     pub interrupted: bool,
     pub elapsed_ms: f64,
@@ -283,17 +290,20 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub fn count(&mut self, outcome: &str) {
-        match outcome {
-            "ok" => self.ok += 1,
-            "failed" => self.failed += 1,
-            "unreachable" => self.unreachable += 1,
-            "timed_out" => self.timed_out += 1,
-            "auth_failed" => self.auth_failed += 1,
-            "refused" => self.refused += 1,
-            crate::engine::runbook::IN_DOUBT => self.in_doubt += 1,
-            _ => self.error += 1,
-        }
+    pub fn count(&mut self, outcome: Outcome) {
+        *match outcome {
+            Outcome::Ok => &mut self.ok,
+            Outcome::Failed => &mut self.failed,
+            Outcome::Unreachable => &mut self.unreachable,
+            Outcome::TimedOut => &mut self.timed_out,
+            Outcome::AuthFailed => &mut self.auth_failed,
+            Outcome::Refused => &mut self.refused,
+            Outcome::Error => &mut self.error,
+            Outcome::InDoubt => &mut self.in_doubt,
+            Outcome::Throttled => &mut self.throttled,
+            Outcome::Conflict => &mut self.conflict,
+            Outcome::Pending => &mut self.pending,
+        } += 1;
     }
 
     /// Hosts that finished with anything but ok.
@@ -305,6 +315,9 @@ impl Summary {
             + self.refused
             + self.error
             + self.in_doubt
+            + self.throttled
+            + self.conflict
+            + self.pending
     }
 
     /// The one-line tally printed after folded output.
@@ -322,8 +335,15 @@ impl Summary {
         if self.error > 0 {
             parts.push(format!("{} error", self.error));
         }
-        if self.in_doubt > 0 {
-            parts.push(format!("{} in doubt", self.in_doubt));
+        for (n, what) in [
+            (self.in_doubt, "in doubt"),
+            (self.throttled, "throttled"),
+            (self.conflict, "conflict"),
+            (self.pending, "pending"),
+        ] {
+            if n > 0 {
+                parts.push(format!("{n} {what}"));
+            }
         }
         if self.not_started > 0 {
             parts.push(format!("{} not started", self.not_started));
@@ -341,6 +361,11 @@ impl Summary {
             }
         )
     }
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 pub fn ms(d: std::time::Duration) -> f64 {

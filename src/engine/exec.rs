@@ -9,6 +9,7 @@ use anyhow::Context;
 use super::{Event, Run, Summary, TargetResult, fan_out_batched};
 use crate::error::Exit;
 use crate::inventory::Host;
+use crate::outcome::RunStatus;
 use crate::transport::ssh::{self, ExecResult, SshOptions, SshTarget};
 
 /// What to run where.
@@ -21,15 +22,7 @@ pub struct ExecJob {
 }
 
 /// The SSH endpoint of an inventory host (and its jump host).
-pub fn ssh_target(host: &Host) -> SshTarget {
-    SshTarget {
-        name: host.name.clone(),
-        addr: host.socket_addr(),
-        user: host.user.clone(),
-        host_key: host.host_key.clone(),
-        jump: host.jump.as_deref().map(|j| Box::new(ssh_target(j))),
-    }
-}
+pub use crate::actions::context::ssh_target;
 
 /// Runs the job and returns the summary (with its exit code). Per-host failures are counted,
 /// never returned as errors; an `Err` means the run itself could not continue (journal).
@@ -66,7 +59,7 @@ pub async fn run(run: &Run, job: ExecJob) -> anyhow::Result<Summary> {
                 .into_iter()
                 .map(|(_, (target, result, written))| {
                     let event = target_event(&target, &result, written);
-                    summary.count(&event.outcome);
+                    summary.count(event.outcome);
                     let journaled = event.for_journal(&result.stdout.bytes, &result.stderr.bytes);
                     (Event::TargetResult(event), Event::TargetResult(journaled))
                 })
@@ -91,16 +84,16 @@ pub async fn run(run: &Run, job: ExecJob) -> anyhow::Result<Summary> {
         Exit::Success.code()
     };
     let status = if summary.interrupted {
-        "interrupted"
+        RunStatus::Interrupted
     } else {
-        "completed"
+        RunStatus::Completed
     };
     run.record(
         &Event::Summary(summary.clone()),
         &Event::Summary(summary.clone()),
     )?;
     let end = Event::RunEnd {
-        status: status.into(),
+        status,
         exit_code: summary.exit_code,
     };
     run.journal

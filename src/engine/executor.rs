@@ -5,48 +5,12 @@
 //! Cancellation stops *launching*: jobs already running finish on their own deadlines (the
 //! transport enforces them), so an interrupted run still reports every host it touched.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 
-/// A cancellation flag that async code can wait on.
-#[derive(Debug, Default, Clone)]
-pub struct Cancel {
-    inner: Arc<CancelInner>,
-}
-
-#[derive(Debug, Default)]
-struct CancelInner {
-    flag: AtomicBool,
-    notify: Notify,
-}
-
-impl Cancel {
-    pub fn new() -> Cancel {
-        Cancel::default()
-    }
-
-    pub fn cancel(&self) {
-        self.inner.flag.store(true, Ordering::SeqCst);
-        self.inner.notify.notify_waiters();
-    }
-
-    pub fn is_cancelled(&self) -> bool {
-        self.inner.flag.load(Ordering::SeqCst)
-    }
-
-    /// Resolves once `cancel` has been called.
-    pub async fn cancelled(&self) {
-        loop {
-            let notified = self.inner.notify.notified();
-            if self.is_cancelled() {
-                return;
-            }
-            notified.await;
-        }
-    }
-}
+pub use crate::cancel::Cancel;
 
 /// What a fan-out did not get to.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

@@ -8,6 +8,9 @@ pub mod plan;
 pub mod recovery;
 pub mod runbook;
 
+#[cfg(test)]
+mod tests;
+
 use std::sync::Arc;
 
 pub use event::{Event, Summary, TargetResult};

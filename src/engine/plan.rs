@@ -4,7 +4,12 @@
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-use crate::actions::{self, StepAction};
+use std::sync::Arc;
+
+use crate::actions;
+use crate::actions::args::ActionArgs;
+use crate::actions::context::{Target, TargetKind};
+use crate::actions::contract::Action;
 use crate::error::{Exit, ExitError};
 use crate::inventory::{Host, Inventory, Selector, hostset};
 use crate::runbook::{ResolvedRunbook, ResolvedStep};
@@ -18,17 +23,24 @@ pub struct Plan {
 /// One step with its targets in waves.
 pub struct PlannedStep {
     pub step: ResolvedStep,
-    pub action: StepAction,
-    /// Targets per wave, canary first; empty for steps without targets.
-    pub waves: Vec<Vec<Host>>,
-    /// For an `ssh.exec` gate with its own selector: where it runs.
-    pub gate_hosts: Option<Vec<Host>>,
-    pub gate_action: Option<StepAction>,
+    pub action: Arc<dyn Action>,
+    /// Targets per wave, canary first; one wave of the operator's machine for a step that acts
+    /// once (`wait.healthy`, `pause`).
+    pub waves: Vec<Vec<Target>>,
+    /// Where the gate runs when it is not on the targets the step has done so far: its own
+    /// selector, or the operator's machine (`wait.healthy`).
+    pub gate_targets: Option<Vec<Target>>,
+    pub gate_action: Option<Arc<dyn Action>>,
 }
 
 impl PlannedStep {
-    pub fn hosts(&self) -> impl Iterator<Item = &Host> {
+    pub fn targets(&self) -> impl Iterator<Item = &Target> {
         self.waves.iter().flatten()
+    }
+
+    /// The step's hosts (none for a step that acts from the operator's machine).
+    pub fn hosts(&self) -> impl Iterator<Item = &Host> {
+        self.targets().filter_map(Target::host)
     }
 
     pub fn target_count(&self) -> usize {
@@ -71,37 +83,56 @@ pub fn build(
         };
         let action = actions::build(&step.action, &ctx)
             .map_err(|e| ExitError::new(Exit::Usage, format!("step {}: {e:#}", step.id)))?;
-        let waves = match &step.targets {
-            Some(sel) => {
+        let waves = match (action.runs_on(), &step.targets) {
+            (TargetKind::Hosts, Some(sel)) => {
                 let hosts = select(inventory, &step.id, sel)?;
                 let mut rest = hosts.as_slice();
                 let mut waves = Vec::new();
                 for size in step.waves.sizes(hosts.len()) {
                     let (wave, tail) = rest.split_at(size.min(rest.len()));
-                    waves.push(wave.to_vec());
+                    waves.push(wave.iter().cloned().map(Target::Host).collect());
                     rest = tail;
                 }
                 waves
             }
-            None => Vec::new(),
+            (TargetKind::Operator, _) => vec![vec![Target::Operator]],
+            (TargetKind::Hosts, None) => {
+                return Err(ExitError::new(
+                    Exit::Usage,
+                    format!("step {}: {} needs `targets`", step.id, action.kind()),
+                )
+                .into());
+            }
         };
-        let (gate_hosts, gate_action) = match &step.gate {
-            Some(g) => (
-                g.targets
-                    .as_deref()
-                    .map(|sel| select(inventory, &format!("{} gate", step.id), sel))
-                    .transpose()?,
-                Some(actions::build(&g.action, &ctx).map_err(|e| {
+        let (gate_targets, gate_action) = match &step.gate {
+            Some(g) => {
+                // A health wait as a gate waits as long as the gate allows.
+                let mut args = g.action.clone();
+                if let ActionArgs::WaitHealthy(w) = &mut args {
+                    w.timeout = g.timeout;
+                }
+                let gate_action = actions::build(&args, &ctx).map_err(|e| {
                     ExitError::new(Exit::Usage, format!("step {} gate: {e:#}", step.id))
-                })?),
-            ),
+                })?;
+                let targets = match (gate_action.runs_on(), g.targets.as_deref()) {
+                    (TargetKind::Operator, _) => Some(vec![Target::Operator]),
+                    (TargetKind::Hosts, Some(sel)) => Some(
+                        select(inventory, &format!("{} gate", step.id), sel)?
+                            .into_iter()
+                            .map(Target::Host)
+                            .collect(),
+                    ),
+                    (TargetKind::Hosts, None) => None,
+                };
+                (targets, Some(gate_action))
+            }
             None => (None, None),
         };
         steps.push(PlannedStep {
             step: step.clone(),
             action,
             waves,
-            gate_hosts,
+            gate_targets,
             gate_action,
         });
     }
@@ -135,8 +166,9 @@ pub fn render(plan: &Plan) -> String {
                 out.push_str(&format!("   {}\n", line.trim()));
             }
         }
-        match &s.action {
-            StepAction::Targets(action) => {
+        match s.action.runs_on() {
+            TargetKind::Hosts => {
+                let action = &s.action;
                 out.push_str(&format!(
                     "   {} target{} in {} wave{}; concurrency {}; failure budget {} per wave; on failure: {}\n",
                     s.target_count(),
@@ -156,31 +188,37 @@ pub fn render(plan: &Plan) -> String {
                     out.push_str(&format!(
                         "   wave {}{label}: {}\n",
                         w + 1,
-                        hostset::fold(wave.iter().map(|h| h.name.as_str()))
+                        hostset::fold(wave.iter().map(Target::name))
                     ));
                     let mut by_line: BTreeMap<String, Vec<&str>> = BTreeMap::new();
-                    for h in wave {
+                    for t in wave {
                         by_line
-                            .entry(action.plan(&h.name))
+                            .entry(action.plan(t.name()))
                             .or_default()
-                            .push(&h.name);
+                            .push(t.name());
                     }
                     for (line, names) in by_line {
                         out.push_str(&format!("     {}: {line}\n", hostset::fold(names)));
                     }
                 }
             }
-            other => out.push_str(&format!("   {}\n", other.describe())),
+            TargetKind::Operator => out.push_str(&format!(
+                "   {}\n",
+                s.action.plan(crate::actions::context::OPERATOR)
+            )),
         }
         if let (Some(g), Some(ga)) = (&st.gate, &s.gate_action) {
             out.push_str(&format!(
                 "   gate after each wave (within {}): {}{}\n",
                 humantime::format_duration(g.timeout),
-                ga.describe(),
-                s.gate_hosts.as_ref().map_or_else(String::new, |h| format!(
-                    " on {}",
-                    hostset::fold(h.iter().map(|h| h.name.as_str()))
-                )),
+                ga.plan("each target"),
+                s.gate_targets
+                    .as_ref()
+                    .filter(|_| ga.runs_on() == TargetKind::Hosts)
+                    .map_or_else(String::new, |t| format!(
+                        " on {}",
+                        hostset::fold(t.iter().map(Target::name))
+                    )),
             ));
         }
     }
@@ -225,18 +263,18 @@ pub fn view(plan: &Plan) -> PlanView {
                 waves: s
                     .waves
                     .iter()
-                    .map(|w| w.iter().map(|h| h.name.clone()).collect())
+                    .map(|w| w.iter().map(|t| t.name().to_owned()).collect())
                     .collect(),
-                changes: match &s.action {
-                    StepAction::Targets(a) => s
-                        .hosts()
-                        .map(|h| (h.name.clone(), a.plan(&h.name)))
+                changes: match s.action.runs_on() {
+                    TargetKind::Hosts => s
+                        .targets()
+                        .map(|t| (t.name().to_owned(), s.action.plan(t.name())))
                         .collect(),
-                    _ => BTreeMap::new(),
+                    TargetKind::Operator => BTreeMap::new(),
                 },
-                detail: match &s.action {
-                    StepAction::Targets(_) => None,
-                    other => Some(other.describe()),
+                detail: match s.action.runs_on() {
+                    TargetKind::Hosts => None,
+                    TargetKind::Operator => Some(s.action.plan(crate::actions::context::OPERATOR)),
                 },
             })
             .collect(),

@@ -13,15 +13,14 @@ use serde_json::Value;
 
 use super::event::{RunBegin, ms};
 use super::plan::{self, Plan};
-use super::runbook::{Done, IN_DOUBT, RunSettings};
+use super::runbook::{Done, RunSettings};
 use super::{Event, Run, Summary, TargetResult, fan_out};
-use crate::actions::StepAction;
+use crate::actions::context::{StepContext, Target, TargetKind};
 use crate::actions::contract::{Action, ActionFailure, Applied};
-use crate::actions::node::SshNode;
-use crate::engine::exec::ssh_target;
 use crate::error::{Exit, ExitError};
-use crate::inventory::{Host, Inventory};
+use crate::inventory::Inventory;
 use crate::journal::Record;
+use crate::outcome::{Mode, Outcome, RunStatus, StepStatus};
 use crate::runbook::{Runbook, bind, resolve};
 
 /// What the journal says about a run.
@@ -55,7 +54,7 @@ impl History {
     }
 
     /// The final status recorded (`completed`, `stopped`, `interrupted`), if the run ended.
-    pub fn end_status(&self) -> Option<String> {
+    pub fn end_status(&self) -> Option<RunStatus> {
         self.events().fold(None, |acc, e| match e {
             Event::RunEnd { status, .. } => Some(status),
             _ => acc,
@@ -74,17 +73,21 @@ impl History {
                 Event::Snapshot { step, target, .. } => {
                     done.in_doubt.insert((step, target));
                 }
-                Event::TargetResult(r) if r.mode.as_deref() == Some("apply") => {
+                Event::TargetResult(r) if r.mode == Some(Mode::Apply) => {
                     let Some(step) = r.step else { continue };
                     let key = (step, r.target);
-                    if r.outcome == "ok" {
+                    if r.outcome.is_ok() {
                         done.targets.insert(key.clone());
                     }
-                    if r.outcome != IN_DOUBT {
+                    if r.outcome != Outcome::InDoubt {
                         done.in_doubt.remove(&key);
                     }
                 }
-                Event::StepEnd { step, status, .. } if status == "completed" => {
+                Event::StepEnd {
+                    step,
+                    status: StepStatus::Completed,
+                    ..
+                } => {
                     done.steps.insert(step);
                 }
                 _ => {}
@@ -96,7 +99,7 @@ impl History {
     /// How many targets an `undo` of this run has already tried to restore.
     pub fn undo_attempts(&self) -> usize {
         self.events()
-            .filter(|e| matches!(e, Event::TargetResult(r) if r.mode.as_deref() == Some("undo")))
+            .filter(|e| matches!(e, Event::TargetResult(r) if r.mode == Some(Mode::Undo)))
             .count()
     }
 
@@ -139,7 +142,7 @@ impl History {
 
 /// One target to restore: the step's action and the snapshot taken before it changed anything.
 struct UndoItem {
-    host: Host,
+    target: Target,
     inverse: Box<dyn Action>,
 }
 
@@ -190,7 +193,7 @@ pub async fn undo(
                 outcome,
                 target,
                 ..
-            }) if mode == "undo" && outcome == "ok" => {
+            }) if mode == Mode::Undo && outcome.is_ok() => {
                 undone.insert((step, target));
             }
             _ => {}
@@ -202,9 +205,11 @@ pub async fn undo(
         if only_step.is_some_and(|s| s != id) {
             continue;
         }
-        let StepAction::Targets(action) = &planned.action else {
+        let action = &planned.action;
+        // Probes and pauses changed nothing: there is nothing to say about undoing them.
+        if action.read_only() {
             continue;
-        };
+        }
         let mut items = Vec::new();
         let mut irreversible = 0;
         for key in order.iter().rev().filter(|k| k.0 == id) {
@@ -214,18 +219,21 @@ pub async fn undo(
             let Some(state) = snapshots.get(key) else {
                 continue;
             };
-            let Some(host) = inventory.hosts.iter().find(|h| h.name == key.1) else {
-                return Err(ExitError::new(
-                    Exit::Usage,
-                    format!("host {} (step {id}) is no longer in the inventory", key.1),
-                )
-                .into());
+            let target = match action.runs_on() {
+                TargetKind::Operator => Target::Operator,
+                TargetKind::Hosts => {
+                    let Some(host) = inventory.hosts.iter().find(|h| h.name == key.1) else {
+                        return Err(ExitError::new(
+                            Exit::Usage,
+                            format!("host {} (step {id}) is no longer in the inventory", key.1),
+                        )
+                        .into());
+                    };
+                    Target::Host(host.clone())
+                }
             };
             match action.inverse(state) {
-                Some(inverse) => items.push(UndoItem {
-                    host: host.clone(),
-                    inverse,
-                }),
+                Some(inverse) => items.push(UndoItem { target, inverse }),
                 None => irreversible += 1,
             }
         }
@@ -244,12 +252,15 @@ pub async fn undo(
             step: id.clone(),
             wave: 1,
             waves: 1,
-            targets: items.iter().map(|i| i.host.name.clone()).collect(),
+            targets: items.iter().map(|i| i.target.name().to_owned()).collect(),
         };
         run.record(&begin, &begin)?;
         let mut journal_error = None;
         let settings2 = Arc::clone(settings);
         let timeout = planned.step.timeout;
+        let cancel = run.cancel.clone();
+        let observer = Arc::clone(&run.observer);
+        let step = id.clone();
         let (mut ok, mut failed) = (0, 0);
         fan_out(
             items,
@@ -257,31 +268,47 @@ pub async fn undo(
             &run.cancel,
             move |item: UndoItem| {
                 let t = Instant::now();
-                let mut node = SshNode::new(
-                    ssh_target(&item.host),
-                    &settings2.options,
+                let notice = |m: &str| {
+                    observer.event(&Event::Notice {
+                        message: format!("undo step {step}: {m}"),
+                    });
+                };
+                // One reach (one SSH session) for the inverse's apply and verify.
+                let mut cx = StepContext::new(
+                    &item.target,
+                    &step,
+                    settings2.reach.as_ref(),
                     timeout,
-                    &settings2.limiter,
+                    &cancel,
+                    settings2.operator.as_ref(),
+                    settings2.yes,
+                    &notice,
                 );
                 let r: Result<Applied, ActionFailure> = item
                     .inverse
-                    .apply(&mut node, &Value::Null)
-                    .and_then(|a| item.inverse.verify(&mut node, &Value::Null).map(|()| a));
-                (item.host, r, t.elapsed())
+                    .apply(&mut cx, &Value::Null)
+                    .and_then(|a| item.inverse.verify(&mut cx, &Value::Null).map(|()| a));
+                drop(cx);
+                (item.target, r, t.elapsed())
             },
-            |_, (host, r, elapsed): (Host, Result<Applied, ActionFailure>, std::time::Duration)| {
+            |_,
+             (target, r, elapsed): (
+                Target,
+                Result<Applied, ActionFailure>,
+                std::time::Duration,
+            )| {
                 let mut ev = TargetResult {
                     step: Some(id.clone()),
                     wave: Some(1),
-                    mode: Some("undo".into()),
-                    target: host.name.clone(),
-                    address: host.socket_addr().to_string(),
+                    mode: Some(Mode::Undo),
+                    target: target.name().to_owned(),
+                    address: target.address(),
                     duration_ms: ms(elapsed),
                     ..TargetResult::default()
                 };
                 match r {
                     Ok(a) => {
-                        ev.outcome = "ok".into();
+                        ev.outcome = Outcome::Ok;
                         ev.summary = Some(a.summary);
                         ok += 1;
                     }
@@ -292,7 +319,7 @@ pub async fn undo(
                     }
                 }
                 summary.total += 1;
-                summary.count(&ev.outcome);
+                summary.count(ev.outcome);
                 let journaled = ev.for_journal(b"", b"");
                 if let Err(e) =
                     run.record(&Event::TargetResult(ev), &Event::TargetResult(journaled))
@@ -308,9 +335,9 @@ pub async fn undo(
         let end = Event::StepEnd {
             step: id.clone(),
             status: if failed == 0 {
-                "undone".into()
+                StepStatus::Undone
             } else {
-                "undo_failed".into()
+                StepStatus::UndoFailed
             },
             ok,
             failed,
@@ -394,10 +421,10 @@ mod tests {
             snapshot("c"),
             // d: in doubt, and a resume reported it so: still in doubt.
             snapshot("d"),
-            result("d", IN_DOUBT),
+            result("d", "in_doubt"),
             // e: in doubt, then re-run with --rerun-in-doubt: settled.
             snapshot("e"),
-            result("e", IN_DOUBT),
+            result("e", "in_doubt"),
             snapshot("e"),
             result("e", "ok"),
         ]);

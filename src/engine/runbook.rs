@@ -4,6 +4,10 @@
 //! (fsynced) *before* anything changes, apply (retried only when nothing can have run, or the
 //! action is idempotent), verify. Between waves and after each step: the failure budget, then
 //! the gate. A budget exceeded or a gate that does not pass stops the run (exit 3).
+//!
+//! The engine knows targets only by name and address: every action, whether it acts on hosts or
+//! once from the operator's machine (`wait.healthy`, `pause`), goes through the same waves,
+//! journal and policy, and reaches its target through the [`Reach`] the command injected.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -14,37 +18,24 @@ use serde_json::json;
 use super::event::{StepBegin, ms};
 use super::plan::{Plan, PlannedStep};
 use super::{Event, Run, Summary, TargetResult, fan_out};
+use crate::actions::context::{Operator, Reach, StepContext, Target, TargetKind};
 use crate::actions::contract::{Action, ActionFailure, Applied};
-use crate::actions::node::SshNode;
-use crate::actions::{StepAction, wait_healthy};
-use crate::engine::exec::ssh_target;
 use crate::error::Exit;
-use crate::inventory::Host;
 use crate::journal::Journal;
+use crate::outcome::{Mode, Outcome, RunStatus, StepStatus};
 use crate::runbook::OnFailure;
-use crate::transport::RateLimiter;
-use crate::transport::ssh::SshOptions;
-
-/// The operator, as the engine needs them: typed confirmation and pauses. Implemented by the
-/// command layer (terminal prompts); the engine never reads the terminal itself.
-pub trait Operator: Send + Sync {
-    /// Asks the operator to type `expected` before `step` runs. False: declined.
-    fn confirm(&self, step: &str, what: &str, expected: &str) -> bool;
-    /// Waits at a `pause` step. False: the operator chose to stop.
-    fn pause(&self, step: &str, message: &str) -> bool;
-}
 
 /// How to execute.
 pub struct RunSettings {
     /// `--yes`: no typed confirmation; pauses must be skippable.
     pub yes: bool,
     pub concurrency: usize,
-    pub options: Arc<SshOptions>,
+    /// How targets are reached (SSH sessions paced by `--rate`; fakes in tests).
+    pub reach: Arc<dyn Reach>,
+    /// Who answers confirmations and pauses.
+    pub operator: Arc<dyn Operator>,
     /// Extra attempts after a transport failure (jittered exponential backoff).
     pub retries: u32,
-    /// New SSH connections per second across the whole run: every session an action, a gate
-    /// or an undo opens waits for its slot.
-    pub limiter: Arc<RateLimiter>,
 }
 
 /// What an earlier attempt at this run finished (for `resume`).
@@ -61,16 +52,12 @@ pub struct Done {
     pub in_doubt: HashSet<(String, String)>,
 }
 
-/// The outcome of a target a resumed run did not run again because an earlier attempt may
-/// already have changed it (see [`Done::in_doubt`]).
-pub const IN_DOUBT: &str = "in_doubt";
-
 /// How the run ended.
 #[derive(Debug)]
 pub struct RunOutcome {
     pub exit: Exit,
     pub summary: Summary,
-    pub status: &'static str,
+    pub status: RunStatus,
 }
 
 /// Calls `f` until it succeeds, fails in a way that must not be retried, or attempts run out.
@@ -85,9 +72,7 @@ fn with_retries<T>(
         match f() {
             Ok(v) => return Ok(v),
             Err(e) => {
-                let transport = matches!(e.outcome.as_str(), "unreachable" | "timed_out" | "error");
-                let retryable = transport && (e.never_ran || retry_all_transport);
-                if !retryable || attempt >= retries {
+                if !e.outcome.retryable(e.never_ran, retry_all_transport) || attempt >= retries {
                     return Err(e);
                 }
                 let cap = Duration::from_millis(500u64.saturating_mul(1 << attempt.min(4)));
@@ -100,71 +85,116 @@ fn with_retries<T>(
 
 /// What happened on one target.
 struct TargetDone {
-    host: Host,
+    target: Target,
     result: Result<Applied, ActionFailure>,
     elapsed: Duration,
 }
 
 /// The result of a target an earlier attempt was cut off changing, for an action that is not
 /// idempotent: not run again, reported `in_doubt` (see [`Done::in_doubt`]). Nothing connects.
-fn in_doubt(action: &dyn Action, host: Host, step: &str) -> TargetDone {
+fn in_doubt(action: &dyn Action, target: Target, step: &str) -> TargetDone {
     TargetDone {
-        host,
         result: Err(ActionFailure {
-            outcome: IN_DOUBT.into(),
+            outcome: Outcome::InDoubt,
             message: format!(
-                "an earlier attempt was cut off while step {step} was changing this host, and {} \
-                 is not idempotent: it may already have run, so it was not run again. Check the \
-                 host, then resume with --rerun-in-doubt to run it again",
+                "an earlier attempt was cut off while step {step} was changing {target}, and {} \
+                 is not idempotent: it may already have run, so it was not run again. Check it, \
+                 then resume with --rerun-in-doubt to run it again",
                 action.kind()
             ),
             never_ran: true,
         }),
+        target,
         elapsed: Duration::ZERO,
     }
 }
 
-/// Snapshot, journal, apply, verify on one target. Runs on a blocking thread.
-fn run_target(
-    action: &dyn Action,
-    host: Host,
-    step: &str,
-    journal: &Journal,
-    settings: &RunSettings,
+/// What every worker of a step needs, shared by reference-counting into the blocking jobs.
+struct StepJob {
+    action: Arc<dyn Action>,
+    step: String,
     timeout: Option<Duration>,
-) -> TargetDone {
-    let started = Instant::now();
-    let mut node = SshNode::new(
-        ssh_target(&host),
-        &settings.options,
-        timeout,
-        &settings.limiter,
-    );
-    let result = (|| {
-        let snapshot = with_retries(settings.retries, true, || action.snapshot(&mut node))?;
-        let record = serde_json::to_value(Event::Snapshot {
-            step: step.to_owned(),
-            target: host.name.clone(),
-            state: snapshot.clone(),
-        })
-        .map_err(|e| ActionFailure::refused(format!("cannot encode snapshot: {e}")))?;
-        journal.append(&record).map_err(|e| {
-            ActionFailure::refused(format!(
-                "cannot journal the snapshot, so nothing was changed: {e}"
-            ))
-        })?;
-        let applied = with_retries(settings.retries, action.idempotent(), || {
-            action.apply(&mut node, &snapshot)
-        })?;
-        with_retries(settings.retries, true, || {
-            action.verify(&mut node, &snapshot)
-        })?;
-        Ok(applied)
-    })();
-    TargetDone {
-        host,
-        result,
-        elapsed: started.elapsed(),
+    settings: Arc<RunSettings>,
+    journal: Arc<Journal>,
+    run_cancel: crate::cancel::Cancel,
+    observer: Arc<dyn super::Observer>,
+}
+
+impl StepJob {
+    fn new(
+        run: &Run,
+        planned: &PlannedStep,
+        action: Arc<dyn Action>,
+        settings: &Arc<RunSettings>,
+    ) -> StepJob {
+        StepJob {
+            action,
+            step: planned.step.id.clone(),
+            timeout: planned.step.timeout,
+            settings: Arc::clone(settings),
+            journal: Arc::clone(&run.journal),
+            run_cancel: run.cancel.clone(),
+            observer: Arc::clone(&run.observer),
+        }
+    }
+
+    /// Calls `f` with the action's context for `target`: one reach (one SSH session) for all
+    /// of it.
+    fn with_context<R>(
+        &self,
+        target: &Target,
+        prefix: &str,
+        f: impl FnOnce(&mut StepContext<'_>) -> R,
+    ) -> R {
+        let notice = |m: &str| {
+            self.observer.event(&Event::Notice {
+                message: format!("{prefix}: {m}"),
+            });
+        };
+        let mut cx = StepContext::new(
+            target,
+            &self.step,
+            self.settings.reach.as_ref(),
+            self.timeout,
+            &self.run_cancel,
+            self.settings.operator.as_ref(),
+            self.settings.yes,
+            &notice,
+        );
+        f(&mut cx)
+    }
+
+    /// Snapshot, journal, apply, verify on one target. Runs on a blocking thread.
+    fn run_target(&self, target: Target) -> TargetDone {
+        let started = Instant::now();
+        let action = self.action.as_ref();
+        let retries = self.settings.retries;
+        let prefix = format!("step {}", self.step);
+        let result = self.with_context(&target, &prefix, |cx| {
+            let snapshot = with_retries(retries, true, || action.snapshot(cx))?;
+            if !action.read_only() {
+                let record = serde_json::to_value(Event::Snapshot {
+                    step: self.step.clone(),
+                    target: target.name().to_owned(),
+                    state: snapshot.clone(),
+                })
+                .map_err(|e| ActionFailure::refused(format!("cannot encode snapshot: {e}")))?;
+                self.journal.append(&record).map_err(|e| {
+                    ActionFailure::refused(format!(
+                        "cannot journal the snapshot, so nothing was changed: {e}"
+                    ))
+                })?;
+            }
+            let applied =
+                with_retries(retries, action.idempotent(), || action.apply(cx, &snapshot))?;
+            with_retries(retries, true, || action.verify(cx, &snapshot))?;
+            Ok(applied)
+        });
+        TargetDone {
+            target,
+            result,
+            elapsed: started.elapsed(),
+        }
     }
 }
 
@@ -173,22 +203,22 @@ fn run_target(
 fn target_event(
     step: &str,
     wave: usize,
-    mode: &str,
+    mode: Mode,
     done: &TargetDone,
 ) -> (TargetResult, TargetResult) {
     let mut ev = TargetResult {
         step: Some(step.to_owned()),
         wave: Some(wave),
-        mode: Some(mode.to_owned()),
-        target: done.host.name.clone(),
-        address: done.host.socket_addr().to_string(),
+        mode: Some(mode),
+        target: done.target.name().to_owned(),
+        address: done.target.address(),
         duration_ms: ms(done.elapsed),
         ..TargetResult::default()
     };
     let (mut out, mut err) = (String::new(), String::new());
     match &done.result {
         Ok(applied) => {
-            ev.outcome = "ok".into();
+            ev.outcome = Outcome::Ok;
             ev.summary = Some(applied.summary.clone());
             if let Some(s) = applied.detail.get("stdout").and_then(|v| v.as_str()) {
                 s.clone_into(&mut out);
@@ -209,7 +239,7 @@ fn target_event(
             }
         }
         Err(f) => {
-            ev.outcome.clone_from(&f.outcome);
+            ev.outcome = f.outcome;
             ev.reason = Some(f.message.clone());
         }
     }
@@ -237,7 +267,6 @@ pub async fn execute(
     run: &Run,
     plan: &Plan,
     settings: &Arc<RunSettings>,
-    operator: &dyn Operator,
     done: &Done,
 ) -> anyhow::Result<RunOutcome> {
     let started = Instant::now();
@@ -267,7 +296,7 @@ pub async fn execute(
                 .clone()
                 .unwrap_or_else(|| plan.runbook.name.clone());
             let confirmed = settings.yes
-                || operator.confirm(
+                || settings.operator.confirm(
                     id,
                     &format!(
                         "{} on {} targets",
@@ -297,58 +326,12 @@ pub async fn execute(
                 break;
             }
         }
-        let step_result = match &planned.action {
-            StepAction::Targets(action) => {
-                run_waves(
-                    run,
-                    planned,
-                    Arc::clone(action),
-                    settings,
-                    done,
-                    &mut summary,
-                )
-                .await?
-            }
-            StepAction::WaitHealthy(args) => {
-                let detail = wait_healthy::wait(args, &run.cancel, args.timeout, |m| {
-                    run.observer.event(&Event::Notice {
-                        message: format!("step {id}: {m}"),
-                    });
-                })
-                .await;
-                let passed = detail.is_ok();
-                let gate = Event::Gate {
-                    step: id.clone(),
-                    passed,
-                    detail: detail.clone().unwrap_or_else(|e| e),
-                };
-                run.record(&gate, &gate)?;
-                match detail {
-                    Ok(_) => StepResult::Completed { ok: 0, failed: 0 },
-                    Err(_) if run.cancel.is_cancelled() => StepResult::Stopped(Stop::Interrupted),
-                    Err(e) => StepResult::Stopped(Stop::Policy(format!("not healthy: {e}"))),
-                }
-            }
-            StepAction::Pause(p) => {
-                let go_on = if settings.yes {
-                    p.skippable
-                } else {
-                    operator.pause(id, &p.message)
-                };
-                if go_on {
-                    StepResult::Completed { ok: 0, failed: 0 }
-                } else {
-                    StepResult::Stopped(Stop::Policy(
-                        "the operator stopped the run at a pause".into(),
-                    ))
-                }
-            }
-        };
+        let step_result = run_waves(run, planned, settings, done, &mut summary).await?;
         if run.cancel.is_cancelled() && !matches!(step_result, StepResult::Stopped(_)) {
             stop = Some((id.clone(), Stop::Interrupted));
             let end = Event::StepEnd {
                 step: id.clone(),
-                status: "interrupted".into(),
+                status: StepStatus::Interrupted,
                 ok: 0,
                 failed: 0,
             };
@@ -359,7 +342,7 @@ pub async fn execute(
             StepResult::Completed { ok, failed } => {
                 let end = Event::StepEnd {
                     step: id.clone(),
-                    status: "completed".into(),
+                    status: StepStatus::Completed,
                     ok,
                     failed,
                 };
@@ -369,7 +352,7 @@ pub async fn execute(
                 any_failed = true;
                 let end = Event::StepEnd {
                     step: id.clone(),
-                    status: "failed".into(),
+                    status: StepStatus::Failed,
                     ok,
                     failed,
                 };
@@ -377,12 +360,12 @@ pub async fn execute(
             }
             StepResult::Stopped(s) => {
                 let status = match &s {
-                    Stop::Interrupted => "interrupted",
-                    Stop::Policy(_) => "stopped",
+                    Stop::Interrupted => StepStatus::Interrupted,
+                    Stop::Policy(_) => StepStatus::Stopped,
                 };
                 let end = Event::StepEnd {
                     step: id.clone(),
-                    status: status.into(),
+                    status,
                     ok: 0,
                     failed: 0,
                 };
@@ -400,11 +383,11 @@ pub async fn execute(
                 reason: reason.clone(),
             };
             run.record(&ev, &ev)?;
-            (Exit::Policy, "stopped")
+            (Exit::Policy, RunStatus::Stopped)
         }
-        Some((_, Stop::Interrupted)) => (Exit::Interrupted, "interrupted"),
-        None if any_failed || summary.bad() > 0 => (Exit::TargetsFailed, "completed"),
-        None => (Exit::Success, "completed"),
+        Some((_, Stop::Interrupted)) => (Exit::Interrupted, RunStatus::Interrupted),
+        None if any_failed || summary.bad() > 0 => (Exit::TargetsFailed, RunStatus::Completed),
+        None => (Exit::Success, RunStatus::Completed),
     };
     summary.interrupted = matches!(stop, Some((_, Stop::Interrupted)));
     summary.exit_code = exit.code();
@@ -413,7 +396,7 @@ pub async fn execute(
         &Event::Summary(summary.clone()),
     )?;
     let end = Event::RunEnd {
-        status: status.into(),
+        status,
         exit_code: exit.code(),
     };
     run.journal.append(&serde_json::to_value(&end)?)?;
@@ -433,65 +416,66 @@ enum StepResult {
 async fn run_waves(
     run: &Run,
     planned: &PlannedStep,
-    action: Arc<dyn Action>,
     settings: &Arc<RunSettings>,
     done: &Done,
     summary: &mut Summary,
 ) -> anyhow::Result<StepResult> {
     let id = planned.step.id.clone();
+    let action = Arc::clone(&planned.action);
     let waves = planned.waves.len();
     let (mut ok_total, mut failed_total) = (0, 0);
     let mut budget_blown = false;
-    let mut done_hosts: Vec<Host> = Vec::new();
+    let mut done_targets: Vec<Target> = Vec::new();
+    let job = Arc::new(StepJob::new(run, planned, Arc::clone(&action), settings));
     for (w, wave) in planned.waves.iter().enumerate() {
         let wave_no = w + 1;
-        let pending: Vec<Host> = wave
+        let pending: Vec<Target> = wave
             .iter()
-            .filter(|h| !done.targets.contains(&(id.clone(), h.name.clone())))
+            .filter(|t| !done.targets.contains(&(id.clone(), t.name().to_owned())))
             .cloned()
             .collect();
         let begin = Event::WaveBegin {
             step: id.clone(),
             wave: wave_no,
             waves,
-            targets: pending.iter().map(|h| h.name.clone()).collect(),
+            targets: pending.iter().map(|t| t.name().to_owned()).collect(),
         };
         run.record(&begin, &begin)?;
         let (mut ok, mut failed) = (wave.len() - pending.len(), 0usize);
+        let mut first_failure: Option<String> = None;
         let mut journal_error = None;
         let stats = {
-            let action = Arc::clone(&action);
-            let settings = Arc::clone(settings);
-            let journal = Arc::clone(&run.journal);
-            let step = id.clone();
-            let timeout = planned.step.timeout;
+            let job = Arc::clone(&job);
             let doubtful: HashSet<String> = if action.idempotent() {
                 HashSet::new()
             } else {
                 pending
                     .iter()
-                    .filter(|h| done.in_doubt.contains(&(id.clone(), h.name.clone())))
-                    .map(|h| h.name.clone())
+                    .filter(|t| done.in_doubt.contains(&(id.clone(), t.name().to_owned())))
+                    .map(|t| t.name().to_owned())
                     .collect()
             };
             fan_out(
                 pending,
                 planned.step.concurrency.unwrap_or(settings.concurrency),
                 &run.cancel,
-                move |host: Host| {
-                    if doubtful.contains(&host.name) {
-                        return in_doubt(action.as_ref(), host, &step);
+                move |target: Target| {
+                    if doubtful.contains(target.name()) {
+                        return in_doubt(job.action.as_ref(), target, &job.step);
                     }
-                    run_target(action.as_ref(), host, &step, &journal, &settings, timeout)
+                    job.run_target(target)
                 },
                 |_, d: TargetDone| {
-                    let (ev, journaled) = target_event(&id, wave_no, "apply", &d);
+                    let (ev, journaled) = target_event(&id, wave_no, Mode::Apply, &d);
                     summary.total += 1;
-                    summary.count(&ev.outcome);
-                    if ev.outcome == "ok" {
+                    summary.count(ev.outcome);
+                    if ev.outcome.is_ok() {
                         ok += 1;
                     } else {
                         failed += 1;
+                        if let Err(f) = &d.result {
+                            first_failure.get_or_insert_with(|| format!("{}: {f}", d.target));
+                        }
                     }
                     if let Err(e) =
                         run.record(&Event::TargetResult(ev), &Event::TargetResult(journaled))
@@ -522,6 +506,10 @@ async fn run_waves(
         }
         if failed > allowed {
             if planned.step.on_failure == OnFailure::Stop {
+                // A step acting once (a pause, a health wait) stops for its one reason.
+                if let ([Target::Operator], Some(reason)) = (wave.as_slice(), &first_failure) {
+                    return Ok(StepResult::Stopped(Stop::Policy(reason.clone())));
+                }
                 return Ok(StepResult::Stopped(Stop::Policy(format!(
                     "wave {wave_no}/{waves} of step {id}: {failed} of {} targets failed, budget {} ({allowed} allowed)",
                     wave.len(),
@@ -530,8 +518,8 @@ async fn run_waves(
             }
             budget_blown = true;
         }
-        done_hosts.extend(wave.iter().cloned());
-        if let Some(reason) = gate(run, planned, settings, &done_hosts).await? {
+        done_targets.extend(wave.iter().cloned());
+        if let Some(reason) = gate(run, planned, settings, &done_targets).await? {
             return Ok(StepResult::Stopped(Stop::Policy(reason)));
         }
     }
@@ -553,48 +541,39 @@ async fn gate(
     run: &Run,
     planned: &PlannedStep,
     settings: &Arc<RunSettings>,
-    done_hosts: &[Host],
+    done_targets: &[Target],
 ) -> anyhow::Result<Option<String>> {
     let (Some(g), Some(action)) = (&planned.step.gate, &planned.gate_action) else {
         return Ok(None);
     };
     let id = &planned.step.id;
-    let result: Result<String, String> = match action {
-        StepAction::WaitHealthy(args) => {
-            wait_healthy::wait(args, &run.cancel, g.timeout, |m| {
+    let targets = match &planned.gate_targets {
+        Some(t) => t.clone(),
+        None => done_targets.to_vec(),
+    };
+    let job = Arc::new(StepJob {
+        step: format!("{id} gate"),
+        timeout: None,
+        ..StepJob::new(run, planned, Arc::clone(action), settings)
+    });
+    let deadline = Instant::now() + g.timeout;
+    let result = loop {
+        let last = check(run, &job, targets.clone(), settings).await;
+        match last {
+            Ok(passed) => break Ok(passed),
+            Err(e) if Instant::now() >= deadline || run.cancel.is_cancelled() => {
+                break Err(e);
+            }
+            Err(e) => {
                 run.observer.event(&Event::Notice {
-                    message: format!("step {id} gate: {m}"),
+                    message: format!("step {id} gate not yet passing: {e}"),
                 });
-            })
-            .await
-        }
-        StepAction::Targets(a) => {
-            let hosts = planned
-                .gate_hosts
-                .clone()
-                .unwrap_or_else(|| done_hosts.to_vec());
-            let deadline = Instant::now() + g.timeout;
-            loop {
-                let last = check_on_hosts(run, Arc::clone(a), hosts.clone(), settings).await;
-                match last {
-                    Ok(()) => break Ok(format!("passed on {} hosts", hosts.len())),
-                    Err(e) if Instant::now() >= deadline || run.cancel.is_cancelled() => {
-                        break Err(e);
-                    }
-                    Err(e) => {
-                        run.observer.event(&Event::Notice {
-                            message: format!("step {id} gate not yet passing: {e}"),
-                        });
-                        tokio::time::sleep(
-                            Duration::from_secs(5)
-                                .min(deadline.saturating_duration_since(Instant::now())),
-                        )
-                        .await;
-                    }
-                }
+                tokio::time::sleep(
+                    Duration::from_secs(5).min(deadline.saturating_duration_since(Instant::now())),
+                )
+                .await;
             }
         }
-        StepAction::Pause(_) => Ok("no gate".into()),
     };
     let passed = result.is_ok();
     let detail = result.unwrap_or_else(|e| e);
@@ -612,38 +591,44 @@ async fn gate(
     }))
 }
 
-/// A read-only check on hosts: Ok when it succeeds everywhere.
-async fn check_on_hosts(
+/// A read-only check (a gate) on targets: what it said when it passes everywhere.
+async fn check(
     run: &Run,
-    action: Arc<dyn Action>,
-    hosts: Vec<Host>,
+    job: &Arc<StepJob>,
+    targets: Vec<Target>,
     settings: &Arc<RunSettings>,
-) -> Result<(), String> {
+) -> Result<String, String> {
     let mut failures = Vec::new();
-    let settings2 = Arc::clone(settings);
+    let mut said = Vec::new();
+    let n = targets.len();
+    let once = job.action.runs_on() == TargetKind::Operator;
+    let job = Arc::clone(job);
     fan_out(
-        hosts,
+        targets,
         settings.concurrency,
         &run.cancel,
-        move |host: Host| {
-            let mut node = SshNode::new(
-                ssh_target(&host),
-                &settings2.options,
-                None,
-                &settings2.limiter,
-            );
-            let r = action.apply(&mut node, &json!(null));
-            (host.name, r)
+        move |target: Target| {
+            let prefix = format!("step {}", job.step);
+            let r = job.with_context(&target, &prefix, |cx| job.action.apply(cx, &json!(null)));
+            (target, r)
         },
-        |_, (name, r): (String, Result<Applied, ActionFailure>)| {
-            if let Err(e) = r {
-                failures.push(format!("{name}: {e}"));
-            }
+        |_, (target, r): (Target, Result<Applied, ActionFailure>)| match r {
+            Ok(a) => said.push(a.summary),
+            Err(e) if once => failures.push(e.message),
+            Err(e) => failures.push(format!("{target}: {e}")),
         },
     )
     .await;
+    if once {
+        // A check from the operator's machine (a health probe): its own words.
+        return match (said.pop(), failures.pop()) {
+            (Some(passed), None) => Ok(passed),
+            (_, Some(failed)) => Err(failed),
+            (None, None) => Err("the check did not run".into()),
+        };
+    }
     if failures.is_empty() {
-        Ok(())
+        Ok(format!("passed on {n} hosts"))
     } else {
         failures.sort();
         let n = failures.len();
@@ -656,16 +641,16 @@ async fn check_on_hosts(
 mod tests {
     use super::*;
 
-    fn failure(outcome: &str, never_ran: bool) -> ActionFailure {
+    fn failure(outcome: Outcome, never_ran: bool) -> ActionFailure {
         ActionFailure {
-            outcome: outcome.into(),
-            message: outcome.into(),
+            outcome,
+            message: outcome.to_string(),
             never_ran,
         }
     }
 
     /// How many times `with_retries(2, idempotent, ..)` calls an action failing with `outcome`.
-    fn attempts(outcome: &str, never_ran: bool, idempotent: bool) -> u32 {
+    fn attempts(outcome: Outcome, never_ran: bool, idempotent: bool) -> u32 {
         let mut calls = 0;
         let r: Result<(), _> = with_retries(2, idempotent, || {
             calls += 1;
@@ -682,14 +667,19 @@ mod tests {
     #[test]
     fn only_transport_failures_are_retried_and_only_when_nothing_can_have_run_twice() {
         // Nothing ran (refused TCP, deadline before the command started): always retried.
-        assert_eq!(attempts("unreachable", true, false), 3);
-        assert_eq!(attempts("timed_out", true, false), 3);
+        assert_eq!(attempts(Outcome::Unreachable, true, false), 3);
+        assert_eq!(attempts(Outcome::TimedOut, true, false), 3);
         // The command may have started: retried only when the action is idempotent.
-        assert_eq!(attempts("timed_out", false, true), 3);
-        assert_eq!(attempts("timed_out", false, false), 1);
-        assert_eq!(attempts("error", false, false), 1);
+        assert_eq!(attempts(Outcome::TimedOut, false, true), 3);
+        assert_eq!(attempts(Outcome::TimedOut, false, false), 1);
+        assert_eq!(attempts(Outcome::Error, false, false), 1);
         // Not transport failures: the command ran and said no, or trust was refused.
-        for outcome in ["failed", "auth_failed", "refused", IN_DOUBT] {
+        for outcome in [
+            Outcome::Failed,
+            Outcome::AuthFailed,
+            Outcome::Refused,
+            Outcome::InDoubt,
+        ] {
             assert_eq!(attempts(outcome, true, true), 1, "{outcome}");
         }
     }
@@ -700,7 +690,7 @@ mod tests {
         let r = with_retries(5, true, || {
             calls += 1;
             if calls < 2 {
-                Err(failure("unreachable", true))
+                Err(failure(Outcome::Unreachable, true))
             } else {
                 Ok(calls)
             }

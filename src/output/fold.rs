@@ -63,7 +63,7 @@ impl Folder {
             .entry(key)
             .or_insert_with(|| Group {
                 names: Vec::new(),
-                outcome: r.outcome.clone(),
+                outcome: r.outcome.label().to_owned(),
                 describe,
                 stdout: stdout.to_owned(),
                 stderr: stderr.to_owned(),
@@ -132,7 +132,7 @@ mod tests {
     fn r(name: &str, outcome: &str, status: i32, stdout: &str) -> TargetResult {
         TargetResult {
             target: name.into(),
-            outcome: outcome.into(),
+            outcome: outcome.parse().expect("outcome"),
             exit_status: Some(status),
             stdout: Some(stdout.into()),
             stderr: Some(String::new()),

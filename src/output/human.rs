@@ -168,7 +168,7 @@ impl Observer for HumanObserver {
             }
             Event::TargetResult(r) if r.step.is_some() => {
                 state.wave_folder.add(r);
-                state.tally.count(&r.outcome);
+                state.tally.count(r.outcome);
                 let msg = bar_message(&state.tally);
                 if let Some(bar) = &state.bar {
                     bar.inc(1);
@@ -177,7 +177,7 @@ impl Observer for HumanObserver {
             }
             Event::TargetResult(r) => {
                 state.folder.add(r);
-                state.tally.count(&r.outcome);
+                state.tally.count(r.outcome);
                 let msg = bar_message(&state.tally);
                 if let Some(bar) = &state.bar {
                     bar.inc(1);

@@ -100,14 +100,20 @@ impl Outcome {
     /// Short label used in tallies and JSON: `ok`, `failed`, `unreachable`, `timed_out`,
     /// `auth_failed`, `refused`, `error`.
     pub fn label(&self) -> &'static str {
+        self.kind().label()
+    }
+
+    /// The kind of outcome, as tallies and policy see it.
+    pub fn kind(&self) -> crate::outcome::Outcome {
+        use crate::outcome::Outcome as Kind;
         match self {
-            Outcome::Ok => "ok",
-            Outcome::Exit { .. } => "failed",
-            Outcome::Unreachable { .. } => "unreachable",
-            Outcome::TimedOut { .. } => "timed_out",
-            Outcome::AuthFailed { .. } => "auth_failed",
-            Outcome::HostKeyRefused { .. } => "refused",
-            Outcome::Error { .. } => "error",
+            Outcome::Ok => Kind::Ok,
+            Outcome::Exit { .. } => Kind::Failed,
+            Outcome::Unreachable { .. } => Kind::Unreachable,
+            Outcome::TimedOut { .. } => Kind::TimedOut,
+            Outcome::AuthFailed { .. } => Kind::AuthFailed,
+            Outcome::HostKeyRefused { .. } => Kind::Refused,
+            Outcome::Error { .. } => Kind::Error,
         }
     }
 
@@ -167,4 +173,6 @@ mod session;
 
 /// `exec(&SshTarget, &SshOptions, command: &str, stdin: Option<&[u8]>) -> ExecResult` and
 /// `check(&SshTarget, &SshOptions) -> CheckResult`; both block (see the module docs).
-pub use session::{check, exec};
+/// `open(&SshTarget, &SshOptions) -> Result<Connection, Box<ExecResult>>` keeps one authenticated
+/// session for several commands (`Connection::run`), one channel each.
+pub use session::{Connection, check, exec, open};

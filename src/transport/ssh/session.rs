@@ -16,7 +16,7 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -106,34 +106,117 @@ fn exec_with(
     agent: Option<PathBuf>,
 ) -> ExecResult {
     let started = Instant::now();
+    if let Err(reason) = remote_command(command, &target.user, opts.sudo) {
+        return ExecResult {
+            outcome: Outcome::Error { reason },
+            stdout: Captured::default(),
+            stderr: Captured::default(),
+            connect: None,
+            total: started.elapsed(),
+            recorded_host_key: None,
+        };
+    }
+    match open_with(target, opts, agent) {
+        Err(failed) => *failed,
+        // Dropped (closed) as soon as the command is done: a run over 1000 hosts must not hold
+        // 1000 connections open.
+        Ok(mut connection) => connection.run(opts, command, stdin),
+    }
+}
+
+/// An authenticated session kept open for several commands, each on a channel of its own: an
+/// action's snapshot, apply and verify on one target cost the target one login, not one each
+/// (ARCHITECTURE.md, "One login per target per step"). A saturated API server host pays 25-40
+/// ms of CPU per login.
+///
+/// After a command that did not end cleanly (the connection broke, a deadline passed) the
+/// session is not used again: [`Connection::usable`] turns false and the caller reconnects
+/// only where its own rules say nothing can run twice.
+pub struct Connection {
+    conn: Conn,
+    user: String,
+    /// The time the connection took and the keys it recorded, reported with its first result.
+    first: Option<(Instant, Duration, Option<String>)>,
+    usable: bool,
+}
+
+/// Opens an authenticated session to `target` for [`Connection::run`]. On failure, the result
+/// of the attempt (its outcome, and any host key it recorded) as [`exec`] would report it.
+pub fn open(target: &SshTarget, opts: &SshOptions) -> Result<Connection, Box<ExecResult>> {
+    open_with(target, opts, agent_socket(opts))
+}
+
+fn open_with(
+    target: &SshTarget,
+    opts: &SshOptions,
+    agent: Option<PathBuf>,
+) -> Result<Connection, Box<ExecResult>> {
+    let started = Instant::now();
     let attempt = Attempt::new(opts, agent, started, opts.command_timeout);
     let mut probe = Probe::default();
-    let mut stdout = Captured::default();
-    let mut stderr = Captured::default();
-    let mut connected = None;
-    let outcome = match remote_command(command, &target.user, opts.sudo) {
-        Err(reason) => Outcome::Error { reason },
-        Ok(remote) => match connect(target, &attempt, &mut probe) {
-            Err(outcome) => outcome,
-            Ok(mut conn) => {
-                connected = Some(started.elapsed());
-                let outcome = match conn.run(&remote, stdin, opts, &mut stdout, &mut stderr) {
-                    Ok(outcome) | Err(outcome) => outcome,
-                };
-                // Close now, not when the caller is done with the result: a run over 1000 hosts
-                // must not hold 1000 connections open.
-                drop(conn);
-                outcome
+    match connect(target, &attempt, &mut probe) {
+        Ok(conn) => Ok(Connection {
+            conn,
+            user: target.user.clone(),
+            first: Some((started, started.elapsed(), probe.recorded_summary())),
+            usable: true,
+        }),
+        Err(outcome) => Err(Box::new(ExecResult {
+            outcome,
+            stdout: Captured::default(),
+            stderr: Captured::default(),
+            connect: None,
+            total: started.elapsed(),
+            recorded_host_key: probe.recorded_summary(),
+        })),
+    }
+}
+
+impl Connection {
+    /// Runs `command` on a new channel of this session, under `opts.command_timeout`. The first
+    /// result carries the connect time and any recorded host key; later ones a zero connect time.
+    pub fn run(&mut self, opts: &SshOptions, command: &str, stdin: Option<&[u8]>) -> ExecResult {
+        let (started, connect, recorded) =
+            self.first
+                .take()
+                .unwrap_or((Instant::now(), Duration::ZERO, None));
+        let mut stdout = Captured::default();
+        let mut stderr = Captured::default();
+        let outcome = if self.usable {
+            match remote_command(command, &self.user, opts.sudo) {
+                Err(reason) => Outcome::Error { reason },
+                Ok(remote) => {
+                    match self
+                        .conn
+                        .run(&remote, stdin, opts, &mut stdout, &mut stderr)
+                    {
+                        Ok(outcome) => outcome,
+                        Err(outcome) => {
+                            self.usable = false;
+                            outcome
+                        }
+                    }
+                }
             }
-        },
-    };
-    ExecResult {
-        outcome,
-        stdout,
-        stderr,
-        connect: connected,
-        total: started.elapsed(),
-        recorded_host_key: probe.recorded_summary(),
+        } else {
+            Outcome::Error {
+                reason: "the connection was lost by an earlier command of this step".into(),
+            }
+        };
+        ExecResult {
+            outcome,
+            stdout,
+            stderr,
+            connect: Some(connect),
+            total: started.elapsed(),
+            recorded_host_key: recorded,
+        }
+    }
+
+    /// False once a command on this session ended without a clean exit (connection lost,
+    /// deadline): the session may be in any state and is not used again.
+    pub fn usable(&self) -> bool {
+        self.usable
     }
 }
 
@@ -163,8 +246,26 @@ struct Attempt<'a> {
     /// TCP, banner, key exchange, host key and auth must be done by then (the jump's included).
     deadline: Instant,
     /// A jump tunnel's pump gives up on its own at this instant; normally it ends long before,
-    /// when the session it carries closes.
-    linger: Instant,
+    /// when the session it carries closes. Each command on a kept session moves it past that
+    /// command's deadline (see [`Linger`]).
+    linger: Linger,
+}
+
+/// When a jump tunnel's pump gives up on its own, shared by the pump and the session it carries:
+/// a session kept open for several commands moves it forward with each one.
+#[derive(Clone)]
+struct Linger(Arc<Mutex<Instant>>);
+
+impl Linger {
+    fn get(&self) -> Instant {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Keeps the tunnel up at least until `deadline` (plus slack).
+    fn extend_past(&self, deadline: Instant) {
+        let mut at = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        *at = (*at).max(deadline_after(deadline, PUMP_SLACK));
+    }
 }
 
 impl<'a> Attempt<'a> {
@@ -179,7 +280,10 @@ impl<'a> Attempt<'a> {
             opts,
             agent,
             deadline,
-            linger: deadline_after(deadline, command_timeout.saturating_add(PUMP_SLACK)),
+            linger: Linger(Arc::new(Mutex::new(deadline_after(
+                deadline,
+                command_timeout.saturating_add(PUMP_SLACK),
+            )))),
         }
     }
 }
@@ -262,6 +366,8 @@ struct Conn {
     channel: Option<Channel>,
     /// The thread carrying this session through a jump host; ends when `socket` shuts down.
     pump: Option<JoinHandle<()>>,
+    /// The pump's own deadline, moved past each command's (a session kept for several).
+    linger: Option<Linger>,
 }
 
 impl Drop for Conn {
@@ -294,6 +400,13 @@ impl Conn {
         let cmd =
             |what: &'static str| move |e: ssh2::Error| classify(&e, Phase::Command, deadline, what);
 
+        // A session reused for another command: the previous one left it non-blocking, and its
+        // channel (closed by then) is freed before the next opens.
+        self.session.set_blocking(true);
+        self.channel = None;
+        if let Some(linger) = &self.linger {
+            linger.extend_past(deadline);
+        }
         // Opening the channel and the exec request are round trips: blocking, armed.
         arm(&self.session, deadline, Phase::Command)?;
         let mut channel = self
@@ -489,6 +602,7 @@ fn connect(target: &SshTarget, at: &Attempt<'_>, probe: &mut Probe) -> Result<Co
     probe.tcp = Some(started.elapsed());
     let mut conn = Conn {
         session,
+        linger: pump.is_some().then(|| at.linger.clone()),
         socket,
         channel: None,
         pump,
@@ -548,7 +662,7 @@ fn tunnel(
     at: &Attempt<'_>,
     probe: &mut Probe,
 ) -> Result<(UnixStream, JoinHandle<()>), Outcome> {
-    let (deadline, linger) = (at.deadline, at.linger);
+    let (deadline, linger) = (at.deadline, at.linger.clone());
     let who = label(jump);
     let mut jump_probe = Probe::default();
     let connected = connect(jump, at, &mut jump_probe);
@@ -592,7 +706,7 @@ fn tunnel(
         .spawn(move || {
             // Any error ends the pump; the inner session then sees its socket close and reports
             // that as its own outcome. Dropping `jump_conn` closes the jump session.
-            let _ = pump(&mut jump_conn, &outer, linger);
+            let _ = pump(&mut jump_conn, &outer, &linger);
         })
         .map_err(|e| Outcome::Error {
             reason: format!("starting the jump tunnel thread: {e}"),
@@ -603,7 +717,7 @@ fn tunnel(
 /// Copies bytes both ways between `outer` (the inner session's socket pair) and the jump's
 /// direct-tcpip channel, with the jump session non-blocking and one `poll` over both sockets.
 /// Ends when either side closes, on an error, or at `linger`.
-fn pump(jump: &mut Conn, outer: &UnixStream, linger: Instant) -> io::Result<()> {
+fn pump(jump: &mut Conn, outer: &UnixStream, linger: &Linger) -> io::Result<()> {
     let Some(channel) = jump.channel.as_mut() else {
         return Ok(());
     };
@@ -666,6 +780,7 @@ fn pump(jump: &mut Conn, outer: &UnixStream, linger: Instant) -> io::Result<()> 
         if progress {
             continue;
         }
+        let linger = linger.get();
         if Instant::now() >= linger {
             return Ok(());
         }
@@ -1188,6 +1303,60 @@ mod tests {
         assert!(r.stderr.bytes.is_empty());
         assert!(r.connect.is_some_and(|c| c <= r.total));
         assert_eq!(r.recorded_host_key, None);
+    }
+
+    /// `SSH_CONNECTION` (client address and port, server address and port) names the TCP
+    /// connection a command ran on: equal for every command of one kept session.
+    fn kept_session_runs(target: &SshTarget, opts: &SshOptions) -> Vec<ExecResult> {
+        let mut connection = open(target, opts).expect("connect");
+        let results = vec![
+            connection.run(opts, "echo \"$SSH_CONNECTION\"", None),
+            connection.run(opts, "echo \"$SSH_CONNECTION\"; echo err >&2; exit 3", None),
+            connection.run(opts, "cat; echo \"$SSH_CONNECTION\"", Some(b"in\n")),
+        ];
+        assert!(connection.usable());
+        results
+    }
+
+    fn assert_one_connection(results: &[ExecResult]) {
+        let conns: Vec<String> = results
+            .iter()
+            .map(|r| text(&r.stdout).lines().last().unwrap_or("").to_owned())
+            .collect();
+        assert!(!conns[0].is_empty(), "{results:?}");
+        assert!(conns.iter().all(|c| *c == conns[0]), "{conns:?}");
+        assert_eq!(results[0].outcome, Outcome::Ok, "{results:?}");
+        assert_eq!(
+            results[1].outcome,
+            Outcome::Exit {
+                status: 3,
+                signal: None
+            }
+        );
+        assert_eq!(text(&results[1].stderr), "err\n");
+        assert_eq!(text(&results[2].stdout).lines().next(), Some("in"));
+        assert!(results[0].connect.is_some_and(|c| !c.is_zero()));
+        assert_eq!(results[2].connect, Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn a_kept_session_runs_every_command_on_one_connection() {
+        let fx = Fixture::new();
+        assert_one_connection(&kept_session_runs(&fx.target(), &fx.opts()));
+    }
+
+    #[test]
+    fn a_kept_session_that_timed_out_is_not_used_again() {
+        let fx = Fixture::new();
+        let mut opts = fx.opts();
+        opts.command_timeout = Duration::from_millis(500);
+        let mut connection = open(&fx.target(), &opts).expect("connect");
+        let r = connection.run(&opts, "sleep 5", None);
+        assert_eq!(r.outcome.label(), "timed_out", "{r:?}");
+        assert!(!connection.usable());
+        let r = connection.run(&opts, "echo never", None);
+        assert_eq!(r.outcome.label(), "error", "{r:?}");
+        assert!(r.stdout.bytes.is_empty());
     }
 
     #[test]
@@ -1713,6 +1882,27 @@ mod tests {
         let r = exec(&target, &opts, "sleep 30", None);
         assert_eq!(r.outcome.label(), "timed_out", "{r:?}");
         assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_kept_session_through_a_jump_host_outlives_one_command_deadline() {
+        let fx = JumpFixture::new();
+        let target = fx.target_via_jump(fx.target_sshd.socket_addr(0));
+        let mut opts = fx.jump.opts();
+        // The tunnel's own deadline starts as connect + one command deadline (+5 s slack):
+        // each command of a kept session must move it, or the third command would find the
+        // tunnel gone after 2 + 1 + 5 s.
+        opts.command_timeout = Duration::from_secs(1);
+        let mut connection = open(&target, &opts).expect("connect");
+        let mut seen = Vec::new();
+        for _ in 0..4 {
+            let r = connection.run(&opts, "sleep 0.8; echo \"$SSH_CONNECTION\"", None);
+            assert_eq!(r.outcome, Outcome::Ok, "{r:?}");
+            seen.push(text(&r.stdout));
+            std::thread::sleep(Duration::from_millis(2500));
+        }
+        assert!(seen.iter().all(|c| *c == seen[0]), "{seen:?}");
+        assert_one_connection(&kept_session_runs(&target, &fx.jump.opts()));
     }
 
     #[test]
