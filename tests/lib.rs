@@ -11,6 +11,7 @@ mod firewall;
 mod inventory;
 mod journal;
 mod lab;
+mod logins;
 mod progress;
 mod runbook;
 mod sudo;
