@@ -9,6 +9,7 @@ pub mod contract;
 pub mod firewall;
 pub mod node;
 pub mod quiesce;
+pub mod script;
 pub mod ssh_exec;
 pub mod tune;
 pub mod wait_healthy;
