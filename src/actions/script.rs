@@ -66,11 +66,6 @@ impl Inputs {
         }
         s
     }
-
-    /// The input lines alone.
-    pub fn as_str(&self) -> &str {
-        &self.text
-    }
 }
 
 #[cfg(test)]
