@@ -2,7 +2,8 @@
 //!
 //! `args` holds the typed arguments of every action kind (a step's `with` table); they are the
 //! runbook reference. The implementations (plan, snapshot, apply, verify, inverse) live in one
-//! file per kind next to it.
+//! file per kind next to it, or in a folder with the `.sh` scripts the kind runs on nodes
+//! (`script` hands those scripts their inputs, quoted).
 
 pub mod args;
 pub mod context;
@@ -11,6 +12,7 @@ pub mod firewall;
 pub mod node;
 pub mod pause;
 pub mod quiesce;
+pub mod script;
 pub mod ssh_exec;
 pub mod tune;
 pub mod wait_healthy;

@@ -6,6 +6,9 @@
 //! prefix escaped: `monitoring` must not also match `monitoring-canary`). Nothing matching is
 //! not an error. There is no inverse: a killed pod comes back only through its controller, and
 //! a `DaemonSet` recreates it on its own unless it is deleted through the API.
+//!
+//! What it sends to a node are single `crictl` command lines, every argument quoted on its own
+//! (and split back in a test), not scripts: so no `.sh` file, unlike the other node actions.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -15,7 +18,7 @@ use serde_json::{Value, json};
 
 use super::args::WorkloadKill;
 use super::contract::{Action, ActionFailure, Applied, Context, Node};
-use crate::runbook::shell_quote;
+use super::script::quote;
 use crate::transport::ssh::Outcome;
 
 /// How many pod names a summary line lists before "and N more".
@@ -47,10 +50,6 @@ fn regex_escape(s: &str) -> String {
         out.push(c);
     }
     out
-}
-
-fn quote(text: &str) -> Result<String, ActionFailure> {
-    shell_quote(text).map_err(ActionFailure::refused)
 }
 
 /// "a, b, c and 2 more".

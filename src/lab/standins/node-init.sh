@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # breakglass lab: the first program of every lab node (src/lab/netns.rs). It runs as PID 1 of
 # the node's fresh UTS, mount and PID namespaces, inside the node's network namespace
 # (`nsenter --net=/run/netns/NS unshare ...`), makes the node's private files visible at the
@@ -28,6 +29,7 @@ state=/run/breakglass-lab
 if [ "$role" = control-plane ]; then
     # A static pod in a real cluster: the kubelet starts it from the manifest. Here the lab
     # starts the stand-in once; it restarts itself when the manifest changes.
+    # shellcheck disable=SC2016 # the inner sh expands $$ and $0 (its pidfile argument)
     setsid sh -c 'echo $$ > "$0"; exec /usr/local/bin/kube-apiserver' \
         "$state/kube-apiserver.pid" </dev/null >>"$state/kube-apiserver.log" 2>&1 &
 fi

@@ -96,7 +96,7 @@ start_unit() {
     cmd=$(command_of "$1")
     rm -f "$STATE/$1.pid"
     # setsid: the service must outlive the SSH session that started it.
-    # shellcheck disable=SC2086 # the command line is split on purpose
+    # shellcheck disable=SC2016,SC2086 # the inner sh expands $$, $0 and $@; the command line is split on purpose
     setsid sh -c 'echo $$ > "$0"; exec "$@"' "$STATE/$1.pid" $cmd \
         </dev/null >>"$STATE/$1.log" 2>&1 &
     i=0

@@ -16,6 +16,9 @@
 //! So `apply` first records the states it started from on the node
 //! (`/var/lib/breakglass/RUN/STEP/services`, else under `/run/breakglass`), and a later
 //! snapshot of the same run and step reports those instead of the current ones.
+//!
+//! The node-side shell is `record.sh` and `states.sh` in this folder, with quoted inputs put in
+//! front (`super::script`); the stop and start commands are sent as they are.
 
 use std::fmt::Write as _;
 
@@ -23,17 +26,18 @@ use serde_json::{Value, json};
 
 use super::args::NodesQuiesce;
 use super::contract::{Action, ActionFailure, Applied, Context, Node};
-use crate::runbook::shell_quote;
+use super::script::Inputs;
 use crate::transport::ssh::Outcome;
 
 /// The kubelet's systemd unit (the default commands' first service).
 const KUBELET: &str = "kubelet";
 /// The container runtime's unit, touched only with `stop_runtime`.
 const RUNTIME: &str = "containerd";
-/// Where `apply` records the states it started from, first writable wins.
-const RECORD_ROOTS: [&str; 2] = ["/var/lib/breakglass", "/run/breakglass"];
-/// The record's file name in `ROOT/RUN/STEP/`.
-const RECORD_NAME: &str = "services";
+/// Records the states an attempt starts from, in `/var/lib/breakglass/RUN/STEP/services` or
+/// else under `/run/breakglass` (`record.sh`: inputs, output).
+const RECORD: &str = include_str!("record.sh");
+/// Reads the services' states, or an earlier attempt's record of them (`states.sh`).
+const STATES: &str = include_str!("states.sh");
 
 /// Which way the services go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,13 +117,11 @@ impl NodeServices {
         }
     }
 
-    /// `"$root"/RUN/STEP` for the scripts (`$root` iterates over [`RECORD_ROOTS`]).
-    fn record_dir(&self) -> Result<String, ActionFailure> {
-        Ok(format!(
-            "\"$root\"/{}/{}",
-            quote(&self.run.0)?,
-            quote(&self.run.1)?
-        ))
+    /// The scripts' inputs `run` and `step`: they name the on-node record.
+    fn record_inputs(&self) -> Result<Inputs, ActionFailure> {
+        let mut inputs = Inputs::new();
+        inputs.var("run", &self.run.0)?.var("step", &self.run.1)?;
+        Ok(inputs)
     }
 
     /// Records the snapshot's states on the node before anything changes, unless an earlier
@@ -140,16 +142,7 @@ impl NodeServices {
                 .unwrap_or("unknown");
             let _ = writeln!(lines, "{unit} {} {state}", if active { 0 } else { 3 });
         }
-        let script = format!(
-            "for root in {roots}; do d={dir}; \
-             if mkdir -p -- \"$d\" 2>/dev/null && [ -w \"$d\" ]; then \
-             [ -f \"$d\"/{name} ] && exit 0; \
-             cat > \"$d\"/.{name}.tmp && mv -f -- \"$d\"/.{name}.tmp \"$d\"/{name} && exit 0; fi; done\n\
-             echo 'breakglass: no writable directory to record the service states in' >&2; exit 1",
-            roots = RECORD_ROOTS.join(" "),
-            dir = self.record_dir()?,
-            name = RECORD_NAME,
-        );
+        let script = self.record_inputs()?.then(&[RECORD]);
         let r = node.run(&script, Some(lines.as_bytes()));
         if r.outcome == Outcome::Ok {
             Ok(())
@@ -224,25 +217,12 @@ impl NodeServices {
     /// `systemctl is-active` for every default unit; with `earlier`, an earlier attempt's
     /// record of the states it started from takes precedence.
     fn service_states(&self, node: &mut dyn Node, earlier: bool) -> Result<States, ActionFailure> {
-        let mut script = String::new();
-        if earlier {
-            let _ = writeln!(
-                script,
-                "for root in {}; do m={}/{RECORD_NAME}; \
-                 if [ -f \"$m\" ]; then printf 'earlier %s\\n' \"$m\"; cat -- \"$m\"; exit 0; fi; done",
-                RECORD_ROOTS.join(" "),
-                self.record_dir()?,
-            );
-        }
         let units = self.units();
-        for unit in &units {
-            let q = quote(unit)?;
-            // `$?` after an assignment from a command substitution is the command's status.
-            let _ = writeln!(
-                script,
-                "s=$(systemctl is-active {q} 2>/dev/null); printf '%s %s %s\\n' {q} \"$?\" \"${{s:-unknown}}\""
-            );
-        }
+        let mut inputs = self.record_inputs()?;
+        inputs
+            .var("earlier", if earlier { "yes" } else { "" })?
+            .args(units.iter().copied())?;
+        let script = inputs.then(&[STATES]);
         let r = node.run(&script, None);
         if r.outcome != Outcome::Ok {
             return Err(ActionFailure::from_result("reading service states", &r));
@@ -276,10 +256,6 @@ impl NodeServices {
             earlier,
         })
     }
-}
-
-fn quote(text: &str) -> Result<String, ActionFailure> {
-    shell_quote(text).map_err(ActionFailure::refused)
 }
 
 impl Action for NodeServices {
@@ -493,25 +469,25 @@ mod tests {
             if self.fail.as_deref() == Some(script) {
                 return result(5, "", "Failed to stop kubelet.service: Access denied");
             }
-            if script.contains(".services.tmp") {
-                assert!(
-                    script.contains("/var/lib/breakglass /run/breakglass"),
-                    "{script}"
-                );
-                assert!(script.contains("/run-1/quiesce-step"), "{script}");
+            if let Some(inputs) = script.strip_suffix(RECORD) {
+                assert_eq!(inputs, "run=run-1\nstep=quiesce-step\n");
                 if self.record.is_none() {
                     let text = String::from_utf8(stdin.expect("stdin").to_vec()).expect("utf8");
                     self.record = Some(text);
                 }
                 return result(0, "", "");
             }
-            if script.contains("is-active") {
-                if let Some(record) = self.record.as_ref().filter(|_| script.contains("earlier")) {
+            if let Some(inputs) = script.strip_suffix(STATES) {
+                let (vars, units) = inputs.split_once("set -- ").expect("units");
+                assert!(vars.starts_with("run=run-1\nstep=quiesce-step\n"), "{vars}");
+                let earlier = vars.contains("\nearlier=yes\n");
+                if let Some(record) = self.record.as_ref().filter(|_| earlier) {
                     return result(0, &format!("earlier /var/lib/x/services\n{record}"), "");
                 }
+                let units = shlex::split(units).expect("units");
                 let mut out = String::new();
                 for (unit, active) in &self.active {
-                    if script.contains(&format!("is-active {unit} ")) {
+                    if units.contains(unit) {
                         let (rc, s) = if *active {
                             (0, "active")
                         } else {
@@ -683,5 +659,35 @@ mod tests {
         assert!(err.message.contains("`systemctl stop containerd`"), "{err}");
         assert!(err.message.contains("Access denied"), "{err}");
         assert!(!err.never_ran, "the kubelet was already stopped");
+    }
+
+    #[test]
+    fn the_scripts_record_and_read_under_both_roots_and_parse() {
+        for script in [RECORD, STATES] {
+            assert!(
+                script.contains("for root in /var/lib/breakglass /run/breakglass; do"),
+                "{script}"
+            );
+        }
+        let q = NodeServices::quiesce(runtime(), "run 1", "it's");
+        let script = q
+            .record_inputs()
+            .expect("inputs")
+            .var("earlier", "yes")
+            .expect("var")
+            .args(q.units())
+            .expect("args")
+            .then(&[STATES]);
+        assert!(
+            script.starts_with(
+                "run='run 1'\nstep=\"it's\"\nearlier=yes\nset -- kubelet containerd\n"
+            ),
+            "{script}"
+        );
+        let out = std::process::Command::new("sh")
+            .args(["-n", "-c", &script])
+            .output()
+            .expect("sh");
+        assert!(out.status.success(), "{out:?}");
     }
 }

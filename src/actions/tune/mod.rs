@@ -21,9 +21,11 @@
 //! earlier attempt of the same run already wrote the file (killed before its result was
 //! journaled), the snapshot takes the bytes to restore from that attempt's backup, so `undo`
 //! still restores the file as it was before the run.
+//!
+//! The node-side shell is `read.sh` (the snapshot) and `replace.sh` (apply and undo) in this
+//! folder; Rust puts their inputs in front of them as quoted assignments (`super::script`).
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::Path;
 
 use base64::Engine as _;
@@ -34,11 +36,17 @@ use sha2::{Digest, Sha256};
 
 use super::args::ApiserversTune;
 use super::contract::{Action, ActionFailure, Applied, Context, Node};
-use crate::runbook::shell_quote;
+use super::script::{Inputs, quote};
 use crate::transport::ssh::Outcome;
 
 /// Where backups go, first writable wins. Both are outside any kubelet-watched directory.
+/// The scripts list them too (`for root in ...`), the same way.
 const BACKUP_ROOTS: [&str; 2] = ["/var/lib/breakglass", "/run/breakglass"];
+
+/// Reads the manifest and this run's backup of it (`read.sh`: inputs, output).
+const READ: &str = include_str!("read.sh");
+/// Replaces the manifest atomically, compare-and-swap, backing it up first (`replace.sh`).
+const REPLACE: &str = include_str!("replace.sh");
 
 /// The manifest's location split the ways the scripts need it.
 #[derive(Debug, Clone)]
@@ -127,10 +135,6 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-fn quote(text: &str) -> Result<String, ActionFailure> {
-    shell_quote(text).map_err(ActionFailure::refused)
-}
-
 /// How to replace the manifest on the node (one script, content on stdin).
 struct Replace<'a> {
     file: &'a ManifestPath,
@@ -150,70 +154,24 @@ struct Replace<'a> {
 }
 
 impl Replace<'_> {
-    /// The script. Everything variable is quoted; the content comes on stdin. Prints
-    /// `unchanged` or `written` (plus ` backup=PATH`) on success.
+    /// `replace.sh` after its inputs; the content goes on stdin. Prints `unchanged` or
+    /// `written` (plus ` backup=PATH`) on success.
     fn script(&self) -> Result<String, ActionFailure> {
-        let mut s = String::from("set -u\n");
-        let _ = writeln!(
-            s,
-            "f={}; d={}; name={}; tmp={}/{}; want={}; new={}; conflict={}; b=",
-            quote(&self.file.path)?,
-            quote(&self.file.dir)?,
-            quote(&self.file.name)?,
-            quote(&self.file.dir)?,
-            quote(&self.tmp_name)?,
-            quote(self.expect_sha)?,
-            quote(self.new_sha)?,
-            quote(self.conflict)?,
-        );
-        s.push_str(
-            r#"fail() { printf 'breakglass: %s\n' "$1" >&2; exit 1; }
-sum() { h=$(sha256sum < "$1") || return 1; printf '%s' "${h%% *}"; }
-cur=$(sum "$f") || fail "cannot read $f"
-if [ "$cur" = "$new" ]; then echo unchanged; exit 0; fi
-[ "$cur" = "$want" ] || fail "$f has sha256 $cur, expected $want: $conflict"
-"#,
-        );
-        if let Some((run, step)) = self.backup {
-            let _ = writeln!(
-                s,
-                "for root in {}; do dir=\"$root\"/{}/{}; \
-                 if mkdir -p -- \"$dir\" 2>/dev/null && [ -w \"$dir\" ]; then b=$dir; break; fi; done",
-                BACKUP_ROOTS.join(" "),
-                quote(run)?,
-                quote(step)?,
-            );
-            // An existing backup is an earlier attempt's: it holds the original, keep it.
-            s.push_str(
-                r#"[ -n "$b" ] || fail "no writable directory for the backup of $f"
-if [ ! -f "$b/$name" ]; then
-  cp -p -- "$f" "$b/.$name.tmp" || fail "cannot back up $f to $b"
-  [ "$(sum "$b/.$name.tmp")" = "$want" ] || fail "the backup copy of $f does not match the snapshot"
-  mv -f -- "$b/.$name.tmp" "$b/$name" || fail "cannot back up $f to $b"
-fi
-"#,
-            );
-        }
-        let _ = writeln!(
-            s,
-            "mode={}; owner={}",
-            quote(self.mode)?,
-            quote(&format!("{}:{}", self.uid, self.gid))?
-        );
-        s.push_str(
-            r#"trap 'rm -f -- "$tmp"' EXIT
-( umask 077 && cat > "$tmp" ) || fail "cannot write $tmp"
-[ "$(sum "$tmp")" = "$new" ] || fail "the uploaded manifest arrived incomplete"
-chmod "$mode" "$tmp" || fail "cannot set mode $mode on $tmp"
-chown "$owner" "$tmp" || fail "cannot set owner $owner on $tmp"
-sync -- "$tmp" 2>/dev/null || sync
-[ "$(sum "$f")" = "$want" ] || fail "$f changed while the new version was uploaded: $conflict"
-mv -f -- "$tmp" "$f" || fail "cannot replace $f"
-sync -- "$d" 2>/dev/null || true
-echo "written${b:+ backup=$b/$name}"
-"#,
-        );
-        Ok(s)
+        let (run, step) = self.backup.unwrap_or(("", ""));
+        let mut inputs = Inputs::new();
+        inputs
+            .var("f", &self.file.path)?
+            .var("d", &self.file.dir)?
+            .var("name", &self.file.name)?
+            .var("tmp", &format!("{}/{}", self.file.dir, self.tmp_name))?
+            .var("want", self.expect_sha)?
+            .var("new", self.new_sha)?
+            .var("conflict", self.conflict)?
+            .var("mode", self.mode)?
+            .var("owner", &format!("{}:{}", self.uid, self.gid))?
+            .var("run", run)?
+            .var("step", step)?;
+        Ok(inputs.then(&[REPLACE]))
     }
 
     fn run(&self, node: &mut dyn Node, content: &[u8]) -> Result<String, ActionFailure> {
@@ -244,19 +202,13 @@ fn read_remote(
     run_id: &str,
     step_id: &str,
 ) -> Result<RemoteFile, ActionFailure> {
-    let mut script = format!("f={}; name={}\n", quote(&file.path)?, quote(&file.name)?);
-    let _ = writeln!(
-        script,
-        "[ -f \"$f\" ] || {{ printf 'breakglass: no such file: %s\\n' \"$f\" >&2; exit 66; }}\n\
-         [ ! -L \"$f\" ] || {{ printf 'breakglass: %s is a symbolic link; point `manifest` at the file itself\\n' \"$f\" >&2; exit 65; }}\n\
-         stat -c '%a %u %g %s' -- \"$f\" && cat -- \"$f\" || exit 1\n\
-         for root in {}; do b=\"$root\"/{}/{}/\"$name\"; \
-         if [ -f \"$b\" ]; then s=$(stat -c %s -- \"$b\") || exit 1; printf '%s %s\\n' \"$s\" \"$b\"; \
-         cat -- \"$b\" || exit 1; break; fi; done",
-        BACKUP_ROOTS.join(" "),
-        quote(run_id)?,
-        quote(step_id)?,
-    );
+    let mut inputs = Inputs::new();
+    inputs
+        .var("f", &file.path)?
+        .var("name", &file.name)?
+        .var("run", run_id)?
+        .var("step", step_id)?;
+    let script = inputs.then(&[READ]);
     let r = node.run(&script, None);
     if r.outcome != Outcome::Ok {
         return Err(ActionFailure::from_result(
@@ -1391,7 +1343,7 @@ status: {}
 
     #[test]
     fn the_lab_manifest_is_editable() {
-        let text = include_str!("../lab/standins/kube-apiserver.yaml");
+        let text = include_str!("../../lab/standins/kube-apiserver.yaml");
         let (out, changes) = edit(
             text,
             &[
@@ -1530,5 +1482,78 @@ status: {}
         snap.sha256 = sha256_hex(b"other");
         let value = serde_json::to_value(&snap).expect("json");
         assert!(ManifestSnapshot::from_value(&value).is_err());
+    }
+
+    /// `replace.sh` run by `sh` on a temporary file, as undo runs it (no backup: nothing is
+    /// written outside the temporary directory).
+    fn replace_locally(dir: &Path, content: &[u8], expect: &[u8]) -> (bool, String, String) {
+        let file = ManifestPath::new(&dir.join("kube-apiserver.yaml")).expect("path");
+        let (want, new) = (sha256_hex(expect), sha256_hex(content));
+        let meta = std::fs::metadata(&file.path).expect("stat");
+        let script = Replace {
+            file: &file,
+            tmp_name: ".kube-apiserver.yaml.breakglass-run.tmp".into(),
+            expect_sha: &want,
+            new_sha: &new,
+            mode: "640",
+            uid: std::os::unix::fs::MetadataExt::uid(&meta),
+            gid: std::os::unix::fs::MetadataExt::gid(&meta),
+            backup: None,
+            conflict: "it's someone else's edit; $(not run)",
+        }
+        .script()
+        .expect("script");
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", &script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("sh");
+        std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), content).expect("write");
+        let out = child.wait_with_output().expect("wait");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    #[test]
+    fn the_node_side_scripts_replace_only_what_the_snapshot_saw() {
+        for script in [READ, REPLACE] {
+            assert!(
+                script.contains(&format!("for root in {}; do", BACKUP_ROOTS.join(" "))),
+                "{script}"
+            );
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("kube-apiserver.yaml");
+        std::fs::write(&path, "old\n").expect("write");
+        let (ok, out, err) = replace_locally(dir.path(), b"new\n", b"old\n");
+        assert!(ok, "{err}");
+        assert_eq!(out, "written\n");
+        assert_eq!(std::fs::read(&path).expect("read"), b"new\n");
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&path).expect("stat").permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o640);
+        // Again: already in place.
+        let (ok, out, _) = replace_locally(dir.path(), b"new\n", b"old\n");
+        assert!(ok && out == "unchanged\n", "{out}");
+        // Someone else's edit is not overwritten, and the conflict text is only text.
+        std::fs::write(&path, "theirs\n").expect("write");
+        let (ok, out, err) = replace_locally(dir.path(), b"mine\n", b"new\n");
+        assert!(!ok && out.is_empty(), "{out}");
+        assert!(
+            err.ends_with(&format!(
+                "expected {}: it's someone else's edit; $(not run)\n",
+                sha256_hex(b"new\n")
+            )),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(&path).expect("read"), b"theirs\n");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).expect("ls").collect();
+        assert_eq!(left.len(), 1, "the temporary file is removed: {left:?}");
     }
 }

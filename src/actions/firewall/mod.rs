@@ -36,6 +36,10 @@
 //!   command line names the `.restore` file, which is how a stale PID is told apart;
 //! - `.unit`: the transient systemd unit (`systemd-run --on-active`) when PID 1 is systemd;
 //! - `.fired` / `.confirmed`: when the timer fired or was cancelled by `confirm` (epoch seconds).
+//!
+//! The shell run on the node is this folder's `.sh` files, each with its inputs and output in
+//! its header; Rust only puts quoted input lines in front of them (`super::script`) and data on
+//! stdin or in quoted heredocs.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -49,6 +53,7 @@ use serde_json::{Value, json};
 use super::BuildContext;
 use super::args::{FirewallBackend, FirewallBlock, FirewallUnblock};
 use super::contract::{Action, ActionFailure, Applied, Context, Node};
+use super::script::{Inputs, quote};
 use crate::inventory::Selector;
 use crate::transport::ssh::{ExecResult, Outcome};
 
@@ -59,185 +64,34 @@ const CHAIN: &str = "BREAKGLASS";
 /// Section markers in the output of the node-side scripts: `@@bg:NAME@@` on a line of its own.
 const MARK: (&str, &str) = ("@@bg:", "@@");
 
-/// What every node-side script starts with. PATH: `nft` and `iptables` live in sbin, which a
-/// non-root login (then `sudo`) may not have on its PATH.
-const PRELUDE: &str = "set -u\n\
-    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH}\n\
-    export PATH\n\
-    umask 077\n\
-    sec() { printf '\\n@@bg:%s@@\\n' \"$1\"; }\n";
+// The node-side scripts (this folder's `.sh` files; each says what it does, its inputs and its
+// output). A script sent to a node is `prelude.sh`, the input lines (`StepFiles::vars`, every
+// value quoted), then the scripts it needs; the Rust side never edits their text.
 
-/// Cancels the dead-man timer of one step: `cancel_step DIR STEP` prints what it cancelled
-/// (`detached PID`, `systemd UNIT`) or `none`. A PID is killed (with its process group: the
-/// timer's `sleep`) only while its command line still names the step's restore script, so a
-/// PID reused by another process after the timer fired is left alone.
-const CANCEL_FN: &str = r#"
-cancel_step() {
-  cs_dir=$1 cs_step=$2 cs_result=none
-  if [ -f "$cs_dir/$cs_step.pid" ]; then
-    cs_pid=$(cat "$cs_dir/$cs_step.pid" 2>/dev/null || true)
-    case $cs_pid in ''|*[!0-9]*) cs_pid= ;; esac
-    if [ -n "$cs_pid" ] && tr '\0' '\n' < "/proc/$cs_pid/cmdline" 2>/dev/null | grep -qxF -- "$cs_dir/$cs_step.restore"; then
-      kill -s TERM -- "-$cs_pid" 2>/dev/null || kill -s TERM "$cs_pid" 2>/dev/null || true
-      cs_result="detached $cs_pid"
-    fi
-    rm -f "$cs_dir/$cs_step.pid"
-  fi
-  if [ -f "$cs_dir/$cs_step.unit" ]; then
-    cs_unit=$(cat "$cs_dir/$cs_step.unit" 2>/dev/null || true)
-    case $cs_unit in
-      breakglass-deadman-*)
-        if systemctl is-active --quiet "$cs_unit.timer" 2>/dev/null; then
-          systemctl stop "$cs_unit.timer" && cs_result="systemd $cs_unit"
-        fi ;;
-    esac
-    rm -f "$cs_dir/$cs_step.unit"
-  fi
-  printf '%s\n' "$cs_result"
-}
-
-deadman_state() {
-  ds_dir=$1 ds_step=$2 ds=none
-  ds_pid=$(cat "$ds_dir/$ds_step.pid" 2>/dev/null || true)
-  case $ds_pid in
-    ''|*[!0-9]*) ;;
-    *) if tr '\0' '\n' < "/proc/$ds_pid/cmdline" 2>/dev/null | grep -qxF -- "$ds_dir/$ds_step.restore"; then ds="detached $ds_pid"; fi ;;
-  esac
-  if [ "$ds" = none ] && [ -f "$ds_dir/$ds_step.unit" ]; then
-    ds_unit=$(cat "$ds_dir/$ds_step.unit" 2>/dev/null || true)
-    if systemctl is-active --quiet "$ds_unit.timer" 2>/dev/null; then ds="systemd $ds_unit"; fi
-  fi
-  if [ "$ds" = none ] && [ -f "$ds_dir/$ds_step.fired" ]; then ds="fired $(cat "$ds_dir/$ds_step.fired")"; fi
-  if [ "$ds" = none ] && [ -f "$ds_dir/$ds_step.confirmed" ]; then ds="confirmed $(cat "$ds_dir/$ds_step.confirmed")"; fi
-  if [ "$ds" = none ] && [ -f "$ds_dir/$ds_step.superseded" ]; then ds="superseded $(cat "$ds_dir/$ds_step.superseded")"; fi
-  printf '%s\n' "$ds"
-}
-"#;
-
-/// Reads everything the actions decide on; changes nothing. Sections: `tools`, `ssh` (the
-/// session's `$SSH_CONNECTION`, looked up in parent processes when `sudo` dropped it),
-/// `nft_table` + `nft_json` (only when the table exists), `nft_error`, `iptables` /
-/// `ip6tables` (the `BREAKGLASS` chain and the `INPUT` rules, as `-S` prints them), `saved`
-/// (the prior state an earlier attempt of this step recorded), `deadman` (this step's timer),
-/// `timers` (every live breakglass timer on the node).
-const LIST_BODY: &str = r#"
-sec tools
-if command -v nft >/dev/null 2>&1; then echo nft; fi
-for fam in iptables ip6tables; do
-  if command -v "$fam" >/dev/null 2>&1 && command -v "$fam-restore" >/dev/null 2>&1; then echo "$fam"; fi
-done
-if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then echo systemd; fi
-sec ssh
-conn=${SSH_CONNECTION:-}
-pid=$$
-while [ -z "$conn" ] && [ "$pid" -gt 1 ] 2>/dev/null; do
-  conn=$(tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | sed -n 's/^SSH_CONNECTION=//p' | head -n 1)
-  pid=$(sed -n 's/^PPid:[[:space:]]*//p' "/proc/$pid/status" 2>/dev/null)
-  [ -n "$pid" ] || break
-done
-printf '%s\n' "$conn"
-if command -v nft >/dev/null 2>&1; then
-  if tables=$(nft list tables 2>&1); then
-    if printf '%s\n' "$tables" | grep -qx 'table inet breakglass'; then
-      sec nft_table
-      nft -s list table inet breakglass || exit 3
-      # JSON output is optional at build time; without it the text listing is checked.
-      if json=$(nft -j list table inet breakglass 2>/dev/null); then
-        sec nft_json
-        printf '%s\n' "$json"
-      fi
-    fi
-  else
-    sec nft_error
-    printf '%s\n' "$tables"
-  fi
-fi
-for fam in iptables ip6tables; do
-  if command -v "$fam" >/dev/null 2>&1 && command -v "$fam-restore" >/dev/null 2>&1; then
-    if rules=$("$fam" -w 10 -t filter -S 2>&1); then
-      sec "$fam"
-      printf '%s\n' "$rules" | grep -E -- '^-N BREAKGLASS$|^-A (BREAKGLASS|INPUT) ' || true
-    else
-      sec "${fam}_error"
-      printf '%s\n' "$rules"
-    fi
-  fi
-done
-if [ -f "$dir/$step.restore" ]; then
-  sec saved
-  sed -n 's/^# breakglass-prior: //p' "$dir/$step.restore"
-  sec saved_before
-  sed -n 's/^# breakglass-before: //p' "$dir/$step.restore"
-fi
-sec deadman
-deadman_state "$dir" "$step"
-sec timers
-seen=
-for f in /run/breakglass/*/*.pid /run/breakglass/*/*.unit; do
-  [ -f "$f" ] || continue
-  b=${f%.*}
-  case " $seen " in *" $b "*) continue ;; esac
-  st=$(deadman_state "${b%/*}" "${b##*/}")
-  case $st in detached*|systemd*) seen="$seen $b"; echo "$b $st" ;; esac
-done
-for b in $seen; do
-  sec "timer_prior $b $(stat -c %Y "$b.restore" 2>/dev/null || echo 0)"
-  sed -n 's/^# breakglass-prior: //p' "$b.restore" 2>/dev/null
-done
-"#;
-
-/// Arms this step's dead-man timer after the change (`$restore` must exist). A retried apply
-/// first cancels the timer an earlier attempt armed. If no timer can be armed, the change is
-/// reverted at once: a firewall change without its safety net is not one breakglass makes.
-const ARM_BODY: &str = r#"
-restore="$dir/$step.restore"
-disarm() { /bin/sh "$restore" >&2; echo "breakglass: $1; the change was reverted" >&2; exit 5; }
-[ -s "$restore" ] || disarm "the restore script $restore is missing"
-cancel_step "$dir" "$step" >/dev/null
-for b in $supersede; do
-  cancel_step "${b%/*}" "${b##*/}" >/dev/null
-  printf '%s\n' "$dir/$step" > "$b.superseded"
-done
-rm -f "$dir/$step.fired" "$dir/$step.confirmed" "$dir/$step.superseded"
-now=$(date +%s)
-expires=$((now + secs))
-if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ] && command -v systemd-run >/dev/null 2>&1 &&
-   systemd-run --quiet --unit="$unit" --on-active="${secs}s" --timer-property=AccuracySec=1s \
-     --description="breakglass dead-man revert of $dir/$step" \
-     /bin/sh -c '/bin/sh "$1" && date +%s > "$2"; rm -f "$3"' breakglass-deadman \
-     "$restore" "$dir/$step.fired" "$dir/$step.unit" >&2; then
-  printf '%s\n' "$unit" > "$dir/$step.unit"
-  sec deadman
-  printf 'kind=systemd unit=%s.timer expires=%s\n' "$unit" "$expires"
-else
-  command -v setsid >/dev/null 2>&1 || disarm "neither systemd-run (PID 1 is not systemd) nor setsid is available for the dead-man timer"
-  rm -f "$dir/$step.pid"
-  setsid /bin/sh -c 'echo $$ > "$1.tmp" && mv -f "$1.tmp" "$1" && sleep "$2" && /bin/sh "$3" && date +%s > "$4"; rm -f "$1"' \
-    breakglass-deadman "$dir/$step.pid" "$secs" "$restore" "$dir/$step.fired" </dev/null >/dev/null 2>&1 &
-  i=0
-  while [ ! -s "$dir/$step.pid" ] && [ "$i" -lt 50 ]; do sleep 0.1 2>/dev/null || sleep 1; i=$((i + 1)); done
-  [ -s "$dir/$step.pid" ] || disarm "the dead-man timer process did not start"
-  sec deadman
-  printf 'kind=detached pid=%s pidfile=%s expires=%s\n' "$(cat "$dir/$step.pid")" "$dir/$step.pid" "$expires"
-fi
-"#;
-
-/// Cancels every breakglass dead-man timer on the node (for `firewall.unblock`).
-const CANCEL_ALL_BODY: &str = r#"
-sec cancelled
-for f in /run/breakglass/*/*.pid /run/breakglass/*/*.unit; do
-  [ -f "$f" ] || continue
-  d=${f%/*} s=${f##*/}
-  s=${s%.*}
-  r=$(cancel_step "$d" "$s")
-  [ "$r" = none ] || echo "$r"
-done
-if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then
-  systemctl list-units --no-legend --plain --state=active 'breakglass-deadman-*.timer' 2>/dev/null | while read -r u _; do
-    systemctl stop "$u" && echo "systemd $u"
-  done
-fi
-"#;
+/// What every script starts with: `set -u`, a PATH with sbin, `umask 077`, `sec NAME`.
+const PRELUDE: &str = include_str!("prelude.sh");
+/// `cancel_step DIR STEP` and `deadman_state DIR STEP`.
+const DEADMAN_FNS: &str = include_str!("deadman.sh");
+/// Reads everything the actions decide on and verify with ([`Facts`]); changes nothing.
+const FACTS: &str = include_str!("facts.sh");
+/// Saves the restore script on stdin as the step's `.restore` file.
+const SAVE_RESTORE: &str = include_str!("save-restore.sh");
+/// Loads the block's nft ruleset (stdin).
+const BLOCK_NFT: &str = include_str!("block-nft.sh");
+/// Loads the block's iptables rules (stdin), both families.
+const BLOCK_IPTABLES: &str = include_str!("block-iptables.sh");
+/// Arms the step's dead-man timer after the change.
+const ARM: &str = include_str!("arm.sh");
+/// The fixed part of every restore script ([`restore_script`]).
+const RESTORE_FNS: &str = include_str!("restore.sh");
+/// The undo of a block, after its restore: cancel its timer, remove its files.
+const FORGET: &str = include_str!("forget.sh");
+/// `firewall.unblock` of some ports of an nft block.
+const UNBLOCK_PORTS: &str = include_str!("unblock-ports.sh");
+/// `firewall.unblock`: cancel every dead-man timer on the node.
+const CANCEL_ALL: &str = include_str!("cancel-all.sh");
+/// `confirm`: cancel the timers of some steps of one run.
+const CONFIRM: &str = include_str!("confirm.sh");
 
 /// Which tool holds the rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -333,7 +187,7 @@ impl Session {
     }
 }
 
-/// The parsed output of [`LIST_BODY`].
+/// The parsed output of [`FACTS`] (`facts.sh`).
 #[derive(Debug, Default)]
 struct Facts {
     nft: bool,
@@ -570,26 +424,23 @@ impl StepFiles {
         })
     }
 
-    /// `dir`, `step` and `unit` as shell variable assignments.
-    fn vars(&self) -> Result<String, ActionFailure> {
-        Ok(format!(
-            "dir={}\nstep={}\nunit={}\n",
-            quote(&self.dir)?,
-            quote(&self.step_id)?,
-            quote(&self.unit)?
-        ))
+    /// The scripts' inputs `dir`, `step` and `unit`.
+    fn vars(&self) -> Result<Inputs, ActionFailure> {
+        let mut inputs = Inputs::new();
+        inputs
+            .var("dir", &self.dir)?
+            .var("step", &self.step_id)?
+            .var("unit", &self.unit)?;
+        Ok(inputs)
     }
 }
 
-fn quote(text: &str) -> Result<String, ActionFailure> {
-    crate::runbook::shell_quote(text).map_err(ActionFailure::refused)
-}
-
-/// `/bin/sh -c '<prelude><vars><body>'`: POSIX sh whatever the remote user's login shell is.
-fn command(vars: &str, body: &str) -> Result<String, ActionFailure> {
+/// `/bin/sh -c '<prelude><inputs><scripts>'`: POSIX sh whatever the remote user's login shell
+/// is.
+fn command(inputs: &Inputs, scripts: &[&str]) -> Result<String, ActionFailure> {
     Ok(format!(
         "/bin/sh -c {}",
-        quote(&format!("{PRELUDE}{vars}{body}"))?
+        quote(&format!("{PRELUDE}{}", inputs.then(scripts)))?
     ))
 }
 
@@ -607,7 +458,7 @@ fn stdout(r: &ExecResult) -> String {
 
 /// Reads the node's firewall facts (for `step`'s state files).
 fn list(node: &mut dyn Node, files: &StepFiles, doing: &str) -> Result<Facts, ActionFailure> {
-    let cmd = command(&files.vars()?, &format!("{CANCEL_FN}{LIST_BODY}"))?;
+    let cmd = command(&files.vars()?, &[DEADMAN_FNS, FACTS])?;
     let r = node.run(&cmd, None);
     ok_or(doing, &r).map_err(|mut e| {
         // Reading changed nothing, whatever the transport says.
@@ -630,7 +481,9 @@ fn delimiter(body: &str) -> String {
 
 /// A self-contained POSIX sh script that makes the node's breakglass firewall state equal to
 /// `state` (only its `Some` components). The dead-man timer, `undo` and `firewall.unblock`
-/// all run scripts made here; data goes in quoted heredocs, which the shell never expands.
+/// all run scripts made here: the `# breakglass-prior:` lines, `restore.sh`, then one call of
+/// its functions per component, the recorded text in a quoted heredoc (which the shell never
+/// expands).
 pub fn restore_script(
     state: &FwState,
     before: Option<&FwState>,
@@ -647,7 +500,7 @@ pub fn restore_script(
     if let Some(before) = before {
         let _ = writeln!(s, "# breakglass-before: {}", json(before)?);
     }
-    s.push_str("set -u\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH}\nexport PATH\n");
+    s.push_str(RESTORE_FNS);
     if let Some(nft) = &state.nft {
         // Declaring the table first makes the delete succeed whether or not it exists; the
         // whole file is one transaction, so the table is never missing in between.
@@ -658,11 +511,7 @@ pub fn restore_script(
                 ruleset.push('\n');
             }
         }
-        let delim = delimiter(&ruleset);
-        let _ = write!(
-            s,
-            "nft -f - <<'{delim}' || {{ echo 'breakglass: nft could not restore table inet breakglass' >&2; exit 3; }}\n{ruleset}{delim}\n"
-        );
+        s.push_str(&heredoc("restore_table", &ruleset));
     }
     for (cmd, st) in [
         ("iptables", &state.iptables),
@@ -675,14 +524,15 @@ pub fn restore_script(
     Ok(s)
 }
 
-/// One family of [`restore_script`]: one `iptables-restore --noflush` commit that removes the
-/// current jumps to the chain, then recreates the chain with the recorded rules and jumps (at
-/// their recorded positions), or deletes it.
+/// `CALL <<'DELIM'`, `data`, `DELIM`: `data` on the command's stdin, unexpanded.
+fn heredoc(call: &str, data: &str) -> String {
+    let delim = delimiter(data);
+    format!("{call} <<'{delim}'\n{data}{delim}\n")
+}
+
+/// One family of [`restore_script`]: `restore_chain FAMILY` with the recorded rules and jumps
+/// (at their recorded positions) on stdin, or `remove_chain FAMILY` (see `restore.sh`).
 fn ipt_restore(cmd: &str, st: &IptState) -> String {
-    let mut s = format!(
-        "cur=$({cmd} -w 10 -t filter -S) || {{ echo 'breakglass: {cmd} -S failed' >&2; exit 3; }}\n{{\n  echo '*filter'\n  \
-         printf '%s\\n' \"$cur\" | grep -E -- '^-A INPUT .*-j {CHAIN}( |$)' | sed 's/^-A /-D /'\n"
-    );
     match &st.chain {
         Some(rules) => {
             let mut data = String::new();
@@ -695,24 +545,10 @@ fn ipt_restore(cmd: &str, st: &IptState) -> String {
                 let spec = j.rule.strip_prefix("-A INPUT ").unwrap_or(&j.rule);
                 let _ = writeln!(data, "-I INPUT {} {spec}", j.position);
             }
-            let delim = delimiter(&data);
-            let _ = write!(
-                s,
-                "  echo ':{CHAIN} - [0:0]'\n  cat <<'{delim}'\n{data}{delim}\n"
-            );
+            heredoc(&format!("restore_chain {cmd}"), &data)
         }
-        None => {
-            let _ = writeln!(
-                s,
-                "  if printf '%s\\n' \"$cur\" | grep -qx -- '-N {CHAIN}'; then echo ':{CHAIN} - [0:0]'; echo '-X {CHAIN}'; fi"
-            );
-        }
+        None => format!("remove_chain {cmd}\n"),
     }
-    let _ = writeln!(
-        s,
-        "  echo COMMIT\n}} | {cmd}-restore -w 10 --noflush || {{ echo 'breakglass: {cmd}-restore could not restore the {CHAIN} chain' >&2; exit 3; }}"
-    );
-    s
 }
 
 /// Compares the node's state now with `want` (its `Some` components); `Err` says what differs.
@@ -1122,14 +958,6 @@ impl FirewallBlockAction {
         }
         Ok(())
     }
-
-    fn files_vars(&self, secs: u64, supersede: &[String]) -> Result<String, ActionFailure> {
-        Ok(format!(
-            "{}secs={secs}\nsupersede={}\n",
-            self.files.vars()?,
-            quote(&supersede.join(" "))?
-        ))
-    }
 }
 
 /// Interval set elements (`"10.0.0.1"`, `{"prefix": ...}`, `{"range": [a, b]}`) as inclusive
@@ -1327,55 +1155,34 @@ impl Action for FirewallBlockAction {
                     self.ports_text(",")
                 ),
             )?;
-            let cmd = command(
-                &self.files.vars()?,
-                "mkdir -p \"$dir\" && cat > \"$dir/$step.restore.tmp\" && mv -f \"$dir/$step.restore.tmp\" \"$dir/$step.restore\"\n",
-            )?;
+            let cmd = command(&self.files.vars()?, &[SAVE_RESTORE])?;
             let r = node.run(&cmd, Some(script.as_bytes()));
             ok_or("writing the dead-man restore script", &r).map_err(|mut e| {
                 e.never_ran = true;
                 e
             })?;
         }
-        let arm = if secs > 0 {
-            format!("{CANCEL_FN}{ARM_BODY}")
+        let mut inputs = self.files.vars()?;
+        let (block, payload) = match snap.backend {
+            Backend::Nft => (BLOCK_NFT, self.nft_ruleset()),
+            Backend::Iptables => {
+                let v6 = if snap.prior.ip6tables.is_some() {
+                    "yes"
+                } else {
+                    "no"
+                };
+                inputs.var("v6", v6)?;
+                (BLOCK_IPTABLES, self.ipt_payload())
+            }
+        };
+        let cmd = if secs > 0 {
+            inputs
+                .var("secs", &secs.to_string())?
+                .var("supersede", &snap.supersedes.join(" "))?;
+            command(&inputs, &[block, DEADMAN_FNS, ARM])?
         } else {
-            String::new()
+            command(&inputs, &[block])?
         };
-        let (body, payload) = match snap.backend {
-            Backend::Nft => (
-                format!(
-                    "nft -f - || {{ echo 'breakglass: nft rejected the ruleset; nothing was changed (nft -f is atomic)' >&2; exit 3; }}\n{arm}"
-                ),
-                self.nft_ruleset(),
-            ),
-            Backend::Iptables => (
-                format!(
-                    "payload=$(cat)\n\
-                     ipt_apply() {{\n  \
-                       cur=$(\"$1\" -w 10 -t filter -S INPUT) || return 1\n  \
-                       {{\n    echo '*filter'\n    \
-                         printf '%s\\n' \"$cur\" | grep -E -- ' -j {CHAIN}( |$)' | sed 's/^-A /-D /'\n    \
-                         echo ':{CHAIN} - [0:0]'\n    \
-                         printf '%s\\n' \"$payload\" | awk -v fam=\"$2\" '/^#breakglass-v6$/ {{ f = 6; next }} (f ? f : 4) == fam'\n    \
-                         echo '-I INPUT 1 -j {CHAIN}'\n    \
-                         echo COMMIT\n  \
-                       }} | \"$1-restore\" -w 10 --noflush\n\
-                     }}\n\
-                     ipt_apply iptables 4 || {{ echo 'breakglass: iptables-restore rejected the rules; iptables was not changed' >&2; exit 3; }}\n\
-                     if [ {v6} = yes ]; then\n  \
-                       ipt_apply ip6tables 6 || {{ echo 'breakglass: ip6tables-restore rejected the rules (IPv4 is blocked; undo restores it)' >&2; exit 3; }}\n\
-                     fi\n{arm}",
-                    v6 = if snap.prior.ip6tables.is_some() {
-                        "yes"
-                    } else {
-                        "no"
-                    },
-                ),
-                self.ipt_payload(),
-            ),
-        };
-        let cmd = command(&self.files_vars(secs, &snap.supersedes)?, &body)?;
         let r = node.run(&cmd, Some(payload.as_bytes()));
         ok_or(&format!("blocking with {}", snap.backend.name()), &r)?;
         let out = sections(&stdout(&r));
@@ -1512,13 +1319,7 @@ impl Action for FirewallRestoreAction {
         let mut script = restore_script(&self.prior, None, &format!("undo of {}", self.what))?;
         let mut cancelled = String::new();
         if let Some(files) = &self.cancel {
-            let _ = write!(
-                script,
-                "{}{CANCEL_FN}\nsec cancelled\ncancel_step \"$dir\" \"$step\"\n\
-                 rm -f \"$dir/$step.restore\" \"$dir/$step.restore.tmp\" \"$dir/$step.fired\" \"$dir/$step.confirmed\" \"$dir/$step.superseded\"\n\
-                 rmdir \"$dir\" 2>/dev/null || true\n",
-                files.vars()?
-            );
+            script.push_str(&files.vars()?.then(&[DEADMAN_FNS, FORGET]));
         }
         let full = format!("{PRELUDE}{script}");
         let r = node.run("/bin/sh -s", Some(full.as_bytes()));
@@ -1615,10 +1416,11 @@ impl FirewallUnblockAction {
         })
     }
 
-    /// The state to reach from `prior` and the nft commands for a partial nft unblock.
+    /// The state to reach from `prior`, and for a partial nft unblock the ports that stay
+    /// blocked (`6443, 10250`: `unblock-ports.sh`'s `keep`).
     fn target(&self, snap: &UnblockSnapshot) -> Result<(FwState, Option<String>), ActionFailure> {
         let mut target = FwState::default();
-        let mut nft_cmds = None;
+        let mut nft_keep = None;
         if snap.prior.nft.as_ref().is_some_and(|n| n.table.is_some()) {
             let rest: Option<Vec<String>> = match &self.args.ports {
                 None => None,
@@ -1639,12 +1441,7 @@ impl FirewallUnblockAction {
                 }
             };
             match rest {
-                Some(rest) if !rest.is_empty() => {
-                    nft_cmds = Some(format!(
-                        "flush set inet breakglass ports\nadd element inet breakglass ports {{ {} }}\n",
-                        rest.join(", ")
-                    ));
-                }
+                Some(rest) if !rest.is_empty() => nft_keep = Some(rest.join(", ")),
                 _ => target.nft = Some(NftState { table: None }),
             }
         }
@@ -1676,7 +1473,7 @@ impl FirewallUnblockAction {
                 }
             });
         }
-        Ok((target, nft_cmds))
+        Ok((target, nft_keep))
     }
 }
 
@@ -1727,17 +1524,15 @@ impl Action for FirewallUnblockAction {
     fn apply(&self, cx: &mut dyn Context, snapshot: &Value) -> Result<Applied, ActionFailure> {
         let node = cx.shell()?;
         let snap: UnblockSnapshot = parse_snapshot(snapshot)?;
-        let (target, nft_cmds) = self.target(&snap)?;
+        let (target, nft_keep) = self.target(&snap)?;
         let mut script = restore_script(&target, None, "firewall.unblock")?;
-        if let Some(cmds) = &nft_cmds {
-            let delim = delimiter(cmds);
-            let _ = write!(
-                script,
-                "nft -f - <<'{delim}' || {{ echo 'breakglass: nft could not unblock the ports' >&2; exit 3; }}\n{cmds}{delim}\n"
-            );
+        if let Some(keep) = &nft_keep {
+            let mut inputs = Inputs::new();
+            inputs.var("keep", keep)?;
+            script.push_str(&inputs.then(&[UNBLOCK_PORTS]));
         }
-        script.push_str(CANCEL_FN);
-        script.push_str(CANCEL_ALL_BODY);
+        script.push_str(DEADMAN_FNS);
+        script.push_str(CANCEL_ALL);
         let full = format!("{PRELUDE}{script}");
         let r = node.run("/bin/sh -s", Some(full.as_bytes()));
         ok_or("unblocking", &r)?;
@@ -1772,11 +1567,11 @@ impl Action for FirewallUnblockAction {
     fn verify(&self, cx: &mut dyn Context, snapshot: &Value) -> Result<(), ActionFailure> {
         let node = cx.shell()?;
         let snap: UnblockSnapshot = parse_snapshot(snapshot)?;
-        let (target, nft_cmds) = self.target(&snap)?;
+        let (target, nft_keep) = self.target(&snap)?;
         let facts = list(node, &self.files, "reading the firewall back")?;
         state_matches(&facts, &target)
             .map_err(|e| ActionFailure::failed(format!("the unblock does not hold: {e}")))?;
-        if nft_cmds.is_some() {
+        if nft_keep.is_some() {
             let left = facts.nft_ports().unwrap_or_default();
             if let Some(p) = self.args.ports.iter().flatten().find(|p| left.contains(p)) {
                 return Err(ActionFailure::failed(format!(
@@ -1827,21 +1622,12 @@ pub enum Confirmed {
 pub fn confirm_command(run_id: &str, steps: &[String]) -> Result<String, ActionFailure> {
     let files = StepFiles::new(run_id, steps.first().map_or("none", String::as_str))
         .map_err(|e| ActionFailure::refused(e.to_string()))?;
-    let mut body = format!("{CANCEL_FN}\nsec confirm\n");
     for step in steps {
         StepFiles::new(run_id, step).map_err(|e| ActionFailure::refused(e.to_string()))?;
-        let _ = writeln!(
-            body,
-            "s={}\nr=$(cancel_step \"$dir\" \"$s\")\n\
-             if [ \"$r\" != none ]; then date +%s > \"$dir/$s.confirmed\"; echo \"$s cancelled $r\";\n\
-             elif [ -f \"$dir/$s.confirmed\" ]; then echo \"$s already $(cat \"$dir/$s.confirmed\")\";\n\
-             elif [ -f \"$dir/$s.fired\" ]; then echo \"$s fired $(cat \"$dir/$s.fired\")\";\n\
-             elif [ -f \"$dir/$s.superseded\" ]; then echo \"$s superseded $(cat \"$dir/$s.superseded\")\";\n\
-             else echo \"$s missing\"; fi",
-            quote(step)?
-        );
     }
-    command(&files.vars()?, &body)
+    let mut inputs = files.vars()?;
+    inputs.args(steps.iter().map(String::as_str))?;
+    command(&inputs, &[DEADMAN_FNS, CONFIRM])
 }
 
 /// Parses the `confirm` section: one result per step.
@@ -2092,7 +1878,12 @@ mod tests {
             "t",
         )
         .expect("script");
-        assert!(none.contains("nft -f - <<'BREAKGLASS_EOF'"), "{none}");
+        assert!(none.starts_with("#!/bin/sh\n# breakglass: t\n"), "{none}");
+        assert!(none.contains(RESTORE_FNS), "{none}");
+        assert!(
+            none.contains("\nrestore_table <<'BREAKGLASS_EOF'\n"),
+            "{none}"
+        );
         assert!(
             none.contains(
                 "\ntable inet breakglass {}\ndelete table inet breakglass\nBREAKGLASS_EOF\n"
@@ -2111,7 +1902,7 @@ mod tests {
             "t",
         )
         .expect("script");
-        assert!(s.contains("<<'BREAKGLASS_EOF_1'"), "{s}");
+        assert!(s.contains("restore_table <<'BREAKGLASS_EOF_1'"), "{s}");
         let prior = s
             .lines()
             .find_map(|l| l.strip_prefix("# breakglass-prior: "))
@@ -2136,10 +1927,26 @@ mod tests {
         )
         .expect("script");
         assert!(
-            s.contains("-A BREAKGLASS -s 1.2.3.4/32 -j RETURN\n-I INPUT 3 -j BREAKGLASS\n"),
+            s.ends_with(
+                "\nrestore_chain iptables <<'BREAKGLASS_EOF'\n\
+                 -A BREAKGLASS -s 1.2.3.4/32 -j RETURN\n-I INPUT 3 -j BREAKGLASS\nBREAKGLASS_EOF\n"
+            ),
             "{s}"
         );
-        assert!(s.contains("iptables-restore -w 10 --noflush"), "{s}");
+        let gone = restore_script(
+            &FwState {
+                iptables: Some(IptState::absent()),
+                ip6tables: Some(IptState::absent()),
+                ..FwState::default()
+            },
+            None,
+            "t",
+        )
+        .expect("script");
+        assert!(
+            gone.ends_with("\nremove_chain iptables\nremove_chain ip6tables\n"),
+            "{gone}"
+        );
     }
 
     #[test]
@@ -2173,5 +1980,133 @@ mod tests {
         assert_eq!(r["third"], Confirmed::Fired("1970-01-01T00:01:00Z".into()));
         assert_eq!(r["fourth"], Confirmed::Missing);
         assert!(StepFiles::new("run/../x", "s").is_err());
+    }
+
+    /// What a sent command runs: the script of `/bin/sh -c SCRIPT`, or the stdin of
+    /// `/bin/sh -s`.
+    fn script_of(cmd: &str, stdin: Option<&[u8]>) -> String {
+        if cmd == "/bin/sh -s" {
+            return String::from_utf8(stdin.expect("stdin").to_vec()).expect("utf8");
+        }
+        let words = shlex::split(cmd).expect("words");
+        assert_eq!(words[..2], ["/bin/sh", "-c"], "{cmd}");
+        assert_eq!(words.len(), 3, "{cmd}");
+        words[2].clone()
+    }
+
+    /// `sh -n`: the script parses (POSIX sh; dash on Debian).
+    fn parses(script: &str) {
+        let out = std::process::Command::new("sh")
+            .args(["-n", "-c", script])
+            .output()
+            .expect("sh");
+        assert!(
+            out.status.success(),
+            "{}\n{script}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    #[test]
+    fn every_script_sent_is_the_prelude_its_inputs_and_whole_files() {
+        let mut sent = Vec::new();
+        let ssh = "10.9.9.9 50000 10.0.0.10 22";
+        let ipt = "\n@@bg:iptables@@\n-N BREAKGLASS\n-A INPUT -j BREAKGLASS\n-A BREAKGLASS -p tcp -m tcp --dport 6443 -j DROP\n";
+        for (args, facts) in [
+            (
+                "allow = [\"10.9.9.0/24\"]",
+                facts_output(ssh)
+                    + "\n@@bg:nft_table@@\ntable inet breakglass {\n\tset ports {\n\t\ttype inet_service\n\t\telements = { 6443, 10250 }\n\t}\n}\n",
+            ),
+            (
+                "allow = [\"10.9.9.0/24\"]\nbackend = \"iptables\"",
+                facts_output(ssh) + ipt,
+            ),
+        ] {
+            let a = block(args);
+            let mut node = Canned {
+                answers: vec![facts.clone()],
+                sent: Vec::new(),
+            };
+            let snap = a.snapshot(&mut node).expect("snapshot");
+            a.apply(&mut node, &snap).expect("apply");
+            a.inverse(&snap)
+                .expect("inverse")
+                .apply(&mut node, &Value::Null)
+                .expect("undo");
+            let ctx_inventory = crate::inventory::Inventory::from_str(
+                "",
+                std::path::Path::new("empty.toml"),
+                crate::inventory::Format::Toml,
+            )
+            .expect("inventory");
+            let ctx = BuildContext {
+                inventory: &ctx_inventory,
+                run_id: "20261125T115801Z-3f9a1c",
+                step_id: "unblock",
+                cluster: None,
+            };
+            for unblock in ["", "ports = [6443]"] {
+                let value: toml::Value = toml::from_str(unblock).expect("toml");
+                let u = FirewallUnblockAction::new(&value.try_into().expect("args"), &ctx)
+                    .expect("unblock");
+                node.answers = vec![facts.clone()];
+                let snap = u.snapshot(&mut node).expect("snapshot");
+                u.apply(&mut node, &snap).expect("apply");
+            }
+            sent.extend(node.sent);
+        }
+        let confirm = confirm_command("run-1", &["block-api".into(), "block b".into()])
+            .expect_err("a step id with a space");
+        assert!(confirm.never_ran);
+        let confirm =
+            confirm_command("run-1", &["block-api".into(), "block2".into()]).expect("confirm");
+        sent.push((confirm, None));
+
+        let mut seen = BTreeSet::new();
+        for (cmd, stdin) in &sent {
+            let script = script_of(cmd, stdin.as_deref());
+            assert!(script.starts_with(PRELUDE), "{script}");
+            parses(&script);
+            for (name, file) in [
+                ("deadman", DEADMAN_FNS),
+                ("facts", FACTS),
+                ("save-restore", SAVE_RESTORE),
+                ("block-nft", BLOCK_NFT),
+                ("block-iptables", BLOCK_IPTABLES),
+                ("arm", ARM),
+                ("restore", RESTORE_FNS),
+                ("forget", FORGET),
+                ("unblock-ports", UNBLOCK_PORTS),
+                ("cancel-all", CANCEL_ALL),
+                ("confirm", CONFIRM),
+            ] {
+                if script.contains(file) {
+                    seen.insert(name);
+                }
+            }
+        }
+        assert_eq!(seen.len(), 11, "only these scripts were sent: {seen:?}");
+        assert!(
+            sent.iter().any(|(_, stdin)| stdin
+                .as_deref()
+                .map(String::from_utf8_lossy)
+                .is_some_and(|s| s.contains(&format!("\nkeep=10250\n{UNBLOCK_PORTS}")))),
+            "the partial unblock keeps 10250"
+        );
+        let confirm = script_of(&sent.last().expect("confirm").0, None);
+        assert!(confirm.contains("\nset -- block-api block2\n"), "{confirm}");
+        // The literals of the scripts are the constants of this file.
+        for file in [FACTS, BLOCK_IPTABLES, RESTORE_FNS] {
+            assert!(
+                file.contains(&format!(":{CHAIN} - [0:0]"))
+                    || file.contains(&format!("-N {CHAIN}$"))
+            );
+        }
+        for file in [FACTS, CANCEL_ALL] {
+            assert!(file.contains(&format!(
+                "for f in {STATE_ROOT}/*/*.pid {STATE_ROOT}/*/*.unit"
+            )));
+        }
     }
 }
