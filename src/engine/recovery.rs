@@ -21,7 +21,7 @@ use crate::actions::node::SshNode;
 use crate::engine::exec::ssh_target;
 use crate::error::{Exit, ExitError};
 use crate::inventory::{Host, Inventory};
-use crate::journal::Record;
+use crate::journal::{Record, RunStatus};
 use crate::runbook::{Runbook, bind, resolve};
 
 /// What the journal says about a run.
@@ -54,7 +54,8 @@ impl History {
             .filter_map(|r| serde_json::from_value::<Event>(r.event.clone()).ok())
     }
 
-    /// The final status recorded (`completed`, `stopped`, `interrupted`), if the run ended.
+    /// The last status recorded (`completed`, `stopped`, `interrupted`; `undone` or
+    /// `partly_undone` once `undo` acted on the run), if the run ended.
     pub fn end_status(&self) -> Option<String> {
         self.events().fold(None, |acc, e| match e {
             Event::RunEnd { status, .. } => Some(status),
@@ -196,6 +197,22 @@ pub async fn undo(
             _ => {}
         }
     }
+    // What the run changed that an undo can restore, over every step (not only `--step`): the
+    // run counts as undone once all of it is (see the `run_end` below).
+    let mut reversible: HashSet<(String, String)> = HashSet::new();
+    for planned in &plan.steps {
+        let StepAction::Targets(action) = &planned.action else {
+            continue;
+        };
+        for key in order.iter().filter(|k| k.0 == planned.step.id) {
+            if snapshots
+                .get(key)
+                .is_some_and(|state| action.inverse(state).is_some())
+            {
+                reversible.insert(key.clone());
+            }
+        }
+    }
     let mut summary = Summary::default();
     for planned in plan.steps.iter().rev() {
         let id = planned.step.id.clone();
@@ -251,6 +268,7 @@ pub async fn undo(
         let settings2 = Arc::clone(settings);
         let timeout = planned.step.timeout;
         let (mut ok, mut failed) = (0, 0);
+        let mut restored = Vec::new();
         fan_out(
             items,
             planned.step.concurrency.unwrap_or(settings.concurrency),
@@ -284,6 +302,7 @@ pub async fn undo(
                         ev.outcome = "ok".into();
                         ev.summary = Some(a.summary);
                         ok += 1;
+                        restored.push((id.clone(), host.name.clone()));
                     }
                     Err(f) => {
                         ev.outcome = f.outcome;
@@ -305,6 +324,7 @@ pub async fn undo(
         if let Some(e) = journal_error {
             return Err(e);
         }
+        undone.extend(restored);
         let end = Event::StepEnd {
             step: id.clone(),
             status: if failed == 0 {
@@ -334,7 +354,31 @@ pub async fn undo(
         &Event::Summary(summary.clone()),
         &Event::Summary(summary.clone()),
     )?;
+    // How the run stands now, for `journal list`: it cannot tell from the journal alone which
+    // targets have an inverse, or which steps a `--step` undo left alone, so the undo says.
+    // Journal only, like the run's own `run_end`; an undo that has not acted on anything yet
+    // (nothing reversible, or a `--step` with nothing to restore) leaves the status as it was.
+    if history.undo_attempts() + summary.total > 0 {
+        let end = Event::RunEnd {
+            status: undo_status(&reversible, &undone).as_str().to_owned(),
+            exit_code: exit.code(),
+        };
+        run.journal.append(&serde_json::to_value(&end)?)?;
+    }
     Ok((exit, summary))
+}
+
+/// `undone` once every target the run changed that can be restored is, else `partly_undone`
+/// (a `--step` undo, failures, or an interrupted undo).
+fn undo_status(
+    reversible: &HashSet<(String, String)>,
+    undone: &HashSet<(String, String)>,
+) -> RunStatus {
+    if reversible.is_subset(undone) {
+        RunStatus::Undone
+    } else {
+        RunStatus::PartlyUndone
+    }
 }
 
 #[cfg(test)]
