@@ -720,8 +720,8 @@ mod tests {
 
     #[test]
     fn folds_every_number_of_a_name() {
-        // The issue #7 fleet: two name shapes with two numbers each, and a few singles. Folding on
-        // the last number only printed every node on its own (2,771 characters).
+        // Issue #7: two name shapes with two numbers each, and a few more. Folding on the last
+        // number only printed all 250 two-number names one by one (`-ib0` and `.dc1` never vary).
         let mut input = names("node[1-200]-ib0,cn[1-50].dc1,cp[1-3],etcd[1-3]");
         assert_eq!(input.len(), 256);
         fastrand::seed(7);
