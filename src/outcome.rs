@@ -179,6 +179,11 @@ pub enum RunStatus {
     Stopped,
     /// Ctrl-C (exit 130).
     Interrupted,
+    /// `undo` restored every target the run changed that can be restored (appended after the
+    /// run's own end by `undo`).
+    Undone,
+    /// `undo` restored some of them: a `--step` undo, failures, or an interrupted undo.
+    PartlyUndone,
 }
 
 impl RunStatus {
@@ -187,6 +192,8 @@ impl RunStatus {
             RunStatus::Completed => "completed",
             RunStatus::Stopped => "stopped",
             RunStatus::Interrupted => "interrupted",
+            RunStatus::Undone => "undone",
+            RunStatus::PartlyUndone => "partly_undone",
         }
     }
 }

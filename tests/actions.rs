@@ -93,6 +93,21 @@ impl Env {
             .code(code)
     }
 
+    /// How `journal list --output json` says `run` stands (`null` while unfinished).
+    fn status(&self, run: &str) -> Value {
+        let runs = self
+            .bg()
+            .args(["--output", "json", "journal", "list"])
+            .run()
+            .ok()
+            .json_lines();
+        let info = runs
+            .iter()
+            .find(|r| r["run_id"] == run)
+            .unwrap_or_else(|| panic!("run {run} not listed: {runs:?}"));
+        info["status"].clone()
+    }
+
     fn sh(&self, node: &str, script: &str) -> String {
         let out = self.lab.sh(node, script).expect("run on the node");
         assert!(
@@ -381,6 +396,7 @@ stop_runtime = false
     assert_eq!(results(&events, "tune", "apply").len(), 1, "{events:?}");
     assert_eq!(results(&events, "quiesce", "apply").len(), 2, "{events:?}");
     changed("after the run");
+    assert_eq!(env.status(&run), "completed");
 
     // A step the run does not have is a usage error that names it, and changes nothing.
     let out = env.undo_step(&run, "nosuch", 2);
@@ -398,6 +414,7 @@ stop_runtime = false
         out.stdout
     );
     changed("after undo --step nosuch");
+    assert_eq!(env.status(&run), "completed", "an undo that did nothing");
 
     // Only tune: the manifest comes back byte for byte, the kubelets stay stopped.
     let undone = env.undo_step(&run, "tune", 0).json_lines();
@@ -417,6 +434,13 @@ stop_runtime = false
     for w in workers {
         assert!(!env.kubelet(w), "undo --step tune restarted {w}'s kubelet");
     }
+    // The workers are still quiesced: the run is only partly undone.
+    assert_eq!(env.status(&run), "partly_undone");
+    env.bg()
+        .args(["journal", "list"])
+        .run()
+        .ok()
+        .stdout_has("partly undone");
 
     // Then everything: tune was already undone, so only quiesce is left to undo.
     let undone = env.undo(&run, 0);
@@ -436,6 +460,7 @@ stop_runtime = false
         BTreeMap::from([("quiesce".to_owned(), "undone".to_owned())])
     );
     assert_eq!(env.lab.manifest("cp1").expect("manifest"), before);
+    assert_eq!(env.status(&run), "undone");
 
     // The same runbook again, undone in one go: last step first.
     let (run2, _) = env.run(steps, 0);
@@ -457,6 +482,7 @@ stop_runtime = false
             "the second undo did not restart {w}'s kubelet"
         );
     }
+    assert_eq!(env.status(&run2), "undone");
     env.bg().args(["journal", "verify", &run]).run().ok();
     env.bg().args(["journal", "verify", &run2]).run().ok();
 }
@@ -480,11 +506,14 @@ command = "exit 1"
 "#;
     let (run, _) = env.run(steps, 3);
     assert!(!env.kubelet("worker1"));
+    assert_eq!(env.status(&run), "stopped");
     env.undo(&run, 0);
     assert!(
         env.kubelet("worker1"),
         "undo did not restart worker1's kubelet"
     );
+    // `ssh.exec` has no inverse: restoring worker1 is all there was to undo.
+    assert_eq!(env.status(&run), "undone");
     let out = env
         .bg()
         .args(["resume", &run, "--yes"])

@@ -60,7 +60,9 @@ pub fn list(settings: &Settings) -> anyhow::Result<Exit> {
             r.command.as_deref().unwrap_or("-"),
             r.records,
             if r.verified {
-                r.status.as_deref().unwrap_or("unfinished")
+                r.status
+                    .as_ref()
+                    .map_or("unfinished", journal::RunStatus::label)
             } else {
                 "CORRUPT (run `journal verify`)"
             }

@@ -17,7 +17,7 @@
 //! | `stopped` | the run stopped on purpose | `step`, `reason` (budget, gate, declined confirmation, pause) |
 //! | `notice` | operator-visible happenings (Ctrl-C, confirmations, resume) | `message` |
 //! | `summary` | last line of stdout | `total`, `ok`, `failed`, `unreachable`, `timed_out`, `auth_failed`, `refused`, `error`, `in_doubt`, `not_started`, `interrupted`, `elapsed_ms`, `exit_code` |
-//! | `run_end` | journal only, last record | `status` (`completed`, `stopped`, `interrupted`), `exit_code` |
+//! | `run_end` | journal only, the run's last record; `undo` appends one more each time it acts on the run | `status` (`completed`, `stopped`, `interrupted`; from `undo`: `undone` when every target the run changed that has an inverse is restored, else `partly_undone`), `exit_code` |
 //! | `error` | a fatal error before or during the run (json mode, stdout) | `message`, `exit_code` |
 
 use serde::{Deserialize, Serialize};

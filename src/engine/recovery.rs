@@ -53,7 +53,8 @@ impl History {
             .filter_map(|r| serde_json::from_value::<Event>(r.event.clone()).ok())
     }
 
-    /// The final status recorded (`completed`, `stopped`, `interrupted`), if the run ended.
+    /// The last status recorded (`completed`, `stopped`, `interrupted`; `undone` or
+    /// `partly_undone` once `undo` acted on the run), if the run ended.
     pub fn end_status(&self) -> Option<RunStatus> {
         self.events().fold(None, |acc, e| match e {
             Event::RunEnd { status, .. } => Some(status),
@@ -199,6 +200,23 @@ pub async fn undo(
             _ => {}
         }
     }
+    // What the run changed that an undo can restore, over every step (not only `--step`): the
+    // run counts as undone once all of it is (see the `run_end` below).
+    let mut reversible: HashSet<(String, String)> = HashSet::new();
+    for planned in &plan.steps {
+        let action = &planned.action;
+        if action.read_only() {
+            continue;
+        }
+        for key in order.iter().filter(|k| k.0 == planned.step.id) {
+            if snapshots
+                .get(key)
+                .is_some_and(|state| action.inverse(state).is_some())
+            {
+                reversible.insert(key.clone());
+            }
+        }
+    }
     let mut summary = Summary::default();
     for planned in plan.steps.iter().rev() {
         let id = planned.step.id.clone();
@@ -262,6 +280,7 @@ pub async fn undo(
         let observer = Arc::clone(&run.observer);
         let step = id.clone();
         let (mut ok, mut failed) = (0, 0);
+        let mut restored = Vec::new();
         fan_out(
             items,
             planned.step.concurrency.unwrap_or(settings.concurrency),
@@ -311,6 +330,7 @@ pub async fn undo(
                         ev.outcome = Outcome::Ok;
                         ev.summary = Some(a.summary);
                         ok += 1;
+                        restored.push((id.clone(), target.name().to_owned()));
                     }
                     Err(f) => {
                         ev.outcome = f.outcome;
@@ -332,6 +352,7 @@ pub async fn undo(
         if let Some(e) = journal_error {
             return Err(e);
         }
+        undone.extend(restored);
         let end = Event::StepEnd {
             step: id.clone(),
             status: if failed == 0 {
@@ -361,7 +382,31 @@ pub async fn undo(
         &Event::Summary(summary.clone()),
         &Event::Summary(summary.clone()),
     )?;
+    // How the run stands now, for `journal list`: it cannot tell from the journal alone which
+    // targets have an inverse, or which steps a `--step` undo left alone, so the undo says.
+    // Journal only, like the run's own `run_end`; an undo that has not acted on anything yet
+    // (nothing reversible, or a `--step` with nothing to restore) leaves the status as it was.
+    if history.undo_attempts() + summary.total > 0 {
+        let end = Event::RunEnd {
+            status: undo_status(&reversible, &undone),
+            exit_code: exit.code(),
+        };
+        run.journal.append(&serde_json::to_value(&end)?)?;
+    }
     Ok((exit, summary))
+}
+
+/// `undone` once every target the run changed that can be restored is, else `partly_undone`
+/// (a `--step` undo, failures, or an interrupted undo).
+fn undo_status(
+    reversible: &HashSet<(String, String)>,
+    undone: &HashSet<(String, String)>,
+) -> RunStatus {
+    if reversible.is_subset(undone) {
+        RunStatus::Undone
+    } else {
+        RunStatus::PartlyUndone
+    }
 }
 
 #[cfg(test)]

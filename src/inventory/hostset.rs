@@ -14,7 +14,7 @@
 //!
 //! This module knows nothing about hosts: it is text in, text out, and never panics on input.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
 /// The most names one host set may expand to. Large enough for any real fleet, small enough that
@@ -391,34 +391,62 @@ fn matches_segments(segments: &[Segment], text: &str) -> bool {
     reachable[n]
 }
 
-/// Where a name's number sits: `rack2-node017b` is prefix `rack2-node`, number 17 written with 3
-/// digits, suffix `b`. Only the last run of digits is folded.
-struct Split<'a> {
-    prefix: &'a str,
-    digits: &'a str,
-    suffix: &'a str,
+/// One number as a name writes it.
+#[derive(Debug, Clone, Copy)]
+struct Number {
+    value: u64,
+    digits: usize,
+    /// Written with a leading zero (`07`, `001`): the width is part of the name.
+    padded: bool,
 }
 
-fn split_last_number(name: &str) -> Option<Split<'_>> {
+/// Cuts a name at its numbers: `rack02-n7.dc1` is the texts `rack`, `-n`, `.dc` and an empty one
+/// around the numbers `02`, `7` and `1`. There is always one text more than there are numbers. A
+/// run of more than [`MAX_DIGITS`] digits cannot be a range bound, so it stays in the text.
+fn cut(name: &str) -> (Vec<&str>, Vec<Number>) {
     let bytes = name.as_bytes();
-    let end = bytes.iter().rposition(u8::is_ascii_digit)? + 1;
-    let start = bytes[..end]
-        .iter()
-        .rposition(|b| !b.is_ascii_digit())
-        .map_or(0, |i| i + 1);
-    let digits = &name[start..end];
-    (digits.len() <= MAX_DIGITS).then(|| Split {
-        prefix: &name[..start],
-        digits,
-        suffix: &name[end..],
-    })
+    let (mut texts, mut numbers) = (Vec::new(), Vec::new());
+    let (mut text_start, mut i) = (0, 0);
+    while i < bytes.len() {
+        // Digits are ASCII, so every index found here is a character boundary.
+        let Some(start) = bytes[i..]
+            .iter()
+            .position(u8::is_ascii_digit)
+            .map(|p| i + p)
+        else {
+            break;
+        };
+        let end = bytes[start..]
+            .iter()
+            .position(|b| !b.is_ascii_digit())
+            .map_or(bytes.len(), |p| start + p);
+        let digits = &name[start..end];
+        if digits.len() <= MAX_DIGITS
+            && let Ok(value) = digits.parse::<u64>()
+        {
+            texts.push(&name[text_start..start]);
+            text_start = end;
+            numbers.push(Number {
+                value,
+                digits: digits.len(),
+                padded: digits.len() > 1 && digits.starts_with('0'),
+            });
+        }
+        i = end;
+    }
+    texts.push(&name[text_start..]);
+    (texts, numbers)
 }
 
 /// Folds names into the compact host-set form, like `ClusterShell`'s `nodeset -f`:
-/// `node001 .. node180, node183` becomes `node[001-180,183]`. Names are grouped by the text
-/// around their last number and by its zero-padded width; names without digits are kept as
-/// they are; groups are joined with `,` in sorted order, so the output is deterministic and
-/// `expand(fold(x))` is the set `x`. Addresses fold the same way (`10.0.1.[1-50]`).
+/// `node001 .. node180, node183` becomes `node[001-180,183]`, and names with several numbers
+/// fold on every one of them: `rack1-n01 .. rack40-n32` becomes `rack[1-40]-n[01-32]`, and
+/// `10.0.1.1 .. 10.0.4.50` becomes `10.0.[1-4].[1-50]`.
+///
+/// Names are grouped by the text around their numbers and by the width each number is written
+/// at (`n01` and `n1` are different names, so they never share a bracket); names without digits
+/// are kept as they are. Entries are sorted naturally (text, then number value, so `n2` comes
+/// before `n10`), so the output is deterministic and `expand(fold(x))` is the set `x`.
 ///
 /// Names containing `[`, `]` or `,` cannot be told apart from the notation; inventory names never
 /// contain them.
@@ -427,71 +455,150 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<str>,
 {
-    // (prefix, suffix) -> (padded width or 0 -> numbers). Unpadded numbers are placed after we
-    // know which padded widths exist (see below).
-    type Groups = BTreeMap<(String, String), BTreeMap<usize, Vec<u64>>>;
-    let mut groups: Groups = BTreeMap::new();
-    let mut unpadded: BTreeMap<(String, String), Vec<(u64, usize)>> = BTreeMap::new();
-    let mut plain: Vec<String> = Vec::new();
-    for name in names {
-        let name = name.as_ref();
-        let Some(split) = split_last_number(name) else {
-            plain.push(name.to_owned());
-            continue;
-        };
-        let Ok(value) = split.digits.parse::<u64>() else {
-            plain.push(name.to_owned());
-            continue;
-        };
-        let key = (split.prefix.to_owned(), split.suffix.to_owned());
-        if split.digits.len() > 1 && split.digits.starts_with('0') {
-            groups
-                .entry(key)
-                .or_default()
-                .entry(split.digits.len())
-                .or_default()
-                .push(value);
-        } else {
-            unpadded
-                .entry(key)
-                .or_default()
-                .push((value, split.digits.len()));
-        }
+    // Kept so that the cuts can borrow their texts: output folding sees 100,000 names.
+    let names: Vec<S> = names.into_iter().collect();
+    let mut by_texts: HashMap<Vec<&str>, Vec<Vec<Number>>> = HashMap::new();
+    for name in &names {
+        let (texts, numbers) = cut(name.as_ref());
+        by_texts.entry(texts).or_default().push(numbers);
     }
-    // An unpadded number of L digits prints identically at any width <= L, so it joins the
-    // widest padded group that fits (`node001,node100` -> `node[001,100]`), else width 0.
-    for (key, values) in unpadded {
-        let widths = groups.entry(key).or_default();
-        let padded: Vec<usize> = widths.keys().copied().filter(|w| *w > 0).collect();
-        for (value, len) in values {
-            let width = padded
+    let mut out: Vec<(Vec<Token>, String)> = Vec::new();
+    for (texts, cuts) in by_texts {
+        let dims = texts.len() - 1;
+        // An unpadded number of L digits prints identically at any width <= L, so it joins the
+        // widest padded width of its position that fits (`node001,node100` -> `node[001,100]`,
+        // `n09,n10` -> `n[09-10]`), else width 0 (`n9,n10` -> `n[9-10]`, never `n[09-10]`).
+        let padded: Vec<BTreeSet<usize>> = (0..dims)
+            .map(|d| {
+                cuts.iter()
+                    .filter(|n| n[d].padded)
+                    .map(|n| n[d].digits)
+                    .collect()
+            })
+            .collect();
+        // One row per name: the width of each number, then its value. Sorted, the names of one
+        // set of widths are adjacent, and within them names differing only in their last value.
+        let mut rows: Vec<Vec<u64>> = cuts
+            .iter()
+            .map(|numbers| {
+                let widths = numbers.iter().zip(&padded).map(|(n, widths)| {
+                    if n.padded {
+                        n.digits
+                    } else {
+                        widths.range(..=n.digits).next_back().copied().unwrap_or(0)
+                    }
+                });
+                let mut row: Vec<u64> = widths.map(|w| w as u64).collect();
+                row.extend(numbers.iter().map(|n| n.value));
+                row
+            })
+            .collect();
+        rows.sort_unstable();
+        rows.dedup();
+        for same in rows.chunk_by(|a, b| a[..dims] == b[..dims]) {
+            let widths: Vec<usize> = same[0][..dims]
                 .iter()
-                .copied()
-                .filter(|w| *w <= len)
-                .max()
-                .unwrap_or(0);
-            widths.entry(width).or_default().push(value);
+                .map(|&w| usize::try_from(w).unwrap_or(0))
+                .collect();
+            let points = same.iter().map(|row| &row[dims..]);
+            for entry in fold_dimensions(points, dims) {
+                out.push(render(&texts, &widths, &entry));
+            }
         }
     }
-    let mut out: Vec<(String, String)> = plain.into_iter().map(|p| (p.clone(), p)).collect();
-    for ((prefix, suffix), widths) in groups {
-        for (width, mut values) in widths {
-            values.sort_unstable();
-            values.dedup();
-            let text = if let [only] = values.as_slice() {
-                format!("{prefix}{only:0width$}{suffix}")
-            } else {
-                format!("{prefix}[{}]{suffix}", runs(&values, width))
-            };
-            out.push((format!("{prefix}\u{0}{suffix}\u{0}{width:020}"), text));
-        }
-    }
-    out.sort();
-    out.dedup();
+    out.sort_unstable();
     out.into_iter()
         .map(|(_, text)| text)
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// One piece of a folded entry's sort key: texts compare as text, numbers by value then width,
+/// so `n2` sorts before `n10` and `n1` before `n01`.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Token {
+    Text(String),
+    Number(u64, usize),
+}
+
+/// Folds points (one value per dimension; sorted, without duplicates) into entries that are each a
+/// product of value sets, one sorted set per dimension, together covering exactly the points and
+/// never one twice. `ClusterShell`'s approach: merge along the last dimension the entries whose
+/// other dimensions are equal, then along the one before, and so on; repeat until a whole pass
+/// merges nothing. A hole stays a hole: `r1n1,r1n2,r2n1` gives `r1n[1-2]` and `r2n1`, because
+/// the merged entries' other sets (`{1,2}` and `{1}`) differ.
+fn fold_dimensions<'a>(points: impl Iterator<Item = &'a [u64]>, dims: usize) -> Vec<Vec<Vec<u64>>> {
+    // The first merge, along the last dimension, is done on the sorted points directly: points
+    // that differ only in their last value are adjacent, so the pass that merges the most needs
+    // no map.
+    let mut entries: Vec<Vec<Vec<u64>>> = Vec::new();
+    for point in points {
+        let Some((&last, rest)) = point.split_last() else {
+            entries.push(Vec::new());
+            continue;
+        };
+        match entries.last_mut() {
+            Some(entry)
+                if entry[..rest.len()]
+                    .iter()
+                    .map(|s| s[0])
+                    .eq(rest.iter().copied()) =>
+            {
+                entry[rest.len()].push(last);
+            }
+            _ => entries.push(point.iter().map(|&v| vec![v]).collect()),
+        }
+    }
+    loop {
+        let before = entries.len();
+        for axis in (0..dims).rev() {
+            entries = merge_along(entries, axis);
+        }
+        if entries.len() == before {
+            return entries;
+        }
+    }
+}
+
+/// Merges the entries that differ only in dimension `axis`. Their sets in that dimension are
+/// disjoint (the entries were), so the union is exact.
+fn merge_along(entries: Vec<Vec<Vec<u64>>>, axis: usize) -> Vec<Vec<Vec<u64>>> {
+    // Keyed by the other dimensions (the `axis` slot left empty in every key).
+    let mut by_rest: HashMap<Vec<Vec<u64>>, Vec<u64>> = HashMap::new();
+    for mut entry in entries {
+        let values = std::mem::take(&mut entry[axis]);
+        by_rest.entry(entry).or_default().extend(values);
+    }
+    by_rest
+        .into_iter()
+        .map(|(mut entry, mut values)| {
+            values.sort_unstable();
+            entry[axis] = values;
+            entry
+        })
+        .collect()
+}
+
+/// One entry as text, and its sort key (the texts and the first value of each set).
+fn render(texts: &[&str], widths: &[usize], sets: &[Vec<u64>]) -> (Vec<Token>, String) {
+    let mut key = Vec::with_capacity(texts.len() + sets.len());
+    let mut out = String::new();
+    for ((text, &width), set) in texts.iter().zip(widths).zip(sets) {
+        out.push_str(text);
+        key.push(Token::Text((*text).to_owned()));
+        if let [only] = set.as_slice() {
+            out.push_str(&format!("{only:0width$}"));
+        } else {
+            out.push('[');
+            out.push_str(&runs(set, width));
+            out.push(']');
+        }
+        key.push(Token::Number(set.first().copied().unwrap_or(0), width));
+    }
+    let last = texts.last().copied().unwrap_or("");
+    out.push_str(last);
+    key.push(Token::Text(last.to_owned()));
+    (key, out)
 }
 
 /// `1,2,3,5` -> `1-3,5` (sorted, deduplicated input).
@@ -612,6 +719,80 @@ mod tests {
     }
 
     #[test]
+    fn folds_every_number_of_a_name() {
+        // Issue #7: two name shapes with two numbers each, and a few more. Folding on the last
+        // number only printed all 250 two-number names one by one (`-ib0` and `.dc1` never vary).
+        let mut input = names("node[1-200]-ib0,cn[1-50].dc1,cp[1-3],etcd[1-3]");
+        assert_eq!(input.len(), 256);
+        fastrand::seed(7);
+        fastrand::shuffle(&mut input);
+        let folded = fold(&input);
+        assert_eq!(folded, "cn[1-50].dc1,cp[1-3],etcd[1-3],node[1-200]-ib0");
+        assert!(folded.len() <= 50, "{} characters", folded.len());
+
+        let mut racks = names("rack[1-40]-n[01-32]");
+        assert_eq!(racks.len(), 1280);
+        racks.reverse();
+        assert_eq!(fold(&racks), "rack[1-40]-n[01-32]");
+
+        assert_eq!(fold(names("10.0.[1-4].[1-50]")), "10.0.[1-4].[1-50]");
+        assert_eq!(fold(names("r[1-3]-c[1-2]-n[1-4]")), "r[1-3]-c[1-2]-n[1-4]");
+    }
+
+    #[test]
+    fn a_hole_in_one_dimension_is_not_folded_away() {
+        assert_eq!(
+            fold(["rack1-n01", "rack1-n02", "rack2-n01"]),
+            "rack1-n[01-02],rack2-n01"
+        );
+        // A full rack and a rack missing its last node: two entries, never the full product.
+        let mut input = names("rack[1-2]-n[01-32]");
+        input.retain(|n| n != "rack2-n32");
+        assert_eq!(fold(&input), "rack1-n[01-32],rack2-n[01-31]");
+        // Racks with the same nodes fold together even when they are not adjacent.
+        assert_eq!(
+            fold(names("r1n[1-4],r2n[1-2],r3n[1-4]")),
+            "r[1,3]n[1-4],r2n[1-2]"
+        );
+    }
+
+    #[test]
+    fn padding_is_kept_exactly_in_every_dimension() {
+        assert_eq!(fold(["n09", "n10"]), "n[09-10]");
+        assert_eq!(fold(["n9", "n10"]), "n[9-10]");
+        assert_eq!(fold(["n1", "n01"]), "n1,n01");
+        assert_eq!(
+            fold(["r1-n09", "r1-n10", "r2-n09", "r2-n10"]),
+            "r[1-2]-n[09-10]"
+        );
+        assert_eq!(
+            fold(["r1-n9", "r1-n10", "r2-n9", "r2-n10"]),
+            "r[1-2]-n[9-10]"
+        );
+        // Width is per dimension: a padded first number does not pad the second.
+        assert_eq!(fold(["r01-n9", "r02-n10"]), "r01-n9,r02-n10");
+        assert_eq!(
+            fold(["r01-n9", "r01-n10", "r02-n9", "r02-n10"]),
+            "r[01-02]-n[9-10]"
+        );
+        // `n1` and `n01` differ, so they never share a bracket, in any dimension.
+        assert_eq!(fold(["r1-n1", "r2-n01"]), "r1-n1,r2-n01");
+    }
+
+    #[test]
+    fn output_is_sorted_naturally_and_deterministic() {
+        assert_eq!(fold(["n10", "n2", "m1"]), "m1,n[2,10]");
+        assert_eq!(fold(["r10-a", "r2-b", "r2-a"]), "r[2,10]-a,r2-b");
+        let mut input = names("a[1-3]-b[1-3],c,a[5-6]-b[1-2],b[01-12]");
+        let expected = fold(&input);
+        for seed in 0..20 {
+            fastrand::seed(seed);
+            fastrand::shuffle(&mut input);
+            assert_eq!(fold(&input), expected);
+        }
+    }
+
+    #[test]
     fn expand_fold_round_trips() {
         let inputs: Vec<Vec<String>> = vec![
             vec!["node9".into(), "node10".into(), "node11".into()],
@@ -644,6 +825,14 @@ mod tests {
             ],
             names("10.0.[1-4].[1-50]"),
             names("node[001-200],cp[1-3],bastion"),
+            names("rack[1-2]-n[01-02]"),
+            names("rack[1-40]-n[01-32],node[1-200]-ib0,cn[1-50].dc1"),
+            names("r[1-3]n[8-12],r[2-5]n[09-11],r7n[1,01,001]x[1-2]"),
+            vec!["rack1-n01".into(), "rack1-n02".into(), "rack2-n01".into()],
+            vec![
+                format!("n{}x1", "1".repeat(20)),
+                format!("n{}x2", "1".repeat(20)),
+            ],
             (0..300).map(|i| format!("n{i}")).collect(),
             vec!["fd00::1".into(), "fd00::2".into(), "fd00::a".into()],
         ];

@@ -38,7 +38,7 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 pub use error::JournalError;
-pub use list::{RunInfo, list};
+pub use list::{RunInfo, RunStatus, list};
 pub use record::Record;
 pub use store::Journal;
 pub use verify::{VerifyReport, read, verify};

@@ -1534,7 +1534,8 @@ fn new_sandbox(spec: &PodSpec) -> Sandbox {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     // Seeded pods look like they have been running for a while (crictl shows "N hours ago").
-    let age = Duration::from_secs(3600 + fastrand::u64(0..7200));
+    // At least two hours: under 1.5 hours go-units' HumanDuration says "About an hour".
+    let age = Duration::from_secs(7200 + fastrand::u64(0..3600));
     let created = now.saturating_sub(age).as_nanos();
     Sandbox {
         id: random_hex(64),
