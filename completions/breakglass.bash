@@ -285,7 +285,7 @@ _breakglass() {
             return 0
             ;;
         breakglass__subcmd__confirm)
-            opts="-f -t -k -i -o -h --concurrency --connect-timeout --command-timeout --known-hosts --accept-new-host-keys --identity --no-agent --sudo --max-output --inventory --output --journal-dir --config --no-progress --help"
+            opts="-f -t -k -i -o -h --concurrency --connect-timeout --command-timeout --known-hosts --accept-new-host-keys --identity --no-agent --sudo --max-output --rate --inventory --output --journal-dir --config --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -327,6 +327,10 @@ _breakglass() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --inventory)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -359,7 +363,7 @@ _breakglass() {
             return 0
             ;;
         breakglass__subcmd__exec)
-            opts="-f -t -k -i -o -h --out-dir --concurrency --connect-timeout --command-timeout --known-hosts --accept-new-host-keys --identity --no-agent --sudo --max-output --inventory --output --journal-dir --config --no-progress --help"
+            opts="-f -t -k -i -o -h --out-dir --concurrency --connect-timeout --command-timeout --known-hosts --accept-new-host-keys --identity --no-agent --sudo --max-output --rate --inventory --output --journal-dir --config --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -402,6 +406,10 @@ _breakglass() {
                     return 0
                     ;;
                 --max-output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -797,7 +805,7 @@ _breakglass() {
             return 0
             ;;
         breakglass__subcmd__inventory__subcmd__check)
-            opts="-f -t -k -i -o -h --concurrency --connect-timeout --command-timeout --known-hosts --accept-new-host-keys --identity --no-agent --sudo --max-output --inventory --output --journal-dir --config --no-progress --help"
+            opts="-f -t -k -i -o -h --concurrency --connect-timeout --command-timeout --known-hosts --accept-new-host-keys --identity --no-agent --sudo --max-output --rate --inventory --output --journal-dir --config --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -836,6 +844,10 @@ _breakglass() {
                     return 0
                     ;;
                 --max-output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1419,17 +1431,13 @@ _breakglass() {
             return 0
             ;;
         breakglass__subcmd__resume)
-            opts="-y -f -t -k -i -o -h --yes --allow-inventory-change --rerun-in-doubt --retries --rate --concurrency --connect-timeout --command-timeout --known-hosts --accept-new-host-keys --identity --no-agent --sudo --max-output --inventory --output --journal-dir --config --no-progress --help"
+            opts="-y -f -t -k -i -o -h --yes --allow-inventory-change --rerun-in-doubt --retries --concurrency --connect-timeout --command-timeout --known-hosts --accept-new-host-keys --identity --no-agent --sudo --max-output --rate --inventory --output --journal-dir --config --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --retries)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --rate)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1466,6 +1474,10 @@ _breakglass() {
                     return 0
                     ;;
                 --max-output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1501,7 +1513,7 @@ _breakglass() {
             return 0
             ;;
         breakglass__subcmd__run)
-            opts="-p -y -f -t -k -i -o -h --param --yes --dry-run --retries --rate --concurrency --connect-timeout --command-timeout --known-hosts --accept-new-host-keys --identity --no-agent --sudo --max-output --inventory --output --journal-dir --config --no-progress --help"
+            opts="-p -y -f -t -k -i -o -h --param --yes --dry-run --retries --concurrency --connect-timeout --command-timeout --known-hosts --accept-new-host-keys --identity --no-agent --sudo --max-output --rate --inventory --output --journal-dir --config --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1516,10 +1528,6 @@ _breakglass() {
                     return 0
                     ;;
                 --retries)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --rate)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1556,6 +1564,10 @@ _breakglass() {
                     return 0
                     ;;
                 --max-output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1813,7 +1825,7 @@ _breakglass() {
             return 0
             ;;
         breakglass__subcmd__undo)
-            opts="-y -f -t -k -i -o -h --step --yes --allow-inventory-change --retries --rate --concurrency --connect-timeout --command-timeout --known-hosts --accept-new-host-keys --identity --no-agent --sudo --max-output --inventory --output --journal-dir --config --no-progress --help"
+            opts="-y -f -t -k -i -o -h --step --yes --allow-inventory-change --retries --concurrency --connect-timeout --command-timeout --known-hosts --accept-new-host-keys --identity --no-agent --sudo --max-output --rate --inventory --output --journal-dir --config --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1824,10 +1836,6 @@ _breakglass() {
                     return 0
                     ;;
                 --retries)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --rate)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1864,6 +1872,10 @@ _breakglass() {
                     return 0
                     ;;
                 --max-output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -51,6 +51,7 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -s t -l comm
 complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -l known-hosts -d 'OpenSSH `known_hosts` file used to verify host keys [default: `~/.ssh/known_hosts`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -s k -l identity -d 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -l max-output -d 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -l rate -d 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec and inventory check]' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"
@@ -71,13 +72,13 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand plan" -l no-progre
 complete -c breakglass -n "__fish_breakglass_using_subcommand plan" -s h -l help -d 'Print help'
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -s p -l param -d 'A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l retries -d 'Retries after a transport failure (unreachable, timed out); a command that may have run is retried only when its action is idempotent' -r
-complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l rate -d 'New SSH sessions per second across the whole run: every session a step, gate or undo opens waits for its slot (0: no limit)' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -s f -l concurrency -d 'Hosts contacted at once' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l connect-timeout -d 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -s t -l command-timeout -d 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l known-hosts -d 'OpenSSH `known_hosts` file used to verify host keys [default: `~/.ssh/known_hosts`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -s k -l identity -d 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l max-output -d 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l rate -d 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec and inventory check]' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"
@@ -91,13 +92,13 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l sudo -d 'R
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -s h -l help -d 'Print help'
 complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l retries -d 'Retries after a transport failure (unreachable, timed out); a command that may have run is retried only when its action is idempotent' -r
-complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l rate -d 'New SSH sessions per second across the whole run: every session a step, gate or undo opens waits for its slot (0: no limit)' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -s f -l concurrency -d 'Hosts contacted at once' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l connect-timeout -d 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -s t -l command-timeout -d 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l known-hosts -d 'OpenSSH `known_hosts` file used to verify host keys [default: `~/.ssh/known_hosts`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -s k -l identity -d 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l max-output -d 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l rate -d 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec and inventory check]' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"
@@ -113,13 +114,13 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l no-prog
 complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -s h -l help -d 'Print help'
 complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -l step -d 'Undo only this step' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -l retries -d 'Retries after a transport failure (unreachable, timed out); a command that may have run is retried only when its action is idempotent' -r
-complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -l rate -d 'New SSH sessions per second across the whole run: every session a step, gate or undo opens waits for its slot (0: no limit)' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -s f -l concurrency -d 'Hosts contacted at once' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -l connect-timeout -d 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -s t -l command-timeout -d 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -l known-hosts -d 'OpenSSH `known_hosts` file used to verify host keys [default: `~/.ssh/known_hosts`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -s k -l identity -d 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -l max-output -d 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -l rate -d 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec and inventory check]' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"
@@ -138,6 +139,7 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand confirm" -s t -l c
 complete -c breakglass -n "__fish_breakglass_using_subcommand confirm" -l known-hosts -d 'OpenSSH `known_hosts` file used to verify host keys [default: `~/.ssh/known_hosts`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand confirm" -s k -l identity -d 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand confirm" -l max-output -d 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand confirm" -l rate -d 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec and inventory check]' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand confirm" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand confirm" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"
@@ -207,6 +209,7 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __f
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -l known-hosts -d 'OpenSSH `known_hosts` file used to verify host keys [default: `~/.ssh/known_hosts`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -s k -l identity -d 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -l max-output -d 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -l rate -d 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec and inventory check]' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"

@@ -195,16 +195,6 @@ pub struct EngineArgs {
         value_name = "N"
     )]
     pub retries: u32,
-
-    /// New SSH sessions per second across the whole run: every session a step, gate or undo
-    /// opens waits for its slot (0: no limit)
-    #[arg(
-        long,
-        env = "BREAKGLASS_RATE",
-        default_value_t = 50.0,
-        value_name = "PER_SECOND"
-    )]
-    pub rate: f64,
 }
 
 #[derive(Debug, Args)]
@@ -371,6 +361,12 @@ pub struct SshArgs {
     /// Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated
     #[arg(long, env = "BREAKGLASS_MAX_OUTPUT", value_name = "BYTES", value_parser = parse_size)]
     pub max_output: Option<usize>,
+
+    /// New SSH sessions per second across the whole command: every session a step, gate,
+    /// undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run,
+    /// resume, undo and confirm; no limit for exec and inventory check]
+    #[arg(long, env = "BREAKGLASS_RATE", value_name = "PER_SECOND")]
+    pub rate: Option<f64>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -337,6 +337,19 @@ fn confirm_cancels_the_dead_man_and_unblock_lifts_the_block() {
         .stdout_has("already confirmed");
     let journal = env.bg().args(["journal", "show", &run]).run().ok();
     assert!(journal.stdout.contains("confirm by"), "{}", journal.stdout);
+    // Each confirm's per-target result is journaled like any run's, and the chain still holds.
+    let shown = env
+        .bg()
+        .args(["--output", "json", "journal", "show", &run])
+        .run()
+        .ok();
+    let confirms = shown
+        .stdout
+        .lines()
+        .filter(|l| l.contains("\"target_result\"") && l.contains("\"mode\":\"confirm\""))
+        .count();
+    assert_eq!(confirms, 2, "{}", shown.stdout);
+    env.bg().args(["journal", "verify", &run]).run().ok();
 
     // firewall.unblock lifts the block; its undo puts it back.
     let (out, unblock_run) = env.run(&env.runbook("unblock", "firewall.unblock", ""));

@@ -1,6 +1,8 @@
 //! Runbooks end to end against real sshd: plan, waves, failure budget, resume, confirmation,
 //! and hostile parameter values reaching the remote side as one literal argument.
 
+use std::time::{Duration, Instant};
+
 use breakglass::engine::Event;
 
 use crate::support::events;
@@ -311,6 +313,50 @@ fn a_failing_gate_stops_after_the_canary_wave() {
             .any(|e| matches!(e, Event::Gate { passed: false, .. })),
         "{}",
         out.stdout
+    );
+}
+
+#[test]
+fn exec_and_inventory_check_are_paced_by_rate_too() {
+    let f = Fleet::new(49, 6);
+    let out = f
+        .bg()
+        .args([
+            "--output",
+            "json",
+            "exec",
+            "all",
+            "--rate",
+            "2",
+            "--",
+            "date +%s.%N",
+        ])
+        .run()
+        .ok();
+    let starts: Vec<f64> = events(&out.stdout)
+        .iter()
+        .filter_map(|e| match e {
+            Event::TargetResult(r) => r.stdout.as_deref()?.trim().parse().ok(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(starts.len(), 6, "{}", out.stdout);
+    let spread = starts.iter().copied().fold(0.0, f64::max)
+        - starts.iter().copied().fold(f64::INFINITY, f64::min);
+    assert!(
+        spread >= 1.5,
+        "6 exec sessions under --rate 2 within {spread:.3} s"
+    );
+    // `inventory check` logs in and runs nothing: six checks at 2 per second take 2.5 s at least.
+    let started = Instant::now();
+    f.bg()
+        .args(["inventory", "check", "all", "--rate", "2"])
+        .run()
+        .ok();
+    assert!(
+        started.elapsed() >= Duration::from_millis(2500),
+        "6 checks under --rate 2 in {:?}",
+        started.elapsed()
     );
 }
 

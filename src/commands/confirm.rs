@@ -3,8 +3,10 @@
 //!
 //! The run's journal says which targets a `firewall.block` step succeeded on; the run's own
 //! inventory (checked against the journaled digest, so a host name still means the same
-//! machine) says how to reach them. Each target's timers are cancelled over SSH, results are
-//! printed folded, and a notice recording what was confirmed is appended to the run's journal.
+//! machine) says how to reach them. Each target's timers are cancelled over SSH (paced by
+//! `--rate`), results are printed folded and journaled in the run's journal as they land
+//! (`mode: "confirm"`), and a notice recording what was confirmed closes it. Ctrl-C stops
+//! launching new hosts; a second one exits at once (130) without tearing a record.
 //! Exit 0 when every timer was cancelled (or already confirmed), 1 otherwise.
 
 use std::collections::BTreeMap;
@@ -17,7 +19,7 @@ use crate::cli::ConfirmArgs;
 use crate::engine::event::ms;
 use crate::engine::exec::ssh_target;
 use crate::engine::recovery::History;
-use crate::engine::{Cancel, Event, Observer, Summary, TargetResult, fan_out};
+use crate::engine::{Cancel, Event, Observer, Run, Summary, TargetResult, fan_out};
 use crate::error::{Exit, ExitError};
 use crate::inventory::{Host, Inventory, hostset};
 use crate::journal::{self, Journal, JournalError};
@@ -97,25 +99,50 @@ pub async fn confirm(settings: &Settings, args: &ConfirmArgs) -> anyhow::Result<
     }
 
     let ssh = settings.ssh(&args.ssh, &inventory)?;
+    let limiter = ssh.limiter(crate::settings::DEFAULT_CHANGE_RATE);
     let options = Arc::new(ssh.options);
     let human = (!settings.json()).then(|| Arc::new(HumanObserver::new(false)));
     let observer: Arc<dyn Observer> = match &human {
         Some(h) => Arc::clone(h) as Arc<dyn Observer>,
         None => Arc::new(JsonObserver),
     };
+    let cancel = Cancel::new();
+    // With the journal: results are journaled like any run's, and Ctrl-C is the run's (a
+    // second press exits without tearing a record). Without it (a run in progress holds it):
+    // Ctrl-C still stops launching new hosts.
+    let run = journal.map(|j| Run {
+        run_id: args.run.clone(),
+        journal: Arc::new(j),
+        observer: Arc::clone(&observer),
+        cancel: cancel.clone(),
+    });
+    match &run {
+        Some(run) => run.watch_interrupts(),
+        None => {
+            if let Ok(mut interrupts) = crate::engine::interrupts() {
+                let cancel = cancel.clone();
+                tokio::spawn(async move {
+                    if interrupts.recv().await.is_some() {
+                        cancel.cancel();
+                    }
+                });
+            }
+        }
+    }
     let started = Instant::now();
     let mut summary = Summary {
         total: jobs.len(),
         ..Summary::default()
     };
     let (mut cancelled, mut already, mut not_confirmed) = (Vec::new(), Vec::new(), Vec::new());
-    let cancel = Cancel::new();
+    let mut journal_error = None;
     let run_id = args.run.clone();
     let stats = fan_out(
         jobs,
         ssh.concurrency,
         &cancel,
         move |(host, steps, script): (Host, Vec<String>, String)| {
+            limiter.acquire();
             let r = ssh::exec(&ssh_target(&host), &options, &script, None);
             (host, steps, r)
         },
@@ -137,10 +164,23 @@ pub async fn confirm(settings: &Settings, args: &ConfirmArgs) -> anyhow::Result<
             } else {
                 already.push(host.name.clone());
             }
-            observer.event(&Event::TargetResult(ev));
+            let journaled = ev.for_journal(b"", b"");
+            match &run {
+                Some(run) => {
+                    if let Err(e) =
+                        run.record(&Event::TargetResult(ev), &Event::TargetResult(journaled))
+                    {
+                        journal_error.get_or_insert(e);
+                    }
+                }
+                None => observer.event(&Event::TargetResult(ev)),
+            }
         },
     )
     .await;
+    if let Some(e) = journal_error {
+        return Err(e);
+    }
     summary.not_started = stats.not_started;
     summary.elapsed_ms = ms(started.elapsed());
     let exit = if summary.bad() > 0 || summary.not_started > 0 {
@@ -165,9 +205,10 @@ pub async fn confirm(settings: &Settings, args: &ConfirmArgs) -> anyhow::Result<
     }
     let message = format!("confirm by {}: {}", journal::operator(), parts.join("; "));
     let note = Event::Notice { message };
-    match &journal {
-        Some(j) => {
-            j.append(&serde_json::to_value(&note)?)
+    match &run {
+        Some(run) => {
+            run.journal
+                .append(&serde_json::to_value(&note)?)
                 .map_err(|e| ExitError::new(Exit::Journal, e.to_string()))?;
         }
         None => stderr_line(&format!(

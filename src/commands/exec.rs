@@ -55,6 +55,7 @@ pub async fn exec(settings: &Settings, args: &ExecArgs) -> anyhow::Result<Exit> 
             hosts,
             command,
             concurrency: ssh.concurrency,
+            limiter: ssh.limiter(0.0),
             options: ssh.options,
             out_dir: args.out_dir.clone(),
         },

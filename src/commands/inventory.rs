@@ -154,6 +154,7 @@ pub async fn check(
     let inventory = settings.load_inventory()?;
     let hosts: Vec<Host> = super::select_hosts(&inventory, selector.unwrap_or("all"))?;
     let ssh = settings.ssh(args, &inventory)?;
+    let limiter = ssh.limiter(0.0);
     let options = Arc::new(ssh.options);
     let started = Instant::now();
     let cancel = Cancel::new();
@@ -174,6 +175,7 @@ pub async fn check(
         ssh.concurrency,
         &cancel,
         move |t: SshTarget| {
+            limiter.acquire();
             let r = ssh::check(&t, &options);
             (t.name, t.addr.to_string(), r)
         },

@@ -169,10 +169,7 @@ pub async fn demo(settings: &Settings, args: &LabArgs) -> anyhow::Result<Exit> {
         },
         yes: false,
         dry_run: false,
-        engine: EngineArgs {
-            retries: 2,
-            rate: 50.0,
-        },
+        engine: EngineArgs { retries: 2 },
         ssh: SshArgs {
             concurrency: None,
             connect_timeout: None,
@@ -183,6 +180,7 @@ pub async fn demo(settings: &Settings, args: &LabArgs) -> anyhow::Result<Exit> {
             no_agent: true,
             sudo: false,
             max_output: None,
+            rate: None,
         },
     };
     let lab = Arc::new(lab);

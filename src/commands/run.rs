@@ -19,7 +19,6 @@ use crate::output::json::JsonObserver;
 use crate::output::{stderr_line, stdout_line, stdout_raw};
 use crate::runbook::{Runbook, bind, load_any, resolve};
 use crate::settings::Settings;
-use crate::transport::RateLimiter;
 
 /// Prompts on the terminal (stderr), answers from stdin. Without a terminal on stdin the answer
 /// is still read from stdin, so a drill script can pipe it; end of input declines.
@@ -141,15 +140,13 @@ fn run_settings(
     operator: Arc<dyn Operator>,
 ) -> anyhow::Result<Arc<RunSettings>> {
     let ssh = settings.ssh(ssh, inventory)?;
-    if !(engine.rate >= 0.0 && engine.rate.is_finite()) {
-        return Err(usage("--rate must be 0 (no limit) or a positive number"));
-    }
+    let limiter = ssh.limiter(crate::settings::DEFAULT_CHANGE_RATE);
     Ok(Arc::new(RunSettings {
         yes,
         concurrency: ssh.concurrency,
         reach: Arc::new(SshReach {
             options: Arc::new(ssh.options),
-            limiter: Arc::new(RateLimiter::new(engine.rate)),
+            limiter,
         }),
         operator,
         retries: engine.retries,

@@ -10,6 +10,7 @@ use super::{Event, Run, Summary, TargetResult, fan_out_batched};
 use crate::error::Exit;
 use crate::inventory::Host;
 use crate::outcome::RunStatus;
+use crate::transport::RateLimiter;
 use crate::transport::ssh::{self, ExecResult, SshOptions, SshTarget};
 
 /// What to run where.
@@ -19,6 +20,8 @@ pub struct ExecJob {
     pub concurrency: usize,
     pub options: SshOptions,
     pub out_dir: Option<PathBuf>,
+    /// Every new session waits for its slot (`--rate`).
+    pub limiter: Arc<RateLimiter>,
 }
 
 /// The SSH endpoint of an inventory host (and its jump host).
@@ -37,6 +40,7 @@ pub async fn run(run: &Run, job: ExecJob) -> anyhow::Result<Summary> {
     let options = Arc::new(job.options);
     let command = Arc::new(job.command);
     let out_dir = job.out_dir.map(Arc::new);
+    let limiter = job.limiter;
     let mut summary = Summary {
         total,
         ..Summary::default()
@@ -47,6 +51,7 @@ pub async fn run(run: &Run, job: ExecJob) -> anyhow::Result<Summary> {
         job.concurrency,
         &run.cancel,
         move |target: SshTarget| {
+            limiter.acquire();
             let result = ssh::exec(&target, &options, &command, None);
             let written = out_dir
                 .as_deref()
