@@ -3,6 +3,8 @@
 //! The exit code is the contract with runbook automation (`--output json --yes`), so it is
 //! decided in one place. See ARCHITECTURE.md, "Exit codes".
 
+use crate::journal::JournalError;
+
 /// The process exit codes, stable across releases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -56,17 +58,35 @@ pub fn line_col(text: &str, pos: usize) -> (usize, usize) {
     (line, col)
 }
 
-/// The exit code an error that reached the top level ends the process with: the code it carries
-/// if it is an [`ExitError`], else 2 (bad input is by far the most common cause).
+/// The exit code an error that reached the top level ends the process with, decided here and
+/// nowhere else: the code an [`ExitError`] carries; 4 for a journal that is corrupt, truncated or
+/// held by another run ([`JournalError`], kept typed with its cause chain on the way up); else 2
+/// (bad input is by far the most common cause).
 pub fn exit_of(err: &anyhow::Error) -> Exit {
     err.chain()
-        .find_map(|e| e.downcast_ref::<ExitError>().map(|x| x.exit))
+        .find_map(|e| {
+            e.downcast_ref::<ExitError>()
+                .map(|x| x.exit)
+                .or_else(|| e.downcast_ref::<JournalError>().map(|_| Exit::Journal))
+        })
         .unwrap_or(Exit::Usage)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_journal_error_anywhere_in_the_chain_exits_4() {
+        let e =
+            anyhow::Error::new(JournalError::Locked { run: "r".into() }).context("resuming run r");
+        assert_eq!(exit_of(&e), Exit::Journal);
+        assert_eq!(
+            exit_of(&anyhow::Error::new(ExitError::new(Exit::Policy, "gate"))),
+            Exit::Policy
+        );
+        assert_eq!(exit_of(&anyhow::anyhow!("bad input")), Exit::Usage);
+    }
 
     #[test]
     fn line_col_counts_from_one() {

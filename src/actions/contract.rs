@@ -54,8 +54,7 @@ impl ActionFailure {
 
     /// Turns a non-ok remote result into a failure, naming what was being done.
     pub fn from_result(doing: &str, r: &ExecResult) -> ActionFailure {
-        let event = crate::engine::TargetResult::from_exec("", "", r);
-        let mut message = format!("{doing}: {}", event.describe());
+        let mut message = format!("{doing}: {}", r.outcome.describe());
         let stderr = String::from_utf8_lossy(&r.stderr.bytes);
         let stderr = stderr.trim();
         if !stderr.is_empty() {

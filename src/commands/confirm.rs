@@ -36,10 +36,9 @@ pub async fn confirm(settings: &Settings, args: &ConfirmArgs) -> anyhow::Result<
     let journal = match Journal::open(&settings.journal_root, &args.run) {
         Ok(j) => Some(j),
         Err(JournalError::Locked { .. }) => None,
-        Err(e) => return Err(ExitError::new(Exit::Journal, e.to_string()).into()),
+        Err(e) => return Err(e.into()),
     };
-    let records = journal::read(&settings.journal_root.join(&args.run))
-        .map_err(|e| ExitError::new(Exit::Journal, e.to_string()))?;
+    let records = journal::read(&settings.journal_root.join(&args.run))?;
     let history = History::from_records(records)?;
     let (plan, inventory) = history.plan(true)?;
     check_inventory(&history, &inventory)?;
@@ -207,9 +206,7 @@ pub async fn confirm(settings: &Settings, args: &ConfirmArgs) -> anyhow::Result<
     let note = Event::Notice { message };
     match &run {
         Some(run) => {
-            run.journal
-                .append(&serde_json::to_value(&note)?)
-                .map_err(|e| ExitError::new(Exit::Journal, e.to_string()))?;
+            run.journal.append(&serde_json::to_value(&note)?)?;
         }
         None => stderr_line(&format!(
             "breakglass: run {} is in use by another breakglass process, so this confirmation \

@@ -28,9 +28,9 @@ fn run_dir(settings: &Settings, run: &str) -> anyhow::Result<std::path::PathBuf>
     Ok(dir)
 }
 
-#[allow(clippy::needless_pass_by_value)] // used as `map_err(journal_error)`
+/// Journal errors stay typed on the way up: `error::exit_of` makes them exit 4.
 fn journal_error(e: journal::JournalError) -> anyhow::Error {
-    ExitError::new(Exit::Journal, e.to_string()).into()
+    e.into()
 }
 
 pub fn list(settings: &Settings) -> anyhow::Result<Exit> {

@@ -74,9 +74,9 @@ fn prepare(
 
 fn print_plan(settings: &Settings, plan: &Plan) -> anyhow::Result<()> {
     if settings.json() {
-        stdout_line(&serde_json::to_string(&plan::view(plan))?);
+        stdout_line(&serde_json::to_string(&crate::output::plan::view(plan))?);
     } else {
-        stdout_raw(&plan::render(plan));
+        stdout_raw(&crate::output::plan::render(plan));
     }
     Ok(())
 }
@@ -197,7 +197,7 @@ pub async fn run_with(
         operator,
     )?;
     if !settings.json() {
-        stdout_raw(&plan::render(&plan));
+        stdout_raw(&crate::output::plan::render(&plan));
     }
     let started = start(settings, Journal::create(&settings.journal_root, &run_id)?);
     let targets: usize = plan.steps.iter().map(plan::PlannedStep::target_count).sum();
@@ -225,10 +225,8 @@ pub async fn run_with(
 }
 
 fn open_history(settings: &Settings, run: &str) -> anyhow::Result<(Journal, History)> {
-    let journal = Journal::open(&settings.journal_root, run)
-        .map_err(|e| ExitError::new(Exit::Journal, e.to_string()))?;
-    let records =
-        journal::read(journal.dir()).map_err(|e| ExitError::new(Exit::Journal, e.to_string()))?;
+    let journal = Journal::open(&settings.journal_root, run)?;
+    let records = journal::read(journal.dir())?;
     Ok((journal, History::from_records(records)?))
 }
 

@@ -220,48 +220,6 @@ impl TargetResult {
             ..self.clone()
         }
     }
-
-    /// One human line saying what happened, e.g. `exit 1`, `unreachable: connection refused`.
-    pub fn describe(&self) -> String {
-        match self.outcome {
-            Outcome::Ok => match &self.summary {
-                Some(s) => format!("ok: {s}"),
-                None => "ok".into(),
-            },
-            Outcome::Failed => match (&self.signal, self.exit_status) {
-                (Some(sig), _) => format!("killed by signal {sig}"),
-                (None, Some(s)) => match &self.reason {
-                    Some(r) => format!("exit {s}: {r}"),
-                    None => format!("exit {s}"),
-                },
-                (None, None) => {
-                    format!("failed: {}", self.reason.as_deref().unwrap_or("no detail"))
-                }
-            },
-            Outcome::TimedOut => format!(
-                "timed out ({})",
-                self.phase.as_deref().unwrap_or("unknown phase")
-            ),
-            Outcome::Refused => {
-                let mut s = format!(
-                    "host key refused: {}",
-                    self.reason.as_deref().unwrap_or("not trusted")
-                );
-                if let Some(p) = &self.presented_host_key {
-                    s.push_str(&format!("; presented {p}"));
-                }
-                if let Some(e) = &self.expected_host_key {
-                    s.push_str(&format!("; expected {e}"));
-                }
-                s
-            }
-            other => format!(
-                "{}: {}",
-                other.label().replace('_', " "),
-                self.reason.as_deref().unwrap_or("no detail")
-            ),
-        }
-    }
 }
 
 /// Counts per outcome.
@@ -318,48 +276,6 @@ impl Summary {
             + self.throttled
             + self.conflict
             + self.pending
-    }
-
-    /// The one-line tally printed after folded output.
-    pub fn tally(&self) -> String {
-        let mut parts = vec![
-            format!("{} ok", self.ok),
-            format!("{} failed", self.failed),
-            format!("{} unreachable", self.unreachable),
-            format!("{} timed out", self.timed_out),
-            format!("{} refused", self.refused),
-        ];
-        if self.auth_failed > 0 {
-            parts.push(format!("{} auth failed", self.auth_failed));
-        }
-        if self.error > 0 {
-            parts.push(format!("{} error", self.error));
-        }
-        for (n, what) in [
-            (self.in_doubt, "in doubt"),
-            (self.throttled, "throttled"),
-            (self.conflict, "conflict"),
-            (self.pending, "pending"),
-        ] {
-            if n > 0 {
-                parts.push(format!("{n} {what}"));
-            }
-        }
-        if self.not_started > 0 {
-            parts.push(format!("{} not started", self.not_started));
-        }
-        format!(
-            "{} host{} in {:.1}s: {}{}",
-            self.total,
-            if self.total == 1 { "" } else { "s" },
-            self.elapsed_ms / 1000.0,
-            parts.join(", "),
-            if self.interrupted {
-                " (interrupted)"
-            } else {
-                ""
-            }
-        )
     }
 }
 

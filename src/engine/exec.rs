@@ -144,9 +144,8 @@ fn write_host_output(dir: &Path, name: &str, result: &ExecResult) -> std::io::Re
     };
     std::fs::write(dir.join(format!("{safe}.out")), &result.stdout.bytes)?;
     std::fs::write(dir.join(format!("{safe}.err")), &result.stderr.bytes)?;
-    let event = TargetResult::from_exec(name, "", result);
     std::fs::write(
         dir.join(format!("{safe}.status")),
-        format!("{}\n", event.describe()),
+        format!("{}\n", result.outcome.describe()),
     )
 }

@@ -1,8 +1,5 @@
-//! The plan: every step of a resolved runbook bound to its targets and split into waves, with a
-//! one-line description of what would change on each target. Building it touches nothing.
-
-use serde::Serialize;
-use std::collections::BTreeMap;
+//! The plan: every step of a resolved runbook bound to its targets and split into waves, each
+//! action built with its arguments. Building it touches nothing; `output::plan` shows it.
 
 use std::sync::Arc;
 
@@ -11,7 +8,7 @@ use crate::actions::args::ActionArgs;
 use crate::actions::context::{Target, TargetKind};
 use crate::actions::contract::Action;
 use crate::error::{Exit, ExitError};
-use crate::inventory::{Host, Inventory, Selector, hostset};
+use crate::inventory::{Host, Inventory, Selector};
 use crate::runbook::{ResolvedRunbook, ResolvedStep};
 
 /// A runbook ready to execute.
@@ -137,146 +134,4 @@ pub fn build(
         });
     }
     Ok(Plan { runbook, steps })
-}
-
-/// The plan as the operator reads it: steps, waves, and what changes where (identical
-/// descriptions folded under a host set).
-pub fn render(plan: &Plan) -> String {
-    let mut out = format!(
-        "Plan for runbook {} ({} step{}):\n",
-        plan.runbook.name,
-        plan.steps.len(),
-        if plan.steps.len() == 1 { "" } else { "s" }
-    );
-    for (i, s) in plan.steps.iter().enumerate() {
-        let st = &s.step;
-        out.push_str(&format!(
-            "\n{}. {} [{}]{}\n",
-            i + 1,
-            st.id,
-            st.action.kind(),
-            if st.confirm {
-                "  (asks for confirmation)"
-            } else {
-                ""
-            }
-        ));
-        if let Some(d) = &st.description {
-            for line in d.trim().lines() {
-                out.push_str(&format!("   {}\n", line.trim()));
-            }
-        }
-        match s.action.runs_on() {
-            TargetKind::Hosts => {
-                let action = &s.action;
-                out.push_str(&format!(
-                    "   {} target{} in {} wave{}; concurrency {}; failure budget {} per wave; on failure: {}\n",
-                    s.target_count(),
-                    if s.target_count() == 1 { "" } else { "s" },
-                    s.waves.len(),
-                    if s.waves.len() == 1 { "" } else { "s" },
-                    st.concurrency.map_or_else(|| "--concurrency".to_owned(), |c| c.to_string()),
-                    st.failure_budget,
-                    st.on_failure.name(),
-                ));
-                for (w, wave) in s.waves.iter().enumerate() {
-                    let label = if w == 0 && s.waves.len() > 1 {
-                        " (canary)"
-                    } else {
-                        ""
-                    };
-                    out.push_str(&format!(
-                        "   wave {}{label}: {}\n",
-                        w + 1,
-                        hostset::fold(wave.iter().map(Target::name))
-                    ));
-                    let mut by_line: BTreeMap<String, Vec<&str>> = BTreeMap::new();
-                    for t in wave {
-                        by_line
-                            .entry(action.plan(t.name()))
-                            .or_default()
-                            .push(t.name());
-                    }
-                    for (line, names) in by_line {
-                        out.push_str(&format!("     {}: {line}\n", hostset::fold(names)));
-                    }
-                }
-            }
-            TargetKind::Operator => out.push_str(&format!(
-                "   {}\n",
-                s.action.plan(crate::actions::context::OPERATOR)
-            )),
-        }
-        if let (Some(g), Some(ga)) = (&st.gate, &s.gate_action) {
-            out.push_str(&format!(
-                "   gate after each wave (within {}): {}{}\n",
-                humantime::format_duration(g.timeout),
-                ga.plan("each target"),
-                s.gate_targets
-                    .as_ref()
-                    .filter(|_| ga.runs_on() == TargetKind::Hosts)
-                    .map_or_else(String::new, |t| format!(
-                        " on {}",
-                        hostset::fold(t.iter().map(Target::name))
-                    )),
-            ));
-        }
-    }
-    out
-}
-
-/// The plan as JSON (`plan --output json`).
-#[derive(Serialize)]
-pub struct PlanView {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    runbook: String,
-    params: Vec<(String, String)>,
-    steps: Vec<StepView>,
-}
-
-#[derive(Serialize)]
-struct StepView {
-    id: String,
-    action: String,
-    description: Option<String>,
-    confirm: bool,
-    waves: Vec<Vec<String>>,
-    /// target -> what would change
-    changes: BTreeMap<String, String>,
-    detail: Option<String>,
-}
-
-pub fn view(plan: &Plan) -> PlanView {
-    PlanView {
-        kind: "plan",
-        runbook: plan.runbook.name.clone(),
-        params: plan.runbook.params.to_pairs(),
-        steps: plan
-            .steps
-            .iter()
-            .map(|s| StepView {
-                id: s.step.id.clone(),
-                action: s.step.action.kind().name().to_owned(),
-                description: s.step.description.clone(),
-                confirm: s.step.confirm,
-                waves: s
-                    .waves
-                    .iter()
-                    .map(|w| w.iter().map(|t| t.name().to_owned()).collect())
-                    .collect(),
-                changes: match s.action.runs_on() {
-                    TargetKind::Hosts => s
-                        .targets()
-                        .map(|t| (t.name().to_owned(), s.action.plan(t.name())))
-                        .collect(),
-                    TargetKind::Operator => BTreeMap::new(),
-                },
-                detail: match s.action.runs_on() {
-                    TargetKind::Hosts => None,
-                    TargetKind::Operator => Some(s.action.plan(crate::actions::context::OPERATOR)),
-                },
-            })
-            .collect(),
-    }
 }

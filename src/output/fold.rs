@@ -125,7 +125,7 @@ impl Own {
 
 impl Folder {
     pub fn add(&mut self, r: &TargetResult) {
-        let describe = r.describe();
+        let describe = super::describe::describe(r);
         let stdout = r.stdout.as_deref().unwrap_or("");
         let stderr = r.stderr.as_deref().unwrap_or("");
         let stdout_note = truncation_note(stdout.len(), r.stdout_bytes, r.stdout_truncated);

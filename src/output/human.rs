@@ -64,7 +64,10 @@ impl HumanObserver {
         if let Some(bar) = &state.bar {
             bar.finish_and_clear();
         }
-        super::stdout_line(&format!("\n{status}: {}  [run {run_id}]", summary.tally()));
+        super::stdout_line(&format!(
+            "\n{status}: {}  [run {run_id}]",
+            super::describe::tally(summary)
+        ));
     }
 
     /// Prints the folded output and the tally (after the run).
@@ -77,7 +80,10 @@ impl HumanObserver {
             bar.finish_and_clear();
         }
         super::stdout_raw(&state.folder.render());
-        super::stdout_line(&format!("{}  [run {run_id}]", summary.tally()));
+        super::stdout_line(&format!(
+            "{}  [run {run_id}]",
+            super::describe::tally(summary)
+        ));
     }
 }
 

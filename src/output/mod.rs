@@ -1,9 +1,11 @@
 //! The one printer. It owns stdout, stderr and the progress bars; everything the operator sees
 //! goes through here. Human mode folds identical output; JSON mode prints one event per line.
 
+pub mod describe;
 pub mod fold;
 pub mod human;
 pub mod json;
+pub mod plan;
 
 use std::io::Write;
 

@@ -117,6 +117,36 @@ impl Outcome {
         }
     }
 
+    /// One line for people: `exit 1`, `killed by signal TERM`, `unreachable: ...`,
+    /// `timed out (connect)`, `host key refused: ...; presented ...; expected ...`.
+    pub fn describe(&self) -> String {
+        match self {
+            Outcome::Ok => "ok".into(),
+            Outcome::Exit {
+                signal: Some(sig), ..
+            } => format!("killed by signal {sig}"),
+            Outcome::Exit {
+                status,
+                signal: None,
+            } => format!("exit {status}"),
+            Outcome::Unreachable { reason } => format!("unreachable: {reason}"),
+            Outcome::TimedOut { phase } => format!("timed out ({phase})"),
+            Outcome::AuthFailed { reason } => format!("auth failed: {reason}"),
+            Outcome::HostKeyRefused {
+                reason,
+                expected,
+                presented,
+            } => {
+                let mut s = format!("host key refused: {reason}; presented {presented}");
+                if let Some(e) = expected {
+                    s.push_str(&format!("; expected {e}"));
+                }
+                s
+            }
+            Outcome::Error { reason } => format!("error: {reason}"),
+        }
+    }
+
     /// True when nothing reached the remote command (safe to retry even a non-idempotent one).
     pub fn never_ran(&self) -> bool {
         matches!(
