@@ -197,6 +197,12 @@ struct RawCluster {
     ca_file: Option<Spanned<String>>,
     #[serde(default)]
     labels: BTreeMap<Spanned<String>, Spanned<String>>,
+    #[serde(default)]
+    etcd_endpoints: Vec<Spanned<String>>,
+    etcd_cert_file: Option<Spanned<String>>,
+    etcd_key_file: Option<Spanned<String>>,
+    etcd_ca_file: Option<Spanned<String>>,
+    etcd_server_name: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -434,6 +440,30 @@ impl<'a> Builder<'a> {
             }
             let labels = self.labels(&c.labels)?;
             let ca_file = c.ca_file.as_ref().map(|f| self.file_path(f)).transpose()?;
+            let etcd_endpoints = c
+                .etcd_endpoints
+                .iter()
+                .map(|e| parse_endpoint(e.get_ref()).map_err(|m| cx.invalid(&e.span(), m)))
+                .collect::<Result<_, _>>()?;
+            if let Some(t) = &c.etcd_server_name {
+                non_empty(t.get_ref(), "etcd server name").map_err(|m| cx.invalid(&t.span(), m))?;
+            }
+            let file =
+                |f: &Option<Spanned<String>>| f.as_ref().map(|f| self.file_path(f)).transpose();
+            let (etcd_cert_file, etcd_key_file, etcd_ca_file) = (
+                file(&c.etcd_cert_file)?,
+                file(&c.etcd_key_file)?,
+                file(&c.etcd_ca_file)?,
+            );
+            if etcd_cert_file.is_some() != etcd_key_file.is_some() {
+                let at = c.etcd_cert_file.as_ref().or(c.etcd_key_file.as_ref());
+                if let Some(at) = at {
+                    return Err(cx.invalid(
+                        &at.span(),
+                        "etcd_cert_file and etcd_key_file go together: set both, or neither",
+                    ));
+                }
+            }
             clusters.insert(
                 name.get_ref().clone(),
                 Cluster {
@@ -442,6 +472,11 @@ impl<'a> Builder<'a> {
                     tls_server_name: c.tls_server_name.map(Spanned::into_inner),
                     ca_file,
                     labels,
+                    etcd_endpoints,
+                    etcd_cert_file,
+                    etcd_key_file,
+                    etcd_ca_file,
+                    etcd_server_name: c.etcd_server_name.map(Spanned::into_inner),
                 },
             );
         }

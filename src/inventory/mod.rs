@@ -73,6 +73,17 @@ pub struct Cluster {
     /// expanded.
     pub ca_file: Option<PathBuf>,
     pub labels: BTreeMap<String, String>,
+    /// etcd's client endpoints by IP (`10.0.0.10:2379`), for when no API server answers.
+    pub etcd_endpoints: Vec<SocketAddr>,
+    /// The client certificate, its key, and the CA that signs etcd's server certificate
+    /// (kubeadm: `/etc/kubernetes/pki/etcd/{healthcheck-client.crt,.key,ca.crt}`, copied to the
+    /// operator's machine); `~` expanded.
+    pub etcd_cert_file: Option<PathBuf>,
+    pub etcd_key_file: Option<PathBuf>,
+    pub etcd_ca_file: Option<PathBuf>,
+    /// The name etcd's certificate is checked against (default: the endpoint's IP, which
+    /// kubeadm puts in the certificate's SANs).
+    pub etcd_server_name: Option<String>,
 }
 
 /// One host, after defaults and range expansion.

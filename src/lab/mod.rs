@@ -1,5 +1,6 @@
 //! The incident lab: real `sshd` processes (and, for node-level actions, network namespaces)
 //! that the tests and `drill --lab` run breakglass against. It kills only what it started.
 
+pub mod etcd;
 pub mod netns;
 pub mod sshd;

@@ -1,6 +1,7 @@
 //! Transports: how breakglass reaches a target without the broken control plane. They never
 //! prompt and never print; every outcome is returned as data for the engine to judge.
 
+pub mod etcd;
 pub mod rate;
 pub mod ssh;
 
