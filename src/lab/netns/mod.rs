@@ -130,20 +130,26 @@ const SH_TIMEOUT: Duration = Duration::from_secs(120);
 /// Kubernetes' random name suffix alphabet (no vowels, no confusable digits).
 const K8S_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
-const NODE_INIT: &str = include_str!("standins/node-init.sh");
-const MANIFEST_TEMPLATE: &str = include_str!("standins/kube-apiserver.yaml");
-const KUBELET_CONF_TEMPLATE: &str = include_str!("standins/kubelet.conf");
+const NODE_INIT: &str = include_str!("../standins/node-init.sh");
+const MANIFEST_TEMPLATE: &str = include_str!("../standins/kube-apiserver.yaml");
+const KUBELET_CONF_TEMPLATE: &str = include_str!("../standins/kubelet.conf");
 
 /// Programs installed in every node's `/usr/local/bin` (first on PATH for SSH sessions).
 const STANDINS: &[(&str, &str)] = &[
-    ("kube-apiserver", include_str!("standins/kube-apiserver.py")),
-    ("kubelet", include_str!("standins/kubelet.py")),
-    ("crictl", include_str!("standins/crictl.py")),
-    ("systemctl", include_str!("standins/systemctl.sh")),
-    ("systemd-run", include_str!("standins/systemd-run.sh")),
-    ("containerd", include_str!("standins/containerd.sh")),
-    ("breakglass-lab-init", include_str!("standins/lab-init.py")),
-    ("breakglass-lab-net", include_str!("standins/lab-net.py")),
+    (
+        "kube-apiserver",
+        include_str!("../standins/kube-apiserver.py"),
+    ),
+    ("kubelet", include_str!("../standins/kubelet.py")),
+    ("crictl", include_str!("../standins/crictl.py")),
+    ("systemctl", include_str!("../standins/systemctl.sh")),
+    ("systemd-run", include_str!("../standins/systemd-run.sh")),
+    ("containerd", include_str!("../standins/containerd.sh")),
+    (
+        "breakglass-lab-init",
+        include_str!("../standins/lab-init.py"),
+    ),
+    ("breakglass-lab-net", include_str!("../standins/lab-net.py")),
 ];
 
 /// What the lab needs on the host: (program, Debian package).
