@@ -2,7 +2,15 @@
 //! module's docs. Only the nodes' mount namespaces change; the host's `/etc` is read, never
 //! written.
 
-use super::*;
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+
+use anyhow::{Context, bail};
+
+use super::{Lab, Node};
 
 /// Where [`Lab::add_users`] puts a node's account files and homes, as the node sees them.
 const NODE_ACCOUNTS: &str = "/run/breakglass-lab/accounts";
@@ -242,7 +250,8 @@ fn render_accounts(host: &HostAccounts, users: &[NodeUser], shell: &str) -> Acco
     taken.extend(ids(&host.group));
     let (mut passwd, mut group, mut shadow) =
         (keep(&host.passwd), keep(&host.group), keep(&host.shadow));
-    let mut sudoers = String::from("# breakglass lab (src/lab/netns.rs): the lab users' rules.\n");
+    let mut sudoers =
+        String::from("# breakglass lab (src/lab/netns/users.rs): the lab users' rules.\n");
     let mut uids = Vec::new();
     let mut next = FIRST_USER_ID;
     for user in users {

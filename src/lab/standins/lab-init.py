@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""breakglass lab: PID 1 of a lab node's PID namespace (src/lab/netns.rs).
+"""breakglass lab: PID 1 of a lab node's PID namespace (src/lab/netns/node.rs).
 
 Not a real init. It only reaps: processes started by the stand-in `systemctl` (setsid) are
 reparented here when their starter exits, and would stay zombies without a reaper. When this

@@ -1,5 +1,5 @@
 # shellcheck shell=sh
-# breakglass lab: the first program of every lab node (src/lab/netns.rs). It runs as PID 1 of
+# breakglass lab: the first program of every lab node (src/lab/netns/node.rs). It runs as PID 1 of
 # the node's fresh UTS, mount and PID namespaces, inside the node's network namespace
 # (`nsenter --net=/run/netns/NS unshare ...`), makes the node's private files visible at the
 # paths a real node has them, starts the node's daemons, prints `ready`, and then execs the

@@ -199,10 +199,19 @@ pub struct CheckResult {
     pub host_key: Option<String>,
 }
 
-mod session;
+// One attempt on one host, by concern: the connection and its deadlines, the jump tunnel, host
+// key trust, authentication, a command on a channel, and the entry points that tie them up.
+mod auth;
+mod channel;
+mod connect;
+mod connection;
+#[cfg(test)]
+mod fixture;
+mod jump;
+mod trust;
 
 /// `exec(&SshTarget, &SshOptions, command: &str, stdin: Option<&[u8]>) -> ExecResult` and
 /// `check(&SshTarget, &SshOptions) -> CheckResult`; both block (see the module docs).
 /// `open(&SshTarget, &SshOptions) -> Result<Connection, Box<ExecResult>>` keeps one authenticated
 /// session for several commands (`Connection::run`), one channel each.
-pub use session::{Connection, check, exec, open};
+pub use connection::{Connection, check, exec, open};

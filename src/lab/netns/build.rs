@@ -1,0 +1,192 @@
+//! [`Lab::build`]: the order of a build (stale labs removed, the owner recorded, subnet and
+//! network claimed under the global lock, the stand-ins' files, the nodes started in parallel,
+//! then the inventory), and the plan of node names and addresses decided before any thread runs.
+//!
+//! A build that fails halfway leaves nothing behind: the [`Lab`] exists from right after its
+//! owner record, and dropping it half-built tears down whatever was built (`teardown.rs`).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use anyhow::{Context, bail};
+
+use super::lock::{GlobalLock, create_private_dir};
+use super::mountpoints::prepare_mountpoint;
+use super::network::choose_octet;
+use super::node::{NodePlan, Role};
+use super::owner::owner_record;
+use super::teardown::cleanup_stale;
+use super::tools::{Tools, require_root};
+use super::{
+    CLUSTER_NAME, ID_LEN, IF_PREFIX, Lab, LabSpec, NET_A, NET_B, NS_PREFIX, PRIVATE_DIRS,
+    STATE_ROOT, TLS_SERVER_NAME, copy_key, lock, random_hex,
+};
+use crate::lab::sshd::SshdLab;
+use crate::transport::ssh::host_pattern;
+
+const FIRST_NODE_HOST: u8 = 10;
+const MAX_NODES: usize = 245;
+/// Upper bound on concurrent node setups (each runs a handful of short processes).
+const SETUP_THREADS: usize = 16;
+
+impl Lab {
+    /// Builds the lab: namespaces, bridge, one sshd and the stand-ins per node, the inventory.
+    /// Needs root and the programs listed in the error when one is missing. Also removes what
+    /// crashed earlier runs left behind ([`Lab::cleanup_stale`]).
+    pub fn build(spec: &LabSpec) -> anyhow::Result<Lab> {
+        let total = spec.control_planes + spec.workers;
+        if spec.control_planes == 0 {
+            bail!("a lab needs at least one control-plane node (its kubelets watch one)");
+        }
+        if total > MAX_NODES {
+            bail!("a lab holds at most {MAX_NODES} nodes (one /24), not {total}");
+        }
+        require_root()?;
+        let tools = Tools::find()?;
+        cleanup_stale(&tools).context("removing stale labs before building a new one")?;
+
+        let id = random_hex(ID_LEN);
+        let dir = Path::new(STATE_ROOT).join(&id);
+        {
+            // Under the lock that `cleanup_stale` holds: another process's cleanup must never
+            // see this directory before its owner record exists (it would remove it as stale).
+            let _lock = GlobalLock::acquire()?;
+            create_private_dir(&dir)?;
+            fs::write(dir.join("owner"), owner_record(std::process::id())?)
+                .context("recording the lab's owner")?;
+        }
+        // From here on, dropping `lab` tears down whatever exists.
+        let mut lab = Lab {
+            hub: format!("{NS_PREFIX}{id}-hub"),
+            root_veth: format!("{IF_PREFIX}{id}"),
+            ca_cert: dir.join("ca.crt"),
+            id,
+            dir,
+            octet: 0,
+            namespaces: Vec::new(),
+            nodes: Vec::new(),
+            inits: Mutex::new(Vec::new()),
+            helpers: Arc::new(Mutex::new(BTreeMap::new())),
+            tools,
+            users: Vec::new(),
+            torn_down: false,
+        };
+        let plans = lab.plan(spec);
+        {
+            let _lock = GlobalLock::acquire()?;
+            lab.octet = choose_octet(&lab.tools)?;
+            fs::write(lab.dir.join("subnet"), format!("{}\n", lab.octet))
+                .context("recording the lab's subnet")?;
+            for (_, target) in PRIVATE_DIRS {
+                prepare_mountpoint(Path::new(target))?;
+            }
+            lab.create_network(&plans)?;
+        }
+        lab.install_files()?;
+        let keys = SshdLab::new().context("generating the lab's SSH keys")?;
+        fs::create_dir_all(lab.dir.join("client"))?;
+        copy_key(keys.client_key(), &lab.client_key_path())?;
+
+        let results = Mutex::new(Vec::new());
+        let next = AtomicUsize::new(0);
+        thread::scope(|s| {
+            for _ in 0..plans.len().min(SETUP_THREADS) {
+                s.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        let Some(plan) = plans.get(i) else { break };
+                        let result = lab.start_node(plan, spec, &keys);
+                        lock(&results).push((plan.index, result));
+                    }
+                });
+            }
+        });
+        let mut results = results
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        results.sort_by_key(|(index, _)| *index);
+        let mut failures = Vec::new();
+        for (_, result) in results {
+            match result {
+                Ok(node) => lab.nodes.push(node),
+                Err(e) => failures.push(format!("{e:#}")),
+            }
+        }
+        if !failures.is_empty() {
+            bail!("building the lab failed:\n  {}", failures.join("\n  "));
+        }
+        lab.write_inventory()?;
+        Ok(lab)
+    }
+
+    fn plan(&self, spec: &LabSpec) -> Vec<NodePlan> {
+        let mut plans = Vec::new();
+        let names = (1..=spec.control_planes)
+            .map(|i| (format!("cp{i}"), Role::ControlPlane))
+            .chain((1..=spec.workers).map(|i| (format!("worker{i}"), Role::Worker)));
+        for (index, (name, role)) in names.enumerate() {
+            let host = FIRST_NODE_HOST + u8::try_from(index).unwrap_or(u8::MAX - FIRST_NODE_HOST);
+            let cp_index = u8::try_from(index % spec.control_planes).unwrap_or(0);
+            plans.push(NodePlan {
+                index,
+                netns: format!("{NS_PREFIX}{}-{name}", self.id),
+                name,
+                role,
+                address: Ipv4Addr::new(NET_A, NET_B, 0, host),
+                api_server: Ipv4Addr::new(NET_A, NET_B, 0, FIRST_NODE_HOST + cp_index),
+            });
+        }
+        plans
+    }
+
+    fn write_inventory(&self) -> anyhow::Result<()> {
+        let q = |s: &str| toml::Value::String(s.to_owned()).to_string();
+        let path_str = |p: &Path| q(&p.to_string_lossy());
+        let mut text = format!(
+            "# Generated by breakglass lab {id} (src/lab/netns/build.rs); removed at teardown.\n\
+             # Host keys are pinned; the nodes are network namespaces on this machine.\n\n\
+             [defaults]\nuser = \"root\"\nport = 22\nidentity_files = [{key}]\n\
+             known_hosts = {kh}\nconnect_timeout = \"5s\"\ncommand_timeout = \"60s\"\n\n\
+             [clusters.{CLUSTER_NAME}]\napi_endpoints = [{endpoints}]\ntls_server_name = {tls}\n\
+             ca_file = {ca}\n",
+            id = self.id,
+            key = path_str(&self.client_key_path()),
+            kh = path_str(&self.known_hosts_path()),
+            endpoints = self
+                .api_endpoints()
+                .iter()
+                .map(|a| q(&a.to_string()))
+                .collect::<Vec<_>>()
+                .join(", "),
+            tls = q(TLS_SERVER_NAME),
+            ca = path_str(&self.ca_cert),
+        );
+        let mut known_hosts = String::new();
+        for node in &self.nodes {
+            let _ = write!(
+                text,
+                "\n[[hosts]]\nname = {}\naddress = {}\ncluster = {}\nlabels = {{ role = {} }}\n\
+                 host_key = {}\n",
+                q(&node.name),
+                q(&node.address.to_string()),
+                q(CLUSTER_NAME),
+                q(node.role.label()),
+                q(&node.host_key),
+            );
+            let _ = writeln!(
+                known_hosts,
+                "{} {}",
+                host_pattern(IpAddr::V4(node.address), 22),
+                node.host_public_key
+            );
+        }
+        fs::write(self.inventory_path(), text).context("writing the lab inventory")?;
+        fs::write(self.known_hosts_path(), known_hosts).context("writing the lab known_hosts")
+    }
+}

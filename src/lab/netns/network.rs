@@ -1,0 +1,219 @@
+//! The lab's network: its namespaces, veths and bridge (created in two `ip -batch` runs, deleted
+//! in one), the /24 it claims, the names that mark a namespace as a lab's (`bglab-ID-...`), and
+//! the processes found inside a lab's namespaces.
+//!
+//! Nothing here adds a default route or NAT: no packet can leave the lab's subnet.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::fs;
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, anyhow, bail};
+
+use super::node::NodePlan;
+use super::owner::live_labs;
+use super::tools::{Tools, run};
+use super::{ID_LEN, Lab, NET_A, NET_B, NS_PREFIX, STATE_ROOT};
+
+impl Lab {
+    /// Namespaces, veths, bridge and the operator address, in two `ip -batch` runs.
+    pub(super) fn create_network(&mut self, plans: &[NodePlan]) -> anyhow::Result<()> {
+        // Record names first: if creation fails halfway, teardown still removes what exists.
+        self.namespaces.push(self.hub.clone());
+        self.namespaces
+            .extend(plans.iter().map(|p| p.netns.clone()));
+        let mut root = format!("netns add {}\n", self.hub);
+        for plan in plans {
+            let _ = writeln!(root, "netns add {}", plan.netns);
+        }
+        let _ = writeln!(
+            root,
+            "link add {} type veth peer name up-{} netns {}",
+            self.root_veth, self.id, self.hub
+        );
+        for plan in plans {
+            let _ = writeln!(
+                root,
+                "link add n{}-{} netns {} type veth peer name eth0 netns {}",
+                plan.index, self.id, self.hub, plan.netns
+            );
+        }
+        let _ = writeln!(
+            root,
+            "addr add {}/24 dev {}\nlink set {} up",
+            self.operator_address(),
+            self.root_veth,
+            self.root_veth
+        );
+        ip_batch(&self.tools, None, &root, false).context("creating the lab's namespaces")?;
+        let mut hub = format!(
+            "link set lo up\nlink add br-{id} type bridge\nlink set br-{id} up\n\
+             link set up-{id} master br-{id} up\n",
+            id = self.id
+        );
+        for plan in plans {
+            let _ = writeln!(
+                hub,
+                "link set n{}-{id} master br-{id} up",
+                plan.index,
+                id = self.id
+            );
+        }
+        ip_batch(&self.tools, Some(&self.hub), &hub, false).context("creating the lab's bridge")
+    }
+}
+
+/// A third octet X such that 10.231.X.0/24 is not on any root-namespace address or more
+/// specific route, nor claimed by another live lab. Called under the global lock.
+pub(super) fn choose_octet(tools: &Tools) -> anyhow::Result<u8> {
+    let mut used = BTreeSet::new();
+    let addrs = run(Command::new(&tools.ip).args(["-o", "-4", "addr", "show"]))?;
+    let routes = run(Command::new(&tools.ip).args(["-o", "-4", "route", "show", "table", "all"]))?;
+    let text = String::from_utf8_lossy(&addrs.stdout).into_owned()
+        + &String::from_utf8_lossy(&routes.stdout);
+    for token in text.split_whitespace() {
+        let (addr, len) = token.split_once('/').unwrap_or((token, "32"));
+        let (Ok(addr), Ok(len)) = (addr.parse::<Ipv4Addr>(), len.parse::<u8>()) else {
+            continue;
+        };
+        let [a, b, c, _] = addr.octets();
+        // Addresses count whatever their prefix; a shorter route (10.0.0.0/8) is overridden by
+        // the lab's connected /24 and does not matter.
+        if a == NET_A && b == NET_B && (len >= 24 || text.contains(&format!("inet {token}"))) {
+            used.insert(c);
+        }
+    }
+    for id in live_labs() {
+        if let Ok(text) = fs::read_to_string(Path::new(STATE_ROOT).join(id).join("subnet"))
+            && let Ok(octet) = text.trim().parse::<u8>()
+        {
+            used.insert(octet);
+        }
+    }
+    let start = fastrand::u8(..);
+    (0..=u8::MAX)
+        .map(|i| start.wrapping_add(i))
+        .find(|x| !used.contains(x))
+        .ok_or_else(|| anyhow!("no free /24 left in {NET_A}.{NET_B}.0.0/16 for another lab"))
+}
+
+pub(super) fn delete_network(
+    tools: &Tools,
+    root_veth: &str,
+    namespaces: &[String],
+) -> anyhow::Result<()> {
+    let mut batch = String::new();
+    if Path::new("/sys/class/net").join(root_veth).exists() {
+        let _ = writeln!(batch, "link del {root_veth}");
+    }
+    for ns in namespaces {
+        if Path::new("/run/netns").join(ns).exists() {
+            let _ = writeln!(batch, "netns del {ns}");
+        }
+    }
+    if batch.is_empty() {
+        return Ok(());
+    }
+    ip_batch(tools, None, &batch, true).context("deleting the lab's namespaces")
+}
+
+pub(super) fn lab_id_of_netns(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix(NS_PREFIX)?;
+    let (id, _) = rest.split_once('-')?;
+    is_lab_id(id).then_some(id)
+}
+
+pub(super) fn is_lab_id(s: &str) -> bool {
+    s.len() == ID_LEN
+        && s.bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+/// Network namespace inode numbers of the named namespaces (those that still exist).
+pub(super) fn netns_inodes(namespaces: &[String]) -> BTreeSet<u64> {
+    namespaces
+        .iter()
+        .filter_map(|ns| fs::metadata(Path::new("/run/netns").join(ns)).ok())
+        .map(|m| m.ino())
+        .collect()
+}
+
+/// PIDs of processes whose network namespace is one of `inodes` (never this process).
+pub(super) fn processes_in(inodes: &BTreeSet<u64>) -> Vec<u32> {
+    if inodes.is_empty() {
+        return Vec::new();
+    }
+    let me = std::process::id();
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| pid != me)
+        .filter(|pid| {
+            fs::read_link(format!("/proc/{pid}/ns/net"))
+                .ok()
+                .and_then(|l| {
+                    let l = l.to_string_lossy().into_owned();
+                    l.strip_prefix("net:[")?
+                        .strip_suffix(']')?
+                        .parse::<u64>()
+                        .ok()
+                })
+                .is_some_and(|ino| inodes.contains(&ino))
+        })
+        .collect()
+}
+
+/// `ip [-n NS] [-force] -batch -` with `lines` on stdin.
+pub(super) fn ip_batch(
+    tools: &Tools,
+    netns: Option<&str>,
+    lines: &str,
+    force: bool,
+) -> anyhow::Result<()> {
+    let mut cmd = Command::new(&tools.ip);
+    if let Some(ns) = netns {
+        cmd.args(["-n", ns]);
+    }
+    if force {
+        cmd.arg("-force");
+    }
+    cmd.args(["-batch", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().context("running ip -batch")?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(lines.as_bytes())
+            .context("writing to ip -batch")?;
+    }
+    let out = child.wait_with_output().context("waiting for ip -batch")?;
+    if !out.status.success() {
+        bail!(
+            "ip -batch failed: {}\nbatch:\n{lines}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lab_ids_are_read_from_namespace_names() {
+        assert_eq!(lab_id_of_netns("bglab-0a1b2c-worker3"), Some("0a1b2c"));
+        assert_eq!(lab_id_of_netns("bglab-0a1b2c-hub"), Some("0a1b2c"));
+        assert_eq!(lab_id_of_netns("bglab-xyz-hub"), None);
+        assert_eq!(lab_id_of_netns("other-0a1b2c-hub"), None);
+    }
+}

@@ -1,0 +1,39 @@
+//! [`LabSpec`]: how big a lab to build, and whether its nodes start with pods and kubelets.
+//! Plain data: building is `build.rs`.
+
+/// How big a lab to build.
+#[derive(Debug, Clone)]
+pub struct LabSpec {
+    /// Nodes `cp1..` with the API server stand-in on 6443 (at least one).
+    pub control_planes: usize,
+    /// Nodes `worker1..`.
+    pub workers: usize,
+    /// Seed every node's pods: `monitoring/telemetry-agent-xxxxx` (the reference incident's
+    /// `DaemonSet`), `kube-system/kube-proxy-xxxxx`, `default/web-...`, and on control planes the
+    /// static pods `kube-system/kube-apiserver-NODE` and `kube-system/etcd-NODE`.
+    pub default_pods: bool,
+    /// Start the kubelet stand-in on every node (it can be started later with `systemctl start
+    /// kubelet` on the node).
+    pub start_kubelets: bool,
+}
+
+impl Default for LabSpec {
+    fn default() -> LabSpec {
+        LabSpec {
+            control_planes: 1,
+            workers: 2,
+            default_pods: true,
+            start_kubelets: true,
+        }
+    }
+}
+
+impl LabSpec {
+    pub fn new(control_planes: usize, workers: usize) -> LabSpec {
+        LabSpec {
+            control_planes,
+            workers,
+            ..LabSpec::default()
+        }
+    }
+}
