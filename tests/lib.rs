@@ -6,6 +6,7 @@ mod support;
 
 mod actions;
 mod cli;
+mod etcd;
 mod exec;
 mod firewall;
 mod inventory;

@@ -38,11 +38,13 @@ pub enum ActionKind {
     WaitHealthy,
     #[serde(rename = "pause")]
     Pause,
+    #[serde(rename = "etcd.delete")]
+    EtcdDelete,
 }
 
 impl ActionKind {
     /// Every kind, in the order the reference documents them.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::SshExec,
         Self::FirewallBlock,
         Self::FirewallUnblock,
@@ -52,6 +54,7 @@ impl ActionKind {
         Self::WorkloadKill,
         Self::WaitHealthy,
         Self::Pause,
+        Self::EtcdDelete,
     ];
 
     /// The name used in runbooks, plans and the journal.
@@ -66,6 +69,7 @@ impl ActionKind {
             Self::WorkloadKill => "workload.kill",
             Self::WaitHealthy => "wait.healthy",
             Self::Pause => "pause",
+            Self::EtcdDelete => "etcd.delete",
         }
     }
 
@@ -74,9 +78,10 @@ impl ActionKind {
     }
 
     /// Whether the action runs on hosts chosen by the step's `targets` (over SSH).
-    /// `wait.healthy` and `pause` run once, from the operator's machine, and take no targets.
+    /// `wait.healthy` and `pause` run once, from the operator's machine, and `etcd.delete` on
+    /// the keys it names: they take no targets.
     pub fn takes_targets(self) -> bool {
-        !matches!(self, Self::WaitHealthy | Self::Pause)
+        !matches!(self, Self::WaitHealthy | Self::Pause | Self::EtcdDelete)
     }
 
     /// Whether a step of this kind asks for the typed cluster name unless the runbook says
@@ -85,7 +90,11 @@ impl ActionKind {
     pub fn confirm_by_default(self) -> bool {
         matches!(
             self,
-            Self::FirewallBlock | Self::NodesQuiesce | Self::ApiserversTune | Self::WorkloadKill
+            Self::FirewallBlock
+                | Self::NodesQuiesce
+                | Self::ApiserversTune
+                | Self::WorkloadKill
+                | Self::EtcdDelete
         )
     }
 
@@ -105,6 +114,7 @@ impl ActionKind {
             Self::WorkloadKill => struct_fields::<WorkloadKill>(),
             Self::WaitHealthy => struct_fields::<WaitHealthy>(),
             Self::Pause => struct_fields::<Pause>(),
+            Self::EtcdDelete => struct_fields::<EtcdDelete>(),
         }
     }
 
@@ -134,6 +144,7 @@ impl ActionKind {
             Self::WorkloadKill => ActionArgs::WorkloadKill(typed(with)?),
             Self::WaitHealthy => ActionArgs::WaitHealthy(typed(with)?),
             Self::Pause => ActionArgs::Pause(typed(with)?),
+            Self::EtcdDelete => ActionArgs::EtcdDelete(typed(with)?),
         })
     }
 }
@@ -167,6 +178,8 @@ pub enum ActionArgs {
     WaitHealthy(WaitHealthy),
     #[serde(rename = "pause")]
     Pause(Pause),
+    #[serde(rename = "etcd.delete")]
+    EtcdDelete(EtcdDelete),
 }
 
 /// One problem found by [`ActionArgs::validate`].
@@ -205,6 +218,7 @@ impl ActionArgs {
             Self::WorkloadKill(_) => ActionKind::WorkloadKill,
             Self::WaitHealthy(_) => ActionKind::WaitHealthy,
             Self::Pause(_) => ActionKind::Pause,
+            Self::EtcdDelete(_) => ActionKind::EtcdDelete,
         }
     }
 
@@ -219,6 +233,7 @@ impl ActionArgs {
             Self::WorkloadKill(a) => a.validate(),
             Self::WaitHealthy(a) => a.validate(),
             Self::Pause(a) => a.validate(),
+            Self::EtcdDelete(a) => a.validate(),
         }
     }
 
@@ -720,6 +735,104 @@ impl Pause {
             Vec::new()
         }
     }
+}
+
+/// `etcd.delete`: delete Kubernetes objects' keys in etcd itself, for when no API server
+/// answers. Each key is deleted in a transaction guarded by the `mod_revision` read in the
+/// snapshot (a key that changed since is refused, not deleted); the snapshot is the raw value,
+/// and undo puts it back only while the key is still absent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EtcdDelete {
+    /// Exact keys, e.g. `/registry/daemonsets/monitoring/telemetry-agent`.
+    #[serde(default)]
+    pub keys: Vec<String>,
+    /// Every key under this prefix, e.g. `/registry/pods/monitoring/`; needs `max_keys`.
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// The most keys `prefix` may hold: with more, nothing is deleted.
+    #[serde(default)]
+    pub max_keys: Option<usize>,
+    /// The inventory cluster whose etcd holds the keys. Default: the runbook's `cluster`.
+    #[serde(default)]
+    pub cluster: Option<String>,
+}
+
+/// The most keys one prefix delete may name: a bound, not a goal.
+pub const MAX_PREFIX_KEYS: usize = 10_000;
+
+impl EtcdDelete {
+    fn validate(&self) -> Vec<ArgProblem> {
+        let mut problems = Vec::new();
+        if self.keys.is_empty() && self.prefix.is_none() {
+            problems.push(ArgProblem::whole(
+                "name the `keys` to delete, or a `prefix` with `max_keys`",
+            ));
+        }
+        for key in &self.keys {
+            if let Err(m) = registry_path(key) {
+                problems.push(ArgProblem::at("keys", format!("`{key}`: {m}")));
+            } else if key.ends_with('/') {
+                problems.push(ArgProblem::at(
+                    "keys",
+                    format!(
+                        "`{key}` ends with `/`: that is a prefix; use `prefix` with `max_keys`"
+                    ),
+                ));
+            }
+        }
+        match (&self.prefix, self.max_keys) {
+            (Some(prefix), max) => {
+                if let Err(m) = registry_path(prefix) {
+                    problems.push(ArgProblem::at("prefix", format!("`{prefix}`: {m}")));
+                } else if !prefix.ends_with('/') || prefix.matches('/').count() < 4 {
+                    problems.push(ArgProblem::at(
+                        "prefix",
+                        format!(
+                            "`{prefix}` must name a resource and a namespace and end with `/`, \
+                             e.g. `/registry/pods/monitoring/`"
+                        ),
+                    ));
+                }
+                match max {
+                    None => problems.push(ArgProblem::at(
+                        "max_keys",
+                        "a prefix delete needs `max_keys`: the most keys it may delete (it \
+                         deletes nothing when the prefix holds more)",
+                    )),
+                    Some(n) if n == 0 || n > MAX_PREFIX_KEYS => problems.push(ArgProblem::at(
+                        "max_keys",
+                        format!("{n} is not between 1 and {MAX_PREFIX_KEYS}"),
+                    )),
+                    Some(_) => {}
+                }
+            }
+            (None, Some(_)) => problems.push(ArgProblem::at(
+                "max_keys",
+                "`max_keys` bounds a `prefix`, and there is none",
+            )),
+            (None, None) => {}
+        }
+        problems
+    }
+}
+
+/// A key (or prefix) a Kubernetes object can live at, and one whose value may be journaled.
+fn registry_path(path: &str) -> Result<(), String> {
+    if !path.starts_with("/registry/") || path.len() <= "/registry/".len() {
+        return Err(
+            "Kubernetes keeps its objects under `/registry/`; nothing else is touched".into(),
+        );
+    }
+    if path.starts_with("/registry/secrets/") {
+        // The snapshot journals the value so undo can put it back: a Secret must never reach
+        // the journal.
+        return Err("Secrets are refused: their values would be written to the journal".into());
+    }
+    if path.contains("//") || path.contains("/../") || path.contains(char::is_whitespace) {
+        return Err("not a plain key".into());
+    }
+    Ok(())
 }
 
 fn default_api_ports() -> Vec<u16> {

@@ -7,8 +7,9 @@
 //! a fake one. Nothing here prints or prompts: the operator is reached through [`Operator`], which
 //! the command layer implements.
 
+use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use super::contract::{ActionFailure, Node};
@@ -16,6 +17,7 @@ use super::node::SshNode;
 use crate::cancel::Cancel;
 use crate::inventory::Host;
 use crate::transport::RateLimiter;
+use crate::transport::etcd::{Etcd, EtcdConfig};
 use crate::transport::ssh::{SshOptions, SshTarget};
 
 /// What a step acts on. More kinds (node groups, API endpoints, cloud firewall rules,
@@ -28,6 +30,12 @@ pub enum Target {
     /// The operator's own machine: steps that act once per step rather than on a fleet
     /// (`wait.healthy` probing API servers, `pause`).
     Operator,
+    /// A key in a cluster's etcd (`prefix`: every key under it, up to the step's `max_keys`).
+    EtcdKey {
+        cluster: String,
+        key: String,
+        prefix: bool,
+    },
 }
 
 /// The name the operator's machine has in events and journals.
@@ -39,6 +47,7 @@ impl Target {
         match self {
             Target::Host(h) => &h.name,
             Target::Operator => OPERATOR,
+            Target::EtcdKey { key, .. } => key,
         }
     }
 
@@ -47,13 +56,14 @@ impl Target {
         match self {
             Target::Host(h) => h.socket_addr().to_string(),
             Target::Operator => "local".into(),
+            Target::EtcdKey { cluster, .. } => format!("etcd of cluster {cluster}"),
         }
     }
 
     pub fn host(&self) -> Option<&Host> {
         match self {
             Target::Host(h) => Some(h),
-            Target::Operator => None,
+            Target::Operator | Target::EtcdKey { .. } => None,
         }
     }
 }
@@ -71,6 +81,9 @@ pub enum TargetKind {
     Hosts,
     /// Once, from the operator's machine (the step has no `targets`).
     Operator,
+    /// The objects the action names itself in its arguments (etcd keys): see
+    /// `Action::objects`. The step has no `targets`.
+    Objects,
 }
 
 /// The operator, as actions need them: typed confirmation and pauses. Implemented by the
@@ -89,16 +102,46 @@ pub trait Reach: Send + Sync {
     /// A shell on `host` for one step: every call of the step shares one session. `timeout`
     /// (the step's own) replaces the run's command deadline.
     fn shell(&self, host: &Host, timeout: Option<Duration>) -> Box<dyn Node + Send>;
+
+    /// The etcd client of `cluster` (built once per run). Err when the inventory gives no way
+    /// to reach it.
+    fn etcd(&self, cluster: &str) -> Result<Arc<Etcd>, ActionFailure> {
+        Err(ActionFailure::refused(format!(
+            "this run has no way to reach the etcd of cluster {cluster}"
+        )))
+    }
 }
 
-/// The reach over SSH: the run's trust, credentials and deadlines, and its `--rate` limiter,
-/// which every new session waits on.
-pub struct SshReach {
+/// How a run reaches its targets for real: SSH with the run's trust, credentials and deadlines
+/// and its `--rate` limiter, which every new session waits on; and each cluster's etcd, as
+/// the inventory describes it (clients built on first use, one per cluster for the run).
+pub struct FleetReach {
     pub options: Arc<SshOptions>,
     pub limiter: Arc<RateLimiter>,
+    pub etcd: BTreeMap<String, EtcdConfig>,
+    /// Requests per second to etcd across the run.
+    pub api_limiter: Arc<RateLimiter>,
+    etcd_clients: Mutex<BTreeMap<String, Arc<Etcd>>>,
 }
 
-impl Reach for SshReach {
+impl FleetReach {
+    pub fn new(
+        options: Arc<SshOptions>,
+        limiter: Arc<RateLimiter>,
+        etcd: BTreeMap<String, EtcdConfig>,
+        api_limiter: Arc<RateLimiter>,
+    ) -> FleetReach {
+        FleetReach {
+            options,
+            limiter,
+            etcd,
+            api_limiter,
+            etcd_clients: Mutex::default(),
+        }
+    }
+}
+
+impl Reach for FleetReach {
     fn shell(&self, host: &Host, timeout: Option<Duration>) -> Box<dyn Node + Send> {
         Box::new(SshNode::new(
             ssh_target(host),
@@ -106,6 +149,27 @@ impl Reach for SshReach {
             timeout,
             &self.limiter,
         ))
+    }
+
+    fn etcd(&self, cluster: &str) -> Result<Arc<Etcd>, ActionFailure> {
+        let mut clients = self
+            .etcd_clients
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(client) = clients.get(cluster) {
+            return Ok(Arc::clone(client));
+        }
+        let config = self.etcd.get(cluster).ok_or_else(|| {
+            ActionFailure::refused(format!(
+                "the inventory has no cluster {cluster} with etcd_endpoints"
+            ))
+        })?;
+        let client = Arc::new(
+            Etcd::new(config, Arc::clone(&self.api_limiter))
+                .map_err(|e| ActionFailure::refused(e.to_string()))?,
+        );
+        clients.insert(cluster.to_owned(), Arc::clone(&client));
+        Ok(client)
     }
 }
 
@@ -126,6 +190,10 @@ pub trait Context {
     /// A shell on the target (one session for the whole step). Refused for targets that are
     /// not hosts.
     fn shell(&mut self) -> Result<&mut dyn Node, ActionFailure>;
+    /// The etcd of the target's cluster (an etcd key target only).
+    fn etcd(&mut self) -> Result<Arc<Etcd>, ActionFailure> {
+        Err(ActionFailure::refused("this target is not in etcd"))
+    }
     /// Set by the first Ctrl-C: long waits end early.
     fn cancel(&self) -> &Cancel;
     /// The operator, for pauses.
@@ -195,6 +263,16 @@ impl Context for StepContext<'_> {
             None => self.reach.shell(host, self.timeout),
         };
         Ok(self.shell.insert(shell).as_mut())
+    }
+
+    fn etcd(&mut self) -> Result<Arc<Etcd>, ActionFailure> {
+        match self.target {
+            Target::EtcdKey { cluster, .. } => self.reach.etcd(cluster),
+            other => Err(ActionFailure::refused(format!(
+                "step {} acts on {other}, which is not in etcd",
+                self.step
+            ))),
+        }
     }
 
     fn cancel(&self) -> &Cancel {

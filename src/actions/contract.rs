@@ -95,6 +95,11 @@ pub trait Action: Send + Sync {
         TargetKind::Hosts
     }
 
+    /// For [`TargetKind::Objects`]: the targets the action names in its arguments.
+    fn objects(&self) -> Vec<Target> {
+        Vec::new()
+    }
+
     /// One line saying what would change on `target`, for `plan` and `--dry-run`. No side effects.
     fn plan(&self, target: &str) -> String;
 

@@ -8,6 +8,7 @@
 pub mod args;
 pub mod context;
 pub mod contract;
+pub mod etcd_delete;
 pub mod firewall;
 pub mod node;
 pub mod pause;
@@ -98,5 +99,6 @@ pub fn build(args: &ActionArgs, ctx: &BuildContext<'_>) -> anyhow::Result<Arc<dy
         ActionArgs::WorkloadKill(a) => Arc::new(workload::WorkloadKillAction { args: a.clone() }),
         ActionArgs::FirewallBlock(a) => Arc::new(firewall::FirewallBlockAction::new(a, ctx)?),
         ActionArgs::FirewallUnblock(a) => Arc::new(firewall::FirewallUnblockAction::new(a, ctx)?),
+        ActionArgs::EtcdDelete(a) => Arc::new(etcd_delete::EtcdDeleteAction::new(a, ctx)?),
     })
 }

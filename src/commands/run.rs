@@ -3,7 +3,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
 
-use crate::actions::context::{Operator, SshReach};
+use crate::actions::context::{FleetReach, Operator};
 use crate::cli::{EngineArgs, PlanArgs, ResumeArgs, RunArgs, SshArgs, UndoArgs};
 use crate::engine::event::RunBegin;
 use crate::engine::plan::{self, Plan};
@@ -144,10 +144,14 @@ fn run_settings(
     Ok(Arc::new(RunSettings {
         yes,
         concurrency: ssh.concurrency,
-        reach: Arc::new(SshReach {
-            options: Arc::new(ssh.options),
+        reach: Arc::new(FleetReach::new(
+            Arc::new(ssh.options),
             limiter,
-        }),
+            crate::settings::etcd_configs(inventory),
+            Arc::new(crate::transport::RateLimiter::new(
+                crate::settings::DEFAULT_API_RATE,
+            )),
+        )),
         operator,
         retries: engine.retries,
     }))

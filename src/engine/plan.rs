@@ -80,19 +80,25 @@ pub fn build(
         };
         let action = actions::build(&step.action, &ctx)
             .map_err(|e| ExitError::new(Exit::Usage, format!("step {}: {e:#}", step.id)))?;
-        let waves = match (action.runs_on(), &step.targets) {
-            (TargetKind::Hosts, Some(sel)) => {
-                let hosts = select(inventory, &step.id, sel)?;
-                let mut rest = hosts.as_slice();
-                let mut waves = Vec::new();
-                for size in step.waves.sizes(hosts.len()) {
-                    let (wave, tail) = rest.split_at(size.min(rest.len()));
-                    waves.push(wave.iter().cloned().map(Target::Host).collect());
-                    rest = tail;
-                }
-                waves
+        let in_waves = |targets: Vec<Target>| {
+            let mut rest = targets.as_slice();
+            let mut waves = Vec::new();
+            for size in step.waves.sizes(targets.len()) {
+                let (wave, tail) = rest.split_at(size.min(rest.len()));
+                waves.push(wave.to_vec());
+                rest = tail;
             }
+            waves
+        };
+        let waves = match (action.runs_on(), &step.targets) {
+            (TargetKind::Hosts, Some(sel)) => in_waves(
+                select(inventory, &step.id, sel)?
+                    .into_iter()
+                    .map(Target::Host)
+                    .collect(),
+            ),
             (TargetKind::Operator, _) => vec![vec![Target::Operator]],
+            (TargetKind::Objects, _) => in_waves(action.objects()),
             (TargetKind::Hosts, None) => {
                 return Err(ExitError::new(
                     Exit::Usage,
@@ -120,6 +126,7 @@ pub fn build(
                             .collect(),
                     ),
                     (TargetKind::Hosts, None) => None,
+                    (TargetKind::Objects, _) => Some(gate_action.objects()),
                 };
                 (targets, Some(gate_action))
             }

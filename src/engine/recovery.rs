@@ -239,6 +239,17 @@ pub async fn undo(
             };
             let target = match action.runs_on() {
                 TargetKind::Operator => Target::Operator,
+                TargetKind::Objects => {
+                    let Some(object) = action.objects().into_iter().find(|t| t.name() == key.1)
+                    else {
+                        return Err(ExitError::new(
+                            Exit::Journal,
+                            format!("step {id} of the recorded runbook does not name {}", key.1),
+                        )
+                        .into());
+                    };
+                    object
+                }
                 TargetKind::Hosts => {
                     let Some(host) = inventory.hosts.iter().find(|h| h.name == key.1) else {
                         return Err(ExitError::new(

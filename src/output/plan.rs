@@ -38,7 +38,7 @@ pub fn render(plan: &Plan) -> String {
             }
         }
         match s.action.runs_on() {
-            TargetKind::Hosts => {
+            TargetKind::Hosts | TargetKind::Objects => {
                 let action = &s.action;
                 out.push_str(&format!(
                     "   {} target{} in {} wave{}; concurrency {}; failure budget {} per wave; on failure: {}\n",
@@ -134,14 +134,14 @@ pub fn view(plan: &Plan) -> PlanView {
                     .map(|w| w.iter().map(|t| t.name().to_owned()).collect())
                     .collect(),
                 changes: match s.action.runs_on() {
-                    TargetKind::Hosts => s
+                    TargetKind::Hosts | TargetKind::Objects => s
                         .targets()
                         .map(|t| (t.name().to_owned(), s.action.plan(t.name())))
                         .collect(),
                     TargetKind::Operator => BTreeMap::new(),
                 },
                 detail: match s.action.runs_on() {
-                    TargetKind::Hosts => None,
+                    TargetKind::Hosts | TargetKind::Objects => None,
                     TargetKind::Operator => Some(s.action.plan(OPERATOR)),
                 },
             })
