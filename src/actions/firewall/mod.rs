@@ -53,23 +53,19 @@ use serde_json::{Value, json};
 use super::BuildContext;
 use super::args::{FirewallBackend, FirewallBlock, FirewallUnblock};
 use super::contract::{Action, ActionFailure, Applied, Context, Node};
-use super::script::{Inputs, quote};
+use super::script::Inputs;
 use crate::inventory::Selector;
-use crate::transport::ssh::{ExecResult, Outcome};
+use shell::{PRELUDE, command, heredoc, ok_or, sections, stdout};
+pub use step_files::StepFiles;
+use step_files::is_state_base;
+
+mod shell;
+mod step_files;
 
 /// Node-side state of every run (see the module docs).
 pub const STATE_ROOT: &str = "/run/breakglass";
 /// The iptables chain (both families).
 const CHAIN: &str = "BREAKGLASS";
-/// Section markers in the output of the node-side scripts: `@@bg:NAME@@` on a line of its own.
-const MARK: (&str, &str) = ("@@bg:", "@@");
-
-// The node-side scripts (this folder's `.sh` files; each says what it does, its inputs and its
-// output). A script sent to a node is `prelude.sh`, the input lines (`StepFiles::vars`, every
-// value quoted), then the scripts it needs; the Rust side never edits their text.
-
-/// What every script starts with: `set -u`, a PATH with sbin, `umask 077`, `sec NAME`.
-const PRELUDE: &str = include_str!("prelude.sh");
 /// `cancel_step DIR STEP` and `deadman_state DIR STEP`.
 const DEADMAN_FNS: &str = include_str!("deadman.sh");
 /// Reads everything the actions decide on and verify with ([`Facts`]); changes nothing.
@@ -296,40 +292,6 @@ impl Facts {
     }
 }
 
-/// Splits script output into its `@@bg:NAME@@` sections. Each value ends with exactly one
-/// newline (or is empty), whatever blank lines the markers added.
-fn sections(stdout: &str) -> BTreeMap<String, String> {
-    let mut map = BTreeMap::new();
-    let mut current: Option<(String, String)> = None;
-    let finish = |map: &mut BTreeMap<String, String>, (name, text): (String, String)| {
-        let trimmed = text.trim_end_matches('\n');
-        let value = if trimmed.is_empty() {
-            String::new()
-        } else {
-            format!("{trimmed}\n")
-        };
-        map.insert(name, value);
-    };
-    for line in stdout.split('\n') {
-        if let Some(name) = line
-            .strip_prefix(MARK.0)
-            .and_then(|rest| rest.strip_suffix(MARK.1))
-        {
-            if let Some(done) = current.take() {
-                finish(&mut map, done);
-            }
-            current = Some((name.to_owned(), String::new()));
-        } else if let Some((_, text)) = current.as_mut() {
-            text.push_str(line);
-            text.push('\n');
-        }
-    }
-    if let Some(done) = current.take() {
-        finish(&mut map, done);
-    }
-    map
-}
-
 /// `-N BREAKGLASS`, `-A BREAKGLASS ...` and `-A INPUT ...` lines into the chain's state.
 fn parse_ipt(text: &str) -> IptState {
     let mut exists = false;
@@ -386,76 +348,6 @@ fn nft_objects<'a>(json: &'a Value, kind: &'a str) -> impl Iterator<Item = &'a V
         .filter_map(move |o| o.get(kind))
 }
 
-// ---------------------------------------------------------------------------------------------
-// Running scripts on the node.
-
-/// The names a run's node-side state uses, validated and shell-quoted once.
-#[derive(Debug, Clone)]
-pub struct StepFiles {
-    pub run_id: String,
-    pub step_id: String,
-    /// `/run/breakglass/RUN`.
-    pub dir: String,
-    /// `breakglass-deadman-RUN-STEP` (systemd unit name, without `.timer`).
-    pub unit: String,
-}
-
-impl StepFiles {
-    /// Run and step ids become file and unit names on the node, so only `[A-Za-z0-9._-]`
-    /// (they always are: `new_run_id` and the runbook validator make them so).
-    pub fn new(run_id: &str, step_id: &str) -> anyhow::Result<StepFiles> {
-        for (what, id) in [("run id", run_id), ("step id", step_id)] {
-            let ok = !id.is_empty()
-                && !id.starts_with('.')
-                && id
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-            if !ok {
-                anyhow::bail!(
-                    "{what} `{id}` cannot name node-side state (letters, digits, `.`, `_`, `-`)"
-                );
-            }
-        }
-        Ok(StepFiles {
-            run_id: run_id.to_owned(),
-            step_id: step_id.to_owned(),
-            dir: format!("{STATE_ROOT}/{run_id}"),
-            unit: format!("breakglass-deadman-{run_id}-{step_id}"),
-        })
-    }
-
-    /// The scripts' inputs `dir`, `step` and `unit`.
-    fn vars(&self) -> Result<Inputs, ActionFailure> {
-        let mut inputs = Inputs::new();
-        inputs
-            .var("dir", &self.dir)?
-            .var("step", &self.step_id)?
-            .var("unit", &self.unit)?;
-        Ok(inputs)
-    }
-}
-
-/// `/bin/sh -c '<prelude><inputs><scripts>'`: POSIX sh whatever the remote user's login shell
-/// is.
-fn command(inputs: &Inputs, scripts: &[&str]) -> Result<String, ActionFailure> {
-    Ok(format!(
-        "/bin/sh -c {}",
-        quote(&format!("{PRELUDE}{}", inputs.then(scripts)))?
-    ))
-}
-
-fn ok_or(doing: &str, r: &ExecResult) -> Result<(), ActionFailure> {
-    if r.outcome == Outcome::Ok {
-        Ok(())
-    } else {
-        Err(ActionFailure::from_result(doing, r))
-    }
-}
-
-fn stdout(r: &ExecResult) -> String {
-    String::from_utf8_lossy(&r.stdout.bytes).into_owned()
-}
-
 /// Reads the node's firewall facts (for `step`'s state files).
 fn list(node: &mut dyn Node, files: &StepFiles, doing: &str) -> Result<Facts, ActionFailure> {
     let cmd = command(&files.vars()?, &[DEADMAN_FNS, FACTS])?;
@@ -466,17 +358,6 @@ fn list(node: &mut dyn Node, files: &StepFiles, doing: &str) -> Result<Facts, Ac
         e
     })?;
     Facts::parse(&stdout(&r))
-}
-
-/// A heredoc delimiter that no line of `body` equals.
-fn delimiter(body: &str) -> String {
-    let mut delim = "BREAKGLASS_EOF".to_owned();
-    let mut n = 0;
-    while body.lines().any(|l| l == delim) {
-        n += 1;
-        delim = format!("BREAKGLASS_EOF_{n}");
-    }
-    delim
 }
 
 /// A self-contained POSIX sh script that makes the node's breakglass firewall state equal to
@@ -522,12 +403,6 @@ pub fn restore_script(
         }
     }
     Ok(s)
-}
-
-/// `CALL <<'DELIM'`, `data`, `DELIM`: `data` on the command's stdin, unexpanded.
-fn heredoc(call: &str, data: &str) -> String {
-    let delim = delimiter(data);
-    format!("{call} <<'{delim}'\n{data}{delim}\n")
 }
 
 /// One family of [`restore_script`]: `restore_chain FAMILY` with the recorded rules and jumps
@@ -1003,15 +878,6 @@ fn merge(mut v: Vec<(u128, u128)>) -> Vec<(u128, u128)> {
         }
     }
     out
-}
-
-/// `/run/breakglass/RUN/STEP` with ids [`StepFiles::new`] accepts (a node's listing is only
-/// used in a script when it has this shape).
-fn is_state_base(base: &str) -> bool {
-    base.strip_prefix(STATE_ROOT)
-        .and_then(|rest| rest.strip_prefix('/'))
-        .and_then(|rest| rest.split_once('/'))
-        .is_some_and(|(run, step)| StepFiles::new(run, step).is_ok() && !step.contains('/'))
 }
 
 fn parse_snapshot<T: serde::de::DeserializeOwned>(v: &Value) -> Result<T, ActionFailure> {
