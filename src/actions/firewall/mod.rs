@@ -55,35 +55,33 @@ use super::args::{FirewallBackend, FirewallBlock, FirewallUnblock};
 use super::contract::{Action, ActionFailure, Applied, Context, Node};
 use super::script::Inputs;
 use crate::inventory::Selector;
+use iptables::{BLOCK_IPTABLES, CHAIN, parse_ipt};
+pub use iptables::{IptState, Jump};
+pub use nft::NftState;
+use nft::{BLOCK_NFT, UNBLOCK_PORTS, nft_objects, text_set_elements};
 use shell::{PRELUDE, command, heredoc, ok_or, sections, stdout};
 pub use step_files::StepFiles;
 use step_files::is_state_base;
 
+mod iptables;
+mod nft;
 mod shell;
 mod step_files;
 
 /// Node-side state of every run (see the module docs).
 pub const STATE_ROOT: &str = "/run/breakglass";
-/// The iptables chain (both families).
-const CHAIN: &str = "BREAKGLASS";
 /// `cancel_step DIR STEP` and `deadman_state DIR STEP`.
 const DEADMAN_FNS: &str = include_str!("deadman.sh");
 /// Reads everything the actions decide on and verify with ([`Facts`]); changes nothing.
 const FACTS: &str = include_str!("facts.sh");
 /// Saves the restore script on stdin as the step's `.restore` file.
 const SAVE_RESTORE: &str = include_str!("save-restore.sh");
-/// Loads the block's nft ruleset (stdin).
-const BLOCK_NFT: &str = include_str!("block-nft.sh");
-/// Loads the block's iptables rules (stdin), both families.
-const BLOCK_IPTABLES: &str = include_str!("block-iptables.sh");
 /// Arms the step's dead-man timer after the change.
 const ARM: &str = include_str!("arm.sh");
 /// The fixed part of every restore script ([`restore_script`]).
 const RESTORE_FNS: &str = include_str!("restore.sh");
 /// The undo of a block, after its restore: cancel its timer, remove its files.
 const FORGET: &str = include_str!("forget.sh");
-/// `firewall.unblock` of some ports of an nft block.
-const UNBLOCK_PORTS: &str = include_str!("unblock-ports.sh");
 /// `firewall.unblock`: cancel every dead-man timer on the node.
 const CANCEL_ALL: &str = include_str!("cancel-all.sh");
 /// `confirm`: cancel the timers of some steps of one run.
@@ -116,39 +114,6 @@ pub struct FwState {
     pub iptables: Option<IptState>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip6tables: Option<IptState>,
-}
-
-/// `table inet breakglass`: `nft -s list table inet breakglass` (stateless: no counter values),
-/// or `None` when the table does not exist.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NftState {
-    pub table: Option<String>,
-}
-
-/// The `BREAKGLASS` chain of one iptables family: its rules as `iptables -S` prints them
-/// (`None`: no such chain), and the `INPUT` rules jumping to it with their 1-based positions.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IptState {
-    pub chain: Option<Vec<String>>,
-    #[serde(default)]
-    pub jumps: Vec<Jump>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Jump {
-    pub position: usize,
-    /// `-A INPUT ... -j BREAKGLASS`.
-    pub rule: String,
-}
-
-impl IptState {
-    fn absent() -> IptState {
-        IptState::default()
-    }
-
-    fn exists(&self) -> bool {
-        self.chain.is_some()
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -290,62 +255,6 @@ impl Facts {
             _ => self.ip6t_error.as_deref(),
         }
     }
-}
-
-/// `-N BREAKGLASS`, `-A BREAKGLASS ...` and `-A INPUT ...` lines into the chain's state.
-fn parse_ipt(text: &str) -> IptState {
-    let mut exists = false;
-    let mut rules = Vec::new();
-    let mut jumps = Vec::new();
-    let mut position = 0;
-    for line in text.lines() {
-        let line = line.trim_end();
-        if line == format!("-N {CHAIN}") {
-            exists = true;
-        } else if line.starts_with("-A INPUT ") {
-            position += 1;
-            let words: Vec<&str> = line.split_whitespace().collect();
-            if words.windows(2).any(|w| w == ["-j", CHAIN]) {
-                jumps.push(Jump {
-                    position,
-                    rule: line.to_owned(),
-                });
-            }
-        } else if line.starts_with(&format!("-A {CHAIN} ")) {
-            rules.push(line.to_owned());
-        }
-    }
-    IptState {
-        chain: exists.then_some(rules),
-        jumps,
-    }
-}
-
-/// The elements of set `name` in an `nft list table` text listing (an nft without JSON
-/// support). `Some(empty)` for a set without elements, `None` without such a set.
-fn text_set_elements(table: &str, name: &str) -> Option<Vec<String>> {
-    let start = table.find(&format!("set {name} {{"))?;
-    let rest = &table[start..];
-    let body = &rest[..rest.find("\n\t}").unwrap_or(rest.len())];
-    let Some(e) = body.find("elements = {") else {
-        return Some(Vec::new());
-    };
-    let list = &body[e + "elements = {".len()..];
-    let list = &list[..list.find('}')?];
-    Some(
-        list.split(',')
-            .map(|x| x.trim().to_owned())
-            .filter(|x| !x.is_empty())
-            .collect(),
-    )
-}
-
-fn nft_objects<'a>(json: &'a Value, kind: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
-    json["nftables"]
-        .as_array()
-        .map_or(&[][..], Vec::as_slice)
-        .iter()
-        .filter_map(move |o| o.get(kind))
 }
 
 /// Reads the node's firewall facts (for `step`'s state files).
@@ -604,91 +513,6 @@ impl FirewallBlockAction {
         Ok(())
     }
 
-    /// The nft ruleset `apply` loads (one `nft -f` transaction).
-    pub fn nft_ruleset(&self) -> String {
-        let join = |v: Vec<String>| v.join(", ");
-        let mut s = String::new();
-        let _ = writeln!(s, "table inet breakglass {{}}");
-        let _ = writeln!(s, "delete table inet breakglass");
-        let _ = writeln!(s, "table inet breakglass {{");
-        let _ = writeln!(
-            s,
-            "\tset ports {{\n\t\ttype inet_service\n\t\telements = {{ {} }}\n\t}}",
-            self.ports_text(", ")
-        );
-        let _ = writeln!(
-            s,
-            "\tset allow4 {{\n\t\ttype ipv4_addr\n\t\tflags interval\n\t\telements = {{ {} }}\n\t}}",
-            join(self.allow4.iter().map(ToString::to_string).collect())
-        );
-        let _ = writeln!(
-            s,
-            "\tset allow6 {{\n\t\ttype ipv6_addr\n\t\tflags interval\n\t\telements = {{ {} }}\n\t}}",
-            join(self.allow6.iter().map(ToString::to_string).collect())
-        );
-        let _ = writeln!(s, "\tchain input {{");
-        // Before the usual filter chains (priority 0), after conntrack (-200).
-        let _ = writeln!(
-            s,
-            "\t\ttype filter hook input priority filter - 10; policy accept;"
-        );
-        let _ = writeln!(s, "\t\tiif \"lo\" tcp dport @ports accept");
-        let _ = writeln!(s, "\t\ttcp dport @ports ip saddr @allow4 accept");
-        let _ = writeln!(s, "\t\ttcp dport @ports ip6 saddr @allow6 accept");
-        let _ = writeln!(
-            s,
-            "\t\ttcp dport @ports tcp flags & (fin | syn | rst | ack) == syn drop"
-        );
-        if self.args.cut_established {
-            let _ = writeln!(s, "\t\ttcp dport @ports tcp flags & rst == rst accept");
-            let _ = writeln!(s, "\t\ttcp dport @ports reject with tcp reset");
-        }
-        let _ = writeln!(s, "\t}}\n}}");
-        s
-    }
-
-    /// The `BREAKGLASS` chain rules for one family, as `iptables-restore` lines.
-    fn ipt_rules(&self, v6: bool) -> Vec<String> {
-        let mut rules = vec![format!("-A {CHAIN} -i lo -j RETURN")];
-        if v6 {
-            rules.extend(
-                self.allow6
-                    .iter()
-                    .map(|n| format!("-A {CHAIN} -s {n} -j RETURN")),
-            );
-        } else {
-            rules.extend(
-                self.allow4
-                    .iter()
-                    .map(|n| format!("-A {CHAIN} -s {n} -j RETURN")),
-            );
-        }
-        for p in &self.args.ports {
-            rules.push(format!(
-                "-A {CHAIN} -p tcp -m tcp --dport {p} --tcp-flags FIN,SYN,RST,ACK SYN -j DROP"
-            ));
-            if self.args.cut_established {
-                rules.push(format!(
-                    "-A {CHAIN} -p tcp -m tcp --dport {p} --tcp-flags RST RST -j RETURN"
-                ));
-                rules.push(format!(
-                    "-A {CHAIN} -p tcp -m tcp --dport {p} -j REJECT --reject-with tcp-reset"
-                ));
-            }
-        }
-        rules
-    }
-
-    /// The iptables payload: v4 rules, `#breakglass-v6`, v6 rules (comment lines are ignored by
-    /// `iptables-restore`).
-    fn ipt_payload(&self) -> String {
-        let mut s = self.ipt_rules(false).join("\n");
-        s.push_str("\n#breakglass-v6\n");
-        s.push_str(&self.ipt_rules(true).join("\n"));
-        s.push('\n');
-        s
-    }
-
     fn choose_backend(&self, node: &str, facts: &Facts) -> Result<Backend, ActionFailure> {
         let usable = |b: Backend| match b {
             Backend::Nft => facts.nft && facts.nft_error.is_none(),
@@ -715,169 +539,6 @@ impl FirewallBlockAction {
             }
         )))
     }
-
-    fn check_nft(&self, json: &Value) -> Result<(), String> {
-        let chain = nft_objects(json, "chain")
-            .find(|c| c["name"] == "input")
-            .ok_or("chain input is missing")?;
-        if chain["hook"] != "input" || chain["prio"] != -10 || chain["policy"] != "accept" {
-            return Err(format!("chain input is not the expected hook: {chain}"));
-        }
-        let set = |name: &str| {
-            nft_objects(json, "set")
-                .find(|s| s["name"] == name)
-                .ok_or_else(|| format!("set {name} is missing"))
-        };
-        let ports: BTreeSet<u64> = set("ports")?["elem"]
-            .as_array()
-            .map(|v| v.iter().filter_map(Value::as_u64).collect())
-            .unwrap_or_default();
-        let want: BTreeSet<u64> = self.args.ports.iter().map(|p| u64::from(*p)).collect();
-        if ports != want {
-            return Err(format!("set ports holds {ports:?}, not {want:?}"));
-        }
-        let want4: Vec<(u128, u128)> = self
-            .allow4
-            .iter()
-            .map(|n| {
-                (
-                    u128::from(u32::from(n.network())),
-                    u128::from(u32::from(n.broadcast())),
-                )
-            })
-            .collect();
-        let want6: Vec<(u128, u128)> = self
-            .allow6
-            .iter()
-            .map(|n| (u128::from(n.network()), u128::from(n.broadcast())))
-            .collect();
-        for (name, want) in [("allow4", want4), ("allow6", want6)] {
-            let got = elem_intervals(&set(name)?["elem"])
-                .ok_or_else(|| format!("set {name} holds elements this build cannot read"))?;
-            if merge(got) != merge(want) {
-                return Err(format!("set {name} does not hold the allowlist"));
-            }
-        }
-        let rules: Vec<&Value> = nft_objects(json, "rule").collect();
-        let expected = if self.args.cut_established { 6 } else { 4 };
-        if rules.len() != expected {
-            return Err(format!(
-                "chain input has {} rules, not {expected}",
-                rules.len()
-            ));
-        }
-        let has = |verdict: &str| {
-            rules.iter().any(|r| {
-                r["expr"]
-                    .as_array()
-                    .is_some_and(|e| e.iter().any(|x| x.get(verdict).is_some()))
-            })
-        };
-        if !has("drop") || (self.args.cut_established && !has("reject")) {
-            return Err("chain input lacks its drop or reject rule".into());
-        }
-        Ok(())
-    }
-
-    /// The read-back without `nft -j`: the hook line, the ports and the verdicts.
-    fn check_nft_text(&self, text: &str, facts: &Facts) -> Result<(), String> {
-        if !text.contains("type filter hook input priority filter - 10; policy accept;")
-            && !text.contains("type filter hook input priority -10; policy accept;")
-        {
-            return Err("chain input is not the expected hook".into());
-        }
-        let want: BTreeSet<u16> = self.args.ports.iter().copied().collect();
-        if facts.nft_ports() != Some(want) {
-            return Err("set ports does not hold the ports".into());
-        }
-        let has = |verdict: &str| {
-            text.lines()
-                .any(|l| l.contains("tcp dport @ports") && l.trim_end().ends_with(verdict))
-        };
-        if !has(" drop") || (self.args.cut_established && !has("reject with tcp reset")) {
-            return Err("chain input lacks its drop or reject rule".into());
-        }
-        Ok(())
-    }
-
-    fn check_ipt(&self, name: &str, st: Option<&IptState>, v6: bool) -> Result<(), String> {
-        let st = st.ok_or_else(|| format!("{name} state could not be read"))?;
-        let rules = st
-            .chain
-            .as_ref()
-            .ok_or_else(|| format!("the {name} {CHAIN} chain is missing"))?;
-        if st.jumps.len() != 1 || st.jumps[0].position != 1 {
-            return Err(format!(
-                "{name} INPUT does not jump to {CHAIN} exactly once, first: {:?}",
-                st.jumps
-            ));
-        }
-        let want = self.ipt_rules(v6);
-        if rules.len() != want.len() {
-            return Err(format!(
-                "the {name} {CHAIN} chain has {} rules, not {}",
-                rules.len(),
-                want.len()
-            ));
-        }
-        for p in &self.args.ports {
-            let dport = format!("--dport {p} ");
-            let with = |target: &str| {
-                rules
-                    .iter()
-                    .any(|r| r.contains(&dport) && r.contains(target))
-            };
-            if !with("-j DROP") || (self.args.cut_established && !with("-j REJECT")) {
-                return Err(format!("the {name} {CHAIN} chain does not block port {p}"));
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Interval set elements (`"10.0.0.1"`, `{"prefix": ...}`, `{"range": [a, b]}`) as inclusive
-/// numeric ranges; `None` when an element has another form.
-fn elem_intervals(elems: &Value) -> Option<Vec<(u128, u128)>> {
-    let addr = |v: &Value| -> Option<u128> {
-        Some(match v.as_str()?.parse::<IpAddr>().ok()? {
-            IpAddr::V4(a) => u128::from(u32::from(a)),
-            IpAddr::V6(a) => u128::from(a),
-        })
-    };
-    let mut out = Vec::new();
-    for e in elems.as_array()? {
-        if let Some(p) = e.get("prefix") {
-            let ip: IpAddr = p["addr"].as_str()?.parse().ok()?;
-            let len = u8::try_from(p["len"].as_u64()?).ok()?;
-            let net = IpNet::new(ip, len).ok()?;
-            out.push(match net {
-                IpNet::V4(n) => (
-                    u128::from(u32::from(n.network())),
-                    u128::from(u32::from(n.broadcast())),
-                ),
-                IpNet::V6(n) => (u128::from(n.network()), u128::from(n.broadcast())),
-            });
-        } else if let Some(r) = e.get("range") {
-            out.push((addr(&r[0])?, addr(&r[1])?));
-        } else {
-            let a = addr(e)?;
-            out.push((a, a));
-        }
-    }
-    Some(out)
-}
-
-/// Sorted, with overlapping and adjacent ranges joined.
-fn merge(mut v: Vec<(u128, u128)>) -> Vec<(u128, u128)> {
-    v.sort_unstable();
-    let mut out: Vec<(u128, u128)> = Vec::new();
-    for (a, b) in v {
-        match out.last_mut() {
-            Some(last) if a <= last.1.saturating_add(1) => last.1 = last.1.max(b),
-            _ => out.push((a, b)),
-        }
-    }
-    out
 }
 
 fn parse_snapshot<T: serde::de::DeserializeOwned>(v: &Value) -> Result<T, ActionFailure> {
