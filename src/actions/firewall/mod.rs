@@ -52,17 +52,20 @@ use serde_json::{Value, json};
 
 use super::BuildContext;
 use super::args::{FirewallBackend, FirewallBlock, FirewallUnblock};
-use super::contract::{Action, ActionFailure, Applied, Context, Node};
+use super::contract::{Action, ActionFailure, Applied, Context};
 use super::script::Inputs;
 use crate::inventory::Selector;
-use iptables::{BLOCK_IPTABLES, CHAIN, parse_ipt};
+pub use facts::Session;
+use facts::{Facts, list};
+use iptables::{BLOCK_IPTABLES, CHAIN};
 pub use iptables::{IptState, Jump};
 pub use nft::NftState;
-use nft::{BLOCK_NFT, UNBLOCK_PORTS, nft_objects, text_set_elements};
+use nft::{BLOCK_NFT, UNBLOCK_PORTS};
 use shell::{PRELUDE, command, heredoc, ok_or, sections, stdout};
 pub use step_files::StepFiles;
 use step_files::is_state_base;
 
+mod facts;
 mod iptables;
 mod nft;
 mod shell;
@@ -72,8 +75,6 @@ mod step_files;
 pub const STATE_ROOT: &str = "/run/breakglass";
 /// `cancel_step DIR STEP` and `deadman_state DIR STEP`.
 const DEADMAN_FNS: &str = include_str!("deadman.sh");
-/// Reads everything the actions decide on and verify with ([`Facts`]); changes nothing.
-const FACTS: &str = include_str!("facts.sh");
 /// Saves the restore script on stdin as the step's `.restore` file.
 const SAVE_RESTORE: &str = include_str!("save-restore.sh");
 /// Arms the step's dead-man timer after the change.
@@ -114,159 +115,6 @@ pub struct FwState {
     pub iptables: Option<IptState>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip6tables: Option<IptState>,
-}
-
-// ---------------------------------------------------------------------------------------------
-// What the node reported.
-
-/// The SSH session as the node sees it (`$SSH_CONNECTION`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Session {
-    /// The operator's address (or the jump host's), as the node sees it.
-    pub client: IpAddr,
-    pub server_port: u16,
-}
-
-impl Session {
-    /// `client_ip client_port server_ip server_port`. A v4-mapped client (`::ffff:a.b.c.d`) is
-    /// the IPv4 address it maps; a zone (`%eth0`) is dropped.
-    pub fn parse(text: &str) -> Option<Session> {
-        let fields: Vec<&str> = text.split_whitespace().collect();
-        let [client, _, _, port] = fields.as_slice() else {
-            return None;
-        };
-        let client = client.split('%').next().unwrap_or_default();
-        let client: IpAddr = client.parse().ok()?;
-        let client = match client {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(client, IpAddr::V4),
-            v4 @ IpAddr::V4(_) => v4,
-        };
-        Some(Session {
-            client,
-            server_port: port.parse().ok()?,
-        })
-    }
-}
-
-/// The parsed output of [`FACTS`] (`facts.sh`).
-#[derive(Debug, Default)]
-struct Facts {
-    nft: bool,
-    iptables: bool,
-    ip6tables: bool,
-    systemd: bool,
-    ssh: Option<Session>,
-    ssh_raw: String,
-    nft_table: Option<String>,
-    nft_json: Option<Value>,
-    nft_error: Option<String>,
-    ipt: Option<IptState>,
-    ipt_error: Option<String>,
-    ip6t: Option<IptState>,
-    ip6t_error: Option<String>,
-    saved: Option<FwState>,
-    saved_before: Option<FwState>,
-    deadman: String,
-    timers: Vec<String>,
-    /// Live dead-man timers: (`/run/breakglass/RUN/STEP`, restore script mtime, what it restores).
-    live: Vec<(String, u64, Option<FwState>)>,
-}
-
-impl Facts {
-    fn parse(stdout: &str) -> Result<Facts, ActionFailure> {
-        let s = sections(stdout);
-        let Some(tools) = s.get("tools") else {
-            return Err(ActionFailure::refused(
-                "the node's answer to the firewall snapshot is incomplete (no tools section)",
-            ));
-        };
-        let tools: BTreeSet<&str> = tools.lines().map(str::trim).collect();
-        let nft_json = match s.get("nft_json") {
-            Some(text) => Some(serde_json::from_str(text).map_err(|e| {
-                ActionFailure::refused(format!("`nft -j list table inet breakglass`: {e}"))
-            })?),
-            None => None,
-        };
-        let ssh_raw = s.get("ssh").map_or("", |v| v.trim()).to_owned();
-        Ok(Facts {
-            nft: tools.contains("nft"),
-            iptables: tools.contains("iptables"),
-            ip6tables: tools.contains("ip6tables"),
-            systemd: tools.contains("systemd"),
-            ssh: Session::parse(&ssh_raw),
-            ssh_raw,
-            nft_table: s.get("nft_table").cloned(),
-            nft_json,
-            nft_error: s.get("nft_error").cloned(),
-            ipt: s.get("iptables").map(|t| parse_ipt(t)),
-            ipt_error: s.get("iptables_error").cloned(),
-            ip6t: s.get("ip6tables").map(|t| parse_ipt(t)),
-            ip6t_error: s.get("ip6tables_error").cloned(),
-            saved: s
-                .get("saved")
-                .and_then(|t| serde_json::from_str(t.trim()).ok()),
-            saved_before: s
-                .get("saved_before")
-                .and_then(|t| serde_json::from_str(t.trim()).ok()),
-            live: s
-                .iter()
-                .filter_map(|(k, v)| {
-                    let mut words = k.strip_prefix("timer_prior ")?.split(' ');
-                    let base = words.next()?.to_owned();
-                    let mtime = words.next().and_then(|m| m.parse().ok()).unwrap_or(0);
-                    Some((base, mtime, serde_json::from_str(v.trim()).ok()))
-                })
-                .collect(),
-            deadman: s.get("deadman").map_or("none", |v| v.trim()).to_owned(),
-            timers: s
-                .get("timers")
-                .map(|t| t.lines().map(str::to_owned).collect())
-                .unwrap_or_default(),
-        })
-    }
-
-    /// The nft component as it is now (`None` when nft is absent).
-    fn nft_state(&self) -> Option<NftState> {
-        self.nft.then(|| NftState {
-            table: self.nft_table.clone(),
-        })
-    }
-
-    /// The ports of the table's `ports` set, when the table has one.
-    fn nft_ports(&self) -> Option<BTreeSet<u16>> {
-        let Some(json) = self.nft_json.as_ref() else {
-            return text_set_elements(self.nft_table.as_deref()?, "ports")?
-                .iter()
-                .map(|e| e.parse().ok())
-                .collect();
-        };
-        let set = nft_objects(json, "set").find(|s| s["name"] == "ports")?;
-        let mut ports = BTreeSet::new();
-        for e in set["elem"].as_array().map_or(&[][..], Vec::as_slice) {
-            ports.insert(u16::try_from(e.as_u64()?).ok()?);
-        }
-        Some(ports)
-    }
-
-    fn tool_error(&self, which: &str) -> Option<&str> {
-        match which {
-            "nft" => self.nft_error.as_deref(),
-            "iptables" => self.ipt_error.as_deref(),
-            _ => self.ip6t_error.as_deref(),
-        }
-    }
-}
-
-/// Reads the node's firewall facts (for `step`'s state files).
-fn list(node: &mut dyn Node, files: &StepFiles, doing: &str) -> Result<Facts, ActionFailure> {
-    let cmd = command(&files.vars()?, &[DEADMAN_FNS, FACTS])?;
-    let r = node.run(&cmd, None);
-    ok_or(doing, &r).map_err(|mut e| {
-        // Reading changed nothing, whatever the transport says.
-        e.never_ran = true;
-        e
-    })?;
-    Facts::parse(&stdout(&r))
 }
 
 /// A self-contained POSIX sh script that makes the node's breakglass firewall state equal to
@@ -512,33 +360,6 @@ impl FirewallBlockAction {
         }
         Ok(())
     }
-
-    fn choose_backend(&self, node: &str, facts: &Facts) -> Result<Backend, ActionFailure> {
-        let usable = |b: Backend| match b {
-            Backend::Nft => facts.nft && facts.nft_error.is_none(),
-            Backend::Iptables => facts.iptables && facts.ipt_error.is_none(),
-        };
-        let backend = match self.args.backend {
-            FirewallBackend::Auto if facts.nft => Backend::Nft,
-            FirewallBackend::Auto | FirewallBackend::Iptables => Backend::Iptables,
-            FirewallBackend::Nft => Backend::Nft,
-        };
-        if usable(backend) {
-            return Ok(backend);
-        }
-        let why = match facts.tool_error(backend.name()) {
-            Some(e) => format!("`{}` failed: {}", backend.name(), e.trim()),
-            None => format!("`{}` is not installed", backend.name()),
-        };
-        Err(ActionFailure::refused(format!(
-            "cannot block on {node}: {why}{}; nothing was changed",
-            if self.args.backend == FirewallBackend::Auto {
-                " (and nft is absent)"
-            } else {
-                "; set `backend` to \"auto\" to use whichever is present"
-            }
-        )))
-    }
 }
 
 fn parse_snapshot<T: serde::de::DeserializeOwned>(v: &Value) -> Result<T, ActionFailure> {
@@ -607,7 +428,7 @@ impl Action for FirewallBlockAction {
         let node = cx.shell()?;
         let name = node.name().to_owned();
         let facts = list(node, &self.files, "reading the firewall")?;
-        let backend = self.choose_backend(&name, &facts)?;
+        let backend = facts.choose_backend(&name, self.args.backend)?;
         let now = match backend {
             Backend::Nft => FwState {
                 nft: facts.nft_state(),

@@ -14,7 +14,8 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Facts, FirewallBlockAction};
+use super::FirewallBlockAction;
+use super::facts::Facts;
 
 /// Loads the block's nft ruleset (stdin).
 pub(super) const BLOCK_NFT: &str = include_str!("block-nft.sh");

@@ -5,6 +5,8 @@
 //! touches a real node or firewall.
 
 use super::*;
+use crate::actions::contract::Node;
+use crate::actions::firewall::facts::FACTS;
 use crate::transport::ssh::{Captured, ExecResult, Outcome};
 
 pub(super) fn block(args: &str) -> FirewallBlockAction {
@@ -132,16 +134,6 @@ fn apply_sends_the_ruleset_on_stdin_only() {
         "the ruleset leaked into the command"
     );
     assert_eq!(stdin.as_deref(), Some(a.nft_ruleset().as_bytes()));
-}
-
-#[test]
-fn sessions_parse_mapped_and_zoned_addresses() {
-    let s = Session::parse("::ffff:192.0.2.1 5000 192.0.2.9 22").expect("parse");
-    assert_eq!(s.client, "192.0.2.1".parse::<IpAddr>().expect("ip"));
-    let s = Session::parse("fe80::1%eth0 5000 fe80::2 2222").expect("parse");
-    assert_eq!(s.server_port, 2222);
-    assert!(Session::parse("").is_none());
-    assert!(Session::parse("1.2.3.4 5 6.7.8.9").is_none());
 }
 
 #[test]
