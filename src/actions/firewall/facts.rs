@@ -12,11 +12,12 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::deadman::DEADMAN_FNS;
 use super::iptables::{IptState, parse_ipt};
 use super::nft::{NftState, nft_objects, text_set_elements};
 use super::shell::{command, ok_or, sections, stdout};
 use super::step_files::StepFiles;
-use super::{Backend, DEADMAN_FNS, FwState};
+use super::{Backend, FwState};
 use crate::actions::args::FirewallBackend;
 use crate::actions::contract::{ActionFailure, Node};
 

@@ -44,7 +44,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::IpAddr;
-use std::time::{Duration, UNIX_EPOCH};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
@@ -55,36 +54,29 @@ use super::args::{FirewallBackend, FirewallBlock, FirewallUnblock};
 use super::contract::{Action, ActionFailure, Applied, Context};
 use super::script::Inputs;
 use crate::inventory::Selector;
+use deadman::{Armed, CANCEL_ALL, DEADMAN_FNS, block_then_arm, is_armed, rfc3339, save_restore};
 pub use facts::Session;
-use facts::{Facts, list};
-use iptables::{BLOCK_IPTABLES, CHAIN};
+use facts::list;
+use iptables::BLOCK_IPTABLES;
 pub use iptables::{IptState, Jump};
 pub use nft::NftState;
 use nft::{BLOCK_NFT, UNBLOCK_PORTS};
-use shell::{PRELUDE, command, heredoc, ok_or, sections, stdout};
+use restore::state_matches;
+pub use restore::{FirewallRestoreAction, restore_script};
+use shell::{PRELUDE, command, ok_or, sections, stdout};
 pub use step_files::StepFiles;
 use step_files::is_state_base;
 
+mod deadman;
 mod facts;
 mod iptables;
 mod nft;
+mod restore;
 mod shell;
 mod step_files;
 
 /// Node-side state of every run (see the module docs).
 pub const STATE_ROOT: &str = "/run/breakglass";
-/// `cancel_step DIR STEP` and `deadman_state DIR STEP`.
-const DEADMAN_FNS: &str = include_str!("deadman.sh");
-/// Saves the restore script on stdin as the step's `.restore` file.
-const SAVE_RESTORE: &str = include_str!("save-restore.sh");
-/// Arms the step's dead-man timer after the change.
-const ARM: &str = include_str!("arm.sh");
-/// The fixed part of every restore script ([`restore_script`]).
-const RESTORE_FNS: &str = include_str!("restore.sh");
-/// The undo of a block, after its restore: cancel its timer, remove its files.
-const FORGET: &str = include_str!("forget.sh");
-/// `firewall.unblock`: cancel every dead-man timer on the node.
-const CANCEL_ALL: &str = include_str!("cancel-all.sh");
 /// `confirm`: cancel the timers of some steps of one run.
 const CONFIRM: &str = include_str!("confirm.sh");
 
@@ -115,103 +107,6 @@ pub struct FwState {
     pub iptables: Option<IptState>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip6tables: Option<IptState>,
-}
-
-/// A self-contained POSIX sh script that makes the node's breakglass firewall state equal to
-/// `state` (only its `Some` components). The dead-man timer, `undo` and `firewall.unblock`
-/// all run scripts made here: the `# breakglass-prior:` lines, `restore.sh`, then one call of
-/// its functions per component, the recorded text in a quoted heredoc (which the shell never
-/// expands).
-pub fn restore_script(
-    state: &FwState,
-    before: Option<&FwState>,
-    what: &str,
-) -> Result<String, ActionFailure> {
-    let json = |st: &FwState| {
-        serde_json::to_string(st)
-            .map_err(|e| ActionFailure::refused(format!("cannot encode the firewall state: {e}")))
-    };
-    let mut s = String::new();
-    let _ = writeln!(s, "#!/bin/sh");
-    let _ = writeln!(s, "# breakglass: {}", what.replace('\n', " "));
-    let _ = writeln!(s, "# breakglass-prior: {}", json(state)?);
-    if let Some(before) = before {
-        let _ = writeln!(s, "# breakglass-before: {}", json(before)?);
-    }
-    s.push_str(RESTORE_FNS);
-    if let Some(nft) = &state.nft {
-        // Declaring the table first makes the delete succeed whether or not it exists; the
-        // whole file is one transaction, so the table is never missing in between.
-        let mut ruleset = String::from("table inet breakglass {}\ndelete table inet breakglass\n");
-        if let Some(table) = &nft.table {
-            ruleset.push_str(table);
-            if !table.ends_with('\n') {
-                ruleset.push('\n');
-            }
-        }
-        s.push_str(&heredoc("restore_table", &ruleset));
-    }
-    for (cmd, st) in [
-        ("iptables", &state.iptables),
-        ("ip6tables", &state.ip6tables),
-    ] {
-        if let Some(st) = st {
-            s.push_str(&ipt_restore(cmd, st));
-        }
-    }
-    Ok(s)
-}
-
-/// One family of [`restore_script`]: `restore_chain FAMILY` with the recorded rules and jumps
-/// (at their recorded positions) on stdin, or `remove_chain FAMILY` (see `restore.sh`).
-fn ipt_restore(cmd: &str, st: &IptState) -> String {
-    match &st.chain {
-        Some(rules) => {
-            let mut data = String::new();
-            for r in rules {
-                let _ = writeln!(data, "{r}");
-            }
-            let mut jumps = st.jumps.clone();
-            jumps.sort_by_key(|j| j.position);
-            for j in &jumps {
-                let spec = j.rule.strip_prefix("-A INPUT ").unwrap_or(&j.rule);
-                let _ = writeln!(data, "-I INPUT {} {spec}", j.position);
-            }
-            heredoc(&format!("restore_chain {cmd}"), &data)
-        }
-        None => format!("remove_chain {cmd}\n"),
-    }
-}
-
-/// Compares the node's state now with `want` (its `Some` components); `Err` says what differs.
-fn state_matches(facts: &Facts, want: &FwState) -> Result<(), String> {
-    if let Some(nft) = &want.nft
-        && facts.nft_table != nft.table
-    {
-        return Err(match (&facts.nft_table, &nft.table) {
-            (Some(_), None) => "table inet breakglass still exists".into(),
-            (None, Some(_)) => "table inet breakglass is missing".into(),
-            _ => "table inet breakglass differs from the recorded one".into(),
-        });
-    }
-    for (name, now, want) in [
-        ("iptables", &facts.ipt, &want.iptables),
-        ("ip6tables", &facts.ip6t, &want.ip6tables),
-    ] {
-        if let Some(want) = want {
-            let now = now.clone().unwrap_or_default();
-            let mut a = now.jumps.clone();
-            let mut b = want.jumps.clone();
-            a.sort_by_key(|j| j.position);
-            b.sort_by_key(|j| j.position);
-            if now.chain != want.chain || a != b {
-                return Err(format!(
-                    "the {name} {CHAIN} chain differs from the recorded one"
-                ));
-            }
-        }
-    }
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -369,20 +264,6 @@ fn parse_snapshot<T: serde::de::DeserializeOwned>(v: &Value) -> Result<T, Action
         ))
     })
 }
-
-/// `kind=detached pid=12 pidfile=... expires=1764000000` into a map.
-fn key_values(line: &str) -> BTreeMap<String, String> {
-    line.split_whitespace()
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
-}
-
-fn rfc3339(epoch: &str) -> Option<String> {
-    let secs: u64 = epoch.trim().parse().ok()?;
-    Some(humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs)).to_string())
-}
-
 impl Action for FirewallBlockAction {
     fn kind(&self) -> &'static str {
         "firewall.block"
@@ -503,12 +384,7 @@ impl Action for FirewallBlockAction {
                     self.ports_text(",")
                 ),
             )?;
-            let cmd = command(&self.files.vars()?, &[SAVE_RESTORE])?;
-            let r = node.run(&cmd, Some(script.as_bytes()));
-            ok_or("writing the dead-man restore script", &r).map_err(|mut e| {
-                e.never_ran = true;
-                e
-            })?;
+            save_restore(node, &self.files, &script)?;
         }
         let mut inputs = self.files.vars()?;
         let (block, payload) = match snap.backend {
@@ -524,10 +400,7 @@ impl Action for FirewallBlockAction {
             }
         };
         let cmd = if secs > 0 {
-            inputs
-                .var("secs", &secs.to_string())?
-                .var("supersede", &snap.supersedes.join(" "))?;
-            command(&inputs, &[block, DEADMAN_FNS, ARM])?
+            block_then_arm(inputs, block, secs, &snap.supersedes)?
         } else {
             command(&inputs, &[block])?
         };
@@ -552,24 +425,12 @@ impl Action for FirewallBlockAction {
             "cut_established": self.args.cut_established,
         });
         if secs > 0 {
-            let kv = key_values(out.get("deadman").map_or("", String::as_str));
-            let expires = kv
-                .get("expires")
-                .and_then(|e| rfc3339(e))
-                .unwrap_or_default();
-            let (timer, id) = match kv.get("kind").map(String::as_str) {
-                Some("systemd") => (
-                    format!(
-                        "systemd timer {}",
-                        kv.get("unit").map_or("", String::as_str)
-                    ),
-                    json!({"unit": kv.get("unit")}),
-                ),
-                _ => (
-                    format!("pid {}", kv.get("pid").map_or("?", String::as_str)),
-                    json!({"pid": kv.get("pid"), "pidfile": kv.get("pidfile")}),
-                ),
-            };
+            let Armed {
+                kind,
+                timer,
+                id,
+                expires,
+            } = Armed::parse(out.get("deadman").map_or("", String::as_str));
             let _ = write!(
                 summary,
                 "; dead-man ({timer}) reverts at {expires} unless confirmed"
@@ -582,7 +443,7 @@ impl Action for FirewallBlockAction {
                 );
             }
             detail["deadman"] = json!({
-                "kind": kv.get("kind"),
+                "kind": kind,
                 "id": id,
                 "expires": expires,
                 "restore": format!("{}/{}.restore", self.files.dir, self.files.step_id),
@@ -615,7 +476,7 @@ impl Action for FirewallBlockAction {
                 }),
         };
         checked.map_err(|e| ActionFailure::failed(format!("the block does not hold: {e}")))?;
-        let armed = facts.deadman.starts_with("detached ") || facts.deadman.starts_with("systemd ");
+        let armed = is_armed(&facts.deadman);
         if !self.args.revert_after.is_zero() && !armed {
             return Err(ActionFailure::failed(format!(
                 "the dead-man timer is not armed ({})",
@@ -632,109 +493,6 @@ impl Action for FirewallBlockAction {
             cancel: Some(self.files.clone()),
             what: "firewall.block",
         }))
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The inverse: put a recorded state back.
-
-/// Restores a recorded [`FwState`] (the inverse of `firewall.block` and `firewall.unblock`),
-/// with the same script the dead-man timer runs; for a block, then cancels its timer and
-/// removes its node-side files.
-pub struct FirewallRestoreAction {
-    pub prior: FwState,
-    /// The block step whose timer and files go away once restored.
-    pub cancel: Option<StepFiles>,
-    /// The kind being undone (for messages).
-    pub what: &'static str,
-}
-
-impl Action for FirewallRestoreAction {
-    fn kind(&self) -> &'static str {
-        "firewall.restore"
-    }
-
-    fn plan(&self, _target: &str) -> String {
-        format!("restore the firewall as it was before {}", self.what)
-    }
-
-    fn snapshot(&self, _cx: &mut dyn Context) -> Result<Value, ActionFailure> {
-        Ok(Value::Null)
-    }
-
-    fn apply(&self, cx: &mut dyn Context, _snapshot: &Value) -> Result<Applied, ActionFailure> {
-        let node = cx.shell()?;
-        let mut script = restore_script(&self.prior, None, &format!("undo of {}", self.what))?;
-        let mut cancelled = String::new();
-        if let Some(files) = &self.cancel {
-            script.push_str(&files.vars()?.then(&[DEADMAN_FNS, FORGET]));
-        }
-        let full = format!("{PRELUDE}{script}");
-        let r = node.run("/bin/sh -s", Some(full.as_bytes()));
-        ok_or("restoring the firewall", &r)?;
-        if let Some(c) = sections(&stdout(&r)).get("cancelled") {
-            let c = c.trim();
-            if c != "none" {
-                cancelled = format!("; cancelled the dead-man timer ({c})");
-            }
-        }
-        let what = describe_state(&self.prior);
-        Ok(Applied {
-            summary: format!("restored {what}{cancelled}"),
-            detail: Value::Null,
-        })
-    }
-
-    fn verify(&self, cx: &mut dyn Context, _snapshot: &Value) -> Result<(), ActionFailure> {
-        let node = cx.shell()?;
-        let files = match &self.cancel {
-            Some(f) => f.clone(),
-            None => {
-                StepFiles::new("none", "none").map_err(|e| ActionFailure::refused(e.to_string()))?
-            }
-        };
-        let facts = list(node, &files, "reading the firewall back")?;
-        state_matches(&facts, &self.prior)
-            .map_err(|e| ActionFailure::failed(format!("the restore does not hold: {e}")))?;
-        if self.cancel.is_some()
-            && (facts.deadman.starts_with("detached ") || facts.deadman.starts_with("systemd "))
-        {
-            return Err(ActionFailure::failed(format!(
-                "the dead-man timer is still armed ({})",
-                facts.deadman
-            )));
-        }
-        Ok(())
-    }
-
-    fn inverse(&self, _snapshot: &Value) -> Option<Box<dyn Action>> {
-        None
-    }
-}
-
-fn describe_state(st: &FwState) -> String {
-    let mut parts = Vec::new();
-    if let Some(n) = &st.nft {
-        parts.push(if n.table.is_some() {
-            "the prior table inet breakglass"
-        } else {
-            "no table inet breakglass (as before)"
-        });
-    }
-    for (name, s) in [("iptables", &st.iptables), ("ip6tables", &st.ip6tables)] {
-        if let Some(s) = s {
-            parts.push(match (name, s.exists()) {
-                ("iptables", true) => "the prior iptables BREAKGLASS chain",
-                ("iptables", false) => "no iptables BREAKGLASS chain (as before)",
-                (_, true) => "the prior ip6tables BREAKGLASS chain",
-                (_, false) => "no ip6tables BREAKGLASS chain (as before)",
-            });
-        }
-    }
-    if parts.is_empty() {
-        "nothing (nothing was recorded)".into()
-    } else {
-        parts.join(", ")
     }
 }
 

@@ -4,9 +4,14 @@
 //! sent is the prelude, quoted inputs and whole `.sh` files, and parses as POSIX sh. Nothing here
 //! touches a real node or firewall.
 
+use std::time::Duration;
+
 use super::*;
 use crate::actions::contract::Node;
+use crate::actions::firewall::deadman::{ARM, FORGET, SAVE_RESTORE};
 use crate::actions::firewall::facts::FACTS;
+use crate::actions::firewall::iptables::CHAIN;
+use crate::actions::firewall::restore::RESTORE_FNS;
 use crate::transport::ssh::{Captured, ExecResult, Outcome};
 
 pub(super) fn block(args: &str) -> FirewallBlockAction {
@@ -134,86 +139,6 @@ fn apply_sends_the_ruleset_on_stdin_only() {
         "the ruleset leaked into the command"
     );
     assert_eq!(stdin.as_deref(), Some(a.nft_ruleset().as_bytes()));
-}
-
-#[test]
-fn restore_scripts_put_back_exactly_what_was_recorded() {
-    let none = restore_script(
-        &FwState {
-            nft: Some(NftState { table: None }),
-            ..FwState::default()
-        },
-        None,
-        "t",
-    )
-    .expect("script");
-    assert!(none.starts_with("#!/bin/sh\n# breakglass: t\n"), "{none}");
-    assert!(none.contains(RESTORE_FNS), "{none}");
-    assert!(
-        none.contains("\nrestore_table <<'BREAKGLASS_EOF'\n"),
-        "{none}"
-    );
-    assert!(
-        none.contains("\ntable inet breakglass {}\ndelete table inet breakglass\nBREAKGLASS_EOF\n"),
-        "{none}"
-    );
-    let hostile = "table inet breakglass {\nBREAKGLASS_EOF\n}\n".to_owned();
-    let s = restore_script(
-        &FwState {
-            nft: Some(NftState {
-                table: Some(hostile.clone()),
-            }),
-            ..FwState::default()
-        },
-        None,
-        "t",
-    )
-    .expect("script");
-    assert!(s.contains("restore_table <<'BREAKGLASS_EOF_1'"), "{s}");
-    let prior = s
-        .lines()
-        .find_map(|l| l.strip_prefix("# breakglass-prior: "))
-        .expect("prior");
-    let back: FwState = serde_json::from_str(prior).expect("json");
-    assert_eq!(back.nft.and_then(|n| n.table), Some(hostile));
-
-    let ipt = IptState {
-        chain: Some(vec!["-A BREAKGLASS -s 1.2.3.4/32 -j RETURN".into()]),
-        jumps: vec![Jump {
-            position: 3,
-            rule: "-A INPUT -j BREAKGLASS".into(),
-        }],
-    };
-    let s = restore_script(
-        &FwState {
-            iptables: Some(ipt),
-            ..FwState::default()
-        },
-        None,
-        "t",
-    )
-    .expect("script");
-    assert!(
-        s.ends_with(
-            "\nrestore_chain iptables <<'BREAKGLASS_EOF'\n\
-                 -A BREAKGLASS -s 1.2.3.4/32 -j RETURN\n-I INPUT 3 -j BREAKGLASS\nBREAKGLASS_EOF\n"
-        ),
-        "{s}"
-    );
-    let gone = restore_script(
-        &FwState {
-            iptables: Some(IptState::absent()),
-            ip6tables: Some(IptState::absent()),
-            ..FwState::default()
-        },
-        None,
-        "t",
-    )
-    .expect("script");
-    assert!(
-        gone.ends_with("\nremove_chain iptables\nremove_chain ip6tables\n"),
-        "{gone}"
-    );
 }
 
 #[test]
