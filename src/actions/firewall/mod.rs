@@ -41,7 +41,7 @@
 //! its header; Rust only puts quoted input lines in front of them (`super::script`) and data on
 //! stdin or in quoted heredocs.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
@@ -54,7 +54,8 @@ use super::args::{FirewallBackend, FirewallBlock, FirewallUnblock};
 use super::contract::{Action, ActionFailure, Applied, Context};
 use super::script::Inputs;
 use crate::inventory::Selector;
-use deadman::{Armed, CANCEL_ALL, DEADMAN_FNS, block_then_arm, is_armed, rfc3339, save_restore};
+pub use confirm::{Confirmed, confirm_command, confirm_results};
+use deadman::{Armed, CANCEL_ALL, DEADMAN_FNS, block_then_arm, is_armed, save_restore};
 pub use facts::Session;
 use facts::list;
 use iptables::BLOCK_IPTABLES;
@@ -67,6 +68,7 @@ use shell::{PRELUDE, command, ok_or, sections, stdout};
 pub use step_files::StepFiles;
 use step_files::is_state_base;
 
+mod confirm;
 mod deadman;
 mod facts;
 mod iptables;
@@ -77,8 +79,6 @@ mod step_files;
 
 /// Node-side state of every run (see the module docs).
 pub const STATE_ROOT: &str = "/run/breakglass";
-/// `confirm`: cancel the timers of some steps of one run.
-const CONFIRM: &str = include_str!("confirm.sh");
 
 /// Which tool holds the rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -702,61 +702,6 @@ impl Action for FirewallUnblockAction {
             what: "firewall.unblock",
         }))
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// confirm
-
-/// What cancelling one step's dead-man timer found, as `confirm` reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Confirmed {
-    /// The timer was armed and is now cancelled (`detached PID` or `systemd UNIT`).
-    Cancelled(String),
-    /// An earlier `confirm` cancelled it (at this epoch second).
-    Already(String),
-    /// The timer fired (at this epoch second): the block was reverted.
-    Fired(String),
-    /// A later block on the node took the timer over: the revert is now that step's timer
-    /// (`/run/breakglass/RUN/STEP`).
-    Superseded(String),
-    /// No timer and no record of one: undone, never armed, or the node rebooted.
-    Missing,
-}
-
-/// The script `confirm` runs on a node: cancel the timers of `steps` of one run, printing
-/// `STEP RESULT` lines in the `confirm` section.
-pub fn confirm_command(run_id: &str, steps: &[String]) -> Result<String, ActionFailure> {
-    let files = StepFiles::new(run_id, steps.first().map_or("none", String::as_str))
-        .map_err(|e| ActionFailure::refused(e.to_string()))?;
-    for step in steps {
-        StepFiles::new(run_id, step).map_err(|e| ActionFailure::refused(e.to_string()))?;
-    }
-    let mut inputs = files.vars()?;
-    inputs.args(steps.iter().map(String::as_str))?;
-    command(&inputs, &[DEADMAN_FNS, CONFIRM])
-}
-
-/// Parses the `confirm` section: one result per step.
-pub fn confirm_results(stdout: &str) -> BTreeMap<String, Confirmed> {
-    let mut out = BTreeMap::new();
-    let s = sections(stdout);
-    for line in s.get("confirm").map_or("", String::as_str).lines() {
-        let mut parts = line.splitn(3, ' ');
-        let (Some(step), Some(what)) = (parts.next(), parts.next()) else {
-            continue;
-        };
-        let rest = parts.next().unwrap_or("").trim().to_owned();
-        let when = |r: &str| rfc3339(r).unwrap_or_else(|| r.to_owned());
-        let result = match what {
-            "cancelled" => Confirmed::Cancelled(rest),
-            "already" => Confirmed::Already(when(&rest)),
-            "fired" => Confirmed::Fired(when(&rest)),
-            "superseded" => Confirmed::Superseded(rest),
-            _ => Confirmed::Missing,
-        };
-        out.insert(step.to_owned(), result);
-    }
-    out
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::actions::contract::Node;
+use crate::actions::firewall::confirm::CONFIRM;
 use crate::actions::firewall::deadman::{ARM, FORGET, SAVE_RESTORE};
 use crate::actions::firewall::facts::FACTS;
 use crate::actions::firewall::iptables::CHAIN;
@@ -139,20 +140,6 @@ fn apply_sends_the_ruleset_on_stdin_only() {
         "the ruleset leaked into the command"
     );
     assert_eq!(stdin.as_deref(), Some(a.nft_ruleset().as_bytes()));
-}
-
-#[test]
-fn confirm_output_parses() {
-    let r = confirm_results(
-        "\n@@bg:confirm@@\nblock cancelled detached 42\nother already 0\nthird fired 60\nfourth missing\n",
-    );
-    assert_eq!(r["block"], Confirmed::Cancelled("detached 42".into()));
-    assert_eq!(
-        r["other"],
-        Confirmed::Already("1970-01-01T00:00:00Z".into())
-    );
-    assert_eq!(r["third"], Confirmed::Fired("1970-01-01T00:01:00Z".into()));
-    assert_eq!(r["fourth"], Confirmed::Missing);
 }
 
 /// What a sent command runs: the script of `/bin/sh -c SCRIPT`, or the stdin of
