@@ -1,0 +1,474 @@
+//! `firewall.block` ([`FirewallBlockAction`]): resolve the allowlist, snapshot the state a revert
+//! must lead back to, refuse a block that would cut the operator off (the guard rails), load the
+//! backend's rules and arm the dead-man timer, then check that both hold.
+//!
+//! It decides and sequences. The rules are `nft.rs` and `iptables.rs`, the timer `deadman.rs`,
+//! the restore script `restore.rs`; it must not write shell of its own.
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::deadman::{Armed, block_then_arm, is_armed, save_restore};
+use super::facts::{Session, list};
+use super::iptables::BLOCK_IPTABLES;
+use super::nft::BLOCK_NFT;
+use super::restore::{FirewallRestoreAction, restore_script};
+use super::shell::{command, ok_or, sections, stdout};
+use super::step_files::{StepFiles, is_state_base};
+use super::{Backend, FwState, parse_snapshot};
+use crate::actions::BuildContext;
+use crate::actions::args::{FirewallBackend, FirewallBlock};
+use crate::actions::contract::{Action, ActionFailure, Applied, Context};
+use crate::inventory::Selector;
+
+/// What `firewall.block` journals before it changes anything.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BlockSnapshot {
+    pub backend: Backend,
+    /// What the restore script puts back (the state before this step's first attempt).
+    pub prior: FwState,
+    /// True when `prior` came from an earlier attempt's restore script (a resumed run).
+    #[serde(default)]
+    pub earlier_attempt: bool,
+    /// What the dead-man timer restores when it differs from `prior`: the prior of an earlier,
+    /// still unconfirmed block on this node whose timer this step takes over (`supersedes`).
+    /// Otherwise a later timer would put back the earlier block after the earlier timer lifted
+    /// it, and leave it with no timer at all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadman_prior: Option<FwState>,
+    /// Live dead-man timers (`/run/breakglass/RUN/STEP`) of earlier blocks that this step's
+    /// timer replaces; cancelled when it is armed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub supersedes: Vec<String>,
+    /// `$SSH_CONNECTION` as the node reported it.
+    pub ssh_connection: String,
+    pub session: Option<Session>,
+    pub systemd: bool,
+}
+
+/// `firewall.block` bound to its arguments, with `allow_targets` resolved.
+pub struct FirewallBlockAction {
+    pub(super) args: FirewallBlock,
+    pub(super) allow4: Vec<Ipv4Net>,
+    pub(super) allow6: Vec<Ipv6Net>,
+    /// Networks named by `allow` (for the plan line).
+    explicit: Vec<IpNet>,
+    /// Hosts `allow_targets` matched.
+    peers: usize,
+    files: StepFiles,
+}
+
+const LOOPBACK: [&str; 2] = ["127.0.0.0/8", "::1/128"];
+
+impl FirewallBlockAction {
+    pub fn new(args: &FirewallBlock, ctx: &BuildContext<'_>) -> anyhow::Result<Self> {
+        let mut all: Vec<IpNet> = LOOPBACK
+            .iter()
+            .filter_map(|n| n.parse::<IpNet>().ok())
+            .collect();
+        all.extend(args.allow.iter().copied());
+        let mut peers = 0;
+        if let Some(sel) = &args.allow_targets {
+            let parsed = Selector::parse(sel)
+                .map_err(|e| anyhow::anyhow!("allow_targets \"{sel}\": {e}"))?;
+            let hosts = ctx
+                .inventory
+                .select(&parsed)
+                .map_err(|e| anyhow::anyhow!("allow_targets \"{sel}\": {e}"))?;
+            if hosts.is_empty() {
+                anyhow::bail!(
+                    "allow_targets \"{sel}\" matches no host in the inventory, so it would allow nothing"
+                );
+            }
+            peers = hosts.len();
+            all.extend(hosts.iter().map(|h| IpNet::from(h.address)));
+        }
+        let v4: Vec<Ipv4Net> = all
+            .iter()
+            .filter_map(|n| match n {
+                IpNet::V4(n) => Some(*n),
+                IpNet::V6(_) => None,
+            })
+            .collect();
+        let v6: Vec<Ipv6Net> = all
+            .iter()
+            .filter_map(|n| match n {
+                IpNet::V6(n) => Some(*n),
+                IpNet::V4(_) => None,
+            })
+            .collect();
+        Ok(FirewallBlockAction {
+            args: args.clone(),
+            // Interval sets reject overlapping elements; aggregated networks never overlap.
+            allow4: Ipv4Net::aggregate(&v4),
+            allow6: Ipv6Net::aggregate(&v6),
+            explicit: args.allow.clone(),
+            peers,
+            files: StepFiles::new(ctx.run_id, ctx.step_id)?,
+        })
+    }
+
+    pub(super) fn ports_text(&self, sep: &str) -> String {
+        self.args
+            .ports
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(sep)
+    }
+
+    fn covers(&self, addr: IpAddr) -> bool {
+        match addr {
+            IpAddr::V4(a) => self.allow4.iter().any(|n| n.contains(&a)),
+            IpAddr::V6(a) => self.allow6.iter().any(|n| n.contains(&a)),
+        }
+    }
+
+    fn allowlist_text(&self) -> String {
+        self.allow4
+            .iter()
+            .map(ToString::to_string)
+            .chain(self.allow6.iter().map(ToString::to_string))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The guard rails: refuse, before anything changes, a block that would cut this session's
+    /// SSH port or the operator's own address.
+    fn guard(&self, node: &str, snap: &BlockSnapshot) -> Result<(), ActionFailure> {
+        let Some(session) = &snap.session else {
+            return Err(ActionFailure::refused(format!(
+                "refused: cannot tell which address and port this SSH session uses on {node} \
+                 ($SSH_CONNECTION is {:?}, also in its parent processes), so the guard rails \
+                 (never block the SSH port or the operator) cannot be checked; nothing was changed",
+                snap.ssh_connection
+            )));
+        };
+        if self.args.ports.contains(&session.server_port) {
+            return Err(ActionFailure::refused(format!(
+                "refused: `ports` includes {port}, the SSH port this session reached {node} on; \
+                 blocking it would cut breakglass and the operator off the node. Remove {port} \
+                 from `ports`; nothing was changed",
+                port = session.server_port
+            )));
+        }
+        if !self.covers(session.client) {
+            return Err(ActionFailure::refused(format!(
+                "refused: the operator's address as {node} sees it, {addr}, is not in the \
+                 allowlist ({list}); the block would lock the operator out of the API. Add \
+                 \"{addr}\" (or its network) to `allow`, or a host with that address to \
+                 `allow_targets`; nothing was changed",
+                addr = session.client,
+                list = self.allowlist_text()
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl Action for FirewallBlockAction {
+    fn kind(&self) -> &'static str {
+        "firewall.block"
+    }
+
+    fn plan(&self, _target: &str) -> String {
+        let mut except: Vec<String> = self.explicit.iter().map(ToString::to_string).collect();
+        except.push(LOOPBACK[0].to_owned());
+        let mut s = format!(
+            "block tcp/{} except {}",
+            self.ports_text(","),
+            except.join(", ")
+        );
+        if let Some(sel) = &self.args.allow_targets {
+            let _ = write!(
+                s,
+                " (+{} peer{} from \"{sel}\")",
+                self.peers,
+                if self.peers == 1 { "" } else { "s" }
+            );
+        }
+        s.push_str(if self.args.cut_established {
+            "; cut established"
+        } else {
+            "; established connections kept"
+        });
+        if self.args.revert_after.is_zero() {
+            s.push_str("; no auto-revert (revert_after = 0s)");
+        } else {
+            let _ = write!(
+                s,
+                "; auto-revert in {} unless confirmed",
+                humantime::format_duration(self.args.revert_after)
+            );
+        }
+        if self.args.backend == FirewallBackend::Iptables {
+            s.push_str(" (iptables)");
+        }
+        s
+    }
+
+    fn snapshot(&self, cx: &mut dyn Context) -> Result<Value, ActionFailure> {
+        let node = cx.shell()?;
+        let name = node.name().to_owned();
+        let facts = list(node, &self.files, "reading the firewall")?;
+        let backend = facts.choose_backend(&name, self.args.backend)?;
+        let now = match backend {
+            Backend::Nft => FwState {
+                nft: facts.nft_state(),
+                ..FwState::default()
+            },
+            Backend::Iptables => FwState {
+                iptables: facts.ipt.clone(),
+                ip6tables: if facts.ip6tables && facts.ip6t_error.is_none() {
+                    facts.ip6t.clone()
+                } else {
+                    None
+                },
+                ..FwState::default()
+            },
+        };
+        let same_backend = |s: &FwState| {
+            (backend == Backend::Nft) == s.nft.is_some()
+                && (backend == Backend::Iptables) == s.iptables.is_some()
+        };
+        // A resumed run snapshots again, after its first attempt may have blocked already:
+        // the restore script that attempt left holds the state from before it.
+        let saved = facts.saved.clone().filter(same_backend);
+        let prior = match (&saved, &facts.saved_before) {
+            (Some(_), Some(before)) if same_backend(before) => before.clone(),
+            (Some(saved), _) => saved.clone(),
+            (None, _) => now,
+        };
+        // Earlier unconfirmed blocks on this node: the oldest one's prior is where a revert
+        // must lead, and this step's timer takes over from theirs.
+        let own = format!("{}/{}", self.files.dir, self.files.step_id);
+        let mut earlier: Vec<&(String, u64, Option<FwState>)> = facts
+            .live
+            .iter()
+            .filter(|(base, _, st)| {
+                *base != own && is_state_base(base) && st.as_ref().is_some_and(same_backend)
+            })
+            .collect();
+        earlier.sort_by_key(|(base, mtime, _)| (*mtime, base.clone()));
+        let deadman_prior = earlier
+            .first()
+            .and_then(|(_, _, st)| st.clone())
+            .or_else(|| saved.clone())
+            .filter(|st| *st != prior);
+        let snap = BlockSnapshot {
+            backend,
+            earlier_attempt: saved.is_some(),
+            deadman_prior,
+            supersedes: earlier.iter().map(|(base, _, _)| base.clone()).collect(),
+            prior,
+            ssh_connection: facts.ssh_raw.clone(),
+            session: facts.ssh.clone(),
+            systemd: facts.systemd,
+        };
+        serde_json::to_value(&snap)
+            .map_err(|e| ActionFailure::refused(format!("cannot encode the snapshot: {e}")))
+    }
+
+    fn apply(&self, cx: &mut dyn Context, snapshot: &Value) -> Result<Applied, ActionFailure> {
+        let node = cx.shell()?;
+        let snap: BlockSnapshot = parse_snapshot(snapshot)?;
+        let name = node.name().to_owned();
+        self.guard(&name, &snap)?;
+        let secs = self.args.revert_after.as_secs();
+        if secs > 0 {
+            let script = restore_script(
+                snap.deadman_prior.as_ref().unwrap_or(&snap.prior),
+                Some(&snap.prior),
+                &format!(
+                    "restores the firewall as it was before run {} step {} blocked tcp/{}",
+                    self.files.run_id,
+                    self.files.step_id,
+                    self.ports_text(",")
+                ),
+            )?;
+            save_restore(node, &self.files, &script)?;
+        }
+        let mut inputs = self.files.vars()?;
+        let (block, payload) = match snap.backend {
+            Backend::Nft => (BLOCK_NFT, self.nft_ruleset()),
+            Backend::Iptables => {
+                let v6 = if snap.prior.ip6tables.is_some() {
+                    "yes"
+                } else {
+                    "no"
+                };
+                inputs.var("v6", v6)?;
+                (BLOCK_IPTABLES, self.ipt_payload())
+            }
+        };
+        let cmd = if secs > 0 {
+            block_then_arm(inputs, block, secs, &snap.supersedes)?
+        } else {
+            command(&inputs, &[block])?
+        };
+        let r = node.run(&cmd, Some(payload.as_bytes()));
+        ok_or(&format!("blocking with {}", snap.backend.name()), &r)?;
+        let out = sections(&stdout(&r));
+        let mut summary = format!(
+            "blocked tcp/{} with {} ({} allowed network{})",
+            self.ports_text(","),
+            snap.backend.name(),
+            self.allow4.len() + self.allow6.len(),
+            if self.allow4.len() + self.allow6.len() == 1 {
+                ""
+            } else {
+                "s"
+            }
+        );
+        let mut detail = json!({
+            "backend": snap.backend,
+            "ports": self.args.ports,
+            "allow": self.allowlist_text(),
+            "cut_established": self.args.cut_established,
+        });
+        if secs > 0 {
+            let Armed {
+                kind,
+                timer,
+                id,
+                expires,
+            } = Armed::parse(out.get("deadman").map_or("", String::as_str));
+            let _ = write!(
+                summary,
+                "; dead-man ({timer}) reverts at {expires} unless confirmed"
+            );
+            if !snap.supersedes.is_empty() {
+                let _ = write!(
+                    summary,
+                    " (taking over from the unconfirmed timer of {})",
+                    snap.supersedes.join(", ")
+                );
+            }
+            detail["deadman"] = json!({
+                "kind": kind,
+                "id": id,
+                "expires": expires,
+                "restore": format!("{}/{}.restore", self.files.dir, self.files.step_id),
+                "supersedes": snap.supersedes,
+            });
+        } else {
+            summary.push_str("; no dead-man timer");
+        }
+        Ok(Applied { summary, detail })
+    }
+
+    fn verify(&self, cx: &mut dyn Context, snapshot: &Value) -> Result<(), ActionFailure> {
+        let node = cx.shell()?;
+        let snap: BlockSnapshot = parse_snapshot(snapshot)?;
+        let facts = list(node, &self.files, "reading the firewall back")?;
+        let checked = match snap.backend {
+            Backend::Nft => match (&facts.nft_json, &facts.nft_table) {
+                (Some(json), _) => self.check_nft(json),
+                (None, Some(text)) => self.check_nft_text(text, &facts),
+                (None, None) => Err("table inet breakglass is missing".to_owned()),
+            },
+            Backend::Iptables => self
+                .check_ipt("iptables", facts.ipt.as_ref(), false)
+                .and_then(|()| {
+                    if snap.prior.ip6tables.is_some() {
+                        self.check_ipt("ip6tables", facts.ip6t.as_ref(), true)
+                    } else {
+                        Ok(())
+                    }
+                }),
+        };
+        checked.map_err(|e| ActionFailure::failed(format!("the block does not hold: {e}")))?;
+        let armed = is_armed(&facts.deadman);
+        if !self.args.revert_after.is_zero() && !armed {
+            return Err(ActionFailure::failed(format!(
+                "the dead-man timer is not armed ({})",
+                facts.deadman
+            )));
+        }
+        Ok(())
+    }
+
+    fn inverse(&self, snapshot: &Value) -> Option<Box<dyn Action>> {
+        let snap: BlockSnapshot = serde_json::from_value(snapshot.clone()).ok()?;
+        Some(Box::new(FirewallRestoreAction {
+            prior: snap.prior,
+            cancel: Some(self.files.clone()),
+            what: "firewall.block",
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actions::firewall::tests::{Canned, block, facts_output};
+
+    #[test]
+    fn guard_rails_refuse_before_any_change() {
+        let a = block("ports = [6443, 22]\nallow = [\"10.9.9.9\"]");
+        let mut node = Canned {
+            answers: vec![facts_output("10.9.9.9 50000 10.0.0.10 22")],
+            sent: Vec::new(),
+        };
+        let snap = a.snapshot(&mut node).expect("snapshot");
+        let err = a.apply(&mut node, &snap).expect_err("refused");
+        assert!(err.never_ran);
+        assert!(
+            err.message.contains("`ports` includes 22, the SSH port"),
+            "{}",
+            err.message
+        );
+        assert_eq!(node.sent.len(), 1, "only the snapshot ran");
+
+        let a = block("allow = [\"192.0.2.0/24\"]");
+        let mut node = Canned {
+            answers: vec![facts_output("::ffff:10.9.9.9 50000 10.0.0.10 22")],
+            sent: Vec::new(),
+        };
+        let snap = a.snapshot(&mut node).expect("snapshot");
+        let err = a.apply(&mut node, &snap).expect_err("refused");
+        assert!(
+            err.message
+                .contains("address as cp1 sees it, 10.9.9.9, is not in the allowlist"),
+            "{}",
+            err.message
+        );
+
+        let mut node = Canned {
+            answers: vec![facts_output("")],
+            sent: Vec::new(),
+        };
+        let snap = a.snapshot(&mut node).expect("snapshot");
+        let err = a.apply(&mut node, &snap).expect_err("refused");
+        assert!(
+            err.message.contains("cannot tell which address"),
+            "{}",
+            err.message
+        );
+    }
+    #[test]
+    fn apply_sends_the_ruleset_on_stdin_only() {
+        let a = block("allow = [\"10.9.9.0/24\"]\nrevert_after = \"0s\"");
+        let mut node = Canned {
+            answers: vec![facts_output("10.9.9.9 50000 10.0.0.10 22"), String::new()],
+            sent: Vec::new(),
+        };
+        let snap = a.snapshot(&mut node).expect("snapshot");
+        let applied = a.apply(&mut node, &snap).expect("apply");
+        assert!(
+            applied.summary.contains("no dead-man timer"),
+            "{}",
+            applied.summary
+        );
+        let (cmd, stdin) = &node.sent[1];
+        assert!(
+            !cmd.contains("10.9.9.0/24"),
+            "the ruleset leaked into the command"
+        );
+        assert_eq!(stdin.as_deref(), Some(a.nft_ruleset().as_bytes()));
+    }
+}
