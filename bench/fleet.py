@@ -252,13 +252,21 @@ Host *
         `Accepted publickey for USER from SRC port P` (LogLevel VERBOSE); its address is the
         `Connection from SRC port P on DST port` line before it, paired by source port as in
         accepted_since (every client connects from 127.0.0.1)."""
-        windows = [{} for _ in range(len(marks) - 1)]
+        return self.sessions_between(marks)[0]
+
+    def sessions_between(self, marks):
+        """As logins_between, and also the commands sshd started per address in each window
+        (`Starting session: command for USER from SRC port P`: one per SSH channel that ran a
+        command, paired with its connection's login by source port): (logins, commands)."""
+        logins = [{} for _ in range(len(marks) - 1)]
+        commands = [{} for _ in range(len(marks) - 1)]
         for i, path in enumerate(self.logs):
             bounds = [m[i] for m in marks]
             with open(path, "rb") as f:
                 f.seek(bounds[0])
                 data = f.read(bounds[-1] - bounds[0])
-            dest = {}
+            dest = {}  # source port -> addresses of connections not yet logged in
+            live = {}  # source port -> address of the last connection logged in from it
             pos = bounds[0]
             w = 0
             for raw in data.splitlines(keepends=True):
@@ -273,8 +281,14 @@ Host *
                 m = re.match(r"Accepted publickey for \S+ from \S+ port (\d+)", line)
                 if m and dest.get(m.group(1)):
                     a = dest[m.group(1)].pop(0)
-                    windows[w][a] = windows[w].get(a, 0) + 1
-        return windows
+                    live[m.group(1)] = a
+                    logins[w][a] = logins[w].get(a, 0) + 1
+                    continue
+                m = re.match(r"Starting session: command for \S+ from \S+ port (\d+)", line)
+                if m and m.group(1) in live:
+                    a = live[m.group(1)]
+                    commands[w][a] = commands[w].get(a, 0) + 1
+        return logins, commands
 
     def cpu_ticks(self):
         """CPU of the sshd fleet: the listeners' own time plus their reaped children's."""
