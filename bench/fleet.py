@@ -257,7 +257,11 @@ Host *
     def sessions_between(self, marks):
         """As logins_between, and also the commands sshd started per address in each window
         (`Starting session: command for USER from SRC port P`: one per SSH channel that ran a
-        command, paired with its connection's login by source port): (logins, commands)."""
+        command, paired with its connection's login by source port): (logins, commands).
+        Two connections from one source port to two addresses of the same sshd can be logged in
+        at once (Linux shares an ephemeral port between different destinations); a command
+        started then cannot be told apart and is counted under the address None, so the total
+        is exact and the per-address counts are a lower bound."""
         logins = [{} for _ in range(len(marks) - 1)]
         commands = [{} for _ in range(len(marks) - 1)]
         for i, path in enumerate(self.logs):
@@ -266,7 +270,7 @@ Host *
                 f.seek(bounds[0])
                 data = f.read(bounds[-1] - bounds[0])
             dest = {}  # source port -> addresses of connections not yet logged in
-            live = {}  # source port -> address of the last connection logged in from it
+            live = {}  # source port -> addresses of connections logged in and not yet closed
             pos = bounds[0]
             w = 0
             for raw in data.splitlines(keepends=True):
@@ -281,13 +285,18 @@ Host *
                 m = re.match(r"Accepted publickey for \S+ from \S+ port (\d+)", line)
                 if m and dest.get(m.group(1)):
                     a = dest[m.group(1)].pop(0)
-                    live[m.group(1)] = a
+                    live.setdefault(m.group(1), []).append(a)
                     logins[w][a] = logins[w].get(a, 0) + 1
                     continue
                 m = re.match(r"Starting session: command for \S+ from \S+ port (\d+)", line)
-                if m and m.group(1) in live:
-                    a = live[m.group(1)]
+                if m and live.get(m.group(1)):
+                    on = live[m.group(1)]
+                    a = on[0] if len(on) == 1 else None
                     commands[w][a] = commands[w].get(a, 0) + 1
+                    continue
+                m = re.match(r"Disconnected from user \S+ \S+ port (\d+)", line)
+                if m and live.get(m.group(1)):
+                    live[m.group(1)].pop(0)
         return logins, commands
 
     def cpu_ticks(self):
