@@ -1,0 +1,404 @@
+//! The Kubernetes API, one API server at a time, by IP, polite to a drowning control plane.
+//!
+//! - **Out of band**: endpoints are IPs from the inventory; the TLS name is set explicitly
+//!   (`tls_server_name`, else the kubeconfig's `tls-server-name`, else its server's host name)
+//!   and the CA verified; DNS is never asked.
+//! - **One endpoint at a time**: a request goes to the endpoint that last answered; only when it
+//!   cannot be reached or does not answer within the short per-request deadline is the next one
+//!   tried. A saturated server is never sent the same request by several connections.
+//! - **Paced and bounded**: every request waits for the run's API rate limiter and counts
+//!   against a request budget; `429 Too Many Requests` is honoured (`Retry-After`, API Priority
+//!   and Fairness: kubernetes.io/docs/concepts/cluster-administration/flow-control/) and 5xx
+//!   answers are retried with jittered backoff, both only until the request's deadline.
+//! - **Secrets stay secret**: credentials are never printed, journaled, or put in an error.
+//!
+//! The answers are `serde_json::Value`s; errors are the API's own `Status` objects
+//! (kubernetes.io/docs/reference/using-api/api-concepts/#response-status-kind).
+
+pub mod kubeconfig;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use self::kubeconfig::{Credentials, ExecCredential};
+use super::RateLimiter;
+
+/// How to reach one cluster's API servers.
+#[derive(Debug, Clone)]
+pub struct KubeConfig {
+    pub cluster: String,
+    pub endpoints: Vec<SocketAddr>,
+    /// The name the servers' certificates are checked against.
+    pub tls_server_name: Option<String>,
+    /// PEM.
+    pub ca: Option<Vec<u8>>,
+    pub credentials: Credentials,
+    /// Per request on one endpoint (connect included) before the next endpoint is tried.
+    pub timeout: Duration,
+    /// How long one call may keep retrying (429, 5xx, failover) in all.
+    pub deadline: Duration,
+    /// Requests this client may send in the whole run.
+    pub budget: usize,
+}
+
+/// Why a request failed. The kinds map onto target outcomes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KubeError {
+    #[error("no API server answered: {0}")]
+    Unreachable(String),
+    /// The server's certificate did not verify against the CA and TLS name (or another TLS
+    /// failure): never retried on another endpoint's behalf.
+    #[error("TLS with the API server failed: {0}")]
+    Tls(String),
+    #[error("{0}")]
+    Config(String),
+    /// The API answered with a `Status` (404 `NotFound`, 409 `Conflict`, 422 `Invalid`, 401, 403).
+    #[error("HTTP {code} {reason}: {message}")]
+    Status {
+        code: u16,
+        reason: String,
+        message: String,
+    },
+    /// Still throttled (429) when the deadline came.
+    #[error("the API server kept answering 429 Too Many Requests until the deadline: {0}")]
+    Throttled(String),
+    #[error("the run's budget of {0} API requests is spent")]
+    Budget(usize),
+    #[error("unexpected answer from the API server: {0}")]
+    Protocol(String),
+}
+
+impl KubeError {
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, KubeError::Status { code: 404, .. })
+    }
+
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, KubeError::Status { code: 409, .. })
+    }
+}
+
+/// One HTTP client per endpoint, built with the credentials of the moment.
+struct Endpoints {
+    clients: Vec<(reqwest::Client, String)>,
+    /// A token sent as `Authorization: Bearer`, if the credentials are one.
+    token: Option<String>,
+}
+
+/// A client for one cluster's API servers.
+pub struct Kube {
+    config: KubeConfig,
+    limiter: Arc<RateLimiter>,
+    /// The endpoint that answered last: the next request goes there first.
+    preferred: AtomicUsize,
+    sent: AtomicUsize,
+    endpoints: Mutex<Option<Arc<Endpoints>>>,
+}
+
+impl Kube {
+    pub fn new(config: KubeConfig, limiter: Arc<RateLimiter>) -> Result<Kube, KubeError> {
+        if config.endpoints.is_empty() {
+            return Err(KubeError::Config(format!(
+                "cluster {} lists no api_endpoints in the inventory",
+                config.cluster
+            )));
+        }
+        Ok(Kube {
+            config,
+            limiter,
+            preferred: AtomicUsize::new(0),
+            sent: AtomicUsize::new(0),
+            endpoints: Mutex::new(None),
+        })
+    }
+
+    pub fn cluster(&self) -> &str {
+        &self.config.cluster
+    }
+
+    /// Requests sent so far (for messages and tests).
+    pub fn requests_sent(&self) -> usize {
+        self.sent.load(Ordering::SeqCst)
+    }
+
+    /// The clients, built on first use (an exec plugin runs then, off the async workers).
+    async fn endpoints(&self) -> Result<Arc<Endpoints>, KubeError> {
+        if let Some(e) = self
+            .endpoints
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+        {
+            return Ok(Arc::clone(e));
+        }
+        let config = self.config.clone();
+        let built = tokio::task::spawn_blocking(move || build(&config))
+            .await
+            .map_err(|e| KubeError::Config(format!("building the API client: {e}")))??;
+        let built = Arc::new(built);
+        *self
+            .endpoints
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&built));
+        Ok(built)
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> Result<Value, KubeError> {
+        self.request(reqwest::Method::GET, path, None).await
+    }
+
+    /// `PATCH path` with a JSON merge patch (RFC 7386).
+    pub async fn merge_patch(&self, path: &str, patch: &Value) -> Result<Value, KubeError> {
+        self.request(
+            reqwest::Method::PATCH,
+            path,
+            Some(("application/merge-patch+json", patch)),
+        )
+        .await
+    }
+
+    /// `POST path` (create).
+    pub async fn create(&self, path: &str, object: &Value) -> Result<Value, KubeError> {
+        self.request(
+            reqwest::Method::POST,
+            path,
+            Some(("application/json", object)),
+        )
+        .await
+    }
+
+    /// `DELETE path` with a `DeleteOptions` body.
+    pub async fn delete(&self, path: &str, options: &Value) -> Result<Value, KubeError> {
+        self.request(
+            reqwest::Method::DELETE,
+            path,
+            Some(("application/json", options)),
+        )
+        .await
+    }
+
+    /// One API call: paced, budgeted, failing over between endpoints, honouring 429 and
+    /// backing off on 5xx, all within the configured deadline.
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<(&str, &Value)>,
+    ) -> Result<Value, KubeError> {
+        let endpoints = self.endpoints().await?;
+        let deadline = Instant::now() + self.config.deadline;
+        let n = endpoints.clients.len();
+        let mut unreachable: Vec<String> = Vec::new();
+        let mut attempt: u32 = 0;
+        let mut index = self.preferred.load(Ordering::SeqCst) % n;
+        let mut tried_here = 0;
+        loop {
+            if self.sent.fetch_add(1, Ordering::SeqCst) >= self.config.budget {
+                return Err(KubeError::Budget(self.config.budget));
+            }
+            let limiter = Arc::clone(&self.limiter);
+            let _ = tokio::task::spawn_blocking(move || limiter.acquire()).await;
+            let (client, base) = &endpoints.clients[index];
+            let mut req = client.request(method.clone(), format!("{base}{path}"));
+            req = req.header(reqwest::header::ACCEPT, "application/json");
+            if let Some(token) = &endpoints.token {
+                req = req.bearer_auth(token);
+            }
+            if let Some((content_type, value)) = body {
+                req = req
+                    .header(reqwest::header::CONTENT_TYPE, content_type)
+                    .body(value.to_string());
+            }
+            let response = match req.send().await {
+                Ok(r) => r,
+                Err(e) => {
+                    let why = chain(&e);
+                    if is_tls(&why) {
+                        return Err(KubeError::Tls(format!("{base}: {why}")));
+                    }
+                    unreachable.push(format!("{base}: {why}"));
+                    tried_here += 1;
+                    if tried_here >= n || Instant::now() >= deadline {
+                        return Err(KubeError::Unreachable(unreachable.join("; ")));
+                    }
+                    index = (index + 1) % n;
+                    continue;
+                }
+            };
+            self.preferred.store(index, Ordering::SeqCst);
+            tried_here = 0;
+            let status = response.status().as_u16();
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            let text = response
+                .text()
+                .await
+                .map_err(|e| KubeError::Protocol(chain(&e)))?;
+            let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            if (200..300).contains(&status) {
+                return Ok(value);
+            }
+            let error = status_error(status, &value, &text);
+            let wait = match status {
+                // Priority and Fairness says when to come back; never sooner, never past the
+                // deadline.
+                429 => Duration::from_secs(retry_after.unwrap_or(1).clamp(1, 60)),
+                500..=599 => backoff(attempt),
+                _ => return Err(error),
+            };
+            attempt += 1;
+            if Instant::now() + wait >= deadline {
+                return Err(if status == 429 {
+                    KubeError::Throttled(error.to_string())
+                } else {
+                    error
+                });
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// Jittered exponential backoff: 0.5 s doubling to 8 s, full jitter, so clients that failed
+/// together do not come back together.
+fn backoff(attempt: u32) -> Duration {
+    let cap = Duration::from_millis(500u64.saturating_mul(1 << attempt.min(4)));
+    cap.mul_f64(fastrand::f64()).max(Duration::from_millis(50))
+}
+
+fn status_error(code: u16, value: &Value, text: &str) -> KubeError {
+    let field = |f: &str| value.get(f).and_then(Value::as_str).map(str::to_owned);
+    KubeError::Status {
+        code,
+        reason: field("reason").unwrap_or_else(|| "Unknown".into()),
+        message: field("message").unwrap_or_else(|| text.chars().take(200).collect()),
+    }
+}
+
+fn is_tls(why: &str) -> bool {
+    let w = why.to_ascii_lowercase();
+    w.contains("certificate") || w.contains("invalid peer") || w.contains("tls handshake")
+}
+
+fn build(config: &KubeConfig) -> Result<Endpoints, KubeError> {
+    let (token, identity) = match &config.credentials {
+        Credentials::None => (None, None),
+        Credentials::Token(t) => (Some(t.clone()), None),
+        Credentials::TokenFile(p) => (
+            Some(
+                std::fs::read_to_string(p)
+                    .map_err(|e| {
+                        KubeError::Config(format!("cannot read token file {}: {e}", p.display()))
+                    })?
+                    .trim()
+                    .to_owned(),
+            ),
+            None,
+        ),
+        Credentials::ClientCert { cert, key } => (None, Some(identity(cert, key)?)),
+        Credentials::Exec(exec) => {
+            match kubeconfig::run_exec(exec, Duration::from_secs(30)).map_err(KubeError::Config)? {
+                ExecCredential::Token(t) => (Some(t), None),
+                ExecCredential::ClientCert { cert, key } => (None, Some(identity(&cert, &key)?)),
+            }
+        }
+    };
+    let ca = config
+        .ca
+        .as_ref()
+        .map(|pem| {
+            reqwest::Certificate::from_pem(pem).map_err(|e| {
+                KubeError::Config(format!("the cluster CA is not a PEM certificate: {e}"))
+            })
+        })
+        .transpose()?;
+    let clients = config
+        .endpoints
+        .iter()
+        .map(|&addr| {
+            let host = config
+                .tls_server_name
+                .clone()
+                .unwrap_or_else(|| match addr.ip() {
+                    std::net::IpAddr::V4(ip) => ip.to_string(),
+                    std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+                });
+            let mut b = reqwest::Client::builder()
+                .timeout(config.timeout)
+                .connect_timeout(config.timeout)
+                .no_proxy()
+                // One connection per endpoint: a handful of requests in flight at most.
+                .pool_max_idle_per_host(1);
+            if config.tls_server_name.is_some() {
+                // The name is only what TLS verifies; the address is the endpoint's IP.
+                b = b.resolve(&host, addr);
+            }
+            if let Some(ca) = &ca {
+                b = b
+                    .tls_built_in_root_certs(false)
+                    .add_root_certificate(ca.clone());
+            }
+            if let Some(id) = &identity {
+                b = b.identity(id.clone());
+            }
+            let client = b
+                .build()
+                .map_err(|e| KubeError::Config(format!("cannot build an HTTP client: {e}")))?;
+            Ok((client, format!("https://{host}:{}", addr.port())))
+        })
+        .collect::<Result<_, KubeError>>()?;
+    Ok(Endpoints { clients, token })
+}
+
+fn identity(cert: &[u8], key: &[u8]) -> Result<reqwest::Identity, KubeError> {
+    let mut pem = cert.to_vec();
+    pem.push(b'\n');
+    pem.extend_from_slice(key);
+    reqwest::Identity::from_pem(&pem)
+        .map_err(|e| KubeError::Config(format!("the client certificate and key do not load: {e}")))
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(c) = source {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        source = c.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_jittered_and_capped() {
+        for attempt in 0..10 {
+            let b = backoff(attempt);
+            assert!(b <= Duration::from_secs(8), "{b:?}");
+            assert!(b >= Duration::from_millis(50), "{b:?}");
+        }
+    }
+
+    #[test]
+    fn a_status_object_becomes_a_typed_error() {
+        let v = serde_json::json!({"kind":"Status","apiVersion":"v1","status":"Failure",
+            "message":"daemonsets.apps \"x\" not found","reason":"NotFound","code":404});
+        let e = status_error(404, &v, "");
+        assert!(e.is_not_found());
+        assert_eq!(
+            e.to_string(),
+            "HTTP 404 NotFound: daemonsets.apps \"x\" not found"
+        );
+    }
+}
