@@ -1096,6 +1096,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def handle_request(self, mutating):
         url = urlparse(self.path)
+        self.body_read = False
         self.server.stats.request(self.command, url.path)
         health = url.path in HEALTH or any(url.path.startswith(h + "/") for h in HEALTH[:3])
         if not health:
@@ -1130,6 +1131,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def drain_body(self):
         """Reads the request body unless it is too big to bother, so the connection can serve
         the next request."""
+        if self.body_read:
+            return
+        self.body_read = True
         n = int(self.headers.get("Content-Length") or 0)
         if 0 < n <= MAX_BODY:
             self.rfile.read(n)
@@ -1137,6 +1141,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
 
     def body(self, required):
+        self.body_read = True
         n = int(self.headers.get("Content-Length") or 0)
         if n > MAX_BODY:
             self.close_connection = True
