@@ -219,6 +219,13 @@ impl SshSettings {
 /// never adds load worth mentioning to a control plane that is drowning.
 pub const DEFAULT_API_RATE: f64 = 20.0;
 
+/// How long one API call may keep retrying (429 Retry-After, 5xx backoff, failover) in all.
+pub const API_CALL_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// API requests one run may send to one cluster: an upper bound that no runbook reaches, so a
+/// bug can never turn breakglass into the load it was run to remove.
+pub const API_REQUEST_BUDGET: usize = 2000;
+
 /// How long one etcd or API request may take on one endpoint before the next is tried.
 pub const API_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 

@@ -11,6 +11,7 @@ mod exec;
 mod firewall;
 mod inventory;
 mod journal;
+mod kube;
 mod lab;
 mod logins;
 mod progress;

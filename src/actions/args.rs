@@ -40,11 +40,13 @@ pub enum ActionKind {
     Pause,
     #[serde(rename = "etcd.delete")]
     EtcdDelete,
+    #[serde(rename = "workload.pause")]
+    WorkloadPause,
 }
 
 impl ActionKind {
     /// Every kind, in the order the reference documents them.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::SshExec,
         Self::FirewallBlock,
         Self::FirewallUnblock,
@@ -55,6 +57,7 @@ impl ActionKind {
         Self::WaitHealthy,
         Self::Pause,
         Self::EtcdDelete,
+        Self::WorkloadPause,
     ];
 
     /// The name used in runbooks, plans and the journal.
@@ -70,6 +73,7 @@ impl ActionKind {
             Self::WaitHealthy => "wait.healthy",
             Self::Pause => "pause",
             Self::EtcdDelete => "etcd.delete",
+            Self::WorkloadPause => "workload.pause",
         }
     }
 
@@ -81,7 +85,10 @@ impl ActionKind {
     /// `wait.healthy` and `pause` run once, from the operator's machine, and `etcd.delete` on
     /// the keys it names: they take no targets.
     pub fn takes_targets(self) -> bool {
-        !matches!(self, Self::WaitHealthy | Self::Pause | Self::EtcdDelete)
+        !matches!(
+            self,
+            Self::WaitHealthy | Self::Pause | Self::EtcdDelete | Self::WorkloadPause
+        )
     }
 
     /// Whether a step of this kind asks for the typed cluster name unless the runbook says
@@ -95,6 +102,7 @@ impl ActionKind {
                 | Self::ApiserversTune
                 | Self::WorkloadKill
                 | Self::EtcdDelete
+                | Self::WorkloadPause
         )
     }
 
@@ -115,6 +123,7 @@ impl ActionKind {
             Self::WaitHealthy => struct_fields::<WaitHealthy>(),
             Self::Pause => struct_fields::<Pause>(),
             Self::EtcdDelete => struct_fields::<EtcdDelete>(),
+            Self::WorkloadPause => struct_fields::<WorkloadPause>(),
         }
     }
 
@@ -145,6 +154,7 @@ impl ActionKind {
             Self::WaitHealthy => ActionArgs::WaitHealthy(typed(with)?),
             Self::Pause => ActionArgs::Pause(typed(with)?),
             Self::EtcdDelete => ActionArgs::EtcdDelete(typed(with)?),
+            Self::WorkloadPause => ActionArgs::WorkloadPause(typed(with)?),
         })
     }
 }
@@ -180,6 +190,8 @@ pub enum ActionArgs {
     Pause(Pause),
     #[serde(rename = "etcd.delete")]
     EtcdDelete(EtcdDelete),
+    #[serde(rename = "workload.pause")]
+    WorkloadPause(WorkloadPause),
 }
 
 /// One problem found by [`ActionArgs::validate`].
@@ -219,6 +231,7 @@ impl ActionArgs {
             Self::WaitHealthy(_) => ActionKind::WaitHealthy,
             Self::Pause(_) => ActionKind::Pause,
             Self::EtcdDelete(_) => ActionKind::EtcdDelete,
+            Self::WorkloadPause(_) => ActionKind::WorkloadPause,
         }
     }
 
@@ -234,6 +247,7 @@ impl ActionArgs {
             Self::WaitHealthy(a) => a.validate(),
             Self::Pause(a) => a.validate(),
             Self::EtcdDelete(a) => a.validate(),
+            Self::WorkloadPause(a) => a.validate(),
         }
     }
 
@@ -756,6 +770,48 @@ pub struct EtcdDelete {
     /// The inventory cluster whose etcd holds the keys. Default: the runbook's `cluster`.
     #[serde(default)]
     pub cluster: Option<String>,
+}
+
+/// `workload.pause`: stop a `DaemonSet` everywhere through the API, reversibly: its pod template's
+/// `nodeSelector` gets a label no node has (`breakglass.io/paused: RUN`), so the controller
+/// itself removes its pods from every node and creates none. Undo removes exactly that label.
+/// The first choice for the reference incident's telemetry agent: nothing is deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadPause {
+    /// The `DaemonSet`'s namespace.
+    pub namespace: String,
+    /// The `DaemonSet`'s name.
+    pub name: String,
+    /// The inventory cluster whose API servers to use. Default: the runbook's `cluster`.
+    #[serde(default)]
+    pub cluster: Option<String>,
+}
+
+impl WorkloadPause {
+    fn validate(&self) -> Vec<ArgProblem> {
+        let mut problems = Vec::new();
+        for (field, value) in [("namespace", &self.namespace), ("name", &self.name)] {
+            if !is_dns_label_or_subdomain(value) {
+                problems.push(ArgProblem::at(
+                    field,
+                    format!("`{value}` is not a Kubernetes name (lowercase letters, digits, `-` and `.`)"),
+                ));
+            }
+        }
+        problems
+    }
+}
+
+/// RFC 1123 subdomain, as Kubernetes names are: lowercase alphanumerics, `-` and `.`, at most
+/// 253 characters, starting and ending with an alphanumeric.
+fn is_dns_label_or_subdomain(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && s.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric())
 }
 
 /// The most keys one prefix delete may name: a bound, not a goal.

@@ -18,6 +18,7 @@ use crate::cancel::Cancel;
 use crate::inventory::Host;
 use crate::transport::RateLimiter;
 use crate::transport::etcd::{Etcd, EtcdConfig};
+use crate::transport::kube::{Kube, KubeConfig, kubeconfig};
 use crate::transport::ssh::{SshOptions, SshTarget};
 
 /// What a step acts on. More kinds (node groups, API endpoints, cloud firewall rules,
@@ -36,6 +37,13 @@ pub enum Target {
         key: String,
         prefix: bool,
     },
+    /// A Kubernetes object, reached through the cluster's API servers. `name` is how events and
+    /// journals call it (`daemonsets/monitoring/telemetry-agent`); `path` its API path.
+    KubeObject {
+        cluster: String,
+        name: String,
+        path: String,
+    },
 }
 
 /// The name the operator's machine has in events and journals.
@@ -48,6 +56,7 @@ impl Target {
             Target::Host(h) => &h.name,
             Target::Operator => OPERATOR,
             Target::EtcdKey { key, .. } => key,
+            Target::KubeObject { name, .. } => name,
         }
     }
 
@@ -57,13 +66,14 @@ impl Target {
             Target::Host(h) => h.socket_addr().to_string(),
             Target::Operator => "local".into(),
             Target::EtcdKey { cluster, .. } => format!("etcd of cluster {cluster}"),
+            Target::KubeObject { cluster, .. } => format!("API of cluster {cluster}"),
         }
     }
 
     pub fn host(&self) -> Option<&Host> {
         match self {
             Target::Host(h) => Some(h),
-            Target::Operator | Target::EtcdKey { .. } => None,
+            Target::Operator | Target::EtcdKey { .. } | Target::KubeObject { .. } => None,
         }
     }
 }
@@ -110,6 +120,13 @@ pub trait Reach: Send + Sync {
             "this run has no way to reach the etcd of cluster {cluster}"
         )))
     }
+
+    /// The API client of `cluster` (built once per run).
+    fn kube(&self, cluster: &str) -> Result<Arc<Kube>, ActionFailure> {
+        Err(ActionFailure::refused(format!(
+            "this run has no way to reach the API servers of cluster {cluster}"
+        )))
+    }
 }
 
 /// How a run reaches its targets for real: SSH with the run's trust, credentials and deadlines
@@ -119,9 +136,12 @@ pub struct FleetReach {
     pub options: Arc<SshOptions>,
     pub limiter: Arc<RateLimiter>,
     pub etcd: BTreeMap<String, EtcdConfig>,
-    /// Requests per second to etcd across the run.
+    /// The inventory's clusters, for their API servers (the kubeconfig is read on first use).
+    pub clusters: BTreeMap<String, crate::inventory::Cluster>,
+    /// Requests per second to etcd and to API servers across the run.
     pub api_limiter: Arc<RateLimiter>,
     etcd_clients: Mutex<BTreeMap<String, Arc<Etcd>>>,
+    kube_clients: Mutex<BTreeMap<String, Arc<Kube>>>,
 }
 
 impl FleetReach {
@@ -129,14 +149,17 @@ impl FleetReach {
         options: Arc<SshOptions>,
         limiter: Arc<RateLimiter>,
         etcd: BTreeMap<String, EtcdConfig>,
+        clusters: BTreeMap<String, crate::inventory::Cluster>,
         api_limiter: Arc<RateLimiter>,
     ) -> FleetReach {
         FleetReach {
             options,
             limiter,
             etcd,
+            clusters,
             api_limiter,
             etcd_clients: Mutex::default(),
+            kube_clients: Mutex::default(),
         }
     }
 }
@@ -171,6 +194,58 @@ impl Reach for FleetReach {
         clients.insert(cluster.to_owned(), Arc::clone(&client));
         Ok(client)
     }
+
+    fn kube(&self, cluster: &str) -> Result<Arc<Kube>, ActionFailure> {
+        let mut clients = self
+            .kube_clients
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(client) = clients.get(cluster) {
+            return Ok(Arc::clone(client));
+        }
+        let c = self.clusters.get(cluster).ok_or_else(|| {
+            ActionFailure::refused(format!("the inventory has no cluster {cluster}"))
+        })?;
+        let config = kube_config(c).map_err(ActionFailure::refused)?;
+        let client = Arc::new(
+            Kube::new(config, Arc::clone(&self.api_limiter))
+                .map_err(|e| ActionFailure::refused(e.to_string()))?,
+        );
+        clients.insert(cluster.to_owned(), Arc::clone(&client));
+        Ok(client)
+    }
+}
+
+/// The API client settings of an inventory cluster: its `api_endpoints`, the TLS name and CA
+/// from the inventory first, then from the kubeconfig's context, and that context's
+/// credentials.
+pub fn kube_config(c: &crate::inventory::Cluster) -> Result<KubeConfig, String> {
+    let ctx = match &c.kubeconfig {
+        Some(path) => Some(kubeconfig::load(path, c.context.as_deref())?),
+        None => None,
+    };
+    let ca = match &c.ca_file {
+        Some(p) => Some(
+            std::fs::read(p).map_err(|e| format!("cannot read ca_file {}: {e}", p.display()))?,
+        ),
+        None => ctx.as_ref().and_then(|x| x.ca.clone()),
+    };
+    let tls_server_name = c.tls_server_name.clone().or_else(|| {
+        ctx.as_ref()
+            .and_then(|x| x.tls_server_name.clone().or_else(|| x.server_host.clone()))
+            // An IP in the kubeconfig's server URL names nothing: check the endpoint's own IP.
+            .filter(|h| h.parse::<std::net::IpAddr>().is_err())
+    });
+    Ok(KubeConfig {
+        cluster: c.name.clone(),
+        endpoints: c.api_endpoints.clone(),
+        tls_server_name,
+        ca,
+        credentials: ctx.map_or(kubeconfig::Credentials::None, |x| x.credentials),
+        timeout: crate::settings::API_REQUEST_TIMEOUT,
+        deadline: crate::settings::API_CALL_DEADLINE,
+        budget: crate::settings::API_REQUEST_BUDGET,
+    })
 }
 
 /// The SSH endpoint of an inventory host (and its jump host).
@@ -193,6 +268,12 @@ pub trait Context {
     /// The etcd of the target's cluster (an etcd key target only).
     fn etcd(&mut self) -> Result<Arc<Etcd>, ActionFailure> {
         Err(ActionFailure::refused("this target is not in etcd"))
+    }
+    /// The API client of the target's cluster (a Kubernetes object target only).
+    fn kube(&mut self) -> Result<Arc<Kube>, ActionFailure> {
+        Err(ActionFailure::refused(
+            "this target is not a Kubernetes object",
+        ))
     }
     /// Set by the first Ctrl-C: long waits end early.
     fn cancel(&self) -> &Cancel;
@@ -270,6 +351,16 @@ impl Context for StepContext<'_> {
             Target::EtcdKey { cluster, .. } => self.reach.etcd(cluster),
             other => Err(ActionFailure::refused(format!(
                 "step {} acts on {other}, which is not in etcd",
+                self.step
+            ))),
+        }
+    }
+
+    fn kube(&mut self) -> Result<Arc<Kube>, ActionFailure> {
+        match self.target {
+            Target::KubeObject { cluster, .. } => self.reach.kube(cluster),
+            other => Err(ActionFailure::refused(format!(
+                "step {} acts on {other}, which is not a Kubernetes object",
                 self.step
             ))),
         }

@@ -18,6 +18,7 @@ pub mod ssh_exec;
 pub mod tune;
 pub mod wait_healthy;
 pub mod workload;
+pub mod workload_pause;
 
 use std::sync::Arc;
 
@@ -100,5 +101,6 @@ pub fn build(args: &ActionArgs, ctx: &BuildContext<'_>) -> anyhow::Result<Arc<dy
         ActionArgs::FirewallBlock(a) => Arc::new(firewall::FirewallBlockAction::new(a, ctx)?),
         ActionArgs::FirewallUnblock(a) => Arc::new(firewall::FirewallUnblockAction::new(a, ctx)?),
         ActionArgs::EtcdDelete(a) => Arc::new(etcd_delete::EtcdDeleteAction::new(a, ctx)?),
+        ActionArgs::WorkloadPause(a) => Arc::new(workload_pause::WorkloadPauseAction::new(a, ctx)?),
     })
 }

@@ -148,6 +148,7 @@ fn run_settings(
             Arc::new(ssh.options),
             limiter,
             crate::settings::etcd_configs(inventory),
+            inventory.clusters.clone(),
             Arc::new(crate::transport::RateLimiter::new(
                 crate::settings::DEFAULT_API_RATE,
             )),

@@ -203,6 +203,8 @@ struct RawCluster {
     etcd_key_file: Option<Spanned<String>>,
     etcd_ca_file: Option<Spanned<String>>,
     etcd_server_name: Option<Spanned<String>>,
+    kubeconfig: Option<Spanned<String>>,
+    context: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -477,6 +479,8 @@ impl<'a> Builder<'a> {
                     etcd_key_file,
                     etcd_ca_file,
                     etcd_server_name: c.etcd_server_name.map(Spanned::into_inner),
+                    kubeconfig: file(&c.kubeconfig)?,
+                    context: c.context.map(Spanned::into_inner),
                 },
             );
         }

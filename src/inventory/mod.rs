@@ -84,6 +84,10 @@ pub struct Cluster {
     /// The name etcd's certificate is checked against (default: the endpoint's IP, which
     /// kubeadm puts in the certificate's SANs).
     pub etcd_server_name: Option<String>,
+    /// The kubeconfig whose credentials (and CA) reach the API servers; `~` expanded.
+    pub kubeconfig: Option<PathBuf>,
+    /// Its context (default: its `current-context`).
+    pub context: Option<String>,
 }
 
 /// One host, after defaults and range expansion.
