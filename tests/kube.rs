@@ -3,7 +3,7 @@
 //! with the TLS name set, through a kubeconfig's credentials.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use breakglass::lab::apiserver::ApiServer;
@@ -66,7 +66,7 @@ impl Env {
     }
 
     /// An inventory with `endpoints` as the cluster's API servers.
-    fn inventory(&self, endpoints: &[SocketAddr], tls_name: &str, kubeconfig: &PathBuf) -> PathBuf {
+    fn inventory(&self, endpoints: &[SocketAddr], tls_name: &str, kubeconfig: &Path) -> PathBuf {
         let list: Vec<String> = endpoints.iter().map(|e| format!("\"{e}\"")).collect();
         self.scratch.write(
             "inventory.toml",
