@@ -664,6 +664,7 @@ class Api:
             limit = int(query.get("limit", ["0"])[0] or "0")
         except ValueError:
             raise bad_request("invalid limit: %r" % query["limit"][0])
+        limit = max(limit, 0)
         labels = label_matcher(query.get("labelSelector", [""])[0])
         fields = field_matcher(res, query.get("fieldSelector", [""])[0])
         start, rev = prefix, 0
