@@ -49,6 +49,13 @@ from. Values in protobuf form (b"k8s\\0" + runtime.Unknown, as a server without
 stand-in cannot decode protobuf objects), LIST shows their metadata only (with the annotation
 lab.breakglass.dev/protobuf-value) and DELETE removes them.
 
+Where it differs from the real server, on purpose and documented so that nobody tests against
+the difference: watches carry BOOKMARK events only; Foreground propagation completes at once
+(dependents and owner deleted in the request, as Background) instead of leaving the owner with
+a deletionTimestamp; dryRun is refused (400) rather than ignored; there are no namespaces
+objects, admission or authorization; JSON patch, strategic merge patch and apply answer 415.
+List items carry no kind/apiVersion, exactly like the real server's typed lists.
+
 Authentication: when --token-auth-file is given, a request needs `Authorization: Bearer <a
 listed token>` or a TLS client certificate signed by --client-ca-file, else 401 Unauthorized
 (https://kubernetes.io/docs/reference/access-authn-authz/authentication/). Without a token file
@@ -664,6 +671,7 @@ class Api:
             limit = int(query.get("limit", ["0"])[0] or "0")
         except ValueError:
             raise bad_request("invalid limit: %r" % query["limit"][0])
+        limit = max(limit, 0)
         labels = label_matcher(query.get("labelSelector", [""])[0])
         fields = field_matcher(res, query.get("fieldSelector", [""])[0])
         start, rev = prefix, 0
@@ -804,7 +812,9 @@ class Api:
 
     # PATCH with application/merge-patch+json (RFC 7386), computed on the object read and
     # written guarded by its revision
-    # (https://kubernetes.io/docs/reference/using-api/api-concepts/#patch-and-apply).
+    # (https://kubernetes.io/docs/reference/using-api/api-concepts/ for PATCH, RFC 7386 for the
+    # format, https://kubernetes.io/docs/tasks/manage-kubernetes-objects/update-api-object-kubectl-patch/
+    # for its use with Kubernetes objects).
     def patch(self, res, ns, name, patch):
         if not isinstance(patch, dict):
             raise bad_request("a merge patch for an object must be a JSON object")
