@@ -42,11 +42,15 @@ pub enum ActionKind {
     EtcdDelete,
     #[serde(rename = "workload.pause")]
     WorkloadPause,
+    #[serde(rename = "workload.delete")]
+    WorkloadDelete,
+    #[serde(rename = "workload.scale")]
+    WorkloadScale,
 }
 
 impl ActionKind {
     /// Every kind, in the order the reference documents them.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 13] = [
         Self::SshExec,
         Self::FirewallBlock,
         Self::FirewallUnblock,
@@ -58,6 +62,8 @@ impl ActionKind {
         Self::Pause,
         Self::EtcdDelete,
         Self::WorkloadPause,
+        Self::WorkloadDelete,
+        Self::WorkloadScale,
     ];
 
     /// The name used in runbooks, plans and the journal.
@@ -74,6 +80,8 @@ impl ActionKind {
             Self::Pause => "pause",
             Self::EtcdDelete => "etcd.delete",
             Self::WorkloadPause => "workload.pause",
+            Self::WorkloadDelete => "workload.delete",
+            Self::WorkloadScale => "workload.scale",
         }
     }
 
@@ -87,7 +95,12 @@ impl ActionKind {
     pub fn takes_targets(self) -> bool {
         !matches!(
             self,
-            Self::WaitHealthy | Self::Pause | Self::EtcdDelete | Self::WorkloadPause
+            Self::WaitHealthy
+                | Self::Pause
+                | Self::EtcdDelete
+                | Self::WorkloadPause
+                | Self::WorkloadDelete
+                | Self::WorkloadScale
         )
     }
 
@@ -103,6 +116,8 @@ impl ActionKind {
                 | Self::WorkloadKill
                 | Self::EtcdDelete
                 | Self::WorkloadPause
+                | Self::WorkloadDelete
+                | Self::WorkloadScale
         )
     }
 
@@ -124,6 +139,8 @@ impl ActionKind {
             Self::Pause => struct_fields::<Pause>(),
             Self::EtcdDelete => struct_fields::<EtcdDelete>(),
             Self::WorkloadPause => struct_fields::<WorkloadPause>(),
+            Self::WorkloadDelete => struct_fields::<WorkloadDelete>(),
+            Self::WorkloadScale => struct_fields::<WorkloadScale>(),
         }
     }
 
@@ -155,6 +172,8 @@ impl ActionKind {
             Self::Pause => ActionArgs::Pause(typed(with)?),
             Self::EtcdDelete => ActionArgs::EtcdDelete(typed(with)?),
             Self::WorkloadPause => ActionArgs::WorkloadPause(typed(with)?),
+            Self::WorkloadDelete => ActionArgs::WorkloadDelete(typed(with)?),
+            Self::WorkloadScale => ActionArgs::WorkloadScale(typed(with)?),
         })
     }
 }
@@ -192,6 +211,10 @@ pub enum ActionArgs {
     EtcdDelete(EtcdDelete),
     #[serde(rename = "workload.pause")]
     WorkloadPause(WorkloadPause),
+    #[serde(rename = "workload.delete")]
+    WorkloadDelete(WorkloadDelete),
+    #[serde(rename = "workload.scale")]
+    WorkloadScale(WorkloadScale),
 }
 
 /// One problem found by [`ActionArgs::validate`].
@@ -232,6 +255,8 @@ impl ActionArgs {
             Self::Pause(_) => ActionKind::Pause,
             Self::EtcdDelete(_) => ActionKind::EtcdDelete,
             Self::WorkloadPause(_) => ActionKind::WorkloadPause,
+            Self::WorkloadDelete(_) => ActionKind::WorkloadDelete,
+            Self::WorkloadScale(_) => ActionKind::WorkloadScale,
         }
     }
 
@@ -248,6 +273,8 @@ impl ActionArgs {
             Self::Pause(a) => a.validate(),
             Self::EtcdDelete(a) => a.validate(),
             Self::WorkloadPause(a) => a.validate(),
+            Self::WorkloadDelete(a) => a.validate(),
+            Self::WorkloadScale(a) => a.validate(),
         }
     }
 
@@ -790,17 +817,121 @@ pub struct WorkloadPause {
 
 impl WorkloadPause {
     fn validate(&self) -> Vec<ArgProblem> {
-        let mut problems = Vec::new();
-        for (field, value) in [("namespace", &self.namespace), ("name", &self.name)] {
-            if !is_dns_label_or_subdomain(value) {
-                problems.push(ArgProblem::at(
-                    field,
-                    format!("`{value}` is not a Kubernetes name (lowercase letters, digits, `-` and `.`)"),
-                ));
-            }
+        names_problems(&self.namespace, &self.name)
+    }
+}
+
+/// The kinds of workload `workload.delete` removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WorkloadKind {
+    DaemonSet,
+    Deployment,
+    StatefulSet,
+    Job,
+    CronJob,
+}
+
+impl WorkloadKind {
+    /// API group/version and resource: `apps/v1` `daemonsets`.
+    pub fn resource(self) -> (&'static str, &'static str) {
+        match self {
+            WorkloadKind::DaemonSet => ("apps/v1", "daemonsets"),
+            WorkloadKind::Deployment => ("apps/v1", "deployments"),
+            WorkloadKind::StatefulSet => ("apps/v1", "statefulsets"),
+            WorkloadKind::Job => ("batch/v1", "jobs"),
+            WorkloadKind::CronJob => ("batch/v1", "cronjobs"),
+        }
+    }
+}
+
+/// What happens to a deleted object's dependents (its pods):
+/// kubernetes.io/docs/concepts/architecture/garbage-collection/#cascading-deletion.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PropagationPolicy {
+    /// The object goes now; the garbage collector removes its pods after.
+    #[default]
+    Background,
+    /// The object stays (being deleted) until its pods are gone.
+    Foreground,
+    /// The pods stay, ownerless.
+    Orphan,
+}
+
+/// `workload.delete`: delete a workload through the API, with preconditions on the uid and
+/// resourceVersion the snapshot read, so it deletes the object it looked at and nothing newer.
+/// The snapshot is the whole object; undo re-creates it without its server-set fields (status,
+/// uid, resourceVersion, managedFields, ...) as a new object (its pods are not brought back by
+/// undo; its controller makes new ones).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadDelete {
+    /// `DaemonSet`, `Deployment`, `StatefulSet`, `Job` or `CronJob`.
+    pub kind: WorkloadKind,
+    pub namespace: String,
+    pub name: String,
+    /// `Background` (default), `Foreground` or `Orphan`.
+    #[serde(default)]
+    pub propagation_policy: PropagationPolicy,
+    /// The inventory cluster whose API servers to use. Default: the runbook's `cluster`.
+    #[serde(default)]
+    pub cluster: Option<String>,
+}
+
+impl WorkloadDelete {
+    fn validate(&self) -> Vec<ArgProblem> {
+        names_problems(&self.namespace, &self.name)
+    }
+}
+
+/// The kinds `workload.scale` scales (through the `scale` subresource).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ScalableKind {
+    Deployment,
+    StatefulSet,
+}
+
+/// `workload.scale`: set a Deployment's or `StatefulSet`'s replicas through its `scale`
+/// subresource; undo sets the count the snapshot read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadScale {
+    /// `Deployment` or `StatefulSet`.
+    pub kind: ScalableKind,
+    pub namespace: String,
+    pub name: String,
+    /// The replica count to set (0 stops every pod).
+    pub replicas: u32,
+    /// The inventory cluster whose API servers to use. Default: the runbook's `cluster`.
+    #[serde(default)]
+    pub cluster: Option<String>,
+}
+
+impl WorkloadScale {
+    fn validate(&self) -> Vec<ArgProblem> {
+        let mut problems = names_problems(&self.namespace, &self.name);
+        if self.replicas > 10_000 {
+            problems.push(ArgProblem::at(
+                "replicas",
+                format!("{} replicas is more than any recovery needs", self.replicas),
+            ));
         }
         problems
     }
+}
+
+fn names_problems(namespace: &str, name: &str) -> Vec<ArgProblem> {
+    let mut problems = Vec::new();
+    for (field, value) in [("namespace", namespace), ("name", name)] {
+        if !is_dns_label_or_subdomain(value) {
+            problems.push(ArgProblem::at(
+                field,
+                format!(
+                    "`{value}` is not a Kubernetes name (lowercase letters, digits, `-` and `.`)"
+                ),
+            ));
+        }
+    }
+    problems
 }
 
 /// RFC 1123 subdomain, as Kubernetes names are: lowercase alphanumerics, `-` and `.`, at most

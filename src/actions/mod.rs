@@ -5,6 +5,7 @@
 //! file per kind next to it, or in a folder with the `.sh` scripts the kind runs on nodes
 //! (`script` hands those scripts their inputs, quoted).
 
+pub mod api;
 pub mod args;
 pub mod context;
 pub mod contract;
@@ -18,7 +19,9 @@ pub mod ssh_exec;
 pub mod tune;
 pub mod wait_healthy;
 pub mod workload;
+pub mod workload_delete;
 pub mod workload_pause;
+pub mod workload_scale;
 
 use std::sync::Arc;
 
@@ -102,5 +105,9 @@ pub fn build(args: &ActionArgs, ctx: &BuildContext<'_>) -> anyhow::Result<Arc<dy
         ActionArgs::FirewallUnblock(a) => Arc::new(firewall::FirewallUnblockAction::new(a, ctx)?),
         ActionArgs::EtcdDelete(a) => Arc::new(etcd_delete::EtcdDeleteAction::new(a, ctx)?),
         ActionArgs::WorkloadPause(a) => Arc::new(workload_pause::WorkloadPauseAction::new(a, ctx)?),
+        ActionArgs::WorkloadDelete(a) => {
+            Arc::new(workload_delete::WorkloadDeleteAction::new(a, ctx)?)
+        }
+        ActionArgs::WorkloadScale(a) => Arc::new(workload_scale::WorkloadScaleAction::new(a, ctx)?),
     })
 }

@@ -11,11 +11,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::BuildContext;
+use super::api::{api_cluster, block_on};
 use super::args::WorkloadPause;
 use super::context::{Context, Target, TargetKind};
 use super::contract::{Action, ActionFailure, Applied};
 use crate::outcome::Outcome;
-use crate::transport::kube::KubeError;
 
 /// The node-selector label that no node carries.
 pub const PAUSE_LABEL: &str = "breakglass.io/paused";
@@ -32,21 +32,10 @@ impl WorkloadPauseAction {
         args: &WorkloadPause,
         ctx: &BuildContext<'_>,
     ) -> anyhow::Result<WorkloadPauseAction> {
-        let Some(cluster) = args.cluster.as_deref().or(ctx.cluster) else {
-            anyhow::bail!(
-                "workload.pause has no `cluster`, and the runbook has no `cluster` parameter to take it from"
-            );
-        };
-        match ctx.inventory.clusters.get(cluster) {
-            None => anyhow::bail!("workload.pause: the inventory has no cluster '{cluster}'"),
-            Some(c) if c.api_endpoints.is_empty() => anyhow::bail!(
-                "workload.pause: cluster '{cluster}' in the inventory lists no api_endpoints"
-            ),
-            Some(_) => {}
-        }
+        let cluster = api_cluster("workload.pause", args.cluster.as_deref(), ctx)?;
         Ok(WorkloadPauseAction {
             args: args.clone(),
-            cluster: cluster.to_owned(),
+            cluster,
             run_id: ctx.run_id.to_owned(),
         })
     }
@@ -68,36 +57,6 @@ pub struct PauseSnapshot {
     pub resource_version: String,
     /// The label's value before the run, if it had one (another run's pause).
     pub previous: Option<String>,
-}
-
-fn block_on<T>(
-    f: impl std::future::Future<Output = Result<T, KubeError>>,
-    changing: bool,
-) -> Result<T, ActionFailure> {
-    let handle = tokio::runtime::Handle::try_current().map_err(|e| {
-        ActionFailure::refused(format!("the API client needs the async runtime: {e}"))
-    })?;
-    handle.block_on(f).map_err(|e| failure(&e, changing))
-}
-
-/// An API error as a target's outcome.
-pub fn failure(e: &KubeError, changing: bool) -> ActionFailure {
-    let outcome = match e {
-        KubeError::Unreachable(_) => Outcome::Unreachable,
-        KubeError::Tls(_) => Outcome::Refused,
-        KubeError::Throttled(_) => Outcome::Throttled,
-        KubeError::Status { code: 409, .. } => Outcome::Conflict,
-        KubeError::Status {
-            code: 401 | 403, ..
-        } => Outcome::AuthFailed,
-        KubeError::Config(_) | KubeError::Status { .. } | KubeError::Budget(_) => Outcome::Failed,
-        KubeError::Protocol(_) => Outcome::Error,
-    };
-    ActionFailure {
-        outcome,
-        message: e.to_string(),
-        never_ran: !changing || !matches!(e, KubeError::Unreachable(_) | KubeError::Protocol(_)),
-    }
 }
 
 fn selector_value(object: &Value) -> Option<String> {
