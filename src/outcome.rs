@@ -148,6 +148,8 @@ pub enum StepStatus {
     Undone,
     /// `undo` could not restore some targets.
     UndoFailed,
+    /// Not run: a fallback (`run_if_unreachable`) whose step reached its targets.
+    Skipped,
 }
 
 impl StepStatus {
@@ -159,6 +161,7 @@ impl StepStatus {
             StepStatus::Interrupted => "interrupted",
             StepStatus::Undone => "undone",
             StepStatus::UndoFailed => "undo_failed",
+            StepStatus::Skipped => "skipped",
         }
     }
 }

@@ -69,6 +69,9 @@ impl History {
     /// `in_doubt` (a resume that declined to re-run it) keeps it in doubt.
     pub fn done(&self) -> Done {
         let mut done = Done::default();
+        // The last apply outcome of every (step, target), for the steps that could not reach
+        // their targets (their fallbacks may still have to run).
+        let mut last: BTreeMap<(String, String), Outcome> = BTreeMap::new();
         for e in self.events() {
             match e {
                 Event::Snapshot { step, target, .. } => {
@@ -77,6 +80,7 @@ impl History {
                 Event::TargetResult(r) if r.mode == Some(Mode::Apply) => {
                     let Some(step) = r.step else { continue };
                     let key = (step, r.target);
+                    last.insert(key.clone(), r.outcome);
                     if r.outcome.is_ok() {
                         done.targets.insert(key.clone());
                     }
@@ -86,7 +90,7 @@ impl History {
                 }
                 Event::StepEnd {
                     step,
-                    status: StepStatus::Completed,
+                    status: StepStatus::Completed | StepStatus::Skipped,
                     ..
                 } => {
                     done.steps.insert(step);
@@ -94,6 +98,20 @@ impl History {
                 _ => {}
             }
         }
+        let mut reached: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+        for ((step, _), outcome) in last {
+            let counts = reached.entry(step).or_default();
+            match outcome {
+                Outcome::Unreachable | Outcome::TimedOut | Outcome::Throttled => counts.0 += 1,
+                Outcome::Ok => {}
+                _ => counts.1 += 1,
+            }
+        }
+        done.unreachable_steps = reached
+            .into_iter()
+            .filter(|(_, (unreached, other))| *unreached > 0 && *other == 0)
+            .map(|(step, _)| step)
+            .collect();
         done
     }
 

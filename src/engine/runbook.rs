@@ -50,6 +50,9 @@ pub struct Done {
     /// reported `in_doubt` (a failure, counted against the wave's budget) until the operator,
     /// having checked, resumes with `--rerun-in-doubt`.
     pub in_doubt: HashSet<(String, String)>,
+    /// Steps that could not reach their targets (for the fallbacks a resumed run may still
+    /// have to run).
+    pub unreachable_steps: HashSet<String>,
 }
 
 /// How the run ended.
@@ -272,13 +275,34 @@ pub async fn execute(
     let started = Instant::now();
     let mut summary = Summary::default();
     let mut stop = None;
-    let mut any_failed = false;
+    // Failed targets per step; a step whose fallback succeeded is covered by it.
+    let mut failed_by_step: Vec<(String, usize)> = Vec::new();
+    let mut covered: HashSet<String> = HashSet::new();
+    let mut unreachable: HashSet<String> = done.unreachable_steps.clone();
     for planned in &plan.steps {
         let id = &planned.step.id;
         if done.steps.contains(id) {
             run.observer.event(&Event::Notice {
                 message: format!("step {id}: completed in an earlier attempt; skipped"),
             });
+            continue;
+        }
+        if let Some(first) = &planned.step.run_if_unreachable
+            && !unreachable.contains(first)
+        {
+            let note = Event::Notice {
+                message: format!(
+                    "step {id}: skipped: step {first} reached its targets, so its fallback is not needed"
+                ),
+            };
+            run.record(&note, &note)?;
+            let end = Event::StepEnd {
+                step: id.clone(),
+                status: StepStatus::Skipped,
+                ok: 0,
+                failed: 0,
+            };
+            run.record(&end, &end)?;
             continue;
         }
         let begin = Event::StepBegin(StepBegin {
@@ -326,7 +350,19 @@ pub async fn execute(
                 break;
             }
         }
-        let step_result = run_waves(run, planned, settings, done, &mut summary).await?;
+        let mut all_unreachable = false;
+        let step_result = run_waves(
+            run,
+            planned,
+            settings,
+            done,
+            &mut summary,
+            &mut all_unreachable,
+        )
+        .await?;
+        if all_unreachable {
+            unreachable.insert(id.clone());
+        }
         if run.cancel.is_cancelled() && !matches!(step_result, StepResult::Stopped(_)) {
             stop = Some((id.clone(), Stop::Interrupted));
             let end = Event::StepEnd {
@@ -340,6 +376,12 @@ pub async fn execute(
         }
         match step_result {
             StepResult::Completed { ok, failed } => {
+                failed_by_step.push((id.clone(), failed));
+                if failed == 0
+                    && let Some(first) = &planned.step.run_if_unreachable
+                {
+                    covered.insert(first.clone());
+                }
                 let end = Event::StepEnd {
                     step: id.clone(),
                     status: StepStatus::Completed,
@@ -349,7 +391,7 @@ pub async fn execute(
                 run.record(&end, &end)?;
             }
             StepResult::FailedContinue { ok, failed } => {
-                any_failed = true;
+                failed_by_step.push((id.clone(), failed));
                 let end = Event::StepEnd {
                     step: id.clone(),
                     status: StepStatus::Failed,
@@ -386,7 +428,14 @@ pub async fn execute(
             (Exit::Policy, RunStatus::Stopped)
         }
         Some((_, Stop::Interrupted)) => (Exit::Interrupted, RunStatus::Interrupted),
-        None if any_failed || summary.bad() > 0 => (Exit::TargetsFailed, RunStatus::Completed),
+        // A step that could not reach its targets and whose fallback then did the work does
+        // not fail the run: the change it was there for is made.
+        None if failed_by_step
+            .iter()
+            .any(|(step, failed)| *failed > 0 && !covered.contains(step)) =>
+        {
+            (Exit::TargetsFailed, RunStatus::Completed)
+        }
         None => (Exit::Success, RunStatus::Completed),
     };
     summary.interrupted = matches!(stop, Some((_, Stop::Interrupted)));
@@ -419,7 +468,11 @@ async fn run_waves(
     settings: &Arc<RunSettings>,
     done: &Done,
     summary: &mut Summary,
+    all_unreachable: &mut bool,
 ) -> anyhow::Result<StepResult> {
+    // Failures that mean "could not reach it" (unreachable, timed out, throttled) against any
+    // other kind: the step reached none of the targets it failed on when only the first occur.
+    let (mut unreached, mut other_failures) = (0usize, 0usize);
     let id = planned.step.id.clone();
     let action = Arc::clone(&planned.action);
     let waves = planned.waves.len();
@@ -475,6 +528,14 @@ async fn run_waves(
                         failed += 1;
                         if let Err(f) = &d.result {
                             first_failure.get_or_insert_with(|| format!("{}: {f}", d.target));
+                            if matches!(
+                                f.outcome,
+                                Outcome::Unreachable | Outcome::TimedOut | Outcome::Throttled
+                            ) {
+                                unreached += 1;
+                            } else {
+                                other_failures += 1;
+                            }
                         }
                     }
                     if let Err(e) =
@@ -490,6 +551,7 @@ async fn run_waves(
             return Err(e);
         }
         summary.not_started += stats.not_started;
+        *all_unreachable = unreached > 0 && other_failures == 0;
         ok_total += ok;
         failed_total += failed;
         let allowed = planned.step.failure_budget.allowed(wave.len());

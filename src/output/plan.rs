@@ -37,6 +37,11 @@ pub fn render(plan: &Plan) -> String {
                 out.push_str(&format!("   {}\n", line.trim()));
             }
         }
+        if let Some(first) = &st.run_if_unreachable {
+            out.push_str(&format!(
+                "   runs only if step {first} could not reach its targets; skipped otherwise\n"
+            ));
+        }
         match s.action.runs_on() {
             TargetKind::Hosts | TargetKind::Objects => {
                 let action = &s.action;

@@ -18,6 +18,10 @@ const FILES: &[(&str, &str)] = &[
         "restore-after-block.toml",
         include_str!("../../runbooks/restore-after-block.toml"),
     ),
+    (
+        "workload-removal.toml",
+        include_str!("../../runbooks/workload-removal.toml"),
+    ),
 ];
 
 /// `(name, summary)` of every shipped runbook, in name order, for `runbook list`.

@@ -53,6 +53,9 @@ pub struct ResolvedStep {
     pub timeout: Option<Duration>,
     pub confirm: bool,
     pub gate: Option<ResolvedGate>,
+    /// Run only if this earlier step could not reach its targets; skipped otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_if_unreachable: Option<String>,
 }
 
 /// A step's gate, typed.
@@ -127,6 +130,7 @@ pub fn resolve(runbook: &Runbook, params: &BoundParams) -> Result<ResolvedRunboo
             timeout: step.timeout,
             confirm: step.confirm,
             gate,
+            run_if_unreachable: step.run_if_unreachable.clone(),
         });
     }
     d.finish()?;

@@ -61,6 +61,11 @@ pub struct Step {
     /// the runbook says otherwise).
     pub confirm: bool,
     pub gate: Option<Gate>,
+    /// Run this step only if that earlier step could not reach its targets (every failure
+    /// unreachable, timed out or throttled): a fallback, e.g. `etcd.delete` when no API server
+    /// answered `workload.pause`. Skipped otherwise.
+    pub run_if_unreachable: Option<String>,
+    pub(crate) run_if_pos: Pos,
     /// The `with` table, unresolved, with positions for diagnostics at resolve time.
     pub(crate) with: Option<Node>,
     /// Where problems with the arguments as a whole are reported: the `with` key, or the step.

@@ -194,7 +194,7 @@ timout = "1m"
                 .to_owned(),
             "rb.toml:15:1: step `a`: unknown key `wave` in a step (did you mean `waves`?); expected one of: \
              id, action, description, targets, waves, concurrency, failure_budget, on_failure, timeout, \
-             confirm, gate, with"
+             confirm, gate, with, run_if_unreachable"
                 .to_owned(),
             // Inside `with`: checked against ssh.exec's struct, at the key (indented: column 3).
             "rb.toml:19:3: step `a`: unknown argument `idempotnet` for ssh.exec (did you mean `idempotent`?); \
@@ -1192,4 +1192,55 @@ fn load_any_finds_names_and_files() {
             .contains(&format!("{}:1:8: `name` must be a string", path.display())),
         "{err}"
     );
+}
+
+#[test]
+fn a_fallback_names_an_earlier_step_that_lets_the_run_go_on() {
+    let text = with_head(
+        r#"
+[[steps]]
+id = "first"
+action = "ssh.exec"
+targets = "all"
+[steps.with]
+command = "true"
+
+[[steps]]
+id = "second"
+action = "pause"
+run_if_unreachable = "first"
+[steps.with]
+message = "m"
+
+[[steps]]
+id = "third"
+action = "pause"
+run_if_unreachable = "later"
+[steps.with]
+message = "m"
+
+[[steps]]
+id = "later"
+action = "pause"
+[steps.with]
+message = "m"
+"#,
+    );
+    let e = errors(&text);
+    has(
+        &e,
+        "step `second`: `run_if_unreachable = \"first\"` needs step `first` to say `on_failure = \"continue\"`",
+    );
+    has(
+        &e,
+        "step `third`: `run_if_unreachable` names `later`, which is not an earlier step",
+    );
+    let ok = text
+        .replace("command = \"true\"", "command = \"true\"\n")
+        .replace(
+            "targets = \"all\"\n",
+            "targets = \"all\"\non_failure = \"continue\"\n",
+        );
+    let e = errors(&ok);
+    assert!(!e.iter().any(|m| m.contains("step `second`")), "{e:?}");
 }

@@ -35,6 +35,7 @@ const STEP_KEYS: &[&str] = &[
     "confirm",
     "gate",
     "with",
+    "run_if_unreachable",
 ];
 const GATE_KEYS: &[&str] = &["action", "description", "targets", "timeout", "with"];
 /// Step keys that only make sense for an action that runs on targets.
@@ -383,7 +384,34 @@ impl Loader {
                 steps.push(step);
             }
         }
+        self.fallbacks(&steps);
         steps
+    }
+
+    /// `run_if_unreachable` names an earlier step whose failures let the run go on.
+    fn fallbacks(&mut self, steps: &[Step]) {
+        for (i, step) in steps.iter().enumerate() {
+            let Some(other) = &step.run_if_unreachable else {
+                continue;
+            };
+            let prefix = format!("step `{}`: ", step.id);
+            match steps[..i].iter().find(|s| &s.id == other) {
+                None => self.d.push(
+                    step.run_if_pos,
+                    format!(
+                        "{prefix}`run_if_unreachable` names `{other}`, which is not an earlier step"
+                    ),
+                ),
+                Some(s) if s.on_failure != OnFailure::Continue => self.d.push(
+                    step.run_if_pos,
+                    format!(
+                        "{prefix}`run_if_unreachable = \"{other}\"` needs step `{other}` to say \
+                         `on_failure = \"continue\"`, or the run stops before this step"
+                    ),
+                ),
+                Some(_) => {}
+            }
+        }
     }
 
     fn step(
@@ -430,6 +458,8 @@ impl Loader {
         let action = self.action(fields, pos, &prefix, false);
         let description = optional_string(find(fields, "description"), &prefix, &mut self.d);
         let on_failure = self.on_failure(find(fields, "on_failure"), &prefix);
+        let run_if_entry = find(fields, "run_if_unreachable");
+        let run_if_unreachable = optional_string(run_if_entry, &prefix, &mut self.d);
         let confirm_entry = find(fields, "confirm");
         let confirm = optional_bool(confirm_entry, &prefix, &mut self.d);
 
@@ -492,6 +522,8 @@ impl Loader {
             timeout,
             confirm: confirm.unwrap_or_else(|| action.is_some_and(ActionKind::confirm_by_default)),
             gate,
+            run_if_unreachable,
+            run_if_pos: run_if_entry.map_or(pos, |e| e.node.pos),
             with: with_entry.map(|e| e.node.clone()),
             with_pos,
             targets_pos: targets_entry.map_or(pos, |e| e.node.pos),
