@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::load::{check_host_name, check_label_key, check_label_value};
@@ -51,7 +51,7 @@ pub struct NodeHost {
 }
 
 /// A node that does not become a host, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Skipped {
     /// The node's name, or `item N` (1-based) when it has none.
     pub node: String,
@@ -59,7 +59,7 @@ pub struct Skipped {
 }
 
 /// A node label left out, folded over the nodes that carry it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DroppedLabel {
     pub key: String,
     pub nodes: usize,
@@ -90,8 +90,9 @@ pub fn node_items(text: &str) -> Result<Vec<Value>, String> {
     let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
     let items = match (kind, value.get("items")) {
         ("Node", _) => return Ok(vec![value]),
-        (_, Some(Value::Array(items))) => items.clone(),
-        (_, Some(Value::Null)) => Vec::new(),
+        // kubectl writes `List`; the API answers `NodeList`.
+        ("List" | "NodeList" | "", Some(Value::Array(items))) => items.clone(),
+        ("List" | "NodeList" | "", Some(Value::Null)) => Vec::new(),
         ("", _) => {
             return Err(format!(
                 "a JSON value without `kind` or `items`; {EXPECTED}"
@@ -520,6 +521,8 @@ mod tests {
             node_items(r#"{"kind":"Node","metadata":{"name":"a"}}"#).map(|v| v.len()),
             Ok(1)
         );
+        let e = node_items(r#"{"kind":"PodList","items":[]}"#).unwrap_err();
+        assert!(e.contains("a PodList, not a list of nodes"), "{e}");
         let e = node_items(r#"{"kind":"List","items":[{"kind":"Pod"}]}"#).unwrap_err();
         assert!(e.contains("item 1 is a Pod"), "{e}");
         let e = node_items("name: a").unwrap_err();
