@@ -39,7 +39,7 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
             [CompletionResult]::new('undo', 'undo', [CompletionResultType]::ParameterValue, 'Reverse a run''s changes from the snapshots in its journal, last step first')
             [CompletionResult]::new('confirm', 'confirm', [CompletionResultType]::ParameterValue, 'Confirm a run''s firewall changes: cancel the dead-man timers so the blocks stay')
             [CompletionResult]::new('runbook', 'runbook', [CompletionResultType]::ParameterValue, 'List, show and validate runbooks')
-            [CompletionResult]::new('inventory', 'inventory', [CompletionResultType]::ParameterValue, 'Show and check the inventory')
+            [CompletionResult]::new('inventory', 'inventory', [CompletionResultType]::ParameterValue, 'Show and check the inventory, and snapshot a cluster''s nodes into one')
             [CompletionResult]::new('journal', 'journal', [CompletionResultType]::ParameterValue, 'List, show and verify run journals')
             [CompletionResult]::new('lab', 'lab', [CompletionResultType]::ParameterValue, 'A practice fleet on this machine: network namespaces with real sshd and nftables (root)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -285,6 +285,7 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'List the selected hosts (table, or JSON with --output json)')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check TCP connect, SSH handshake, host key and authentication on each host, with latency')
+            [CompletionResult]::new('snapshot', 'snapshot', [CompletionResultType]::ParameterValue, 'Write a cluster''s nodes (names, internal IPs, labels, roles) to an inventory file for the day its API is down')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -325,9 +326,27 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'breakglass;inventory;snapshot' {
+            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'The inventory file to write (TOML)')
+            [CompletionResult]::new('--from-file', '--from-file', [CompletionResultType]::ParameterName, 'Read the nodes from a saved `kubectl get nodes -o json` instead of the API')
+            [CompletionResult]::new('--page-size', '--page-size', [CompletionResultType]::ParameterName, 'Nodes per LIST request (its `limit`; the rest follows through `continue`), 1-500')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
+            [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
+            [CompletionResult]::new('--journal-dir', '--journal-dir', [CompletionResultType]::ParameterName, 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file [default: ~/.config/breakglass/config.toml]')
+            [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Fail (exit 1, FILE untouched) when a node is skipped, instead of warning')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Replace FILE even when it is not an earlier snapshot')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'breakglass;inventory;help' {
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'List the selected hosts (table, or JSON with --output json)')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check TCP connect, SSH handshake, host key and authentication on each host, with latency')
+            [CompletionResult]::new('snapshot', 'snapshot', [CompletionResultType]::ParameterValue, 'Write a cluster''s nodes (names, internal IPs, labels, roles) to an inventory file for the day its API is down')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -335,6 +354,9 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
             break
         }
         'breakglass;inventory;help;check' {
+            break
+        }
+        'breakglass;inventory;help;snapshot' {
             break
         }
         'breakglass;inventory;help;help' {
@@ -489,7 +511,7 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
             [CompletionResult]::new('undo', 'undo', [CompletionResultType]::ParameterValue, 'Reverse a run''s changes from the snapshots in its journal, last step first')
             [CompletionResult]::new('confirm', 'confirm', [CompletionResultType]::ParameterValue, 'Confirm a run''s firewall changes: cancel the dead-man timers so the blocks stay')
             [CompletionResult]::new('runbook', 'runbook', [CompletionResultType]::ParameterValue, 'List, show and validate runbooks')
-            [CompletionResult]::new('inventory', 'inventory', [CompletionResultType]::ParameterValue, 'Show and check the inventory')
+            [CompletionResult]::new('inventory', 'inventory', [CompletionResultType]::ParameterValue, 'Show and check the inventory, and snapshot a cluster''s nodes into one')
             [CompletionResult]::new('journal', 'journal', [CompletionResultType]::ParameterValue, 'List, show and verify run journals')
             [CompletionResult]::new('lab', 'lab', [CompletionResultType]::ParameterValue, 'A practice fleet on this machine: network namespaces with real sshd and nftables (root)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -532,12 +554,16 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
         'breakglass;help;inventory' {
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'List the selected hosts (table, or JSON with --output json)')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check TCP connect, SSH handshake, host key and authentication on each host, with latency')
+            [CompletionResult]::new('snapshot', 'snapshot', [CompletionResultType]::ParameterValue, 'Write a cluster''s nodes (names, internal IPs, labels, roles) to an inventory file for the day its API is down')
             break
         }
         'breakglass;help;inventory;show' {
             break
         }
         'breakglass;help;inventory;check' {
+            break
+        }
+        'breakglass;help;inventory;snapshot' {
             break
         }
         'breakglass;help;journal' {

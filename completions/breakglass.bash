@@ -94,6 +94,9 @@ _breakglass() {
             breakglass__subcmd__help__subcmd__inventory,show)
                 cmd="breakglass__subcmd__help__subcmd__inventory__subcmd__show"
                 ;;
+            breakglass__subcmd__help__subcmd__inventory,snapshot)
+                cmd="breakglass__subcmd__help__subcmd__inventory__subcmd__snapshot"
+                ;;
             breakglass__subcmd__help__subcmd__journal,list)
                 cmd="breakglass__subcmd__help__subcmd__journal__subcmd__list"
                 ;;
@@ -127,6 +130,9 @@ _breakglass() {
             breakglass__subcmd__inventory,show)
                 cmd="breakglass__subcmd__inventory__subcmd__show"
                 ;;
+            breakglass__subcmd__inventory,snapshot)
+                cmd="breakglass__subcmd__inventory__subcmd__snapshot"
+                ;;
             breakglass__subcmd__inventory__subcmd__help,check)
                 cmd="breakglass__subcmd__inventory__subcmd__help__subcmd__check"
                 ;;
@@ -135,6 +141,9 @@ _breakglass() {
                 ;;
             breakglass__subcmd__inventory__subcmd__help,show)
                 cmd="breakglass__subcmd__inventory__subcmd__help__subcmd__show"
+                ;;
+            breakglass__subcmd__inventory__subcmd__help,snapshot)
+                cmd="breakglass__subcmd__inventory__subcmd__help__subcmd__snapshot"
                 ;;
             breakglass__subcmd__journal,help)
                 cmd="breakglass__subcmd__journal__subcmd__help"
@@ -515,7 +524,7 @@ _breakglass() {
             return 0
             ;;
         breakglass__subcmd__help__subcmd__inventory)
-            opts="show check"
+            opts="show check snapshot"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -543,6 +552,20 @@ _breakglass() {
             return 0
             ;;
         breakglass__subcmd__help__subcmd__inventory__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        breakglass__subcmd__help__subcmd__inventory__subcmd__snapshot)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -767,7 +790,7 @@ _breakglass() {
             return 0
             ;;
         breakglass__subcmd__inventory)
-            opts="-i -o -h --inventory --output --journal-dir --config --no-progress --help show check help"
+            opts="-i -o -h --inventory --output --journal-dir --config --no-progress --help show check snapshot help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -883,7 +906,7 @@ _breakglass() {
             return 0
             ;;
         breakglass__subcmd__inventory__subcmd__help)
-            opts="show check help"
+            opts="show check snapshot help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -938,6 +961,20 @@ _breakglass() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        breakglass__subcmd__inventory__subcmd__help__subcmd__snapshot)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         breakglass__subcmd__inventory__subcmd__show)
             opts="-i -o -h --inventory --output --journal-dir --config --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -945,6 +982,56 @@ _breakglass() {
                 return 0
             fi
             case "${prev}" in
+                --inventory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                --journal-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        breakglass__subcmd__inventory__subcmd__snapshot)
+            opts="-i -o -h --out --from-file --strict --force --page-size --inventory --output --journal-dir --config --no-progress --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --from-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --page-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --inventory)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

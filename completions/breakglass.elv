@@ -36,7 +36,7 @@ set edit:completion:arg-completer[breakglass] = {|@words|
             cand undo 'Reverse a run''s changes from the snapshots in its journal, last step first'
             cand confirm 'Confirm a run''s firewall changes: cancel the dead-man timers so the blocks stay'
             cand runbook 'List, show and validate runbooks'
-            cand inventory 'Show and check the inventory'
+            cand inventory 'Show and check the inventory, and snapshot a cluster''s nodes into one'
             cand journal 'List, show and verify run journals'
             cand lab 'A practice fleet on this machine: network namespaces with real sshd and nftables (root)'
             cand completions 'Print a shell completion script'
@@ -266,6 +266,7 @@ set edit:completion:arg-completer[breakglass] = {|@words|
             cand --help 'Print help'
             cand show 'List the selected hosts (table, or JSON with --output json)'
             cand check 'Check TCP connect, SSH handshake, host key and authentication on each host, with latency'
+            cand snapshot 'Write a cluster''s nodes (names, internal IPs, labels, roles) to an inventory file for the day its API is down'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'breakglass;inventory;show'= {
@@ -303,14 +304,33 @@ set edit:completion:arg-completer[breakglass] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'breakglass;inventory;snapshot'= {
+            cand --out 'The inventory file to write (TOML)'
+            cand --from-file 'Read the nodes from a saved `kubectl get nodes -o json` instead of the API'
+            cand --page-size 'Nodes per LIST request (its `limit`; the rest follows through `continue`), 1-500'
+            cand -i 'Inventory file (TOML, or JSON with the same schema)'
+            cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
+            cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --journal-dir 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]'
+            cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
+            cand --strict 'Fail (exit 1, FILE untouched) when a node is skipped, instead of warning'
+            cand --force 'Replace FILE even when it is not an earlier snapshot'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'breakglass;inventory;help'= {
             cand show 'List the selected hosts (table, or JSON with --output json)'
             cand check 'Check TCP connect, SSH handshake, host key and authentication on each host, with latency'
+            cand snapshot 'Write a cluster''s nodes (names, internal IPs, labels, roles) to an inventory file for the day its API is down'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'breakglass;inventory;help;show'= {
         }
         &'breakglass;inventory;help;check'= {
+        }
+        &'breakglass;inventory;help;snapshot'= {
         }
         &'breakglass;inventory;help;help'= {
         }
@@ -446,7 +466,7 @@ set edit:completion:arg-completer[breakglass] = {|@words|
             cand undo 'Reverse a run''s changes from the snapshots in its journal, last step first'
             cand confirm 'Confirm a run''s firewall changes: cancel the dead-man timers so the blocks stay'
             cand runbook 'List, show and validate runbooks'
-            cand inventory 'Show and check the inventory'
+            cand inventory 'Show and check the inventory, and snapshot a cluster''s nodes into one'
             cand journal 'List, show and verify run journals'
             cand lab 'A practice fleet on this machine: network namespaces with real sshd and nftables (root)'
             cand completions 'Print a shell completion script'
@@ -478,10 +498,13 @@ set edit:completion:arg-completer[breakglass] = {|@words|
         &'breakglass;help;inventory'= {
             cand show 'List the selected hosts (table, or JSON with --output json)'
             cand check 'Check TCP connect, SSH handshake, host key and authentication on each host, with latency'
+            cand snapshot 'Write a cluster''s nodes (names, internal IPs, labels, roles) to an inventory file for the day its API is down'
         }
         &'breakglass;help;inventory;show'= {
         }
         &'breakglass;help;inventory;check'= {
+        }
+        &'breakglass;help;inventory;snapshot'= {
         }
         &'breakglass;help;journal'= {
             cand list 'List runs, newest first'

@@ -39,7 +39,7 @@ complete -c breakglass -n "__fish_breakglass_needs_command" -f -a "resume" -d 'C
 complete -c breakglass -n "__fish_breakglass_needs_command" -f -a "undo" -d 'Reverse a run\'s changes from the snapshots in its journal, last step first'
 complete -c breakglass -n "__fish_breakglass_needs_command" -f -a "confirm" -d 'Confirm a run\'s firewall changes: cancel the dead-man timers so the blocks stay'
 complete -c breakglass -n "__fish_breakglass_needs_command" -f -a "runbook" -d 'List, show and validate runbooks'
-complete -c breakglass -n "__fish_breakglass_needs_command" -f -a "inventory" -d 'Show and check the inventory'
+complete -c breakglass -n "__fish_breakglass_needs_command" -f -a "inventory" -d 'Show and check the inventory, and snapshot a cluster\'s nodes into one'
 complete -c breakglass -n "__fish_breakglass_needs_command" -f -a "journal" -d 'List, show and verify run journals'
 complete -c breakglass -n "__fish_breakglass_needs_command" -f -a "lab" -d 'A practice fleet on this machine: network namespaces with real sshd and nftables (root)'
 complete -c breakglass -n "__fish_breakglass_needs_command" -f -a "completions" -d 'Print a shell completion script'
@@ -186,16 +186,17 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand runbook; and __fis
 complete -c breakglass -n "__fish_breakglass_using_subcommand runbook; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print a runbook\'s parameters and steps (and its source with --output json)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand runbook; and __fish_seen_subcommand_from help" -f -a "validate" -d 'Check runbook files; every problem is reported as `FILE:LINE:COLUMN`'
 complete -c breakglass -n "__fish_breakglass_using_subcommand runbook; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and not __fish_seen_subcommand_from show check help" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
-complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and not __fish_seen_subcommand_from show check help" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and not __fish_seen_subcommand_from show check snapshot help" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and not __fish_seen_subcommand_from show check snapshot help" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"
-complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and not __fish_seen_subcommand_from show check help" -l journal-dir -d 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]' -r -F
-complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and not __fish_seen_subcommand_from show check help" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
-complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and not __fish_seen_subcommand_from show check help" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
-complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and not __fish_seen_subcommand_from show check help" -s h -l help -d 'Print help'
-complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and not __fish_seen_subcommand_from show check help" -f -a "show" -d 'List the selected hosts (table, or JSON with --output json)'
-complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and not __fish_seen_subcommand_from show check help" -f -a "check" -d 'Check TCP connect, SSH handshake, host key and authentication on each host, with latency'
-complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and not __fish_seen_subcommand_from show check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and not __fish_seen_subcommand_from show check snapshot help" -l journal-dir -d 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and not __fish_seen_subcommand_from show check snapshot help" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and not __fish_seen_subcommand_from show check snapshot help" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and not __fish_seen_subcommand_from show check snapshot help" -s h -l help -d 'Print help'
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and not __fish_seen_subcommand_from show check snapshot help" -f -a "show" -d 'List the selected hosts (table, or JSON with --output json)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and not __fish_seen_subcommand_from show check snapshot help" -f -a "check" -d 'Check TCP connect, SSH handshake, host key and authentication on each host, with latency'
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and not __fish_seen_subcommand_from show check snapshot help" -f -a "snapshot" -d 'Write a cluster\'s nodes (names, internal IPs, labels, roles) to an inventory file for the day its API is down'
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and not __fish_seen_subcommand_from show check snapshot help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from show" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"
@@ -220,8 +221,21 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __f
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -l sudo -d 'Run the command through `sudo -n` when the SSH user is not root'
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from snapshot" -l out -d 'The inventory file to write (TOML)' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from snapshot" -l from-file -d 'Read the nodes from a saved `kubectl get nodes -o json` instead of the API' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from snapshot" -l page-size -d 'Nodes per LIST request (its `limit`; the rest follows through `continue`), 1-500' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from snapshot" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from snapshot" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
+json\t''"
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from snapshot" -l journal-dir -d 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from snapshot" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from snapshot" -l strict -d 'Fail (exit 1, FILE untouched) when a node is skipped, instead of warning'
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from snapshot" -l force -d 'Replace FILE even when it is not an earlier snapshot'
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from snapshot" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from snapshot" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from help" -f -a "show" -d 'List the selected hosts (table, or JSON with --output json)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from help" -f -a "check" -d 'Check TCP connect, SSH handshake, host key and authentication on each host, with latency'
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from help" -f -a "snapshot" -d 'Write a cluster\'s nodes (names, internal IPs, labels, roles) to an inventory file for the day its API is down'
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and not __fish_seen_subcommand_from list show verify help" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and not __fish_seen_subcommand_from list show verify help" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
@@ -304,7 +318,7 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fi
 complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec plan run resume undo confirm runbook inventory journal lab completions help" -f -a "undo" -d 'Reverse a run\'s changes from the snapshots in its journal, last step first'
 complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec plan run resume undo confirm runbook inventory journal lab completions help" -f -a "confirm" -d 'Confirm a run\'s firewall changes: cancel the dead-man timers so the blocks stay'
 complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec plan run resume undo confirm runbook inventory journal lab completions help" -f -a "runbook" -d 'List, show and validate runbooks'
-complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec plan run resume undo confirm runbook inventory journal lab completions help" -f -a "inventory" -d 'Show and check the inventory'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec plan run resume undo confirm runbook inventory journal lab completions help" -f -a "inventory" -d 'Show and check the inventory, and snapshot a cluster\'s nodes into one'
 complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec plan run resume undo confirm runbook inventory journal lab completions help" -f -a "journal" -d 'List, show and verify run journals'
 complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec plan run resume undo confirm runbook inventory journal lab completions help" -f -a "lab" -d 'A practice fleet on this machine: network namespaces with real sshd and nftables (root)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec plan run resume undo confirm runbook inventory journal lab completions help" -f -a "completions" -d 'Print a shell completion script'
@@ -314,6 +328,7 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand help; and __fish_s
 complete -c breakglass -n "__fish_breakglass_using_subcommand help; and __fish_seen_subcommand_from runbook" -f -a "validate" -d 'Check runbook files; every problem is reported as `FILE:LINE:COLUMN`'
 complete -c breakglass -n "__fish_breakglass_using_subcommand help; and __fish_seen_subcommand_from inventory" -f -a "show" -d 'List the selected hosts (table, or JSON with --output json)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand help; and __fish_seen_subcommand_from inventory" -f -a "check" -d 'Check TCP connect, SSH handshake, host key and authentication on each host, with latency'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and __fish_seen_subcommand_from inventory" -f -a "snapshot" -d 'Write a cluster\'s nodes (names, internal IPs, labels, roles) to an inventory file for the day its API is down'
 complete -c breakglass -n "__fish_breakglass_using_subcommand help; and __fish_seen_subcommand_from journal" -f -a "list" -d 'List runs, newest first'
 complete -c breakglass -n "__fish_breakglass_using_subcommand help; and __fish_seen_subcommand_from journal" -f -a "show" -d 'Print a run\'s records (human summary, or the raw records with --output json)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand help; and __fish_seen_subcommand_from journal" -f -a "verify" -d 'Check a run\'s hash chain: detects edited, reordered, missing and truncated records'

@@ -112,7 +112,7 @@ pub enum Command {
     #[command(subcommand)]
     Runbook(RunbookCommand),
 
-    /// Show and check the inventory
+    /// Show and check the inventory, and snapshot a cluster's nodes into one
     #[command(subcommand)]
     Inventory(InventoryCommand),
 
@@ -386,6 +386,73 @@ pub enum InventoryCommand {
         #[command(flatten)]
         ssh: SshArgs,
     },
+    /// Write a cluster's nodes (names, internal IPs, labels, roles) to an inventory file for the
+    /// day its API is down
+    ///
+    /// Run it while the API is healthy (a cron job, a CI step): it lists the nodes through one
+    /// API server at a time by IP (the inventory cluster's `api_endpoints`, TLS name, CA and
+    /// kubeconfig credentials), in pages of --page-size, or reads a saved
+    /// `kubectl get nodes -o json` with --from-file (no API needed; the inventory is then
+    /// optional). The file holds one `[[hosts]]` per node in name order: the node's name, its
+    /// first `InternalIP`, its labels, `role = control-plane` (node-role.kubernetes.io/control-plane
+    /// or .../master) or `role = worker`, and `cluster = CLUSTER`; plus the inventory's
+    /// `[defaults]` and `[clusters.CLUSTER]`, so it is a complete inventory on its own.
+    ///
+    /// A node that cannot be a host (no `InternalIP`, an address that is not an IP, a duplicate
+    /// address) is skipped with a warning that names it and says why, and is listed in the
+    /// file's header: on the bad day a snapshot missing one unreachable node beats no snapshot.
+    /// --strict makes any skipped node a failure (exit 1, FILE untouched), for CI.
+    ///
+    /// FILE is replaced atomically (a temporary file beside it, fsynced, then renamed), and only
+    /// if it is an earlier snapshot (its first line is `# breakglass inventory snapshot`), so a
+    /// cron job refreshes it in place but a typo cannot replace a hand-written inventory; --force
+    /// replaces any file. A snapshot with no host, or one that would not load back, is never
+    /// written.
+    #[command(after_help = SNAPSHOT_HELP)]
+    Snapshot(SnapshotArgs),
+}
+
+pub const SNAPSHOT_HELP: &str = "\
+Exit codes: 0 written (skipped nodes are warnings) · 1 the API could not be read, no node could be
+            written, or --strict and a node was skipped · 2 usage or invalid input
+
+Examples:
+  breakglass -i fleet.toml inventory snapshot prod --out /var/lib/breakglass/prod.toml
+  kubectl get nodes -o json > nodes.json
+  breakglass -i fleet.toml inventory snapshot prod --from-file nodes.json --out prod.toml
+  breakglass -i /var/lib/breakglass/prod.toml inventory show role=control-plane   # API down";
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// The cluster: a `[clusters.NAME]` of the inventory (with --from-file and no inventory,
+    /// the name written)
+    pub cluster: String,
+
+    /// The inventory file to write (TOML)
+    #[arg(long, env = "BREAKGLASS_SNAPSHOT_OUT", value_name = "FILE")]
+    pub out: PathBuf,
+
+    /// Read the nodes from a saved `kubectl get nodes -o json` instead of the API
+    #[arg(long, env = "BREAKGLASS_SNAPSHOT_FROM_FILE", value_name = "FILE")]
+    pub from_file: Option<PathBuf>,
+
+    /// Fail (exit 1, FILE untouched) when a node is skipped, instead of warning
+    #[arg(long, env = "BREAKGLASS_SNAPSHOT_STRICT")]
+    pub strict: bool,
+
+    /// Replace FILE even when it is not an earlier snapshot
+    #[arg(long, env = "BREAKGLASS_SNAPSHOT_FORCE")]
+    pub force: bool,
+
+    /// Nodes per LIST request (its `limit`; the rest follows through `continue`), 1-500
+    #[arg(
+        long,
+        env = "BREAKGLASS_SNAPSHOT_PAGE_SIZE",
+        value_name = "N",
+        default_value_t = 500,
+        value_parser = clap::value_parser!(u16).range(1..=500)
+    )]
+    pub page_size: u16,
 }
 
 #[derive(Debug, Subcommand)]

@@ -35,6 +35,9 @@ impl Exit {
 pub struct ExitError {
     pub exit: Exit,
     pub message: String,
+    /// What caused it, kept typed so the cause chain reaches the top (`caused by: ...`).
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 impl ExitError {
@@ -42,6 +45,20 @@ impl ExitError {
         Self {
             exit,
             message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An error with its cause: `message` says what failed, `source` why.
+    pub fn caused(
+        exit: Exit,
+        message: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        Self {
+            exit,
+            message: message.into(),
+            source: Some(source.into()),
         }
     }
 }

@@ -61,6 +61,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Inventory(InventoryCommand::Check { selector, ssh }) => runtime()?.block_on(
             commands::inventory::check(&settings, selector.as_deref(), &ssh),
         ),
+        Command::Inventory(InventoryCommand::Snapshot(args)) => {
+            runtime()?.block_on(commands::snapshot::snapshot(&settings, &args))
+        }
         Command::Exec(args) => runtime()?.block_on(commands::exec::exec(&settings, &args)),
         Command::Lab(LabCommand::Up(args)) => runtime()?.block_on(commands::lab::up(&args)),
         Command::Lab(LabCommand::Demo(args)) => {

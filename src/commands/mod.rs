@@ -9,6 +9,7 @@ pub mod journal;
 pub mod lab;
 pub mod run;
 pub mod runbook;
+pub mod snapshot;
 
 use crate::error::{Exit, ExitError};
 use crate::inventory::{Host, Inventory, Selector};

@@ -388,6 +388,7 @@ impl<'a> Builder<'a> {
             known_hosts,
             connect_timeout: timeout(raw.connect_timeout, 10)?,
             command_timeout: timeout(raw.command_timeout, 60)?,
+            jump: raw.jump.map(Spanned::into_inner).filter(|j| !j.is_empty()),
         })
     }
 
@@ -955,7 +956,7 @@ fn inline_jump(spec: &str, defaults: &Defaults) -> Result<Host, String> {
 
 /// Host names appear in selectors, so they stay within characters the selector grammar treats
 /// as plain text.
-fn check_host_name(name: &str) -> Result<(), String> {
+pub(super) fn check_host_name(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
         && name.len() <= 253
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())

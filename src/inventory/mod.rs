@@ -14,7 +14,8 @@
 //! - `hostset::fold(names) -> String` (compact `node[001-180,183]`) and `hostset::expand(pattern)`
 //!
 //! Files: `load.rs` (schema, validation, errors), `json.rs` (JSON with byte spans),
-//! `hostset.rs` (ranges), `selector.rs` (grammar and evaluation).
+//! `hostset.rs` (ranges), `selector.rs` (grammar and evaluation), `snapshot.rs` (a cluster's
+//! Node objects turned into an inventory file, for `inventory snapshot`).
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -25,6 +26,7 @@ pub mod hostset;
 mod json;
 mod load;
 pub mod selector;
+pub mod snapshot;
 
 pub use hostset::HostsetError;
 pub use load::{Format, InventoryError, Location};
@@ -59,6 +61,9 @@ pub struct Defaults {
     pub connect_timeout: Duration,
     /// Default 60s.
     pub command_timeout: Duration,
+    /// `[defaults] jump` as written (a host name of this file or `[user@]IP[:port]`); each
+    /// host's resolved jump is in [`Host::jump`]. Kept so `inventory snapshot` can carry it.
+    pub jump: Option<String>,
 }
 
 /// `[clusters.NAME]`: a Kubernetes cluster the hosts belong to.
