@@ -62,6 +62,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             commands::inventory::check(&settings, selector.as_deref(), &ssh),
         ),
         Command::Exec(args) => runtime()?.block_on(commands::exec::exec(&settings, &args)),
+        Command::Health(args) => runtime()?.block_on(commands::health::health(&settings, &args)),
         Command::Lab(LabCommand::Up(args)) => runtime()?.block_on(commands::lab::up(&args)),
         Command::Lab(LabCommand::Demo(args)) => {
             runtime()?.block_on(commands::lab::demo(&settings, &args))
