@@ -33,6 +33,7 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('exec', 'exec', [CompletionResultType]::ParameterValue, 'Run a command on every selected host over SSH, folding identical output')
+            [CompletionResult]::new('health', 'health', [CompletionResultType]::ParameterValue, 'One screen of a cluster''s health: API /readyz and /livez, etcd, SSH to the control plane')
             [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Show what a runbook would do, step by step and wave by wave, without changing anything')
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run a runbook: show the plan, confirm, then execute canary first, in waves, journaled')
             [CompletionResult]::new('resume', 'resume', [CompletionResultType]::ParameterValue, 'Continue an interrupted or stopped run from its journal, skipping finished targets')
@@ -57,7 +58,34 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
             [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]')
             [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]')
             [CompletionResult]::new('--max-output', '--max-output', [CompletionResultType]::ParameterName, 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated')
-            [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec and inventory check]')
+            [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec, inventory check and health]')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
+            [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
+            [CompletionResult]::new('--journal-dir', '--journal-dir', [CompletionResultType]::ParameterName, 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file [default: ~/.config/breakglass/config.toml]')
+            [CompletionResult]::new('--accept-new-host-keys', '--accept-new-host-keys', [CompletionResultType]::ParameterName, 'Accept and record host keys not yet known (a changed key is still refused)')
+            [CompletionResult]::new('--no-agent', '--no-agent', [CompletionResultType]::ParameterName, 'Do not use keys from ssh-agent')
+            [CompletionResult]::new('--sudo', '--sudo', [CompletionResultType]::ParameterName, 'Run the command through `sudo -n` when the SSH user is not root')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'breakglass;health' {
+            [CompletionResult]::new('--max-latency', '--max-latency', [CompletionResultType]::ParameterName, 'A probe answering slower than this counts as unhealthy, e.g. 500ms (requests give up after three times as long)')
+            [CompletionResult]::new('--control-plane', '--control-plane', [CompletionResultType]::ParameterName, 'Which of the cluster''s hosts are its control plane (a selector, see `inventory show`)')
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Hosts contacted at once')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Hosts contacted at once')
+            [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]')
+            [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]')
+            [CompletionResult]::new('--command-timeout', '--command-timeout', [CompletionResultType]::ParameterName, 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]')
+            [CompletionResult]::new('--known-hosts', '--known-hosts', [CompletionResultType]::ParameterName, 'OpenSSH `known_hosts` file used to verify host keys [default: `~/.ssh/known_hosts`]')
+            [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]')
+            [CompletionResult]::new('--max-output', '--max-output', [CompletionResultType]::ParameterName, 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated')
+            [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec, inventory check and health]')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
             [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
@@ -99,7 +127,7 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
             [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]')
             [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]')
             [CompletionResult]::new('--max-output', '--max-output', [CompletionResultType]::ParameterName, 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated')
-            [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec and inventory check]')
+            [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec, inventory check and health]')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
             [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
@@ -128,7 +156,7 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
             [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]')
             [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]')
             [CompletionResult]::new('--max-output', '--max-output', [CompletionResultType]::ParameterName, 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated')
-            [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec and inventory check]')
+            [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec, inventory check and health]')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
             [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
@@ -159,7 +187,7 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
             [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]')
             [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]')
             [CompletionResult]::new('--max-output', '--max-output', [CompletionResultType]::ParameterName, 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated')
-            [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec and inventory check]')
+            [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec, inventory check and health]')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
             [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
@@ -187,7 +215,7 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
             [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]')
             [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]')
             [CompletionResult]::new('--max-output', '--max-output', [CompletionResultType]::ParameterName, 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated')
-            [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec and inventory check]')
+            [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec, inventory check and health]')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
             [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
@@ -311,7 +339,7 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
             [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]')
             [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]')
             [CompletionResult]::new('--max-output', '--max-output', [CompletionResultType]::ParameterName, 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated')
-            [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec and inventory check]')
+            [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec, inventory check and health]')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
             [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
@@ -505,6 +533,7 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
         }
         'breakglass;help' {
             [CompletionResult]::new('exec', 'exec', [CompletionResultType]::ParameterValue, 'Run a command on every selected host over SSH, folding identical output')
+            [CompletionResult]::new('health', 'health', [CompletionResultType]::ParameterValue, 'One screen of a cluster''s health: API /readyz and /livez, etcd, SSH to the control plane')
             [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Show what a runbook would do, step by step and wave by wave, without changing anything')
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run a runbook: show the plan, confirm, then execute canary first, in waves, journaled')
             [CompletionResult]::new('resume', 'resume', [CompletionResultType]::ParameterValue, 'Continue an interrupted or stopped run from its journal, skipping finished targets')
@@ -519,6 +548,9 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
             break
         }
         'breakglass;help;exec' {
+            break
+        }
+        'breakglass;help;health' {
             break
         }
         'breakglass;help;plan' {

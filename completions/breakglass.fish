@@ -33,6 +33,7 @@ complete -c breakglass -n "__fish_breakglass_needs_command" -l no-progress -d 'N
 complete -c breakglass -n "__fish_breakglass_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c breakglass -n "__fish_breakglass_needs_command" -s V -l version -d 'Print version'
 complete -c breakglass -n "__fish_breakglass_needs_command" -f -a "exec" -d 'Run a command on every selected host over SSH, folding identical output'
+complete -c breakglass -n "__fish_breakglass_needs_command" -f -a "health" -d 'One screen of a cluster\'s health: API /readyz and /livez, etcd, SSH to the control plane'
 complete -c breakglass -n "__fish_breakglass_needs_command" -f -a "plan" -d 'Show what a runbook would do, step by step and wave by wave, without changing anything'
 complete -c breakglass -n "__fish_breakglass_needs_command" -f -a "run" -d 'Run a runbook: show the plan, confirm, then execute canary first, in waves, journaled'
 complete -c breakglass -n "__fish_breakglass_needs_command" -f -a "resume" -d 'Continue an interrupted or stopped run from its journal, skipping finished targets'
@@ -51,7 +52,7 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -s t -l comm
 complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -l known-hosts -d 'OpenSSH `known_hosts` file used to verify host keys [default: `~/.ssh/known_hosts`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -s k -l identity -d 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -l max-output -d 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated' -r
-complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -l rate -d 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec and inventory check]' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -l rate -d 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec, inventory check and health]' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"
@@ -62,6 +63,25 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -l no-agent 
 complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -l sudo -d 'Run the command through `sudo -n` when the SSH user is not root'
 complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c breakglass -n "__fish_breakglass_using_subcommand health" -l max-latency -d 'A probe answering slower than this counts as unhealthy, e.g. 500ms (requests give up after three times as long)' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand health" -l control-plane -d 'Which of the cluster\'s hosts are its control plane (a selector, see `inventory show`)' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand health" -s f -l concurrency -d 'Hosts contacted at once' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand health" -l connect-timeout -d 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand health" -s t -l command-timeout -d 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand health" -l known-hosts -d 'OpenSSH `known_hosts` file used to verify host keys [default: `~/.ssh/known_hosts`]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand health" -s k -l identity -d 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand health" -l max-output -d 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand health" -l rate -d 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec, inventory check and health]' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand health" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand health" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
+json\t''"
+complete -c breakglass -n "__fish_breakglass_using_subcommand health" -l journal-dir -d 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand health" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand health" -l accept-new-host-keys -d 'Accept and record host keys not yet known (a changed key is still refused)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand health" -l no-agent -d 'Do not use keys from ssh-agent'
+complete -c breakglass -n "__fish_breakglass_using_subcommand health" -l sudo -d 'Run the command through `sudo -n` when the SSH user is not root'
+complete -c breakglass -n "__fish_breakglass_using_subcommand health" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand health" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c breakglass -n "__fish_breakglass_using_subcommand plan" -s p -l param -d 'A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand plan" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand plan" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
@@ -78,7 +98,7 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand run" -s t -l comma
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l known-hosts -d 'OpenSSH `known_hosts` file used to verify host keys [default: `~/.ssh/known_hosts`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -s k -l identity -d 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l max-output -d 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated' -r
-complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l rate -d 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec and inventory check]' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l rate -d 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec, inventory check and health]' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"
@@ -98,7 +118,7 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -s t -l co
 complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l known-hosts -d 'OpenSSH `known_hosts` file used to verify host keys [default: `~/.ssh/known_hosts`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -s k -l identity -d 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l max-output -d 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated' -r
-complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l rate -d 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec and inventory check]' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l rate -d 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec, inventory check and health]' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"
@@ -120,7 +140,7 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -s t -l comm
 complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -l known-hosts -d 'OpenSSH `known_hosts` file used to verify host keys [default: `~/.ssh/known_hosts`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -s k -l identity -d 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -l max-output -d 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated' -r
-complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -l rate -d 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec and inventory check]' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -l rate -d 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec, inventory check and health]' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"
@@ -139,7 +159,7 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand confirm" -s t -l c
 complete -c breakglass -n "__fish_breakglass_using_subcommand confirm" -l known-hosts -d 'OpenSSH `known_hosts` file used to verify host keys [default: `~/.ssh/known_hosts`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand confirm" -s k -l identity -d 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand confirm" -l max-output -d 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated' -r
-complete -c breakglass -n "__fish_breakglass_using_subcommand confirm" -l rate -d 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec and inventory check]' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand confirm" -l rate -d 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec, inventory check and health]' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand confirm" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand confirm" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"
@@ -210,7 +230,7 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __f
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -l known-hosts -d 'OpenSSH `known_hosts` file used to verify host keys [default: `~/.ssh/known_hosts`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -s k -l identity -d 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -l max-output -d 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated' -r
-complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -l rate -d 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec and inventory check]' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -l rate -d 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec, inventory check and health]' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"
@@ -311,18 +331,19 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand completions" -l jo
 complete -c breakglass -n "__fish_breakglass_using_subcommand completions" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand completions" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec plan run resume undo confirm runbook inventory journal lab completions help" -f -a "exec" -d 'Run a command on every selected host over SSH, folding identical output'
-complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec plan run resume undo confirm runbook inventory journal lab completions help" -f -a "plan" -d 'Show what a runbook would do, step by step and wave by wave, without changing anything'
-complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec plan run resume undo confirm runbook inventory journal lab completions help" -f -a "run" -d 'Run a runbook: show the plan, confirm, then execute canary first, in waves, journaled'
-complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec plan run resume undo confirm runbook inventory journal lab completions help" -f -a "resume" -d 'Continue an interrupted or stopped run from its journal, skipping finished targets'
-complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec plan run resume undo confirm runbook inventory journal lab completions help" -f -a "undo" -d 'Reverse a run\'s changes from the snapshots in its journal, last step first'
-complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec plan run resume undo confirm runbook inventory journal lab completions help" -f -a "confirm" -d 'Confirm a run\'s firewall changes: cancel the dead-man timers so the blocks stay'
-complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec plan run resume undo confirm runbook inventory journal lab completions help" -f -a "runbook" -d 'List, show and validate runbooks'
-complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec plan run resume undo confirm runbook inventory journal lab completions help" -f -a "inventory" -d 'Show and check the inventory, and snapshot a cluster\'s nodes into one'
-complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec plan run resume undo confirm runbook inventory journal lab completions help" -f -a "journal" -d 'List, show and verify run journals'
-complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec plan run resume undo confirm runbook inventory journal lab completions help" -f -a "lab" -d 'A practice fleet on this machine: network namespaces with real sshd and nftables (root)'
-complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec plan run resume undo confirm runbook inventory journal lab completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec plan run resume undo confirm runbook inventory journal lab completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec health plan run resume undo confirm runbook inventory journal lab completions help" -f -a "exec" -d 'Run a command on every selected host over SSH, folding identical output'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec health plan run resume undo confirm runbook inventory journal lab completions help" -f -a "health" -d 'One screen of a cluster\'s health: API /readyz and /livez, etcd, SSH to the control plane'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec health plan run resume undo confirm runbook inventory journal lab completions help" -f -a "plan" -d 'Show what a runbook would do, step by step and wave by wave, without changing anything'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec health plan run resume undo confirm runbook inventory journal lab completions help" -f -a "run" -d 'Run a runbook: show the plan, confirm, then execute canary first, in waves, journaled'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec health plan run resume undo confirm runbook inventory journal lab completions help" -f -a "resume" -d 'Continue an interrupted or stopped run from its journal, skipping finished targets'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec health plan run resume undo confirm runbook inventory journal lab completions help" -f -a "undo" -d 'Reverse a run\'s changes from the snapshots in its journal, last step first'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec health plan run resume undo confirm runbook inventory journal lab completions help" -f -a "confirm" -d 'Confirm a run\'s firewall changes: cancel the dead-man timers so the blocks stay'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec health plan run resume undo confirm runbook inventory journal lab completions help" -f -a "runbook" -d 'List, show and validate runbooks'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec health plan run resume undo confirm runbook inventory journal lab completions help" -f -a "inventory" -d 'Show and check the inventory, and snapshot a cluster\'s nodes into one'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec health plan run resume undo confirm runbook inventory journal lab completions help" -f -a "journal" -d 'List, show and verify run journals'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec health plan run resume undo confirm runbook inventory journal lab completions help" -f -a "lab" -d 'A practice fleet on this machine: network namespaces with real sshd and nftables (root)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec health plan run resume undo confirm runbook inventory journal lab completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and not __fish_seen_subcommand_from exec health plan run resume undo confirm runbook inventory journal lab completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand help; and __fish_seen_subcommand_from runbook" -f -a "list" -d 'List the shipped runbooks'
 complete -c breakglass -n "__fish_breakglass_using_subcommand help; and __fish_seen_subcommand_from runbook" -f -a "show" -d 'Print a runbook\'s parameters and steps (and its source with --output json)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand help; and __fish_seen_subcommand_from runbook" -f -a "validate" -d 'Check runbook files; every problem is reported as `FILE:LINE:COLUMN`'

@@ -91,6 +91,15 @@ pub enum Command {
     #[command(after_help = SELECTOR_HELP)]
     Exec(ExecArgs),
 
+    /// One screen of a cluster's health: API /readyz and /livez, etcd, SSH to the control plane
+    ///
+    /// Every API endpoint by IP (TLS name and CA from the inventory or kubeconfig, as
+    /// `wait.healthy` reaches them), every etcd endpoint's /health (client certificates from the
+    /// inventory), and an SSH login on each control-plane host of the cluster, with latencies.
+    /// Exit 0 when every check answered healthy, 1 otherwise.
+    #[command(after_help = HEALTH_HELP)]
+    Health(HealthArgs),
+
     /// Show what a runbook would do, step by step and wave by wave, without changing anything
     #[command(after_help = RUNBOOK_HELP)]
     Plan(PlanArgs),
@@ -143,6 +152,16 @@ Selectors:
   role=worker,zone in (a,b)   label requirements, Kubernetes syntax (all must hold):
                               k=v  k!=v  k in (a,b)  k notin (a,b)  k  !k
   role=worker except node007  hosts of the left minus hosts of the right";
+
+pub const HEALTH_HELP: &str = "\
+With --output json: one line per check, then a summary (format: `breakglass::commands::health`):
+  {\"type\":\"check\",\"check\":\"etcd\",\"target\":\"10.0.0.10:2379\",\"ok\":true,\"latency_ms\":4.2,...}
+  {\"type\":\"summary\",\"cluster\":\"prod-east\",\"total\":9,\"ok\":8,\"failed\":1,\"failing\":[...],...}
+
+Examples:
+  breakglass -i fleet.toml health prod-east
+  breakglass -i fleet.toml health prod-east --max-latency 3s --control-plane 'role=master'
+  breakglass -i fleet.toml --output json health prod-east | jq -c 'select(.ok == false)'";
 
 pub const RUNBOOK_HELP: &str = "\
 RUNBOOK is the name of a shipped runbook (see `breakglass runbook list`) or a path to a TOML file.
@@ -316,6 +335,35 @@ pub struct ExecArgs {
     pub ssh: SshArgs,
 }
 
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// The inventory cluster (`[clusters.NAME]`)
+    pub cluster: String,
+
+    /// A probe answering slower than this counts as unhealthy, e.g. 500ms (requests give up
+    /// after three times as long)
+    #[arg(
+        long,
+        env = "BREAKGLASS_HEALTH_MAX_LATENCY",
+        default_value = "1s",
+        value_name = "DURATION",
+        value_parser = parse_duration
+    )]
+    pub max_latency: std::time::Duration,
+
+    /// Which of the cluster's hosts are its control plane (a selector, see `inventory show`)
+    #[arg(
+        long,
+        env = "BREAKGLASS_HEALTH_CONTROL_PLANE",
+        default_value = "role=control-plane",
+        value_name = "SELECTOR"
+    )]
+    pub control_plane: String,
+
+    #[command(flatten)]
+    pub ssh: SshArgs,
+}
+
 /// SSH options shared by every command that reaches hosts.
 #[derive(Debug, Args, Clone)]
 #[command(next_help_heading = "SSH")]
@@ -364,7 +412,7 @@ pub struct SshArgs {
 
     /// New SSH sessions per second across the whole command: every session a step, gate,
     /// undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run,
-    /// resume, undo and confirm; no limit for exec and inventory check]
+    /// resume, undo and confirm; no limit for exec, inventory check and health]
     #[arg(long, env = "BREAKGLASS_RATE", value_name = "PER_SECOND")]
     pub rate: Option<f64>,
 }

@@ -65,6 +65,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             runtime()?.block_on(commands::snapshot::snapshot(&settings, &args))
         }
         Command::Exec(args) => runtime()?.block_on(commands::exec::exec(&settings, &args)),
+        Command::Health(args) => runtime()?.block_on(commands::health::health(&settings, &args)),
         Command::Lab(LabCommand::Up(args)) => runtime()?.block_on(commands::lab::up(&args)),
         Command::Lab(LabCommand::Demo(args)) => {
             runtime()?.block_on(commands::lab::demo(&settings, &args))

@@ -3,8 +3,9 @@
 use crate::support::Scratch;
 
 /// The verbs `--help` lists, in order: each one works (tests elsewhere drive every one of them).
-const VERBS: [&str; 12] = [
+const VERBS: [&str; 13] = [
     "exec",
+    "health",
     "plan",
     "run",
     "resume",

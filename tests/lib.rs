@@ -9,6 +9,7 @@ mod cli;
 mod etcd;
 mod exec;
 mod firewall;
+mod health;
 mod inventory;
 mod journal;
 mod kube;

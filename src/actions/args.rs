@@ -659,9 +659,18 @@ pub enum Scheme {
     Http,
 }
 
-/// `wait.healthy`: probe API servers by IP until every probe of the last `window` passed with
-/// an error rate at most `max_error_rate` and latency under `max_latency`. Fails after
-/// `timeout`. Usable as a step or as a `gate`; runs from the operator's machine, takes no targets.
+/// `wait.healthy`: probe API servers by IP (and, with `etcd = true`, the cluster's etcd) until
+/// every probe of the last `window` passed with an error rate at most `max_error_rate` and
+/// latency under `max_latency`. Fails after `timeout`. Usable as a step or as a `gate`; runs
+/// from the operator's machine, takes no targets.
+///
+/// ```toml
+/// [steps.gate]
+/// action = "wait.healthy"
+/// [steps.gate.with]
+/// etcd = true          # also etcd's /health, every round
+/// paths = []           # etcd alone: a gate that passes while the API servers are still down
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WaitHealthy {
@@ -669,9 +678,16 @@ pub struct WaitHealthy {
     /// run targets, so a shipped runbook needs no addresses.
     #[serde(default)]
     pub endpoints: Vec<SocketAddr>,
-    /// Paths probed on every endpoint. Default `["/readyz", "/livez"]`.
+    /// Paths probed on every endpoint. Default `["/readyz", "/livez"]`. May be empty only with
+    /// `etcd = true` (then the API servers are not probed at all).
     #[serde(default = "default_health_paths")]
     pub paths: Vec<String>,
+    /// Also probe etcd's `/health` on each of the `etcd_endpoints` of the runbook's `cluster`
+    /// in the inventory (with its `etcd_cert_file`, `etcd_key_file`, `etcd_ca_file`), once per
+    /// round beside the API paths: each endpoint's answer is one probe, held to the same
+    /// `max_latency`, window and error rate. Default false.
+    #[serde(default)]
+    pub etcd: bool,
     /// CA bundle (on the operator's machine) that signs the API servers' certificates.
     /// Default: the cluster's CA from the kubeconfig or inventory.
     #[serde(default)]
@@ -703,8 +719,11 @@ pub struct WaitHealthy {
 impl WaitHealthy {
     fn validate(&self) -> Vec<ArgProblem> {
         let mut problems = Vec::new();
-        if self.paths.is_empty() {
-            problems.push(ArgProblem::at("paths", "list at least one path to probe"));
+        if self.paths.is_empty() && !self.etcd {
+            problems.push(ArgProblem::at(
+                "paths",
+                "list at least one path to probe, or set `etcd = true` to probe etcd alone",
+            ));
         }
         for path in &self.paths {
             if !path.starts_with('/') || path.contains(char::is_whitespace) {
@@ -1289,6 +1308,7 @@ mod tests {
         };
         assert_eq!(wait.paths, vec!["/readyz", "/livez"]);
         assert_eq!(wait.timeout, Duration::from_secs(600));
+        assert!(!wait.etcd);
         assert!(wait.validate().is_empty());
     }
 
@@ -1350,6 +1370,17 @@ mod tests {
             fields,
             vec![Some("max_error_rate"), Some("window"), Some("timeout")]
         );
+    }
+
+    #[test]
+    fn wait_healthy_probes_no_path_only_with_etcd() {
+        let args = parse(ActionKind::WaitHealthy, "paths = []").expect("typed");
+        let problems = args.validate();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].field, Some("paths"));
+        assert!(problems[0].message.contains("etcd = true"), "{problems:?}");
+        let args = parse(ActionKind::WaitHealthy, "paths = []\netcd = true").expect("typed");
+        assert!(args.validate().is_empty());
     }
 
     #[test]

@@ -269,6 +269,13 @@ pub trait Context {
     fn etcd(&mut self) -> Result<Arc<Etcd>, ActionFailure> {
         Err(ActionFailure::refused("this target is not in etcd"))
     }
+    /// The etcd of `cluster`, whatever the target: for checks run from the operator's machine
+    /// (`wait.healthy` with `etcd = true`).
+    fn etcd_of(&mut self, cluster: &str) -> Result<Arc<Etcd>, ActionFailure> {
+        Err(ActionFailure::refused(format!(
+            "this step has no way to reach the etcd of cluster {cluster}"
+        )))
+    }
     /// The API client of the target's cluster (a Kubernetes object target only).
     fn kube(&mut self) -> Result<Arc<Kube>, ActionFailure> {
         Err(ActionFailure::refused(
@@ -354,6 +361,10 @@ impl Context for StepContext<'_> {
                 self.step
             ))),
         }
+    }
+
+    fn etcd_of(&mut self, cluster: &str) -> Result<Arc<Etcd>, ActionFailure> {
+        self.reach.etcd(cluster)
     }
 
     fn kube(&mut self) -> Result<Arc<Kube>, ActionFailure> {

@@ -41,14 +41,36 @@ pub struct BuildContext<'a> {
 }
 
 /// `wait.healthy` with its defaults filled from the inventory cluster: endpoints, TLS name and
-/// CA, so a shipped runbook needs no addresses.
-fn wait_healthy_defaults(
+/// CA, so a shipped runbook needs no addresses; with `etcd = true`, bound to that cluster's
+/// etcd, which must be in the inventory.
+fn build_wait_healthy(
     args: &args::WaitHealthy,
     ctx: &BuildContext<'_>,
-) -> anyhow::Result<args::WaitHealthy> {
+) -> anyhow::Result<wait_healthy::WaitHealthyAction> {
     let mut a = args.clone();
     let cluster = ctx.cluster.and_then(|c| ctx.inventory.clusters.get(c));
-    if a.endpoints.is_empty() {
+    let etcd_cluster = if a.etcd {
+        match (ctx.cluster, cluster) {
+            (None, _) => anyhow::bail!(
+                "wait.healthy has `etcd = true`, but the runbook has no `cluster` parameter naming whose etcd to probe"
+            ),
+            (Some(name), None) => {
+                anyhow::bail!(
+                    "wait.healthy has `etcd = true`, but the inventory has no cluster '{name}'"
+                )
+            }
+            (Some(_), Some(c)) if c.etcd_endpoints.is_empty() => anyhow::bail!(
+                "wait.healthy has `etcd = true`, but cluster '{}' in the inventory lists no etcd_endpoints \
+                 (and etcd_cert_file, etcd_key_file, etcd_ca_file to reach them)",
+                c.name
+            ),
+            (Some(_), Some(c)) => Some(c.name.clone()),
+        }
+    } else {
+        None
+    };
+    // Probing etcd alone (`paths = []`) needs no API endpoint.
+    if a.endpoints.is_empty() && !a.paths.is_empty() {
         let Some(cluster) = cluster else {
             anyhow::bail!(
                 "wait.healthy has no `endpoints`, and the inventory has no cluster {} to take its api_endpoints from",
@@ -74,16 +96,17 @@ fn wait_healthy_defaults(
             a.ca_file.clone_from(&cluster.ca_file);
         }
     }
-    Ok(a)
+    Ok(wait_healthy::WaitHealthyAction {
+        args: a,
+        etcd_cluster,
+    })
 }
 
 /// Builds the action a step's arguments describe.
 pub fn build(args: &ActionArgs, ctx: &BuildContext<'_>) -> anyhow::Result<Arc<dyn Action>> {
     Ok(match args {
         ActionArgs::SshExec(a) => Arc::new(ssh_exec::SshExecAction { args: a.clone() }),
-        ActionArgs::WaitHealthy(a) => Arc::new(wait_healthy::WaitHealthyAction {
-            args: wait_healthy_defaults(a, ctx)?,
-        }),
+        ActionArgs::WaitHealthy(a) => Arc::new(build_wait_healthy(a, ctx)?),
         ActionArgs::Pause(a) => Arc::new(pause::PauseAction { args: a.clone() }),
         ActionArgs::NodesQuiesce(a) => Arc::new(quiesce::NodeServices::quiesce(
             a.clone(),
@@ -110,4 +133,52 @@ pub fn build(args: &ActionArgs, ctx: &BuildContext<'_>) -> anyhow::Result<Arc<dy
         }
         ActionArgs::WorkloadScale(a) => Arc::new(workload_scale::WorkloadScaleAction::new(a, ctx)?),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::Format;
+
+    fn inventory(cluster: &str) -> Inventory {
+        Inventory::from_str(cluster, std::path::Path::new("inv.toml"), Format::Toml)
+            .expect("inventory")
+    }
+
+    fn wait(with: &str, inv: &Inventory, cluster: Option<&str>) -> anyhow::Result<String> {
+        let args: args::WaitHealthy = toml::from_str(with).expect("args");
+        let ctx = BuildContext {
+            inventory: inv,
+            run_id: "r",
+            step_id: "s",
+            cluster,
+        };
+        build_wait_healthy(&args, &ctx).map(|a| a.plan("operator"))
+    }
+
+    #[test]
+    fn wait_healthy_binds_etcd_to_the_runbooks_cluster() {
+        let with_etcd = inventory(
+            "[clusters.lab]\netcd_endpoints = [\"10.0.0.10:2379\"]\napi_endpoints = [\"10.0.0.10:6443\"]\n",
+        );
+        let plan = wait("etcd = true", &with_etcd, Some("lab")).expect("bound");
+        assert!(
+            plan.contains("/readyz, /livez on 10.0.0.10:6443 and etcd /health of cluster lab"),
+            "{plan}"
+        );
+        let err = wait("etcd = true", &with_etcd, None).expect_err("no cluster");
+        assert!(err.to_string().contains("no `cluster` parameter"), "{err}");
+
+        // etcd alone needs no API endpoint.
+        let etcd_only = inventory("[clusters.lab]\netcd_endpoints = [\"10.0.0.10:2379\"]\n");
+        let plan = wait("etcd = true\npaths = []", &etcd_only, Some("lab")).expect("bound");
+        assert!(
+            plan.starts_with("probe etcd /health of cluster lab until"),
+            "{plan}"
+        );
+
+        let api_only = inventory("[clusters.lab]\napi_endpoints = [\"10.0.0.10:6443\"]\n");
+        let err = wait("etcd = true", &api_only, Some("lab")).expect_err("no etcd");
+        assert!(err.to_string().contains("lists no etcd_endpoints"), "{err}");
+    }
 }

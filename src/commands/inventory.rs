@@ -83,7 +83,7 @@ pub fn show(settings: &Settings, selector: Option<&str>) -> anyhow::Result<Exit>
 }
 
 /// Left-aligned columns separated by two spaces; the last column is not padded.
-fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
+pub(super) fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
     let mut widths = header.map(str::len);
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -124,7 +124,8 @@ struct CheckView {
     host_key: Option<String>,
 }
 
-fn detail(outcome: &Outcome) -> String {
+/// An SSH check's outcome in a few words (`ok`, `unreachable: ...`).
+pub(super) fn detail(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Ok => "ok".into(),
         Outcome::Exit { status, .. } => format!("exit {status}"),

@@ -4,6 +4,7 @@
 pub mod completions;
 pub mod confirm;
 pub mod exec;
+pub mod health;
 pub mod inventory;
 pub mod journal;
 pub mod lab;

@@ -102,7 +102,7 @@
 //! | `nodes.quiesce` / `nodes.unquiesce` | `stop_runtime`, `stop_commands`, `start_commands` | yes / no |
 //! | `apiservers.tune` | `manifest`, `set`, `remove` | yes |
 //! | `workload.kill` | `namespace`, `name_prefix`, `label`, `crictl` | yes |
-//! | `wait.healthy` | `endpoints`, `paths`, `ca_file`, `tls_server_name`, `scheme`, `max_error_rate`, `max_latency`, `window`, `interval`, `timeout` | no |
+//! | `wait.healthy` | `endpoints`, `paths`, `etcd`, `ca_file`, `tls_server_name`, `scheme`, `max_error_rate`, `max_latency`, `window`, `interval`, `timeout` | no |
 //! | `pause` | `message`, `skippable` | no |
 //!
 //! Each argument, its type and default is documented on its struct in

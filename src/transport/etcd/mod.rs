@@ -76,7 +76,10 @@ pub enum Deleted {
 /// A client for one cluster's etcd.
 pub struct Etcd {
     cluster: String,
+    /// A client and base URL per endpoint, in the inventory's order.
     endpoints: Vec<(reqwest::Client, String)>,
+    /// The endpoints' addresses, in the same order (what health reports name).
+    addrs: Vec<SocketAddr>,
     limiter: Arc<RateLimiter>,
 }
 
@@ -159,6 +162,7 @@ impl Etcd {
         Ok(Etcd {
             cluster: config.cluster.clone(),
             endpoints,
+            addrs: config.endpoints.clone(),
             limiter,
         })
     }
@@ -313,32 +317,58 @@ impl Etcd {
 
     /// Each endpoint's `/health` (`{"health":"true"}`), in order: Ok when every one is healthy.
     pub async fn health(&self) -> Result<String, EtcdError> {
-        let mut bad = Vec::new();
-        for (client, base) in &self.endpoints {
-            let url = format!("{base}/health");
-            match client.get(&url).send().await {
-                Ok(r) => match r
-                    .text()
-                    .await
-                    .map_err(|e| chain(&e))
-                    .and_then(|t| serde_json::from_str::<Value>(&t).map_err(|e| e.to_string()))
-                {
-                    Ok(v) if v.get("health").and_then(Value::as_str) == Some("true") => {}
-                    Ok(v) => bad.push(format!("{base}: {v}")),
-                    Err(e) => bad.push(format!("{base}: {e}")),
-                },
-                Err(e) => bad.push(format!("{base}: {}", chain(&e))),
-            }
-        }
+        let each = self.endpoint_health().await;
+        let bad: Vec<String> = each
+            .iter()
+            .filter_map(|h| h.error.as_ref().map(|e| format!("{}: {e}", h.endpoint)))
+            .collect();
         if bad.is_empty() {
-            Ok(format!(
-                "etcd healthy on {} endpoint(s)",
-                self.endpoints.len()
-            ))
+            Ok(format!("etcd healthy on {} endpoint(s)", each.len()))
         } else {
             Err(EtcdError::Unreachable(bad.join("; ")))
         }
     }
+
+    /// Each endpoint's `/health`, one request each, in order, with how long it took to answer.
+    /// Health is not paced by the run's limiter: callers space their rounds themselves
+    /// (`wait.healthy`'s `interval`, one round for `breakglass health`).
+    pub async fn endpoint_health(&self) -> Vec<EndpointHealth> {
+        let mut all = Vec::with_capacity(self.endpoints.len());
+        for ((client, base), &addr) in self.endpoints.iter().zip(&self.addrs) {
+            let url = format!("{base}/health");
+            let started = std::time::Instant::now();
+            let answer = match client.get(&url).send().await {
+                Ok(r) => r
+                    .text()
+                    .await
+                    .map_err(|e| chain(&e))
+                    .and_then(|t| serde_json::from_str::<Value>(&t).map_err(|e| e.to_string())),
+                Err(e) => Err(chain(&e)),
+            };
+            let latency = started.elapsed();
+            let error = match answer {
+                Ok(v) if v.get("health").and_then(Value::as_str) == Some("true") => None,
+                Ok(v) => Some(format!("unhealthy: {v}")),
+                Err(e) => Some(e),
+            };
+            all.push(EndpointHealth {
+                endpoint: addr,
+                latency,
+                error,
+            });
+        }
+        all
+    }
+}
+
+/// What one etcd endpoint's `/health` said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointHealth {
+    pub endpoint: SocketAddr,
+    /// Until the whole answer was read (or the request failed).
+    pub latency: Duration,
+    /// None: `{"health":"true"}`. Else why not: the answer, or why none came.
+    pub error: Option<String>,
 }
 
 /// The end of the range holding every key that starts with `prefix`: the prefix with its last
