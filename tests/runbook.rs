@@ -429,7 +429,12 @@ fn runbook_list_show_and_validate_from_the_command_line() {
         .collect();
     assert_eq!(
         names,
-        ["apiserver-overload", "fleet-triage", "restore-after-block"],
+        [
+            "apiserver-overload",
+            "fleet-triage",
+            "restore-after-block",
+            "workload-removal"
+        ],
         "{}",
         list.stdout
     );
