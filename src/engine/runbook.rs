@@ -360,8 +360,12 @@ pub async fn execute(
             &mut all_unreachable,
         )
         .await?;
+        // What this attempt saw wins over an earlier attempt's (a resumed step may now reach
+        // the targets it could not before).
         if all_unreachable {
             unreachable.insert(id.clone());
+        } else {
+            unreachable.remove(id);
         }
         if run.cancel.is_cancelled() && !matches!(step_result, StepResult::Stopped(_)) {
             stop = Some((id.clone(), Stop::Interrupted));

@@ -930,4 +930,15 @@ fn a_fallback_runs_only_when_its_step_could_not_reach_its_targets_and_then_cover
     assert_eq!(out.exit, Exit::Success);
     // A resumed run knows the first step could not reach its targets.
     assert!(h.history().done().unreachable_steps.contains("primary"));
+
+    // Resumed after an attempt that could not reach it, the step now reaches its target: the
+    // fallback is not run on the strength of the earlier attempt.
+    let h = Harness::new(FALLBACK);
+    let done = Done {
+        unreachable_steps: ["primary".to_owned()].into_iter().collect(),
+        ..Done::default()
+    };
+    let out = h.execute(&FakeReach::new(Duration::ZERO), Arc::default(), true, &done);
+    assert_eq!(out.exit, Exit::Success);
+    assert_eq!(h.observer.results(Mode::Apply).len(), 1, "the fallback ran");
 }
