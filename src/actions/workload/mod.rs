@@ -7,18 +7,27 @@
 //! not an error. There is no inverse: a killed pod comes back only through its controller, and
 //! a `DaemonSet` recreates it on its own unless it is deleted through the API.
 //!
-//! What it sends to a node are single `crictl` command lines, every argument quoted on its own
-//! (and split back in a test), not scripts: so no `.sh` file, unlike the other node actions.
+//! The shell it runs on nodes is `list.sh` (the matching pods, as crictl's JSON) and `kill.sh`
+//! (stop and remove the given sandboxes, then list again in the same call), with every value
+//! handed over as a quoted input line (`super::script`). One login and four calls per target:
+//! the snapshot's list, apply's list, apply's kill-and-relist, and verify's list.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
+
+/// The matching pods, as crictl's JSON.
+const LIST: &str = include_str!("list.sh");
+/// Stop and remove the given sandboxes, then a marker line; `LIST` follows it.
+const KILL: &str = include_str!("kill.sh");
+/// The line `KILL` prints between crictl's own output and the list after the kill.
+const AFTER_KILL: &str = "breakglass: pods after the kill";
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::args::WorkloadKill;
 use super::contract::{Action, ActionFailure, Applied, Context, Node};
-use super::script::quote;
+use super::script::Inputs;
 use crate::transport::ssh::Outcome;
 
 /// How many pod names a summary line lists before "and N more".
@@ -109,25 +118,30 @@ impl WorkloadKillAction {
         )
     }
 
-    /// `crictl pods` with the workload's filters, as JSON.
+    /// The inputs of `list.sh` (and `kill.sh`): crictl's path and the anchored filters.
+    fn inputs(&self) -> Result<Inputs, ActionFailure> {
+        let mut inputs = Inputs::new();
+        inputs
+            .var("crictl", &self.args.crictl)?
+            .var(
+                "namespace",
+                &format!("^{}$", regex_escape(&self.args.namespace)),
+            )?
+            .var(
+                "name",
+                &self
+                    .args
+                    .name_prefix
+                    .as_ref()
+                    .map_or_else(String::new, |p| format!("^{}", regex_escape(p))),
+            )?
+            .var("label", self.args.label.as_deref().unwrap_or(""))?;
+        Ok(inputs)
+    }
+
+    /// `list.sh` with the workload's filters.
     fn list_script(&self) -> Result<String, ActionFailure> {
-        let mut script = format!(
-            "{} pods --namespace {}",
-            quote(&self.args.crictl)?,
-            quote(&format!("^{}$", regex_escape(&self.args.namespace)))?
-        );
-        if let Some(prefix) = &self.args.name_prefix {
-            let _ = write!(
-                script,
-                " --name {}",
-                quote(&format!("^{}", regex_escape(prefix)))?
-            );
-        }
-        if let Some(label) = &self.args.label {
-            let _ = write!(script, " --label {}", quote(label)?);
-        }
-        script.push_str(" -o json");
-        Ok(script)
+        Ok(self.inputs()?.then(&[LIST]))
     }
 
     fn list(&self, node: &mut dyn Node) -> Result<Vec<PodRef>, ActionFailure> {
@@ -140,7 +154,12 @@ impl WorkloadKillAction {
                 "the pod list is larger than --max-output; raise it",
             ));
         }
-        let pods = parse_pods(&r.stdout.bytes)
+        self.matching(&r.stdout.bytes)
+    }
+
+    /// The pods of crictl's JSON that are the workload's.
+    fn matching(&self, json: &[u8]) -> Result<Vec<PodRef>, ActionFailure> {
+        let pods = parse_pods(json)
             .map_err(|e| ActionFailure::refused(format!("listing pods with crictl: {e}")))?;
         // crictl's filters are what selected these; checking again guards against a crictl
         // that ignores a flag it does not know and lists every pod on the node.
@@ -157,28 +176,30 @@ impl WorkloadKillAction {
             .collect())
     }
 
-    /// `crictl SUBCOMMAND ID...`.
-    fn crictl_on(
-        &self,
-        node: &mut dyn Node,
-        subcommand: &str,
-        pods: &[PodRef],
-    ) -> Result<(), ActionFailure> {
-        let mut script = format!("{} {subcommand}", quote(&self.args.crictl)?);
-        for pod in pods {
-            let _ = write!(script, " {}", quote(&pod.id)?);
-        }
-        let r = node.run(&script, None);
-        if r.outcome == Outcome::Ok {
-            Ok(())
-        } else {
-            let mut failure = ActionFailure::from_result(
-                &format!("`crictl {subcommand}` of {}", names(pods)),
+    /// Stops and removes `pods`, and lists what matches afterwards, in one call.
+    fn kill(&self, node: &mut dyn Node, pods: &[PodRef]) -> Result<Vec<PodRef>, ActionFailure> {
+        let mut inputs = self.inputs()?;
+        inputs.args(pods.iter().map(|p| p.id.as_str()))?;
+        let r = node.run(&inputs.then(&[KILL, LIST]), None);
+        if r.outcome != Outcome::Ok {
+            return Err(ActionFailure::from_result(
+                &format!("stopping and removing {}", names(pods)),
                 &r,
-            );
-            failure.never_ran &= subcommand == "stopp";
-            Err(failure)
+            ));
         }
+        if r.stdout.truncated() {
+            return Err(ActionFailure::refused(
+                "the pod list is larger than --max-output; raise it",
+            ));
+        }
+        let out = String::from_utf8_lossy(&r.stdout.bytes);
+        let Some((_, after)) = out.split_once(AFTER_KILL) else {
+            return Err(ActionFailure::failed(format!(
+                "the node did not confirm the kill of {} (no `{AFTER_KILL}` line)",
+                names(pods)
+            )));
+        };
+        self.matching(after.as_bytes())
     }
 }
 
@@ -213,8 +234,7 @@ impl Action for WorkloadKillAction {
         }
         // Stopping an already stopped sandbox is harmless, and `rmp` wants it stopped: so every
         // match is stopped, which also makes a repeated kill (resume, retry) converge.
-        self.crictl_on(node, "stopp", &pods)?;
-        self.crictl_on(node, "rmp", &pods)?;
+        let after = self.kill(node, &pods)?;
         let was_running = pods.iter().filter(|p| p.state == READY).count();
         let mut summary = format!("stopped {} pod(s): {}", pods.len(), names(&pods));
         if was_running < pods.len() {
@@ -222,8 +242,7 @@ impl Action for WorkloadKillAction {
         }
         // A controller may already have started a replacement; that is expected, not a failure.
         let killed: BTreeSet<&str> = pods.iter().map(|p| p.id.as_str()).collect();
-        let new: Vec<PodRef> = self
-            .list(node)?
+        let new: Vec<PodRef> = after
             .into_iter()
             .filter(|p| !killed.contains(p.id.as_str()))
             .collect();
@@ -282,15 +301,33 @@ mod tests {
         }
     }
 
+    /// The command line `list.sh` runs with `action`'s inputs, as `sh` itself expands it: a
+    /// stand-in crictl prints its arguments one per line.
+    fn listed_args(action: &WorkloadKillAction) -> Vec<String> {
+        let script = action
+            .list_script()
+            .expect("script")
+            .replacen("crictl='/usr/bin/crictl'", "crictl=echo_args", 1)
+            .replacen("crictl=/usr/bin/crictl", "crictl=echo_args", 1);
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "echo_args() {{ printf '%s\\n' \"$@\"; }}\n{script}"
+            ))
+            .output()
+            .expect("sh");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
     #[test]
     fn list_script_anchors_and_escapes() {
-        let script = kill(Some("telemetry.agent-"), Some("app=telemetry-agent"))
-            .list_script()
-            .expect("script");
         assert_eq!(
-            shlex::split(&script).expect("words"),
+            listed_args(&kill(Some("telemetry.agent-"), Some("app=telemetry-agent"))),
             [
-                "/usr/bin/crictl",
                 "pods",
                 "--namespace",
                 "^monitoring$",
@@ -302,8 +339,21 @@ mod tests {
                 "json"
             ]
         );
-        let script = kill(None, Some("app=x")).list_script().expect("script");
-        assert!(!script.contains(" --name "), "{script}");
+        assert_eq!(
+            listed_args(&kill(None, Some("app=x"))),
+            [
+                "pods",
+                "--namespace",
+                "^monitoring$",
+                "--label",
+                "app=x",
+                "-o",
+                "json"
+            ]
+        );
+        // A hostile prefix stays one argument.
+        let args = listed_args(&kill(Some("x'; rm -rf / #"), None));
+        assert_eq!(args[3..5], ["--name", "^x'; rm -rf / #"]);
     }
 
     #[test]
