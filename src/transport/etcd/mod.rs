@@ -81,7 +81,12 @@ pub struct Etcd {
     /// The endpoints' addresses, in the same order (what health reports name).
     addrs: Vec<SocketAddr>,
     limiter: Arc<RateLimiter>,
+    /// At most [`IN_FLIGHT`] requests at once, however many targets a step runs in parallel.
+    in_flight: tokio::sync::Semaphore,
 }
+
+/// Requests one client has in flight at most: a struggling etcd gets a handful from us.
+pub const IN_FLIGHT: usize = 4;
 
 impl Etcd {
     /// Builds a client per endpoint (reads the certificate files once). Connects nothing yet.
@@ -164,6 +169,7 @@ impl Etcd {
             endpoints,
             addrs: config.endpoints.clone(),
             limiter,
+            in_flight: tokio::sync::Semaphore::new(IN_FLIGHT),
         })
     }
 
@@ -174,6 +180,11 @@ impl Etcd {
     /// One request, to the first endpoint that answers. etcd's own errors come back from the
     /// endpoint that gave them (another endpoint would say the same).
     async fn send(&self, path: &str, body: Option<&Value>) -> Result<Value, EtcdError> {
+        let _slot = self
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|e| EtcdError::Config(format!("the request limiter is closed: {e}")))?;
         let mut unreachable = Vec::new();
         for (client, base) in &self.endpoints {
             let limiter = Arc::clone(&self.limiter);

@@ -97,7 +97,13 @@ pub struct Kube {
     preferred: AtomicUsize,
     sent: AtomicUsize,
     endpoints: Mutex<Option<Arc<Endpoints>>>,
+    /// At most [`IN_FLIGHT`] requests at once, however many targets a step runs in parallel.
+    in_flight: tokio::sync::Semaphore,
 }
+
+/// Requests one client has in flight at most: a drowning API server gets a handful of
+/// requests from us, never one per worker.
+pub const IN_FLIGHT: usize = 4;
 
 impl Kube {
     pub fn new(config: KubeConfig, limiter: Arc<RateLimiter>) -> Result<Kube, KubeError> {
@@ -113,6 +119,7 @@ impl Kube {
             preferred: AtomicUsize::new(0),
             sent: AtomicUsize::new(0),
             endpoints: Mutex::new(None),
+            in_flight: tokio::sync::Semaphore::new(IN_FLIGHT),
         })
     }
 
@@ -234,6 +241,11 @@ impl Kube {
         path: &str,
         body: Option<(&str, &Value)>,
     ) -> Result<Value, KubeError> {
+        let _slot = self
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|e| KubeError::Config(format!("the request limiter is closed: {e}")))?;
         let endpoints = self.endpoints().await?;
         let deadline = Instant::now() + self.config.deadline;
         let n = endpoints.clients.len();
@@ -443,6 +455,65 @@ mod tests {
     fn continue_tokens_are_escaped() {
         assert_eq!(query_escape("eyJ2Ijo+/x=="), "eyJ2Ijo%2B%2Fx%3D%3D");
         assert_eq!(query_escape("a-b.c_d~"), "a-b.c_d~");
+    }
+
+    #[test]
+    fn a_client_never_has_more_than_a_handful_of_requests_in_flight() {
+        use std::net::TcpListener;
+        use std::sync::atomic::AtomicUsize;
+        // An endpoint that accepts connections and never answers (a drowned server): every
+        // request holds its connection until its deadline, so accepted connections count the
+        // requests in flight at once.
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&accepted);
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for conn in listener.incoming().take(64) {
+                counter.fetch_add(1, Ordering::SeqCst);
+                held.push(conn);
+            }
+        });
+        let kube = Arc::new(
+            Kube::new(
+                KubeConfig {
+                    cluster: "lab".into(),
+                    endpoints: vec![addr],
+                    tls_server_name: None,
+                    ca: None,
+                    credentials: Credentials::None,
+                    timeout: Duration::from_millis(1500),
+                    deadline: Duration::from_millis(1500),
+                    budget: 100,
+                },
+                Arc::new(RateLimiter::new(0.0)),
+            )
+            .expect("client"),
+        );
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let calls: Vec<_> = (0..12)
+                .map(|_| {
+                    let kube = Arc::clone(&kube);
+                    tokio::spawn(async move { kube.get("/api/v1/nodes").await })
+                })
+                .collect();
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            let in_flight = accepted.load(Ordering::SeqCst);
+            assert!(
+                (1..=IN_FLIGHT).contains(&in_flight),
+                "{in_flight} connections at once for 12 concurrent calls"
+            );
+            for c in calls {
+                let r = c.await.expect("task");
+                assert!(matches!(r, Err(KubeError::Unreachable(_))), "{r:?}");
+            }
+        });
     }
 
     #[test]
