@@ -2,6 +2,7 @@
 //! prompt and never print; every outcome is returned as data for the engine to judge.
 
 pub mod etcd;
+pub mod https;
 pub mod kube;
 pub mod rate;
 pub mod ssh;

@@ -24,6 +24,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
 
 use super::RateLimiter;
+use super::https::chain;
 
 /// How to reach one cluster's etcd.
 #[derive(Debug, Clone)]
@@ -134,34 +135,14 @@ impl Etcd {
             .endpoints
             .iter()
             .map(|&addr| {
-                let host = config
-                    .server_name
-                    .clone()
-                    .unwrap_or_else(|| match addr.ip() {
-                        std::net::IpAddr::V4(ip) => ip.to_string(),
-                        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
-                    });
-                let mut b = reqwest::Client::builder()
-                    .timeout(config.timeout)
-                    .connect_timeout(config.timeout)
-                    .no_proxy()
-                    .pool_max_idle_per_host(1);
-                if config.server_name.is_some() {
-                    // Never ask DNS: the name is what TLS checks; the address is the endpoint's.
-                    b = b.resolve(&host, addr);
-                }
-                if let Some(ca) = &ca {
-                    b = b
-                        .tls_built_in_root_certs(false)
-                        .add_root_certificate(ca.clone());
-                }
-                if let Some(id) = &identity {
-                    b = b.identity(id.clone());
-                }
-                let client = b.build().map_err(|e| {
-                    EtcdError::Config(format!("cannot build an HTTP client for etcd: {e}"))
-                })?;
-                Ok((client, format!("https://{host}:{}", addr.port())))
+                super::https::client(
+                    addr,
+                    config.server_name.as_deref(),
+                    ca.as_ref(),
+                    identity.as_ref(),
+                    config.timeout,
+                )
+                .map_err(|e| EtcdError::Config(format!("etcd: {e}")))
             })
             .collect::<Result<_, EtcdError>>()?;
         Ok(Etcd {
@@ -436,17 +417,6 @@ fn kv(v: &Value) -> Result<Kv, EtcdError> {
         create_revision: number("create_revision")?,
         mod_revision: number("mod_revision")?,
     })
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(c) = source {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        source = c.source();
-    }
-    s
 }
 
 #[cfg(test)]

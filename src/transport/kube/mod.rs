@@ -26,6 +26,7 @@ use serde_json::Value;
 
 use self::kubeconfig::{Credentials, ExecCredential};
 use super::RateLimiter;
+use super::https::chain;
 
 /// How to reach one cluster's API servers.
 #[derive(Debug, Clone)]
@@ -394,35 +395,14 @@ fn build(config: &KubeConfig) -> Result<Endpoints, KubeError> {
         .endpoints
         .iter()
         .map(|&addr| {
-            let host = config
-                .tls_server_name
-                .clone()
-                .unwrap_or_else(|| match addr.ip() {
-                    std::net::IpAddr::V4(ip) => ip.to_string(),
-                    std::net::IpAddr::V6(ip) => format!("[{ip}]"),
-                });
-            let mut b = reqwest::Client::builder()
-                .timeout(config.timeout)
-                .connect_timeout(config.timeout)
-                .no_proxy()
-                // One connection per endpoint: a handful of requests in flight at most.
-                .pool_max_idle_per_host(1);
-            if config.tls_server_name.is_some() {
-                // The name is only what TLS verifies; the address is the endpoint's IP.
-                b = b.resolve(&host, addr);
-            }
-            if let Some(ca) = &ca {
-                b = b
-                    .tls_built_in_root_certs(false)
-                    .add_root_certificate(ca.clone());
-            }
-            if let Some(id) = &identity {
-                b = b.identity(id.clone());
-            }
-            let client = b
-                .build()
-                .map_err(|e| KubeError::Config(format!("cannot build an HTTP client: {e}")))?;
-            Ok((client, format!("https://{host}:{}", addr.port())))
+            super::https::client(
+                addr,
+                config.tls_server_name.as_deref(),
+                ca.as_ref(),
+                identity.as_ref(),
+                config.timeout,
+            )
+            .map_err(KubeError::Config)
         })
         .collect::<Result<_, KubeError>>()?;
     Ok(Endpoints { clients, token })
@@ -434,17 +414,6 @@ fn identity(cert: &[u8], key: &[u8]) -> Result<reqwest::Identity, KubeError> {
     pem.extend_from_slice(key);
     reqwest::Identity::from_pem(&pem)
         .map_err(|e| KubeError::Config(format!("the client certificate and key do not load: {e}")))
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(c) = source {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        source = c.source();
-    }
-    s
 }
 
 #[cfg(test)]
