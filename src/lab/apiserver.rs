@@ -75,7 +75,17 @@ impl ApiServer {
     pub fn start(etcd: &EtcdServer) -> anyhow::Result<ApiServer> {
         let dir = tempfile::tempdir().context("a temporary directory for the API server")?;
         let d = dir.path();
-        certificates(d)?;
+        // kubernetes.default.svc: the name kubeadm puts in every API server certificate.
+        super::pki::certificates(
+            d,
+            &super::pki::Names {
+                ca: "/CN=lab-kubernetes-ca",
+                server: "/CN=kube-apiserver",
+                server_sans: "IP:127.0.0.1,DNS:kubernetes.default.svc",
+                server_is_client: false,
+                client: "/O=system:masters/CN=breakglass",
+            },
+        )?;
         let token = random_token();
         std::fs::write(
             d.join("tokens.csv"),
@@ -288,89 +298,6 @@ fn parse_response(text: &str) -> anyhow::Result<Response> {
         headers,
         body,
     })
-}
-
-/// A CA, a server certificate (127.0.0.1 and `kubernetes.default.svc`, the name kubeadm puts
-/// in every API server certificate) and a client certificate, ECDSA P-256.
-fn certificates(d: &Path) -> anyhow::Result<()> {
-    let openssl = |args: &[&str]| -> anyhow::Result<()> {
-        let out = Command::new("openssl")
-            .current_dir(d)
-            .args(args)
-            .output()
-            .context("running openssl")?;
-        if !out.status.success() {
-            bail!(
-                "openssl {}: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        Ok(())
-    };
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    let mut ca = vec!["req", "-x509"];
-    ca.extend(ec);
-    ca.extend([
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.crt",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=lab-kubernetes-ca",
-    ]);
-    openssl(&ca)?;
-    for (name, subject, ext) in [
-        (
-            "server",
-            "/CN=kube-apiserver",
-            "subjectAltName=IP:127.0.0.1,DNS:kubernetes.default.svc\n\
-             extendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n",
-        ),
-        (
-            "client",
-            "/O=system:masters/CN=breakglass",
-            "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n",
-        ),
-    ] {
-        std::fs::write(d.join(format!("{name}.ext")), ext)?;
-        let (key, csr, crt, extfile) = (
-            format!("{name}.key"),
-            format!("{name}.csr"),
-            format!("{name}.crt"),
-            format!("{name}.ext"),
-        );
-        let mut req = vec!["req"];
-        req.extend(ec);
-        req.extend(["-keyout", &key, "-out", &csr, "-subj", subject]);
-        openssl(&req)?;
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            &csr,
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            &crt,
-            "-days",
-            "2",
-            "-extfile",
-            &extfile,
-        ])?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -26,7 +26,16 @@ impl EtcdServer {
     pub fn start() -> anyhow::Result<EtcdServer> {
         let dir = tempfile::tempdir().context("a temporary directory for etcd")?;
         let d = dir.path();
-        certificates(d)?;
+        super::pki::certificates(
+            d,
+            &super::pki::Names {
+                ca: "/CN=lab-etcd-ca",
+                server: "/CN=lab-etcd-server",
+                server_sans: "IP:127.0.0.1",
+                server_is_client: true,
+                client: "/CN=lab-etcd-client",
+            },
+        )?;
         let client = free_port()?;
         let peer = free_port()?;
         let url = |port: u16, scheme: &str| format!("{scheme}://127.0.0.1:{port}");
@@ -163,85 +172,4 @@ pub(super) fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
         .local_addr()?
         .port())
-}
-
-/// A CA, a server certificate for 127.0.0.1 and a client certificate (ECDSA P-256, v3
-/// extensions, as kubeadm's etcd PKI has), with the openssl command line.
-fn certificates(d: &Path) -> anyhow::Result<()> {
-    let openssl = |args: &[&str]| -> anyhow::Result<()> {
-        let out = Command::new("openssl")
-            .current_dir(d)
-            .args(args)
-            .output()
-            .context("running openssl")?;
-        if !out.status.success() {
-            bail!(
-                "openssl {}: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        Ok(())
-    };
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    let mut ca = vec!["req", "-x509"];
-    ca.extend(ec);
-    ca.extend([
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.crt",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=lab-etcd-ca",
-    ]);
-    openssl(&ca)?;
-    for (name, ext) in [
-        (
-            "server",
-            "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=CA:FALSE\n",
-        ),
-        (
-            "client",
-            "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n",
-        ),
-    ] {
-        std::fs::write(d.join(format!("{name}.ext")), ext)?;
-        let (key, csr, crt, extfile) = (
-            format!("{name}.key"),
-            format!("{name}.csr"),
-            format!("{name}.crt"),
-            format!("{name}.ext"),
-        );
-        let subj = format!("/CN=lab-etcd-{name}");
-        let mut req = vec!["req"];
-        req.extend(ec);
-        req.extend(["-keyout", &key, "-out", &csr, "-subj", &subj]);
-        openssl(&req)?;
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            &csr,
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            &crt,
-            "-days",
-            "2",
-            "-extfile",
-            &extfile,
-        ])?;
-    }
-    Ok(())
 }

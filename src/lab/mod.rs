@@ -4,4 +4,5 @@
 pub mod apiserver;
 pub mod etcd;
 pub mod netns;
+pub mod pki;
 pub mod sshd;
