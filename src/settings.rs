@@ -229,29 +229,17 @@ pub const API_REQUEST_BUDGET: usize = 2000;
 /// How long one etcd or API request may take on one endpoint before the next is tried.
 pub const API_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// The etcd of every inventory cluster that lists `etcd_endpoints`.
-pub fn etcd_configs(
-    inventory: &Inventory,
-) -> std::collections::BTreeMap<String, crate::transport::etcd::EtcdConfig> {
-    inventory
-        .clusters
-        .values()
-        .filter(|c| !c.etcd_endpoints.is_empty())
-        .map(|c| {
-            (
-                c.name.clone(),
-                crate::transport::etcd::EtcdConfig {
-                    cluster: c.name.clone(),
-                    endpoints: c.etcd_endpoints.clone(),
-                    ca_file: c.etcd_ca_file.clone(),
-                    cert_file: c.etcd_cert_file.clone(),
-                    key_file: c.etcd_key_file.clone(),
-                    server_name: c.etcd_server_name.clone(),
-                    timeout: API_REQUEST_TIMEOUT,
-                },
-            )
-        })
-        .collect()
+/// How to reach a cluster's etcd, if the inventory lists its `etcd_endpoints`.
+pub fn etcd_config(c: &crate::inventory::Cluster) -> Option<crate::transport::etcd::EtcdConfig> {
+    (!c.etcd_endpoints.is_empty()).then(|| crate::transport::etcd::EtcdConfig {
+        cluster: c.name.clone(),
+        endpoints: c.etcd_endpoints.clone(),
+        ca_file: c.etcd_ca_file.clone(),
+        cert_file: c.etcd_cert_file.clone(),
+        key_file: c.etcd_key_file.clone(),
+        server_name: c.etcd_server_name.clone(),
+        timeout: API_REQUEST_TIMEOUT,
+    })
 }
 
 /// `--rate` for the verbs that change things (`run`, `resume`, `undo`, `confirm`): fast enough

@@ -17,7 +17,7 @@ use super::node::SshNode;
 use crate::cancel::Cancel;
 use crate::inventory::Host;
 use crate::transport::RateLimiter;
-use crate::transport::etcd::{Etcd, EtcdConfig};
+use crate::transport::etcd::Etcd;
 use crate::transport::kube::{Kube, KubeConfig, kubeconfig};
 use crate::transport::ssh::{SshOptions, SshTarget};
 
@@ -135,8 +135,8 @@ pub trait Reach: Send + Sync {
 pub struct FleetReach {
     pub options: Arc<SshOptions>,
     pub limiter: Arc<RateLimiter>,
-    pub etcd: BTreeMap<String, EtcdConfig>,
-    /// The inventory's clusters, for their API servers (the kubeconfig is read on first use).
+    /// The inventory's clusters: their API servers and etcd (the clients are built, and the
+    /// kubeconfig read, on first use).
     pub clusters: BTreeMap<String, crate::inventory::Cluster>,
     /// Requests per second to etcd and to API servers across the run.
     pub api_limiter: Arc<RateLimiter>,
@@ -148,20 +148,40 @@ impl FleetReach {
     pub fn new(
         options: Arc<SshOptions>,
         limiter: Arc<RateLimiter>,
-        etcd: BTreeMap<String, EtcdConfig>,
         clusters: BTreeMap<String, crate::inventory::Cluster>,
         api_limiter: Arc<RateLimiter>,
     ) -> FleetReach {
         FleetReach {
             options,
             limiter,
-            etcd,
             clusters,
             api_limiter,
             etcd_clients: Mutex::default(),
             kube_clients: Mutex::default(),
         }
     }
+
+    fn cluster(&self, name: &str) -> Result<&crate::inventory::Cluster, ActionFailure> {
+        self.clusters
+            .get(name)
+            .ok_or_else(|| ActionFailure::refused(format!("the inventory has no cluster {name}")))
+    }
+}
+
+/// The client `clients` holds for `cluster`, built by `build` the first time: one per cluster
+/// for the whole run.
+fn cached<T>(
+    clients: &Mutex<BTreeMap<String, Arc<T>>>,
+    cluster: &str,
+    build: impl FnOnce() -> Result<T, ActionFailure>,
+) -> Result<Arc<T>, ActionFailure> {
+    let mut clients = clients.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(client) = clients.get(cluster) {
+        return Ok(Arc::clone(client));
+    }
+    let client = Arc::new(build()?);
+    clients.insert(cluster.to_owned(), Arc::clone(&client));
+    Ok(client)
 }
 
 impl Reach for FleetReach {
@@ -175,44 +195,23 @@ impl Reach for FleetReach {
     }
 
     fn etcd(&self, cluster: &str) -> Result<Arc<Etcd>, ActionFailure> {
-        let mut clients = self
-            .etcd_clients
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(client) = clients.get(cluster) {
-            return Ok(Arc::clone(client));
-        }
-        let config = self.etcd.get(cluster).ok_or_else(|| {
-            ActionFailure::refused(format!(
-                "the inventory has no cluster {cluster} with etcd_endpoints"
-            ))
-        })?;
-        let client = Arc::new(
-            Etcd::new(config, Arc::clone(&self.api_limiter))
-                .map_err(|e| ActionFailure::refused(e.to_string()))?,
-        );
-        clients.insert(cluster.to_owned(), Arc::clone(&client));
-        Ok(client)
+        cached(&self.etcd_clients, cluster, || {
+            let config = crate::settings::etcd_config(self.cluster(cluster)?).ok_or_else(|| {
+                ActionFailure::refused(format!(
+                    "cluster {cluster} in the inventory lists no etcd_endpoints"
+                ))
+            })?;
+            Etcd::new(&config, Arc::clone(&self.api_limiter))
+                .map_err(|e| ActionFailure::refused(e.to_string()))
+        })
     }
 
     fn kube(&self, cluster: &str) -> Result<Arc<Kube>, ActionFailure> {
-        let mut clients = self
-            .kube_clients
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(client) = clients.get(cluster) {
-            return Ok(Arc::clone(client));
-        }
-        let c = self.clusters.get(cluster).ok_or_else(|| {
-            ActionFailure::refused(format!("the inventory has no cluster {cluster}"))
-        })?;
-        let config = kube_config(c).map_err(ActionFailure::refused)?;
-        let client = Arc::new(
+        cached(&self.kube_clients, cluster, || {
+            let config = kube_config(self.cluster(cluster)?).map_err(ActionFailure::refused)?;
             Kube::new(config, Arc::clone(&self.api_limiter))
-                .map_err(|e| ActionFailure::refused(e.to_string()))?,
-        );
-        clients.insert(cluster.to_owned(), Arc::clone(&client));
-        Ok(client)
+                .map_err(|e| ActionFailure::refused(e.to_string()))
+        })
     }
 }
 

@@ -168,7 +168,7 @@ pub async fn health(settings: &Settings, args: &HealthArgs) -> anyhow::Result<Ex
     };
     let (api, etcd, (ssh_checks, not_started)) = tokio::join!(
         api_checks(cluster, args.max_latency),
-        etcd_checks(&inventory, cluster, args.max_latency),
+        etcd_checks(cluster, args.max_latency),
         ssh_checks
     );
     let checks: Vec<HealthCheck> = api.into_iter().chain(etcd).chain(ssh_checks).collect();
@@ -309,12 +309,8 @@ fn short(error: &str) -> String {
 }
 
 /// `/health` on each etcd endpoint, with the inventory's client certificate.
-async fn etcd_checks(
-    inventory: &Inventory,
-    cluster: &Cluster,
-    max_latency: Duration,
-) -> Vec<HealthCheck> {
-    let Some(mut config) = crate::settings::etcd_configs(inventory).remove(&cluster.name) else {
+async fn etcd_checks(cluster: &Cluster, max_latency: Duration) -> Vec<HealthCheck> {
+    let Some(mut config) = crate::settings::etcd_config(cluster) else {
         return Vec::new();
     };
     config.timeout = max_latency.max(Duration::from_millis(100)) * 3;

@@ -147,7 +147,6 @@ fn run_settings(
         reach: Arc::new(FleetReach::new(
             Arc::new(ssh.options),
             limiter,
-            crate::settings::etcd_configs(inventory),
             inventory.clusters.clone(),
             Arc::new(crate::transport::RateLimiter::new(
                 crate::settings::DEFAULT_API_RATE,
