@@ -1,0 +1,162 @@
+//! Tests of the typed arguments: parsing, defaults and validation.
+
+use super::*;
+
+fn parse(kind: ActionKind, text: &str) -> Result<ActionArgs, String> {
+    let value: toml::Value = toml::from_str(text).expect("test toml");
+    kind.parse_args(value)
+}
+
+#[test]
+fn kinds_round_trip_by_name() {
+    for kind in ActionKind::ALL {
+        assert_eq!(ActionKind::from_name(kind.name()), Some(kind));
+        let json = serde_json::to_string(&kind).expect("serialize");
+        assert_eq!(json, format!("\"{}\"", kind.name()));
+    }
+    assert_eq!(ActionKind::from_name("firewall.blok"), None);
+}
+
+#[test]
+fn fields_come_from_the_structs() {
+    assert_eq!(ActionKind::SshExec.fields(), &["command", "idempotent"]);
+    assert_eq!(
+        ActionKind::FirewallBlock.fields(),
+        &[
+            "ports",
+            "allow",
+            "allow_targets",
+            "revert_after",
+            "cut_established",
+            "backend"
+        ]
+    );
+    for kind in ActionKind::ALL {
+        assert!(!kind.fields().is_empty(), "{kind}");
+        for field in kind.shell_fields() {
+            assert!(kind.fields().contains(field), "{kind}: {field}");
+        }
+    }
+}
+
+#[test]
+fn defaults_apply() {
+    let ActionArgs::FirewallBlock(block) = parse(ActionKind::FirewallBlock, "").expect("ok") else {
+        panic!("kind")
+    };
+    assert_eq!(block.ports, vec![6443]);
+    assert_eq!(block.revert_after, Duration::from_secs(1200));
+    assert!(block.cut_established);
+    assert_eq!(block.backend, FirewallBackend::Auto);
+
+    let ActionArgs::WaitHealthy(wait) = parse(ActionKind::WaitHealthy, "").expect("ok") else {
+        panic!("kind")
+    };
+    assert_eq!(wait.paths, vec!["/readyz", "/livez"]);
+    assert_eq!(wait.timeout, Duration::from_secs(600));
+    assert!(!wait.etcd);
+    assert!(wait.validate().is_empty());
+}
+
+#[test]
+fn typed_fields_reject_wrong_values() {
+    let err = parse(ActionKind::FirewallBlock, "allow = [\"10.0.0.0/33\"]").expect_err("cidr");
+    assert!(err.contains("`10.0.0.0/33` is not a CIDR"), "{err}");
+    let err = parse(ActionKind::FirewallBlock, "ports = [70000]").expect_err("port");
+    assert!(err.contains("u16"), "{err}");
+    let err = parse(ActionKind::FirewallBlock, "revert_after = \"soon\"").expect_err("dur");
+    assert!(err.contains("`soon` is not a duration"), "{err}");
+    let err = parse(ActionKind::FirewallBlock, "backend = \"pf\"").expect_err("backend");
+    assert!(err.contains("unknown variant `pf`"), "{err}");
+    let err = parse(ActionKind::SshExec, "command = \"x\"\ncmd = 1").expect_err("unknown");
+    assert!(err.starts_with("unknown field `cmd`"), "{err}");
+    let err = parse(ActionKind::Pause, "").expect_err("missing");
+    assert_eq!(err, "missing field `message`");
+}
+
+#[test]
+fn flag_values_accept_scalars() {
+    let ActionArgs::ApiserversTune(tune) = parse(
+        ActionKind::ApiserversTune,
+        "set = { \"--max-requests-inflight\" = 1200, \"--profiling\" = false, \"--v\" = \"2\" }",
+    )
+    .expect("ok") else {
+        panic!("kind")
+    };
+    assert_eq!(tune.set["--max-requests-inflight"], "1200");
+    assert_eq!(tune.set["--profiling"], "false");
+    assert!(tune.validate().is_empty());
+}
+
+#[test]
+fn validate_names_the_field() {
+    let args = parse(
+        ActionKind::ApiserversTune,
+        "manifest = \"kube.yaml\"\nset = { \"max\" = \"1\", \"--v\" = \"1\\n- --evil\" }\nremove = [\"--v\"]",
+    )
+    .expect("typed");
+    let fields: Vec<_> = args.validate().into_iter().map(|p| p.field).collect();
+    assert_eq!(
+        fields,
+        vec![Some("manifest"), Some("set"), Some("set"), Some("remove")]
+    );
+
+    let args = parse(ActionKind::WorkloadKill, "namespace = \"Kube_System\"").expect("typed");
+    let problems = args.validate();
+    assert_eq!(problems[0].field, Some("namespace"));
+    assert_eq!(problems[1].field, None);
+
+    let args = parse(
+        ActionKind::WaitHealthy,
+        "max_error_rate = 1.5\nwindow = \"1s\"\ninterval = \"2s\"\ntimeout = \"0s\"",
+    )
+    .expect("typed");
+    let fields: Vec<_> = args.validate().into_iter().map(|p| p.field).collect();
+    assert_eq!(
+        fields,
+        vec![Some("max_error_rate"), Some("window"), Some("timeout")]
+    );
+}
+
+#[test]
+fn wait_healthy_probes_no_path_only_with_etcd() {
+    let args = parse(ActionKind::WaitHealthy, "paths = []").expect("typed");
+    let problems = args.validate();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].field, Some("paths"));
+    assert!(problems[0].message.contains("etcd = true"), "{problems:?}");
+    let args = parse(ActionKind::WaitHealthy, "paths = []\netcd = true").expect("typed");
+    assert!(args.validate().is_empty());
+}
+
+#[test]
+fn quiesce_defaults_and_inverse_order() {
+    let q = NodesQuiesce {
+        stop_runtime: true,
+        ..NodesQuiesce::default()
+    };
+    assert_eq!(
+        q.stop_commands(),
+        vec!["systemctl stop kubelet", "systemctl stop containerd"]
+    );
+    assert_eq!(
+        q.start_commands(),
+        vec!["systemctl start containerd", "systemctl start kubelet"]
+    );
+    let q = NodesQuiesce {
+        stop_runtime: true,
+        stop_commands: Some(vec!["rc-service kubelet stop".into()]),
+        start_commands: None,
+    };
+    assert_eq!(q.validate()[0].field, Some("stop_runtime"));
+}
+
+#[test]
+fn args_serialize_tagged_and_round_trip() {
+    let args = parse(ActionKind::FirewallBlock, "allow = [\"192.0.2.0/24\"]").expect("ok");
+    let json = serde_json::to_value(&args).expect("serialize");
+    assert_eq!(json["action"], "firewall.block");
+    assert_eq!(json["with"]["revert_after"], "20m");
+    let back: ActionArgs = serde_json::from_value(json).expect("deserialize");
+    assert_eq!(back, args);
+}
