@@ -77,7 +77,7 @@ pub(crate) mod test_api {
     use serde_json::json;
 
     use crate::actions::context::{Context, Target};
-    use crate::actions::contract::ActionFailure;
+    use crate::actions::contract::{Action, ActionFailure};
     use crate::cancel::Cancel;
     use crate::lab::apiserver::ApiServer;
     use crate::lab::etcd::EtcdServer;
@@ -154,6 +154,27 @@ pub(crate) mod test_api {
             .build()
             .expect("runtime")
             .block_on(async { tokio::task::spawn_blocking(f).await.expect("worker") })
+    }
+
+    /// Starts etcd and the API server stand-in, seeds them ([`seed`]), and runs `f` on an
+    /// engine-like worker with a context on `action`'s (first) object.
+    pub fn on_stand_in<A: Action + Send + 'static>(
+        action: A,
+        f: impl FnOnce(&A, &mut KubeContext, &ApiServer) + Send + 'static,
+    ) {
+        let etcd = EtcdServer::start().expect("etcd");
+        let api = Arc::new(ApiServer::start(&etcd).expect("API server stand-in"));
+        seed(&etcd);
+        let client = kube(&api);
+        let api = Arc::clone(&api);
+        on_worker(move || {
+            let mut cx = KubeContext {
+                target: action.objects().remove(0),
+                kube: client,
+                cancel: Cancel::new(),
+            };
+            f(&action, &mut cx, &api);
+        });
     }
 
     /// A Deployment `default/web` (uid `web-uid`, 3 replicas) and one pod it owns.

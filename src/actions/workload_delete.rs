@@ -266,39 +266,24 @@ impl Action for Recreate {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::actions::api::test_api::{DEPLOY, KubeContext, kube, on_worker, seed};
+    use crate::actions::api::test_api::{DEPLOY, on_stand_in};
     use crate::actions::args::WorkloadKind;
-    use crate::cancel::Cancel;
-    use crate::lab::apiserver::ApiServer;
-    use crate::lab::etcd::EtcdServer;
 
     #[test]
     fn delete_refuses_an_object_changed_since_the_snapshot_and_undo_recreates_it() {
-        let etcd = EtcdServer::start().expect("etcd");
-        let api = Arc::new(ApiServer::start(&etcd).expect("API server stand-in"));
-        seed(&etcd);
-        let client = kube(&api);
-        let a = Arc::clone(&api);
-        on_worker(move || {
-            let action = WorkloadDeleteAction {
-                args: WorkloadDelete {
-                    kind: WorkloadKind::Deployment,
-                    namespace: "default".into(),
-                    name: "web".into(),
-                    propagation_policy: PropagationPolicy::Background,
-                    cluster: None,
-                },
-                cluster: "lab".into(),
-            };
-            let mut cx = KubeContext {
-                target: action.objects().remove(0),
-                kube: client,
-                cancel: Cancel::new(),
-            };
-            let snap = action.snapshot(&mut cx).expect("snapshot");
+        let action = WorkloadDeleteAction {
+            args: WorkloadDelete {
+                kind: WorkloadKind::Deployment,
+                namespace: "default".into(),
+                name: "web".into(),
+                propagation_policy: PropagationPolicy::Background,
+                cluster: None,
+            },
+            cluster: "lab".into(),
+        };
+        on_stand_in(action, |action, cx, a| {
+            let snap = action.snapshot(cx).expect("snapshot");
             // Someone edits it after the snapshot: its resourceVersion moves, the delete refuses.
             let r = a
                 .request(
@@ -311,18 +296,18 @@ mod tests {
                 )
                 .expect("patch");
             assert_eq!(r.code, 200, "{:?}", r.body);
-            let err = action.apply(&mut cx, &snap).expect_err("refused");
+            let err = action.apply(cx, &snap).expect_err("refused");
             assert_eq!(err.outcome, Outcome::Conflict, "{err}");
             assert_eq!(a.request("GET", DEPLOY, None).expect("get").code, 200);
 
-            let snap = action.snapshot(&mut cx).expect("snapshot");
-            let applied = action.apply(&mut cx, &snap).expect("delete");
+            let snap = action.snapshot(cx).expect("snapshot");
+            let applied = action.apply(cx, &snap).expect("delete");
             assert!(
                 applied.summary.contains("deleted Deployment default/web"),
                 "{}",
                 applied.summary
             );
-            action.verify(&mut cx, &snap).expect("verify");
+            action.verify(cx, &snap).expect("verify");
             assert_eq!(a.request("GET", DEPLOY, None).expect("get").code, 404);
             // Background propagation: its pod went too.
             assert_eq!(
@@ -332,11 +317,11 @@ mod tests {
                 404
             );
             // Deleting again is the same as once.
-            action.apply(&mut cx, &snap).expect("idempotent");
+            action.apply(cx, &snap).expect("idempotent");
 
             let undo = action.inverse(&snap).expect("inverse");
-            undo.apply(&mut cx, &Value::Null).expect("recreate");
-            undo.verify(&mut cx, &Value::Null).expect("exists");
+            undo.apply(cx, &Value::Null).expect("recreate");
+            undo.verify(cx, &Value::Null).expect("exists");
             let now = a.request("GET", DEPLOY, None).expect("get").body;
             assert_eq!(now["spec"]["replicas"], 3);
             assert_eq!(now["metadata"]["labels"]["edited"], "yes");
@@ -350,7 +335,7 @@ mod tests {
                 "{now}"
             );
             // An object of that name exists now: a second undo overwrites nothing.
-            let err = undo.apply(&mut cx, &Value::Null).expect_err("exists");
+            let err = undo.apply(cx, &Value::Null).expect_err("exists");
             assert_eq!(err.outcome, Outcome::Conflict);
         });
     }

@@ -150,40 +150,24 @@ impl Action for WorkloadScaleAction {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::actions::api::test_api::{DEPLOY, KubeContext, kube, on_worker, seed};
-    use crate::cancel::Cancel;
-    use crate::lab::apiserver::ApiServer;
-    use crate::lab::etcd::EtcdServer;
+    use crate::actions::api::test_api::{DEPLOY, on_stand_in};
 
     #[test]
     fn scale_sets_replicas_through_the_subresource_and_undo_sets_them_back() {
-        let etcd = EtcdServer::start().expect("etcd");
-        let api = Arc::new(ApiServer::start(&etcd).expect("API server stand-in"));
-        seed(&etcd);
-        let client = kube(&api);
-        let a = Arc::clone(&api);
-        on_worker(move || {
-            let action =
-                WorkloadScaleAction::for_test(ScalableKind::Deployment, "default", "web", 0);
-            let mut cx = KubeContext {
-                target: action.objects().remove(0),
-                kube: client,
-                cancel: Cancel::new(),
-            };
-            let snap = action.snapshot(&mut cx).expect("snapshot");
+        let action = WorkloadScaleAction::for_test(ScalableKind::Deployment, "default", "web", 0);
+        on_stand_in(action, |action, cx, a| {
+            let snap = action.snapshot(cx).expect("snapshot");
             assert_eq!(snap, json!({"replicas": 3}));
-            action.apply(&mut cx, &snap).expect("scale");
-            action.verify(&mut cx, &snap).expect("verify");
+            action.apply(cx, &snap).expect("scale");
+            action.verify(cx, &snap).expect("verify");
             assert_eq!(
                 a.request("GET", DEPLOY, None).expect("get").body["spec"]["replicas"],
                 0
             );
             let undo = action.inverse(&snap).expect("inverse");
-            undo.apply(&mut cx, &Value::Null).expect("undo");
-            undo.verify(&mut cx, &Value::Null).expect("back");
+            undo.apply(cx, &Value::Null).expect("undo");
+            undo.verify(cx, &Value::Null).expect("back");
             assert_eq!(
                 a.request("GET", DEPLOY, None).expect("get").body["spec"]["replicas"],
                 3
