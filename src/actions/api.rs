@@ -1,5 +1,5 @@
-//! What the actions that act through the Kubernetes API share: running a call of the async
-//! client from the engine's blocking worker, and an API error as a target's outcome.
+//! What the actions that act through the Kubernetes API (and etcd) share: running a call of an
+//! async client from the engine's blocking worker, and an API error as a target's outcome.
 
 use super::contract::ActionFailure;
 use crate::outcome::Outcome;
@@ -14,14 +14,14 @@ pub fn block_on<T>(
     call(f)?.map_err(|e| failure(&e, changing))
 }
 
-/// Runs an API call and hands back its own result, for callers that branch on the API's answer
-/// (404 Not Found, 409 Conflict). The outer error: no runtime to run it on.
-pub fn call<T>(
-    f: impl std::future::Future<Output = Result<T, KubeError>>,
-) -> Result<Result<T, KubeError>, ActionFailure> {
-    let handle = tokio::runtime::Handle::try_current().map_err(|e| {
-        ActionFailure::refused(format!("the API client needs the async runtime: {e}"))
-    })?;
+/// Runs a client call (API or etcd) on the engine's blocking worker, inside its runtime, and
+/// hands back the call's own result, for callers that branch on its answer (404 Not Found,
+/// 409 Conflict). The outer error: no runtime to run it on.
+pub fn call<T, E>(
+    f: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<Result<T, E>, ActionFailure> {
+    let handle = tokio::runtime::Handle::try_current()
+        .map_err(|e| ActionFailure::refused(format!("the client needs the async runtime: {e}")))?;
     Ok(handle.block_on(f))
 }
 

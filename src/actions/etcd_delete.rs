@@ -107,9 +107,7 @@ fn block_on<T>(
     f: impl std::future::Future<Output = Result<T, EtcdError>>,
     changing: bool,
 ) -> Result<T, ActionFailure> {
-    let handle = tokio::runtime::Handle::try_current()
-        .map_err(|e| ActionFailure::refused(format!("etcd needs the async runtime: {e}")))?;
-    handle.block_on(f).map_err(|e| failure(&e, changing))
+    super::api::call(f)?.map_err(|e| failure(&e, changing))
 }
 
 /// An etcd error as a target's outcome. A change that could not be confirmed (`changing`) may

@@ -74,17 +74,13 @@ impl Action for WaitHealthyAction {
     }
 
     fn apply(&self, cx: &mut dyn Context, _snapshot: &Value) -> Result<Applied, ActionFailure> {
-        // Actions run on the engine's blocking workers, inside its runtime: the probes are
-        // async (reqwest), so this worker waits on them.
-        let handle = tokio::runtime::Handle::try_current().map_err(|e| {
-            ActionFailure::refused(format!("wait.healthy needs the async runtime: {e}"))
-        })?;
         let etcd = match &self.etcd_cluster {
             Some(cluster) => Some(cx.etcd_of(cluster)?),
             None => None,
         };
         let cancel = cx.cancel().clone();
-        let probed = handle.block_on(wait(
+        // The probes are async (reqwest); this engine worker waits on them.
+        let probed = super::api::call(wait(
             &self.args,
             etcd.as_deref(),
             &cancel,
@@ -92,7 +88,7 @@ impl Action for WaitHealthyAction {
             |m| {
                 cx.notice(m);
             },
-        ));
+        ))?;
         match probed {
             Ok(summary) => Ok(Applied {
                 summary,
