@@ -33,6 +33,7 @@ impl Env {
             workers: 2,
             default_pods: false,
             start_kubelets: false,
+            api_objects: false,
         })
         .expect("lab (needs root, ip, nft, sshd, openssl, python3)");
         Env {

@@ -33,6 +33,7 @@ impl Env {
             default_pods: true,
             // Running kubelets, so `nodes.quiesce` has something to stop and its undo to start.
             start_kubelets: true,
+            api_objects: false,
         })
         .expect("lab (needs root, ip, nft, sshd, openssl, python3)");
         for node in NODES {

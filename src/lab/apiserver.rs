@@ -9,6 +9,7 @@
 //! Tests talk to it with `curl` ([`ApiServer::request`]): the crate's own Kubernetes client is
 //! what is under test elsewhere, so the fixture must not depend on it.
 
+use std::ffi::OsStr;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -178,41 +179,24 @@ impl ApiServer {
         path: &str,
         body: Option<(&str, &str)>,
     ) -> anyhow::Result<Response> {
-        let mut cmd = Command::new("curl");
-        cmd.args(["-sS", "-i", "--max-time", "10", "-X", method])
-            .arg("--cacert")
-            .arg(&self.ca_file)
-            // No `Expect: 100-continue` round trip for larger bodies.
-            .args(["-H", "Expect:"]);
-        match credential {
-            Credential::Token => {
-                cmd.args(["-H", &format!("Authorization: Bearer {}", self.token)]);
-            }
-            Credential::ClientCertificate => {
-                cmd.arg("--cert")
-                    .arg(&self.client_cert_file)
-                    .arg("--key")
-                    .arg(&self.client_key_file);
-            }
-            Credential::Anonymous => {}
-        }
-        if let Some((content_type, text)) = body {
-            cmd.args(["-H", &format!("Content-Type: {content_type}")])
-                .args(["--data-binary", text]);
-        }
-        let out = cmd
-            .arg(format!("{}{path}", self.url()))
-            .stdin(Stdio::null())
-            .output()
-            .context("running curl (apt-get install curl)")?;
-        if !out.status.success() {
-            bail!(
-                "curl {method} {path}: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        parse_response(&String::from_utf8_lossy(&out.stdout))
-            .with_context(|| format!("curl {method} {path}"))
+        let bearer = format!("Authorization: Bearer {}", self.token);
+        let auth: Vec<&OsStr> = match credential {
+            Credential::Token => vec!["-H".as_ref(), bearer.as_ref()],
+            Credential::ClientCertificate => vec![
+                "--cert".as_ref(),
+                self.client_cert_file.as_os_str(),
+                "--key".as_ref(),
+                self.client_key_file.as_os_str(),
+            ],
+            Credential::Anonymous => Vec::new(),
+        };
+        curl(
+            &format!("{}{path}", self.url()),
+            &self.ca_file,
+            &auth,
+            method,
+            body,
+        )
     }
 
     /// Writes `object` as JSON at `key` directly in etcd, as the API server stores it (no
@@ -275,6 +259,41 @@ fn random_token() -> String {
     (0..32)
         .map(|_| char::from(b"0123456789abcdef"[fastrand::usize(..16)]))
         .collect()
+}
+
+/// `METHOD url` through `curl -i`, verifying the server with `ca`; `auth` is curl's credential
+/// arguments (a header, a client certificate, or none).
+pub fn curl(
+    url: &str,
+    ca: &Path,
+    auth: &[&OsStr],
+    method: &str,
+    body: Option<(&str, &str)>,
+) -> anyhow::Result<Response> {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-sS", "-i", "--max-time", "10", "-X", method])
+        .arg("--cacert")
+        .arg(ca)
+        // No `Expect: 100-continue` round trip for larger bodies.
+        .args(["-H", "Expect:"])
+        .args(auth);
+    if let Some((content_type, text)) = body {
+        cmd.args(["-H", &format!("Content-Type: {content_type}")])
+            .args(["--data-binary", text]);
+    }
+    let out = cmd
+        .arg(url)
+        .stdin(Stdio::null())
+        .output()
+        .context("running curl (apt-get install curl)")?;
+    if !out.status.success() {
+        bail!(
+            "curl {method} {url}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    parse_response(&String::from_utf8_lossy(&out.stdout))
+        .with_context(|| format!("curl {method} {url}"))
 }
 
 /// `curl -i` output: status line, headers, blank line, body.

@@ -92,9 +92,19 @@ impl EtcdServer {
         }
     }
 
+    /// `etcdctl` pointed at this etcd with the client certificate.
+    pub fn ctl(&self) -> Etcdctl {
+        Etcdctl {
+            endpoint: self.endpoint,
+            ca_file: self.ca_file.clone(),
+            cert_file: self.cert_file.clone(),
+            key_file: self.key_file.clone(),
+        }
+    }
+
     /// Runs Debian's `etcdctl` (v3 API) against this etcd with the client certificate.
     pub fn etcdctl(&self, args: &[&str]) -> anyhow::Result<Output> {
-        self.etcdctl_with_stdin(args, None)
+        self.ctl().run(args, None)
     }
 
     /// `etcdctl` with `stdin` (e.g. `put KEY` reading a binary value).
@@ -103,6 +113,37 @@ impl EtcdServer {
         args: &[&str],
         stdin: Option<&[u8]>,
     ) -> anyhow::Result<Output> {
+        self.ctl().run(args, stdin)
+    }
+
+    /// The key's value (None when absent).
+    pub fn get(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        self.ctl().get(key)
+    }
+
+    /// Writes `value` (any bytes) at `key`.
+    pub fn put(&self, key: &str, value: &[u8]) -> anyhow::Result<()> {
+        self.ctl().put(key, value)
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// Debian's `etcdctl` (v3 API) for one etcd endpoint and client certificate: how the lab and
+/// the tests read and write etcd without the crate's own client (which is what is under test).
+#[derive(Debug, Clone)]
+pub struct Etcdctl {
+    pub endpoint: SocketAddr,
+    pub ca_file: PathBuf,
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+}
+
+impl Etcdctl {
+    /// Runs `etcdctl ARGS` with `stdin` (e.g. `put KEY` reading a binary value).
+    pub fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> anyhow::Result<Output> {
         use std::io::Write;
         let mut child = Command::new("etcdctl")
             .env("ETCDCTL_API", "3")
@@ -125,7 +166,7 @@ impl EtcdServer {
 
     /// The key's value as `etcdctl get --print-value-only` prints it (None when absent).
     pub fn get(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
-        let out = self.etcdctl(&["get", key, "--print-value-only"])?;
+        let out = self.run(&["get", key, "--print-value-only"], None)?;
         if !out.status.success() {
             bail!(
                 "etcdctl get {key}: {}",
@@ -146,7 +187,7 @@ impl EtcdServer {
     /// Writes `value` (any bytes) at `key`.
     pub fn put(&self, key: &str, value: &[u8]) -> anyhow::Result<()> {
         // `etcdctl put KEY` reads the value from stdin when it is not given: binary-safe.
-        let out = self.etcdctl_with_stdin(&["put", key], Some(value))?;
+        let out = self.run(&["put", key], Some(value))?;
         if !out.status.success() {
             bail!(
                 "etcdctl put {key}: {}",
@@ -154,10 +195,6 @@ impl EtcdServer {
             );
         }
         Ok(())
-    }
-
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
     }
 }
 

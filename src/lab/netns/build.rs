@@ -30,7 +30,7 @@ use super::{
 use crate::lab::sshd::SshdLab;
 use crate::transport::ssh::host_pattern;
 
-const FIRST_NODE_HOST: u8 = 10;
+pub(super) const FIRST_NODE_HOST: u8 = 10;
 const MAX_NODES: usize = 245;
 /// Upper bound on concurrent node setups (each runs a handful of short processes).
 const SETUP_THREADS: usize = 16;
@@ -89,6 +89,9 @@ impl Lab {
             lab.create_network(&plans)?;
         }
         lab.install_files()?;
+        if let Some(cp1) = lab.etcd_node(spec) {
+            lab.write_etcd_pki(cp1)?;
+        }
         let keys = SshdLab::new().context("generating the lab's SSH keys")?;
         fs::create_dir_all(lab.dir.join("client"))?;
         copy_key(keys.client_key(), &lab.client_key_path())?;
@@ -122,6 +125,9 @@ impl Lab {
             bail!("building the lab failed:\n  {}", failures.join("\n  "));
         }
         lab.write_inventory()?;
+        if spec.api_objects {
+            lab.create_objects()?;
+        }
         Ok(lab)
     }
 
@@ -167,6 +173,16 @@ impl Lab {
             tls = q(TLS_SERVER_NAME),
             ca = path_str(&self.ca_cert),
         );
+        if let Some(etcd) = self.etcdctl() {
+            let _ = write!(
+                text,
+                "etcd_endpoints = [{}]\netcd_ca_file = {}\netcd_cert_file = {}\netcd_key_file = {}\n",
+                q(&etcd.endpoint.to_string()),
+                path_str(&etcd.ca_file),
+                path_str(&etcd.cert_file),
+                path_str(&etcd.key_file),
+            );
+        }
         let mut known_hosts = String::new();
         for node in &self.nodes {
             let _ = write!(

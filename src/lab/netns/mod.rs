@@ -76,7 +76,8 @@ use self::tools::Tools;
 
 // One concern per file. Building: spec.rs (what to build), build.rs (in what order), network.rs
 // (namespaces, veths, the subnet), node.rs (one node and its sshd), standins.rs (the stand-ins'
-// files), pods.rs (the crictl stand-in's pods), users.rs (non-root logins). Using a lab:
+// files), objects.rs (etcd and the API objects), pods.rs (the crictl stand-in's pods),
+// users.rs (non-root logins). Using a lab:
 // shell.rs (commands on a node), probe.rs and held_connection.rs (what a firewall lets
 // through). Taking it down: teardown.rs, with lock.rs, owner.rs and mountpoints.rs for what
 // labs of all processes share under /run/breakglass-lab, and tools.rs for the host programs.
@@ -86,6 +87,7 @@ mod lock;
 mod mountpoints;
 mod network;
 mod node;
+mod objects;
 mod owner;
 mod pods;
 mod probe;
@@ -100,6 +102,7 @@ mod users;
 
 pub use held_connection::HeldConnection;
 pub use node::{Node, Role};
+pub use objects::{ETCD_PORT, WORKLOAD_KEY, WORKLOAD_NAME, WORKLOAD_NAMESPACE};
 pub use pods::{Pod, PodSpec};
 pub use probe::Probe;
 pub use spec::LabSpec;

@@ -126,7 +126,7 @@ impl Lab {
                 state.join("authorized_keys"),
             )?;
             fs::write(state.join("sshd_config"), sshd_config(name, address))?;
-            self.write_kubernetes_files(plan, &dir, address, api_server)?;
+            self.write_kubernetes_files(plan, spec, &dir, address, api_server)?;
             let pods = if spec.default_pods {
                 default_pods(name, plan.role)
             } else {
@@ -259,7 +259,7 @@ impl Lab {
             .ok_or_else(|| anyhow!("the node's init is gone right after setup"))
     }
 
-    fn node_address(&self, planned: Ipv4Addr) -> Ipv4Addr {
+    pub(super) fn node_address(&self, planned: Ipv4Addr) -> Ipv4Addr {
         let [a, b, _, d] = planned.octets();
         Ipv4Addr::new(a, b, self.octet, d)
     }

@@ -15,6 +15,13 @@ pub struct LabSpec {
     /// Start the kubelet stand-in on every node (it can be started later with `systemctl start
     /// kubelet` on the node).
     pub start_kubelets: bool,
+    /// Give the API server stand-ins a real etcd (Debian's `etcd`, on `cp1`, client certificates
+    /// required, as kubeadm's) and create the reference incident's `monitoring/telemetry-agent`
+    /// `DaemonSet` through the API. The kubelet stand-ins then follow it: each runs the
+    /// `DaemonSet`'s pod while the object exists and selects its node, restarts it when it is
+    /// killed, and removes it once the object is gone or paused. Without it the API servers have
+    /// no objects (the network-level tests need none) and the seeded pods stay as seeded.
+    pub api_objects: bool,
 }
 
 impl Default for LabSpec {
@@ -24,6 +31,7 @@ impl Default for LabSpec {
             workers: 2,
             default_pods: true,
             start_kubelets: true,
+            api_objects: false,
         }
     }
 }

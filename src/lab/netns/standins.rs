@@ -18,7 +18,7 @@ use anyhow::{Context, bail};
 
 use super::node::{NodePlan, Role};
 use super::tools::run;
-use super::{CLUSTER_NAME, Lab, TLS_SERVER_NAME, random_hex};
+use super::{CLUSTER_NAME, Lab, LabSpec, TLS_SERVER_NAME, random_hex};
 
 /// The kubelet stand-in's watch counts as connected while its last event is this recent.
 const KUBELET_WINDOW_SECS: f64 = 3.0;
@@ -111,6 +111,7 @@ impl Lab {
     pub(super) fn write_kubernetes_files(
         &self,
         plan: &NodePlan,
+        spec: &LabSpec,
         dir: &Path,
         address: Ipv4Addr,
         api_server: Ipv4Addr,
@@ -126,12 +127,34 @@ impl Lab {
             .replace("{{CLUSTER}}", CLUSTER_NAME)
             .replace("{{NODE}}", &plan.name);
         fs::write(kube.join("kubelet.conf"), conf)?;
+        // The labels the kubelet stand-in registers its Node with and matches DaemonSets'
+        // nodeSelectors against (the real kubelet's --node-labels).
+        let mut labels = format!(
+            "kubernetes.io/hostname={}\nkubernetes.io/os=linux\nrole={}\n",
+            plan.name,
+            plan.role.label()
+        );
+        if plan.role == Role::ControlPlane {
+            labels.push_str("node-role.kubernetes.io/control-plane=\n");
+        }
+        fs::write(kube.join("node-labels"), labels)?;
         if plan.role != Role::ControlPlane {
             return Ok(());
         }
+        // With API objects, one etcd on cp1 for every API server (`objects.rs`).
+        let etcd_node = self.etcd_node(spec);
+        let etcd_server = match etcd_node {
+            Some(node) if node != address => node,
+            _ => Ipv4Addr::LOCALHOST,
+        };
+        if let Some(node) = etcd_node {
+            self.write_etcd_node_files(&kube, &plan.name, address, node == address)?;
+        }
         fs::write(
             kube.join("manifests/kube-apiserver.yaml"),
-            MANIFEST_TEMPLATE.replace("{{ADDRESS}}", &address.to_string()),
+            MANIFEST_TEMPLATE
+                .replace("{{ADDRESS}}", &address.to_string())
+                .replace("{{ETCD}}", &etcd_server.to_string()),
         )?;
         let san = format!(
             "[ext_server]\nbasicConstraints = critical,CA:FALSE\n\

@@ -511,6 +511,7 @@ fn two_labs_built_in_parallel_do_not_collide() {
         workers: 1,
         default_pods: false,
         start_kubelets: false,
+        api_objects: false,
     };
     let builders: Vec<_> = (0..2)
         .map(|_| {
@@ -643,6 +644,7 @@ fn a_node_posing_as_systemd_runs_transient_timers() {
         workers: 1,
         default_pods: false,
         start_kubelets: false,
+        api_objects: false,
     })
     .expect("build the lab");
     let arm = "systemd-run --unit=t1 --on-active=30s --timer-property=AccuracySec=1s \
@@ -725,4 +727,114 @@ fn a_node_posing_as_systemd_runs_transient_timers() {
     }));
     assert_eq!(fs::read_to_string(&ran).expect("read"), "unset / 0022\n");
     assert!(!lab.node_file("cp1", "/tmp/t1-ran").expect("path").exists());
+}
+
+/// The telemetry-agent pods on `node` that are ready, by name.
+fn agent_pods(lab: &Lab, node: &str) -> Vec<String> {
+    lab.pods(node)
+        .expect("pods")
+        .into_iter()
+        .filter(|p| {
+            p.ready && p.namespace == WORKLOAD_NAMESPACE && p.name.starts_with("telemetry-agent-")
+        })
+        .map(|p| p.name)
+        .collect()
+}
+
+/// With API objects: etcd on cp1 holds the `DaemonSet` the lab created through the API; the
+/// kubelets register their Nodes and follow the `DaemonSet`: a killed pod comes back, a paused
+/// `DaemonSet`'s pods go away on every node, and come back once it selects the nodes again.
+#[test]
+fn kubelets_follow_the_daemonset_kept_in_etcd() {
+    require_root().expect("these tests need root");
+    let lab = Lab::build(&LabSpec {
+        api_objects: true,
+        ..LabSpec::new(1, 2)
+    })
+    .expect("build");
+    let etcd = lab.etcdctl().expect("the lab has an etcd");
+    let stored = etcd
+        .get(WORKLOAD_KEY)
+        .expect("etcdctl get")
+        .expect("the DaemonSet is in etcd");
+    let stored: serde_json::Value = serde_json::from_slice(&stored).expect("stored as JSON");
+    assert_eq!(stored["kind"], "DaemonSet");
+    let inventory = fs::read_to_string(lab.inventory_path()).expect("inventory");
+    assert!(
+        inventory.contains(&format!("etcd_endpoints = [\"{}\"]", etcd.endpoint)),
+        "{inventory}"
+    );
+
+    let names: Vec<String> = lab.nodes().iter().map(|n| n.name.clone()).collect();
+    // Every node registers itself, with its labels and address.
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            lab.api_request("GET", "/api/v1/nodes", None)
+                .is_ok_and(|r| {
+                    r.body["items"]
+                        .as_array()
+                        .is_some_and(|i| i.len() == names.len())
+                })
+        }),
+        "nodes did not register"
+    );
+    for node in &names {
+        assert_eq!(
+            agent_pods(&lab, node).len(),
+            1,
+            "{node}: {:?}",
+            lab.pods(node)
+        );
+    }
+
+    // Killed on a node, the pod comes back: the DaemonSet still wants it there.
+    let worker = "worker1";
+    sh_ok(
+        &lab,
+        worker,
+        "crictl rmp -f $(crictl pods -q --namespace monitoring --name telemetry-agent-)",
+    );
+    assert!(agent_pods(&lab, worker).is_empty());
+    assert!(
+        eventually(Duration::from_secs(10), || agent_pods(&lab, worker).len()
+            == 1),
+        "the killed pod did not come back"
+    );
+
+    // Paused (a nodeSelector no node has): gone everywhere, and it stays gone.
+    let path = format!("/apis/apps/v1/namespaces/{WORKLOAD_NAMESPACE}/daemonsets/{WORKLOAD_NAME}");
+    let patch = |selector: serde_json::Value| {
+        let body = serde_json::json!({"spec": {"template": {"spec": {"nodeSelector": selector}}}});
+        let r = lab
+            .api_request(
+                "PATCH",
+                &path,
+                Some(("application/merge-patch+json", &body.to_string())),
+            )
+            .expect("patch");
+        assert_eq!(r.code, 200, "{}", r.body);
+    };
+    patch(serde_json::json!({"breakglass.io/paused": "test"}));
+    assert!(
+        eventually(Duration::from_secs(10), || names
+            .iter()
+            .all(|n| agent_pods(&lab, n).is_empty())),
+        "paused, the pods did not go"
+    );
+    thread::sleep(Duration::from_secs(3));
+    assert!(names.iter().all(|n| agent_pods(&lab, n).is_empty()));
+
+    // Selecting the workers only: back on them, not on the control plane.
+    patch(serde_json::json!({"breakglass.io/paused": null, "role": "worker"}));
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            names
+                .iter()
+                .filter(|n| n.starts_with("worker"))
+                .all(|n| agent_pods(&lab, n).len() == 1)
+        }),
+        "the pods did not come back on the workers"
+    );
+    assert!(agent_pods(&lab, "cp1").is_empty());
+    lab.teardown().expect("teardown");
 }

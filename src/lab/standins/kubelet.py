@@ -15,16 +15,46 @@ connection up when nothing arrives for 5 seconds, then reconnects every second.
 It records its state in /run/breakglass-lab/kubelet.watch:
     connected <server> <unix time of the last event>
     disconnected <server> <unix time> <reason>
+
+It also plays the DaemonSet controller and the kubelet for DaemonSet pods on its own node, the
+behaviour that makes killing pods on the nodes alone not hold
+(https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/):
+  - once a second it lists DaemonSets (GET /apis/apps/v1/daemonsets?limit=500); one whose pod
+    template's nodeSelector matches this node's labels is wanted here. The labels are the
+    node's (/etc/kubernetes/node-labels, one key=value a line: the lab's --node-labels). On the
+    first answer it registers its Node object (POST /api/v1/nodes, labels and InternalIP).
+  - a wanted DaemonSet whose pod is missing or stopped in the runtime (crictl stopp/rmp) gets
+    a new sandbox for that pod after RESTART_DELAY, as the kubelet restarts a pod's sandbox;
+    only while containerd runs.
+  - a pod of a DaemonSet the API no longer returns, or that no longer selects this node (paused
+    with a nodeSelector no node has), is stopped and removed.
+  - when the API cannot be reached (a firewall block, saturation, 429) it keeps acting on the
+    last answer it had, as a kubelet keeps running its pods: only the API tells it to stop.
+A DaemonSet's pods here are the runtime's pods in its namespace named "<name>-..." and carrying
+its pod template's labels. The state of this loop is /run/breakglass-lab/kubelet.daemonsets.
 """
+import fcntl
+import http.client
+import json
 import os
 import re
+import secrets
 import socket
 import ssl
 import sys
+import threading
 import time
 
 STATE = "/run/breakglass-lab/kubelet.watch"
 IDLE_TIMEOUT = 5.0
+DS_STATE = "/run/breakglass-lab/kubelet.daemonsets"
+PODS = "/run/breakglass-lab/pods.json"
+PODS_LOCK = "/run/breakglass-lab/pods.lock"
+NODE_LABELS = "/etc/kubernetes/node-labels"
+RESYNC = 1.0
+RESTART_DELAY = 2.0
+REQUEST_TIMEOUT = 3.0
+K8S_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
 def flag(args, name, default=None):
@@ -88,6 +118,216 @@ def watch_once(host, port, ca, server_name, node, server):
         sock.close()
 
 
+def api_request(host, port, ca, server_name, method, path, body=None):
+    """One HTTPS request verifying the cluster CA under server_name; (status, parsed JSON)."""
+    ctx = ssl.create_default_context(cafile=ca)
+    raw = socket.create_connection((host, port), timeout=REQUEST_TIMEOUT)
+    conn = http.client.HTTPConnection(host, port, timeout=REQUEST_TIMEOUT)
+    conn.sock = ctx.wrap_socket(raw, server_hostname=server_name)
+    try:
+        headers = {"Accept": "application/json", "User-Agent": "kubelet/v1.30.4 breakglass-lab-standin"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        conn.request(method, path, body=data, headers=headers)
+        resp = conn.getresponse()
+        text = resp.read()
+        try:
+            return resp.status, json.loads(text or b"null")
+        except ValueError:
+            return resp.status, None
+    finally:
+        conn.close()
+
+
+def node_labels():
+    labels = {}
+    try:
+        with open(NODE_LABELS) as f:
+            for line in f:
+                key, sep, value = line.strip().partition("=")
+                if sep:
+                    labels[key] = value
+    except OSError:
+        pass
+    return labels
+
+
+def runtime_up():
+    try:
+        with open("/run/breakglass-lab/containerd.pid") as f:
+            pid = f.read().strip()
+        with open("/proc/%s/comm" % pid) as f:
+            return f.read().strip() == "containerd"
+    except OSError:
+        return False
+
+
+def wanted_daemonsets(items, labels):
+    """(namespace, name) -> template labels of the DaemonSets that select this node."""
+    wanted = {}
+    for ds in items:
+        meta = ds.get("metadata", {})
+        template = ds.get("spec", {}).get("template", {})
+        selector = template.get("spec", {}).get("nodeSelector") or {}
+        if meta.get("deletionTimestamp"):
+            continue
+        if all(labels.get(k) == v for k, v in selector.items()):
+            key = "%s/%s" % (meta.get("namespace", ""), meta.get("name", ""))
+            wanted[key] = template.get("metadata", {}).get("labels") or {}
+    return wanted
+
+
+def owned_by(pod, key, template_labels):
+    namespace, name = key.split("/", 1)
+    meta = pod.get("metadata", {})
+    if meta.get("namespace") != namespace or not meta.get("name", "").startswith(name + "-"):
+        return False
+    labels = pod.get("labels") or {}
+    return all(labels.get(k) == v for k, v in template_labels.items())
+
+
+def new_sandbox(key, template_labels, name=None, attempt=0):
+    namespace, ds = key.split("/", 1)
+    if name is None:
+        name = ds + "-" + "".join(secrets.choice(K8S_ALPHABET) for _ in range(5))
+    uid = "-".join(secrets.token_hex(n) for n in (4, 2, 2, 2, 6))
+    labels = dict(template_labels)
+    labels.setdefault("pod-template-generation", "1")
+    return {
+        "id": secrets.token_hex(32),
+        "metadata": {"name": name, "uid": uid, "namespace": namespace, "attempt": attempt},
+        "state": "SANDBOX_READY",
+        "createdAt": str(time.time_ns()),
+        "labels": labels,
+        "annotations": {},
+        "runtimeHandler": "",
+    }
+
+
+class DaemonSets:
+    """What this node's DaemonSets should run, and the runtime made to match it."""
+
+    def __init__(self, node):
+        self.node = node
+        self.wanted = None          # None until the API has answered once
+        self.known = set()          # every DaemonSet the API has listed (any node)
+        self.missing_since = {}     # key -> when its pod was first seen missing
+        self.registered = False
+
+    def refresh(self, host, port, ca, server_name, labels):
+        status, body = api_request(host, port, ca, server_name, "GET",
+                                   "/apis/apps/v1/daemonsets?limit=500")
+        if status != 200 or not isinstance(body, dict):
+            raise ConnectionError("listing DaemonSets: HTTP %s" % status)
+        items = body.get("items") or []
+        self.wanted = wanted_daemonsets(items, labels)
+        self.known |= {"%s/%s" % (d.get("metadata", {}).get("namespace", ""),
+                                  d.get("metadata", {}).get("name", "")) for d in items}
+        if not self.registered:
+            self.register(host, port, ca, server_name, labels)
+
+    def register(self, host, port, ca, server_name, labels):
+        sock = socket.create_connection((host, port), timeout=REQUEST_TIMEOUT)
+        address = sock.getsockname()[0]
+        sock.close()
+        node = {
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": self.node, "labels": labels},
+            "status": {"addresses": [{"type": "InternalIP", "address": address},
+                                     {"type": "Hostname", "address": self.node}]},
+        }
+        status, _ = api_request(host, port, ca, server_name, "POST", "/api/v1/nodes", node)
+        self.registered = status in (201, 409)
+
+    def reconcile(self):
+        if self.wanted is None:
+            return []
+        changes = []
+        lock = open(PODS_LOCK, "a")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                with open(PODS) as f:
+                    items = json.load(f).get("items", [])
+            except FileNotFoundError:
+                items = []
+            keep = []
+            for pod in items:
+                owner = self.owner(pod)
+                if owner is False:
+                    meta = pod["metadata"]
+                    changes.append("removed %s/%s (its DaemonSet is gone or no longer selects this node)"
+                                   % (meta["namespace"], meta["name"]))
+                    continue
+                keep.append(pod)
+            now = time.monotonic()
+            for key, template_labels in self.wanted.items():
+                mine = [p for p in keep if owned_by(p, key, template_labels)]
+                if any(p.get("state") == "SANDBOX_READY" for p in mine):
+                    self.missing_since.pop(key, None)
+                    continue
+                since = self.missing_since.setdefault(key, now)
+                if now - since < RESTART_DELAY or not runtime_up():
+                    continue
+                last = mine[-1]["metadata"] if mine else {}
+                pod = new_sandbox(key, template_labels, last.get("name"), last.get("attempt", -1) + 1)
+                keep.append(pod)
+                self.missing_since.pop(key, None)
+                changes.append("started %s/%s" % (pod["metadata"]["namespace"], pod["metadata"]["name"]))
+            if changes:
+                tmp = PODS + ".tmp"
+                with open(tmp, "w") as f:
+                    json.dump({"items": keep}, f, indent=2)
+                os.replace(tmp, PODS)
+        finally:
+            lock.close()
+        return changes
+
+    def owner(self, pod):
+        """The wanted DaemonSet owning pod; False when it looks like a DaemonSet pod whose
+        DaemonSet is not wanted here any more; None when it is no DaemonSet's."""
+        for key, template_labels in self.wanted.items():
+            if owned_by(pod, key, template_labels):
+                return key
+        labels = pod.get("labels") or {}
+        if "pod-template-generation" in labels and self.was_wanted(pod):
+            return False
+        return None
+
+    def was_wanted(self, pod):
+        meta = pod.get("metadata", {})
+        return any(meta.get("namespace") == k.split("/", 1)[0]
+                   and meta.get("name", "").startswith(k.split("/", 1)[1] + "-")
+                   for k in self.known)
+
+    def record(self, line):
+        tmp = DS_STATE + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(line + "\n")
+        os.replace(tmp, DS_STATE)
+
+
+def follow_daemonsets(host, port, ca, server_name, node):
+    ds = DaemonSets(node)
+    while True:
+        labels = node_labels()
+        try:
+            ds.refresh(host, port, ca, server_name, labels)
+            source = "api"
+        except (OSError, ssl.SSLError, ConnectionError, http.client.HTTPException) as e:
+            source = "cached (%s)" % (str(e) or e.__class__.__name__).replace("\n", " ")
+        try:
+            for change in ds.reconcile():
+                log(change)
+            wanted = "none yet" if ds.wanted is None else " ".join(sorted(ds.wanted)) or "-"
+            ds.record("%.3f %s wanted: %s" % (time.time(), source, wanted))
+        except (OSError, ValueError) as e:
+            log("reconciling DaemonSet pods: %s" % e)
+        time.sleep(RESYNC)
+
+
 def main():
     args = sys.argv[1:]
     kubeconfig = flag(args, "kubeconfig", "/etc/kubernetes/kubelet.conf")
@@ -103,6 +343,8 @@ def main():
     host, port = m.group(1), int(m.group(2))
     server_name = kubeconfig_field(text, "tls-server-name") or host
     log("starting for node %s, API server %s" % (node, server))
+    threading.Thread(target=follow_daemonsets, args=(host, port, ca, server_name, node),
+                     daemon=True).start()
     while True:
         try:
             watch_once(host, port, ca, server_name, node, server)

@@ -26,6 +26,12 @@ done
 # From here on only node-view paths exist.
 state=/run/breakglass-lab
 "$sshd" -f "$state/sshd_config" -E "$state/sshd.log"
+if [ -f /etc/kubernetes/etcd.conf.yml ]; then
+    # kubeadm runs etcd as a static pod too; here the lab starts Debian's etcd once.
+    # shellcheck disable=SC2016 # the inner sh expands $$, $0 and $1
+    setsid sh -c 'echo $$ > "$0"; exec etcd --config-file "$1"' \
+        "$state/etcd.pid" /etc/kubernetes/etcd.conf.yml </dev/null >>"$state/etcd.log" 2>&1 &
+fi
 if [ "$role" = control-plane ]; then
     # A static pod in a real cluster: the kubelet starts it from the manifest. Here the lab
     # starts the stand-in once; it restarts itself when the manifest changes.
