@@ -4,10 +4,10 @@
 use std::time::{Duration, Instant};
 
 use breakglass::engine::Event;
-use breakglass::lab::netns::{Lab, LabSpec};
+use breakglass::lab::netns::{Lab, LabSpec, WORKLOAD_KEY, WORKLOAD_NAMESPACE};
 
-use crate::support::Scratch;
 use crate::support::events;
+use crate::support::{Scratch, eventually};
 
 fn lab(workers: usize) -> Lab {
     Lab::build(&LabSpec::new(1, workers))
@@ -178,9 +178,11 @@ fn lab_demo_runs_the_reference_recovery_end_to_end() {
         "block-admin-api",
         "quiesce-workers",
         "raise-apiserver-capacity",
+        "pause-workload",
         "kill-workload",
         "wait-healthy",
-        "operator-check",
+        "unblock-admin-api",
+        "check-gone",
     ] {
         assert!(
             out.stdout.contains(&format!("==> step {step}")),
@@ -237,4 +239,114 @@ fn lab_up_stays_up_until_a_signal_then_tears_down() {
         out.stderr
     );
     assert!(!netns().contains(&prefix), "{}", netns());
+}
+
+/// The ready telemetry-agent pods on each node of the lab.
+fn agent_pods(lab: &Lab) -> Vec<(String, usize)> {
+    lab.nodes()
+        .iter()
+        .map(|n| {
+            let ready = lab
+                .pods(&n.name)
+                .expect("pods")
+                .iter()
+                .filter(|p| {
+                    p.ready
+                        && p.namespace == WORKLOAD_NAMESPACE
+                        && p.name.starts_with("telemetry-agent-")
+                })
+                .count();
+            (n.name.clone(), ready)
+        })
+        .collect()
+}
+
+/// `workload-removal` when no API server answers the operator (its packets to 6443 dropped on
+/// the control plane; the nodes still reach it): the pause is unreachable, so the `DaemonSet`'s
+/// key is deleted in etcd itself; the kubelets, which read the API, remove their pods; the kill
+/// and the check find none coming back. `undo` puts the key back byte for byte, and the pods
+/// come back with it.
+#[test]
+fn ordered_removal_falls_back_to_etcd_when_no_api_server_answers_and_the_pods_stay_gone() {
+    let lab = Lab::build(&LabSpec {
+        api_objects: true,
+        ..LabSpec::new(1, 2)
+    })
+    .expect("lab (needs root, ip, nft, sshd, openssl, python3, etcd, curl)");
+    let etcd = lab.etcdctl().expect("the lab's etcd");
+    let before = etcd.get(WORKLOAD_KEY).expect("get").expect("the DaemonSet");
+    let everywhere = |n: usize| agent_pods(&lab).iter().all(|(_, c)| *c == n);
+    assert!(
+        eventually(Duration::from_secs(10), || everywhere(1)),
+        "{:?}",
+        agent_pods(&lab)
+    );
+
+    let operator = lab.operator_address();
+    lab.sh(
+        "cp1",
+        &format!(
+            "nft add table inet drill && nft add chain inet drill in '{{ type filter hook input priority -50; }}' \
+             && nft add rule inet drill in ip saddr {operator} tcp dport 6443 drop"
+        ),
+    )
+    .expect("nft");
+    let s = Scratch::new();
+    let out = s
+        .bg_with(lab.inventory_path())
+        .args(["--output", "json", "run", "workload-removal", "--yes"])
+        .args(["-p", "cluster=lab", "-p", "namespace=monitoring"])
+        .args(["-p", "daemonset=telemetry-agent", "-p", "settle_seconds=20"])
+        .args(["-p", "hold_seconds=3"])
+        .run();
+    let evs = events(&out.stdout);
+    let outcome = |step: &str| -> Vec<String> {
+        evs.iter()
+            .filter_map(|e| match e {
+                Event::TargetResult(r) if r.step.as_deref() == Some(step) => {
+                    Some(r.outcome.label().to_owned())
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(
+        outcome("pause-daemonset"),
+        ["unreachable"],
+        "{}",
+        out.stdout
+    );
+    assert_eq!(outcome("delete-from-etcd"), ["ok"], "{}", out.stdout);
+    assert!(
+        outcome("kill-pods").iter().all(|o| o == "ok"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(outcome("check-gone"), ["ok", "ok", "ok"], "{}", out.stdout);
+    assert_eq!(etcd.get(WORKLOAD_KEY).expect("get"), None);
+    // Nothing comes back: the kubelets follow the API, which no longer has the object.
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(everywhere(0), "{:?}", agent_pods(&lab));
+
+    let run = evs
+        .iter()
+        .find_map(|e| match e {
+            Event::RunBegin(b) => Some(b.run_id.clone()),
+            _ => None,
+        })
+        .expect("run id");
+    s.bg_with(lab.inventory_path())
+        .args(["undo", &run, "--yes"])
+        .run()
+        .ok();
+    assert_eq!(
+        etcd.get(WORKLOAD_KEY).expect("get").as_deref(),
+        Some(&before[..])
+    );
+    assert!(
+        eventually(Duration::from_secs(10), || everywhere(1)),
+        "the pods did not come back with the object: {:?}",
+        agent_pods(&lab)
+    );
+    lab.teardown().expect("teardown");
 }

@@ -28,10 +28,16 @@ fn build(args: &LabArgs) -> anyhow::Result<Lab> {
         "breakglass: building a lab of {} control plane(s) and {} worker(s) in network namespaces...",
         args.control_planes, args.workers
     ));
-    Lab::build(&LabSpec::new(args.control_planes, args.workers)).map_err(|e| {
+    let spec = LabSpec {
+        api_objects: true,
+        ..LabSpec::new(args.control_planes, args.workers)
+    };
+    Lab::build(&spec).map_err(|e| {
         ExitError::new(
             Exit::Usage,
-            format!("cannot build the lab (it needs root, ip, nft, sshd, openssl, python3): {e:#}"),
+            format!(
+                "cannot build the lab (it needs root, ip, nft, sshd, openssl, python3, etcd, curl): {e:#}"
+            ),
         )
         .into()
     })
@@ -55,8 +61,11 @@ pub async fn up(args: &LabArgs) -> anyhow::Result<Exit> {
          inventory: {}\n\n\
          Try:\n  breakglass -i {inv} inventory check\n  breakglass -i {inv} exec all -- uptime\n  \
          breakglass -i {inv} plan apiserver-overload -p cluster=lab -p allow_cidrs={}/32 \\\n      \
-         -p workers_to_quiesce='role=worker' -p workload_namespace=monitoring -p workload_prefix=telemetry-agent-\n\n\
-         API servers: {} (CA {}). Press Ctrl-C to tear the lab down.",
+         -p workers_to_quiesce='role=worker' -p workload_namespace=monitoring -p workload_name=telemetry-agent\n\n\
+         API servers: {} (CA {}); etcd: {} (client certificate in the inventory).\n\
+         Every node runs the monitoring/telemetry-agent DaemonSet's pod; its kubelet restarts \
+         a killed one while the DaemonSet selects the node.\n\
+         Press Ctrl-C to tear the lab down.",
         lab.id(),
         lab.nodes().len(),
         lab.subnet(),
@@ -65,6 +74,8 @@ pub async fn up(args: &LabArgs) -> anyhow::Result<Exit> {
         lab.operator_address(),
         cp.join(", "),
         lab.ca_cert().display(),
+        lab.etcd_endpoint()
+            .map_or_else(|| "none".to_owned(), |e| e.to_string()),
         inv = inv.display(),
     ));
     tokio::select! {
@@ -123,12 +134,16 @@ impl Operator for DemoOperator {
         stderr_line(&format!(
             "\n[demo] step {step}: {what}: typing \"{expected}\" as the operator would"
         ));
+        // The workload is removed through the API from the operator's address while the
+        // nodes are kept out: show both.
+        if step == "pause-workload" {
+            self.show_api_reach("behind the block");
+        }
         true
     }
 
     fn pause(&self, step: &str, message: &str) -> bool {
         stderr_line(&format!("\n[demo] paused at step {step}:\n{message}"));
-        self.show_api_reach("behind the block");
         stderr_line("[demo] answering `continue`");
         true
     }
@@ -154,10 +169,12 @@ pub async fn demo(settings: &Settings, args: &LabArgs) -> anyhow::Result<Exit> {
         ("allow_cidrs", format!("{}/32", lab.operator_address())),
         ("workers_to_quiesce", quiesce),
         ("workload_namespace", "monitoring".to_owned()),
-        ("workload_prefix", "telemetry-agent-".to_owned()),
+        ("workload_name", "telemetry-agent".to_owned()),
         ("revert_after", "10m".to_owned()),
         ("health_window", "5s".to_owned()),
         ("gate_window", "3s".to_owned()),
+        ("settle_seconds", "30".to_owned()),
+        ("hold_seconds", "5".to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))

@@ -1080,7 +1080,7 @@ fn shipped_runbooks_resolve_with_realistic_parameters() {
             ("allow_cidrs", "192.0.2.0/24"),
             ("workers_to_quiesce", "role=worker,zone=eu1-b"),
             ("workload_namespace", "observability"),
-            ("workload_prefix", "telemetry-agent-"),
+            ("workload_name", "telemetry-agent"),
         ]),
     )
     .expect("binds");
@@ -1092,10 +1092,12 @@ fn shipped_runbooks_resolve_with_realistic_parameters() {
             ActionKind::FirewallBlock,
             ActionKind::NodesQuiesce,
             ActionKind::ApiserversTune,
+            ActionKind::WorkloadPause,
+            ActionKind::EtcdDelete,
             ActionKind::WorkloadKill,
             ActionKind::WaitHealthy,
-            ActionKind::Pause,
             ActionKind::FirewallUnblock,
+            ActionKind::SshExec,
         ]
     );
     let ActionArgs::FirewallBlock(block) = &resolved.steps[0].action else {
@@ -1107,12 +1109,26 @@ fn shipped_runbooks_resolve_with_realistic_parameters() {
         resolved.steps[1].targets.as_deref(),
         Some("cluster=prod-eu1,role=worker,zone=eu1-b")
     );
-    let ActionArgs::WorkloadKill(kill) = &resolved.steps[3].action else {
+    let ActionArgs::WorkloadKill(kill) = &resolved.steps[5].action else {
         panic!("kill")
     };
     assert_eq!(kill.name_prefix.as_deref(), Some("telemetry-agent-"));
+    let ActionArgs::EtcdDelete(del) = &resolved.steps[4].action else {
+        panic!("etcd.delete")
+    };
+    assert_eq!(
+        del.keys,
+        ["/registry/daemonsets/observability/telemetry-agent"]
+    );
+    assert_eq!(
+        resolved.steps[4].run_if_unreachable.as_deref(),
+        Some("pause-workload")
+    );
     let confirms: Vec<bool> = resolved.steps.iter().map(|s| s.confirm).collect();
-    assert_eq!(confirms, vec![true, true, true, true, false, false, false]);
+    assert_eq!(
+        confirms,
+        vec![true, true, true, true, true, true, false, false, false]
+    );
 
     let triage = load_any("fleet-triage").expect("embedded");
     let bound = bind(&triage, &pairs(&[("cluster", "prod-eu1")])).expect("binds");
