@@ -102,7 +102,7 @@ pub enum Command {
 
     /// Show what a runbook would do, step by step and wave by wave, without changing anything
     #[command(after_help = RUNBOOK_HELP)]
-    Plan(PlanArgs),
+    Plan(PlanCommandArgs),
 
     /// Run a runbook: show the plan, confirm, then execute canary first, in waves, journaled
     #[command(after_help = RUNBOOK_HELP)]
@@ -179,6 +179,18 @@ pub struct PlanArgs {
     /// A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)
     #[arg(short = 'p', long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
     pub params: Vec<(String, String)>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanCommandArgs {
+    #[command(flatten)]
+    pub plan: PlanArgs,
+
+    /// Read nothing. By default `plan` reads each etcd key and Kubernetes object a step names
+    /// (read-only, a few seconds at most) to show what it holds now: kind, name, uid, revision,
+    /// size. Hosts are never contacted by `plan`
+    #[arg(long)]
+    pub offline: bool,
 }
 
 #[derive(Debug, Args)]
@@ -365,7 +377,7 @@ pub struct HealthArgs {
 }
 
 /// SSH options shared by every command that reaches hosts.
-#[derive(Debug, Args, Clone)]
+#[derive(Debug, Args, Clone, Default)]
 #[command(next_help_heading = "SSH")]
 pub struct SshArgs {
     /// Hosts contacted at once

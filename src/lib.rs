@@ -70,7 +70,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Lab(LabCommand::Demo(args)) => {
             runtime()?.block_on(commands::lab::demo(&settings, &args))
         }
-        Command::Plan(args) => commands::run::plan(&settings, &args),
+        Command::Plan(args) => runtime()?.block_on(commands::plan::plan(&settings, &args)),
         Command::Run(args) => runtime()?.block_on(commands::run::run(&settings, &args)),
         Command::Resume(args) => runtime()?.block_on(commands::run::resume(&settings, &args)),
         Command::Undo(args) => runtime()?.block_on(commands::run::undo(&settings, &args)),

@@ -88,6 +88,45 @@ fn etcd_delete_removes_the_objects_keys_and_undo_puts_them_back_byte_for_byte() 
         "{}",
         plan.stdout
     );
+    // `plan` reads each key once and shows what it holds, decoded from JSON or protobuf.
+    for now in [
+        format!(
+            "now {DS}: {DS}: apps/v1 DaemonSet monitoring/telemetry-agent (uid ds-uid, {} bytes json)",
+            ds.len()
+        ),
+        format!(
+            "now {DEPLOY}: {DEPLOY}: apps/v1 Deployment default/web (uid web-uid, {} bytes protobuf)",
+            deploy.len()
+        ),
+    ] {
+        assert!(
+            plan.stdout.contains(&now),
+            "no `{now}` in:\n{}",
+            plan.stdout
+        );
+    }
+    let json = env
+        .scratch
+        .bg_with(&env.inventory)
+        .args(["--output", "json", "plan"])
+        .arg(&rb)
+        .run()
+        .ok();
+    let view: Value = serde_json::from_str(json.stdout.trim()).expect("plan JSON");
+    assert!(
+        view["steps"][0]["now"][DS]
+            .as_str()
+            .is_some_and(|l| l.contains("uid ds-uid") && l.contains("mod_revision")),
+        "{view}"
+    );
+    let offline = env
+        .scratch
+        .bg_with(&env.inventory)
+        .args(["plan", "--offline"])
+        .arg(&rb)
+        .run()
+        .ok();
+    assert!(!offline.stdout.contains(" now "), "{}", offline.stdout);
 
     let out = env
         .scratch

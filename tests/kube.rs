@@ -126,10 +126,31 @@ fn workload_pause_patches_the_template_through_the_api_and_undo_removes_exactly_
     let inventory = env.inventory(&[env.api.endpoint], TLS_NAME, &kubeconfig);
     let rb = env.runbook();
     let rb = rb.to_str().expect("path");
+    // `plan` reads the object (with the kubeconfig's token) and shows what it is now.
+    let plan = env.run(&inventory, &["plan", rb], 0);
+    let now = plan[0]["steps"][0]["now"].as_object().expect("now").clone();
+    let (_, line) = now.iter().next().expect("one object read");
+    assert!(
+        line.as_str().is_some_and(
+            |l| l.starts_with("daemonset monitoring/telemetry-agent (uid ")
+                && l.ends_with(", not paused")
+        ),
+        "{line}"
+    );
     let events = env.run(&inventory, &["run", rb, "--yes"], 0);
     let (outcome, summary) = result(&events, "apply");
     assert_eq!(outcome, "ok", "{summary}");
     let run = events[0]["run_id"].as_str().expect("run id").to_owned();
+    let plan = env.run(&inventory, &["plan", rb], 0);
+    let line = plan[0]["steps"][0]["now"]
+        .as_object()
+        .and_then(|n| n.values().next().cloned());
+    assert!(
+        line.as_ref()
+            .and_then(Value::as_str)
+            .is_some_and(|l| l.ends_with(&format!(", already paused by run {run}"))),
+        "{line:?}"
+    );
     assert_eq!(
         env.node_selector(),
         json!({"kubernetes.io/os": "linux", "breakglass.io/paused": run})

@@ -431,11 +431,10 @@ impl<T: Node> Context for T {
     fn notice(&self, _message: &str) {}
 }
 
-/// Nobody at the terminal: declines everything.
-#[cfg(test)]
-struct NoOperator;
+/// Nobody at the terminal: declines everything (tests, and `plan`'s read-only look at its
+/// objects).
+pub struct NoOperator;
 
-#[cfg(test)]
 impl Operator for NoOperator {
     fn confirm(&self, _step: &str, _what: &str, _expected: &str) -> bool {
         false

@@ -117,6 +117,13 @@ pub trait Action: Send + Sync {
     /// Reads the prior state `inverse` needs. Must not change anything.
     fn snapshot(&self, cx: &mut dyn Context) -> Result<Value, ActionFailure>;
 
+    /// What `snapshot` found, in one line, for `plan` to show beside the change (an object's
+    /// identity: kind, name, uid, size). None for kinds whose plan reads nothing (hosts: `plan`
+    /// opens no SSH session).
+    fn describe_now(&self, _snapshot: &Value) -> Option<String> {
+        None
+    }
+
     /// Makes the change, idempotently where the kind allows.
     fn apply(&self, cx: &mut dyn Context, snapshot: &Value) -> Result<Applied, ActionFailure>;
 

@@ -207,6 +207,29 @@ impl Action for EtcdDeleteAction {
             .map_err(|e| ActionFailure::refused(format!("cannot encode the snapshot: {e}")))
     }
 
+    fn describe_now(&self, snapshot: &Value) -> Option<String> {
+        let snap = snapshot_of(snapshot).ok()?;
+        if snap.keys.is_empty() {
+            return Some("absent: nothing to delete".to_owned());
+        }
+        let shown: Vec<String> = snap
+            .keys
+            .iter()
+            .take(3)
+            .map(|k| format!("{} (mod_revision {})", k.what(), k.mod_revision))
+            .collect();
+        let more = snap.keys.len().saturating_sub(shown.len());
+        Some(format!(
+            "{}{}",
+            shown.join("; "),
+            if more > 0 {
+                format!("; and {more} more key(s)")
+            } else {
+                String::new()
+            }
+        ))
+    }
+
     fn apply(&self, cx: &mut dyn Context, snapshot: &Value) -> Result<Applied, ActionFailure> {
         let (key, _) = target_key(cx)?;
         let snap = snapshot_of(snapshot)?;

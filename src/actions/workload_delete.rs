@@ -127,6 +127,18 @@ impl Action for WorkloadDeleteAction {
         }
     }
 
+    fn describe_now(&self, snapshot: &Value) -> Option<String> {
+        Some(match snapshot.get("object") {
+            Some(object) => format!(
+                "{} (uid {}, resourceVersion {})",
+                self.what(),
+                text(object, "/metadata/uid"),
+                text(object, "/metadata/resourceVersion")
+            ),
+            None => format!("{} does not exist: nothing to delete", self.what()),
+        })
+    }
+
     fn apply(&self, cx: &mut dyn Context, snapshot: &Value) -> Result<Applied, ActionFailure> {
         let Some(object) = snapshot.get("object") else {
             return Ok(Applied {

@@ -116,6 +116,21 @@ impl Action for WorkloadPauseAction {
         .map_err(|e| ActionFailure::refused(format!("cannot encode the snapshot: {e}")))
     }
 
+    fn describe_now(&self, snapshot: &Value) -> Option<String> {
+        let snap: PauseSnapshot = serde_json::from_value(snapshot.clone()).ok()?;
+        Some(format!(
+            "daemonset {}/{} (uid {}, resourceVersion {}){}",
+            self.args.namespace,
+            self.args.name,
+            snap.uid,
+            snap.resource_version,
+            snap.previous.map_or_else(
+                || ", not paused".to_owned(),
+                |v| format!(", already paused by run {v}")
+            )
+        ))
+    }
+
     fn apply(&self, cx: &mut dyn Context, _snapshot: &Value) -> Result<Applied, ActionFailure> {
         let kube = cx.kube()?;
         block_on(

@@ -105,6 +105,14 @@ impl Action for WorkloadScaleAction {
         Ok(json!({ "replicas": Self::replicas_of(&scale)? }))
     }
 
+    fn describe_now(&self, snapshot: &Value) -> Option<String> {
+        Some(format!(
+            "{} has {} replicas",
+            self.what(),
+            snapshot.get("replicas").unwrap_or(&Value::Null)
+        ))
+    }
+
     fn apply(&self, cx: &mut dyn Context, snapshot: &Value) -> Result<Applied, ActionFailure> {
         let kube = cx.kube()?;
         block_on(

@@ -8,6 +8,7 @@ pub mod health;
 pub mod inventory;
 pub mod journal;
 pub mod lab;
+pub mod plan;
 pub mod run;
 pub mod runbook;
 pub mod snapshot;

@@ -59,7 +59,7 @@ fn usage(e: impl std::fmt::Display) -> anyhow::Error {
 }
 
 /// Loads the runbook and inventory, binds parameters and builds the plan.
-fn prepare(
+pub(super) fn prepare(
     settings: &Settings,
     args: &PlanArgs,
     run_id: &str,
@@ -72,19 +72,13 @@ fn prepare(
     Ok((runbook, plan, inventory))
 }
 
-fn print_plan(settings: &Settings, plan: &Plan) -> anyhow::Result<()> {
+pub(super) fn print_plan(settings: &Settings, plan: &Plan) -> anyhow::Result<()> {
     if settings.json() {
         stdout_line(&serde_json::to_string(&crate::output::plan::view(plan))?);
     } else {
         stdout_raw(&crate::output::plan::render(plan));
     }
     Ok(())
-}
-
-pub fn plan(settings: &Settings, args: &PlanArgs) -> anyhow::Result<Exit> {
-    let (_, plan, _) = prepare(settings, args, "plan")?;
-    print_plan(settings, &plan)?;
-    Ok(Exit::Success)
 }
 
 /// Refuses, before anything runs, what `--yes` cannot honour: a pause that may not be skipped.

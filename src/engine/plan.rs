@@ -1,6 +1,7 @@
 //! The plan: every step of a resolved runbook bound to its targets and split into waves, each
 //! action built with its arguments. Building it touches nothing; `output::plan` shows it.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::actions;
@@ -15,6 +16,9 @@ use crate::runbook::{ResolvedRunbook, ResolvedStep};
 pub struct Plan {
     pub runbook: ResolvedRunbook,
     pub steps: Vec<PlannedStep>,
+    /// What `plan` read of the objects the steps name, by (step id, target name): one line
+    /// each (`Action::describe_now`, or why it could not be read). Empty unless read.
+    pub now: BTreeMap<(String, String), String>,
 }
 
 /// One step with its targets in waves.
@@ -140,5 +144,9 @@ pub fn build(
             gate_action,
         });
     }
-    Ok(Plan { runbook, steps })
+    Ok(Plan {
+        runbook,
+        steps,
+        now: BTreeMap::new(),
+    })
 }

@@ -76,6 +76,11 @@ pub fn render(plan: &Plan) -> String {
                     for (line, names) in by_line {
                         out.push_str(&format!("     {}: {line}\n", hostset::fold(names)));
                     }
+                    for t in wave {
+                        if let Some(now) = plan.now.get(&(st.id.clone(), t.name().to_owned())) {
+                            out.push_str(&format!("     now {}: {now}\n", t.name()));
+                        }
+                    }
                 }
             }
             TargetKind::Operator => out.push_str(&format!("   {}\n", s.action.plan(OPERATOR))),
@@ -117,6 +122,9 @@ struct StepView {
     waves: Vec<Vec<String>>,
     /// target -> what would change
     changes: BTreeMap<String, String>,
+    /// target -> what it holds now (objects `plan` read; absent with `--offline`)
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    now: BTreeMap<String, String>,
     detail: Option<String>,
 }
 
@@ -145,6 +153,12 @@ pub fn view(plan: &Plan) -> PlanView {
                         .collect(),
                     TargetKind::Operator => BTreeMap::new(),
                 },
+                now: plan
+                    .now
+                    .iter()
+                    .filter(|((step, _), _)| *step == s.step.id)
+                    .map(|((_, target), line)| (target.clone(), line.clone()))
+                    .collect(),
                 detail: match s.action.runs_on() {
                     TargetKind::Hosts | TargetKind::Objects => None,
                     TargetKind::Operator => Some(s.action.plan(OPERATOR)),
