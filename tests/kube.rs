@@ -244,3 +244,22 @@ fn a_429_storm_is_waited_out_and_exec_plugin_credentials_work() {
     let requests = stats["requests"].as_u64().unwrap_or(0);
     assert!(requests <= 6, "{requests} requests: {stats}");
 }
+
+/// `wait.healthy` trusts the CA the way the API client does: with no `ca_file` anywhere, the
+/// kubeconfig's `certificate-authority-data` (and the TLS name from the inventory).
+#[test]
+fn wait_healthy_takes_the_ca_from_the_kubeconfig_when_no_ca_file_names_one() {
+    let env = Env::new();
+    let kubeconfig = env.kubeconfig(&env.token_user());
+    let inventory = env.inventory(&[env.api.endpoint], TLS_NAME, &kubeconfig);
+    let rb = env.scratch.write(
+        "healthy.toml",
+        "name = \"healthy\"\nsummary = \"wait.healthy\"\n\n[params.cluster]\ntype = \"string\"\n\
+         default = \"lab\"\nhelp = \"cluster\"\n\n[[steps]]\nid = \"healthy\"\n\
+         action = \"wait.healthy\"\n[steps.with]\nwindow = \"3s\"\ntimeout = \"10s\"\n",
+    );
+    let events = env.run(&inventory, &["run", rb.to_str().expect("path"), "--yes"], 0);
+    let (outcome, summary) = result(&events, "apply");
+    assert_eq!(outcome, "ok", "{summary}");
+    assert!(summary.starts_with("healthy: "), "{summary}");
+}

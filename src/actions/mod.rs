@@ -88,6 +88,7 @@ fn build_wait_healthy(
         }
         a.endpoints.clone_from(&cluster.api_endpoints);
     }
+    let mut ca_pem = None;
     if let Some(cluster) = cluster {
         if a.tls_server_name.is_none() {
             a.tls_server_name.clone_from(&cluster.tls_server_name);
@@ -95,10 +96,20 @@ fn build_wait_healthy(
         if a.ca_file.is_none() {
             a.ca_file.clone_from(&cluster.ca_file);
         }
+        // No CA file anywhere: the kubeconfig's CA and server name, as the API client uses.
+        if a.ca_file.is_none() && cluster.kubeconfig.is_some() {
+            let k = context::kube_config(cluster)
+                .map_err(|e| anyhow::anyhow!("wait.healthy: cluster '{}': {e}", cluster.name))?;
+            ca_pem = k.ca;
+            if a.tls_server_name.is_none() {
+                a.tls_server_name = k.tls_server_name;
+            }
+        }
     }
     Ok(wait_healthy::WaitHealthyAction {
         args: a,
         etcd_cluster,
+        ca_pem,
     })
 }
 

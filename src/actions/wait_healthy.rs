@@ -4,7 +4,8 @@
 //!
 //! Endpoints are reached by IP with the TLS server name set explicitly (cluster DNS may be
 //! down): the URL carries the server name and the client is told which IP it resolves to.
-//! TLS is verified: against `ca_file` when given (and nothing else), else the built-in roots.
+//! TLS is verified: against `ca_file` when given (and nothing else), else the CA of the
+//! cluster's kubeconfig, else the built-in roots.
 //! etcd is reached through the run's etcd client (client certificates, its CA, by IP).
 //! Probes are few and spaced by `interval`, so the gate never adds load worth mentioning to API
 //! servers that are recovering. `breakglass health` probes with the same client and the same
@@ -27,6 +28,9 @@ pub struct WaitHealthyAction {
     pub args: WaitHealthy,
     /// With `etcd = true`: the inventory cluster whose etcd is probed (the runbook's `cluster`).
     pub etcd_cluster: Option<String>,
+    /// The CA (PEM) when no `ca_file` names one: the cluster's kubeconfig's, as the API client
+    /// and `health` take it.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 impl Action for WaitHealthyAction {
@@ -82,6 +86,7 @@ impl Action for WaitHealthyAction {
         // The probes are async (reqwest); this engine worker waits on them.
         let probed = super::api::call(wait(
             &self.args,
+            self.ca_pem.as_deref(),
             etcd.as_deref(),
             &cancel,
             self.args.timeout,
@@ -212,12 +217,20 @@ pub fn read_ca(path: &std::path::Path) -> Result<reqwest::Certificate, String> {
 /// `progress` receives a line now and then for the operator.
 pub async fn wait(
     args: &WaitHealthy,
+    ca_pem: Option<&[u8]>,
     etcd: Option<&Etcd>,
     cancel: &Cancel,
     timeout: Duration,
     progress: impl Fn(&str),
 ) -> Result<String, String> {
-    let ca = args.ca_file.as_deref().map(read_ca).transpose()?;
+    let ca = match (args.ca_file.as_deref(), ca_pem) {
+        (Some(path), _) => Some(read_ca(path)?),
+        (None, Some(pem)) => Some(
+            reqwest::Certificate::from_pem(pem)
+                .map_err(|e| format!("the cluster's CA is not a PEM certificate: {e}"))?,
+        ),
+        (None, None) => None,
+    };
     let clients: Vec<(reqwest::Client, String)> = if args.paths.is_empty() {
         Vec::new()
     } else {
@@ -418,7 +431,7 @@ mod tests {
             .build()
             .expect("runtime");
         let started = Instant::now();
-        let r = rt.block_on(wait(args, etcd, &Cancel::new(), timeout, |_| {}));
+        let r = rt.block_on(wait(args, None, etcd, &Cancel::new(), timeout, |_| {}));
         (r, started.elapsed())
     }
 
