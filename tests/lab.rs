@@ -182,6 +182,7 @@ fn lab_demo_runs_the_reference_recovery_end_to_end() {
         "kill-workload",
         "wait-healthy",
         "unblock-admin-api",
+        "check-object",
         "check-gone",
     ] {
         assert!(
@@ -319,6 +320,14 @@ fn ordered_removal_falls_back_to_etcd_when_no_api_server_answers_and_the_pods_st
     assert_eq!(outcome("delete-from-etcd"), ["ok"], "{}", out.stdout);
     assert!(
         outcome("kill-pods").iter().all(|o| o == "ok"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(outcome("check-object"), ["ok"], "{}", out.stdout);
+    assert!(
+        out.stdout.contains(
+            "DaemonSet monitoring/telemetry-agent is gone (etcd, since no API server answered"
+        ),
         "{}",
         out.stdout
     );

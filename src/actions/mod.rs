@@ -19,6 +19,7 @@ pub mod ssh_exec;
 pub mod tune;
 pub mod wait_healthy;
 pub mod workload;
+pub mod workload_check;
 pub mod workload_delete;
 pub mod workload_pause;
 pub mod workload_scale;
@@ -143,6 +144,7 @@ pub fn build(args: &ActionArgs, ctx: &BuildContext<'_>) -> anyhow::Result<Arc<dy
             Arc::new(workload_delete::WorkloadDeleteAction::new(a, ctx)?)
         }
         ActionArgs::WorkloadScale(a) => Arc::new(workload_scale::WorkloadScaleAction::new(a, ctx)?),
+        ActionArgs::WorkloadCheck(a) => Arc::new(workload_check::WorkloadCheckAction::new(a, ctx)?),
     })
 }
 

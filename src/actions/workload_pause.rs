@@ -59,7 +59,8 @@ pub struct PauseSnapshot {
     pub previous: Option<String>,
 }
 
-fn selector_value(object: &Value) -> Option<String> {
+/// The pause label's value in the object's pod template, if it carries one.
+pub(super) fn selector_value(object: &Value) -> Option<String> {
     object
         .pointer("/spec/template/spec/nodeSelector")
         .and_then(|s| s.get(PAUSE_LABEL))

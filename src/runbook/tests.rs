@@ -1097,6 +1097,7 @@ fn shipped_runbooks_resolve_with_realistic_parameters() {
             ActionKind::WorkloadKill,
             ActionKind::WaitHealthy,
             ActionKind::FirewallUnblock,
+            ActionKind::WorkloadCheck,
             ActionKind::SshExec,
         ]
     );
@@ -1127,7 +1128,9 @@ fn shipped_runbooks_resolve_with_realistic_parameters() {
     let confirms: Vec<bool> = resolved.steps.iter().map(|s| s.confirm).collect();
     assert_eq!(
         confirms,
-        vec![true, true, true, true, true, true, false, false, false]
+        vec![
+            true, true, true, true, true, true, false, false, false, false
+        ]
     );
 
     let triage = load_any("fleet-triage").expect("embedded");

@@ -11,8 +11,8 @@ mod source;
 mod values;
 
 pub use source::{
-    EtcdDelete, MAX_PREFIX_KEYS, PropagationPolicy, ScalableKind, WorkloadDelete, WorkloadKind,
-    WorkloadPause, WorkloadScale,
+    EtcdDelete, MAX_PREFIX_KEYS, PropagationPolicy, ScalableKind, WorkloadCheck, WorkloadDelete,
+    WorkloadKind, WorkloadPause, WorkloadScale,
 };
 use values::{cidr_list, flag_values, struct_fields};
 pub use values::{duration, parse_cidr};
@@ -56,11 +56,13 @@ pub enum ActionKind {
     WorkloadDelete,
     #[serde(rename = "workload.scale")]
     WorkloadScale,
+    #[serde(rename = "workload.check")]
+    WorkloadCheck,
 }
 
 impl ActionKind {
     /// Every kind, in the order the reference documents them.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::SshExec,
         Self::FirewallBlock,
         Self::FirewallUnblock,
@@ -74,6 +76,7 @@ impl ActionKind {
         Self::WorkloadPause,
         Self::WorkloadDelete,
         Self::WorkloadScale,
+        Self::WorkloadCheck,
     ];
 
     /// The name used in runbooks, plans and the journal.
@@ -92,6 +95,7 @@ impl ActionKind {
             Self::WorkloadPause => "workload.pause",
             Self::WorkloadDelete => "workload.delete",
             Self::WorkloadScale => "workload.scale",
+            Self::WorkloadCheck => "workload.check",
         }
     }
 
@@ -111,6 +115,7 @@ impl ActionKind {
                 | Self::WorkloadPause
                 | Self::WorkloadDelete
                 | Self::WorkloadScale
+                | Self::WorkloadCheck
         )
     }
 
@@ -151,6 +156,7 @@ impl ActionKind {
             Self::WorkloadPause => struct_fields::<WorkloadPause>(),
             Self::WorkloadDelete => struct_fields::<WorkloadDelete>(),
             Self::WorkloadScale => struct_fields::<WorkloadScale>(),
+            Self::WorkloadCheck => struct_fields::<WorkloadCheck>(),
         }
     }
 
@@ -184,6 +190,7 @@ impl ActionKind {
             Self::WorkloadPause => ActionArgs::WorkloadPause(typed(with)?),
             Self::WorkloadDelete => ActionArgs::WorkloadDelete(typed(with)?),
             Self::WorkloadScale => ActionArgs::WorkloadScale(typed(with)?),
+            Self::WorkloadCheck => ActionArgs::WorkloadCheck(typed(with)?),
         })
     }
 }
@@ -225,6 +232,8 @@ pub enum ActionArgs {
     WorkloadDelete(WorkloadDelete),
     #[serde(rename = "workload.scale")]
     WorkloadScale(WorkloadScale),
+    #[serde(rename = "workload.check")]
+    WorkloadCheck(WorkloadCheck),
 }
 
 /// One problem found by [`ActionArgs::validate`].
@@ -267,6 +276,7 @@ impl ActionArgs {
             Self::WorkloadPause(_) => ActionKind::WorkloadPause,
             Self::WorkloadDelete(_) => ActionKind::WorkloadDelete,
             Self::WorkloadScale(_) => ActionKind::WorkloadScale,
+            Self::WorkloadCheck(_) => ActionKind::WorkloadCheck,
         }
     }
 
@@ -285,6 +295,7 @@ impl ActionArgs {
             Self::WorkloadPause(a) => a.validate(),
             Self::WorkloadDelete(a) => a.validate(),
             Self::WorkloadScale(a) => a.validate(),
+            Self::WorkloadCheck(a) => a.validate(),
         }
     }
 

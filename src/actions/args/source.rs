@@ -147,6 +147,34 @@ impl WorkloadScale {
     }
 }
 
+/// `workload.check`: that a workload's object is gone or paused at its source, through the API,
+/// else (no API server answering) in etcd: a `DaemonSet` gone or carrying the pause label, a
+/// `Deployment` or `StatefulSet` gone or at 0 replicas, a `Job` or `CronJob` gone. Reads only;
+/// a failed check fails the step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadCheck {
+    /// `DaemonSet` (default), `Deployment`, `StatefulSet`, `Job` or `CronJob`.
+    #[serde(default = "daemonset")]
+    pub kind: WorkloadKind,
+    pub namespace: String,
+    pub name: String,
+    /// The inventory cluster whose API servers (and etcd) to read. Default: the runbook's
+    /// `cluster`.
+    #[serde(default)]
+    pub cluster: Option<String>,
+}
+
+fn daemonset() -> WorkloadKind {
+    WorkloadKind::DaemonSet
+}
+
+impl WorkloadCheck {
+    pub(super) fn validate(&self) -> Vec<ArgProblem> {
+        names_problems(&self.namespace, &self.name)
+    }
+}
+
 fn names_problems(namespace: &str, name: &str) -> Vec<ArgProblem> {
     let mut problems = Vec::new();
     for (field, value) in [("namespace", namespace), ("name", name)] {
