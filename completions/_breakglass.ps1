@@ -109,6 +109,7 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
             [CompletionResult]::new('--journal-dir', '--journal-dir', [CompletionResultType]::ParameterName, 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file [default: ~/.config/breakglass/config.toml]')
+            [CompletionResult]::new('--offline', '--offline', [CompletionResultType]::ParameterName, 'Read nothing. By default `plan` reads each etcd key and Kubernetes object a step names (read-only, a few seconds at most) to show what it holds now: kind, name, uid, revision, size. Hosts are never contacted by `plan`')
             [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')

@@ -1578,7 +1578,7 @@ _breakglass() {
             return 0
             ;;
         breakglass__subcmd__plan)
-            opts="-p -i -o -h --param --inventory --output --journal-dir --config --no-progress --help"
+            opts="-p -i -o -h --param --offline --inventory --output --journal-dir --config --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -103,6 +103,7 @@ set edit:completion:arg-completer[breakglass] = {|@words|
             cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
             cand --journal-dir 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]'
             cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
+            cand --offline 'Read nothing. By default `plan` reads each etcd key and Kubernetes object a step names (read-only, a few seconds at most) to show what it holds now: kind, name, uid, revision, size. Hosts are never contacted by `plan`'
             cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
             cand -h 'Print help'
             cand --help 'Print help'

@@ -88,6 +88,7 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand plan" -s o -l outp
 json\t''"
 complete -c breakglass -n "__fish_breakglass_using_subcommand plan" -l journal-dir -d 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand plan" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand plan" -l offline -d 'Read nothing. By default `plan` reads each etcd key and Kubernetes object a step names (read-only, a few seconds at most) to show what it holds now: kind, name, uid, revision, size. Hosts are never contacted by `plan`'
 complete -c breakglass -n "__fish_breakglass_using_subcommand plan" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand plan" -s h -l help -d 'Print help'
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -s p -l param -d 'A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)' -r

@@ -189,7 +189,7 @@ pub struct PlanCommandArgs {
     /// Read nothing. By default `plan` reads each etcd key and Kubernetes object a step names
     /// (read-only, a few seconds at most) to show what it holds now: kind, name, uid, revision,
     /// size. Hosts are never contacted by `plan`
-    #[arg(long)]
+    #[arg(long, env = "BREAKGLASS_OFFLINE")]
     pub offline: bool,
 }
 
