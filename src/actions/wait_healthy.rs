@@ -139,6 +139,7 @@ pub fn api_client(
         str::to_owned,
     );
     let mut builder = reqwest::Client::builder()
+        .user_agent(crate::transport::https::USER_AGENT)
         .timeout(max_latency.max(Duration::from_millis(100)) * 3)
         .connect_timeout(max_latency.max(Duration::from_secs(1)))
         .no_proxy()

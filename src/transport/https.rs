@@ -6,6 +6,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+/// What every request breakglass sends says it is (API server audit logs show it, and drills
+/// count breakglass's own requests by it).
+pub const USER_AGENT: &str = concat!("breakglass/", env!("CARGO_PKG_VERSION"));
+
 /// A client for one endpoint and its base URL (`https://NAME:PORT`). `server_name`: the name
 /// the certificate is checked against (default: the IP). `timeout` bounds connect and the
 /// whole request. Err: why the client cannot be built.
@@ -24,6 +28,7 @@ pub fn client(
         str::to_owned,
     );
     let mut b = reqwest::Client::builder()
+        .user_agent(USER_AGENT)
         .timeout(timeout)
         .connect_timeout(timeout)
         .no_proxy()

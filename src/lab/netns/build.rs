@@ -40,6 +40,10 @@ impl Lab {
     /// Needs root and the programs listed in the error when one is missing. Also removes what
     /// crashed earlier runs left behind ([`Lab::cleanup_stale`]).
     pub fn build(spec: &LabSpec) -> anyhow::Result<Lab> {
+        let spec = &LabSpec {
+            api_objects: spec.api_objects || spec.incident,
+            ..spec.clone()
+        };
         let total = spec.control_planes + spec.workers;
         if spec.control_planes == 0 {
             bail!("a lab needs at least one control-plane node (its kubelets watch one)");
@@ -126,7 +130,10 @@ impl Lab {
         }
         lab.write_inventory()?;
         if spec.api_objects {
-            lab.create_objects()?;
+            lab.wait_for_etcd()?;
+            if !spec.incident {
+                lab.create_daemonset()?;
+            }
         }
         Ok(lab)
     }

@@ -128,7 +128,11 @@ impl Lab {
             fs::write(state.join("sshd_config"), sshd_config(name, address))?;
             self.write_kubernetes_files(plan, spec, &dir, address, api_server)?;
             let pods = if spec.default_pods {
+                // An incident lab starts without the agent: injecting it is the drill.
                 default_pods(name, plan.role)
+                    .into_iter()
+                    .filter(|p| !(spec.incident && p.name.starts_with(super::WORKLOAD_NAME)))
+                    .collect()
             } else {
                 Vec::new()
             };

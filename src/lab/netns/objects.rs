@@ -109,14 +109,13 @@ impl Lab {
         Ok(())
     }
 
-    /// Once every node is up: waits for etcd and the first API server, then creates the
-    /// workload's `DaemonSet` through the API.
-    pub(super) fn create_objects(&self) -> anyhow::Result<()> {
+    /// Once every node is up: waits until etcd answers.
+    pub(super) fn wait_for_etcd(&self) -> anyhow::Result<()> {
         let etcd = self.etcdctl().context("the lab has no etcd")?;
         let deadline = Instant::now() + OBJECTS_TIMEOUT;
         loop {
             match etcd.run(&["endpoint", "health"], None) {
-                Ok(out) if out.status.success() => break,
+                Ok(out) if out.status.success() => return Ok(()),
                 Ok(_) | Err(_) if Instant::now() < deadline => {
                     thread::sleep(Duration::from_millis(100));
                 }
@@ -133,6 +132,12 @@ impl Lab {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Creates the workload's `DaemonSet` through the first API server (retrying while the
+    /// API server starts).
+    pub(super) fn create_daemonset(&self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + OBJECTS_TIMEOUT;
         let daemonset = serde_json::json!({
             "apiVersion": "apps/v1",
             "kind": "DaemonSet",
@@ -168,6 +173,22 @@ impl Lab {
                 Err(e) => return Err(e.context("creating the lab's DaemonSet")),
             }
         }
+    }
+
+    /// The reference incident, on a lab built with
+    /// [`LabSpec::incident`](super::LabSpec): creates the telemetry-agent `DaemonSet` through
+    /// the API; the kubelets start its pods and every pod's agent starts listing Nodes.
+    pub fn inject_incident(&self) -> anyhow::Result<()> {
+        self.create_daemonset()
+    }
+
+    /// The API server stand-in's stats on a control plane (`--lab-stats-file`): request and
+    /// 429 counts, and over the last second p50/p99, errors, 429s and requests in flight.
+    pub fn api_stats(&self, node: &str) -> anyhow::Result<serde_json::Value> {
+        let path = self.node_file(node, "/run/breakglass-lab/apiserver-stats.json")?;
+        let text =
+            fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
     }
 
     /// `etcdctl` for the lab's etcd with the operator's client certificate (None without

@@ -22,6 +22,14 @@ pub struct LabSpec {
     /// killed, and removes it once the object is gone or paused. Without it the API servers have
     /// no objects (the network-level tests need none) and the seeded pods stay as seeded.
     pub api_objects: bool,
+    /// The reference incident, ready to inject (implies `api_objects`): the API servers model
+    /// load (a LIST costs work per object returned, two CPUs shared, a queue before 429, and a
+    /// `/readyz` that fails while saturated; `--lab-*` flags in their manifests, stats in
+    /// `/run/breakglass-lab/apiserver-stats.json`), and every node's agent runner
+    /// (`standins/lab-agents.py`) hammers its API server for each ready telemetry-agent pod.
+    /// The `DaemonSet` is not created at build and no telemetry-agent pod is seeded:
+    /// [`Lab::inject_incident`](super::Lab::inject_incident) creates it.
+    pub incident: bool,
 }
 
 impl Default for LabSpec {
@@ -32,6 +40,7 @@ impl Default for LabSpec {
             default_pods: true,
             start_kubelets: true,
             api_objects: false,
+            incident: false,
         }
     }
 }

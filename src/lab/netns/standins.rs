@@ -24,6 +24,15 @@ use super::{CLUSTER_NAME, Lab, LabSpec, TLS_SERVER_NAME, random_hex};
 const KUBELET_WINDOW_SECS: f64 = 3.0;
 
 const MANIFEST_TEMPLATE: &str = include_str!("../standins/kube-apiserver.yaml");
+/// The in-flight limits in the manifest template, and what an incident lab puts instead: a
+/// small cluster's limits and the stand-in's load model (see `standins/kube-apiserver.py`).
+const MANIFEST_LIMITS: &str =
+    "    - --max-mutating-requests-inflight=200\n    - --max-requests-inflight=400\n";
+const INCIDENT_LIMITS: &str = "    - --max-mutating-requests-inflight=20\n    - --max-requests-inflight=40\n\
+    - --lab-list-cost=10\n    - --lab-cpus=2\n    - --lab-queue-wait=1\n    - --lab-ready-latency=1000\n\
+    - --lab-stats-file=/run/breakglass-lab/apiserver-stats.json\n";
+/// The agent runner's settings on incident labs: request loops per agent pod, pause between lists.
+const INCIDENT_AGENTS: &str = "LOOPS=3\nPAUSE=0.05\n";
 const KUBELET_CONF_TEMPLATE: &str = include_str!("../standins/kubelet.conf");
 
 /// Programs installed in every node's `/usr/local/bin` (first on PATH for SSH sessions).
@@ -42,6 +51,10 @@ const STANDINS: &[(&str, &str)] = &[
         include_str!("../standins/lab-init.py"),
     ),
     ("breakglass-lab-net", include_str!("../standins/lab-net.py")),
+    (
+        "breakglass-lab-agents",
+        include_str!("../standins/lab-agents.py"),
+    ),
 ];
 
 impl Lab {
@@ -138,6 +151,9 @@ impl Lab {
             labels.push_str("node-role.kubernetes.io/control-plane=\n");
         }
         fs::write(kube.join("node-labels"), labels)?;
+        if spec.incident {
+            fs::write(kube.join("lab-agents"), INCIDENT_AGENTS)?;
+        }
         if plan.role != Role::ControlPlane {
             return Ok(());
         }
@@ -150,12 +166,13 @@ impl Lab {
         if let Some(node) = etcd_node {
             self.write_etcd_node_files(&kube, &plan.name, address, node == address)?;
         }
-        fs::write(
-            kube.join("manifests/kube-apiserver.yaml"),
-            MANIFEST_TEMPLATE
-                .replace("{{ADDRESS}}", &address.to_string())
-                .replace("{{ETCD}}", &etcd_server.to_string()),
-        )?;
+        let mut manifest = MANIFEST_TEMPLATE
+            .replace("{{ADDRESS}}", &address.to_string())
+            .replace("{{ETCD}}", &etcd_server.to_string());
+        if spec.incident {
+            manifest = manifest.replace(MANIFEST_LIMITS, INCIDENT_LIMITS);
+        }
+        fs::write(kube.join("manifests/kube-apiserver.yaml"), manifest)?;
         let san = format!(
             "[ext_server]\nbasicConstraints = critical,CA:FALSE\n\
              keyUsage = critical,digitalSignature\nextendedKeyUsage = serverAuth\n\

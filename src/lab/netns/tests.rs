@@ -512,6 +512,7 @@ fn two_labs_built_in_parallel_do_not_collide() {
         default_pods: false,
         start_kubelets: false,
         api_objects: false,
+        incident: false,
     };
     let builders: Vec<_> = (0..2)
         .map(|_| {
@@ -645,6 +646,7 @@ fn a_node_posing_as_systemd_runs_transient_timers() {
         default_pods: false,
         start_kubelets: false,
         api_objects: false,
+        incident: false,
     })
     .expect("build the lab");
     let arm = "systemd-run --unit=t1 --on-active=30s --timer-property=AccuracySec=1s \

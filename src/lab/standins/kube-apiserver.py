@@ -19,8 +19,21 @@ valid manifest, as the kubelet restarts a static pod.
 The lab's own flags, which a real server does not have (test hooks, named --lab-*):
     --lab-throttle-file PATH  while PATH exists, every request but the health endpoints gets 429
                               TooManyRequests with Retry-After: <the file's content, default 1>
-    --lab-stats-file PATH     per path: requests received and 429s answered, as JSON, rewritten
-                              at most every 200 ms
+    --lab-stats-file PATH     per path: requests received and 429s answered, and over the last
+                              second: latency p50/p99, errors, 429s, in flight; as JSON, rewritten
+                              every 200 ms
+  The load model (off unless --lab-list-cost is given; the drills' overload):
+    --lab-list-cost MS        each object a LIST returns costs MS ms of work, so a LIST's cost
+                              grows with the cluster, as the reference incident's did
+    --lab-cpus N              (default 2) requests whose work proceeds at full speed together:
+                              with more in flight, each request's work stretches in proportion
+                              (processor sharing, reckoned when the request starts)
+    --lab-queue-wait S        (default 1) beyond --max-requests-inflight a request waits up to S
+                              seconds for a slot, then gets 429 with Retry-After: 1
+    --lab-ready-latency MS    (default 1000) /readyz and /livez answer 500 while the last two
+                              seconds saw a 429 or a p99 latency above MS: saturated, truthfully
+                              (health requests skip the in-flight limit, as the real server's
+                              exempt probes do, but share the CPU)
 
 Endpoints:
     GET /readyz /livez /healthz   200 "ok" (with ?verbose, the check list); always open, as with
@@ -72,6 +85,7 @@ arriving (a firewall dropping its packets) no further event leaves, so a cut con
 quiet at once instead of draining a congestion window of events.
 """
 import base64
+import collections
 import csv
 import http.server
 import json
@@ -933,26 +947,64 @@ class Api:
 
 
 class Limits:
-    def __init__(self, reads, writes):
-        self.lock = threading.Lock()
+    """--max-requests-inflight and --max-mutating-requests-inflight; with the load model a
+    request over the limit waits up to `queue_wait` seconds for a slot."""
+
+    def __init__(self, reads, writes, queue_wait=0.0):
+        self.cond = threading.Condition()
         self.limit = {"read": reads, "write": writes}
         self.inflight = {"read": 0, "write": 0}
+        self.queue_wait = queue_wait
 
     def acquire(self, kind):
-        with self.lock:
-            if self.inflight[kind] >= self.limit[kind]:
-                return False
+        deadline = time.monotonic() + self.queue_wait
+        with self.cond:
+            while self.inflight[kind] >= self.limit[kind]:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.cond.wait(left)
             self.inflight[kind] += 1
             return True
 
     def release(self, kind):
-        with self.lock:
+        with self.cond:
             self.inflight[kind] -= 1
+            self.cond.notify()
+
+    def total(self):
+        with self.cond:
+            return self.inflight["read"] + self.inflight["write"]
+
+
+class Cpu:
+    """The load model's CPU: `cpus` requests' work at full speed; a request that starts while
+    more are busy is stretched in proportion. Sleeping stands for the work, so the model costs
+    this machine nothing."""
+
+    def __init__(self, cpus, list_cost_ms):
+        self.cpus = max(1, cpus)
+        self.list_cost = list_cost_ms / 1000.0
+        self.lock = threading.Lock()
+        self.busy = 0
+
+    def work(self, seconds):
+        if seconds <= 0:
+            return
+        with self.lock:
+            self.busy += 1
+            stretch = max(1.0, self.busy / self.cpus)
+        try:
+            time.sleep(seconds * stretch)
+        finally:
+            with self.lock:
+                self.busy -= 1
 
 
 class Stats:
     """The lab's request counts (--lab-stats-file): {"requests": N, "throttled": M, "paths":
-    {PATH: {"requests": n, "throttled": m, "methods": {"GET": k}}}}. `requests` counts every
+    {PATH: {"requests": n, "throttled": m, "methods": {"GET": k}}}, "user_agents": {"kubelet":
+    n, "breakglass": m, ...}, "recent": {...}, "inflight": k}. `requests` counts every
     request received (those answered 429 included), `throttled` the 429s. The file is replaced
     atomically, at most every 200 ms, so it may lag the last request by that much."""
 
@@ -961,16 +1013,48 @@ class Stats:
         self.lock = threading.Lock()
         self.data = {"requests": 0, "throttled": 0, "paths": {}}
         self.dirty = True
+        # (monotonic end, seconds taken, code) of recent non-health answers, and of 429s.
+        self.recent = collections.deque()
+        self.limits = None
+
+    def answered(self, started, code, health):
+        now = time.monotonic()
+        with self.lock:
+            if not health or code == 429:
+                self.recent.append((now, now - started, code))
+            while self.recent and self.recent[0][0] < now - 2.0:
+                self.recent.popleft()
+
+    def window(self, seconds=1.0):
+        """Over the last `seconds`: answers, p50 and p99 (ms, None without answers), errors
+        (5xx and 429), 429s."""
+        now = time.monotonic()
+        with self.lock:
+            items = [r for r in self.recent if r[0] >= now - seconds]
+        took = sorted(r[1] for r in items)
+        pick = lambda q: round(took[min(len(took) - 1, int(q * len(took)))] * 1000, 1) if took else None
+        return {
+            "answers": len(items),
+            "p50_ms": pick(0.5),
+            "p99_ms": pick(0.99),
+            "errors": sum(1 for r in items if r[2] >= 500 or r[2] == 429),
+            "throttled": sum(1 for r in items if r[2] == 429),
+            "window_s": seconds,
+        }
 
     def entry(self, path):
         return self.data["paths"].setdefault(path, {"requests": 0, "throttled": 0, "methods": {}})
 
-    def request(self, method, path):
+    def request(self, method, path, user_agent=""):
         with self.lock:
             e = self.entry(path)
             e["requests"] += 1
             e["methods"][method] = e["methods"].get(method, 0) + 1
             self.data["requests"] += 1
+            # Requests by client (the User-Agent's product token: `breakglass`, `kubelet`, ...).
+            agent = (user_agent or "-").split("/", 1)[0] or "-"
+            agents = self.data.setdefault("user_agents", {})
+            agents[agent] = agents.get(agent, 0) + 1
             self.dirty = True
 
     def throttled(self, path):
@@ -980,10 +1064,13 @@ class Stats:
             self.dirty = True
 
     def flush(self):
+        if not self.path:
+            return
+        recent = self.window()
+        inflight = self.limits.total() if self.limits else 0
         with self.lock:
-            if not self.dirty or not self.path:
-                return
-            text = json.dumps(self.data, sort_keys=True)
+            data = dict(self.data, recent=recent, inflight=inflight)
+            text = json.dumps(data, sort_keys=True)
             self.dirty = False
         tmp = self.path + ".tmp"
         try:
@@ -1027,6 +1114,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
     def send_json(self, code, obj, extra=()):
+        self.answer_code = code
         if code == 429:
             self.server.stats.throttled(urlparse(self.path).path)
         body = (json.dumps(obj) + "\n").encode()
@@ -1039,6 +1127,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def send_text(self, code, text):
+        self.answer_code = code
         body = text.encode()
         self.send_response(code)
         self.send_header("Content-Type", "text/plain; charset=utf-8")
@@ -1105,10 +1194,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return text if text.isdigit() and int(text) > 0 else "1"
 
     def handle_request(self, mutating):
+        started = time.monotonic()
+        self.answer_code = 0
+        self.long_running = False
         url = urlparse(self.path)
-        self.body_read = False
-        self.server.stats.request(self.command, url.path)
         health = url.path in HEALTH or any(url.path.startswith(h + "/") for h in HEALTH[:3])
+        try:
+            self.handle_request_inner(url, mutating, health)
+        finally:
+            # Watches are long-running: their duration is no request latency.
+            if not self.long_running:
+                self.server.stats.answered(started, self.answer_code, health)
+
+    def handle_request_inner(self, url, mutating, health):
+        self.body_read = False
+        self.server.stats.request(self.command, url.path, self.headers.get("User-Agent", ""))
         if not health:
             if not self.authenticated():
                 self.drain_body()
@@ -1123,7 +1223,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     [("Retry-After", retry)],
                 )
         if not mutating and self.is_watch(url):
+            self.long_running = True
             return self.watch(url)
+        if health and self.server.cpu is not None:
+            # Exempt from the in-flight limit, but not from a busy CPU.
+            self.server.cpu.work(0.002)
+            return self.route(url, mutating)
         kind = "write" if mutating else "read"
         if not self.server.limits.acquire(kind):
             self.drain_body()
@@ -1168,6 +1273,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def route(self, url, mutating):
         if not mutating and url.path in ("/readyz", "/livez", "/healthz"):
+            saturated = self.saturated()
+            if saturated:
+                return self.send_text(500, "[-]saturated failed: %s\n%s check failed\n"
+                                      % (saturated, url.path[1:]))
             if "verbose" in parse_qs(url.query, keep_blank_values=True):
                 checks = ["ping", "log", "etcd"]
                 text = "".join("[+]%s ok\n" % c for c in checks)
@@ -1190,6 +1299,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_json(e.code, e.body, e.headers)
         return self.send_json(code, obj)
 
+    def saturated(self):
+        """With the load model: why this server is saturated (a 429 or a p99 over the ready
+        latency in the last two seconds), or None."""
+        if self.server.cpu is None:
+            return None
+        w = self.server.stats.window(2.0)
+        if w["throttled"]:
+            return "%d requests rejected (429) in the last 2s" % w["throttled"]
+        if w["p99_ms"] is not None and w["p99_ms"] > self.server.ready_latency_ms:
+            return "p99 latency %.0f ms over the last 2s (limit %.0f ms)" % (
+                w["p99_ms"], self.server.ready_latency_ms)
+        return None
+
     def serve_object(self, api, url, res, ns, name, sub):
         query = parse_qs(url.query)
         method = self.command
@@ -1197,7 +1319,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise bad_request("dryRun is not supported by this stand-in")
         if method in ("GET", "HEAD"):
             if name is None:
-                return api.list(res, ns, query)
+                code, obj = api.list(res, ns, query)
+                cpu = self.server.cpu
+                if cpu is not None:
+                    cpu.work(cpu.list_cost * len(obj.get("items") or []))
+                return code, obj
             return api.scale_get(res, ns, name) if sub else api.get(res, ns, name)
         if method == "POST" and name is None and (ns is not None or not res.namespaced):
             return api.create(res, ns, self.body(True))
@@ -1246,7 +1372,10 @@ class Server(http.server.ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 256
 
-    def __init__(self, addr, ctx, limits, api, tokens, throttle_file, stats):
+    def __init__(self, addr, ctx, limits, api, tokens, throttle_file, stats, cpu=None,
+                 ready_latency_ms=1000.0):
+        self.cpu = cpu
+        self.ready_latency_ms = ready_latency_ms
         self.ctx = ctx
         self.limits = limits
         self.api = api
@@ -1320,12 +1449,20 @@ def main():
         api = Api(Etcd(flags["etcd-servers"], flags.get("etcd-cafile"), flags.get("etcd-certfile"),
                        flags.get("etcd-keyfile")))
     stats = Stats(flags.get("lab-stats-file"))
-    limits = Limits(int(flags["max-requests-inflight"]), int(flags["max-mutating-requests-inflight"]))
+    cpu = None
+    queue_wait = 0.0
+    if flags.get("lab-list-cost"):
+        cpu = Cpu(int(flags.get("lab-cpus", "2")), float(flags["lab-list-cost"]))
+        queue_wait = float(flags.get("lab-queue-wait", "1"))
+    limits = Limits(int(flags["max-requests-inflight"]), int(flags["max-mutating-requests-inflight"]),
+                    queue_wait)
+    stats.limits = limits
     addr = (flags["bind-address"], int(flags["secure-port"]))
     server = None
     for _ in range(50):
         try:
-            server = Server(addr, ctx, limits, api, tokens, flags.get("lab-throttle-file"), stats)
+            server = Server(addr, ctx, limits, api, tokens, flags.get("lab-throttle-file"), stats,
+                            cpu, float(flags.get("lab-ready-latency", "1000")))
             break
         except OSError as e:
             # After a restart the old listener may linger a moment.

@@ -39,6 +39,9 @@ if [ "$role" = control-plane ]; then
     setsid sh -c 'echo $$ > "$0"; exec /usr/local/bin/kube-apiserver' \
         "$state/kube-apiserver.pid" </dev/null >>"$state/kube-apiserver.log" 2>&1 &
 fi
+# The containers of the telemetry-agent pods (standins/lab-agents.py): idle unless the lab
+# writes /etc/kubernetes/lab-agents.
+setsid /usr/local/bin/breakglass-lab-agents </dev/null >>"$state/agents.log" 2>&1 &
 systemctl start containerd
 if [ -z "${BREAKGLASS_LAB_NO_KUBELET:-}" ]; then
     systemctl start kubelet
