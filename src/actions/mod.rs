@@ -12,6 +12,7 @@ pub mod contract;
 pub mod etcd_delete;
 pub mod firewall;
 pub mod node;
+pub mod nodes_scale;
 pub mod pause;
 pub mod quiesce;
 pub mod script;
@@ -132,6 +133,7 @@ pub fn build(args: &ActionArgs, ctx: &BuildContext<'_>) -> anyhow::Result<Arc<dy
             Arc::new(workload_delete::WorkloadDeleteAction::new(a, ctx)?)
         }
         ActionArgs::WorkloadScale(a) => Arc::new(workload_scale::WorkloadScaleAction::new(a, ctx)?),
+        ActionArgs::NodesScale(a) => Arc::new(nodes_scale::NodesScaleAction::new(a, ctx)?),
     })
 }
 

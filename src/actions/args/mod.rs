@@ -7,8 +7,11 @@
 //! another) live in [`ActionArgs::validate`], which names the field each problem belongs to so
 //! the runbook loader can point at its line.
 
+mod cloud;
 mod source;
 mod values;
+
+pub use cloud::{NodesScale, ScaleTo};
 
 pub use source::{
     EtcdDelete, MAX_PREFIX_KEYS, PropagationPolicy, ScalableKind, WorkloadDelete, WorkloadKind,
@@ -56,11 +59,13 @@ pub enum ActionKind {
     WorkloadDelete,
     #[serde(rename = "workload.scale")]
     WorkloadScale,
+    #[serde(rename = "nodes.scale")]
+    NodesScale,
 }
 
 impl ActionKind {
     /// Every kind, in the order the reference documents them.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::SshExec,
         Self::FirewallBlock,
         Self::FirewallUnblock,
@@ -74,6 +79,7 @@ impl ActionKind {
         Self::WorkloadPause,
         Self::WorkloadDelete,
         Self::WorkloadScale,
+        Self::NodesScale,
     ];
 
     /// The name used in runbooks, plans and the journal.
@@ -92,6 +98,7 @@ impl ActionKind {
             Self::WorkloadPause => "workload.pause",
             Self::WorkloadDelete => "workload.delete",
             Self::WorkloadScale => "workload.scale",
+            Self::NodesScale => "nodes.scale",
         }
     }
 
@@ -111,6 +118,7 @@ impl ActionKind {
                 | Self::WorkloadPause
                 | Self::WorkloadDelete
                 | Self::WorkloadScale
+                | Self::NodesScale
         )
     }
 
@@ -128,6 +136,7 @@ impl ActionKind {
                 | Self::WorkloadPause
                 | Self::WorkloadDelete
                 | Self::WorkloadScale
+                | Self::NodesScale
         )
     }
 
@@ -151,6 +160,7 @@ impl ActionKind {
             Self::WorkloadPause => struct_fields::<WorkloadPause>(),
             Self::WorkloadDelete => struct_fields::<WorkloadDelete>(),
             Self::WorkloadScale => struct_fields::<WorkloadScale>(),
+            Self::NodesScale => struct_fields::<NodesScale>(),
         }
     }
 
@@ -184,6 +194,7 @@ impl ActionKind {
             Self::WorkloadPause => ActionArgs::WorkloadPause(typed(with)?),
             Self::WorkloadDelete => ActionArgs::WorkloadDelete(typed(with)?),
             Self::WorkloadScale => ActionArgs::WorkloadScale(typed(with)?),
+            Self::NodesScale => ActionArgs::NodesScale(typed(with)?),
         })
     }
 }
@@ -225,6 +236,8 @@ pub enum ActionArgs {
     WorkloadDelete(WorkloadDelete),
     #[serde(rename = "workload.scale")]
     WorkloadScale(WorkloadScale),
+    #[serde(rename = "nodes.scale")]
+    NodesScale(NodesScale),
 }
 
 /// One problem found by [`ActionArgs::validate`].
@@ -267,6 +280,7 @@ impl ActionArgs {
             Self::WorkloadPause(_) => ActionKind::WorkloadPause,
             Self::WorkloadDelete(_) => ActionKind::WorkloadDelete,
             Self::WorkloadScale(_) => ActionKind::WorkloadScale,
+            Self::NodesScale(_) => ActionKind::NodesScale,
         }
     }
 
@@ -285,6 +299,7 @@ impl ActionArgs {
             Self::WorkloadPause(a) => a.validate(),
             Self::WorkloadDelete(a) => a.validate(),
             Self::WorkloadScale(a) => a.validate(),
+            Self::NodesScale(a) => a.validate(),
         }
     }
 
