@@ -4,7 +4,7 @@
 use breakglass::lab::moto::{AccessKey, Moto};
 use serde_json::Value;
 
-use crate::support::{Bg, Scratch};
+use crate::support::{Bg, Scratch, one_step_runbook, target_results};
 
 struct Env {
     moto: Moto,
@@ -33,14 +33,22 @@ impl Env {
     }
 
     fn runbook(&self, with: &str) -> std::path::PathBuf {
-        self.scratch.write(
-            "scale.toml",
-            &format!(
-                "name = \"scale-test\"\nsummary = \"nodes.scale\"\n\n[params.cluster]\ntype = \
-                 \"string\"\ndefault = \"prod\"\nhelp = \"cluster\"\n\n[[steps]]\nid = \"shrink\"\n\
-                 action = \"nodes.scale\"\n[steps.with]\nwait = \"30s\"\n{with}\n"
-            ),
+        one_step_runbook(
+            &self.scratch,
+            "prod",
+            "shrink",
+            "nodes.scale",
+            &format!("wait = \"30s\"\n{with}"),
         )
+    }
+
+    /// `run RUNBOOK --yes --output json` with the given key.
+    fn run(&self, key: Option<&AccessKey>, runbook: &std::path::Path) -> crate::support::Ran {
+        self.bg(key)
+            .args(["--output", "json", "run"])
+            .arg(runbook)
+            .arg("--yes")
+            .run()
     }
 
     /// The binary with the inventory and the given key in the environment.
@@ -55,19 +63,9 @@ impl Env {
     }
 }
 
+/// The target results of `mode`, in name order.
 fn results(events: &[Value], mode: &str) -> Vec<(String, String, String)> {
-    let mut r: Vec<_> = events
-        .iter()
-        .filter(|e| e["type"] == "target_result" && e["mode"] == mode)
-        .map(|e| {
-            let s = |f: &str| e[f].as_str().unwrap_or_default().to_owned();
-            (
-                s("target"),
-                s("outcome"),
-                format!("{}{}", s("summary"), s("reason")),
-            )
-        })
-        .collect();
+    let mut r = target_results(events, mode);
     r.sort();
     r
 }
@@ -97,13 +95,7 @@ fn nodes_scale_shrinks_an_asg_and_undo_restores_it_exactly() {
     );
 
     let rb = env.runbook("node_groups = [\"workers-a\"]\nto = 1");
-    let out = env
-        .bg(None)
-        .args(["--output", "json", "run"])
-        .arg(&rb)
-        .arg("--yes")
-        .run()
-        .ok();
+    let out = env.run(None, &rb).ok();
     let events = out.json_lines();
     let r = results(&events, "apply");
     assert_eq!(
@@ -174,13 +166,7 @@ fn an_unknown_node_group_is_refused_before_anything_runs() {
     // A group the inventory names but AWS does not have: the target fails, saying so, and the
     // policy stops the run (exit 3).
     let rb = env.runbook("node_groups = [\"workers-a\"]\nby = -1");
-    let out = env
-        .bg(None)
-        .args(["--output", "json", "run"])
-        .arg(&rb)
-        .arg("--yes")
-        .run()
-        .code(3);
+    let out = env.run(None, &rb).code(3);
     let r = results(&out.json_lines(), "apply");
     assert!(
         r.len() == 1
@@ -207,13 +193,7 @@ fn the_binary_signs_what_moto_verifies() {
         id: key.id.clone(),
         secret: "wrong-secret".into(),
     };
-    let out = env
-        .bg(Some(&wrong))
-        .args(["--output", "json", "run"])
-        .arg(&rb)
-        .arg("--yes")
-        .run()
-        .code(3);
+    let out = env.run(Some(&wrong), &rb).code(3);
     assert!(!out.stdout.contains("wrong-secret") && !out.stderr.contains("wrong-secret"));
     let r = results(&out.json_lines(), "apply");
     assert!(
@@ -223,13 +203,7 @@ fn the_binary_signs_what_moto_verifies() {
             && r[0].2.contains("the environment (AWS_ACCESS_KEY_ID)"),
         "{r:?}"
     );
-    let out = env
-        .bg(Some(&key))
-        .args(["--output", "json", "run"])
-        .arg(&rb)
-        .arg("--yes")
-        .run()
-        .ok();
+    let out = env.run(Some(&key), &rb).ok();
     let r = results(&out.json_lines(), "apply");
     assert_eq!(r[0].1, "ok", "{r:?}");
     assert_eq!(

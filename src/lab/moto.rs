@@ -216,13 +216,7 @@ impl Moto {
             ),
             key,
         )?;
-        let n: Vec<u32> = out
-            .split_whitespace()
-            .map(str::parse)
-            .collect::<Result<_, _>>()
-            .with_context(|| format!("not four counts: {out}"))?;
-        n.try_into()
-            .map_err(|n| anyhow::anyhow!("not four counts: {n:?}"))
+        counts(&out)
     }
 
     /// (min, max, desired) of an EKS node group, read with boto3.
@@ -234,14 +228,19 @@ impl Moto {
             ),
             None,
         )?;
-        let n: Vec<u32> = out
-            .split_whitespace()
-            .map(str::parse)
-            .collect::<Result<_, _>>()
-            .with_context(|| format!("not three counts: {out}"))?;
-        n.try_into()
-            .map_err(|n| anyhow::anyhow!("not three counts: {n:?}"))
+        counts(&out)
     }
+}
+
+/// `N` counts a boto3 script printed on one line.
+fn counts<const N: usize>(out: &str) -> anyhow::Result<[u32; N]> {
+    let n: Vec<u32> = out
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("not {N} counts: {out}"))?;
+    n.try_into()
+        .map_err(|n| anyhow::anyhow!("not {N} counts: {n:?}"))
 }
 
 impl Drop for Moto {
