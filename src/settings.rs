@@ -229,6 +229,17 @@ pub const API_REQUEST_BUDGET: usize = 2000;
 /// How long one etcd or API request may take on one endpoint before the next is tried.
 pub const API_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// Requests per second a run sends to a cloud provider, across its clusters: well under the
+/// Auto Scaling and EKS API rate limits, so a run never uses up the account's quota that the
+/// operator's other tools need during the incident.
+pub const DEFAULT_CLOUD_RATE: f64 = 5.0;
+
+/// Cloud requests one run may send to one provider in all (every retry counts).
+pub const CLOUD_REQUEST_BUDGET: usize = 1000;
+
+/// How long one cloud request may take (connect included).
+pub const CLOUD_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// How to reach a cluster's etcd, if the inventory lists its `etcd_endpoints`.
 pub fn etcd_config(c: &crate::inventory::Cluster) -> Option<crate::transport::etcd::EtcdConfig> {
     (!c.etcd_endpoints.is_empty()).then(|| crate::transport::etcd::EtcdConfig {

@@ -3,9 +3,8 @@
 
 use breakglass::lab::etcd::EtcdServer;
 use breakglass::transport::etcd::value::encode_protobuf;
-use serde_json::Value;
 
-use crate::support::Scratch;
+use crate::support::{Scratch, one_step_runbook, target_results as results};
 
 const DS: &str = "/registry/daemonsets/monitoring/telemetry-agent";
 const DEPLOY: &str = "/registry/deployments/default/web";
@@ -41,30 +40,8 @@ impl Env {
     }
 
     fn runbook(&self, with: &str) -> std::path::PathBuf {
-        self.scratch.write(
-            "etcd.toml",
-            &format!(
-                "name = \"etcd-test\"\nsummary = \"etcd.delete\"\n\n[params.cluster]\ntype = \
-                 \"string\"\ndefault = \"lab\"\nhelp = \"cluster\"\n\n[[steps]]\nid = \"delete\"\n\
-                 action = \"etcd.delete\"\n[steps.with]\n{with}\n"
-            ),
-        )
+        one_step_runbook(&self.scratch, "lab", "delete", "etcd.delete", with)
     }
-}
-
-fn results(events: &[Value], mode: &str) -> Vec<(String, String, String)> {
-    events
-        .iter()
-        .filter(|e| e["type"] == "target_result" && e["mode"] == mode)
-        .map(|e| {
-            let s = |f: &str| e[f].as_str().unwrap_or_default().to_owned();
-            (
-                s("target"),
-                s("outcome"),
-                format!("{}{}", s("summary"), s("reason")),
-            )
-        })
-        .collect()
 }
 
 #[test]
@@ -112,7 +89,7 @@ fn etcd_delete_removes_the_objects_keys_and_undo_puts_them_back_byte_for_byte() 
         .arg(&rb)
         .run()
         .ok();
-    let view: Value = serde_json::from_str(json.stdout.trim()).expect("plan JSON");
+    let view: serde_json::Value = serde_json::from_str(json.stdout.trim()).expect("plan JSON");
     assert!(
         view["steps"][0]["now"][DS]
             .as_str()

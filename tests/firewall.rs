@@ -34,6 +34,7 @@ impl Env {
             default_pods: false,
             start_kubelets: false,
             api_objects: false,
+            incident: false,
         })
         .expect("lab (needs root, ip, nft, sshd, openssl, python3)");
         Env {

@@ -1,10 +1,12 @@
 //! The one integration test binary: drives the built `breakglass` against real servers
-//! (OpenSSH `sshd` started per test, nftables in network namespaces the test creates).
+//! (OpenSSH `sshd` started per test, nftables in network namespaces the test creates, etcd,
+//! `moto_server` for AWS).
 //! A missing prerequisite fails the test; nothing here skips.
 
 mod support;
 
 mod actions;
+mod aws;
 mod cli;
 mod etcd;
 mod exec;

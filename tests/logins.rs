@@ -34,6 +34,7 @@ impl Env {
             // Running kubelets, so `nodes.quiesce` has something to stop and its undo to start.
             start_kubelets: true,
             api_objects: false,
+            incident: false,
         })
         .expect("lab (needs root, ip, nft, sshd, openssl, python3)");
         for node in NODES {

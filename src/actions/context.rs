@@ -17,8 +17,10 @@ use super::node::SshNode;
 use crate::cancel::Cancel;
 use crate::inventory::Host;
 use crate::transport::RateLimiter;
+use crate::transport::cloud::aws::{Aws, AwsConfig};
 use crate::transport::etcd::Etcd;
 use crate::transport::kube::{Kube, KubeConfig, kubeconfig};
+use crate::transport::rate::Budget;
 use crate::transport::ssh::{SshOptions, SshTarget};
 
 /// What a step acts on. More kinds (node groups, API endpoints, cloud firewall rules,
@@ -44,6 +46,12 @@ pub enum Target {
         name: String,
         path: String,
     },
+    /// A cloud node group of a cluster (`[clusters.NAME.aws] node_groups`), reached through the
+    /// cluster's cloud client. Named by its inventory name.
+    NodeGroup {
+        cluster: String,
+        group: crate::inventory::NodeGroup,
+    },
 }
 
 /// The name the operator's machine has in events and journals.
@@ -57,6 +65,7 @@ impl Target {
             Target::Operator => OPERATOR,
             Target::EtcdKey { key, .. } => key,
             Target::KubeObject { name, .. } => name,
+            Target::NodeGroup { group, .. } => &group.name,
         }
     }
 
@@ -67,13 +76,17 @@ impl Target {
             Target::Operator => "local".into(),
             Target::EtcdKey { cluster, .. } => format!("etcd of cluster {cluster}"),
             Target::KubeObject { cluster, .. } => format!("API of cluster {cluster}"),
+            Target::NodeGroup { group, .. } => group.backing.describe(),
         }
     }
 
     pub fn host(&self) -> Option<&Host> {
         match self {
             Target::Host(h) => Some(h),
-            Target::Operator | Target::EtcdKey { .. } | Target::KubeObject { .. } => None,
+            Target::Operator
+            | Target::EtcdKey { .. }
+            | Target::KubeObject { .. }
+            | Target::NodeGroup { .. } => None,
         }
     }
 }
@@ -127,6 +140,13 @@ pub trait Reach: Send + Sync {
             "this run has no way to reach the API servers of cluster {cluster}"
         )))
     }
+
+    /// The AWS client of `cluster` (built once per run; credentials fetched on first use).
+    fn aws(&self, cluster: &str) -> Result<Arc<Aws>, ActionFailure> {
+        Err(ActionFailure::refused(format!(
+            "this run has no way to reach AWS for cluster {cluster}"
+        )))
+    }
 }
 
 /// How a run reaches its targets for real: SSH with the run's trust, credentials and deadlines
@@ -140,8 +160,12 @@ pub struct FleetReach {
     pub clusters: BTreeMap<String, crate::inventory::Cluster>,
     /// Requests per second to etcd and to API servers across the run.
     pub api_limiter: Arc<RateLimiter>,
+    /// Requests per second to AWS across the run, and how many it may send in all.
+    pub aws_limiter: Arc<RateLimiter>,
+    pub aws_budget: Arc<Budget>,
     etcd_clients: Mutex<BTreeMap<String, Arc<Etcd>>>,
     kube_clients: Mutex<BTreeMap<String, Arc<Kube>>>,
+    aws_clients: Mutex<BTreeMap<String, Arc<Aws>>>,
 }
 
 impl FleetReach {
@@ -156,8 +180,11 @@ impl FleetReach {
             limiter,
             clusters,
             api_limiter,
+            aws_limiter: Arc::new(RateLimiter::new(crate::settings::DEFAULT_CLOUD_RATE)),
+            aws_budget: Arc::new(Budget::new(crate::settings::CLOUD_REQUEST_BUDGET)),
             etcd_clients: Mutex::default(),
             kube_clients: Mutex::default(),
+            aws_clients: Mutex::default(),
         }
     }
 
@@ -213,6 +240,35 @@ impl Reach for FleetReach {
                 .map_err(|e| ActionFailure::refused(e.to_string()))
         })
     }
+
+    fn aws(&self, cluster: &str) -> Result<Arc<Aws>, ActionFailure> {
+        cached(&self.aws_clients, cluster, || {
+            let config = aws_config(self.cluster(cluster)?).ok_or_else(|| {
+                ActionFailure::refused(format!(
+                    "cluster {cluster} in the inventory has no [clusters.{cluster}.aws] table"
+                ))
+            })?;
+            Aws::new(
+                config,
+                Arc::clone(&self.aws_limiter),
+                Arc::clone(&self.aws_budget),
+            )
+            .map_err(|e| ActionFailure::refused(e.to_string()))
+        })
+    }
+}
+
+/// The AWS client settings of an inventory cluster, if it has an `aws` table.
+pub fn aws_config(c: &crate::inventory::Cluster) -> Option<AwsConfig> {
+    let aws = c.aws.as_ref()?;
+    Some(AwsConfig {
+        cluster: c.name.clone(),
+        region: aws.region.clone(),
+        endpoint: aws.endpoint.clone(),
+        profile: aws.profile.clone(),
+        timeout: crate::settings::CLOUD_REQUEST_TIMEOUT,
+        deadline: crate::settings::API_CALL_DEADLINE,
+    })
 }
 
 /// The API client settings of an inventory cluster: its `api_endpoints`, the TLS name and CA
@@ -279,6 +335,12 @@ pub trait Context {
     fn kube(&mut self) -> Result<Arc<Kube>, ActionFailure> {
         Err(ActionFailure::refused(
             "this target is not a Kubernetes object",
+        ))
+    }
+    /// The AWS client of the target's cluster (a node group target only).
+    fn aws(&mut self) -> Result<Arc<Aws>, ActionFailure> {
+        Err(ActionFailure::refused(
+            "this target is not a cloud resource",
         ))
     }
     /// Set by the first Ctrl-C: long waits end early.
@@ -371,6 +433,16 @@ impl Context for StepContext<'_> {
             Target::KubeObject { cluster, .. } => self.reach.kube(cluster),
             other => Err(ActionFailure::refused(format!(
                 "step {} acts on {other}, which is not a Kubernetes object",
+                self.step
+            ))),
+        }
+    }
+
+    fn aws(&mut self) -> Result<Arc<Aws>, ActionFailure> {
+        match self.target {
+            Target::NodeGroup { cluster, .. } => self.reach.aws(cluster),
+            other => Err(ActionFailure::refused(format!(
+                "step {} acts on {other}, which is not a cloud resource",
                 self.step
             ))),
         }

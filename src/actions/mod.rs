@@ -12,6 +12,7 @@ pub mod contract;
 pub mod etcd_delete;
 pub mod firewall;
 pub mod node;
+pub mod nodes_scale;
 pub mod pause;
 pub mod quiesce;
 pub mod script;
@@ -145,6 +146,7 @@ pub fn build(args: &ActionArgs, ctx: &BuildContext<'_>) -> anyhow::Result<Arc<dy
         }
         ActionArgs::WorkloadScale(a) => Arc::new(workload_scale::WorkloadScaleAction::new(a, ctx)?),
         ActionArgs::WorkloadCheck(a) => Arc::new(workload_check::WorkloadCheckAction::new(a, ctx)?),
+        ActionArgs::NodesScale(a) => Arc::new(nodes_scale::NodesScaleAction::new(a, ctx)?),
     })
 }
 

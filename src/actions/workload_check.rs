@@ -98,7 +98,11 @@ impl WorkloadCheckAction {
     }
 
     /// No API server answered: the object's key in etcd.
-    fn check_in_etcd(&self, cx: &mut dyn Context, api: &KubeError) -> Result<Applied, ActionFailure> {
+    fn check_in_etcd(
+        &self,
+        cx: &mut dyn Context,
+        api: &KubeError,
+    ) -> Result<Applied, ActionFailure> {
         let etcd = cx.etcd_of(&self.cluster)?;
         let key = self.key();
         let source = format!("etcd, since {api}");

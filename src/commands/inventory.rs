@@ -79,6 +79,25 @@ pub fn show(settings: &Settings, selector: Option<&str>) -> anyhow::Result<Exit>
         inventory.hosts.len(),
         hostset::fold(hosts.iter().map(|h| h.name.as_str()))
     ));
+    // The cloud resources `nodes.scale` can act on, one line per cluster that names any.
+    for c in inventory.clusters.values() {
+        let Some(aws) = c.aws.as_ref().filter(|a| !a.node_groups.is_empty()) else {
+            continue;
+        };
+        let groups: Vec<String> = aws
+            .node_groups
+            .iter()
+            .map(|g| format!("{} ({})", g.name, g.backing.describe()))
+            .collect();
+        stdout_line(&format!(
+            "cluster {}: AWS{} node groups {}",
+            c.name,
+            aws.region
+                .as_deref()
+                .map_or_else(String::new, |r| format!(" {r},")),
+            groups.join(", ")
+        ));
+    }
     Ok(Exit::Success)
 }
 

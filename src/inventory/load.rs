@@ -205,6 +205,7 @@ struct RawCluster {
     etcd_server_name: Option<Spanned<String>>,
     kubeconfig: Option<Spanned<String>>,
     context: Option<Spanned<String>>,
+    aws: Option<super::load_aws::RawAws>,
 }
 
 #[derive(Deserialize)]
@@ -226,7 +227,7 @@ struct RawHost {
 // ---------------------------------------------------------------------------------------------
 // Turning spans into locations.
 
-struct Cx<'a> {
+pub(super) struct Cx<'a> {
     path: &'a Path,
     text: &'a str,
 }
@@ -245,7 +246,11 @@ impl Cx<'_> {
         self.at(span.start).line
     }
 
-    fn invalid(&self, span: &Range<usize>, message: impl Into<String>) -> InventoryError {
+    pub(super) fn invalid(
+        &self,
+        span: &Range<usize>,
+        message: impl Into<String>,
+    ) -> InventoryError {
         InventoryError::Invalid {
             at: self.at(span.start),
             message: message.into(),
@@ -482,6 +487,7 @@ impl<'a> Builder<'a> {
                     etcd_server_name: c.etcd_server_name.map(Spanned::into_inner),
                     kubeconfig: file(&c.kubeconfig)?,
                     context: c.context.map(Spanned::into_inner),
+                    aws: c.aws.map(|a| super::load_aws::build(cx, a)).transpose()?,
                 },
             );
         }
@@ -859,7 +865,7 @@ fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
 // ---------------------------------------------------------------------------------------------
 // Value checks. Each returns "what was wrong; what was expected".
 
-fn non_empty(value: &str, what: &str) -> Result<(), String> {
+pub(super) fn non_empty(value: &str, what: &str) -> Result<(), String> {
     if value.is_empty() {
         Err(format!("empty {what}; expected a non-empty string"))
     } else {

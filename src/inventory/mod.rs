@@ -25,6 +25,7 @@ use std::time::Duration;
 pub mod hostset;
 mod json;
 mod load;
+mod load_aws;
 pub mod selector;
 pub mod snapshot;
 
@@ -93,6 +94,50 @@ pub struct Cluster {
     pub kubeconfig: Option<PathBuf>,
     /// Its context (default: its `current-context`).
     pub context: Option<String>,
+    /// `[clusters.NAME.aws]`: the cluster's AWS resources (node groups) and how to reach them.
+    pub aws: Option<AwsResources>,
+}
+
+/// `[clusters.NAME.aws]`: where the cluster lives in AWS and the node groups `nodes.scale`
+/// acts on. Credentials are never in the inventory: they come from the AWS chain
+/// (`transport::cloud::aws::credentials`), optionally through a named `profile`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsResources {
+    /// Default: `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile's `region`.
+    pub region: Option<String>,
+    /// Every AWS service of this cluster at one URL (a VPC endpoint proxy; moto in the tests).
+    pub endpoint: Option<String>,
+    /// A profile of `~/.aws/config` to take credentials from (else the usual chain).
+    pub profile: Option<String>,
+    pub node_groups: Vec<NodeGroup>,
+}
+
+/// A group of worker nodes the cloud scales, named in the operator's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeGroup {
+    pub name: String,
+    pub backing: NodeGroupBacking,
+}
+
+/// What a node group is in the cloud.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeGroupBacking {
+    /// An EC2 Auto Scaling group, by name.
+    Asg(String),
+    /// An EKS managed node group.
+    Eks { cluster: String, nodegroup: String },
+}
+
+impl NodeGroupBacking {
+    /// `Auto Scaling group prod-workers-a`, `EKS node group prod/ng1`.
+    pub fn describe(&self) -> String {
+        match self {
+            NodeGroupBacking::Asg(name) => format!("Auto Scaling group {name}"),
+            NodeGroupBacking::Eks { cluster, nodegroup } => {
+                format!("EKS node group {cluster}/{nodegroup}")
+            }
+        }
+    }
 }
 
 /// One host, after defaults and range expansion.

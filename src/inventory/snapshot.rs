@@ -410,6 +410,48 @@ struct ClusterOut<'a> {
     etcd_server_name: Option<&'a str>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     labels: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aws: Option<AwsOut<'a>>,
+}
+
+/// `[clusters.NAME.aws]` as `load_aws.rs` reads it.
+#[derive(Serialize)]
+struct AwsOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    region: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    endpoint: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    profile: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    node_groups: Vec<BTreeMap<&'static str, &'a str>>,
+}
+
+impl<'a> AwsOut<'a> {
+    fn of(a: &'a super::AwsResources) -> Self {
+        AwsOut {
+            region: a.region.as_deref(),
+            endpoint: a.endpoint.as_deref(),
+            profile: a.profile.as_deref(),
+            node_groups: a
+                .node_groups
+                .iter()
+                .map(|g| {
+                    let mut m = BTreeMap::from([("name", g.name.as_str())]);
+                    match &g.backing {
+                        super::NodeGroupBacking::Asg(asg) => {
+                            m.insert("asg", asg);
+                        }
+                        super::NodeGroupBacking::Eks { cluster, nodegroup } => {
+                            m.insert("eks_cluster", cluster);
+                            m.insert("eks_nodegroup", nodegroup);
+                        }
+                    }
+                    m
+                })
+                .collect(),
+        }
+    }
 }
 
 impl<'a> ClusterOut<'a> {
@@ -427,6 +469,7 @@ impl<'a> ClusterOut<'a> {
             etcd_ca_file: file(&c.etcd_ca_file),
             etcd_server_name: c.etcd_server_name.as_deref(),
             labels: c.labels.clone(),
+            aws: c.aws.as_ref().map(AwsOut::of),
         }
     }
 }
@@ -534,6 +577,8 @@ mod tests {
         let base = Inventory::from_str(
             "[defaults]\nuser = \"ops\"\njump = \"bastion\"\nidentity_files = [\"keys/id\"]\n\n\
              [clusters.prod]\napi_endpoints = [\"10.0.0.10:6443\"]\nlabels = { env = \"prod\" }\n\n\
+             [clusters.prod.aws]\nregion = \"us-east-1\"\nnode_groups = [{ name = \"workers-a\", asg = \"prod-a\" }, \
+             { name = \"ng1\", eks_cluster = \"prod\", eks_nodegroup = \"ng1\" }]\n\n\
              [[hosts]]\nname = \"bastion\"\naddress = \"192.0.2.1\"\n\
              host_key = \"SHA256:abc\"\nlabels = { role = \"bastion\" }\n",
             Path::new("/etc/breakglass/fleet.toml"),

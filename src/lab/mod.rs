@@ -3,6 +3,7 @@
 
 pub mod apiserver;
 pub mod etcd;
+pub mod moto;
 pub mod netns;
 pub mod pki;
 pub mod sshd;

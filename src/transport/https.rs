@@ -62,3 +62,29 @@ pub fn chain(e: &dyn std::error::Error) -> String {
     }
     s
 }
+
+/// Percent-encodes a query or form value (RFC 3986 unreserved characters pass): Kubernetes
+/// continue tokens are base64, whose `+`, `/` and `=` would otherwise be read as a space and
+/// separators, and AWS's SigV4 canonical form is exactly this encoding.
+pub fn query_escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_are_escaped() {
+        assert_eq!(query_escape("eyJ2Ijo+/x=="), "eyJ2Ijo%2B%2Fx%3D%3D");
+        assert_eq!(query_escape("a-b.c_d~"), "a-b.c_d~");
+    }
+}

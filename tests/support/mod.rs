@@ -331,3 +331,39 @@ impl Live {
         }
     }
 }
+
+/// A runbook of one step `ID` running `ACTION` with `with` (TOML lines), and a `cluster`
+/// parameter defaulting to `cluster`.
+pub fn one_step_runbook(
+    scratch: &Scratch,
+    cluster: &str,
+    id: &str,
+    action: &str,
+    with: &str,
+) -> PathBuf {
+    scratch.write(
+        &format!("{id}.toml"),
+        &format!(
+            "name = \"{id}-test\"\nsummary = \"{action}\"\n\n[params.cluster]\ntype = \
+             \"string\"\ndefault = \"{cluster}\"\nhelp = \"cluster\"\n\n[[steps]]\nid = \"{id}\"\n\
+             action = \"{action}\"\n[steps.with]\n{with}\n"
+        ),
+    )
+}
+
+/// The `target_result` events of `mode` (`apply`, `undo`): target, outcome, and summary or
+/// reason.
+pub fn target_results(events: &[serde_json::Value], mode: &str) -> Vec<(String, String, String)> {
+    events
+        .iter()
+        .filter(|e| e["type"] == "target_result" && e["mode"] == mode)
+        .map(|e| {
+            let s = |f: &str| e[f].as_str().unwrap_or_default().to_owned();
+            (
+                s("target"),
+                s("outcome"),
+                format!("{}{}", s("summary"), s("reason")),
+            )
+        })
+        .collect()
+}

@@ -7,8 +7,11 @@
 //! another) live in [`ActionArgs::validate`], which names the field each problem belongs to so
 //! the runbook loader can point at its line.
 
+mod cloud;
 mod source;
 mod values;
+
+pub use cloud::{NodesScale, ScaleTo};
 
 pub use source::{
     EtcdDelete, MAX_PREFIX_KEYS, PropagationPolicy, ScalableKind, WorkloadCheck, WorkloadDelete,
@@ -58,11 +61,13 @@ pub enum ActionKind {
     WorkloadScale,
     #[serde(rename = "workload.check")]
     WorkloadCheck,
+    #[serde(rename = "nodes.scale")]
+    NodesScale,
 }
 
 impl ActionKind {
     /// Every kind, in the order the reference documents them.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 15] = [
         Self::SshExec,
         Self::FirewallBlock,
         Self::FirewallUnblock,
@@ -77,6 +82,7 @@ impl ActionKind {
         Self::WorkloadDelete,
         Self::WorkloadScale,
         Self::WorkloadCheck,
+        Self::NodesScale,
     ];
 
     /// The name used in runbooks, plans and the journal.
@@ -96,6 +102,7 @@ impl ActionKind {
             Self::WorkloadDelete => "workload.delete",
             Self::WorkloadScale => "workload.scale",
             Self::WorkloadCheck => "workload.check",
+            Self::NodesScale => "nodes.scale",
         }
     }
 
@@ -116,6 +123,7 @@ impl ActionKind {
                 | Self::WorkloadDelete
                 | Self::WorkloadScale
                 | Self::WorkloadCheck
+                | Self::NodesScale
         )
     }
 
@@ -133,6 +141,7 @@ impl ActionKind {
                 | Self::WorkloadPause
                 | Self::WorkloadDelete
                 | Self::WorkloadScale
+                | Self::NodesScale
         )
     }
 
@@ -157,6 +166,7 @@ impl ActionKind {
             Self::WorkloadDelete => struct_fields::<WorkloadDelete>(),
             Self::WorkloadScale => struct_fields::<WorkloadScale>(),
             Self::WorkloadCheck => struct_fields::<WorkloadCheck>(),
+            Self::NodesScale => struct_fields::<NodesScale>(),
         }
     }
 
@@ -191,6 +201,7 @@ impl ActionKind {
             Self::WorkloadDelete => ActionArgs::WorkloadDelete(typed(with)?),
             Self::WorkloadScale => ActionArgs::WorkloadScale(typed(with)?),
             Self::WorkloadCheck => ActionArgs::WorkloadCheck(typed(with)?),
+            Self::NodesScale => ActionArgs::NodesScale(typed(with)?),
         })
     }
 }
@@ -234,6 +245,8 @@ pub enum ActionArgs {
     WorkloadScale(WorkloadScale),
     #[serde(rename = "workload.check")]
     WorkloadCheck(WorkloadCheck),
+    #[serde(rename = "nodes.scale")]
+    NodesScale(NodesScale),
 }
 
 /// One problem found by [`ActionArgs::validate`].
@@ -277,6 +290,7 @@ impl ActionArgs {
             Self::WorkloadDelete(_) => ActionKind::WorkloadDelete,
             Self::WorkloadScale(_) => ActionKind::WorkloadScale,
             Self::WorkloadCheck(_) => ActionKind::WorkloadCheck,
+            Self::NodesScale(_) => ActionKind::NodesScale,
         }
     }
 
@@ -296,6 +310,7 @@ impl ActionArgs {
             Self::WorkloadDelete(a) => a.validate(),
             Self::WorkloadScale(a) => a.validate(),
             Self::WorkloadCheck(a) => a.validate(),
+            Self::NodesScale(a) => a.validate(),
         }
     }
 

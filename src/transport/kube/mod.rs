@@ -26,7 +26,8 @@ use serde_json::Value;
 
 use self::kubeconfig::{Credentials, ExecCredential};
 use super::RateLimiter;
-use super::https::chain;
+use super::https::{chain, query_escape};
+use super::rate::backoff;
 
 /// How to reach one cluster's API servers.
 #[derive(Debug, Clone)]
@@ -290,11 +291,7 @@ impl Kube {
             self.preferred.store(index, Ordering::SeqCst);
             tried_here = 0;
             let status = response.status().as_u16();
-            let retry_after = response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok());
+            let retry_after = super::rate::retry_after(response.headers());
             let text = response
                 .text()
                 .await
@@ -307,7 +304,9 @@ impl Kube {
             let wait = match status {
                 // Priority and Fairness says when to come back; never sooner, never past the
                 // deadline.
-                429 => Duration::from_secs(retry_after.unwrap_or(1).clamp(1, 60)),
+                429 => {
+                    super::rate::retry_wait(retry_after.or(Some(Duration::from_secs(1))), attempt)
+                }
                 500..=599 => backoff(attempt),
                 _ => return Err(error),
             };
@@ -322,27 +321,6 @@ impl Kube {
             tokio::time::sleep(wait).await;
         }
     }
-}
-
-/// Percent-encodes a query value (RFC 3986 unreserved characters pass): continue tokens are
-/// base64, whose `+`, `/` and `=` would otherwise be read as a space and separators.
-fn query_escape(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// Jittered exponential backoff: 0.5 s doubling to 8 s, full jitter, so clients that failed
-/// together do not come back together.
-fn backoff(attempt: u32) -> Duration {
-    let cap = Duration::from_millis(500u64.saturating_mul(1 << attempt.min(4)));
-    cap.mul_f64(fastrand::f64()).max(Duration::from_millis(50))
 }
 
 fn status_error(code: u16, value: &Value, text: &str) -> KubeError {
@@ -421,12 +399,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn continue_tokens_are_escaped() {
-        assert_eq!(query_escape("eyJ2Ijo+/x=="), "eyJ2Ijo%2B%2Fx%3D%3D");
-        assert_eq!(query_escape("a-b.c_d~"), "a-b.c_d~");
-    }
-
-    #[test]
     fn a_client_never_has_more_than_a_handful_of_requests_in_flight() {
         use std::net::TcpListener;
         use std::sync::atomic::AtomicUsize;
@@ -483,15 +455,6 @@ mod tests {
                 assert!(matches!(r, Err(KubeError::Unreachable(_))), "{r:?}");
             }
         });
-    }
-
-    #[test]
-    fn backoff_is_jittered_and_capped() {
-        for attempt in 0..10 {
-            let b = backoff(attempt);
-            assert!(b <= Duration::from_secs(8), "{b:?}");
-            assert!(b >= Duration::from_millis(50), "{b:?}");
-        }
     }
 
     #[test]

@@ -1,0 +1,584 @@
+//! `nodes.scale`: a cloud node group's desired capacity, through the provider's API (AWS: an
+//! Auto Scaling group's `UpdateAutoScalingGroup`, an EKS managed node group's
+//! `UpdateNodegroupConfig`), canary first and in waves like any step.
+//!
+//! - **snapshot**: min, max and desired as the group has them; if the group carries this
+//!   run-and-step's marker tag, the sizes the tag remembers instead (a resumed run snapshots
+//!   again after its first attempt changed the group: the journal's newest snapshot must still
+//!   be the state from before the run, for `undo`);
+//! - **apply**: the marker tag first, then min, max and desired in one call (the minimum lowered,
+//!   the maximum raised, when the new desired capacity needs it). The new desired capacity is
+//!   worked out from the snapshot, so applying twice is the same as once;
+//! - **verify**: follows the change to completion, not acceptance: the instances in service
+//!   reach the desired capacity (EKS: the node group is `ACTIVE` with the new sizes), polling
+//!   with progress until the step's `wait`. Past it the target is `pending` (the journal has the
+//!   snapshot and the result; `resume` waits again, `undo` restores);
+//! - **inverse**: min, max and desired exactly as snapshotted, then the marker removed.
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::BuildContext;
+use super::api::call;
+use super::args::{NodesScale, ScaleTo};
+use super::context::{Context, Target, TargetKind};
+use super::contract::{Action, ActionFailure, Applied};
+use crate::inventory::{NodeGroup, NodeGroupBacking};
+use crate::outcome::Outcome;
+use crate::transport::cloud::aws::autoscaling::Sizes;
+use crate::transport::cloud::aws::{Aws, AwsError};
+
+/// What the step does to each group's sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    To(ScaleTo),
+    By(i64),
+    /// The inverse: exactly these sizes, then the marker removed.
+    Restore(Sizes),
+}
+
+pub struct NodesScaleAction {
+    cluster: String,
+    groups: Vec<NodeGroup>,
+    change: Change,
+    wait: Duration,
+    /// The tag that remembers the sizes from before this run's step.
+    marker: String,
+}
+
+/// The journaled state of one group before the step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Snapshot {
+    min: u32,
+    max: u32,
+    desired: u32,
+}
+
+impl From<Snapshot> for Sizes {
+    fn from(s: Snapshot) -> Sizes {
+        Sizes {
+            min: s.min,
+            max: s.max,
+            desired: s.desired,
+        }
+    }
+}
+
+impl From<Sizes> for Snapshot {
+    fn from(s: Sizes) -> Snapshot {
+        Snapshot {
+            min: s.min,
+            max: s.max,
+            desired: s.desired,
+        }
+    }
+}
+
+/// What a group looks like now, whatever backs it.
+struct Observed {
+    sizes: Sizes,
+    /// Instances in service and all instances (an Auto Scaling group); None for EKS.
+    instances: Option<(u32, u32)>,
+    /// `ACTIVE`, `UPDATING` (EKS); None for an Auto Scaling group.
+    status: Option<String>,
+    marker: Option<String>,
+    /// The node group's ARN (EKS tags are set by ARN).
+    arn: Option<String>,
+}
+
+impl NodesScaleAction {
+    pub fn new(args: &NodesScale, ctx: &BuildContext<'_>) -> anyhow::Result<Self> {
+        let Some(cluster) = args.cluster.as_deref().or(ctx.cluster) else {
+            anyhow::bail!(
+                "nodes.scale has no `cluster`, and the runbook has no `cluster` parameter to take it from"
+            );
+        };
+        let Some(c) = ctx.inventory.clusters.get(cluster) else {
+            anyhow::bail!("nodes.scale: the inventory has no cluster '{cluster}'");
+        };
+        let available = c
+            .aws
+            .as_ref()
+            .map(|a| a.node_groups.as_slice())
+            .unwrap_or_default();
+        if available.is_empty() {
+            anyhow::bail!(
+                "nodes.scale: cluster '{cluster}' in the inventory names no node groups; \
+                 add [clusters.{cluster}.aws] node_groups = [{{ name = \"...\", asg = \"...\" }}]"
+            );
+        }
+        let groups = match &args.node_groups {
+            None => available.to_vec(),
+            Some(names) => names
+                .iter()
+                .map(|n| {
+                    available.iter().find(|g| &g.name == n).cloned().ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "nodes.scale: cluster '{cluster}' has no node group '{n}' in the inventory \
+                             (it has: {})",
+                            available
+                                .iter()
+                                .map(|g| g.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    })
+                })
+                .collect::<anyhow::Result<_>>()?,
+        };
+        let change = match (args.to, args.by) {
+            (Some(to), _) => Change::To(to),
+            (None, Some(by)) => Change::By(by),
+            (None, None) => anyhow::bail!("nodes.scale: neither `to` nor `by`"),
+        };
+        Ok(NodesScaleAction {
+            cluster: cluster.to_owned(),
+            groups,
+            change,
+            wait: args.wait,
+            marker: format!("breakglass/prior/{}/{}", ctx.run_id, ctx.step_id),
+        })
+    }
+
+    /// The sizes the step sets, from the sizes before it.
+    fn target(&self, before: Sizes) -> Sizes {
+        let desired = match self.change {
+            Change::Restore(s) => return s,
+            Change::To(to) => to.of(before.desired),
+            Change::By(by) => {
+                let d = i64::from(before.desired).saturating_add(by).max(0);
+                u32::try_from(d).unwrap_or(u32::MAX)
+            }
+        };
+        Sizes {
+            min: before.min.min(desired),
+            max: before.max.max(desired),
+            desired,
+        }
+    }
+
+    /// The sizes before the step (from its snapshot) and the sizes it sets. The inverse is
+    /// handed no snapshot (`undo` passes `null`): it restores the sizes it was built with.
+    fn sizes(&self, snapshot: &Value) -> Result<(Option<Sizes>, Sizes), ActionFailure> {
+        if let Change::Restore(s) = self.change {
+            return Ok((None, s));
+        }
+        let before: Sizes = parse_snapshot(snapshot)?.into();
+        Ok((Some(before), self.target(before)))
+    }
+
+    fn group(cx: &dyn Context) -> Result<NodeGroup, ActionFailure> {
+        match cx.target() {
+            Target::NodeGroup { group, .. } => Ok(group.clone()),
+            other => Err(ActionFailure::refused(format!(
+                "nodes.scale acts on node groups, not {other}"
+            ))),
+        }
+    }
+
+    fn observe(aws: &Aws, group: &NodeGroup, marker: &str) -> Result<Observed, ActionFailure> {
+        let missing = |what: String| {
+            ActionFailure::refused(format!(
+                "node group {}: {what} does not exist in {} (check [clusters.{}.aws] in the inventory)",
+                group.name,
+                aws.region(),
+                aws.cluster()
+            ))
+        };
+        match &group.backing {
+            NodeGroupBacking::Asg(name) => {
+                let g = aws_call(aws.describe_auto_scaling_group(name), false)?
+                    .ok_or_else(|| missing(group.backing.describe()))?;
+                Ok(Observed {
+                    sizes: g.sizes(),
+                    instances: Some((g.in_service, g.instances)),
+                    status: None,
+                    marker: g.tags.get(marker).cloned(),
+                    arn: None,
+                })
+            }
+            NodeGroupBacking::Eks { cluster, nodegroup } => {
+                let ng = aws_call(aws.describe_nodegroup(cluster, nodegroup), false)?
+                    .ok_or_else(|| missing(group.backing.describe()))?;
+                Ok(Observed {
+                    sizes: ng.sizes,
+                    instances: None,
+                    status: Some(ng.status),
+                    marker: ng.tags.get(marker).cloned(),
+                    arn: Some(ng.arn),
+                })
+            }
+        }
+    }
+
+    fn set(aws: &Aws, group: &NodeGroup, sizes: Sizes) -> Result<(), ActionFailure> {
+        match &group.backing {
+            NodeGroupBacking::Asg(name) => {
+                aws_call(aws.update_auto_scaling_group(name, sizes), true)
+            }
+            NodeGroupBacking::Eks { cluster, nodegroup } => aws_call(
+                aws.update_nodegroup_scaling(cluster, nodegroup, sizes),
+                true,
+            )
+            .map(drop),
+        }
+    }
+
+    fn tag(
+        &self,
+        aws: &Aws,
+        group: &NodeGroup,
+        seen: &Observed,
+        value: Option<&str>,
+    ) -> Result<(), ActionFailure> {
+        match (&group.backing, value) {
+            (NodeGroupBacking::Asg(name), Some(v)) => {
+                aws_call(aws.tag_auto_scaling_group(name, &self.marker, v), true)
+            }
+            (NodeGroupBacking::Asg(name), None) => {
+                aws_call(aws.untag_auto_scaling_group(name, &self.marker), true)
+            }
+            (NodeGroupBacking::Eks { .. }, v) => {
+                let arn = seen.arn.as_deref().unwrap_or_default();
+                match v {
+                    Some(v) => aws_call(aws.tag_eks_resource(arn, &self.marker, v), true),
+                    None => aws_call(aws.untag_eks_resource(arn, &self.marker), true),
+                }
+            }
+        }
+    }
+
+    fn how(&self) -> String {
+        match self.change {
+            Change::To(ScaleTo::Count(n)) => format!("to desired {n}"),
+            Change::To(ScaleTo::Percent(p)) => {
+                format!("to {p}% of its desired capacity (rounded up)")
+            }
+            Change::By(by) => format!("by {by:+}"),
+            Change::Restore(s) => format!(
+                "back to min {}, max {}, desired {}",
+                s.min, s.max, s.desired
+            ),
+        }
+    }
+}
+
+/// Sizes in a tag value and back: `min=2,max=10,desired=6`.
+fn marker_value(s: Sizes) -> String {
+    format!("min={},max={},desired={}", s.min, s.max, s.desired)
+}
+
+fn parse_marker(v: &str) -> Option<Sizes> {
+    let mut s = Sizes {
+        min: 0,
+        max: 0,
+        desired: 0,
+    };
+    let mut seen = 0;
+    for part in v.split(',') {
+        let (k, n) = part.split_once('=')?;
+        let n: u32 = n.trim().parse().ok()?;
+        match k.trim() {
+            "min" => s.min = n,
+            "max" => s.max = n,
+            "desired" => s.desired = n,
+            _ => return None,
+        }
+        seen += 1;
+    }
+    (seen == 3).then_some(s)
+}
+
+/// `6 → 2`, or `6` when unchanged.
+fn arrow(before: u32, after: u32) -> String {
+    if before == after {
+        before.to_string()
+    } else {
+        format!("{before} → {after}")
+    }
+}
+
+/// Runs an AWS call on the engine's worker; its error as the target's outcome. `changing`: the
+/// call changes something, so one lost on the way may have happened.
+fn aws_call<T>(
+    f: impl std::future::Future<Output = Result<T, AwsError>>,
+    changing: bool,
+) -> Result<T, ActionFailure> {
+    call(f)?.map_err(|e| {
+        let outcome = match &e {
+            AwsError::Unreachable(_) => Outcome::Unreachable,
+            AwsError::AuthFailed { .. } | AwsError::Denied { .. } | AwsError::Credentials(_) => {
+                Outcome::AuthFailed
+            }
+            AwsError::Throttled { .. } => Outcome::Throttled,
+            AwsError::Protocol { .. } => Outcome::Error,
+            AwsError::Config(_) | AwsError::Budget(_) | AwsError::Api { .. } => Outcome::Failed,
+        };
+        ActionFailure {
+            outcome,
+            message: e.to_string(),
+            never_ran: !changing
+                || !matches!(e, AwsError::Unreachable(_) | AwsError::Protocol { .. }),
+        }
+    })
+}
+
+fn parse_snapshot(v: &Value) -> Result<Snapshot, ActionFailure> {
+    serde_json::from_value(v.clone())
+        .map_err(|e| ActionFailure::refused(format!("the snapshot is not min/max/desired: {e}")))
+}
+
+impl Action for NodesScaleAction {
+    fn kind(&self) -> &'static str {
+        "nodes.scale"
+    }
+
+    fn runs_on(&self) -> TargetKind {
+        TargetKind::Objects
+    }
+
+    fn objects(&self) -> Vec<Target> {
+        self.groups
+            .iter()
+            .map(|g| Target::NodeGroup {
+                cluster: self.cluster.clone(),
+                group: g.clone(),
+            })
+            .collect()
+    }
+
+    fn plan(&self, target: &str) -> String {
+        let backing = self
+            .groups
+            .iter()
+            .find(|g| g.name == target)
+            .map_or_else(String::new, |g| format!(" ({})", g.backing.describe()));
+        match self.change {
+            Change::Restore(_) => format!("set node group {target}{backing} {}", self.how()),
+            _ => format!(
+                "scale node group {target}{backing} {}, lowering min (raising max) if needed; {}; \
+                 undo restores min, max and desired",
+                self.how(),
+                if self.wait.is_zero() {
+                    "check the new sizes hold".to_owned()
+                } else {
+                    format!(
+                        "wait up to {} for the instances in service",
+                        humantime::format_duration(self.wait)
+                    )
+                }
+            ),
+        }
+    }
+
+    fn snapshot(&self, cx: &mut dyn Context) -> Result<Value, ActionFailure> {
+        let aws = cx.aws()?;
+        let group = Self::group(cx)?;
+        let seen = Self::observe(&aws, &group, &self.marker)?;
+        // A marker of this run and step: an earlier attempt changed the group already, and the
+        // marker holds the sizes from before it.
+        let prior = seen
+            .marker
+            .as_deref()
+            .and_then(parse_marker)
+            .unwrap_or(seen.sizes);
+        serde_json::to_value(Snapshot::from(prior))
+            .map_err(|e| ActionFailure::refused(format!("cannot encode the snapshot: {e}")))
+    }
+
+    fn apply(&self, cx: &mut dyn Context, snapshot: &Value) -> Result<Applied, ActionFailure> {
+        let aws = cx.aws()?;
+        let group = Self::group(cx)?;
+        let (before, after) = self.sizes(snapshot)?;
+        let seen = Self::observe(&aws, &group, &self.marker)?;
+        // Remember the sizes from before on the group itself, before changing it.
+        if let Some(before) = before
+            && seen.marker.is_none()
+        {
+            self.tag(&aws, &group, &seen, Some(&marker_value(before)))?;
+        }
+        if seen.sizes != after {
+            Self::set(&aws, &group, after)?;
+        }
+        if before.is_none() && seen.marker.is_some() {
+            self.tag(&aws, &group, &seen, None)?;
+        }
+        let mut summary = format!(
+            "{}: desired {}",
+            group.backing.describe(),
+            arrow(seen.sizes.desired, after.desired)
+        );
+        if seen.sizes.min != after.min {
+            summary.push_str(&format!(", min {}", arrow(seen.sizes.min, after.min)));
+        }
+        if seen.sizes.max != after.max {
+            summary.push_str(&format!(", max {}", arrow(seen.sizes.max, after.max)));
+        }
+        Ok(Applied {
+            summary,
+            detail: json!({
+                "before": Snapshot::from(seen.sizes),
+                "after": Snapshot::from(after),
+            }),
+        })
+    }
+
+    fn verify(&self, cx: &mut dyn Context, snapshot: &Value) -> Result<(), ActionFailure> {
+        let aws = cx.aws()?;
+        let group = Self::group(cx)?;
+        let (_, want) = self.sizes(snapshot)?;
+        let started = Instant::now();
+        let deadline = started + self.wait;
+        // Poll often enough to notice within a few percent of the wait, never more than every
+        // 10 s nor less than every 200 ms: a handful of requests a minute per group.
+        let every = (self.wait / 30).clamp(Duration::from_millis(200), Duration::from_secs(10));
+        let mut last_said = String::new();
+        loop {
+            let seen = Self::observe(&aws, &group, &self.marker)?;
+            if seen.sizes != want {
+                return Err(ActionFailure::failed(format!(
+                    "{} has min {}, max {}, desired {} after the change, not min {}, max {}, desired {}: \
+                     something else changed it (an autoscaler, another operator)",
+                    group.backing.describe(),
+                    seen.sizes.min,
+                    seen.sizes.max,
+                    seen.sizes.desired,
+                    want.min,
+                    want.max,
+                    want.desired
+                )));
+            }
+            let (done, state) = match (&seen.instances, &seen.status) {
+                (Some((in_service, all)), _) => (
+                    *in_service == want.desired && *all == want.desired,
+                    format!(
+                        "{in_service} of {all} instances in service, desired {}",
+                        want.desired
+                    ),
+                ),
+                (None, Some(status)) => (status == "ACTIVE", format!("status {status}")),
+                (None, None) => (true, String::new()),
+            };
+            if done || self.wait.is_zero() {
+                return Ok(());
+            }
+            let now = Instant::now();
+            if now >= deadline || cx.cancel().is_cancelled() {
+                return Err(ActionFailure {
+                    outcome: Outcome::Pending,
+                    message: format!(
+                        "{} not done after {}: {state}. The new sizes stand and AWS is still \
+                         working on them: `breakglass resume RUN` waits again, `breakglass undo RUN` \
+                         restores min, max and desired",
+                        group.backing.describe(),
+                        humantime::format_duration(Duration::from_secs(
+                            started.elapsed().as_secs()
+                        ))
+                    ),
+                    never_ran: false,
+                });
+            }
+            if state != last_said {
+                cx.notice(&format!(
+                    "node group {}: {state} ({}s left)",
+                    group.name,
+                    (deadline - now).as_secs()
+                ));
+                last_said = state;
+            }
+            std::thread::sleep(every.min(deadline - now));
+        }
+    }
+
+    fn inverse(&self, snapshot: &Value) -> Option<Box<dyn Action>> {
+        let before = parse_snapshot(snapshot).ok()?;
+        Some(Box::new(NodesScaleAction {
+            cluster: self.cluster.clone(),
+            groups: self.groups.clone(),
+            change: Change::Restore(before.into()),
+            wait: self.wait,
+            marker: self.marker.clone(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn action(change: Change) -> NodesScaleAction {
+        NodesScaleAction {
+            cluster: "prod".into(),
+            groups: vec![NodeGroup {
+                name: "workers-a".into(),
+                backing: NodeGroupBacking::Asg("prod-workers-a".into()),
+            }],
+            change,
+            wait: Duration::from_secs(600),
+            marker: "breakglass/prior/r/s".into(),
+        }
+    }
+
+    const BEFORE: Sizes = Sizes {
+        min: 2,
+        max: 10,
+        desired: 6,
+    };
+
+    #[test]
+    fn the_new_sizes_follow_from_the_old_and_move_min_and_max_when_needed() {
+        let s = |change| action(change).target(BEFORE);
+        assert_eq!(
+            s(Change::To(ScaleTo::Count(1))),
+            Sizes {
+                min: 1,
+                max: 10,
+                desired: 1
+            }
+        );
+        assert_eq!(s(Change::To(ScaleTo::Percent(50))).desired, 3);
+        assert_eq!(
+            s(Change::To(ScaleTo::Count(12))),
+            Sizes {
+                min: 2,
+                max: 12,
+                desired: 12
+            }
+        );
+        assert_eq!(s(Change::By(-10)).desired, 0);
+        assert_eq!(s(Change::By(2)).desired, 8);
+        let exact = Sizes {
+            min: 3,
+            max: 4,
+            desired: 3,
+        };
+        assert_eq!(s(Change::Restore(exact)), exact);
+    }
+
+    #[test]
+    fn the_marker_holds_the_sizes_from_before() {
+        assert_eq!(parse_marker(&marker_value(BEFORE)), Some(BEFORE));
+        assert_eq!(parse_marker("min=1,max=2"), None);
+        assert_eq!(parse_marker("min=1,max=2,desired=x"), None);
+    }
+
+    #[test]
+    fn the_plan_says_how_far_and_that_undo_restores() {
+        let p = action(Change::To(ScaleTo::Percent(30))).plan("workers-a");
+        assert_eq!(
+            p,
+            "scale node group workers-a (Auto Scaling group prod-workers-a) to 30% of its desired \
+             capacity (rounded up), lowering min (raising max) if needed; wait up to 10m for the \
+             instances in service; undo restores min, max and desired"
+        );
+        let undo = action(Change::To(ScaleTo::Count(1)))
+            .inverse(&json!({"min": 2, "max": 10, "desired": 6}))
+            .expect("inverse");
+        assert_eq!(
+            undo.plan("workers-a"),
+            "set node group workers-a (Auto Scaling group prod-workers-a) back to min 2, max 10, desired 6"
+        );
+    }
+}

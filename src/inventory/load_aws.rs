@@ -1,0 +1,215 @@
+//! `[clusters.NAME.aws]`: the schema as written and its checks, each error pointing at the
+//! offending value like every inventory error.
+//!
+//! ```toml
+//! [clusters.prod.aws]
+//! region = "us-east-1"                      # default: AWS_REGION, AWS_DEFAULT_REGION, the profile's
+//! endpoint = "https://vpce-0abc.autoscaling.us-east-1.vpce.amazonaws.com"   # optional
+//! profile = "breakglass"                    # optional: a profile of ~/.aws/config
+//! node_groups = [
+//!   { name = "workers-a", asg = "prod-workers-a" },
+//!   { name = "ng1", eks_cluster = "prod", eks_nodegroup = "ng1" },
+//! ]
+//! ```
+//!
+//! A node group is an Auto Scaling group (`asg`) or an EKS managed node group (`eks_cluster`
+//! and `eks_nodegroup`), never both; names are unique within the cluster.
+
+use std::collections::HashSet;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::load::{Cx, InventoryError, check_label_value, non_empty};
+use super::{AwsResources, NodeGroup, NodeGroupBacking};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a [clusters.NAME.aws] table")]
+pub(super) struct RawAws {
+    region: Option<Spanned<String>>,
+    endpoint: Option<Spanned<String>>,
+    profile: Option<Spanned<String>>,
+    #[serde(default)]
+    node_groups: Vec<Spanned<RawNodeGroup>>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a node group: { name = \"...\", asg = \"...\" } or { name = \"...\", eks_cluster = \"...\", eks_nodegroup = \"...\" }"
+)]
+struct RawNodeGroup {
+    name: Spanned<String>,
+    asg: Option<Spanned<String>>,
+    eks_cluster: Option<Spanned<String>>,
+    eks_nodegroup: Option<Spanned<String>>,
+}
+
+pub(super) fn build(cx: &Cx<'_>, raw: RawAws) -> Result<AwsResources, InventoryError> {
+    if let Some(r) = &raw.region {
+        let ok = !r.get_ref().is_empty()
+            && r.get_ref()
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !ok {
+            return Err(cx.invalid(
+                &r.span(),
+                format!(
+                    "bad region `{}`; expected an AWS region such as us-east-1",
+                    r.get_ref()
+                ),
+            ));
+        }
+    }
+    if let Some(e) = &raw.endpoint
+        && !(e.get_ref().starts_with("https://") || e.get_ref().starts_with("http://"))
+    {
+        return Err(cx.invalid(
+            &e.span(),
+            format!(
+                "bad endpoint `{}`; expected an http:// or https:// URL",
+                e.get_ref()
+            ),
+        ));
+    }
+    if let Some(p) = &raw.profile {
+        non_empty(p.get_ref(), "profile name").map_err(|m| cx.invalid(&p.span(), m))?;
+    }
+    let mut seen = HashSet::new();
+    let mut node_groups = Vec::new();
+    for g in raw.node_groups {
+        let span = g.span();
+        let g = g.into_inner();
+        let name = g.name.get_ref();
+        non_empty(name, "node group name")
+            .and_then(|()| check_label_value(name))
+            .map_err(|m| cx.invalid(&g.name.span(), format!("node group name: {m}")))?;
+        if !seen.insert(name.clone()) {
+            return Err(cx.invalid(
+                &g.name.span(),
+                format!(
+                    "node group `{name}` is listed twice in this cluster; expected unique names"
+                ),
+            ));
+        }
+        let text = |v: &Spanned<String>, what: &str| {
+            non_empty(v.get_ref(), what)
+                .map(|()| v.get_ref().clone())
+                .map_err(|m| cx.invalid(&v.span(), m))
+        };
+        let backing = match (&g.asg, &g.eks_cluster, &g.eks_nodegroup) {
+            (Some(asg), None, None) => NodeGroupBacking::Asg(text(asg, "Auto Scaling group name")?),
+            (None, Some(c), Some(n)) => NodeGroupBacking::Eks {
+                cluster: text(c, "EKS cluster name")?,
+                nodegroup: text(n, "EKS node group name")?,
+            },
+            (Some(asg), _, _) => {
+                return Err(cx.invalid(
+                    &asg.span(),
+                    format!(
+                        "node group `{name}` sets both `asg` and `eks_*`; expected one: an Auto Scaling group or an EKS node group"
+                    ),
+                ));
+            }
+            (None, Some(_), None) | (None, None, Some(_)) => {
+                let at = g.eks_cluster.as_ref().or(g.eks_nodegroup.as_ref());
+                return Err(cx.invalid(
+                    &at.map_or(span, Spanned::span),
+                    format!("node group `{name}`: `eks_cluster` and `eks_nodegroup` go together; set both"),
+                ));
+            }
+            (None, None, None) => {
+                return Err(cx.invalid(
+                    &span,
+                    format!(
+                        "node group `{name}` says nothing about what it is; expected `asg = \"...\"`, or `eks_cluster` and `eks_nodegroup`"
+                    ),
+                ));
+            }
+        };
+        node_groups.push(NodeGroup {
+            name: name.clone(),
+            backing,
+        });
+    }
+    Ok(AwsResources {
+        region: raw.region.map(Spanned::into_inner),
+        endpoint: raw.endpoint.map(Spanned::into_inner),
+        profile: raw.profile.map(Spanned::into_inner),
+        node_groups,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::inventory::{Format, Inventory, NodeGroupBacking};
+
+    fn load(aws: &str) -> Result<Inventory, String> {
+        Inventory::from_str(
+            &format!("[clusters.prod]\napi_endpoints = [\"10.0.0.10:6443\"]\n\n[clusters.prod.aws]\n{aws}"),
+            Path::new("inv.toml"),
+            Format::Toml,
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn node_groups_are_read_with_what_backs_them() {
+        let inv = load(
+            "region = \"us-east-1\"\nendpoint = \"http://127.0.0.1:5000\"\nnode_groups = [\n  \
+             { name = \"workers-a\", asg = \"prod-workers-a\" },\n  \
+             { name = \"ng1\", eks_cluster = \"prod\", eks_nodegroup = \"ng1\" },\n]\n",
+        )
+        .expect("valid");
+        let aws = inv.clusters["prod"].aws.as_ref().expect("aws");
+        assert_eq!(aws.region.as_deref(), Some("us-east-1"));
+        assert_eq!(aws.node_groups.len(), 2);
+        assert_eq!(
+            aws.node_groups[0].backing,
+            NodeGroupBacking::Asg("prod-workers-a".into())
+        );
+        assert_eq!(
+            aws.node_groups[1].backing.describe(),
+            "EKS node group prod/ng1"
+        );
+        // The same file as JSON means the same.
+        let json = Inventory::from_str(
+            r#"{"clusters": {"prod": {"api_endpoints": ["10.0.0.10:6443"], "aws": {"region": "us-east-1",
+                "endpoint": "http://127.0.0.1:5000", "node_groups": [{"name": "workers-a", "asg": "prod-workers-a"},
+                {"name": "ng1", "eks_cluster": "prod", "eks_nodegroup": "ng1"}]}}}}"#,
+            Path::new("inv.json"),
+            Format::Json,
+        )
+        .expect("json");
+        assert_eq!(json.clusters["prod"].aws, inv.clusters["prod"].aws);
+    }
+
+    #[test]
+    fn bad_node_groups_point_at_the_value() {
+        let e =
+            load("node_groups = [{ name = \"a\", asg = \"x\" }, { name = \"a\", asg = \"y\" }]\n")
+                .expect_err("duplicate");
+        assert!(
+            e.starts_with("inv.toml:5:52: node group `a` is listed twice"),
+            "{e}"
+        );
+        let e = load("node_groups = [{ name = \"a\", eks_cluster = \"c\" }]\n").expect_err("half");
+        assert!(
+            e.contains("`eks_cluster` and `eks_nodegroup` go together"),
+            "{e}"
+        );
+        let e = load("node_groups = [{ name = \"a\", asg = \"x\", eks_cluster = \"c\", eks_nodegroup = \"n\" }]\n")
+            .expect_err("both");
+        assert!(e.contains("sets both `asg` and `eks_*`"), "{e}");
+        let e = load("node_groups = [{ name = \"a\" }]\n").expect_err("nothing");
+        assert!(e.contains("expected `asg = \"...\"`"), "{e}");
+        let e = load("region = \"US East\"\n").expect_err("region");
+        assert!(e.starts_with("inv.toml:5:10: bad region"), "{e}");
+        let e = load("endpoint = \"localhost:5000\"\n").expect_err("endpoint");
+        assert!(e.contains("expected an http:// or https:// URL"), "{e}");
+        let e = load("node_groups = [{ name = \"a\", asgs = \"x\" }]\n").expect_err("typo");
+        assert!(e.contains("unknown field `asgs`"), "{e}");
+    }
+}
