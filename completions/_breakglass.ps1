@@ -43,6 +43,7 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
             [CompletionResult]::new('inventory', 'inventory', [CompletionResultType]::ParameterValue, 'Show and check the inventory, and snapshot a cluster''s nodes into one')
             [CompletionResult]::new('journal', 'journal', [CompletionResultType]::ParameterValue, 'List, show and verify run journals')
             [CompletionResult]::new('lab', 'lab', [CompletionResultType]::ParameterValue, 'A practice fleet on this machine: network namespaces with real sshd and nftables (root)')
+            [CompletionResult]::new('drill', 'drill', [CompletionResultType]::ParameterValue, 'Rehearse a runbook and measure it: `--lab` reproduces the reference incident on this machine (root), runs the runbook, waits for recovery, undoes, and writes a report')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -473,7 +474,7 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('up', 'up', [CompletionResultType]::ParameterValue, 'Build a lab, print its inventory and example commands, tear it down on Ctrl-C')
-            [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run the reference recovery (`apiserver-overload`) against a fresh lab, then tear it down')
+            [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'A short drill: the reference incident on a fresh lab, `apiserver-overload` run against it, recovery measured, undone, a report written (`drill --lab apiserver-overload`)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -507,7 +508,7 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
         }
         'breakglass;lab;help' {
             [CompletionResult]::new('up', 'up', [CompletionResultType]::ParameterValue, 'Build a lab, print its inventory and example commands, tear it down on Ctrl-C')
-            [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run the reference recovery (`apiserver-overload`) against a fresh lab, then tear it down')
+            [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'A short drill: the reference incident on a fresh lab, `apiserver-overload` run against it, recovery measured, undone, a report written (`drill --lab apiserver-overload`)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -518,6 +519,30 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
             break
         }
         'breakglass;lab;help;help' {
+            break
+        }
+        'breakglass;drill' {
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'A runbook parameter, `name=value` (repeatable); on a lab the lab''s own are filled in')
+            [CompletionResult]::new('--param', '--param', [CompletionResultType]::ParameterName, 'A runbook parameter, `name=value` (repeatable); on a lab the lab''s own are filled in')
+            [CompletionResult]::new('--workers', '--workers', [CompletionResultType]::ParameterName, 'Worker nodes of the lab')
+            [CompletionResult]::new('--control-planes', '--control-planes', [CompletionResultType]::ParameterName, 'Control-plane nodes of the lab')
+            [CompletionResult]::new('--report-dir', '--report-dir', [CompletionResultType]::ParameterName, 'Where the report goes (default: the run''s journal directory, `drill/`)')
+            [CompletionResult]::new('--expect', '--expect', [CompletionResultType]::ParameterName, 'What must hold for exit 0 (repeatable): `recovered_within=DURATION`, `failed_targets=N`, `api_requests_max=N`, `restored=true`')
+            [CompletionResult]::new('--latency-threshold', '--latency-threshold', [CompletionResultType]::ParameterName, 'p99 latency above which the API counts as unhealthy (detection and recovery)')
+            [CompletionResult]::new('--recovery-window', '--recovery-window', [CompletionResultType]::ParameterName, 'How long the API must stay ready and fast to count as recovered')
+            [CompletionResult]::new('--recovery-timeout', '--recovery-timeout', [CompletionResultType]::ParameterName, 'How long after the run to wait for recovery')
+            [CompletionResult]::new('--detect-timeout', '--detect-timeout', [CompletionResultType]::ParameterName, 'How long the injected incident may take to saturate the API servers')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
+            [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
+            [CompletionResult]::new('--journal-dir', '--journal-dir', [CompletionResultType]::ParameterName, 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file [default: ~/.config/breakglass/config.toml]')
+            [CompletionResult]::new('--lab', '--lab', [CompletionResultType]::ParameterName, 'Build the lab and inject the incident (root). Required for now: drills against a real inventory are not implemented yet')
+            [CompletionResult]::new('--no-undo', '--no-undo', [CompletionResultType]::ParameterName, 'Leave the run''s changes in place (the lab is still torn down)')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
         'breakglass;completions' {
@@ -544,6 +569,7 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
             [CompletionResult]::new('inventory', 'inventory', [CompletionResultType]::ParameterValue, 'Show and check the inventory, and snapshot a cluster''s nodes into one')
             [CompletionResult]::new('journal', 'journal', [CompletionResultType]::ParameterValue, 'List, show and verify run journals')
             [CompletionResult]::new('lab', 'lab', [CompletionResultType]::ParameterValue, 'A practice fleet on this machine: network namespaces with real sshd and nftables (root)')
+            [CompletionResult]::new('drill', 'drill', [CompletionResultType]::ParameterValue, 'Rehearse a runbook and measure it: `--lab` reproduces the reference incident on this machine (root), runs the runbook, waits for recovery, undoes, and writes a report')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -616,13 +642,16 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
         }
         'breakglass;help;lab' {
             [CompletionResult]::new('up', 'up', [CompletionResultType]::ParameterValue, 'Build a lab, print its inventory and example commands, tear it down on Ctrl-C')
-            [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run the reference recovery (`apiserver-overload`) against a fresh lab, then tear it down')
+            [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'A short drill: the reference incident on a fresh lab, `apiserver-overload` run against it, recovery measured, undone, a report written (`drill --lab apiserver-overload`)')
             break
         }
         'breakglass;help;lab;up' {
             break
         }
         'breakglass;help;lab;demo' {
+            break
+        }
+        'breakglass;help;drill' {
             break
         }
         'breakglass;help;completions' {

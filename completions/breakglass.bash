@@ -22,6 +22,9 @@ _breakglass() {
             breakglass,confirm)
                 cmd="breakglass__subcmd__confirm"
                 ;;
+            breakglass,drill)
+                cmd="breakglass__subcmd__drill"
+                ;;
             breakglass,exec)
                 cmd="breakglass__subcmd__exec"
                 ;;
@@ -60,6 +63,9 @@ _breakglass() {
                 ;;
             breakglass__subcmd__help,confirm)
                 cmd="breakglass__subcmd__help__subcmd__confirm"
+                ;;
+            breakglass__subcmd__help,drill)
+                cmd="breakglass__subcmd__help__subcmd__drill"
                 ;;
             breakglass__subcmd__help,exec)
                 cmd="breakglass__subcmd__help__subcmd__exec"
@@ -224,7 +230,7 @@ _breakglass() {
 
     case "${cmd}" in
         breakglass)
-            opts="-i -o -h -V --inventory --output --journal-dir --config --no-progress --help --version exec health plan run resume undo confirm runbook inventory journal lab completions help"
+            opts="-i -o -h -V --inventory --output --journal-dir --config --no-progress --help --version exec health plan run resume undo confirm runbook inventory journal lab drill completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -343,6 +349,84 @@ _breakglass() {
                     return 0
                     ;;
                 --rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --inventory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                --journal-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        breakglass__subcmd__drill)
+            opts="-p -i -o -h --param --lab --workers --control-planes --report-dir --expect --latency-threshold --recovery-window --recovery-timeout --detect-timeout --no-undo --inventory --output --journal-dir --config --no-progress --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --param)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --workers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --control-planes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --report-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --expect)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --latency-threshold)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recovery-window)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recovery-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --detect-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -546,7 +630,7 @@ _breakglass() {
             return 0
             ;;
         breakglass__subcmd__help)
-            opts="exec health plan run resume undo confirm runbook inventory journal lab completions help"
+            opts="exec health plan run resume undo confirm runbook inventory journal lab drill completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -574,6 +658,20 @@ _breakglass() {
             return 0
             ;;
         breakglass__subcmd__help__subcmd__confirm)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        breakglass__subcmd__help__subcmd__drill)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -40,6 +40,7 @@ set edit:completion:arg-completer[breakglass] = {|@words|
             cand inventory 'Show and check the inventory, and snapshot a cluster''s nodes into one'
             cand journal 'List, show and verify run journals'
             cand lab 'A practice fleet on this machine: network namespaces with real sshd and nftables (root)'
+            cand drill 'Rehearse a runbook and measure it: `--lab` reproduces the reference incident on this machine (root), runs the runbook, waits for recovery, undoes, and writes a report'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -435,7 +436,7 @@ set edit:completion:arg-completer[breakglass] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
             cand up 'Build a lab, print its inventory and example commands, tear it down on Ctrl-C'
-            cand demo 'Run the reference recovery (`apiserver-overload`) against a fresh lab, then tear it down'
+            cand demo 'A short drill: the reference incident on a fresh lab, `apiserver-overload` run against it, recovery measured, undone, a report written (`drill --lab apiserver-overload`)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'breakglass;lab;up'= {
@@ -466,7 +467,7 @@ set edit:completion:arg-completer[breakglass] = {|@words|
         }
         &'breakglass;lab;help'= {
             cand up 'Build a lab, print its inventory and example commands, tear it down on Ctrl-C'
-            cand demo 'Run the reference recovery (`apiserver-overload`) against a fresh lab, then tear it down'
+            cand demo 'A short drill: the reference incident on a fresh lab, `apiserver-overload` run against it, recovery measured, undone, a report written (`drill --lab apiserver-overload`)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'breakglass;lab;help;up'= {
@@ -474,6 +475,29 @@ set edit:completion:arg-completer[breakglass] = {|@words|
         &'breakglass;lab;help;demo'= {
         }
         &'breakglass;lab;help;help'= {
+        }
+        &'breakglass;drill'= {
+            cand -p 'A runbook parameter, `name=value` (repeatable); on a lab the lab''s own are filled in'
+            cand --param 'A runbook parameter, `name=value` (repeatable); on a lab the lab''s own are filled in'
+            cand --workers 'Worker nodes of the lab'
+            cand --control-planes 'Control-plane nodes of the lab'
+            cand --report-dir 'Where the report goes (default: the run''s journal directory, `drill/`)'
+            cand --expect 'What must hold for exit 0 (repeatable): `recovered_within=DURATION`, `failed_targets=N`, `api_requests_max=N`, `restored=true`'
+            cand --latency-threshold 'p99 latency above which the API counts as unhealthy (detection and recovery)'
+            cand --recovery-window 'How long the API must stay ready and fast to count as recovered'
+            cand --recovery-timeout 'How long after the run to wait for recovery'
+            cand --detect-timeout 'How long the injected incident may take to saturate the API servers'
+            cand -i 'Inventory file (TOML, or JSON with the same schema)'
+            cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
+            cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --journal-dir 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]'
+            cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
+            cand --lab 'Build the lab and inject the incident (root). Required for now: drills against a real inventory are not implemented yet'
+            cand --no-undo 'Leave the run''s changes in place (the lab is still torn down)'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help'
+            cand --help 'Print help'
         }
         &'breakglass;completions'= {
             cand -i 'Inventory file (TOML, or JSON with the same schema)'
@@ -498,6 +522,7 @@ set edit:completion:arg-completer[breakglass] = {|@words|
             cand inventory 'Show and check the inventory, and snapshot a cluster''s nodes into one'
             cand journal 'List, show and verify run journals'
             cand lab 'A practice fleet on this machine: network namespaces with real sshd and nftables (root)'
+            cand drill 'Rehearse a runbook and measure it: `--lab` reproduces the reference incident on this machine (root), runs the runbook, waits for recovery, undoes, and writes a report'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -550,11 +575,13 @@ set edit:completion:arg-completer[breakglass] = {|@words|
         }
         &'breakglass;help;lab'= {
             cand up 'Build a lab, print its inventory and example commands, tear it down on Ctrl-C'
-            cand demo 'Run the reference recovery (`apiserver-overload`) against a fresh lab, then tear it down'
+            cand demo 'A short drill: the reference incident on a fresh lab, `apiserver-overload` run against it, recovery measured, undone, a report written (`drill --lab apiserver-overload`)'
         }
         &'breakglass;help;lab;up'= {
         }
         &'breakglass;help;lab;demo'= {
+        }
+        &'breakglass;help;drill'= {
         }
         &'breakglass;help;completions'= {
         }

@@ -133,6 +133,11 @@ pub enum Command {
     #[command(subcommand)]
     Lab(LabCommand),
 
+    /// Rehearse a runbook and measure it: `--lab` reproduces the reference incident on this
+    /// machine (root), runs the runbook, waits for recovery, undoes, and writes a report
+    #[command(after_help = DRILL_HELP)]
+    Drill(DrillArgs),
+
     /// Print a shell completion script
     ///
     /// Example: `breakglass completions bash > /etc/bash_completion.d/breakglass`
@@ -179,6 +184,76 @@ pub struct PlanArgs {
     /// A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)
     #[arg(short = 'p', long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
     pub params: Vec<(String, String)>,
+}
+
+pub const DRILL_HELP: &str = "\
+What --lab does, in order:
+  1. builds a lab (network namespaces: real sshd, nftables, etcd; stand-ins for the API server,
+     kubelet and crictl) with the API servers modelling load;
+  2. injects the reference incident: a telemetry-agent DaemonSet whose pods list every Node in
+     a loop, so the API servers saturate (readyz fails, p99 climbs);
+  3. runs the runbook unattended, sampling health every 250 ms;
+  4. waits for recovery (readyz passing, p99 under --latency-threshold for --recovery-window);
+  5. undoes the run and checks the fleet is back as it was; tears the lab down.
+The report (report.html, report.md, report.json) goes to --report-dir, default
+JOURNAL/RUN/drill. Exit 0 when the API recovered, the fleet was restored and every --expect
+held; 3 otherwise.
+
+Examples:
+  breakglass drill --lab apiserver-overload
+  breakglass drill --lab apiserver-overload --workers 40 --expect recovered_within=2m \\
+      --expect api_requests_max=50";
+
+#[derive(Debug, Args)]
+pub struct DrillArgs {
+    /// Runbook name or file
+    pub runbook: String,
+
+    /// A runbook parameter, `name=value` (repeatable); on a lab the lab's own are filled in
+    #[arg(short = 'p', long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+
+    /// Build the lab and inject the incident (root). Required for now: drills against a real
+    /// inventory are not implemented yet
+    #[arg(long, env = "BREAKGLASS_DRILL_LAB")]
+    pub lab: bool,
+
+    /// Worker nodes of the lab
+    #[arg(long, env = "BREAKGLASS_LAB_WORKERS", default_value_t = 20)]
+    pub workers: usize,
+
+    /// Control-plane nodes of the lab
+    #[arg(long, env = "BREAKGLASS_LAB_CONTROL_PLANES", default_value_t = 1)]
+    pub control_planes: usize,
+
+    /// Where the report goes (default: the run's journal directory, `drill/`)
+    #[arg(long, env = "BREAKGLASS_REPORT_DIR", value_name = "DIR")]
+    pub report_dir: Option<std::path::PathBuf>,
+
+    /// What must hold for exit 0 (repeatable): `recovered_within=DURATION`,
+    /// `failed_targets=N`, `api_requests_max=N`, `restored=true`
+    #[arg(long = "expect", env = "BREAKGLASS_EXPECT", value_delimiter = ',', value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub expect: Vec<(String, String)>,
+
+    /// p99 latency above which the API counts as unhealthy (detection and recovery)
+    #[arg(long, env = "BREAKGLASS_LATENCY_THRESHOLD", value_name = "DURATION", value_parser = parse_duration, default_value = "1s")]
+    pub latency_threshold: std::time::Duration,
+
+    /// How long the API must stay ready and fast to count as recovered
+    #[arg(long, env = "BREAKGLASS_RECOVERY_WINDOW", value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
+    pub recovery_window: std::time::Duration,
+
+    /// How long after the run to wait for recovery
+    #[arg(long, env = "BREAKGLASS_RECOVERY_TIMEOUT", value_name = "DURATION", value_parser = parse_duration, default_value = "3m")]
+    pub recovery_timeout: std::time::Duration,
+
+    /// How long the injected incident may take to saturate the API servers
+    #[arg(long, env = "BREAKGLASS_DETECT_TIMEOUT", value_name = "DURATION", value_parser = parse_duration, default_value = "2m")]
+    pub detect_timeout: std::time::Duration,
+
+    /// Leave the run's changes in place (the lab is still torn down)
+    #[arg(long, env = "BREAKGLASS_NO_UNDO")]
+    pub no_undo: bool,
 }
 
 #[derive(Debug, Args)]
@@ -290,7 +365,8 @@ pub struct ConfirmArgs {
 pub enum LabCommand {
     /// Build a lab, print its inventory and example commands, tear it down on Ctrl-C
     Up(LabArgs),
-    /// Run the reference recovery (`apiserver-overload`) against a fresh lab, then tear it down
+    /// A short drill: the reference incident on a fresh lab, `apiserver-overload` run against
+    /// it, recovery measured, undone, a report written (`drill --lab apiserver-overload`)
     Demo(LabArgs),
 }
 

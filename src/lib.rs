@@ -8,6 +8,7 @@ pub mod actions;
 pub mod cancel;
 pub mod cli;
 pub mod commands;
+pub mod drill;
 pub mod engine;
 pub mod error;
 pub mod inventory;
@@ -70,6 +71,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Lab(LabCommand::Demo(args)) => {
             runtime()?.block_on(commands::lab::demo(&settings, &args))
         }
+        Command::Drill(args) => runtime()?.block_on(commands::drill::drill(&settings, &args)),
         Command::Plan(args) => runtime()?.block_on(commands::plan::plan(&settings, &args)),
         Command::Run(args) => runtime()?.block_on(commands::run::run(&settings, &args)),
         Command::Resume(args) => runtime()?.block_on(commands::run::resume(&settings, &args)),

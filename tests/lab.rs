@@ -1,5 +1,6 @@
 //! Against the network-namespace lab: deadlines against a host that drops packets, health
-//! probes over TLS by IP, policies (pause, gate), and the reference recovery end to end.
+//! probes over TLS by IP, policies (pause, gate), and the ordered removal with its etcd
+//! fallback (the reference recovery end to end is `tests/drill.rs`).
 
 use std::time::{Duration, Instant};
 
@@ -163,51 +164,6 @@ fn wait_healthy_probes_the_api_over_tls_by_ip_and_fails_when_blocked() {
         "{}",
         out.stdout
     );
-}
-
-#[test]
-fn lab_demo_runs_the_reference_recovery_end_to_end() {
-    let s = Scratch::new();
-    let out = s.bg().args(["lab", "demo", "--workers", "3"]).run();
-    assert_eq!(
-        out.code, 0,
-        "--- stdout\n{}\n--- stderr\n{}",
-        out.stdout, out.stderr
-    );
-    for step in [
-        "block-admin-api",
-        "quiesce-workers",
-        "raise-apiserver-capacity",
-        "pause-workload",
-        "kill-workload",
-        "wait-healthy",
-        "unblock-admin-api",
-        "check-object",
-        "check-gone",
-    ] {
-        assert!(
-            out.stdout.contains(&format!("==> step {step}")),
-            "step {step} missing:\n{}",
-            out.stdout
-        );
-    }
-    assert!(out.stdout.contains("completed:"), "{}", out.stdout);
-    // What the demo saw on the lab's network: a worker cut off behind the block while the
-    // operator's address still reaches the API, and the worker back once the run unblocked.
-    for (when, from, seen) in [
-        ("before the recovery", "worker1", "connected"),
-        ("behind the block", "worker1", "timed out"),
-        ("behind the block", "the operator", "connected"),
-        ("after the recovery", "worker1", "connected"),
-    ] {
-        assert!(
-            out.stderr.lines().any(|l| l
-                .strip_prefix(&format!("[demo] {when}: {from} "))
-                .is_some_and(|rest| rest.contains(&format!(": {seen}")))),
-            "no `{when}: {from} ... {seen}` in:\n{}",
-            out.stderr
-        );
-    }
 }
 
 /// `lab up` waits for a signal, then tears the lab down: its namespaces exist while it is up and

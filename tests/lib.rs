@@ -8,6 +8,7 @@ mod support;
 mod actions;
 mod aws;
 mod cli;
+mod drill;
 mod etcd;
 mod exec;
 mod firewall;

@@ -1,29 +1,30 @@
 //! `breakglass lab up | demo`: a fleet of network-namespace nodes on this machine (real sshd and
 //! nftables per node; stand-ins for kubelet, crictl and the API server) to practise on, and the
-//! reference incident's recovery run against it end to end. Needs root (namespaces).
+//! reference incident's recovery drilled against it end to end (`demo` is a short
+//! `drill --lab apiserver-overload`). Needs root (namespaces).
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use crate::actions::context::Operator;
-use crate::cli::{EngineArgs, LabArgs, PlanArgs, RunArgs, SshArgs};
+use crate::cli::LabArgs;
 use crate::error::{Exit, ExitError};
-use crate::lab::netns::{Lab, LabSpec, Probe, Role};
+use crate::lab::netns::{Lab, LabSpec, Role};
 use crate::output::{stderr_line, stdout_line};
 use crate::settings::Settings;
 
-fn build(args: &LabArgs) -> anyhow::Result<Lab> {
-    if args.workers == 0
-        || args.workers > 200
-        || args.control_planes == 0
-        || args.control_planes > 5
-    {
+/// The lab's size bounds, for `lab up`, `lab demo` and `drill --lab`.
+pub fn check_size(workers: usize, control_planes: usize) -> anyhow::Result<()> {
+    if workers == 0 || workers > 200 || control_planes == 0 || control_planes > 5 {
         return Err(ExitError::new(
             Exit::Usage,
             "the lab takes 1-5 control planes and 1-200 workers",
         )
         .into());
     }
+    Ok(())
+}
+
+fn build(args: &LabArgs) -> anyhow::Result<Lab> {
+    check_size(args.workers, args.control_planes)?;
     stderr_line(&format!(
         "breakglass: building a lab of {} control plane(s) and {} worker(s) in network namespaces...",
         args.control_planes, args.workers
@@ -87,132 +88,25 @@ pub async fn up(args: &LabArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Success)
 }
 
-/// Answers confirmations and pauses for the demo, saying so, and at the pause shows what the
-/// block does on the lab's network: real TCP from a worker and from the operator's address.
-struct DemoOperator {
-    lab: Arc<Lab>,
-}
-
-impl DemoOperator {
-    /// One line per probe of the first API server: from the first worker (a node, blocked
-    /// during the recovery) and from the operator's address (allowed throughout).
-    fn show_api_reach(&self, when: &str) {
-        let Some(cp) = self
-            .lab
-            .nodes_with_role(Role::ControlPlane)
-            .first()
-            .copied()
-        else {
-            return;
-        };
-        let api = cp.api_addr();
-        let worker = self
-            .lab
-            .nodes_with_role(Role::Worker)
-            .first()
-            .map(|w| w.name.clone());
-        let operator = format!("the operator ({})", self.lab.operator_address());
-        for (from, label) in [(worker.as_deref(), worker.clone()), (None, Some(operator))] {
-            let Some(label) = label else { continue };
-            let seen = match self.lab.tcp_probe(from, api, Duration::from_secs(1)) {
-                Ok(Probe::Connected) => "connected".to_owned(),
-                Ok(Probe::TimedOut) => "timed out (packets dropped)".to_owned(),
-                Ok(Probe::Refused) => "refused".to_owned(),
-                Ok(Probe::Unreachable(e)) => format!("unreachable: {e}"),
-                Err(e) => format!("could not probe: {e:#}"),
-            };
-            stderr_line(&format!(
-                "[demo] {when}: {label} -> {} {api}: {seen}",
-                cp.name
-            ));
-        }
-    }
-}
-
-impl Operator for DemoOperator {
-    fn confirm(&self, step: &str, what: &str, expected: &str) -> bool {
-        stderr_line(&format!(
-            "\n[demo] step {step}: {what}: typing \"{expected}\" as the operator would"
-        ));
-        // The workload is removed through the API from the operator's address while the
-        // nodes are kept out: show both.
-        if step == "pause-workload" {
-            self.show_api_reach("behind the block");
-        }
-        true
-    }
-
-    fn pause(&self, step: &str, message: &str) -> bool {
-        stderr_line(&format!("\n[demo] paused at step {step}:\n{message}"));
-        stderr_line("[demo] answering `continue`");
-        true
-    }
-}
-
-/// `lab demo`: the reference incident's recovery (`apiserver-overload`) against a fresh lab.
+/// `lab demo`: a short drill of the reference recovery (`apiserver-overload`) on a fresh lab:
+/// the incident injected, the runbook run, recovery measured, undone, a report written.
 pub async fn demo(settings: &Settings, args: &LabArgs) -> anyhow::Result<Exit> {
-    let lab = build(args)?;
-    let workers = lab.nodes_with_role(Role::Worker).len();
-    let quiesce = format!(
-        "role=worker,{}",
-        lab.nodes_with_role(Role::Worker)
-            .iter()
-            .take(workers.div_ceil(3))
-            .map(|n| n.name.clone())
-            .collect::<Vec<_>>()
-            .join(",")
-    );
-    let mut lab_settings = settings.clone();
-    lab_settings.inventory = Some(lab.inventory_path());
-    let params: Vec<(String, String)> = [
-        ("cluster", "lab".to_owned()),
-        ("allow_cidrs", format!("{}/32", lab.operator_address())),
-        ("workers_to_quiesce", quiesce),
-        ("workload_namespace", "monitoring".to_owned()),
-        ("workload_name", "telemetry-agent".to_owned()),
-        ("revert_after", "10m".to_owned()),
-        ("health_window", "5s".to_owned()),
-        ("gate_window", "3s".to_owned()),
-        ("settle_seconds", "30".to_owned()),
-        ("hold_seconds", "5".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    let run_args = RunArgs {
-        plan: PlanArgs {
-            runbook: "apiserver-overload".into(),
-            params,
+    check_size(args.workers, args.control_planes)?;
+    crate::drill::lab::run(
+        settings,
+        &crate::drill::lab::LabDrill {
+            runbook: "apiserver-overload".to_owned(),
+            params: Vec::new(),
+            workers: args.workers,
+            control_planes: args.control_planes,
+            report_dir: None,
+            expect: Vec::new(),
+            latency_threshold: Duration::from_secs(1),
+            recovery_window: Duration::from_secs(10),
+            recovery_timeout: Duration::from_secs(120),
+            detect_timeout: Duration::from_secs(120),
+            undo: true,
         },
-        yes: false,
-        dry_run: false,
-        engine: EngineArgs { retries: 2 },
-        ssh: SshArgs {
-            concurrency: None,
-            connect_timeout: None,
-            command_timeout: None,
-            known_hosts: None,
-            accept_new_host_keys: false,
-            identity: Vec::new(),
-            no_agent: true,
-            sudo: false,
-            max_output: None,
-            rate: None,
-        },
-    };
-    let lab = Arc::new(lab);
-    let operator = Arc::new(DemoOperator {
-        lab: Arc::clone(&lab),
-    });
-    operator.show_api_reach("before the recovery");
-    let result = super::run::run_with(&lab_settings, &run_args, Arc::clone(&operator) as _).await;
-    operator.show_api_reach("after the recovery");
-    drop(operator);
-    stderr_line("breakglass: tearing the lab down...");
-    match Arc::try_unwrap(lab) {
-        Ok(lab) => lab.teardown()?,
-        // Unreachable (the operator was the only other owner); dropping a lab tears it down.
-        Err(lab) => drop(lab),
-    }
-    result
+    )
+    .await
 }

@@ -3,6 +3,7 @@
 
 pub mod completions;
 pub mod confirm;
+pub mod drill;
 pub mod exec;
 pub mod health;
 pub mod inventory;

@@ -179,7 +179,16 @@ pub async fn run_with(
     args: &RunArgs,
     operator: Arc<dyn Operator>,
 ) -> anyhow::Result<Exit> {
-    let run_id = journal::new_run_id();
+    run_as(settings, args, operator, journal::new_run_id()).await
+}
+
+/// [`run_with`] under a run id the caller chose (a drill reads the run's journal afterwards).
+pub async fn run_as(
+    settings: &Settings,
+    args: &RunArgs,
+    operator: Arc<dyn Operator>,
+    run_id: String,
+) -> anyhow::Result<Exit> {
     let (runbook, plan, inventory) = prepare(settings, &args.plan, &run_id)?;
     if args.dry_run {
         print_plan(settings, &plan)?;

@@ -91,7 +91,9 @@ impl Run {
         };
         let cancel = self.cancel.clone();
         let observer = Arc::clone(&self.observer);
-        let journal = Arc::clone(&self.journal);
+        // Weak: the watcher outlives the run (nothing stops it), and must not keep the run's
+        // journal (and its lock) alive after the run ends: a drill undoes the run next.
+        let journal = Arc::downgrade(&self.journal);
         tokio::spawn(async move {
             if interrupts.recv().await.is_none() {
                 return;
@@ -103,7 +105,12 @@ impl Run {
                     .into(),
             });
             if interrupts.recv().await.is_some() {
-                journal.exit_now(i32::from(crate::error::Exit::Interrupted.code()));
+                match journal.upgrade() {
+                    Some(journal) => {
+                        journal.exit_now(i32::from(crate::error::Exit::Interrupted.code()));
+                    }
+                    None => std::process::exit(i32::from(crate::error::Exit::Interrupted.code())),
+                }
             }
         });
     }

@@ -1,0 +1,459 @@
+//! `breakglass drill RUNBOOK --lab`: the reference incident on this machine, and the runbook
+//! measured against it.
+//!
+//! 1. Build a lab with the incident ready ([`LabSpec::incident`]): a real etcd, API server
+//!    stand-ins with the load model, kubelets that follow `DaemonSets`, an agent runner per node.
+//! 2. Record the fleet as it is (manifests, rulesets, kubelets), start sampling (250 ms).
+//! 3. Inject the incident (the telemetry-agent `DaemonSet`, through the API) and wait until it is
+//!    detected: `/readyz` failing and p99 over the threshold.
+//! 4. Run the runbook unattended (`--yes`), under a run id the drill knows.
+//! 5. Wait for recovery: `/readyz` passing and p99 under the threshold for the recovery window.
+//! 6. Undo the run and check the fleet is back as it was.
+//! 7. Write the report, tear the lab down. Every step is judged from the samples and the
+//!    journal, never from the run's own claims.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context as _, bail};
+
+use super::expect::{self, Expect};
+use super::model::{DrillRecord, Sample};
+use super::sampler::{PERIOD, Sampler, Samples};
+use super::{report, timeline};
+use crate::actions::context::Operator;
+use crate::cli::{EngineArgs, PlanArgs, RunArgs, SshArgs, UndoArgs};
+use crate::error::Exit;
+use crate::lab::netns::{Lab, LabSpec, Role, TLS_SERVER_NAME, WORKLOAD_NAME, WORKLOAD_NAMESPACE};
+use crate::output::stderr_line;
+use crate::settings::Settings;
+
+/// What `drill --lab` was asked for.
+pub struct LabDrill {
+    pub runbook: String,
+    pub params: Vec<(String, String)>,
+    pub workers: usize,
+    pub control_planes: usize,
+    pub report_dir: Option<PathBuf>,
+    pub expect: Vec<Expect>,
+    pub latency_threshold: Duration,
+    pub recovery_window: Duration,
+    pub recovery_timeout: Duration,
+    pub detect_timeout: Duration,
+    pub undo: bool,
+}
+
+/// Answers every confirmation and pause, saying so.
+struct DrillOperator;
+
+impl Operator for DrillOperator {
+    fn confirm(&self, step: &str, what: &str, expected: &str) -> bool {
+        stderr_line(&format!(
+            "[drill] step {step}: {what}: confirming as \"{expected}\""
+        ));
+        true
+    }
+
+    fn pause(&self, step: &str, _message: &str) -> bool {
+        stderr_line(&format!("[drill] paused at step {step}: continuing"));
+        true
+    }
+}
+
+/// The fleet as the drill found it, to compare after `undo`.
+#[derive(Debug, PartialEq, Eq)]
+struct FleetState {
+    manifests: BTreeMap<String, Vec<u8>>,
+    rulesets: BTreeMap<String, String>,
+    kubelets: BTreeMap<String, bool>,
+}
+
+fn fleet_state(lab: &Lab) -> anyhow::Result<FleetState> {
+    let mut s = FleetState {
+        manifests: BTreeMap::new(),
+        rulesets: BTreeMap::new(),
+        kubelets: BTreeMap::new(),
+    };
+    for node in lab.nodes() {
+        if node.role == Role::ControlPlane {
+            s.manifests
+                .insert(node.name.clone(), lab.manifest(&node.name)?);
+            let out = lab.sh(&node.name, "nft list ruleset")?;
+            s.rulesets.insert(
+                node.name.clone(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+            );
+        }
+        s.kubelets
+            .insert(node.name.clone(), lab.kubelet_running(&node.name)?);
+    }
+    Ok(s)
+}
+
+/// What differs between two states, one line each.
+fn differences(before: &FleetState, after: &FleetState) -> Vec<String> {
+    let mut out = Vec::new();
+    for (node, m) in &before.manifests {
+        if after.manifests.get(node) != Some(m) {
+            out.push(format!("{node}: the API server manifest differs"));
+        }
+    }
+    for (node, r) in &before.rulesets {
+        if after.rulesets.get(node) != Some(r) {
+            out.push(format!("{node}: the nftables ruleset differs"));
+        }
+    }
+    for (node, k) in &before.kubelets {
+        if after.kubelets.get(node) != Some(k) {
+            out.push(format!(
+                "{node}: the kubelet is {}",
+                if *k { "stopped" } else { "running" }
+            ));
+        }
+    }
+    out
+}
+
+/// The parameters a lab run of the shipped runbooks needs, for those the runbook declares;
+/// the operator's `-p` win.
+fn lab_params(
+    runbook: &crate::runbook::Runbook,
+    lab: &Lab,
+    given: &[(String, String)],
+) -> Vec<(String, String)> {
+    let workers: Vec<String> = lab
+        .nodes_with_role(Role::Worker)
+        .iter()
+        .map(|n| n.name.clone())
+        .collect();
+    let quiesce = format!(
+        "role=worker,{}",
+        workers
+            .iter()
+            .take(workers.len().div_ceil(3))
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let defaults = [
+        ("cluster", "lab".to_owned()),
+        ("allow_cidrs", format!("{}/32", lab.operator_address())),
+        ("workers_to_quiesce", quiesce),
+        ("workload_namespace", WORKLOAD_NAMESPACE.to_owned()),
+        ("workload_name", WORKLOAD_NAME.to_owned()),
+        ("namespace", WORKLOAD_NAMESPACE.to_owned()),
+        ("daemonset", WORKLOAD_NAME.to_owned()),
+        ("revert_after", "15m".to_owned()),
+        ("health_window", "5s".to_owned()),
+        ("gate_window", "3s".to_owned()),
+        ("settle_seconds", "60".to_owned()),
+        ("hold_seconds", "10".to_owned()),
+    ];
+    let mut params: BTreeMap<String, String> = defaults
+        .into_iter()
+        .filter(|(k, _)| runbook.param(k).is_some())
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    for (k, v) in given {
+        params.insert(k.clone(), v.clone());
+    }
+    params.into_iter().collect()
+}
+
+/// Requests the API servers counted from breakglass itself (User-Agent `breakglass/...`).
+fn breakglass_requests(lab: &Lab) -> u64 {
+    lab.nodes_with_role(Role::ControlPlane)
+        .iter()
+        .filter_map(|n| lab.api_stats(&n.name).ok())
+        .map(|s| s["user_agents"]["breakglass"].as_u64().unwrap_or(0))
+        .sum()
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn snapshot(samples: &Samples) -> Vec<Sample> {
+    samples.lock().map(|s| s.clone()).unwrap_or_default()
+}
+
+fn healthy(s: &Sample, threshold_ms: f64) -> bool {
+    s.ready && s.p99_ms.is_none_or(|p| p <= threshold_ms)
+}
+
+/// Waits until the latest sample satisfies `done`, or `timeout`: the time it did, in ms.
+async fn wait_for(
+    samples: &Samples,
+    timeout: Duration,
+    mut done: impl FnMut(&[Sample]) -> Option<u64>,
+) -> Option<u64> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Some(t) = done(&snapshot(samples)) {
+            return Some(t);
+        }
+        tokio::time::sleep(PERIOD).await;
+    }
+    None
+}
+
+/// The start of the good stretch that follows the last bad sample at or after `from_ms`, once
+/// that stretch has lasted `window`.
+fn recovered_at(
+    samples: &[Sample],
+    from_ms: u64,
+    threshold_ms: f64,
+    window: Duration,
+) -> Option<u64> {
+    let after: Vec<&Sample> = samples.iter().filter(|s| s.t_ms >= from_ms).collect();
+    let last = after.last()?;
+    let start = match after.iter().rposition(|s| !healthy(s, threshold_ms)) {
+        Some(i) => after.get(i + 1)?.t_ms,
+        None => after.first()?.t_ms,
+    };
+    (last.t_ms.saturating_sub(start) >= ms(window)).then_some(start)
+}
+
+pub async fn run(settings: &Settings, d: &LabDrill) -> anyhow::Result<Exit> {
+    let runbook = crate::runbook::load_any(&d.runbook)
+        .map_err(|e| crate::error::ExitError::new(Exit::Usage, e.to_string()))?;
+    stderr_line(&format!(
+        "[drill] building a lab of {} control plane(s) and {} workers with the incident ready...",
+        d.control_planes, d.workers
+    ));
+    let spec = LabSpec {
+        incident: true,
+        ..LabSpec::new(d.control_planes, d.workers)
+    };
+    let lab = tokio::task::spawn_blocking(move || Lab::build(&spec))
+        .await?
+        .map_err(|e| {
+            crate::error::ExitError::new(
+                Exit::Usage,
+                format!(
+                    "cannot build the lab (it needs root, ip, nft, sshd, openssl, python3, etcd, curl): {e:#}"
+                ),
+            )
+        })?;
+    let lab = Arc::new(lab);
+    let result = drill(settings, d, &runbook, &lab).await;
+    stderr_line("[drill] tearing the lab down...");
+    match Arc::try_unwrap(lab) {
+        Ok(lab) => tokio::task::spawn_blocking(move || lab.teardown()).await??,
+        Err(lab) => drop(lab),
+    }
+    result
+}
+
+async fn drill(
+    settings: &Settings,
+    d: &LabDrill,
+    runbook: &crate::runbook::Runbook,
+    lab: &Arc<Lab>,
+) -> anyhow::Result<Exit> {
+    let before = fleet_state(lab)?;
+    let started_at = SystemTime::now();
+    let t0 = Instant::now();
+    let ca = std::fs::read(lab.ca_cert()).context("reading the lab's CA")?;
+    let sampler = Sampler::new(
+        &lab.api_endpoints(),
+        Some(TLS_SERVER_NAME),
+        Some(&ca),
+        Some(Arc::clone(lab)),
+        t0,
+    )?;
+    let samples = sampler.samples();
+    let sampling = tokio::spawn(sampler.run());
+    let threshold_ms = d.latency_threshold.as_secs_f64() * 1000.0;
+
+    // The incident.
+    let inject_lab = Arc::clone(lab);
+    tokio::task::spawn_blocking(move || inject_lab.inject_incident()).await??;
+    stderr_line(&format!(
+        "[drill] injected: {WORKLOAD_NAMESPACE}/{WORKLOAD_NAME} created through the API; waiting for the API servers to saturate..."
+    ));
+    let detect_ms = wait_for(&samples, d.detect_timeout, |s| {
+        s.last()
+            .filter(|l| !l.ready && l.p99_ms.is_some_and(|p| p > threshold_ms))
+            .map(|l| l.t_ms)
+    })
+    .await;
+    let Some(detect_ms) = detect_ms else {
+        sampling.abort();
+        let last = snapshot(&samples).last().cloned();
+        bail!(
+            "the incident did not reproduce within {}: the API servers never failed /readyz with \
+             p99 over {} ms (last sample: {last:?})",
+            humantime::format_duration(d.detect_timeout),
+            threshold_ms
+        );
+    };
+    stderr_line(&format!(
+        "[drill] detected at {:.1}s: /readyz failing, p99 over {threshold_ms:.0} ms; running {}",
+        Duration::from_millis(detect_ms).as_secs_f64(),
+        runbook.name
+    ));
+
+    // The run.
+    let mut lab_settings = settings.clone();
+    lab_settings.inventory = Some(lab.inventory_path());
+    let ssh = SshArgs {
+        no_agent: true,
+        ..SshArgs::default()
+    };
+    let args = RunArgs {
+        plan: PlanArgs {
+            runbook: d.runbook.clone(),
+            params: lab_params(runbook, lab, &d.params),
+        },
+        yes: true,
+        dry_run: false,
+        engine: EngineArgs { retries: 2 },
+        ssh: ssh.clone(),
+    };
+    let run_id = crate::journal::new_run_id();
+    let requests_before = breakglass_requests(lab);
+    let run_start_ms = ms(t0.elapsed());
+    let run_exit = crate::commands::run::run_as(
+        &lab_settings,
+        &args,
+        Arc::new(DrillOperator),
+        run_id.clone(),
+    )
+    .await;
+    let run_end_ms = ms(t0.elapsed());
+    let api_requests = breakglass_requests(lab).saturating_sub(requests_before);
+    let run_exit = match run_exit {
+        Ok(e) => e,
+        Err(e) => {
+            stderr_line(&format!("[drill] the run failed: {e:#}"));
+            Exit::TargetsFailed
+        }
+    };
+    stderr_line(&format!(
+        "[drill] run {run_id} ended (exit {}) after {:.1}s; waiting for recovery ({} healthy)...",
+        run_exit.code(),
+        Duration::from_millis(run_end_ms - run_start_ms).as_secs_f64(),
+        humantime::format_duration(d.recovery_window)
+    ));
+    let recovered_ms = wait_for(&samples, d.recovery_timeout + d.recovery_window, |s| {
+        recovered_at(s, run_start_ms, threshold_ms, d.recovery_window)
+    })
+    .await;
+
+    let journal = settings.journal_root.join(&run_id).join("journal.jsonl");
+    let tl = timeline::read(&journal, started_at).unwrap_or_default();
+
+    // Undo, and the fleet as it was.
+    let restored = if d.undo {
+        stderr_line(&format!("[drill] undoing run {run_id}..."));
+        let undo = UndoArgs {
+            run: run_id.clone(),
+            step: None,
+            yes: true,
+            allow_inventory_change: false,
+            engine: EngineArgs { retries: 2 },
+            ssh,
+        };
+        if let Err(e) = crate::commands::run::undo(&lab_settings, &undo).await {
+            stderr_line(&format!("[drill] undo failed: {e:#}"));
+        }
+        let after_lab = Arc::clone(lab);
+        let after = tokio::task::spawn_blocking(move || fleet_state(&after_lab)).await??;
+        let diff = differences(&before, &after);
+        for line in &diff {
+            stderr_line(&format!("[drill] not restored: {line}"));
+        }
+        Some(diff.is_empty())
+    } else {
+        None
+    };
+    sampling.abort();
+
+    let mut record = DrillRecord {
+        runbook: runbook.name.clone(),
+        run_id: Some(run_id.clone()),
+        started_at: humantime::format_rfc3339_millis(started_at).to_string(),
+        fleet: "lab".to_owned(),
+        workers: d.workers,
+        control_planes: d.control_planes,
+        detect_ms: Some(detect_ms),
+        run_start_ms: Some(run_start_ms),
+        first_effect_ms: tl.first_block_done_ms,
+        recovered_ms,
+        latency_threshold_ms: threshold_ms,
+        recovery_window_ms: ms(d.recovery_window),
+        breakglass_api_requests: api_requests,
+        ssh_logins_per_node: None,
+        samples: snapshot(&samples),
+        steps: tl.steps.clone(),
+        expectations: Vec::new(),
+        verdict: String::new(),
+        restored,
+    };
+    record.expectations = d
+        .expect
+        .iter()
+        .map(|e| expect::judge(e, &record, tl.failed_targets))
+        .collect();
+    let held = record.expectations.iter().all(|e| e.held);
+    record.verdict = match recovered_ms {
+        Some(t) => format!(
+            "recovered {:.1}s after the run started",
+            Duration::from_millis(t.saturating_sub(run_start_ms)).as_secs_f64()
+        ),
+        None => format!(
+            "not recovered within {} of the run's end",
+            humantime::format_duration(d.recovery_timeout)
+        ),
+    };
+    let dir = d
+        .report_dir
+        .clone()
+        .unwrap_or_else(|| settings.journal_root.join(&run_id).join("drill"));
+    let paths = report::write(&record, &dir)?;
+    crate::output::stdout_line(&report::terminal_summary(&record, &paths));
+    Ok(
+        if recovered_ms.is_some() && restored != Some(false) && held {
+            Exit::Success
+        } else {
+            Exit::Policy
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(t_ms: u64, ready: bool, p99: f64) -> Sample {
+        Sample {
+            t_ms,
+            ready,
+            p50_ms: Some(p99 / 2.0),
+            p99_ms: Some(p99),
+            error_rate: 0.0,
+            throttled_per_s: 0.0,
+            inflight: 0,
+            agent_pods: 0,
+            nodes_connected: 0,
+        }
+    }
+
+    #[test]
+    fn recovery_starts_after_the_last_bad_sample_once_the_window_has_passed() {
+        let w = Duration::from_secs(2);
+        let mut s: Vec<Sample> = (0..10).map(|i| sample(i * 250, false, 5000.0)).collect();
+        s.extend((10..14).map(|i| sample(i * 250, true, 100.0)));
+        // Good since 2500 ms, observed until 3250: not yet 2 s.
+        assert_eq!(recovered_at(&s, 0, 1000.0, w), None);
+        s.extend((14..30).map(|i| sample(i * 250, true, 100.0)));
+        assert_eq!(recovered_at(&s, 0, 1000.0, w), Some(2500));
+        // A relapse moves it.
+        s.push(sample(7500, true, 1500.0));
+        s.extend((31..45).map(|i| sample(i * 250, true, 100.0)));
+        assert_eq!(recovered_at(&s, 0, 1000.0, w), Some(7750));
+    }
+}
