@@ -327,6 +327,7 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_se
 complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "demo" -d 'A short drill: the reference incident on a fresh lab, `apiserver-overload` run against it, recovery measured, undone, a report written (`drill --lab apiserver-overload`)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -s p -l param -d 'A runbook parameter, `name=value` (repeatable); on a lab the lab\'s own are filled in' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l stop-if -d 'Without --lab: stop the run and undo what it changed when health fails (repeatable): `not_ready=DURATION` (an API endpoint fails /readyz that long), `p99_over=DURATION`' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l workers -d 'Worker nodes of the lab' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l control-planes -d 'Control-plane nodes of the lab' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l report-dir -d 'Where the report goes (default: the run\'s journal directory, `drill/`)' -r -F
@@ -335,13 +336,23 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l latency-
 complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l recovery-window -d 'How long the API must stay ready and fast to count as recovered' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l recovery-timeout -d 'How long after the run to wait for recovery' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l detect-timeout -d 'How long the injected incident may take to saturate the API servers' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -s f -l concurrency -d 'Hosts contacted at once' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l connect-timeout -d 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -s t -l command-timeout -d 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l known-hosts -d 'OpenSSH `known_hosts` file used to verify host keys [default: `~/.ssh/known_hosts`]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -s k -l identity -d 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l max-output -d 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l rate -d 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec, inventory check and health]' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"
 complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l journal-dir -d 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
-complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l lab -d 'Build the lab and inject the incident (root). Required for now: drills against a real inventory are not implemented yet'
+complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l lab -d 'Build the lab and inject the incident (root). Without it the drill runs against the inventory (`-i`) and the runbook\'s `-p cluster=NAME`, with --stop-if conditions'
 complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l no-undo -d 'Leave the run\'s changes in place (the lab is still torn down)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l accept-new-host-keys -d 'Accept and record host keys not yet known (a changed key is still refused)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l no-agent -d 'Do not use keys from ssh-agent'
+complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l sudo -d 'Run the command through `sudo -n` when the SSH user is not root'
 complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -s h -l help -d 'Print help'
 complete -c breakglass -n "__fish_breakglass_using_subcommand completions" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F

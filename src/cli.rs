@@ -199,10 +199,16 @@ The report (report.html, report.md, report.json) goes to --report-dir, default
 JOURNAL/RUN/drill. Exit 0 when the API recovered, the fleet was restored and every --expect
 held; 3 otherwise.
 
+Without --lab the drill runs against the inventory (-i) like `run --yes`, journaled, sampling
+the /readyz of the runbook cluster's API endpoints; a --stop-if condition that trips stops the
+run (as Ctrl-C would) and undoes what it changed.
+
 Examples:
   breakglass drill --lab apiserver-overload
   breakglass drill --lab apiserver-overload --workers 40 --expect recovered_within=2m \\
-      --expect api_requests_max=50";
+      --expect api_requests_max=50
+  breakglass -i staging.toml drill workload-removal -p cluster=staging -p namespace=monitoring \\
+      -p daemonset=telemetry-agent --stop-if not_ready=10s --expect failed_targets=0";
 
 #[derive(Debug, Args)]
 pub struct DrillArgs {
@@ -213,10 +219,15 @@ pub struct DrillArgs {
     #[arg(short = 'p', long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
     pub params: Vec<(String, String)>,
 
-    /// Build the lab and inject the incident (root). Required for now: drills against a real
-    /// inventory are not implemented yet
+    /// Build the lab and inject the incident (root). Without it the drill runs against the
+    /// inventory (`-i`) and the runbook's `-p cluster=NAME`, with --stop-if conditions
     #[arg(long, env = "BREAKGLASS_DRILL_LAB")]
     pub lab: bool,
+
+    /// Without --lab: stop the run and undo what it changed when health fails (repeatable):
+    /// `not_ready=DURATION` (an API endpoint fails /readyz that long), `p99_over=DURATION`
+    #[arg(long = "stop-if", env = "BREAKGLASS_STOP_IF", value_delimiter = ',', value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub stop_if: Vec<(String, String)>,
 
     /// Worker nodes of the lab
     #[arg(long, env = "BREAKGLASS_LAB_WORKERS", default_value_t = 20)]
@@ -254,6 +265,9 @@ pub struct DrillArgs {
     /// Leave the run's changes in place (the lab is still torn down)
     #[arg(long, env = "BREAKGLASS_NO_UNDO")]
     pub no_undo: bool,
+
+    #[command(flatten)]
+    pub ssh: SshArgs,
 }
 
 #[derive(Debug, Args)]

@@ -106,3 +106,100 @@ fn a_lab_drill_saturates_the_api_recovers_it_and_restores_the_fleet() {
     // `lab down`: nothing left behind.
     assert_eq!(lab_namespaces(), before);
 }
+
+/// A drill against an inventory (the lab's, without `--lab`): a step makes the API server stop
+/// answering the operator, the `not_ready` stop condition trips, the run stops before its next
+/// step, and the block it had placed is undone.
+#[test]
+fn a_drill_whose_stop_condition_trips_stops_the_run_and_undoes_it() {
+    let lab = breakglass::lab::netns::Lab::build(&breakglass::lab::netns::LabSpec {
+        default_pods: false,
+        start_kubelets: false,
+        ..breakglass::lab::netns::LabSpec::new(1, 1)
+    })
+    .expect("lab (needs root, ip, nft, sshd, openssl, python3)");
+    let s = Scratch::new();
+    let operator = lab.operator_address();
+    let rb = s.write(
+        "drill-stop.toml",
+        &format!(
+            r#"name = "drill-stop"
+summary = "a block, then a step that breaks /readyz for the operator"
+
+[params.cluster]
+type = "string"
+default = "lab"
+help = "cluster"
+
+[[steps]]
+id = "block"
+action = "firewall.block"
+targets = "cluster=${{cluster}},role=control-plane"
+[steps.with]
+ports = [10250]
+allow = ["{operator}/32"]
+revert_after = "10m"
+
+[[steps]]
+id = "break-readyz"
+action = "ssh.exec"
+targets = "cluster=${{cluster}},role=control-plane"
+timeout = "8s"
+[steps.with]
+command = "nft add table inet drilltest && nft add chain inet drilltest in '{{ type filter hook input priority -50; }}' && nft add rule inet drilltest in ip saddr {operator} tcp dport 6443 drop && sleep 30"
+
+[[steps]]
+id = "never"
+action = "ssh.exec"
+targets = "cluster=${{cluster}},role=control-plane"
+[steps.with]
+command = "true"
+"#
+        ),
+    );
+    let report = s.path().join("report");
+    let out = s
+        .bg_with(lab.inventory_path())
+        .arg("drill")
+        .arg(&rb)
+        .args(["-p", "cluster=lab", "--stop-if", "not_ready=1s"])
+        .args(["--recovery-timeout", "1s", "--recovery-window", "1s"])
+        .arg("--report-dir")
+        .arg(&report)
+        .run();
+    assert_eq!(
+        out.code, 3,
+        "--- stdout\n{}\n--- stderr\n{}",
+        out.stdout, out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("stop condition tripped: an API endpoint failed /readyz for 1s"),
+        "{}",
+        out.stderr
+    );
+    let r: Value = serde_json::from_str(
+        &std::fs::read_to_string(report.join("report.json")).expect("report.json"),
+    )
+    .expect("parses");
+    assert!(
+        r["verdict"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("stopped") && v.ends_with("undone")),
+        "{r}"
+    );
+    assert_eq!(r["restored"], true);
+    let steps: Vec<&str> = r["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter_map(|s| s["id"].as_str())
+        .collect();
+    assert!(!steps.contains(&"never"), "{steps:?}");
+    // The block is gone from the control plane (undo), the test's own table is still there.
+    let ruleset = lab.sh("cp1", "nft list tables").expect("nft");
+    let tables = String::from_utf8_lossy(&ruleset.stdout);
+    assert!(!tables.contains("breakglass"), "{tables}");
+    assert!(tables.contains("drilltest"), "{tables}");
+    lab.teardown().expect("teardown");
+}

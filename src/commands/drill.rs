@@ -1,27 +1,49 @@
 //! `breakglass drill`: the arguments checked and handed to `drill::lab`.
 
 use crate::cli::DrillArgs;
-use crate::drill::expect;
 use crate::drill::lab::LabDrill;
+use crate::drill::{expect, staging};
 use crate::error::{Exit, ExitError};
 use crate::settings::Settings;
 
 pub async fn drill(settings: &Settings, args: &DrillArgs) -> anyhow::Result<Exit> {
-    if !args.lab {
-        return Err(ExitError::new(
-            Exit::Usage,
-            "drills against a real inventory are not implemented yet; use --lab (root) to \
-             rehearse on a lab built on this machine",
-        )
-        .into());
-    }
-    super::lab::check_size(args.workers, args.control_planes)?;
     let expect = args
         .expect
         .iter()
         .map(|(k, v)| expect::parse(k, v))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ExitError::new(Exit::Usage, e))?;
+    if !args.lab {
+        let stop_if = args
+            .stop_if
+            .iter()
+            .map(|(k, v)| staging::parse_stop(k, v))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ExitError::new(Exit::Usage, e))?;
+        return staging::run(
+            settings,
+            &staging::StagingDrill {
+                runbook: args.runbook.clone(),
+                params: args.params.clone(),
+                report_dir: args.report_dir.clone(),
+                expect,
+                stop_if,
+                latency_threshold: args.latency_threshold,
+                recovery_window: args.recovery_window,
+                recovery_timeout: args.recovery_timeout,
+                ssh: args.ssh.clone(),
+            },
+        )
+        .await;
+    }
+    if !args.stop_if.is_empty() {
+        return Err(ExitError::new(
+            Exit::Usage,
+            "--stop-if is for drills against an inventory; a lab drill always runs to the end",
+        )
+        .into());
+    }
+    super::lab::check_size(args.workers, args.control_planes)?;
     crate::drill::lab::run(
         settings,
         &LabDrill {

@@ -108,7 +108,7 @@ struct Started {
     human: Option<Arc<HumanObserver>>,
 }
 
-fn start(settings: &Settings, journal: Journal) -> Started {
+fn start(settings: &Settings, journal: Journal, cancel: Cancel) -> Started {
     let journal = Arc::new(journal);
     let human = (!settings.json()).then(|| Arc::new(HumanObserver::new(settings.progress)));
     let observer: Arc<dyn Observer> = match &human {
@@ -119,7 +119,7 @@ fn start(settings: &Settings, journal: Journal) -> Started {
         run_id: journal.run_id().to_owned(),
         journal,
         observer,
-        cancel: Cancel::new(),
+        cancel,
     };
     run.watch_interrupts();
     Started { run, human }
@@ -179,15 +179,24 @@ pub async fn run_with(
     args: &RunArgs,
     operator: Arc<dyn Operator>,
 ) -> anyhow::Result<Exit> {
-    run_as(settings, args, operator, journal::new_run_id()).await
+    run_as(
+        settings,
+        args,
+        operator,
+        journal::new_run_id(),
+        Cancel::new(),
+    )
+    .await
 }
 
-/// [`run_with`] under a run id the caller chose (a drill reads the run's journal afterwards).
+/// [`run_with`] under a run id the caller chose (a drill reads the run's journal afterwards),
+/// stopped like a Ctrl-C when `cancel` is cancelled (a drill's stop condition).
 pub async fn run_as(
     settings: &Settings,
     args: &RunArgs,
     operator: Arc<dyn Operator>,
     run_id: String,
+    cancel: Cancel,
 ) -> anyhow::Result<Exit> {
     let (runbook, plan, inventory) = prepare(settings, &args.plan, &run_id)?;
     if args.dry_run {
@@ -206,7 +215,11 @@ pub async fn run_as(
     if !settings.json() {
         stdout_raw(&crate::output::plan::render(&plan));
     }
-    let started = start(settings, Journal::create(&settings.journal_root, &run_id)?);
+    let started = start(
+        settings,
+        Journal::create(&settings.journal_root, &run_id)?,
+        cancel,
+    );
     let targets: usize = plan.steps.iter().map(plan::PlannedStep::target_count).sum();
     let begin = Event::RunBegin(RunBegin {
         run_id: run_id.clone(),
@@ -275,7 +288,7 @@ pub async fn resume(settings: &Settings, args: &ResumeArgs) -> anyhow::Result<Ex
     if args.rerun_in_doubt {
         done.in_doubt.clear();
     }
-    let started = start(settings, journal);
+    let started = start(settings, journal, Cancel::new());
     let note = Event::Notice {
         message: format!(
             "resumed by {} ({} targets and {} steps already done{})",
@@ -323,7 +336,7 @@ pub async fn undo(settings: &Settings, args: &UndoArgs) -> anyhow::Result<Exit> 
             );
         }
     }
-    let started = start(settings, journal);
+    let started = start(settings, journal, Cancel::new());
     let note = Event::Notice {
         message: format!(
             "undo by {}{}",

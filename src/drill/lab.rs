@@ -19,12 +19,14 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context as _, bail};
 
-use super::expect::{self, Expect};
-use super::model::{DrillRecord, Sample};
-use super::sampler::{PERIOD, Sampler, Samples};
-use super::{report, timeline};
-use crate::actions::context::Operator;
-use crate::cli::{EngineArgs, PlanArgs, RunArgs, SshArgs, UndoArgs};
+use super::common::{
+    DrillOperator, conclude, ms, recovered_at, run_args, snapshot, undo_args, wait_for,
+};
+use super::expect::Expect;
+use super::model::DrillRecord;
+use super::sampler::Sampler;
+use super::timeline;
+use crate::cli::SshArgs;
 use crate::error::Exit;
 use crate::lab::netns::{Lab, LabSpec, Role, TLS_SERVER_NAME, WORKLOAD_NAME, WORKLOAD_NAMESPACE};
 use crate::output::stderr_line;
@@ -43,23 +45,6 @@ pub struct LabDrill {
     pub recovery_timeout: Duration,
     pub detect_timeout: Duration,
     pub undo: bool,
-}
-
-/// Answers every confirmation and pause, saying so.
-struct DrillOperator;
-
-impl Operator for DrillOperator {
-    fn confirm(&self, step: &str, what: &str, expected: &str) -> bool {
-        stderr_line(&format!(
-            "[drill] step {step}: {what}: confirming as \"{expected}\""
-        ));
-        true
-    }
-
-    fn pause(&self, step: &str, _message: &str) -> bool {
-        stderr_line(&format!("[drill] paused at step {step}: continuing"));
-        true
-    }
 }
 
 /// The fleet as the drill found it, to compare after `undo`.
@@ -171,51 +156,6 @@ fn breakglass_requests(lab: &Lab) -> u64 {
         .sum()
 }
 
-fn ms(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-fn snapshot(samples: &Samples) -> Vec<Sample> {
-    samples.lock().map(|s| s.clone()).unwrap_or_default()
-}
-
-fn healthy(s: &Sample, threshold_ms: f64) -> bool {
-    s.ready && s.p99_ms.is_none_or(|p| p <= threshold_ms)
-}
-
-/// Waits until the latest sample satisfies `done`, or `timeout`: the time it did, in ms.
-async fn wait_for(
-    samples: &Samples,
-    timeout: Duration,
-    mut done: impl FnMut(&[Sample]) -> Option<u64>,
-) -> Option<u64> {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if let Some(t) = done(&snapshot(samples)) {
-            return Some(t);
-        }
-        tokio::time::sleep(PERIOD).await;
-    }
-    None
-}
-
-/// The start of the good stretch that follows the last bad sample at or after `from_ms`, once
-/// that stretch has lasted `window`.
-fn recovered_at(
-    samples: &[Sample],
-    from_ms: u64,
-    threshold_ms: f64,
-    window: Duration,
-) -> Option<u64> {
-    let after: Vec<&Sample> = samples.iter().filter(|s| s.t_ms >= from_ms).collect();
-    let last = after.last()?;
-    let start = match after.iter().rposition(|s| !healthy(s, threshold_ms)) {
-        Some(i) => after.get(i + 1)?.t_ms,
-        None => after.first()?.t_ms,
-    };
-    (last.t_ms.saturating_sub(start) >= ms(window)).then_some(start)
-}
-
 pub async fn run(settings: &Settings, d: &LabDrill) -> anyhow::Result<Exit> {
     let runbook = crate::runbook::load_any(&d.runbook)
         .map_err(|e| crate::error::ExitError::new(Exit::Usage, e.to_string()))?;
@@ -303,16 +243,7 @@ async fn drill(
         no_agent: true,
         ..SshArgs::default()
     };
-    let args = RunArgs {
-        plan: PlanArgs {
-            runbook: d.runbook.clone(),
-            params: lab_params(runbook, lab, &d.params),
-        },
-        yes: true,
-        dry_run: false,
-        engine: EngineArgs { retries: 2 },
-        ssh: ssh.clone(),
-    };
+    let args = run_args(&d.runbook, lab_params(runbook, lab, &d.params), ssh.clone());
     let run_id = crate::journal::new_run_id();
     let requests_before = breakglass_requests(lab);
     let run_start_ms = ms(t0.elapsed());
@@ -321,6 +252,7 @@ async fn drill(
         &args,
         Arc::new(DrillOperator),
         run_id.clone(),
+        crate::cancel::Cancel::new(),
     )
     .await;
     let run_end_ms = ms(t0.elapsed());
@@ -349,15 +281,7 @@ async fn drill(
     // Undo, and the fleet as it was.
     let restored = if d.undo {
         stderr_line(&format!("[drill] undoing run {run_id}..."));
-        let undo = UndoArgs {
-            run: run_id.clone(),
-            step: None,
-            yes: true,
-            allow_inventory_change: false,
-            engine: EngineArgs { retries: 2 },
-            ssh,
-        };
-        if let Err(e) = crate::commands::run::undo(&lab_settings, &undo).await {
+        if let Err(e) = crate::commands::run::undo(&lab_settings, &undo_args(&run_id, ssh)).await {
             stderr_line(&format!("[drill] undo failed: {e:#}"));
         }
         let after_lab = Arc::clone(lab);
@@ -393,12 +317,6 @@ async fn drill(
         verdict: String::new(),
         restored,
     };
-    record.expectations = d
-        .expect
-        .iter()
-        .map(|e| expect::judge(e, &record, tl.failed_targets))
-        .collect();
-    let held = record.expectations.iter().all(|e| e.held);
     record.verdict = match recovered_ms {
         Some(t) => format!(
             "recovered {:.1}s after the run started",
@@ -413,47 +331,11 @@ async fn drill(
         .report_dir
         .clone()
         .unwrap_or_else(|| settings.journal_root.join(&run_id).join("drill"));
-    let paths = report::write(&record, &dir)?;
-    crate::output::stdout_line(&report::terminal_summary(&record, &paths));
-    Ok(
-        if recovered_ms.is_some() && restored != Some(false) && held {
-            Exit::Success
-        } else {
-            Exit::Policy
-        },
+    conclude(
+        record,
+        &d.expect,
+        tl.failed_targets,
+        &dir,
+        recovered_ms.is_some() && restored != Some(false),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sample(t_ms: u64, ready: bool, p99: f64) -> Sample {
-        Sample {
-            t_ms,
-            ready,
-            p50_ms: Some(p99 / 2.0),
-            p99_ms: Some(p99),
-            error_rate: 0.0,
-            throttled_per_s: 0.0,
-            inflight: 0,
-            agent_pods: 0,
-            nodes_connected: 0,
-        }
-    }
-
-    #[test]
-    fn recovery_starts_after_the_last_bad_sample_once_the_window_has_passed() {
-        let w = Duration::from_secs(2);
-        let mut s: Vec<Sample> = (0..10).map(|i| sample(i * 250, false, 5000.0)).collect();
-        s.extend((10..14).map(|i| sample(i * 250, true, 100.0)));
-        // Good since 2500 ms, observed until 3250: not yet 2 s.
-        assert_eq!(recovered_at(&s, 0, 1000.0, w), None);
-        s.extend((14..30).map(|i| sample(i * 250, true, 100.0)));
-        assert_eq!(recovered_at(&s, 0, 1000.0, w), Some(2500));
-        // A relapse moves it.
-        s.push(sample(7500, true, 1500.0));
-        s.extend((31..45).map(|i| sample(i * 250, true, 100.0)));
-        assert_eq!(recovered_at(&s, 0, 1000.0, w), Some(7750));
-    }
 }

@@ -4,9 +4,11 @@
 //! run's steps back from its journal; `expect.rs` judges `--expect`; `report.rs` writes
 //! `report.html`, `report.md` and `report.json` from the record (`model.rs`).
 
+pub mod common;
 pub mod expect;
 pub mod lab;
 pub mod model;
 pub mod report;
 pub mod sampler;
+pub mod staging;
 pub mod timeline;
