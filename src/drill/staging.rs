@@ -52,29 +52,28 @@ pub fn parse_stop(name: &str, value: &str) -> Result<StopIf, String> {
 /// Why `samples` trip `stop`, if they do: judged on the trailing samples.
 pub fn tripped(stop: StopIf, samples: &[Sample]) -> Option<String> {
     let last = samples.last()?;
-    let (cond, lasting, what): (Box<dyn Fn(&Sample) -> bool>, Duration, String) = match stop {
+    let bad = |s: &Sample| match stop {
+        StopIf::NotReady(_) => !s.ready,
+        StopIf::P99Over(d) => s.p99_ms.is_some_and(|p| p > d.as_secs_f64() * 1000.0),
+    };
+    let (lasting, what) = match stop {
         StopIf::NotReady(d) => (
-            Box::new(|s: &Sample| !s.ready),
             d,
             format!(
                 "an API endpoint failed /readyz for {}",
                 humantime::format_duration(d)
             ),
         ),
-        StopIf::P99Over(d) => {
-            let limit = d.as_secs_f64() * 1000.0;
-            (
-                Box::new(move |s: &Sample| s.p99_ms.is_some_and(|p| p > limit)),
-                P99_PERSISTENCE,
-                format!(
-                    "p99 latency over {} for {}",
-                    humantime::format_duration(d),
-                    humantime::format_duration(P99_PERSISTENCE)
-                ),
-            )
-        }
+        StopIf::P99Over(d) => (
+            P99_PERSISTENCE,
+            format!(
+                "p99 latency over {} for {}",
+                humantime::format_duration(d),
+                humantime::format_duration(P99_PERSISTENCE)
+            ),
+        ),
     };
-    let since = samples.iter().rev().take_while(|s| cond(s)).last()?;
+    let since = samples.iter().rev().take_while(|s| bad(s)).last()?;
     (last.t_ms.saturating_sub(since.t_ms) >= ms(lasting)).then_some(what)
 }
 
