@@ -203,7 +203,7 @@ pub async fn run_with(
     if !settings.json() {
         stdout_raw(&crate::output::plan::render(&plan));
     }
-    let started = start(settings, Journal::create(&settings.journal_root, &run_id)?);
+    let started = start(settings, super::new_journal(settings, &run_id)?);
     let targets: usize = plan.steps.iter().map(plan::PlannedStep::target_count).sum();
     let begin = Event::RunBegin(RunBegin {
         run_id: run_id.clone(),
@@ -229,8 +229,9 @@ pub async fn run_with(
 }
 
 fn open_history(settings: &Settings, run: &str) -> anyhow::Result<(Journal, History)> {
-    let journal = Journal::open(&settings.journal_root, run)?;
-    let records = journal::read(journal.dir())?;
+    let (key, trust) = journal::operator_key(&settings.journal_root)?;
+    let journal = Journal::open(&settings.journal_root, run, &key, &trust)?;
+    let records = journal::read_trusted(journal.dir(), &trust)?;
     Ok((journal, History::from_records(records)?))
 }
 

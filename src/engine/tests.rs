@@ -17,7 +17,7 @@ use crate::actions::context::{Context, Operator, Reach};
 use crate::actions::contract::{Action, ActionFailure, Applied, Node};
 use crate::error::Exit;
 use crate::inventory::{Format, Host, Inventory};
-use crate::journal::{self, Journal};
+use crate::journal::{self, Journal, OperatorKey};
 use crate::outcome::{Mode, Outcome, StepStatus};
 use crate::runbook::{Runbook, bind, resolve};
 use crate::transport::ssh::{self, Captured, ExecResult};
@@ -251,7 +251,9 @@ impl Harness {
         let plan = plan::build(resolved, &inventory, &run_id).expect("plan");
         let observer = Arc::new(Collect::default());
         let run = Run {
-            journal: Arc::new(Journal::create(&root, &run_id).expect("journal")),
+            journal: Arc::new(
+                Journal::create(&root, &run_id, &OperatorKey::for_tests()).expect("journal"),
+            ),
             run_id,
             observer: Arc::clone(&observer) as Arc<dyn Observer>,
             cancel: Cancel::new(),
