@@ -339,6 +339,9 @@ pub struct ExecArgs {
     pub command: Vec<String>,
 
     /// Also write each host's output to DIR/HOST.out and DIR/HOST.err (and the status to DIR/HOST.status)
+    ///
+    /// The files are created 0600 (DIR 0700 when it is made) and renamed into place, so a
+    /// symlink or link already at DIR/HOST.out is replaced, never written through.
     #[arg(long, env = "BREAKGLASS_OUT_DIR", value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
 

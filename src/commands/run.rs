@@ -37,7 +37,8 @@ impl Operator for TerminalOperator {
         stderr_line(&format!("\nStep {step} will change the fleet: {what}."));
         let _ = write!(
             std::io::stderr(),
-            "Type the cluster name ({expected}) to continue, anything else to stop: "
+            "Type the cluster name ({}) to continue, anything else to stop: ",
+            crate::output::neutralize(expected)
         );
         let _ = std::io::stderr().flush();
         read_answer().is_some_and(|a| a == expected)
