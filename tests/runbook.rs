@@ -237,6 +237,23 @@ fn confirmation_must_type_the_cluster_name() {
         "{}",
         out.stdout
     );
+    // The word to type is never empty, and always a cluster of the inventory: refused before
+    // the plan is shown, nothing journaled.
+    for (cluster, needle) in [
+        ("", "parameter `cluster` is empty"),
+        (
+            "prod",
+            "parameter `cluster` is `prod`, which is not a cluster of inventory",
+        ),
+    ] {
+        f.bg()
+            .args(["run", "--yes"])
+            .arg(&rb)
+            .args(["-p", &format!("cluster={cluster}")])
+            .run()
+            .code(2)
+            .stderr_has(needle);
+    }
 }
 
 const POLICY: &str = r#"
@@ -445,7 +462,7 @@ fn runbook_list_show_and_validate_from_the_command_line() {
         .run()
         .ok();
     for needle in [
-        "cluster (string, required)",
+        "cluster (cluster, required)",
         "allow_cidrs (cidr_list, required)",
         "block-admin-api",
         "unblock-admin-api",
