@@ -121,6 +121,18 @@ fn journal_holds_digests_not_output() {
     assert!(text.contains("inventory_digest"));
 }
 
+/// `resume`, `undo` and `confirm` of `run`: the verbs that act on the fleet from a journal.
+fn act_on(s: &Scratch, run: &str) -> Vec<crate::support::Ran> {
+    [
+        &["resume", run][..],
+        &["undo", run, "--yes"],
+        &["confirm", run],
+    ]
+    .into_iter()
+    .map(|verb| s.bg().args(verb).run())
+    .collect()
+}
+
 #[test]
 fn runs_others_could_write_or_sign_are_refused_and_verify_says_whose_key_signed() {
     use std::os::unix::fs::PermissionsExt;
@@ -147,15 +159,8 @@ fn runs_others_could_write_or_sign_are_refused_and_verify_says_whose_key_signed(
     let dir = s.journal_dir().join(&run);
     for path in [&dir, &s.journal_dir()] {
         chmod(path, 0o777);
-        for verb in [
-            &["resume", &run][..],
-            &["undo", &run, "--yes"],
-            &["confirm", &run],
-        ] {
-            s.bg()
-                .args(verb)
-                .run()
-                .code(4)
+        for out in act_on(&s, &run) {
+            out.code(4)
                 .stderr_has(&format!("refusing {}", path.display()))
                 .stderr_has(&format!("chmod go-w {}", path.display()));
         }
@@ -202,15 +207,8 @@ fn runs_others_could_write_or_sign_are_refused_and_verify_says_whose_key_signed(
         .run()
         .code(4)
         .stderr_has("neither yours nor listed in");
-    for verb in [
-        &["resume", &theirs][..],
-        &["undo", &theirs, "--yes"],
-        &["confirm", &theirs],
-    ] {
-        s.bg()
-            .args(verb)
-            .run()
-            .code(4)
+    for out in act_on(&s, &theirs) {
+        out.code(4)
             .stderr_has(&format!("run {theirs} cannot be trusted"));
     }
     // Trusted once listed.

@@ -323,6 +323,11 @@ mod tests {
         send_sync::<Journal>();
     };
 
+    /// Opens a run as the tests' operator, who trusts only the tests' key.
+    fn open_run(root: &Path, run: &str) -> Result<Journal, JournalError> {
+        Journal::open(root, run, &OperatorKey::for_tests(), &Trust::for_tests())
+    }
+
     #[test]
     fn create_append_reopen_continues_the_chain() {
         let tmp = tempfile::tempdir().expect("tempdir");
@@ -338,8 +343,7 @@ mod tests {
         );
         assert_eq!(journal.append(&json!({"type": "step"})).expect("append"), 1);
         drop(journal);
-        let journal = Journal::open(&root, "r1", &OperatorKey::for_tests(), &Trust::for_tests())
-            .expect("open");
+        let journal = open_run(&root, "r1").expect("open");
         assert!(journal.notes().is_empty());
         assert_eq!(
             journal.append(&json!({"type": "run_end"})).expect("append"),
@@ -360,13 +364,7 @@ mod tests {
     fn second_create_or_open_is_refused() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let journal = Journal::create(tmp.path(), "r1", &OperatorKey::for_tests()).expect("create");
-        let err = Journal::open(
-            tmp.path(),
-            "r1",
-            &OperatorKey::for_tests(),
-            &Trust::for_tests(),
-        )
-        .expect_err("locked");
+        let err = open_run(tmp.path(), "r1").expect_err("locked");
         assert!(
             matches!(err, JournalError::Locked { ref run } if run == "r1"),
             "{err}"
@@ -376,21 +374,9 @@ mod tests {
         drop(journal);
         let err = Journal::create(tmp.path(), "r1", &OperatorKey::for_tests()).expect_err("exists");
         assert!(matches!(err, JournalError::Exists { .. }), "{err}");
-        let err = Journal::open(
-            tmp.path(),
-            "r2",
-            &OperatorKey::for_tests(),
-            &Trust::for_tests(),
-        )
-        .expect_err("missing");
+        let err = open_run(tmp.path(), "r2").expect_err("missing");
         assert!(matches!(err, JournalError::NotFound { .. }), "{err}");
-        let journal = Journal::open(
-            tmp.path(),
-            "r1",
-            &OperatorKey::for_tests(),
-            &Trust::for_tests(),
-        )
-        .expect("unlocked after drop");
+        let journal = open_run(tmp.path(), "r1").expect("unlocked after drop");
         drop(journal);
     }
 
@@ -417,13 +403,7 @@ mod tests {
         let path = tmp.path().join("r1").join(JOURNAL_FILE);
         let text = std::fs::read_to_string(&path).expect("read");
         std::fs::write(&path, text.replacen("\"replicas\":1", "\"replicas\":9", 1)).expect("edit");
-        let err = Journal::open(
-            tmp.path(),
-            "r1",
-            &OperatorKey::for_tests(),
-            &Trust::for_tests(),
-        )
-        .expect_err("corrupt");
+        let err = open_run(tmp.path(), "r1").expect_err("corrupt");
         assert!(
             matches!(err, JournalError::Corrupt { line: Some(2), .. }),
             "{err}"
@@ -442,13 +422,7 @@ mod tests {
         let records = read(&dir).expect("read");
         // head one behind, and a torn line after it is impossible; test each separately.
         head::rewind(&dir, &records, 2, &OperatorKey::for_tests());
-        let journal = Journal::open(
-            tmp.path(),
-            "r1",
-            &OperatorKey::for_tests(),
-            &Trust::for_tests(),
-        )
-        .expect("open");
+        let journal = open_run(tmp.path(), "r1").expect("open");
         assert_eq!(journal.notes().len(), 1);
         assert_eq!(journal.append(&json!({"i": 3})).expect("append"), 3);
         drop(journal);
@@ -460,13 +434,7 @@ mod tests {
             .expect("open");
         file.write_all(b"{\"v\":1,\"seq\":4,\"ti").expect("torn");
         drop(file);
-        let journal = Journal::open(
-            tmp.path(),
-            "r1",
-            &OperatorKey::for_tests(),
-            &Trust::for_tests(),
-        )
-        .expect("open");
+        let journal = open_run(tmp.path(), "r1").expect("open");
         assert!(journal.notes()[0].contains("incomplete last line ignored"));
         assert_eq!(journal.append(&json!({"i": 4})).expect("append"), 4);
         drop(journal);
@@ -477,13 +445,7 @@ mod tests {
         // refused (a run killed inside `create`, before its head, journaled nothing to act on).
         std::fs::remove_file(dir.join(HEAD_FILE)).expect("rm head");
         std::fs::write(dir.join(JOURNAL_FILE), "").expect("empty");
-        let err = Journal::open(
-            tmp.path(),
-            "r1",
-            &OperatorKey::for_tests(),
-            &Trust::for_tests(),
-        )
-        .expect_err("no head");
+        let err = open_run(tmp.path(), "r1").expect_err("no head");
         assert!(
             err.to_string().contains("the head file is missing"),
             "{err}"
@@ -520,13 +482,7 @@ mod tests {
         );
         drop(journal);
         // Reopened, the chain continues after the group.
-        let journal = Journal::open(
-            tmp.path(),
-            "r1",
-            &OperatorKey::for_tests(),
-            &Trust::for_tests(),
-        )
-        .expect("open");
+        let journal = open_run(tmp.path(), "r1").expect("open");
         assert!(journal.notes().is_empty(), "{:?}", journal.notes());
         assert_eq!(journal.append_batch(&group).expect("batch"), 7);
         assert_eq!(verify(journal.dir()).expect("verify").records, 11);
@@ -570,13 +526,7 @@ mod tests {
         let Some(root) = std::env::var_os(CHILD_ENV) else {
             return;
         };
-        let journal = Journal::open(
-            Path::new(&root),
-            "run",
-            &OperatorKey::for_tests(),
-            &Trust::for_tests(),
-        )
-        .expect("child: open");
+        let journal = open_run(Path::new(&root), "run").expect("child: open");
         // Some records larger than a page, so a kill can land inside one `write`.
         let big = "x".repeat(256 << 10);
         let event = |i: u64| {
@@ -667,13 +617,7 @@ mod tests {
             behind >= 1,
             "no kill landed between a record and its head update"
         );
-        let journal = Journal::open(
-            tmp.path(),
-            "run",
-            &OperatorKey::for_tests(),
-            &Trust::for_tests(),
-        )
-        .expect("open after kills");
+        let journal = open_run(tmp.path(), "run").expect("open after kills");
         journal.append(&json!({"type": "run_end"})).expect("append");
     }
 }

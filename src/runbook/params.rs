@@ -166,14 +166,7 @@ pub(crate) fn parse_selector(text: &str) -> Result<(), String> {
 /// One label value (`prod-east`): what a parameter that is not a `selector` must be where it is
 /// put into a selector, so that its value can pick hosts only the way the runbook wrote.
 pub(crate) fn single_label_value(text: &str) -> Result<(), String> {
-    let ok = !text.is_empty()
-        && text.len() <= 63
-        && text.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && text.ends_with(|c: char| c.is_ascii_alphanumeric())
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
+    if crate::inventory::is_label_name(text) {
         Ok(())
     } else {
         Err(
