@@ -408,8 +408,8 @@ set edit:completion:arg-completer[breakglass] = {|@words|
             cand --journal-dir 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]'
             cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
             cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'breakglass;journal;help'= {
             cand list 'List runs, newest first'

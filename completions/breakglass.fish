@@ -290,7 +290,7 @@ json\t''"
 complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from verify" -l journal-dir -d 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from verify" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from verify" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
-complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
+complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from help" -f -a "list" -d 'List runs, newest first'
 complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print a run\'s records (human summary, or the raw records with --output json)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Check a run\'s hash chain: detects edited, reordered, missing and truncated records'

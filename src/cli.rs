@@ -26,6 +26,14 @@ Examples:
   breakglass -i fleet.toml --output json exec 'node[001-200] except node007' -- uptime
   breakglass journal verify 20261125T115801Z-3f9a1c";
 
+/// How `resume`, `undo`, `confirm` and `journal verify` decide to trust a run.
+const TRUST_HELP: &str = "\
+Trust: the run's head must be signed by your journal key (made on first use, 0600:
+$BREAKGLASS_JOURNAL_KEY, else ~/.config/breakglass/journal-key.pk8) or by a key listed in
+trusted-journal-keys beside it (`BASE64 comment` per line). resume, undo and confirm also refuse
+a journal or run directory, or a file in it, that another user owns or that group or others
+can write (exit 4, naming the path and the chmod/chown that fixes it).";
+
 /// Out-of-band remediation for an overloaded Kubernetes control plane.
 ///
 /// breakglass reaches nodes directly over SSH by IP, never through cluster DNS, the cluster's load
@@ -109,12 +117,15 @@ pub enum Command {
     Run(RunArgs),
 
     /// Continue an interrupted or stopped run from its journal, skipping finished targets
+    #[command(after_help = TRUST_HELP)]
     Resume(ResumeArgs),
 
     /// Reverse a run's changes from the snapshots in its journal, last step first
+    #[command(after_help = TRUST_HELP)]
     Undo(UndoArgs),
 
     /// Confirm a run's firewall changes: cancel the dead-man timers so the blocks stay
+    #[command(after_help = TRUST_HELP)]
     Confirm(ConfirmArgs),
 
     /// List, show and validate runbooks
@@ -430,6 +441,9 @@ pub struct ExecArgs {
     pub command: Vec<String>,
 
     /// Also write each host's output to DIR/HOST.out and DIR/HOST.err (and the status to DIR/HOST.status)
+    ///
+    /// The files are created 0600 (DIR 0700 when it is made) and renamed into place, so a
+    /// symlink or link already at DIR/HOST.out is replaced, never written through.
     #[arg(long, env = "BREAKGLASS_OUT_DIR", value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
 
@@ -615,6 +629,10 @@ pub enum JournalCommand {
         run: String,
     },
     /// Check a run's hash chain: detects edited, reordered, missing and truncated records
+    ///
+    /// Also checks the head's signature and says whose key signed it; a missing head, or one
+    /// signed by a key you do not trust, fails (exit 4).
+    #[command(after_help = TRUST_HELP)]
     Verify {
         /// Run id
         run: String,

@@ -49,6 +49,7 @@ pub fn run() -> std::process::ExitCode {
 
 fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
     let settings = Settings::resolve(&cli.global)?;
+    output::set_json_stdout(settings.json());
     match cli.command {
         Command::Completions { shell } => Ok(commands::completions::completions(shell)),
         Command::Inventory(InventoryCommand::Show { selector }) => {

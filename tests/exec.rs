@@ -297,8 +297,14 @@ fn jump_host_reaches_the_target_through_the_bastion() {
 
 #[test]
 fn out_dir_and_output_cap() {
+    use std::os::unix::fs::PermissionsExt;
     let f = Fleet::new(29, 2);
     let dir = f.scratch.path().join("out");
+    // A symlink planted where a host's output goes must not be followed: the file it points
+    // to stays as it was.
+    std::fs::create_dir(&dir).expect("mkdir");
+    let victim = f.scratch.write("victim", "precious\n");
+    std::os::unix::fs::symlink(&victim, dir.join("node001.out")).expect("symlink");
     let out = f
         .bg()
         .args(["exec", "all", "--max-output", "1KiB", "--out-dir"])
@@ -322,6 +328,16 @@ fn out_dir_and_output_cap() {
         std::fs::read_to_string(dir.join("node002.status")).expect("status"),
         "ok\n"
     );
+    assert_eq!(
+        std::fs::read_to_string(&victim).expect("victim"),
+        "precious\n",
+        "node output was written through a symlink"
+    );
+    for name in ["node001.out", "node001.err", "node002.status"] {
+        let meta = std::fs::symlink_metadata(dir.join(name)).expect("meta");
+        assert!(meta.file_type().is_file(), "{name}");
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{name}");
+    }
 }
 
 #[test]
@@ -461,4 +477,38 @@ fn first_ctrl_c_stops_launching_and_reports_second_exits_now() {
         .args(["journal", "verify", &b.run_id])
         .run()
         .ok();
+}
+
+#[test]
+fn escape_sequences_from_nodes_are_shown_not_interpreted_and_json_is_unchanged() {
+    let f = Fleet::new(68, 2);
+    // Clear screen, window title, clipboard write (OSC 52) and a carriage return, on stdout
+    // and stderr; node002 also fails, so its stderr reaches the folded output.
+    let cmd = r"printf 'a\033[2J\033]0;pwned\007\033]52;c;ZXZpbA==\007\rb\n'; printf 'e\033[31m\n' >&2; case $SSH_CONNECTION in *' 127.68.0.2 '*) exit 1;; esac";
+    let out = f.bg().args(["exec", "all", "--", cmd]).run().code(1);
+    let both = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        !both.contains('\u{1b}') && !both.contains('\u{7}'),
+        "{both:?}"
+    );
+    assert!(
+        out.stdout
+            .contains(r"a\x1b[2J\x1b]0;pwned\x07\x1b]52;c;ZXZpbA==\x07\rb"),
+        "{}",
+        out.stdout
+    );
+    let out = f
+        .bg()
+        .args(["--output", "json", "exec", "all", "--", cmd])
+        .run()
+        .code(1);
+    let stdouts: Vec<String> = results(&events(&out.stdout))
+        .iter()
+        .filter_map(|r| r.stdout.clone())
+        .collect();
+    assert_eq!(
+        stdouts,
+        vec!["a\u{1b}[2J\u{1b}]0;pwned\u{7}\u{1b}]52;c;ZXZpbA==\u{7}\rb\n"; 2],
+        "JSON must carry the bytes as they were"
+    );
 }

@@ -179,6 +179,10 @@ fn timing(what: &str, d: Duration) {
     eprintln!("timing: {what}: {d:?}");
 }
 
+/// Dead-man timers shorter than the default lower bound (one minute), so that the tests which
+/// wait for a revert take seconds; 10 s is the hard limit.
+const SHORT: &str = "revert_after_limits = [\"10s\", \"1d\"]";
+
 const SEEDED: &str = "nft -f - <<'EOF'\n\
     table ip seeded {\n\
       chain input {\n\
@@ -279,7 +283,7 @@ fn the_dead_man_reverts_on_its_own() {
     let env = Env::new();
     // 15 s, not less: the block must still be up when the run has ended and the probe below
     // runs, on a machine loaded by other tests (5 s was seen expiring first under load 60).
-    let (out, run) = env.run(&env.block_runbook("revert_after = \"15s\""));
+    let (out, run) = env.run(&env.block_runbook(&format!("revert_after = \"15s\"\n{SHORT}")));
     out.ok();
     let armed = Instant::now();
     assert_eq!(
@@ -314,7 +318,7 @@ fn the_dead_man_reverts_on_its_own() {
 #[test]
 fn confirm_cancels_the_dead_man_and_unblock_lifts_the_block() {
     let env = Env::new();
-    let (out, run) = env.run(&env.block_runbook("revert_after = \"10s\""));
+    let (out, run) = env.run(&env.block_runbook(&format!("revert_after = \"10s\"\n{SHORT}")));
     out.ok();
     let armed = Instant::now();
     let started = Instant::now();
@@ -430,6 +434,89 @@ fn guard_rails_refuse_and_change_nothing() {
     );
 }
 
+/// The `undo` result of step `fw` for cp1.
+fn undo_result(out: &Ran) -> TargetResult {
+    events(&out.stdout)
+        .into_iter()
+        .find_map(|e| match e {
+            Event::TargetResult(r) if r.mode == Some(breakglass::outcome::Mode::Undo) => Some(r),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no undo result\n{}\n{}", out.stdout, out.stderr))
+}
+
+#[test]
+fn undo_never_clobbers_a_later_block_and_leaves_alone_a_block_that_was_refused() {
+    let env = Env::new();
+    let undo = |run: &str| {
+        env.bg()
+            .args(["--output", "json", "undo", run, "--yes"])
+            .run()
+    };
+    let (out, first) = env.run(&env.block_runbook(""));
+    out.ok();
+    // A later run blocks the kubelet port too, on top of the first block.
+    let later = env.runbook(
+        "later",
+        "firewall.block",
+        &format!(
+            "ports = [6443, 10250]\nallow = [\"{}\"]\nallow_targets = \"role=control-plane\"",
+            env.lab.operator_address()
+        ),
+    );
+    let (out, second) = env.run(&later);
+    out.ok();
+    let live = env.sh("cp1", "nft -s list table inet breakglass");
+
+    // Undoing the first run would put back the firewall from before it: no block at all.
+    // Refused on cp1, naming the run that changed it since and what differs.
+    let out = undo(&first).code(1);
+    let r = undo_result(&out);
+    let reason = r.reason.unwrap_or_default();
+    assert!(
+        reason.contains(&format!("run {second} step fw")) && reason.contains("changed it since"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("set ports"),
+        "no difference shown: {reason}"
+    );
+    assert_eq!(
+        env.sh("cp1", "nft -s list table inet breakglass"),
+        live,
+        "the later block was clobbered"
+    );
+    assert_eq!(
+        env.probe_from(Some("worker1"), Duration::from_secs(1)),
+        Probe::TimedOut
+    );
+
+    // In the order they were made, both undo: the second gives the firewall (and the
+    // ownership) back to the first, whose undo then lifts it.
+    undo(&second).ok();
+    let out = undo(&first).ok();
+    assert_eq!(undo_result(&out).outcome, breakglass::outcome::Outcome::Ok);
+    assert!(!env.has_table(), "the first undo left its block");
+
+    // A block refused by its guard rails changed nothing: undoing it touches nothing, even
+    // with another run's block live.
+    let (out, live_run) = env.run(&env.block_runbook(""));
+    out.ok();
+    let (out, refused) = env.run(&env.block_runbook("ports = [6443, 22]"));
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    let live = env.sh("cp1", "nft -s list table inet breakglass");
+    let out = undo(&refused).ok();
+    assert!(
+        out.stdout
+            .contains("have nothing to undo: the step was refused there"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(env.sh("cp1", "nft -s list table inet breakglass"), live);
+    undo(&live_run).ok();
+    assert!(!env.has_table());
+}
+
 #[test]
 fn the_iptables_backend_blocks_too() {
     let env = Env::new();
@@ -512,7 +599,7 @@ fn a_second_block_takes_over_the_first_timer_and_its_revert_lifts_both() {
         "widen",
         "firewall.block",
         &format!(
-            "allow = [\"{}\", \"192.0.2.0/24\"]\nallow_targets = \"role=control-plane\"\nrevert_after = \"4s\"",
+            "allow = [\"{}\", \"192.0.2.0/24\"]\nallow_targets = \"role=control-plane\"\nrevert_after = \"10s\"\n{SHORT}",
             env.lab.operator_address()
         ),
     );
@@ -535,7 +622,7 @@ fn a_second_block_takes_over_the_first_timer_and_its_revert_lifts_both() {
         .stdout_has("took over its dead-man timer");
     // The second timer lifts the block entirely, rather than putting the first one back.
     assert!(
-        eventually(Duration::from_secs(20), || env
+        eventually(Duration::from_secs(30), || env
             .probe_from(Some("worker1"), Duration::from_secs(1))
             == Probe::Connected),
         "the block was not reverted"
@@ -553,7 +640,7 @@ fn on_a_systemd_node_the_dead_man_is_a_transient_timer_that_reverts_on_its_own()
     let env = Env::with_systemd_cp1();
     env.sh("cp1", SEEDED);
     let before = env.sh("cp1", "nft -s list ruleset");
-    let (out, run) = env.run(&env.block_runbook("revert_after = \"5s\""));
+    let (out, run) = env.run(&env.block_runbook(&format!("revert_after = \"10s\"\n{SHORT}")));
     let armed = Instant::now();
     let out = out.ok();
     let unit = deadman_unit(&run);
@@ -593,13 +680,13 @@ fn on_a_systemd_node_the_dead_man_is_a_transient_timer_that_reverts_on_its_own()
         "the block was not reverted"
     );
     timing(
-        "revert_after=5s (systemd timer): worker connects again after the run ended",
+        "revert_after=10s (systemd timer): worker connects again after the run ended",
         armed.elapsed(),
     );
-    // The timer was armed before the run ended, and fires 5s (plus up to AccuracySec=1s)
+    // The timer was armed before the run ended, and fires 10s (plus up to AccuracySec=1s)
     // after that.
     assert!(
-        armed.elapsed() >= Duration::from_secs(4),
+        armed.elapsed() >= Duration::from_secs(9),
         "reverted {:?} after the run, before revert_after",
         armed.elapsed()
     );
@@ -626,7 +713,7 @@ fn on_a_systemd_node_the_dead_man_is_a_transient_timer_that_reverts_on_its_own()
 #[test]
 fn on_a_systemd_node_confirm_stops_the_timer_and_unblock_lifts_the_block() {
     let env = Env::with_systemd_cp1();
-    let (out, run) = env.run(&env.block_runbook("revert_after = \"10s\""));
+    let (out, run) = env.run(&env.block_runbook(&format!("revert_after = \"10s\"\n{SHORT}")));
     out.ok();
     let armed = Instant::now();
     let unit = deadman_unit(&run);

@@ -120,3 +120,115 @@ fn journal_holds_digests_not_output() {
     assert!(text.contains("\"operator\":\"tester@"));
     assert!(text.contains("inventory_digest"));
 }
+
+/// `resume`, `undo` and `confirm` of `run`: the verbs that act on the fleet from a journal.
+fn act_on(s: &Scratch, run: &str) -> Vec<crate::support::Ran> {
+    [
+        &["resume", run][..],
+        &["undo", run, "--yes"],
+        &["confirm", run],
+    ]
+    .into_iter()
+    .map(|verb| s.bg().args(verb).run())
+    .collect()
+}
+
+#[test]
+fn runs_others_could_write_or_sign_are_refused_and_verify_says_whose_key_signed() {
+    use std::os::unix::fs::PermissionsExt;
+    let chmod = |p: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    };
+    let s = Scratch::new();
+    let run = run_unreachable(&s);
+    s.bg()
+        .args(["journal", "verify", &run])
+        .run()
+        .ok()
+        .stdout_has("head signed by your key SHA256:");
+    // The key was made on first use, private, outside the journal directory.
+    let key = s.path().join("config/breakglass/journal-key.pk8");
+    let mode = std::fs::metadata(&key)
+        .expect("the key")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    // A run directory, or the journal directory, that others can write: refused by the verbs
+    // that act on a run, with the path and the fix; `run`/`exec` warn before journaling there.
+    let dir = s.journal_dir().join(&run);
+    for path in [&dir, &s.journal_dir()] {
+        chmod(path, 0o777);
+        for out in act_on(&s, &run) {
+            out.code(4)
+                .stderr_has(&format!("refusing {}", path.display()))
+                .stderr_has(&format!("chmod go-w {}", path.display()));
+        }
+        chmod(path, 0o700);
+    }
+    chmod(&s.journal_dir(), 0o775);
+    let out = s
+        .bg()
+        .arg("-i")
+        .arg(s.path().join("fleet.toml"))
+        .args(["exec", "all", "--", "true"])
+        .run()
+        .code(1);
+    assert!(
+        out.stderr.contains("warning: journal directory") && out.stderr.contains("mode 0775"),
+        "{}",
+        out.stderr
+    );
+    chmod(&s.journal_dir(), 0o700);
+
+    // Another operator (another key) journals a run into the same directory: it verifies as a
+    // chain, but this operator's verify, resume, undo and confirm refuse it, naming the key.
+    let mallory = |bg: crate::support::Bg| bg.env("XDG_CONFIG_HOME", s.path().join("mallory"));
+    let out = mallory(s.bg())
+        .arg("-i")
+        .arg(s.path().join("fleet.toml"))
+        .args(["--output", "json", "exec", "all", "--", "true"])
+        .run()
+        .code(1);
+    let theirs = out.json_lines()[0]["run_id"]
+        .as_str()
+        .expect("run id")
+        .to_owned();
+    let verified = mallory(s.bg())
+        .args(["--output", "json", "journal", "verify", &theirs])
+        .run()
+        .ok();
+    let their_key = verified.json_lines()[0]["signer"]
+        .as_str()
+        .expect("signer")
+        .to_owned();
+    s.bg()
+        .args(["journal", "verify", &theirs])
+        .run()
+        .code(4)
+        .stderr_has("neither yours nor listed in");
+    for out in act_on(&s, &theirs) {
+        out.code(4)
+            .stderr_has(&format!("run {theirs} cannot be trusted"));
+    }
+    // Trusted once listed.
+    std::fs::write(
+        s.path().join("config/breakglass/trusted-journal-keys"),
+        format!("{their_key} mallory@bastion\n"),
+    )
+    .expect("trust");
+    s.bg()
+        .args(["journal", "verify", &theirs])
+        .run()
+        .ok()
+        .stdout_has("signed by trusted key SHA256:")
+        .stdout_has("(mallory@bastion)");
+
+    // A deleted head is a failure, not an empty run.
+    std::fs::remove_file(dir.join("head")).expect("rm head");
+    s.bg()
+        .args(["journal", "verify", &run])
+        .run()
+        .code(4)
+        .stderr_has("the head file is missing");
+}

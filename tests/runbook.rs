@@ -237,6 +237,23 @@ fn confirmation_must_type_the_cluster_name() {
         "{}",
         out.stdout
     );
+    // The word to type is never empty, and always a cluster of the inventory: refused before
+    // the plan is shown, nothing journaled.
+    for (cluster, needle) in [
+        ("", "parameter `cluster` is empty"),
+        (
+            "prod",
+            "parameter `cluster` is `prod`, which is not a cluster of inventory",
+        ),
+    ] {
+        f.bg()
+            .args(["run", "--yes"])
+            .arg(&rb)
+            .args(["-p", &format!("cluster={cluster}")])
+            .run()
+            .code(2)
+            .stderr_has(needle);
+    }
 }
 
 const POLICY: &str = r#"
@@ -445,7 +462,7 @@ fn runbook_list_show_and_validate_from_the_command_line() {
         .run()
         .ok();
     for needle in [
-        "cluster (string, required)",
+        "cluster (cluster, required)",
         "allow_cidrs (cidr_list, required)",
         "block-admin-api",
         "unblock-admin-api",
@@ -545,4 +562,48 @@ command = "echo after-the-pause"
         out.stdout
     );
     assert!(out.stdout.contains("after-the-pause"), "{}", out.stdout);
+}
+
+#[test]
+fn a_dead_man_timer_out_of_bounds_is_refused_before_anything_runs() {
+    // `8000y` used to pass validation and abort the process (exit 134) once the blocks were on
+    // every target; `1ms` armed no timer at all. Both are now usage errors at plan time.
+    let s = crate::support::Scratch::new();
+    let inventory = s.write(
+        "inventory.toml",
+        "[[hosts]]\nname = \"cp1\"\naddress = \"127.0.0.1\"\nlabels = { role = \"control-plane\" }\n",
+    );
+    let rb = s.write(
+        "block.toml",
+        "name = \"block\"\nsummary = \"s\"\n\n[params.revert]\ntype = \"duration\"\ndefault = \"20m\"\nhelp = \"h\"\n\n[[steps]]\nid = \"fw\"\naction = \"firewall.block\"\ntargets = \"role=control-plane\"\nconfirm = false\n[steps.with]\nallow = [\"127.0.0.1\"]\nrevert_after = \"${revert}\"\n",
+    );
+    for (value, needle) in [
+        ("8000y", "8000years is outside 1m to 1day"),
+        ("1ms", "1ms is not a whole number of seconds"),
+        ("30s", "30s is outside 1m to 1day"),
+    ] {
+        for verb in [&["plan"][..], &["run", "--yes"]] {
+            s.bg_with(&inventory)
+                .args(verb)
+                .arg(&rb)
+                .args(["-p", &format!("revert={value}")])
+                .run()
+                .code(2)
+                .stderr_has(needle);
+        }
+    }
+    assert!(
+        !s.journal_dir().exists()
+            || std::fs::read_dir(s.journal_dir())
+                .expect("runs")
+                .next()
+                .is_none(),
+        "a run was journaled"
+    );
+    s.bg_with(&inventory)
+        .arg("plan")
+        .arg(&rb)
+        .run()
+        .ok()
+        .stdout_has("auto-revert in 20m unless confirmed");
 }

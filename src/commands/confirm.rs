@@ -33,12 +33,13 @@ use crate::transport::ssh::{self, ExecResult};
 pub async fn confirm(settings: &Settings, args: &ConfirmArgs) -> anyhow::Result<Exit> {
     // The lock is held by a run still in progress (e.g. waiting at a pause): its timers must
     // still be cancellable then, so confirm goes on without appending, and says so.
-    let journal = match Journal::open(&settings.journal_root, &args.run) {
+    let (key, trust) = journal::operator_key(&settings.journal_root)?;
+    let journal = match Journal::open(&settings.journal_root, &args.run, &key, &trust) {
         Ok(j) => Some(j),
         Err(JournalError::Locked { .. }) => None,
         Err(e) => return Err(e.into()),
     };
-    let records = journal::read(&settings.journal_root.join(&args.run))?;
+    let records = journal::read_trusted(&settings.journal_root.join(&args.run), &trust)?;
     let history = History::from_records(records)?;
     let (plan, inventory) = history.plan(true)?;
     check_inventory(&history, &inventory)?;

@@ -7,7 +7,7 @@ use crate::engine::event::RunBegin;
 use crate::engine::exec::ExecJob;
 use crate::engine::{Cancel, Event, Observer, Run};
 use crate::error::Exit;
-use crate::journal::{self, Journal};
+use crate::journal;
 use crate::output::human::HumanObserver;
 use crate::output::json::JsonObserver;
 use crate::settings::Settings;
@@ -20,7 +20,7 @@ pub async fn exec(settings: &Settings, args: &ExecArgs) -> anyhow::Result<Exit> 
     let command = args.command.join(" ");
 
     let run_id = journal::new_run_id();
-    let journal = Arc::new(Journal::create(&settings.journal_root, &run_id)?);
+    let journal = Arc::new(super::new_journal(settings, &run_id)?);
     let human = (!settings.json()).then(|| Arc::new(HumanObserver::new(settings.progress)));
     let observer: Arc<dyn Observer> = match &human {
         Some(h) => Arc::clone(h) as Arc<dyn Observer>,

@@ -117,12 +117,13 @@ pub fn show(settings: &Settings, run: &str) -> anyhow::Result<Exit> {
 
 pub fn verify(settings: &Settings, run: &str) -> anyhow::Result<Exit> {
     let dir = run_dir(settings, run)?;
-    let report = journal::verify(&dir).map_err(journal_error)?;
+    let (_, trust) = journal::operator_key(&settings.journal_root).map_err(journal_error)?;
+    let (report, whose) = journal::verify_trusted(&dir, &trust).map_err(journal_error)?;
     if settings.json() {
-        stdout_line(&serde_json::json!({"type": "journal_verified", "run_id": run, "records": report.records, "last_hash": report.last_hash, "notes": report.notes}).to_string());
+        stdout_line(&serde_json::json!({"type": "journal_verified", "run_id": run, "records": report.records, "last_hash": report.last_hash, "signer": report.signer, "signer_fingerprint": report.signer_fingerprint, "signed_by": whose, "notes": report.notes}).to_string());
     } else {
         stdout_line(&format!(
-            "{run}: ok, {} records, hash chain intact (last {})",
+            "{run}: ok, {} records, hash chain intact (last {}), head signed by {whose}",
             report.records, report.last_hash
         ));
         for note in &report.notes {

@@ -16,6 +16,19 @@ pub mod snapshot;
 
 use crate::error::{Exit, ExitError};
 use crate::inventory::{Host, Inventory, Selector};
+use crate::journal::{Journal, operator_key, root_warning};
+use crate::settings::Settings;
+
+/// The journal of a new run (`run`, `exec`), signed with the operator's key, with a warning on
+/// stderr when others could write the journal directory (`resume`, `undo` and `confirm` will
+/// refuse runs there).
+pub fn new_journal(settings: &Settings, run_id: &str) -> anyhow::Result<Journal> {
+    let (key, _) = operator_key(&settings.journal_root)?;
+    if let Some(warning) = root_warning(&settings.journal_root) {
+        crate::output::stderr_line(&format!("breakglass: warning: {warning}"));
+    }
+    Ok(Journal::create(&settings.journal_root, run_id, &key)?)
+}
 
 /// Parses a selector and returns the hosts it matches, or a usage error that says why.
 pub fn select_hosts(inventory: &Inventory, selector: &str) -> anyhow::Result<Vec<Host>> {

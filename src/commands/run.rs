@@ -37,7 +37,8 @@ impl Operator for TerminalOperator {
         stderr_line(&format!("\nStep {step} will change the fleet: {what}."));
         let _ = write!(
             std::io::stderr(),
-            "Type the cluster name ({expected}) to continue, anything else to stop: "
+            "Type the cluster name ({}) to continue, anything else to stop: ",
+            crate::output::neutralize(expected)
         );
         let _ = std::io::stderr().flush();
         read_answer().is_some_and(|a| a == expected)
@@ -215,11 +216,7 @@ pub async fn run_as(
     if !settings.json() {
         stdout_raw(&crate::output::plan::render(&plan));
     }
-    let started = start(
-        settings,
-        Journal::create(&settings.journal_root, &run_id)?,
-        cancel,
-    );
+    let started = start(settings, super::new_journal(settings, &run_id)?, cancel);
     let targets: usize = plan.steps.iter().map(plan::PlannedStep::target_count).sum();
     let begin = Event::RunBegin(RunBegin {
         run_id: run_id.clone(),
@@ -245,8 +242,9 @@ pub async fn run_as(
 }
 
 fn open_history(settings: &Settings, run: &str) -> anyhow::Result<(Journal, History)> {
-    let journal = Journal::open(&settings.journal_root, run)?;
-    let records = journal::read(journal.dir())?;
+    let (key, trust) = journal::operator_key(&settings.journal_root)?;
+    let journal = Journal::open(&settings.journal_root, run, &key, &trust)?;
+    let records = journal::read_trusted(journal.dir(), &trust)?;
     Ok((journal, History::from_records(records)?))
 }
 

@@ -32,7 +32,11 @@ pub use crate::actions::context::ssh_target;
 pub async fn run(run: &Run, job: ExecJob) -> anyhow::Result<Summary> {
     let started = Instant::now();
     if let Some(dir) = &job.out_dir {
-        std::fs::create_dir_all(dir)
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
             .with_context(|| format!("cannot create --out-dir {}", dir.display()))?;
     }
     let total = job.hosts.len();
@@ -142,10 +146,32 @@ fn write_host_output(dir: &Path, name: &str, result: &ExecResult) -> std::io::Re
     } else {
         safe
     };
-    std::fs::write(dir.join(format!("{safe}.out")), &result.stdout.bytes)?;
-    std::fs::write(dir.join(format!("{safe}.err")), &result.stderr.bytes)?;
-    std::fs::write(
-        dir.join(format!("{safe}.status")),
-        format!("{}\n", result.outcome.describe()),
+    write_private(dir, &format!("{safe}.out"), &result.stdout.bytes)?;
+    write_private(dir, &format!("{safe}.err"), &result.stderr.bytes)?;
+    write_private(
+        dir,
+        &format!("{safe}.status"),
+        format!("{}\n", result.outcome.describe()).as_bytes(),
     )
+}
+
+/// Writes `DIR/NAME` as a new 0600 file and renames it into place: a symlink (or a hard link to
+/// a file elsewhere) already at `DIR/NAME` is replaced, never written through, and the output
+/// of a node (which may hold secrets) is readable by the operator alone.
+fn write_private(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = dir.join(format!(".{name}.{:08x}.tmp", fastrand::u32(..)));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    let written = file
+        .write_all(bytes)
+        .and_then(|()| std::fs::rename(&tmp, dir.join(name)));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }

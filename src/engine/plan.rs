@@ -68,12 +68,75 @@ fn select(inventory: &Inventory, step: &str, selector: &str) -> anyhow::Result<V
     Ok(hosts.into_iter().cloned().collect())
 }
 
+/// The clusters of `inventory`: its `[clusters]` and the clusters its hosts name.
+fn known_clusters(inventory: &Inventory) -> std::collections::BTreeSet<&str> {
+    inventory
+        .clusters
+        .keys()
+        .map(String::as_str)
+        .chain(inventory.hosts.iter().filter_map(|h| h.cluster.as_deref()))
+        .collect()
+}
+
+/// A `cluster` parameter names a cluster of the inventory, and the word a confirmation asks for
+/// is one: never empty, never a name the inventory does not know (the operator would confirm
+/// a change to a cluster that is not the one the steps reach).
+fn check_clusters(runbook: &ResolvedRunbook, inventory: &Inventory) -> anyhow::Result<()> {
+    let known = known_clusters(inventory);
+    let confirms = runbook.steps.iter().any(|s| s.confirm);
+    let mut named: Vec<(&str, &str)> = runbook
+        .params
+        .iter()
+        .filter_map(|(name, v)| match v {
+            crate::runbook::ParamValue::Cluster(c) => Some((name, c.as_str())),
+            _ => None,
+        })
+        .collect();
+    if confirms && let Some(c) = runbook.cluster.as_deref() {
+        named.push(("cluster", c));
+    }
+    for (param, cluster) in named {
+        if cluster.trim().is_empty() {
+            return Err(ExitError::new(
+                Exit::Usage,
+                format!(
+                    "parameter `{param}` is empty, and it is the word a confirmation asks for; \
+                     pass -p {param}=CLUSTER"
+                ),
+            )
+            .into());
+        }
+        if !known.contains(cluster) {
+            let list = if known.is_empty() {
+                "it names none: give its hosts `cluster = \"NAME\"` or add [clusters.NAME]"
+                    .to_owned()
+            } else {
+                format!(
+                    "its clusters are {}",
+                    known.iter().copied().collect::<Vec<_>>().join(", ")
+                )
+            };
+            return Err(ExitError::new(
+                Exit::Usage,
+                format!(
+                    "parameter `{param}` is `{cluster}`, which is not a cluster of inventory {} \
+                     ({list})",
+                    inventory.path.display()
+                ),
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
 /// Binds every step to its hosts and builds its action.
 pub fn build(
     runbook: ResolvedRunbook,
     inventory: &Inventory,
     run_id: &str,
 ) -> anyhow::Result<Plan> {
+    check_clusters(&runbook, inventory)?;
     let mut steps = Vec::new();
     for step in &runbook.steps {
         let ctx = actions::BuildContext {

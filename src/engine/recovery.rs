@@ -190,6 +190,10 @@ pub async fn undo(
     let mut snapshots: BTreeMap<(String, String), Value> = BTreeMap::new();
     let mut order: Vec<(String, String)> = Vec::new();
     let mut undone: HashSet<(String, String)> = HashSet::new();
+    // Targets some attempt may have changed: a snapshot followed by anything but a failure
+    // decided before the change (`nothing_changed`), or by nothing at all (the run died).
+    let mut pending: HashSet<(String, String)> = HashSet::new();
+    let mut changed: HashSet<(String, String)> = HashSet::new();
     for e in history.events() {
         match e {
             Event::Snapshot {
@@ -204,7 +208,20 @@ pub async fn undo(
                 // A snapshot after an undo means a resume changed the target again: an earlier
                 // undo no longer covers it.
                 undone.remove(&key);
+                pending.insert(key.clone());
                 snapshots.insert(key, state);
+            }
+            Event::TargetResult(TargetResult {
+                step: Some(step),
+                mode: Some(Mode::Apply),
+                nothing_changed,
+                target,
+                ..
+            }) => {
+                let key = (step, target);
+                if pending.remove(&key) && !nothing_changed {
+                    changed.insert(key);
+                }
             }
             Event::TargetResult(TargetResult {
                 step: Some(step),
@@ -218,6 +235,7 @@ pub async fn undo(
             _ => {}
         }
     }
+    changed.extend(pending);
     // What the run changed that an undo can restore, over every step (not only `--step`): the
     // run counts as undone once all of it is (see the `run_end` below).
     let mut reversible: HashSet<(String, String)> = HashSet::new();
@@ -226,7 +244,10 @@ pub async fn undo(
         if action.read_only() {
             continue;
         }
-        for key in order.iter().filter(|k| k.0 == planned.step.id) {
+        for key in order
+            .iter()
+            .filter(|k| k.0 == planned.step.id && changed.contains(*k))
+        {
             if snapshots
                 .get(key)
                 .is_some_and(|state| action.inverse(state).is_some())
@@ -248,8 +269,13 @@ pub async fn undo(
         }
         let mut items = Vec::new();
         let mut irreversible = 0;
+        let mut untouched = 0;
         for key in order.iter().rev().filter(|k| k.0 == id) {
             if undone.contains(key) {
+                continue;
+            }
+            if !changed.contains(key) {
+                untouched += 1;
                 continue;
             }
             let Some(state) = snapshots.get(key) else {
@@ -283,6 +309,15 @@ pub async fn undo(
                 Some(inverse) => items.push(UndoItem { target, inverse }),
                 None => irreversible += 1,
             }
+        }
+        if untouched > 0 {
+            run.observer.event(&Event::Notice {
+                message: format!(
+                    "step {id} ({}): {untouched} target(s) have nothing to undo: the step was \
+                     refused there before it changed anything",
+                    planned.step.action.kind()
+                ),
+            });
         }
         if irreversible > 0 {
             run.observer.event(&Event::Notice {

@@ -244,6 +244,8 @@ fn target_event(
         Err(f) => {
             ev.outcome = f.outcome;
             ev.reason = Some(f.message.clone());
+            // An in-doubt target was not run again, but an earlier attempt may have changed it.
+            ev.nothing_changed = f.never_ran && f.outcome != Outcome::InDoubt;
         }
     }
     ev.stdout_bytes = out.len() as u64;

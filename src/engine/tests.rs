@@ -17,7 +17,7 @@ use crate::actions::context::{Context, Operator, Reach};
 use crate::actions::contract::{Action, ActionFailure, Applied, Node};
 use crate::error::Exit;
 use crate::inventory::{Format, Host, Inventory};
-use crate::journal::{self, Journal};
+use crate::journal::{self, Journal, OperatorKey};
 use crate::outcome::{Mode, Outcome, StepStatus};
 use crate::runbook::{Runbook, bind, resolve};
 use crate::transport::ssh::{self, Captured, ExecResult};
@@ -195,6 +195,17 @@ impl Collect {
             .clone()
     }
 
+    /// The messages of the `notice` events.
+    fn notices(&self) -> Vec<String> {
+        self.events()
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Notice { message } => Some(message),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// (target, outcome) of every `apply` result, in the order they were recorded.
     fn results(&self, mode: Mode) -> Vec<(String, String, Outcome)> {
         self.events()
@@ -240,7 +251,9 @@ impl Harness {
         let plan = plan::build(resolved, &inventory, &run_id).expect("plan");
         let observer = Arc::new(Collect::default());
         let run = Run {
-            journal: Arc::new(Journal::create(&root, &run_id).expect("journal")),
+            journal: Arc::new(
+                Journal::create(&root, &run_id, &OperatorKey::for_tests()).expect("journal"),
+            ),
             run_id,
             observer: Arc::clone(&observer) as Arc<dyn Observer>,
             cancel: Cancel::new(),
@@ -941,4 +954,72 @@ fn a_fallback_runs_only_when_its_step_could_not_reach_its_targets_and_then_cover
     let out = h.execute(&FakeReach::new(Duration::ZERO), Arc::default(), true, &done);
     assert_eq!(out.exit, Exit::Success);
     assert_eq!(h.observer.results(Mode::Apply).len(), 1, "the fallback ran");
+}
+
+/// [`Reversible`], except that its guard rail refuses `n2` before anything changes.
+struct RefusesN2;
+
+impl Action for RefusesN2 {
+    fn kind(&self) -> &'static str {
+        "test.refuses_n2"
+    }
+
+    fn plan(&self, target: &str) -> String {
+        Reversible("guarded").plan(target)
+    }
+
+    fn snapshot(&self, cx: &mut dyn Context) -> Result<Value, ActionFailure> {
+        Reversible("guarded").snapshot(cx)
+    }
+
+    fn apply(&self, cx: &mut dyn Context, snapshot: &Value) -> Result<Applied, ActionFailure> {
+        if cx.shell()?.name() == "n2" {
+            return Err(ActionFailure::refused("refused: guard rail"));
+        }
+        Reversible("guarded").apply(cx, snapshot)
+    }
+
+    fn verify(&self, _cx: &mut dyn Context, _snapshot: &Value) -> Result<(), ActionFailure> {
+        Ok(())
+    }
+
+    fn inverse(&self, snapshot: &Value) -> Option<Box<dyn Action>> {
+        Reversible("guarded").inverse(snapshot)
+    }
+}
+
+#[test]
+fn undo_leaves_alone_a_target_the_step_was_refused_on_before_it_changed_anything() {
+    let mut h = Harness::new(
+        r#"
+[[steps]]
+id = "guarded"
+action = "ssh.exec"
+targets = "cluster=lab,n[1-3]"
+on_failure = "continue"
+[steps.with]
+command = "placeholder"
+"#,
+    );
+    h.plan.steps[0].action = Arc::new(RefusesN2);
+    let reach = FakeReach::failing(&["n3"]);
+    assert_eq!(
+        h.execute(&reach, Arc::default(), true, &Done::default())
+            .exit,
+        Exit::TargetsFailed
+    );
+    // n2 was refused before any change (its snapshot is journaled all the same); n3's apply
+    // ran and failed, so it may have changed something.
+    let undo = FakeReach::new(Duration::ZERO);
+    assert_eq!(h.undo(&undo, None), Exit::Success);
+    let mut undone = undo.ran("undo guarded");
+    undone.sort();
+    assert_eq!(undone, ["n1", "n3"], "undo acted where nothing had changed");
+    let notices = h.observer.notices();
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.contains("1 target(s) have nothing to undo: the step was refused")),
+        "{notices:?}"
+    );
 }

@@ -1049,7 +1049,9 @@ pub(super) fn check_label_value(value: &str) -> Result<(), String> {
     }
 }
 
-fn is_label_name(name: &str) -> bool {
+/// One label value or name segment (Kubernetes): at most 63 letters, digits, `-`, `_`, `.`,
+/// starting and ending with a letter or digit.
+pub(crate) fn is_label_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 63
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())

@@ -30,6 +30,7 @@ pub mod selector;
 pub mod snapshot;
 
 pub use hostset::HostsetError;
+pub(crate) use load::is_label_name;
 pub use load::{Format, InventoryError, Location};
 pub use selector::{Selector, SelectorError};
 

@@ -46,6 +46,25 @@ pub enum JournalError {
     )]
     NotFound { run: String, root: PathBuf },
 
+    /// The operator's journal key (or the list of trusted keys) cannot be used.
+    #[error("journal key {path}: {reason}")]
+    Key { path: PathBuf, reason: String },
+
+    /// The run verifies, but its head is signed by a key the operator does not trust.
+    #[error(
+        "run {run} cannot be trusted: {reason}. `resume`, `undo` and `confirm` act only on runs \
+         signed by a trusted key"
+    )]
+    Untrusted { run: String, reason: String },
+
+    /// A journal or run directory (or a file in it) that someone other than the operator (or
+    /// root) owns or can write: they could have replaced the run.
+    #[error(
+        "refusing {path}: {reason}. Anyone who can write there can replace a run and have \
+         `resume`, `undo` or `confirm` act on it"
+    )]
+    Unsafe { path: PathBuf, reason: String },
+
     /// The run id would not name one directory directly under the root.
     #[error(
         "invalid run id {run:?}: a run id is one file name (no `/`, not starting with `.`), \

@@ -233,6 +233,7 @@ fn text(value: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::super::Journal;
+    use super::super::key::OperatorKey;
     use super::*;
     use serde_json::json;
 
@@ -246,7 +247,7 @@ mod tests {
             ("b-mid", None),
             ("a-new", Some("stopped")),
         ] {
-            let journal = Journal::create(root, id).expect("create");
+            let journal = Journal::create(root, id, &OperatorKey::for_tests()).expect("create");
             journal
                 .append(&json!({"type": "run_begin", "command": "run apiserver-overload"}))
                 .expect("append");
@@ -307,7 +308,7 @@ mod tests {
     /// The status `list` gives a run journaled as `events`.
     fn status_of(events: &[Value]) -> Option<RunStatus> {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let journal = Journal::create(tmp.path(), "r").expect("create");
+        let journal = Journal::create(tmp.path(), "r", &OperatorKey::for_tests()).expect("create");
         for event in events {
             journal.append(event).expect("append");
         }
@@ -442,7 +443,7 @@ mod tests {
             Some(RunStatus::Other("paused".into()))
         );
         let tmp = tempfile::tempdir().expect("tempdir");
-        let journal = Journal::create(tmp.path(), "r").expect("create");
+        let journal = Journal::create(tmp.path(), "r", &OperatorKey::for_tests()).expect("create");
         journal.append(&begin()).expect("append");
         let info = serde_json::to_value(&list(tmp.path()).expect("list")[0]).expect("json");
         // An unfinished run keeps `status: null` in JSON, as before.

@@ -14,21 +14,29 @@
 //!   `hash` is the SHA-256 of the line's exact bytes up to (not including) `,"hash":"`, followed
 //!   by `}`; that is, of the record serialized without `hash`. Verification never re-serializes.
 //! - `head`: how many records the journal held after the last append and the last one's hash,
-//!   so that whole records cut from the end are noticed (a hash chain alone cannot see that).
+//!   so that whole records cut from the end are noticed (a hash chain alone cannot see that),
+//!   signed with the operator's Ed25519 journal key (`key.rs`), so that a rewritten journal and
+//!   head no longer verify; a missing head is a failure, not an empty run.
 //!   Two 512-byte slots, each a space-padded JSON line
-//!   `{"records":N,"hash":"<hash of record N-1, or 64 zeros>","check":"<16 hex>"}`, updated in
+//!   `{"records":N,"hash":"<hash of record N-1, or 64 zeros>","key":"<base64>","sig":"<base64>",
+//!   "check":"<16 hex>"}`, updated in
 //!   place alternately; the newer valid slot counts (see `head.rs` for why not rename).
 //! - `lock`: held with an exclusive `flock` by the one process appending to the run.
 //!
 //! Public surface:
-//! - `Journal::create(root, run_id)`, `Journal::open(root, run_id)`, `Journal::append(&event)`,
-//!   `Journal::append_batch(&events)`, `Journal::exit_now(code)`
-//! - `verify(dir) -> VerifyReport`, `read(dir) -> Vec<Record>`, `list(root) -> Vec<RunInfo>`
+//! - `Journal::create(root, run_id, key)`, `Journal::open(root, run_id, key, trust)` (refuses a
+//!   run others could have written, `perms.rs`, or one signed by a key not trusted),
+//!   `Journal::append(&event)`, `Journal::append_batch(&events)`, `Journal::exit_now(code)`
+//! - `verify(dir) -> VerifyReport`, `read(dir) -> Vec<Record>`, their `_trusted` forms that also
+//!   check the signer, `list(root) -> Vec<RunInfo>`
+//! - `OperatorKey`, `Trust`, `default_key_path()`, `root_warning(root)`
 //! - `default_root()`, `new_run_id()`, `operator()`
 
 mod error;
 mod head;
+mod key;
 mod list;
+mod perms;
 mod record;
 mod store;
 mod verify;
@@ -38,10 +46,12 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 pub use error::JournalError;
+pub use key::{OperatorKey, PublicKey, Trust, default_key_path, operator_key};
 pub use list::{RunInfo, RunStatus, list};
+pub use perms::root_warning;
 pub use record::Record;
 pub use store::Journal;
-pub use verify::{VerifyReport, read, verify};
+pub use verify::{VerifyReport, read, read_trusted, verify, verify_trusted};
 
 /// The records file inside a run directory.
 const JOURNAL_FILE: &str = "journal.jsonl";

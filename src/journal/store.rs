@@ -15,15 +15,16 @@ use std::fs::{DirBuilder, File, OpenOptions, TryLockError};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::Value;
 
 use super::error::{JournalError, io};
 use super::head::{self, Head, HeadFile};
+use super::key::{OperatorKey, Trust};
 use super::record::{self, ZERO_HASH};
-use super::verify;
 use super::{JOURNAL_FILE, LOCK_FILE};
+use super::{perms, verify};
 
 /// An open run journal. `Send + Sync`: share it (`&Journal` or `Arc<Journal>`) between the
 /// threads that report host results.
@@ -53,7 +54,11 @@ impl Journal {
     /// Starts the journal of a new run in `<root>/<run_id>/`, creating `root` if needed (mode
     /// 0700: events describe the fleet). Fails with `Exists` if the run exists, `Locked` if
     /// another process holds it.
-    pub fn create(root: &Path, run_id: &str) -> Result<Journal, JournalError> {
+    pub fn create(
+        root: &Path,
+        run_id: &str,
+        key: &Arc<OperatorKey>,
+    ) -> Result<Journal, JournalError> {
         check_run_id(run_id)?;
         DirBuilder::new()
             .recursive(true)
@@ -75,6 +80,9 @@ impl Journal {
             Err(e) => return Err(io(&dir)(e)),
         }
         let lock = lock(&dir, run_id)?;
+        // The signed head first: a run without one does not verify, so a crash between the
+        // two leaves a run that is refused rather than one that looks empty.
+        let head = head::replace(&dir, &Head::empty(), key)?;
         let path = dir.join(JOURNAL_FILE);
         let file = OpenOptions::new()
             .append(true)
@@ -82,8 +90,9 @@ impl Journal {
             .mode(0o600)
             .open(&path)
             .map_err(io(&path))?;
-        // Also fsyncs `dir`, making `journal.jsonl` and `lock` durable.
-        let head = head::replace(&dir, &Head::empty())?;
+        File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io(&dir))?;
         File::open(root)
             .and_then(|r| r.sync_all())
             .map_err(io(root))?;
@@ -91,10 +100,16 @@ impl Journal {
         Ok(Journal::new(dir, run_id, lock, Vec::new(), state))
     }
 
-    /// Opens an existing run to append to it (resume, undo). The journal must verify; what a
-    /// killed run leaves behind (an incomplete last line, `head` one record behind) is repaired
-    /// first and reported by `notes()`.
-    pub fn open(root: &Path, run_id: &str) -> Result<Journal, JournalError> {
+    /// Opens an existing run to append to it (resume, undo, confirm). The run must be the
+    /// operator's own (no one else could have written its directory or files, `perms.rs`), verify,
+    /// and be signed by a key `trust` accepts; what a killed run leaves behind (an incomplete
+    /// last line, `head` one record behind) is repaired first and reported by `notes()`.
+    pub fn open(
+        root: &Path,
+        run_id: &str,
+        key: &Arc<OperatorKey>,
+        trust: &Trust,
+    ) -> Result<Journal, JournalError> {
         check_run_id(run_id)?;
         let dir = root.join(run_id);
         if !dir.is_dir() {
@@ -103,9 +118,11 @@ impl Journal {
                 root: root.to_path_buf(),
             });
         }
+        perms::check_run(root, &dir)?;
         // Lock before verifying, so nothing appends between the check and our first append.
         let lock = lock(&dir, run_id)?;
         let scan = verify::scan(&dir, &mut |_| {})?;
+        verify::trusted(&dir, &scan.report, trust)?;
         let path = dir.join(JOURNAL_FILE);
         // `create(true)`: a run killed inside `create` may not have its journal yet.
         let file = OpenOptions::new()
@@ -124,11 +141,13 @@ impl Journal {
             records: scan.report.records,
             hash: scan.report.last_hash.clone(),
         };
+        // From here on this operator's key signs the head (a colleague's trusted run, resumed,
+        // is signed by whoever appended last).
         let head = match scan.head_records {
-            None => head::replace(&dir, &covered)?,
+            None => head::replace(&dir, &covered, key)?,
             Some(records) => {
-                let mut head = head::open(&dir)?;
-                if records != covered.records {
+                let mut head = head::open(&dir, key)?;
+                if records != covered.records || scan.report.signer != key.public().to_base64() {
                     head::update(&mut head, &dir, &covered)?;
                 }
                 head
@@ -304,11 +323,16 @@ mod tests {
         send_sync::<Journal>();
     };
 
+    /// Opens a run as the tests' operator, who trusts only the tests' key.
+    fn open_run(root: &Path, run: &str) -> Result<Journal, JournalError> {
+        Journal::open(root, run, &OperatorKey::for_tests(), &Trust::for_tests())
+    }
+
     #[test]
     fn create_append_reopen_continues_the_chain() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let root = tmp.path().join("state/runs");
-        let journal = Journal::create(&root, "r1").expect("create");
+        let journal = Journal::create(&root, "r1", &OperatorKey::for_tests()).expect("create");
         assert_eq!(journal.run_id(), "r1");
         assert_eq!(journal.dir(), root.join("r1"));
         assert_eq!(
@@ -319,7 +343,7 @@ mod tests {
         );
         assert_eq!(journal.append(&json!({"type": "step"})).expect("append"), 1);
         drop(journal);
-        let journal = Journal::open(&root, "r1").expect("open");
+        let journal = open_run(&root, "r1").expect("open");
         assert!(journal.notes().is_empty());
         assert_eq!(
             journal.append(&json!({"type": "run_end"})).expect("append"),
@@ -339,20 +363,20 @@ mod tests {
     #[test]
     fn second_create_or_open_is_refused() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let journal = Journal::create(tmp.path(), "r1").expect("create");
-        let err = Journal::open(tmp.path(), "r1").expect_err("locked");
+        let journal = Journal::create(tmp.path(), "r1", &OperatorKey::for_tests()).expect("create");
+        let err = open_run(tmp.path(), "r1").expect_err("locked");
         assert!(
             matches!(err, JournalError::Locked { ref run } if run == "r1"),
             "{err}"
         );
-        let err = Journal::create(tmp.path(), "r1").expect_err("locked");
+        let err = Journal::create(tmp.path(), "r1", &OperatorKey::for_tests()).expect_err("locked");
         assert!(matches!(err, JournalError::Locked { .. }), "{err}");
         drop(journal);
-        let err = Journal::create(tmp.path(), "r1").expect_err("exists");
+        let err = Journal::create(tmp.path(), "r1", &OperatorKey::for_tests()).expect_err("exists");
         assert!(matches!(err, JournalError::Exists { .. }), "{err}");
-        let err = Journal::open(tmp.path(), "r2").expect_err("missing");
+        let err = open_run(tmp.path(), "r2").expect_err("missing");
         assert!(matches!(err, JournalError::NotFound { .. }), "{err}");
-        let journal = Journal::open(tmp.path(), "r1").expect("unlocked after drop");
+        let journal = open_run(tmp.path(), "r1").expect("unlocked after drop");
         drop(journal);
     }
 
@@ -360,7 +384,7 @@ mod tests {
     fn bad_run_ids_are_refused() {
         let tmp = tempfile::tempdir().expect("tempdir");
         for id in ["", ".", "..", "../x", "a/b", ".hidden"] {
-            let err = Journal::create(tmp.path(), id).expect_err(id);
+            let err = Journal::create(tmp.path(), id, &OperatorKey::for_tests()).expect_err(id);
             assert!(
                 matches!(err, JournalError::InvalidRunId { .. }),
                 "{id}: {err}"
@@ -371,7 +395,7 @@ mod tests {
     #[test]
     fn open_refuses_a_corrupted_journal() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let journal = Journal::create(tmp.path(), "r1").expect("create");
+        let journal = Journal::create(tmp.path(), "r1", &OperatorKey::for_tests()).expect("create");
         for i in 0..3 {
             journal.append(&json!({"replicas": i})).expect("append");
         }
@@ -379,7 +403,7 @@ mod tests {
         let path = tmp.path().join("r1").join(JOURNAL_FILE);
         let text = std::fs::read_to_string(&path).expect("read");
         std::fs::write(&path, text.replacen("\"replicas\":1", "\"replicas\":9", 1)).expect("edit");
-        let err = Journal::open(tmp.path(), "r1").expect_err("corrupt");
+        let err = open_run(tmp.path(), "r1").expect_err("corrupt");
         assert!(
             matches!(err, JournalError::Corrupt { line: Some(2), .. }),
             "{err}"
@@ -390,15 +414,15 @@ mod tests {
     fn open_repairs_what_a_kill_leaves() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dir = tmp.path().join("r1");
-        let journal = Journal::create(tmp.path(), "r1").expect("create");
+        let journal = Journal::create(tmp.path(), "r1", &OperatorKey::for_tests()).expect("create");
         for i in 0..3 {
             journal.append(&json!({"i": i})).expect("append");
         }
         drop(journal);
         let records = read(&dir).expect("read");
         // head one behind, and a torn line after it is impossible; test each separately.
-        head::rewind(&dir, &records, 2);
-        let journal = Journal::open(tmp.path(), "r1").expect("open");
+        head::rewind(&dir, &records, 2, &OperatorKey::for_tests());
+        let journal = open_run(tmp.path(), "r1").expect("open");
         assert_eq!(journal.notes().len(), 1);
         assert_eq!(journal.append(&json!({"i": 3})).expect("append"), 3);
         drop(journal);
@@ -410,27 +434,32 @@ mod tests {
             .expect("open");
         file.write_all(b"{\"v\":1,\"seq\":4,\"ti").expect("torn");
         drop(file);
-        let journal = Journal::open(tmp.path(), "r1").expect("open");
+        let journal = open_run(tmp.path(), "r1").expect("open");
         assert!(journal.notes()[0].contains("incomplete last line ignored"));
         assert_eq!(journal.append(&json!({"i": 4})).expect("append"), 4);
         drop(journal);
         let report = verify(&dir).expect("verify");
         assert_eq!((report.records, report.notes.len()), (5, 0));
 
-        // Killed inside `create`, before `head` existed.
+        // An emptied journal with its head deleted is not an empty run that verifies: it is
+        // refused (a run killed inside `create`, before its head, journaled nothing to act on).
         std::fs::remove_file(dir.join(HEAD_FILE)).expect("rm head");
         std::fs::write(dir.join(JOURNAL_FILE), "").expect("empty");
-        let journal = Journal::open(tmp.path(), "r1").expect("open");
-        assert_eq!(journal.append(&json!({"i": 0})).expect("append"), 0);
-        drop(journal);
-        let report = verify(&dir).expect("verify");
-        assert_eq!((report.records, report.notes.len()), (1, 0));
+        let err = open_run(tmp.path(), "r1").expect_err("no head");
+        assert!(
+            err.to_string().contains("the head file is missing"),
+            "{err}"
+        );
+        assert!(
+            verify(&dir).is_err(),
+            "an emptied journal without head verified"
+        );
     }
 
     #[test]
     fn append_batch_is_one_group_of_the_chain() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let journal = Journal::create(tmp.path(), "r1").expect("create");
+        let journal = Journal::create(tmp.path(), "r1", &OperatorKey::for_tests()).expect("create");
         assert_eq!(journal.append(&json!({"i": 0})).expect("append"), 0);
         let group: Vec<Value> = (1..=4).map(|i| json!({"i": i})).collect();
         assert_eq!(journal.append_batch(&group).expect("batch"), 1);
@@ -445,7 +474,7 @@ mod tests {
             "only the first record of a group of more than one is marked"
         );
         assert_eq!(
-            head::read(journal.dir()).expect("head"),
+            head::read(journal.dir()).expect("head").map(|h| h.head),
             Some(Head {
                 records: 7,
                 hash: records[6].hash.clone()
@@ -453,7 +482,7 @@ mod tests {
         );
         drop(journal);
         // Reopened, the chain continues after the group.
-        let journal = Journal::open(tmp.path(), "r1").expect("open");
+        let journal = open_run(tmp.path(), "r1").expect("open");
         assert!(journal.notes().is_empty(), "{:?}", journal.notes());
         assert_eq!(journal.append_batch(&group).expect("batch"), 7);
         assert_eq!(verify(journal.dir()).expect("verify").records, 11);
@@ -462,7 +491,7 @@ mod tests {
     #[test]
     fn concurrent_appends_form_one_chain() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let journal = Journal::create(tmp.path(), "r1").expect("create");
+        let journal = Journal::create(tmp.path(), "r1", &OperatorKey::for_tests()).expect("create");
         std::thread::scope(|s| {
             for t in 0..8 {
                 let journal = &journal;
@@ -497,7 +526,7 @@ mod tests {
         let Some(root) = std::env::var_os(CHILD_ENV) else {
             return;
         };
-        let journal = Journal::open(Path::new(&root), "run").expect("child: open");
+        let journal = open_run(Path::new(&root), "run").expect("child: open");
         // Some records larger than a page, so a kill can land inside one `write`.
         let big = "x".repeat(256 << 10);
         let event = |i: u64| {
@@ -522,7 +551,7 @@ mod tests {
     #[test]
     fn killed_appender_leaves_a_verifiable_journal() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        drop(Journal::create(tmp.path(), "run").expect("create"));
+        drop(Journal::create(tmp.path(), "run", &OperatorKey::for_tests()).expect("create"));
         let dir = tmp.path().join("run");
         let exe = std::env::current_exe().expect("current_exe");
         let journal_len = || std::fs::metadata(dir.join(JOURNAL_FILE)).map_or(0, |m| m.len());
@@ -588,7 +617,7 @@ mod tests {
             behind >= 1,
             "no kill landed between a record and its head update"
         );
-        let journal = Journal::open(tmp.path(), "run").expect("open after kills");
+        let journal = open_run(tmp.path(), "run").expect("open after kills");
         journal.append(&json!({"type": "run_end"})).expect("append");
     }
 }

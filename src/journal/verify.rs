@@ -17,6 +17,7 @@ use serde::Serialize;
 use super::JOURNAL_FILE;
 use super::error::{JournalError, io};
 use super::head::{self, Head};
+use super::key::{PublicKey, Trust};
 use super::record::{self, Record, ZERO_HASH};
 
 /// The outcome of a successful verification.
@@ -26,6 +27,10 @@ pub struct VerifyReport {
     pub records: u64,
     /// The hash of the last of them, or 64 zeros when there are none.
     pub last_hash: String,
+    /// The key that signed the head: base64 of the Ed25519 public key.
+    pub signer: String,
+    /// Its fingerprint (`SHA256:...`).
+    pub signer_fingerprint: String,
     /// Things the operator should know that do not make the journal untrustworthy, e.g. that the
     /// run was killed mid-append.
     pub notes: Vec<String>,
@@ -43,6 +48,38 @@ pub fn read(dir: &Path) -> Result<Vec<Record>, JournalError> {
     let mut records = Vec::new();
     scan(dir, &mut |r| records.push(r))?;
     Ok(records)
+}
+
+/// [`verify`], then the signer must be one `trust` accepts; also returns whose key it is, in
+/// words (`your key SHA256:...`).
+pub fn verify_trusted(dir: &Path, trust: &Trust) -> Result<(VerifyReport, String), JournalError> {
+    let report = verify(dir)?;
+    let whose = trusted(dir, &report, trust)?;
+    Ok((report, whose))
+}
+
+/// [`read`] of a run whose signer `trust` accepts.
+pub fn read_trusted(dir: &Path, trust: &Trust) -> Result<Vec<Record>, JournalError> {
+    let mut records = Vec::new();
+    let scan = scan(dir, &mut |r| records.push(r))?;
+    trusted(dir, &scan.report, trust)?;
+    Ok(records)
+}
+
+pub(crate) fn trusted(
+    dir: &Path,
+    report: &VerifyReport,
+    trust: &Trust,
+) -> Result<String, JournalError> {
+    let signer = PublicKey::parse(&report.signer);
+    signer
+        .as_ref()
+        .ok_or_else(|| "its head names no signer".to_owned())
+        .and_then(|k| trust.describe(k))
+        .map_err(|reason| JournalError::Untrusted {
+            run: super::head::run_id_of(dir),
+            reason,
+        })
 }
 
 /// What `Journal::open` needs beyond the report to resume appending.
@@ -65,23 +102,25 @@ pub(crate) fn scan(dir: &Path, visit: &mut dyn FnMut(Record)) -> Result<Scan, Jo
     // `head` is read before the journal and again after: an appender writes the record before
     // `head`, so a live run can only make the journal look longer than the first read, never
     // shorter, and the second read explains the extra records.
-    let first_head = head::read(dir)?;
+    // A missing head is a failure, not an empty run: deleting it (and emptying the journal)
+    // must not turn a run into one that verifies as "0 records". `create` writes it before the
+    // run's first record, so only a crash inside `create` leaves a run without one, and such a
+    // run has nothing to resume or undo.
+    let Some(first) = head::read(dir)? else {
+        let reason = format!(
+            "the head file is missing: it was deleted (or the run was killed while being \
+             created, before it journaled anything); without it a rewritten or emptied journal \
+             cannot be told from the one the run wrote ({JOURNAL_FILE} is {})",
+            if path.exists() {
+                "there"
+            } else {
+                "missing too"
+            }
+        );
+        return Err(corrupt(&dir.join(super::HEAD_FILE), None, reason));
+    };
     let file = match File::open(&path) {
         Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && first_head.is_none() => {
-            return Ok(Scan {
-                report: VerifyReport {
-                    records: 0,
-                    last_hash: ZERO_HASH.to_owned(),
-                    notes: vec![
-                        "the run was interrupted while it was being created: it has no records"
-                            .to_owned(),
-                    ],
-                },
-                valid_len: 0,
-                head_records: None,
-            });
-        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let reason = format!("{JOURNAL_FILE} is missing: it was deleted");
             return Err(corrupt(&path, None, reason));
@@ -89,23 +128,24 @@ pub(crate) fn scan(dir: &Path, visit: &mut dyn FnMut(Record)) -> Result<Scan, Jo
         Err(e) => return Err(io(&path)(e)),
     };
     let mut notes = Vec::new();
-    let h1 = first_head.clone().unwrap_or_else(|| {
-        notes.push(
-            "the head file is missing (the run was interrupted while it was being created)"
-                .to_owned(),
-        );
-        Head::empty()
-    });
+    let h1 = first.head.clone();
     let chain = read_chain(file, &path, h1.records, visit)?;
-    let h2 = head::read(dir)?.unwrap_or_else(|| h1.clone());
-    check_head(&chain, first_head.is_some(), &h1, &h2, &mut notes)
+    let second = head::read(dir)?.unwrap_or_else(|| first.clone());
+    if second.signer != first.signer {
+        let reason = "the head's signer changed during verification: another program replaced it";
+        return Err(corrupt(&path, None, reason.to_owned()));
+    }
+    let h2 = second.head;
+    check_head(&chain, &h1, &h2, &mut notes)
         .map_err(|(line, reason)| corrupt(&path, line, reason))?;
     Ok(Scan {
         valid_len: chain.valid_len,
-        head_records: first_head.is_some().then_some(h2.records),
+        head_records: Some(h2.records),
         report: VerifyReport {
             records: chain.records,
             last_hash: chain.last_hash,
+            signer: first.signer.to_base64(),
+            signer_fingerprint: first.signer.fingerprint(),
             notes,
         },
     })
@@ -213,7 +253,6 @@ fn read_chain(
 /// is the line to blame, if one is, and the reason.
 fn check_head(
     chain: &Chain,
-    head_exists: bool,
     h1: &Head,
     h2: &Head,
     notes: &mut Vec<String>,
@@ -250,18 +289,12 @@ fn check_head(
     let past_head = n - covered.min(n);
     let in_group = |extra: u64| chain.group_start == covered + 1 && extra <= chain.group_size;
     if n > covered + 1 && !in_group(past_head) {
-        return Err(if head_exists {
-            let line = covered + 2;
-            let reason = format!(
-                "line {line}: the journal has {n} records but head says {covered}: the head file \
-                 is stale (restored from a backup?) or records were added by hand"
-            );
-            (Some(line), reason)
-        } else {
-            let reason =
-                format!("the head file is missing but the journal has {n} records: it was deleted");
-            (None, reason)
-        });
+        let line = covered + 2;
+        let reason = format!(
+            "line {line}: the journal has {n} records but head says {covered}: the head file \
+             is stale (restored from a backup?) or records were added by hand"
+        );
+        return Err((Some(line), reason));
     }
     if h2 != h1 {
         // A live appender moved `head` while we read. Check it against what we read, when we
@@ -337,6 +370,7 @@ pub(crate) fn not_found(dir: &Path) -> JournalError {
 
 #[cfg(test)]
 mod tests {
+    use super::super::key::OperatorKey;
     use super::super::{HEAD_FILE, Journal};
     use super::*;
     use serde_json::json;
@@ -344,7 +378,8 @@ mod tests {
     /// A run with `n` records; returns the temp root (kept alive) and the run directory.
     fn run_with(n: u64) -> (tempfile::TempDir, PathBuf) {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let journal = Journal::create(tmp.path(), "run").expect("create");
+        let journal =
+            Journal::create(tmp.path(), "run", &OperatorKey::for_tests()).expect("create");
         for i in 0..n {
             journal
                 .append(&json!({"type": "host_result", "host": format!("node{i:03}"), "ok": true}))
@@ -471,6 +506,80 @@ mod tests {
         );
     }
 
+    /// What a forger who can write the run directory but has no trusted key can do: rewrite
+    /// the records from `from` (0-based) on, recompute the whole chain, and write a head for it
+    /// signed with a key of their own (`key`), or none (`None`).
+    fn forge(dir: &Path, keep: usize, from: usize, key: Option<&std::sync::Arc<OperatorKey>>) {
+        let records = read(dir).expect("read");
+        let mut text = String::new();
+        let mut prev = if from == 0 {
+            ZERO_HASH.to_owned()
+        } else {
+            records[from - 1].hash.clone()
+        };
+        for r in &records[..from] {
+            text.push_str(&lines(dir)[usize::try_from(r.seq).expect("seq")]);
+            text.push('\n');
+        }
+        for (i, r) in records[from..keep].iter().enumerate() {
+            let (line, hash) = record::encode(
+                r.seq,
+                &r.time,
+                &r.operator,
+                &json!({"type": "host_result", "host": format!("forged{i}")}),
+                &prev,
+            )
+            .expect("encode");
+            text.push_str(&line);
+            prev = hash;
+        }
+        std::fs::write(dir.join(JOURNAL_FILE), text).expect("write");
+        let head = Head {
+            records: keep as u64,
+            hash: prev,
+        };
+        match key {
+            Some(key) => drop(head::replace(dir, &head, key).expect("head")),
+            None => std::fs::remove_file(dir.join(HEAD_FILE)).expect("rm head"),
+        }
+    }
+
+    #[test]
+    fn a_rewritten_journal_with_a_recomputed_head_does_not_verify() {
+        let trust = Trust::for_tests();
+        let forger = std::sync::Arc::new(OperatorKey::ephemeral());
+        let (_tmp, dir) = run_with(6);
+        let (report, whose) = verify_trusted(&dir, &trust).expect("the run's own");
+        assert!(whose.starts_with("your key SHA256:"), "{whose}");
+        assert_eq!(report.signer, OperatorKey::for_tests().public().to_base64());
+
+        // Records rewritten from line 3, chain and head recomputed, head signed by the forger:
+        // the chain holds, the signature is valid, but the key is not one the operator trusts.
+        forge(&dir, 6, 2, Some(&forger));
+        verify(&dir).expect("consistent, as far as hashes go");
+        let err = verify_trusted(&dir, &trust).expect_err("forged");
+        assert!(
+            matches!(&err, JournalError::Untrusted { reason, .. }
+                if reason.contains(&forger.public().fingerprint())),
+            "{err}"
+        );
+        assert!(read_trusted(&dir, &trust).is_err());
+
+        // Records cut from the end and the head rewritten to match.
+        let (_tmp, dir) = run_with(6);
+        forge(&dir, 4, 4, Some(&forger));
+        assert!(
+            verify_trusted(&dir, &trust).is_err(),
+            "a cut journal verified"
+        );
+
+        // The journal emptied and its head deleted: not "ok, 0 records".
+        let (_tmp, dir) = run_with(6);
+        forge(&dir, 0, 0, None);
+        let (_, reason) = reason(&dir);
+        assert!(reason.starts_with("the head file is missing"), "{reason}");
+    }
+
     #[test]
     fn catches_a_truncated_tail() {
         let (_tmp, dir) = run_with(12);
@@ -503,7 +612,7 @@ mod tests {
     fn head_one_behind_is_ok_with_a_note() {
         let (_tmp, dir) = run_with(4);
         let records = read(&dir).expect("read");
-        head::rewind(&dir, &records, 3);
+        head::rewind(&dir, &records, 3, &OperatorKey::for_tests());
         let report = verify(&dir).expect("verify");
         assert_eq!(report.records, 4);
         assert_eq!(report.last_hash, records[3].hash);
@@ -519,7 +628,7 @@ mod tests {
     fn head_two_behind_is_corrupt() {
         let (_tmp, dir) = run_with(4);
         let records = read(&dir).expect("read");
-        head::rewind(&dir, &records, 2);
+        head::rewind(&dir, &records, 2, &OperatorKey::for_tests());
         let (line, reason) = reason(&dir);
         assert_eq!(line, Some(4));
         assert!(reason.contains("head file is stale"), "{reason}");
@@ -529,14 +638,20 @@ mod tests {
     /// a kill between the group's fsync and the `head` update leaves it.
     fn group_not_yet_counted() -> (tempfile::TempDir, PathBuf, Vec<Record>) {
         let (tmp, dir) = run_with(2);
-        let journal = Journal::open(tmp.path(), "run").expect("open");
+        let journal = Journal::open(
+            tmp.path(),
+            "run",
+            &OperatorKey::for_tests(),
+            &Trust::for_tests(),
+        )
+        .expect("open");
         let group: Vec<_> = (0..4)
             .map(|i| json!({"type": "host_result", "i": i}))
             .collect();
         journal.append_batch(&group).expect("batch");
         drop(journal);
         let records = read(&dir).expect("read");
-        head::rewind(&dir, &records, 2);
+        head::rewind(&dir, &records, 2, &OperatorKey::for_tests());
         (tmp, dir, records)
     }
 
@@ -593,7 +708,7 @@ mod tests {
         // Head two appends behind (before the single record 2): the group does not start
         // right after it.
         write_lines(&dir, &l);
-        head::rewind(&dir, &records, 1);
+        head::rewind(&dir, &records, 1, &OperatorKey::for_tests());
         let (_, why) = reason(&dir);
         assert!(why.contains("head file is stale"), "{why}");
     }

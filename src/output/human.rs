@@ -42,7 +42,7 @@ fn new_bar(len: usize, prefix: &str) -> ProgressBar {
 /// Prints a line without tearing a progress bar.
 fn say(state: &State, line: &str) {
     match &state.bar {
-        Some(bar) => bar.println(line),
+        Some(bar) => bar.println(super::neutralize(line)),
         None => super::stdout_line(line),
     }
 }
@@ -191,7 +191,7 @@ impl Observer for HumanObserver {
                 }
             }
             Event::Notice { message } => match &state.bar {
-                Some(bar) => bar.println(format!("breakglass: {message}")),
+                Some(bar) => bar.println(super::neutralize(&format!("breakglass: {message}"))),
                 None => super::stderr_line(&format!("breakglass: {message}")),
             },
             _ => {}

@@ -123,6 +123,34 @@ impl<'a> Substituter<'a> {
         Ok(out)
     }
 
+    /// A selector (`targets`) with every `${name}` replaced: a `selector` parameter as the
+    /// selector text it is, any other only when its value is one label value, so that a value
+    /// such as `lab except nothing` cannot widen what the step targets.
+    pub(crate) fn selector(&mut self, text: &str) -> Result<String, String> {
+        let mut out = String::new();
+        for piece in parse(text)? {
+            match piece {
+                Piece::Text(t) => out.push_str(&t),
+                Piece::Param(name) => {
+                    let value = self.lookup(&name)?;
+                    let text = value.to_text();
+                    if !matches!(value, ParamValue::Selector(_)) {
+                        super::params::single_label_value(&text).map_err(|e| {
+                            format!(
+                                "`${{{name}}}` is `{text}`, which is not a single value: {e}. A \
+                                 {} parameter cannot add selector syntax to `targets`; declare \
+                                 it `type = \"selector\"` if it is meant to be one",
+                                value.param_type()
+                            )
+                        })?;
+                    }
+                    out.push_str(&text);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The value a TOML string becomes: typed for a whole `"${name}"` (outside shell commands),
     /// else text.
     fn string(&mut self, text: &str, shell: bool) -> Result<toml::Value, String> {

@@ -12,7 +12,7 @@
 //! description = """Longer text for `runbook show`."""                 # optional
 //!
 //! [params.cluster]                     # a parameter, bound with `-p cluster=prod-eu1`
-//! type = "string"                      # string | integer | duration | cidr_list | selector | bool
+//! type = "cluster"                     # string | integer | duration | cidr_list | selector | bool | cluster
 //! required = true                      # a parameter is required, or has a default
 //! help = "Cluster name; typed back to confirm destructive steps"
 //!
@@ -56,10 +56,12 @@
 //! | `cidr_list` | `10.0.0.0/8,192.0.2.7` (a bare address is one host) | `["10.0.0.0/8"]` |
 //! | `selector` | `role=worker,zone in (a,b)` (checked with the inventory grammar) | `"role=worker"` |
 //! | `bool` | `true`, `false`, `yes`, `no` | `true` |
+//! | `cluster` | `prod-east` (one label value; must be a cluster of the inventory) | `"prod-east"` |
 //!
 //! Every value is parsed by its type before anything runs. An unknown `-p` name is refused
 //! with the closest declared name. A runbook with a step that asks for confirmation must declare
-//! a `cluster` string parameter: confirming means typing that value back.
+//! a `cluster` parameter (type `cluster`; `string` is still read): confirming means typing that
+//! value back, and it must be a non-empty name of a cluster of the inventory.
 //!
 //! ## `${param}` substitution
 //!
@@ -67,6 +69,9 @@
 //! - a whole string `"${name}"` becomes the typed value (an integer stays an integer, a
 //!   `cidr_list` becomes an array; as an array element it is spliced into the array);
 //! - inside a longer string, `${name}` becomes its text (a `cidr_list` joined with commas);
+//! - in `targets`, a `selector` parameter is spliced in as selector text, and any other only when
+//!   its value is one label value (`-p cluster='lab except nothing'` is refused: it would widen
+//!   the step);
 //! - inside a shell command (`ssh.exec`'s `command`, `nodes.quiesce`'s `stop_commands` and
 //!   `start_commands`) it is always **shell-quoted**: a value reaches the remote shell as one
 //!   literal argument, whatever it contains;
@@ -97,7 +102,7 @@
 //! | action | arguments (`with`) | confirms by default |
 //! | --- | --- | --- |
 //! | `ssh.exec` | `command`, `idempotent` | no |
-//! | `firewall.block` | `ports`, `allow`, `allow_targets`, `revert_after`, `cut_established`, `backend` | yes |
+//! | `firewall.block` | `ports`, `allow`, `allow_targets`, `revert_after`, `revert_after_limits`, `cut_established`, `backend` | yes |
 //! | `firewall.unblock` | `ports` | no |
 //! | `nodes.quiesce` / `nodes.unquiesce` | `stop_runtime`, `stop_commands`, `start_commands` | yes / no |
 //! | `apiservers.tune` | `manifest`, `set`, `remove` | yes |

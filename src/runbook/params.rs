@@ -30,18 +30,23 @@ pub enum ParamType {
     CidrList,
     /// An inventory selector (`-p workers=role=worker,zone=a`), parsed with the inventory's grammar.
     Selector,
+    /// The name of a cluster of the inventory (`-p cluster=prod-east`): one label value,
+    /// checked against the inventory's clusters when the plan is built. What a confirmation
+    /// asks the operator to type.
+    Cluster,
     /// `true` or `false` (also `yes` / `no`).
     Bool,
 }
 
 impl ParamType {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::String,
         Self::Integer,
         Self::Duration,
         Self::CidrList,
         Self::Selector,
         Self::Bool,
+        Self::Cluster,
     ];
 
     pub fn name(self) -> &'static str {
@@ -52,6 +57,7 @@ impl ParamType {
             Self::CidrList => "cidr_list",
             Self::Selector => "selector",
             Self::Bool => "bool",
+            Self::Cluster => "cluster",
         }
     }
 
@@ -77,6 +83,9 @@ impl ParamType {
                 .collect::<Result<_, _>>()
                 .map(ParamValue::CidrList),
             Self::Selector => parse_selector(text).map(|()| ParamValue::Selector(text.to_owned())),
+            Self::Cluster => single_label_value(text)
+                .map(|()| ParamValue::Cluster(text.to_owned()))
+                .map_err(|e| format!("`{text}` is not a cluster name: {e}")),
             Self::Bool => match text.trim() {
                 "true" | "yes" => Ok(ParamValue::Bool(true)),
                 "false" | "no" => Ok(ParamValue::Bool(false)),
@@ -90,7 +99,9 @@ impl ParamType {
         match (self, &node.value) {
             (Self::String, Value::String(s)) => Ok(ParamValue::String(s.clone())),
             (Self::Integer, Value::Integer(i)) => Ok(ParamValue::Integer(*i)),
-            (Self::Duration | Self::Selector, Value::String(s)) => self.parse_text(s),
+            (Self::Duration | Self::Selector | Self::Cluster, Value::String(s)) => {
+                self.parse_text(s)
+            }
             (Self::Bool, Value::Boolean(b)) => Ok(ParamValue::Bool(*b)),
             (Self::CidrList, Value::Array(items)) => items
                 .iter()
@@ -116,6 +127,7 @@ impl ParamType {
             Self::Duration => "a string such as \"5m\"",
             Self::CidrList => "an array of strings such as [\"10.0.0.0/8\"]",
             Self::Selector => "a string such as \"role=worker\"",
+            Self::Cluster => "a string such as \"prod-east\"",
             Self::Bool => "true or false",
         }
     }
@@ -131,6 +143,7 @@ impl ParamType {
                 ipnet::Ipv4Net::new(std::net::Ipv4Addr::new(192, 0, 2, 0), 24).unwrap_or_default(),
             )]),
             Self::Selector => ParamValue::Selector("role=example".to_owned()),
+            Self::Cluster => ParamValue::Cluster("example".to_owned()),
             Self::Bool => ParamValue::Bool(false),
         }
     }
@@ -150,6 +163,20 @@ pub(crate) fn parse_selector(text: &str) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
+/// One label value (`prod-east`): what a parameter that is not a `selector` must be where it is
+/// put into a selector, so that its value can pick hosts only the way the runbook wrote.
+pub(crate) fn single_label_value(text: &str) -> Result<(), String> {
+    if crate::inventory::is_label_name(text) {
+        Ok(())
+    } else {
+        Err(
+            "expected one label value: at most 63 letters, digits, `-`, `_`, `.`, starting and \
+             ending with a letter or digit"
+                .to_owned(),
+        )
+    }
+}
+
 /// A parameter's value, typed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParamValue {
@@ -159,6 +186,7 @@ pub enum ParamValue {
     CidrList(Vec<IpNet>),
     Selector(String),
     Bool(bool),
+    Cluster(String),
 }
 
 impl ParamValue {
@@ -170,6 +198,7 @@ impl ParamValue {
             Self::CidrList(_) => ParamType::CidrList,
             Self::Selector(_) => ParamType::Selector,
             Self::Bool(_) => ParamType::Bool,
+            Self::Cluster(_) => ParamType::Cluster,
         }
     }
 
@@ -177,7 +206,7 @@ impl ParamValue {
     /// `-p name=TEXT` accepts back (used to journal the parameters of a run).
     pub fn to_text(&self) -> String {
         match self {
-            Self::String(s) | Self::Selector(s) => s.clone(),
+            Self::String(s) | Self::Selector(s) | Self::Cluster(s) => s.clone(),
             Self::Integer(i) => i.to_string(),
             Self::Duration(d) => humantime::format_duration(*d).to_string(),
             Self::CidrList(nets) => nets
@@ -200,7 +229,7 @@ impl ParamValue {
                     .map(|n| toml::Value::String(n.to_string()))
                     .collect(),
             ),
-            Self::String(_) | Self::Duration(_) | Self::Selector(_) => {
+            Self::String(_) | Self::Duration(_) | Self::Selector(_) | Self::Cluster(_) => {
                 toml::Value::String(self.to_text())
             }
         }

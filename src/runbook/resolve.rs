@@ -135,7 +135,7 @@ pub fn resolve(runbook: &Runbook, params: &BoundParams) -> Result<ResolvedRunboo
     }
     d.finish()?;
     let cluster = match params.get("cluster") {
-        Some(ParamValue::String(c)) => Some(c.clone()),
+        Some(ParamValue::String(c) | ParamValue::Cluster(c)) => Some(c.clone()),
         _ => None,
     };
     Ok(ResolvedRunbook {
@@ -157,7 +157,7 @@ fn selector(
 ) -> Option<String> {
     let mut s = Substituter::new(params);
     let result = s
-        .text(template, false)
+        .selector(template)
         .and_then(|text| parse_selector(&text).map(|()| text));
     match result {
         Ok(text) => Some(text),

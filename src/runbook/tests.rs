@@ -740,7 +740,7 @@ targets = "all"
 "#;
     assert_eq!(
         errors(text),
-        vec!["rb.toml:4:1: step `block`: firewall.block asks the operator to type the cluster name first, so the runbook needs a `cluster` parameter of type string (or set `confirm = false`)".to_owned()]
+        vec!["rb.toml:4:1: step `block`: firewall.block asks the operator to type the cluster name first, so the runbook needs a `cluster` parameter of type cluster (or set `confirm = false`)".to_owned()]
     );
     assert!(
         errors(&text.replace("targets = \"all\"", "targets = \"all\"\nconfirm = false")).is_empty()
@@ -993,7 +993,7 @@ with = { allow = ["${bastion}"] }
     has(
         &e,
         &format!(
-            "rb.toml:{}: step `s`: `targets`: selector \"a in (\"",
+            "rb.toml:{}: step `s`: `targets`: `${{nodes}}` is `a in (`, which is not a single value",
             at(&text, "\"${nodes}\"")
         ),
     );
@@ -1262,4 +1262,50 @@ message = "m"
         );
     let e = errors(&ok);
     assert!(!e.iter().any(|m| m.contains("step `second`")), "{e:?}");
+}
+
+#[test]
+fn a_string_parameter_cannot_widen_a_selector_and_clusters_are_one_value() {
+    // `-p cluster='lab except nothing'` turned `cluster=${cluster},role=control-plane` into
+    // `cluster=lab except nothing,role=control-plane`: the whole cluster.
+    let text = with_head(
+        r#"
+[params.role]
+type = "string"
+default = "control-plane"
+help = "Which hosts"
+
+[[steps]]
+id = "s"
+action = "ssh.exec"
+targets = "cluster=${cluster},role=${role}"
+with = { command = "true" }
+"#,
+    );
+    let rb = parse(&text).expect("valid");
+    for (name, value) in [("role", "x except nothing"), ("role", "a,b")] {
+        let bound = bind(&rb, &pairs(&[("cluster", "lab"), (name, value)])).expect("binds");
+        let err = resolve(&rb, &bound).expect_err("widened");
+        let e: Vec<String> = err.diagnostics.iter().map(ToString::to_string).collect();
+        has(
+            &e,
+            &format!("`${{{name}}}` is `{value}`, which is not a single value"),
+        );
+    }
+    let bound = bind(&rb, &pairs(&[("cluster", "lab")])).expect("binds");
+    let ok = resolve(&rb, &bound).expect("one value each");
+    assert_eq!(
+        ok.steps[0].targets.as_deref(),
+        Some("cluster=lab,role=control-plane")
+    );
+
+    // The `cluster` type takes one label value, so it cannot carry selector syntax either.
+    assert_eq!(
+        ParamType::Cluster.parse_text("prod-east"),
+        Ok(ParamValue::Cluster("prod-east".into()))
+    );
+    for bad in ["", "lab except nothing", "a,b", "-x"] {
+        let err = ParamType::Cluster.parse_text(bad).expect_err(bad);
+        assert!(err.contains("is not a cluster name"), "{err}");
+    }
 }

@@ -770,7 +770,7 @@ impl Loader {
     fn check_confirm_has_cluster(&mut self, steps: &[Step], params: &[Param]) {
         let has_cluster = params
             .iter()
-            .any(|p| p.name == "cluster" && p.ty == ParamType::String);
+            .any(|p| p.name == "cluster" && matches!(p.ty, ParamType::String | ParamType::Cluster));
         if has_cluster {
             return;
         }
@@ -779,7 +779,7 @@ impl Loader {
                 step.pos,
                 format!(
                     "step `{}`: {} asks the operator to type the cluster name first, so the runbook needs a \
-                     `cluster` parameter of type string (or set `confirm = false`)",
+                     `cluster` parameter of type cluster (or set `confirm = false`)",
                     step.id, step.action
                 ),
             );

@@ -50,10 +50,11 @@ impl Fleet {
         fleet
     }
 
-    /// Writes an inventory with the fleet's hosts, plus `extra` TOML appended.
+    /// Writes an inventory with the fleet's hosts (all of cluster `lab`), plus `extra` TOML
+    /// appended.
     pub fn write_inventory(&self, name: &str, extra: &str) -> PathBuf {
         let mut text = format!(
-            "[defaults]\nuser = \"{}\"\nport = {}\nidentity_files = [\"{}\"]\nknown_hosts = \"{}\"\nconnect_timeout = \"5s\"\ncommand_timeout = \"20s\"\n\n",
+            "[defaults]\nuser = \"{}\"\nport = {}\nidentity_files = [\"{}\"]\nknown_hosts = \"{}\"\nconnect_timeout = \"5s\"\ncommand_timeout = \"20s\"\n\n[clusters.lab]\n\n",
             self.lab.user(),
             self.sshd.port(),
             self.lab.client_key().display(),
@@ -63,7 +64,7 @@ impl Fleet {
         for (i, addr) in self.sshd.addrs().iter().enumerate() {
             let _ = writeln!(
                 text,
-                "[[hosts]]\nname = \"node{:0width$}\"\naddress = \"{addr}\"\nlabels = {{ role = \"{}\" }}\n",
+                "[[hosts]]\nname = \"node{:0width$}\"\naddress = \"{addr}\"\ncluster = \"lab\"\nlabels = {{ role = \"{}\" }}\n",
                 i + 1,
                 if i == 0 { "control-plane" } else { "worker" }
             );

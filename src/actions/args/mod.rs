@@ -385,9 +385,19 @@ pub struct FirewallBlock {
     pub allow_targets: Option<String>,
     /// The dead-man timer: the node itself restores its previous ruleset after this long unless
     /// `breakglass confirm RUN` cancels it, so a block that cuts off the operator undoes itself.
-    /// Default "20m"; "0s" disables the timer.
+    /// Default "20m"; "0s" disables the timer. Otherwise it must lie within
+    /// `revert_after_limits` (default one minute to a day): a timer that fires before the
+    /// operator can confirm, or one so far away that it is no safety net, is refused.
     #[serde(default = "default_revert_after", with = "duration")]
     pub revert_after: Duration,
+    /// The bounds `revert_after` must lie within, e.g. `["30s", "3d"]`, themselves within the
+    /// hard limits of 10 seconds and 7 days. Default `["1m", "1d"]`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "duration::limits"
+    )]
+    pub revert_after_limits: Option<(Duration, Duration)>,
     /// Also cut connections already established (kubelets and `DaemonSet` pods hold long-lived
     /// watches that a rule on new connections would leave running). Default true.
     #[serde(default = "yes")]
@@ -406,9 +416,76 @@ impl FirewallBlock {
         if self.ports.contains(&0) {
             problems.push(ArgProblem::at("ports", "port 0 is not a TCP port"));
         }
+        problems.extend(self.revert_after_problem());
         problems
     }
+
+    /// The bounds `revert_after` must lie within (`revert_after_limits`, or the default).
+    pub fn revert_after_limits(&self) -> (Duration, Duration) {
+        self.revert_after_limits
+            .unwrap_or(REVERT_AFTER_DEFAULT_LIMITS)
+    }
+
+    /// Checked when the runbook is loaded, before any plan is shown: the timer a block arms is
+    /// whole seconds on the node (`sleep`, `systemd-run --on-active`) and must fire neither
+    /// before the operator can confirm nor so late that it is no safety net (and `8000y` is
+    /// past what a node's clock, or an RFC 3339 date, can hold).
+    fn revert_after_problem(&self) -> Option<ArgProblem> {
+        let show = |d: Duration| humantime::format_duration(d).to_string();
+        let (hard_min, hard_max) = REVERT_AFTER_HARD_LIMITS;
+        if let Some((min, max)) = self.revert_after_limits
+            && (min < hard_min || max > hard_max || min > max)
+        {
+            return Some(ArgProblem::at(
+                "revert_after_limits",
+                format!(
+                    "[\"{}\", \"{}\"] is not within the hard limits of {} to {} (lower bound first)",
+                    show(min),
+                    show(max),
+                    show(hard_min),
+                    show(hard_max)
+                ),
+            ));
+        }
+        let d = self.revert_after;
+        if d.is_zero() {
+            return None;
+        }
+        let (min, max) = self.revert_after_limits();
+        if d.subsec_nanos() != 0 {
+            return Some(ArgProblem::at(
+                "revert_after",
+                format!(
+                    "{} is not a whole number of seconds: the node's timer counts seconds",
+                    show(d)
+                ),
+            ));
+        }
+        if d < min || d > max {
+            return Some(ArgProblem::at(
+                "revert_after",
+                format!(
+                    "{} is outside {} to {}: the dead-man timer must leave time to confirm and \
+                     still be a safety net. Write a value in that range, or widen \
+                     `revert_after_limits` (within {} to {}); \"0s\" disables the timer",
+                    show(d),
+                    show(min),
+                    show(max),
+                    show(hard_min),
+                    show(hard_max)
+                ),
+            ));
+        }
+        None
+    }
 }
+
+/// `revert_after` lies within these unless `revert_after_limits` says otherwise.
+pub const REVERT_AFTER_DEFAULT_LIMITS: (Duration, Duration) =
+    (Duration::from_secs(60), Duration::from_secs(24 * 3600));
+/// No `revert_after_limits` reach past these.
+pub const REVERT_AFTER_HARD_LIMITS: (Duration, Duration) =
+    (Duration::from_secs(10), Duration::from_secs(7 * 24 * 3600));
 
 /// `firewall.unblock`: remove the blocks `firewall.block` installed, and cancel their dead-man
 /// timers. Rules breakglass did not install are never touched.

@@ -27,6 +27,7 @@ fn fields_come_from_the_structs() {
             "allow",
             "allow_targets",
             "revert_after",
+            "revert_after_limits",
             "cut_established",
             "backend"
         ]
@@ -159,4 +160,45 @@ fn args_serialize_tagged_and_round_trip() {
     assert_eq!(json["with"]["revert_after"], "20m");
     let back: ActionArgs = serde_json::from_value(json).expect("deserialize");
     assert_eq!(back, args);
+}
+
+#[test]
+fn revert_after_is_bounded_before_any_plan_is_shown() {
+    let problems = |text: &str| -> Vec<String> {
+        let Ok(ActionArgs::FirewallBlock(b)) = parse(ActionKind::FirewallBlock, text) else {
+            panic!("{text}")
+        };
+        b.validate().into_iter().map(|p| p.message).collect()
+    };
+    // 1ms armed no timer at all (whole seconds on the node); 8000y aborted the process.
+    let tiny = problems("revert_after = \"1ms\"");
+    assert!(
+        tiny[0].contains("not a whole number of seconds"),
+        "{tiny:?}"
+    );
+    let short = problems("revert_after = \"30s\"");
+    assert!(
+        short[0].starts_with("30s is outside 1m to 1day")
+            && short[0].contains("widen `revert_after_limits` (within 10s to 7days)"),
+        "{short:?}"
+    );
+    let huge = problems("revert_after = \"8000y\"");
+    assert!(huge[0].contains("is outside 1m to 1day"), "{huge:?}");
+    for ok in [
+        "",
+        "revert_after = \"0s\"",
+        "revert_after = \"1m\"",
+        "revert_after = \"1d\"",
+    ] {
+        assert!(problems(ok).is_empty(), "{ok}");
+    }
+    // Overridable, within the hard limits.
+    assert!(problems("revert_after = \"30s\"\nrevert_after_limits = [\"20s\", \"3d\"]").is_empty());
+    let hard = problems("revert_after = \"30s\"\nrevert_after_limits = [\"1s\", \"8000y\"]");
+    assert!(
+        hard[0].contains("is not within the hard limits of 10s to 7days"),
+        "{hard:?}"
+    );
+    let err = parse(ActionKind::FirewallBlock, "revert_after_limits = [\"1m\"]").expect_err("one");
+    assert!(err.contains("write two durations"), "{err}");
 }

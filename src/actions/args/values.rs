@@ -47,6 +47,40 @@ pub mod duration {
         }
     }
 
+    /// `revert_after_limits`: an optional pair of durations, `["1m", "1d"]`.
+    pub mod limits {
+        use std::time::Duration;
+
+        use serde::de::Error as _;
+        use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+        #[allow(clippy::ref_option)] // serde's `with` hands the field by reference
+        pub fn serialize<S: Serializer>(
+            value: &Option<(Duration, Duration)>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            let text = |d: &Duration| humantime::format_duration(*d).to_string();
+            value.map(|(a, b)| [text(&a), text(&b)]).serialize(s)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<(Duration, Duration)>, D::Error> {
+            let Some(words) = Option::<Vec<String>>::deserialize(d)? else {
+                return Ok(None);
+            };
+            let [min, max] = words.as_slice() else {
+                return Err(D::Error::custom(
+                    "write two durations, the lower bound first, e.g. [\"30s\", \"3d\"]",
+                ));
+            };
+            Ok(Some((
+                super::parse(min).map_err(D::Error::custom)?,
+                super::parse(max).map_err(D::Error::custom)?,
+            )))
+        }
+    }
+
     /// `Option<Duration>` in the same form.
     pub mod option {
         use std::time::Duration;

@@ -12,18 +12,19 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::deadman::{Armed, block_then_arm, is_armed, save_restore};
-use super::facts::{Session, list};
+use super::deadman::{Armed, DEADMAN_FNS, FORGET, block_then_arm, is_armed, save_restore};
+use super::facts::{Facts, Session, list};
 use super::iptables::BLOCK_IPTABLES;
 use super::nft::BLOCK_NFT;
-use super::restore::{FirewallRestoreAction, restore_script};
-use super::shell::{command, ok_or, sections, stdout};
+use super::restore::{FirewallRestoreAction, OWNER, UndoGuard, owner_script, restore_script};
+use super::shell::{PRELUDE, command, ok_or, sections, stdout};
 use super::step_files::{StepFiles, is_state_base};
 use super::{Backend, FwState, parse_snapshot};
 use crate::actions::BuildContext;
 use crate::actions::args::{FirewallBackend, FirewallBlock};
-use crate::actions::contract::{Action, ActionFailure, Applied, Context};
+use crate::actions::contract::{Action, ActionFailure, Applied, Context, Node};
 use crate::inventory::Selector;
+use crate::transport::ssh::Outcome;
 
 /// What `firewall.block` journals before it changes anything.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -48,9 +49,14 @@ pub struct BlockSnapshot {
     pub ssh_connection: String,
     pub session: Option<Session>,
     pub systemd: bool,
+    /// What the owner marker named before this step claimed it (`owner.sh`): an undo hands
+    /// it back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_before: Option<String>,
 }
 
 /// `firewall.block` bound to its arguments, with `allow_targets` resolved.
+#[derive(Clone)]
 pub struct FirewallBlockAction {
     pub(super) args: FirewallBlock,
     pub(super) allow4: Vec<Ipv4Net>,
@@ -170,6 +176,71 @@ impl FirewallBlockAction {
     }
 }
 
+impl FirewallBlockAction {
+    /// Appended to a script that reverts this block: the owner marker goes back to the step
+    /// that held it before, if it still names this one. A timer that also lifts earlier blocks
+    /// (`deadman_prior`) cannot tell who held it before those: it removes the marker.
+    fn hand_back(&self, snap: &BlockSnapshot) -> Result<String, ActionFailure> {
+        let before = if snap.deadman_prior.is_some() {
+            None
+        } else {
+            snap.owner_before.as_deref()
+        };
+        owner_script(Some(&self.files.base()), before)
+    }
+
+    /// Whether the node's rules are this block's (`verify`, and `undo` before it restores).
+    fn holds(&self, facts: &Facts, backend: Backend, v6: bool) -> Result<(), String> {
+        match backend {
+            Backend::Nft => match (&facts.nft_json, &facts.nft_table) {
+                (Some(json), _) => self.check_nft(json),
+                (None, Some(text)) => self.check_nft_text(text, facts),
+                (None, None) => Err("table inet breakglass is missing".to_owned()),
+            },
+            Backend::Iptables => self
+                .check_ipt("iptables", facts.ipt.as_ref(), false)
+                .and_then(|()| {
+                    if v6 {
+                        self.check_ipt("ip6tables", facts.ip6t.as_ref(), true)
+                    } else {
+                        Ok(())
+                    }
+                }),
+        }
+    }
+
+    /// Does now what the step's dead-man timer would have done (the same restore script), and
+    /// cancels the timer and removes the step's files: a block whose timer could not be armed
+    /// is not left behind. Returns what to add to the failure.
+    fn roll_back(&self, node: &mut dyn Node, snap: &BlockSnapshot) -> String {
+        let rolled = restore_script(
+            snap.deadman_prior.as_ref().unwrap_or(&snap.prior),
+            None,
+            &format!(
+                "rollback of run {} step {}: its dead-man timer could not be armed",
+                self.files.run_id, self.files.step_id
+            ),
+        )
+        .and_then(|script| {
+            let forget = self.files.vars()?.then(&[DEADMAN_FNS, FORGET]);
+            let forget = forget + &self.hand_back(snap)?;
+            let r = node.run(
+                "/bin/sh -s",
+                Some(format!("{PRELUDE}{script}{forget}").as_bytes()),
+            );
+            ok_or("rolling the block back", &r)
+        });
+        match rolled {
+            Ok(()) => "the block was rolled back on this node".to_owned(),
+            Err(e) => format!(
+                "the block could not be rolled back ({e}): it may still be in place with no \
+                 timer; run `breakglass undo {}` or a firewall.unblock runbook",
+                self.files.run_id
+            ),
+        }
+    }
+}
+
 impl Action for FirewallBlockAction {
     fn kind(&self) -> &'static str {
         "firewall.block"
@@ -245,7 +316,7 @@ impl Action for FirewallBlockAction {
         };
         // Earlier unconfirmed blocks on this node: the oldest one's prior is where a revert
         // must lead, and this step's timer takes over from theirs.
-        let own = format!("{}/{}", self.files.dir, self.files.step_id);
+        let own = self.files.base();
         let mut earlier: Vec<&(String, u64, Option<FwState>)> = facts
             .live
             .iter()
@@ -259,7 +330,13 @@ impl Action for FirewallBlockAction {
             .and_then(|(_, _, st)| st.clone())
             .or_else(|| saved.clone())
             .filter(|st| *st != prior);
+        let owner_before = facts
+            .owner
+            .as_ref()
+            .map(|o| o.base.clone())
+            .filter(|base| *base != own);
         let snap = BlockSnapshot {
+            owner_before,
             backend,
             earlier_attempt: saved.is_some(),
             deadman_prior,
@@ -280,7 +357,7 @@ impl Action for FirewallBlockAction {
         self.guard(&name, &snap)?;
         let secs = self.args.revert_after.as_secs();
         if secs > 0 {
-            let script = restore_script(
+            let mut script = restore_script(
                 snap.deadman_prior.as_ref().unwrap_or(&snap.prior),
                 Some(&snap.prior),
                 &format!(
@@ -290,9 +367,13 @@ impl Action for FirewallBlockAction {
                     self.ports_text(",")
                 ),
             )?;
+            script.push_str(&self.hand_back(&snap)?);
             save_restore(node, &self.files, &script)?;
         }
         let mut inputs = self.files.vars()?;
+        inputs
+            .var("owner_expect", "-")?
+            .var("owner_new", &self.files.base())?;
         let (block, payload) = match snap.backend {
             Backend::Nft => (BLOCK_NFT, self.nft_ruleset()),
             Backend::Iptables => {
@@ -306,12 +387,24 @@ impl Action for FirewallBlockAction {
             }
         };
         let cmd = if secs > 0 {
-            block_then_arm(inputs, block, secs, &snap.supersedes)?
+            block_then_arm(inputs, &[block, OWNER], secs, &snap.supersedes)?
         } else {
-            command(&inputs, &[block])?
+            command(&inputs, &[block, OWNER])?
         };
         let r = node.run(&cmd, Some(payload.as_bytes()));
-        ok_or(&format!("blocking with {}", snap.backend.name()), &r)?;
+        if let Err(mut e) = ok_or(&format!("blocking with {}", snap.backend.name()), &r) {
+            // Exit 3: the backend refused the block (one transaction: nothing changed). Exit 5:
+            // `arm.sh` could not arm the timer and reverted the block itself. Anything else
+            // may have left a block without its timer: put it back now.
+            let code = match &r.outcome {
+                Outcome::Exit { status, .. } => Some(*status),
+                _ => None,
+            };
+            if secs > 0 && !matches!(code, Some(3 | 5)) && !e.never_ran {
+                e.message = format!("{}; {}", e.message, self.roll_back(node, &snap));
+            }
+            return Err(e);
+        }
         let out = sections(&stdout(&r));
         let mut summary = format!(
             "blocked tcp/{} with {} ({} allowed network{})",
@@ -337,6 +430,13 @@ impl Action for FirewallBlockAction {
                 id,
                 expires,
             } = Armed::parse(out.get("deadman").map_or("", String::as_str));
+            if kind.is_none() || expires.is_empty() {
+                return Err(ActionFailure::failed(format!(
+                    "the node did not report an armed dead-man timer (its answer: {:?}); {}",
+                    out.get("deadman").map_or("", |d| d.trim()),
+                    self.roll_back(node, &snap)
+                )));
+            }
             let _ = write!(
                 summary,
                 "; dead-man ({timer}) reverts at {expires} unless confirmed"
@@ -365,28 +465,14 @@ impl Action for FirewallBlockAction {
         let node = cx.shell()?;
         let snap: BlockSnapshot = parse_snapshot(snapshot)?;
         let facts = list(node, &self.files, "reading the firewall back")?;
-        let checked = match snap.backend {
-            Backend::Nft => match (&facts.nft_json, &facts.nft_table) {
-                (Some(json), _) => self.check_nft(json),
-                (None, Some(text)) => self.check_nft_text(text, &facts),
-                (None, None) => Err("table inet breakglass is missing".to_owned()),
-            },
-            Backend::Iptables => self
-                .check_ipt("iptables", facts.ipt.as_ref(), false)
-                .and_then(|()| {
-                    if snap.prior.ip6tables.is_some() {
-                        self.check_ipt("ip6tables", facts.ip6t.as_ref(), true)
-                    } else {
-                        Ok(())
-                    }
-                }),
-        };
-        checked.map_err(|e| ActionFailure::failed(format!("the block does not hold: {e}")))?;
+        self.holds(&facts, snap.backend, snap.prior.ip6tables.is_some())
+            .map_err(|e| ActionFailure::failed(format!("the block does not hold: {e}")))?;
         let armed = is_armed(&facts.deadman);
         if !self.args.revert_after.is_zero() && !armed {
             return Err(ActionFailure::failed(format!(
-                "the dead-man timer is not armed ({})",
-                facts.deadman
+                "the dead-man timer is not armed ({}); {}",
+                facts.deadman,
+                self.roll_back(node, &snap)
             )));
         }
         Ok(())
@@ -394,10 +480,20 @@ impl Action for FirewallBlockAction {
 
     fn inverse(&self, snapshot: &Value) -> Option<Box<dyn Action>> {
         let snap: BlockSnapshot = serde_json::from_value(snapshot.clone()).ok()?;
+        let this = self.clone();
+        let (backend, v6) = (snap.backend, snap.prior.ip6tables.is_some());
+        let mut reverted = vec![snap.prior.clone()];
+        reverted.extend(snap.deadman_prior.clone());
         Some(Box::new(FirewallRestoreAction {
             prior: snap.prior,
             cancel: Some(self.files.clone()),
             what: "firewall.block",
+            guard: Some(UndoGuard {
+                files: self.files.clone(),
+                owner_before: snap.owner_before,
+                reverted,
+                holds: Box::new(move |facts| this.holds(facts, backend, v6)),
+            }),
         }))
     }
 }
@@ -406,6 +502,7 @@ impl Action for FirewallBlockAction {
 mod tests {
     use super::*;
     use crate::actions::firewall::tests::{Canned, block, facts_output};
+    use serde_json::Value;
 
     #[test]
     fn guard_rails_refuse_before_any_change() {
@@ -450,6 +547,135 @@ mod tests {
             err.message
         );
     }
+    /// What `facts.sh` reports for cp1 with `table` (text listing) and the owner marker.
+    fn facts_with(table: Option<&str>, owner: &str) -> String {
+        let mut out = facts_output("10.9.9.9 50000 10.0.0.10 22");
+        if let Some(table) = table {
+            out.push_str(&format!("\n@@bg:nft_table@@\n{table}"));
+        }
+        out.push_str(&format!("\n@@bg:owner@@\n{owner}\n"));
+        out
+    }
+
+    const TABLE: &str = "table inet breakglass {\n\tset ports {\n\t\ttype inet_service\n\t\telements = { 6443 }\n\t}\n\tchain input {\n\t\ttype filter hook input priority filter - 10; policy accept;\n\t\ttcp dport @ports tcp flags syn / fin,syn,rst,ack drop\n\t\ttcp dport @ports reject with tcp reset\n\t}\n}\n";
+
+    #[test]
+    fn undo_restores_only_what_this_run_left_and_never_clobbers_a_later_block() {
+        let a = block("allow = [\"10.9.9.0/24\"]");
+        let own = "/run/breakglass/20261125T115801Z-3f9a1c/block-api";
+        // Before run A: no table, and run Z's marker (from an earlier, lifted block).
+        let mut node = Canned {
+            answers: vec![facts_with(None, "/run/breakglass/Z/fw 1764000000")],
+            sent: Vec::new(),
+        };
+        let snap = a.snapshot(&mut node).expect("snapshot");
+        assert_eq!(snap["owner_before"], "/run/breakglass/Z/fw");
+        let undo = a.inverse(&snap).expect("inverse");
+
+        // Run B blocked since (other ports), and claimed the marker: refused, nothing sent
+        // but the read.
+        let later = TABLE.replace("{ 6443 }", "{ 6443, 10250 }");
+        node.answers = vec![facts_with(
+            Some(&later),
+            "/run/breakglass/20261126T090000Z-b0b0b0/fw 1764100000",
+        )];
+        node.sent.clear();
+        let err = undo.apply(&mut node, &Value::Null).expect_err("refused");
+        assert!(err.never_ran, "{err}");
+        assert!(
+            err.message.contains(
+                "run 20261126T090000Z-b0b0b0 step fw (at 2025-11-25T19:46:40Z) changed it since"
+            ) && err.message.contains("set ports does not hold the ports"),
+            "{err}"
+        );
+        assert_eq!(node.sent.len(), 1, "the undo changed something");
+
+        // Same ruleset as A's but the marker names B: still B's block, still refused.
+        node.answers = vec![facts_with(Some(TABLE), "/run/breakglass/B/fw 1")];
+        let err = undo.apply(&mut node, &Value::Null).expect_err("refused");
+        assert!(err.message.contains("run B step fw"), "{err}");
+
+        // A's own block, A's marker: restored, and the marker handed back to Z.
+        node.answers = vec![facts_with(Some(TABLE), &format!("{own} 1")), String::new()];
+        node.sent.clear();
+        let done = undo.apply(&mut node, &Value::Null).expect("undo");
+        assert!(
+            done.summary.starts_with("restored no table"),
+            "{}",
+            done.summary
+        );
+        let sent = String::from_utf8(node.sent[1].1.clone().expect("stdin")).expect("utf8");
+        assert!(sent.contains("delete table inet breakglass"), "{sent}");
+        assert!(
+            sent.contains(&format!(
+                "owner_expect={own}\nowner_new=/run/breakglass/Z/fw\n"
+            )),
+            "{sent}"
+        );
+
+        // The dead-man already reverted it: nothing to restore, whoever the marker names.
+        node.answers = vec![facts_with(None, "/run/breakglass/B/fw 1"), String::new()];
+        node.sent.clear();
+        let done = undo.apply(&mut node, &Value::Null).expect("nothing to do");
+        assert!(
+            done.summary.starts_with("nothing to restore"),
+            "{}",
+            done.summary
+        );
+        let sent = String::from_utf8(node.sent[1].1.clone().expect("stdin")).expect("utf8");
+        assert!(!sent.contains("delete table inet breakglass"), "{sent}");
+    }
+
+    #[test]
+    fn a_block_whose_timer_cannot_be_armed_is_rolled_back_before_the_failure_is_reported() {
+        let a = block("allow = [\"10.9.9.0/24\"]\nrevert_after = \"5m\"");
+        let mut node = Canned {
+            answers: vec![facts_output("10.9.9.9 50000 10.0.0.10 22")],
+            sent: Vec::new(),
+        };
+        let snap = a.snapshot(&mut node).expect("snapshot");
+        // The block went in, but the node's answer names no armed timer.
+        node.answers = vec![
+            String::new(),
+            "\n@@bg:deadman@@\ngarbage\n".into(),
+            String::new(),
+        ];
+        let err = a.apply(&mut node, &snap).expect_err("no timer");
+        assert!(
+            err.message
+                .contains("did not report an armed dead-man timer")
+                && err
+                    .message
+                    .ends_with("the block was rolled back on this node"),
+            "{err}"
+        );
+        let (cmd, stdin) = node.sent.last().expect("rollback");
+        assert_eq!(cmd, "/bin/sh -s");
+        let rollback = String::from_utf8(stdin.clone().expect("stdin")).expect("utf8");
+        assert!(
+            rollback.contains("delete table inet breakglass"),
+            "{rollback}"
+        );
+        assert!(rollback.contains(FORGET), "the timer files are left");
+
+        // The timer was armed, then is gone by the read-back: rolled back as well.
+        node.answers = vec![facts_with(Some(TABLE), ""), String::new()];
+        node.sent.clear();
+        let err = a.verify(&mut node, &snap).expect_err("no timer");
+        assert!(
+            err.message
+                .starts_with("the dead-man timer is not armed (none); the block was rolled back"),
+            "{err}"
+        );
+        assert_eq!(node.sent.len(), 2, "no rollback was sent");
+        // A node that reports an expiry past year 9999 is not a panic.
+        assert_eq!(super::super::deadman::rfc3339("253402300800"), None);
+        assert_eq!(
+            super::super::deadman::rfc3339("1764000000").as_deref(),
+            Some("2025-11-24T16:00:00Z")
+        );
+    }
+
     #[test]
     fn apply_sends_the_ruleset_on_stdin_only() {
         let a = block("allow = [\"10.9.9.0/24\"]\nrevert_after = \"0s\"");

@@ -43,18 +43,21 @@ pub(super) fn save_restore(
     })
 }
 
-/// The command that runs `block` (a backend's script, its payload on stdin), then arms the
+/// The command that runs `block` (a backend's script, its payload on stdin, and what follows
+/// it), then arms the
 /// step's timer for `secs` seconds and cancels the earlier timers it takes over (`supersedes`).
 pub(super) fn block_then_arm(
     mut inputs: Inputs,
-    block: &str,
+    block: &[&str],
     secs: u64,
     supersedes: &[String],
 ) -> Result<String, ActionFailure> {
     inputs
         .var("secs", &secs.to_string())?
         .var("supersede", &supersedes.join(" "))?;
-    command(&inputs, &[block, DEADMAN_FNS, ARM])
+    let mut scripts = block.to_vec();
+    scripts.extend([DEADMAN_FNS, ARM]);
+    command(&inputs, &scripts)
 }
 
 /// The timer `arm.sh` reports in its `deadman` section, as `firewall.block` words and journals it.
@@ -112,7 +115,16 @@ fn key_values(line: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// An epoch a node reported (`expires=`, `.fired`, `.confirmed`) as RFC 3339; `None` when it is
+/// not a number or lies past what RFC 3339 can write (year 9999), which the node's answer must
+/// never turn into a panic.
 pub(super) fn rfc3339(epoch: &str) -> Option<String> {
+    /// 10000-01-01T00:00:00Z.
+    const YEAR_10000: u64 = 253_402_300_800;
     let secs: u64 = epoch.trim().parse().ok()?;
-    Some(humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs)).to_string())
+    if secs >= YEAR_10000 {
+        return None;
+    }
+    let when = UNIX_EPOCH.checked_add(Duration::from_secs(secs))?;
+    Some(humantime::format_rfc3339_seconds(when).to_string())
 }

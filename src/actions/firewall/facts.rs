@@ -12,11 +12,11 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::deadman::DEADMAN_FNS;
+use super::deadman::{DEADMAN_FNS, rfc3339};
 use super::iptables::{IptState, parse_ipt};
 use super::nft::{NftState, nft_objects, text_set_elements};
 use super::shell::{command, ok_or, sections, stdout};
-use super::step_files::StepFiles;
+use super::step_files::{StepFiles, is_state_base};
 use super::{Backend, FwState};
 use crate::actions::args::FirewallBackend;
 use crate::actions::contract::{ActionFailure, Node};
@@ -53,6 +53,42 @@ impl Session {
     }
 }
 
+/// The owner marker as a node reported it (`/run/breakglass/RUN/STEP EPOCH`, see `owner.sh`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Owner {
+    /// `/run/breakglass/RUN/STEP`.
+    pub(super) base: String,
+    /// When it was claimed (epoch seconds), if the node said.
+    pub(super) since: Option<u64>,
+}
+
+impl Owner {
+    /// The node's answer is untrusted: only a base of the shape breakglass writes is kept.
+    fn parse(text: &str) -> Option<Owner> {
+        let mut words = text.split_whitespace();
+        let base = words.next()?;
+        is_state_base(base).then(|| Owner {
+            base: base.to_owned(),
+            since: words.next().and_then(|w| w.parse().ok()),
+        })
+    }
+
+    /// `run RUN step STEP (since TIME)`, for messages.
+    pub(super) fn describe(&self) -> String {
+        let (run, step) = self
+            .base
+            .rsplit_once('/')
+            .map_or((self.base.as_str(), ""), |(dir, step)| {
+                (dir.rsplit('/').next().unwrap_or(dir), step)
+            });
+        let mut s = format!("run {run} step {step}");
+        if let Some(when) = self.since.and_then(|e| rfc3339(&e.to_string())) {
+            s.push_str(&format!(" (at {when})"));
+        }
+        s
+    }
+}
+
 /// The parsed output of [`FACTS`] (`facts.sh`).
 #[derive(Debug, Default)]
 pub(super) struct Facts {
@@ -72,6 +108,9 @@ pub(super) struct Facts {
     pub(super) saved: Option<FwState>,
     pub(super) saved_before: Option<FwState>,
     pub(super) deadman: String,
+    /// The owner marker (`owner.sh`): the step whose change the firewall state is, and since
+    /// when; `None` when absent or not of the form breakglass writes.
+    pub(super) owner: Option<Owner>,
     pub(super) timers: Vec<String>,
     /// Live dead-man timers: (`/run/breakglass/RUN/STEP`, restore script mtime, what it restores).
     pub(super) live: Vec<(String, u64, Option<FwState>)>,
@@ -123,6 +162,7 @@ impl Facts {
                 })
                 .collect(),
             deadman: s.get("deadman").map_or("none", |v| v.trim()).to_owned(),
+            owner: s.get("owner").and_then(|o| Owner::parse(o)),
             timers: s
                 .get("timers")
                 .map(|t| t.lines().map(str::to_owned).collect())

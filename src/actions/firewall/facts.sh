@@ -10,8 +10,8 @@
 # dropped it), nft_table + nft_json (only when the table exists), nft_error, iptables /
 # ip6tables (the BREAKGLASS chain and the INPUT rules, as `-S` prints them) or *_error, saved
 # and saved_before (the prior state an earlier attempt of this step recorded), deadman (this
-# step's timer), timers (every live breakglass timer on the node) and a `timer_prior BASE
-# MTIME` section per live timer with the state it restores.
+# step's timer), owner (the owner marker, owner.sh), timers (every live breakglass timer on the
+# node) and a `timer_prior BASE MTIME` section per live timer with the state it restores.
 sec tools
 if command -v nft >/dev/null 2>&1; then echo nft; fi
 for fam in iptables ip6tables; do
@@ -60,6 +60,8 @@ if [ -f "$dir/$step.restore" ]; then
   sec saved_before
   sed -n 's/^# breakglass-before: //p' "$dir/$step.restore"
 fi
+sec owner
+sed -n 1p /run/breakglass/firewall.owner 2>/dev/null || true
 sec deadman
 deadman_state "$dir" "$step"
 sec timers

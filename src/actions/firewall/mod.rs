@@ -35,7 +35,11 @@
 //! - `.pid`: the detached timer process (when PID 1 is not systemd), a session leader whose
 //!   command line names the `.restore` file, which is how a stale PID is told apart;
 //! - `.unit`: the transient systemd unit (`systemd-run --on-active`) when PID 1 is systemd;
-//! - `.fired` / `.confirmed`: when the timer fired or was cancelled by `confirm` (epoch seconds).
+//! - `.fired` / `.confirmed`: when the timer fired or was cancelled by `confirm` (epoch seconds);
+//! - and one per node, `/run/breakglass/firewall.owner`: the step whose change the breakglass
+//!   firewall state now is (`owner.sh`). `undo` restores a step's prior state only while the
+//!   marker still names that step and the live rules are what it applied, so undoing an older
+//!   run never clobbers a later run's block; a block whose timer cannot be armed is rolled back.
 //!
 //! The shell run on the node is this folder's `.sh` files, each with its inputs and output in
 //! its header; Rust only puts quoted input lines in front of them (`super::script`) and data on

@@ -18,9 +18,25 @@ use super::iptables::{CHAIN, IptState};
 use super::shell::{PRELUDE, heredoc, ok_or, sections, stdout};
 use super::step_files::StepFiles;
 use crate::actions::contract::{Action, ActionFailure, Applied, Context};
+use crate::actions::script::Inputs;
 
 /// The fixed part of every restore script ([`restore_script`]).
 pub(super) const RESTORE_FNS: &str = include_str!("restore.sh");
+/// Sets or hands back the owner marker (`owner.sh`).
+pub(super) const OWNER: &str = include_str!("owner.sh");
+
+/// The script that makes the owner marker name `new` (remove it when `None`): whatever it
+/// names now (`expect` `None`), or only while it names `expect`.
+pub(super) fn owner_script(
+    expect: Option<&str>,
+    new: Option<&str>,
+) -> Result<String, ActionFailure> {
+    let mut inputs = Inputs::new();
+    inputs
+        .var("owner_expect", expect.unwrap_or("-"))?
+        .var("owner_new", new.unwrap_or(""))?;
+    Ok(inputs.then(&[OWNER]))
+}
 
 /// A self-contained POSIX sh script that makes the node's breakglass firewall state equal to
 /// `state` (only its `Some` components). The dead-man timer, `undo` and `firewall.unblock`
@@ -119,15 +135,68 @@ pub(super) fn state_matches(facts: &Facts, want: &FwState) -> Result<(), String>
     Ok(())
 }
 
+/// Whether the live state is what the undone step left (`Err` says what differs).
+pub(super) type Holds = Box<dyn Fn(&Facts) -> Result<(), String> + Send + Sync>;
+
+/// What keeps an undo from clobbering a later change: the undone step's owner marker and what
+/// it applied. Without it (older snapshots) the recorded state is restored as before.
+pub(super) struct UndoGuard {
+    /// The undone step (its node-side state and owner marker name).
+    pub(super) files: StepFiles,
+    /// What the owner marker named before the step claimed it (handed back after the undo).
+    pub(super) owner_before: Option<String>,
+    /// States that leave nothing to restore (the prior, and what the step's dead-man timer
+    /// restores): the undo then changes no rule.
+    pub(super) reverted: Vec<FwState>,
+    /// The live state is still what the step applied.
+    pub(super) holds: Holds,
+}
+
+impl UndoGuard {
+    /// `Ok(true)`: nothing to restore; `Ok(false)`: the live state is the step's, restore it;
+    /// `Err`: a later change is live, which an undo must not clobber (nothing was changed).
+    fn check(&self, node: &str, facts: &Facts) -> Result<bool, ActionFailure> {
+        if self
+            .reverted
+            .iter()
+            .any(|st| state_matches(facts, st).is_ok())
+        {
+            return Ok(true);
+        }
+        let base = self.files.base();
+        let later = facts.owner.as_ref().filter(|o| o.base != base);
+        let differs = (self.holds)(facts).err();
+        if later.is_none() && differs.is_none() {
+            return Ok(false);
+        }
+        let who = match later {
+            Some(o) => format!("{} changed it since", o.describe()),
+            None => "it changed since (no breakglass step claimed the change)".to_owned(),
+        };
+        let diff = differs.map_or_else(String::new, |d| {
+            format!("; the live ruleset is not what this run applied: {d}")
+        });
+        Err(ActionFailure::refused(format!(
+            "refused: the firewall on {node} is no longer what run {} step {} left: {who}{diff}. \
+             Restoring the state from before run {} would clobber that change; nothing was \
+             changed. Undo the later run first (`breakglass undo RUN`), or lift every block \
+             with a firewall.unblock runbook",
+            self.files.run_id, self.files.step_id, self.files.run_id
+        )))
+    }
+}
+
 /// Restores a recorded [`FwState`] (the inverse of `firewall.block` and `firewall.unblock`),
 /// with the same script the dead-man timer runs; for a block, then cancels its timer and
-/// removes its node-side files.
+/// removes its node-side files. With a [`UndoGuard`], only while the live state is still what
+/// the undone step left.
 pub struct FirewallRestoreAction {
     pub prior: FwState,
     /// The block step whose timer and files go away once restored.
     pub cancel: Option<StepFiles>,
     /// The kind being undone (for messages).
     pub what: &'static str,
+    pub(super) guard: Option<UndoGuard>,
 }
 
 impl Action for FirewallRestoreAction {
@@ -145,10 +214,23 @@ impl Action for FirewallRestoreAction {
 
     fn apply(&self, cx: &mut dyn Context, _snapshot: &Value) -> Result<Applied, ActionFailure> {
         let node = cx.shell()?;
-        let mut script = restore_script(&self.prior, None, &format!("undo of {}", self.what))?;
+        let mut already = false;
+        let mut script = String::new();
+        if let Some(guard) = &self.guard {
+            let facts = list(node, &guard.files, "reading the firewall before the undo")?;
+            let name = node.name().to_owned();
+            already = guard.check(&name, &facts)?;
+        }
+        if !already {
+            script = restore_script(&self.prior, None, &format!("undo of {}", self.what))?;
+        }
         let mut cancelled = String::new();
         if let Some(files) = &self.cancel {
             script.push_str(&files.vars()?.then(&[DEADMAN_FNS, FORGET]));
+        }
+        if let Some(guard) = &self.guard {
+            let base = guard.files.base();
+            script.push_str(&owner_script(Some(&base), guard.owner_before.as_deref())?);
         }
         let full = format!("{PRELUDE}{script}");
         let r = node.run("/bin/sh -s", Some(full.as_bytes()));
@@ -159,9 +241,16 @@ impl Action for FirewallRestoreAction {
                 cancelled = format!("; cancelled the dead-man timer ({c})");
             }
         }
-        let what = describe_state(&self.prior);
+        let summary = if already {
+            format!(
+                "nothing to restore: the firewall is already as before {}{cancelled}",
+                self.what
+            )
+        } else {
+            format!("restored {}{cancelled}", describe_state(&self.prior))
+        };
         Ok(Applied {
-            summary: format!("restored {what}{cancelled}"),
+            summary,
             detail: Value::Null,
         })
     }
@@ -175,8 +264,14 @@ impl Action for FirewallRestoreAction {
             }
         };
         let facts = list(node, &files, "reading the firewall back")?;
-        state_matches(&facts, &self.prior)
-            .map_err(|e| ActionFailure::failed(format!("the restore does not hold: {e}")))?;
+        let reverted = self.guard.iter().flat_map(|g| &g.reverted);
+        if !reverted
+            .into_iter()
+            .any(|st| state_matches(&facts, st).is_ok())
+        {
+            state_matches(&facts, &self.prior)
+                .map_err(|e| ActionFailure::failed(format!("the restore does not hold: {e}")))?;
+        }
         if self.cancel.is_some() && is_armed(&facts.deadman) {
             return Err(ActionFailure::failed(format!(
                 "the dead-man timer is still armed ({})",

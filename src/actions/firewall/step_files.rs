@@ -41,6 +41,11 @@ impl StepFiles {
         })
     }
 
+    /// `/run/breakglass/RUN/STEP`: the stem of the step's files, and its owner marker name.
+    pub(super) fn base(&self) -> String {
+        format!("{}/{}", self.dir, self.step_id)
+    }
+
     /// The scripts' inputs `dir`, `step` and `unit`.
     pub(super) fn vars(&self) -> Result<Inputs, ActionFailure> {
         let mut inputs = Inputs::new();

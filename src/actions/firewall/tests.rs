@@ -14,7 +14,7 @@ use super::deadman::{ARM, CANCEL_ALL, DEADMAN_FNS, FORGET, SAVE_RESTORE};
 use super::facts::FACTS;
 use super::iptables::{BLOCK_IPTABLES, CHAIN};
 use super::nft::{BLOCK_NFT, UNBLOCK_PORTS};
-use super::restore::RESTORE_FNS;
+use super::restore::{OWNER, RESTORE_FNS};
 use super::shell::PRELUDE;
 use super::{FirewallBlockAction, FirewallUnblockAction, STATE_ROOT, confirm_command};
 use crate::actions::BuildContext;
@@ -77,6 +77,10 @@ impl Node for Canned {
     }
 }
 
+/// What `arm.sh` answers when it armed a detached timer.
+pub(super) const ARMED: &str =
+    "\n@@bg:deadman@@\nkind=detached pid=4242 pidfile=/run/breakglass/r/s.pid expires=1764000000\n";
+
 pub(super) fn facts_output(ssh: &str) -> String {
     format!(
         "\n@@bg:tools@@\nnft\niptables\n\n@@bg:ssh@@\n{ssh}\n\n@@bg:deadman@@\nnone\n\n@@bg:timers@@\n"
@@ -130,6 +134,7 @@ fn every_script_sent_is_the_prelude_its_inputs_and_whole_files() {
             sent: Vec::new(),
         };
         let snap = a.snapshot(&mut node).expect("snapshot");
+        node.answers = vec![String::new(), ARMED.to_owned(), facts.clone()];
         a.apply(&mut node, &snap).expect("apply");
         a.inverse(&snap)
             .expect("inverse")
@@ -181,13 +186,14 @@ fn every_script_sent_is_the_prelude_its_inputs_and_whole_files() {
             ("unblock-ports", UNBLOCK_PORTS),
             ("cancel-all", CANCEL_ALL),
             ("confirm", CONFIRM),
+            ("owner", OWNER),
         ] {
             if script.contains(file) {
                 seen.insert(name);
             }
         }
     }
-    assert_eq!(seen.len(), 11, "only these scripts were sent: {seen:?}");
+    assert_eq!(seen.len(), 12, "only these scripts were sent: {seen:?}");
     assert!(
         sent.iter().any(|(_, stdin)| stdin
             .as_deref()

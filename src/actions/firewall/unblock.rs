@@ -16,7 +16,9 @@ use super::deadman::{CANCEL_ALL, DEADMAN_FNS};
 use super::facts::list;
 use super::iptables::IptState;
 use super::nft::{NftState, UNBLOCK_PORTS};
-use super::restore::{FirewallRestoreAction, restore_script, state_matches};
+use super::restore::{
+    FirewallRestoreAction, UndoGuard, owner_script, restore_script, state_matches,
+};
 use super::shell::{PRELUDE, ok_or, sections, stdout};
 use super::step_files::StepFiles;
 use super::{FwState, parse_snapshot};
@@ -32,6 +34,9 @@ pub struct UnblockSnapshot {
     pub prior: FwState,
     /// The nft `ports` set before, when the table has one.
     pub nft_ports: Option<BTreeSet<u16>>,
+    /// What the owner marker named before this step claimed it (`owner.sh`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_before: Option<String>,
 }
 
 /// `firewall.unblock` bound to its arguments.
@@ -148,6 +153,11 @@ impl Action for FirewallUnblockAction {
                 ip6tables: present(&facts.ip6t),
             },
             nft_ports: facts.nft_ports(),
+            owner_before: facts
+                .owner
+                .as_ref()
+                .map(|o| o.base.clone())
+                .filter(|base| *base != self.files.base()),
         };
         serde_json::to_value(&snap)
             .map_err(|e| ActionFailure::refused(format!("cannot encode the snapshot: {e}")))
@@ -165,6 +175,7 @@ impl Action for FirewallUnblockAction {
         }
         script.push_str(DEADMAN_FNS);
         script.push_str(CANCEL_ALL);
+        script.push_str(&owner_script(None, Some(&self.files.base()))?);
         let full = format!("{PRELUDE}{script}");
         let r = node.run("/bin/sh -s", Some(full.as_bytes()));
         ok_or("unblocking", &r)?;
@@ -222,10 +233,17 @@ impl Action for FirewallUnblockAction {
 
     fn inverse(&self, snapshot: &Value) -> Option<Box<dyn Action>> {
         let snap: UnblockSnapshot = serde_json::from_value(snapshot.clone()).ok()?;
+        let (target, _) = self.target(&snap).ok()?;
         Some(Box::new(FirewallRestoreAction {
-            prior: snap.prior,
+            prior: snap.prior.clone(),
             cancel: None,
             what: "firewall.unblock",
+            guard: Some(UndoGuard {
+                files: self.files.clone(),
+                owner_before: snap.owner_before,
+                reverted: vec![snap.prior],
+                holds: Box::new(move |facts| state_matches(facts, &target)),
+            }),
         }))
     }
 }
