@@ -64,22 +64,21 @@ pub fn write(record: &DrillRecord, dir: &Path) -> anyhow::Result<ReportPaths> {
     Ok(paths)
 }
 
-/// The lines the terminal ends a drill with: the three times, then where the report is. No
-/// trailing newline.
+/// The lines the terminal ends a drill with: the verdict, the three times, then where the
+/// report is. No trailing newline.
 pub fn terminal_summary(record: &DrillRecord, paths: &ReportPaths) -> String {
-    let mut lines: Vec<String> = facts::moments(record)
-        .iter()
-        .map(|moment| {
-            let name = format!("{}:", moment.name);
-            match moment.at_ms {
-                Some(_) => {
-                    let (big, origin, other) = moment.headline(record);
-                    format!("{name:<22}{big} {origin} ({other})")
-                }
-                None => format!("{name:<22}{}", facts::NOT_REACHED),
+    let verdict = format!("drill {}: {}", record.runbook, record.verdict);
+    let mut lines = vec![text::neutralise(&verdict)];
+    lines.extend(facts::moments(record).iter().map(|moment| {
+        let name = format!("{}:", moment.name);
+        match moment.at_ms {
+            Some(_) => {
+                let (big, origin, other) = moment.headline(record);
+                format!("{name:<22}{big} {origin} ({other})")
             }
-        })
-        .collect();
+            None => format!("{name:<22}{}", facts::NOT_REACHED),
+        }
+    }));
     lines.push(format!(
         "report: {} ({MARKDOWN_FILE} and {JSON_FILE} beside it)",
         text::neutralise(&paths.html.display().to_string())

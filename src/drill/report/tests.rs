@@ -211,7 +211,8 @@ fn a_drill_becomes_three_files_naming_every_step() {
     assert!(html.contains("<span class=\"badge bad\">1 of 2 expectations failed</span>"));
     assert!(!read(&paths.json).contains('\x1b'));
     let summary = terminal_summary(&record, &paths);
-    assert_eq!(summary.lines().count(), 4, "{summary}");
+    assert_eq!(summary.lines().count(), 5, "{summary}");
+    assert!(summary.starts_with("drill apiserver-overload: recovered\n"));
     assert!(summary.contains(
         "time to first effect: 3.8 s from the run's start (14.0 s from the drill's start)"
     ));
