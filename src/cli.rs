@@ -388,8 +388,16 @@ pub struct ConfirmArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum LabCommand {
-    /// Build a lab, print its inventory and example commands, tear it down on Ctrl-C
+    /// Build a lab, print its inventory and example commands, tear it down on Ctrl-C or
+    /// SIGTERM (`lab down`)
     Up(LabArgs),
+    /// List the labs on this machine: id, subnet, nodes, owner process, inventory
+    Status,
+    /// Tear labs down: ask each one's owner to (SIGTERM), then remove what dead owners left
+    Down {
+        /// The lab ids (see `lab status`); none: every lab on this machine
+        ids: Vec<String>,
+    },
     /// A short drill: the reference incident on a fresh lab, `apiserver-overload` run against
     /// it, recovery measured, undone, a report written (`drill --lab apiserver-overload`)
     Demo(LabArgs),

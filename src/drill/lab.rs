@@ -177,6 +177,13 @@ pub async fn run(settings: &Settings, d: &LabDrill) -> anyhow::Result<Exit> {
                 ),
             )
         })?;
+    stderr_line(&format!(
+        "[drill] lab {} is up ({} nodes on {}; inventory {})",
+        lab.id(),
+        lab.nodes().len(),
+        lab.subnet(),
+        lab.inventory_path().display()
+    ));
     let lab = Arc::new(lab);
     let result = drill(settings, d, &runbook, &lab).await;
     stderr_line("[drill] tearing the lab down...");
