@@ -183,6 +183,7 @@ pub async fn demo(settings: &Settings, args: &LabArgs) -> anyhow::Result<Exit> {
         plan: PlanArgs {
             runbook: "apiserver-overload".into(),
             params,
+            operator_cidrs: Vec::new(),
         },
         yes: false,
         dry_run: false,
