@@ -49,6 +49,16 @@ impl Env {
             .run()
     }
 
+    /// `undo RUN --yes`: its target results.
+    fn undo(&self, run: &str) -> Vec<(String, String, String)> {
+        let out = self
+            .bg(None)
+            .args(["--output", "json", "undo", run, "--yes"])
+            .run()
+            .ok();
+        results(&out.json_lines(), "undo")
+    }
+
     /// The binary with the inventory and the given key in the environment.
     fn bg(&self, key: Option<&AccessKey>) -> Bg {
         let (id, secret) = key.map_or(("AKIAIOSFODNN7EXAMPLE", "not-checked"), |k| {
@@ -143,12 +153,7 @@ fn nodes_scale_shrinks_an_asg_and_undo_restores_it_exactly() {
         [serde_json::json!({"min": 2, "max": 10, "desired": 6})]
     );
 
-    let out = env
-        .bg(None)
-        .args(["--output", "json", "undo", &run, "--yes"])
-        .run()
-        .ok();
-    let r = results(&out.json_lines(), "undo");
+    let r = env.undo(&run);
     assert_eq!(r.len(), 1, "{r:?}");
     assert_eq!(r[0].1, "ok", "{r:?}");
     assert_eq!(
@@ -273,24 +278,26 @@ fn group_tags(moto: &Moto, sg: &str) -> Vec<String> {
     serde_json::from_str(out.trim()).expect("json")
 }
 
-fn firewall_env(moto: Moto, sg: &str) -> Env {
-    Env::with(
+/// moto with the API servers' group, the inventory naming it, its id and its rules now.
+fn firewall_env() -> (Env, String, Vec<String>) {
+    let moto = Moto::start().expect("moto_server");
+    let sg = apiserver_group(&moto);
+    let env = Env::with(
         moto,
         &format!(
             "apiserver_security_group = \"{sg}\"\napiserver_peers = [\"10.0.0.0/24\"]\n\
              operator_cidrs = [\"203.0.113.7/32\"]\n"
         ),
-    )
+    );
+    let before = ingress(&env.moto, &sg);
+    (env, sg, before)
 }
 
 const BLOCK: &str = "allow = [\"203.0.113.0/24\"]\non = [\"security_group\"]";
 
 #[test]
 fn a_security_group_block_revokes_exact_rules_and_undo_restores_them() {
-    let moto = Moto::start().expect("moto_server");
-    let sg = apiserver_group(&moto);
-    let env = firewall_env(moto, &sg);
-    let before = ingress(&env.moto, &sg);
+    let (env, sg, before) = firewall_env();
     assert_eq!(before.len(), 6, "{before:?}");
     let rb = env.step("cloud.firewall.block", BLOCK);
 
@@ -338,12 +345,7 @@ fn a_security_group_block_revokes_exact_rules_and_undo_restores_them() {
         "{tags:?}"
     );
 
-    let out = env
-        .bg(None)
-        .args(["--output", "json", "undo", &run, "--yes"])
-        .run()
-        .ok();
-    let r = results(&out.json_lines(), "undo");
+    let r = env.undo(&run);
     assert_eq!((r.len(), r[0].1.as_str()), (1, "ok"), "{r:?}");
     assert_eq!(
         ingress(&env.moto, &sg),
@@ -356,10 +358,7 @@ fn a_security_group_block_revokes_exact_rules_and_undo_restores_them() {
 /// `cloud.firewall.unblock` needs no journal: it finds the block's tags on the group.
 #[test]
 fn unblock_restores_from_the_tags_a_block_left() {
-    let moto = Moto::start().expect("moto_server");
-    let sg = apiserver_group(&moto);
-    let env = firewall_env(moto, &sg);
-    let before = ingress(&env.moto, &sg);
+    let (env, sg, before) = firewall_env();
     env.run(None, &env.step("cloud.firewall.block", BLOCK)).ok();
     assert_ne!(ingress(&env.moto, &sg), before);
     let out = env
@@ -378,10 +377,7 @@ fn unblock_restores_from_the_tags_a_block_left() {
 /// anything changes (no rule, no journal).
 #[test]
 fn a_block_that_would_cut_the_operator_is_refused_before_anything_changes() {
-    let moto = Moto::start().expect("moto_server");
-    let sg = apiserver_group(&moto);
-    let env = firewall_env(moto, &sg);
-    let before = ingress(&env.moto, &sg);
+    let (env, sg, before) = firewall_env();
     let rb = env.step("cloud.firewall.block", BLOCK);
     let plan = env
         .bg(None)
@@ -467,9 +463,7 @@ fn a_revoke_that_matches_no_rule_is_not_a_success() {
         fn notice(&self, _: &str) {}
     }
 
-    let moto = Moto::start().expect("moto_server");
-    let sg = apiserver_group(&moto);
-    let env = firewall_env(moto, &sg);
+    let (env, sg, _) = firewall_env();
     let inventory = breakglass::inventory::Inventory::load(&env.inventory).expect("inventory");
     let args: breakglass::actions::args::CloudFirewallBlock = toml::from_str(BLOCK).expect("args");
     let ctx = breakglass::actions::BuildContext {
@@ -600,12 +594,7 @@ fn an_eks_public_endpoint_is_blocked_to_the_break_glass_cidrs_and_undo_restores_
     );
     assert!(tags.contains("breakglass/block/"), "{tags}");
     let run = events[0]["run_id"].as_str().expect("run id").to_owned();
-    let out = env
-        .bg(None)
-        .args(["--output", "json", "undo", &run, "--yes"])
-        .run()
-        .ok();
-    assert_eq!(results(&out.json_lines(), "undo")[0].1, "ok");
+    assert_eq!(env.undo(&run)[0].1, "ok");
     assert_eq!(cidrs(&env), before);
 }
 
@@ -763,12 +752,7 @@ fn apiservers_scale_grows_the_control_plane_group_until_each_new_server_is_ready
     assert_eq!(r.len(), 1, "{r:?}");
     assert_eq!(r[0].1, "ok", "{r:?}");
 
-    let out = env
-        .bg(None)
-        .args(["--output", "json", "undo", &run, "--yes"])
-        .run()
-        .ok();
-    assert_eq!(results(&out.json_lines(), "undo")[0].1, "ok");
+    assert_eq!(env.undo(&run)[0].1, "ok");
     assert_eq!(env.moto.asg("prod-cp", None).expect("asg")[..3], [1, 3, 1]);
 }
 

@@ -47,6 +47,22 @@ pub struct NodesScale {
     pub wait: Duration,
 }
 
+/// The problem with `to` and `by` of a scaling step, if any: exactly one, and a change.
+fn how_far(to: Option<ScaleTo>, by: Option<i64>) -> Option<ArgProblem> {
+    match (to, by) {
+        (None, None) => Some(ArgProblem::whole(
+            "say how far to scale: `to = N`, `to = \"30%\"` or `by = -N`",
+        )),
+        (Some(_), Some(_)) => Some(ArgProblem::at("by", "`to` and `by` both set; keep one")),
+        (None, Some(0)) => Some(ArgProblem::at("by", "`by = 0` changes nothing")),
+        (Some(ScaleTo::Percent(p)), None) if p > 1000 => Some(ArgProblem::at(
+            "to",
+            format!("{p}% is more than ten times the current size; expected at most 1000%"),
+        )),
+        _ => None,
+    }
+}
+
 fn default_wait() -> Duration {
     Duration::from_secs(600)
 }
@@ -54,19 +70,8 @@ fn default_wait() -> Duration {
 impl NodesScale {
     pub(super) fn validate(&self) -> Vec<ArgProblem> {
         let mut problems = Vec::new();
-        match (&self.to, self.by) {
-            (None, None) => problems.push(ArgProblem::whole(
-                "say how far to scale: `to = N`, `to = \"30%\"` or `by = -N`",
-            )),
-            (Some(_), Some(_)) => {
-                problems.push(ArgProblem::at("by", "`to` and `by` both set; keep one"));
-            }
-            (None, Some(0)) => problems.push(ArgProblem::at("by", "`by = 0` changes nothing")),
-            (Some(ScaleTo::Percent(p)), None) if *p > 1000 => problems.push(ArgProblem::at(
-                "to",
-                format!("{p}% is more than ten times the current size; expected at most 1000%"),
-            )),
-            _ => {}
+        if let Some(p) = how_far(self.to, self.by) {
+            problems.push(p);
         }
         if self.node_groups.as_ref().is_some_and(Vec::is_empty) {
             problems.push(ArgProblem::at(
@@ -250,14 +255,20 @@ fn default_apiserver_wait() -> Duration {
 impl ApiserversScale {
     pub(super) fn validate(&self) -> Vec<ArgProblem> {
         let mut problems = Vec::new();
-        match (&self.to, self.by, &self.tier) {
-            (None, None, None) => problems.push(ArgProblem::whole(
-                "say how far: `to = N` or `by = N` for a control-plane group, `tier = \"tier-xl\"` for EKS",
-            )),
-            (Some(_), Some(_), _) => {
-                problems.push(ArgProblem::at("by", "`to` and `by` both set; keep one"));
+        match (&self.tier, how_far(self.to, self.by)) {
+            (None, Some(_)) if self.to.is_none() && self.by.is_none() => {
+                problems.push(ArgProblem::whole(
+                    "say how far: `to = N` or `by = N` for a control-plane group, \
+                     `tier = \"tier-xl\"` for EKS",
+                ));
             }
-            (None, Some(0), _) => problems.push(ArgProblem::at("by", "`by = 0` changes nothing")),
+            (Some(_), _) if self.to.is_some() || self.by.is_some() => {
+                problems.push(ArgProblem::at(
+                    "tier",
+                    "`tier` is for EKS, `to` and `by` for a control-plane group; keep one",
+                ));
+            }
+            (None, Some(p)) => problems.push(p),
             _ => {}
         }
         if let Some(t) = &self.tier

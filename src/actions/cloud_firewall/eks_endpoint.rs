@@ -12,10 +12,8 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde_json::json;
 
-use super::{Block, Change, MARKER_FAMILY, Marked, Snapshot};
-use crate::actions::cloud::{
-    aws_call, follow_update, marker_keys, marker_tags, poll, read_markers,
-};
+use super::{Block, Change, Marked, Snapshot, markers};
+use crate::actions::cloud::{aws_call, follow_update, marker_keys, marker_tags, poll};
 use crate::actions::context::Context;
 use crate::actions::contract::{ActionFailure, Applied, Preflight};
 use crate::transport::cloud::aws::Aws;
@@ -86,16 +84,6 @@ fn describe(aws: &Aws, name: &str) -> Result<EksCluster, ActionFailure> {
     })
 }
 
-fn markers(c: &EksCluster) -> Vec<Marked> {
-    read_markers(&c.tags, MARKER_FAMILY)
-        .into_iter()
-        .filter_map(|(marker, v)| {
-            let change: Change = serde_json::from_value(v).ok()?;
-            matches!(change, Change::EksEndpoint { .. }).then_some(Marked { marker, change })
-        })
-        .collect()
-}
-
 /// The same access, whatever the order of the CIDRs.
 fn same(a: &EndpointAccess, b: &EndpointAccess) -> bool {
     let set = |x: &EndpointAccess| x.public_cidrs.iter().cloned().collect::<BTreeSet<_>>();
@@ -118,7 +106,9 @@ pub(super) fn snapshot_block(
     marker: &str,
 ) -> Result<Snapshot, ActionFailure> {
     let c = describe(aws, name)?;
-    if let Some(m) = markers(&c).into_iter().find(|m| m.marker == marker)
+    if let Some(m) = markers(&c.tags, true)
+        .into_iter()
+        .find(|m| m.marker == marker)
         && let Some((before, _)) = access_of(&m)
     {
         return Ok(Snapshot {
@@ -151,7 +141,7 @@ pub(super) fn snapshot_markers(aws: &Aws, name: &str) -> Result<Snapshot, Action
     let c = describe(aws, name)?;
     Ok(Snapshot {
         rules: None,
-        changes: markers(&c),
+        changes: markers(&c.tags, true),
         access: Some(c.access),
     })
 }

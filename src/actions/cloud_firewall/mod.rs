@@ -487,6 +487,19 @@ impl Action for CloudFirewallAction {
     }
 }
 
+/// The block markers among a resource's tags whose change is for the security group (or the
+/// EKS endpoint), oldest first.
+fn markers(tags: &BTreeMap<String, String>, eks: bool) -> Vec<Marked> {
+    crate::actions::cloud::read_markers(tags, MARKER_FAMILY)
+        .into_iter()
+        .filter_map(|(marker, v)| {
+            let change: Change = serde_json::from_value(v).ok()?;
+            (matches!(change, Change::EksEndpoint { .. }) == eks)
+                .then_some(Marked { marker, change })
+        })
+        .collect()
+}
+
 /// The detail journaled with a result: what was revoked and added (the CIDRs set).
 fn detail(revoked: &[IngressRule], added: &[IngressRule]) -> Value {
     json!({"revoked": revoked, "added": added})

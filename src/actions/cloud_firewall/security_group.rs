@@ -6,8 +6,8 @@
 //! peer; a rule naming a group is revoked only when the group is in `source_groups`; prefix
 //! lists are kept. `allow` is then authorized on each port where no remaining rule covers it.
 
-use super::{Block, Change, MARKER_FAMILY, Marked, Snapshot, detail, listed};
-use crate::actions::cloud::{aws_call, marker_keys, marker_tags, read_markers};
+use super::{Block, Change, Marked, Snapshot, detail, listed, markers};
+use crate::actions::cloud::{aws_call, marker_keys, marker_tags};
 use crate::actions::contract::{ActionFailure, Applied, Preflight};
 use crate::transport::cloud::aws::Aws;
 use crate::transport::cloud::aws::ec2::{IngressRule, Revoked, RuleSource, SecurityGroup};
@@ -147,16 +147,6 @@ fn describe(aws: &Aws, id: &str) -> Result<SecurityGroup, ActionFailure> {
     })
 }
 
-fn markers(g: &SecurityGroup) -> Vec<Marked> {
-    read_markers(&g.tags, MARKER_FAMILY)
-        .into_iter()
-        .filter_map(|(marker, v)| {
-            let change: Change = serde_json::from_value(v).ok()?;
-            matches!(change, Change::SecurityGroup { .. }).then_some(Marked { marker, change })
-        })
-        .collect()
-}
-
 fn present(g: &SecurityGroup, r: &IngressRule) -> bool {
     g.ingress.iter().any(|x| x.same(r))
 }
@@ -170,7 +160,9 @@ pub(super) fn snapshot_block(
     marker: &str,
 ) -> Result<Snapshot, ActionFailure> {
     let g = describe(aws, id)?;
-    if let Some(m) = markers(&g).into_iter().find(|m| m.marker == marker)
+    if let Some(m) = markers(&g.tags, false)
+        .into_iter()
+        .find(|m| m.marker == marker)
         && let Change::SecurityGroup { revoke, add } = &m.change
     {
         let mut rules: Vec<IngressRule> = g
@@ -210,7 +202,7 @@ pub(super) fn snapshot_block(
 pub(super) fn snapshot_markers(aws: &Aws, id: &str) -> Result<Snapshot, ActionFailure> {
     let g = describe(aws, id)?;
     Ok(Snapshot {
-        changes: markers(&g),
+        changes: markers(&g.tags, false),
         rules: Some(g.ingress),
         access: None,
     })
