@@ -104,6 +104,7 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
         'breakglass;plan' {
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)')
             [CompletionResult]::new('--param', '--param', [CompletionResultType]::ParameterName, 'A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)')
+            [CompletionResult]::new('--operator-cidr', '--operator-cidr', [CompletionResultType]::ParameterName, 'Your egress address as the cloud sees it, which a cloud firewall block must not cut (repeatable, or comma-separated). Default: `operator_cidrs` of the cluster''s `[clusters.NAME.aws]`. Example: --operator-cidr 203.0.113.7/32')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
             [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
@@ -119,6 +120,7 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
         'breakglass;run' {
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)')
             [CompletionResult]::new('--param', '--param', [CompletionResultType]::ParameterName, 'A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)')
+            [CompletionResult]::new('--operator-cidr', '--operator-cidr', [CompletionResultType]::ParameterName, 'Your egress address as the cloud sees it, which a cloud firewall block must not cut (repeatable, or comma-separated). Default: `operator_cidrs` of the cluster''s `[clusters.NAME.aws]`. Example: --operator-cidr 203.0.113.7/32')
             [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'Retries after a transport failure (unreachable, timed out); a command that may have run is retried only when its action is idempotent')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Hosts contacted at once')
             [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Hosts contacted at once')

@@ -1870,7 +1870,7 @@ _breakglass() {
             return 0
             ;;
         breakglass__subcmd__plan)
-            opts="-p -i -o -h --param --offline --inventory --output --journal-dir --config --no-progress --help"
+            opts="-p -i -o -h --param --operator-cidr --offline --inventory --output --journal-dir --config --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1881,6 +1881,10 @@ _breakglass() {
                     return 0
                     ;;
                 -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --operator-cidr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1998,7 +2002,7 @@ _breakglass() {
             return 0
             ;;
         breakglass__subcmd__run)
-            opts="-p -y -f -t -k -i -o -h --param --yes --dry-run --retries --concurrency --connect-timeout --command-timeout --known-hosts --accept-new-host-keys --identity --no-agent --sudo --max-output --rate --inventory --output --journal-dir --config --no-progress --help"
+            opts="-p -y -f -t -k -i -o -h --param --operator-cidr --yes --dry-run --retries --concurrency --connect-timeout --command-timeout --known-hosts --accept-new-host-keys --identity --no-agent --sudo --max-output --rate --inventory --output --journal-dir --config --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2009,6 +2013,10 @@ _breakglass() {
                     return 0
                     ;;
                 -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --operator-cidr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

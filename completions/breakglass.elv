@@ -98,6 +98,7 @@ set edit:completion:arg-completer[breakglass] = {|@words|
         &'breakglass;plan'= {
             cand -p 'A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)'
             cand --param 'A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)'
+            cand --operator-cidr 'Your egress address as the cloud sees it, which a cloud firewall block must not cut (repeatable, or comma-separated). Default: `operator_cidrs` of the cluster''s `[clusters.NAME.aws]`. Example: --operator-cidr 203.0.113.7/32'
             cand -i 'Inventory file (TOML, or JSON with the same schema)'
             cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
             cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
@@ -112,6 +113,7 @@ set edit:completion:arg-completer[breakglass] = {|@words|
         &'breakglass;run'= {
             cand -p 'A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)'
             cand --param 'A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)'
+            cand --operator-cidr 'Your egress address as the cloud sees it, which a cloud firewall block must not cut (repeatable, or comma-separated). Default: `operator_cidrs` of the cluster''s `[clusters.NAME.aws]`. Example: --operator-cidr 203.0.113.7/32'
             cand --retries 'Retries after a transport failure (unreachable, timed out); a command that may have run is retried only when its action is idempotent'
             cand -f 'Hosts contacted at once'
             cand --concurrency 'Hosts contacted at once'

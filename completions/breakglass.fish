@@ -84,6 +84,7 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand health" -l sudo -d
 complete -c breakglass -n "__fish_breakglass_using_subcommand health" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand health" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c breakglass -n "__fish_breakglass_using_subcommand plan" -s p -l param -d 'A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand plan" -l operator-cidr -d 'Your egress address as the cloud sees it, which a cloud firewall block must not cut (repeatable, or comma-separated). Default: `operator_cidrs` of the cluster\'s `[clusters.NAME.aws]`. Example: --operator-cidr 203.0.113.7/32' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand plan" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand plan" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"
@@ -93,6 +94,7 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand plan" -l offline -
 complete -c breakglass -n "__fish_breakglass_using_subcommand plan" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand plan" -s h -l help -d 'Print help'
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -s p -l param -d 'A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l operator-cidr -d 'Your egress address as the cloud sees it, which a cloud firewall block must not cut (repeatable, or comma-separated). Default: `operator_cidrs` of the cluster\'s `[clusters.NAME.aws]`. Example: --operator-cidr 203.0.113.7/32' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l retries -d 'Retries after a transport failure (unreachable, timed out); a command that may have run is retried only when its action is idempotent' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -s f -l concurrency -d 'Hosts contacted at once' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l connect-timeout -d 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]' -r

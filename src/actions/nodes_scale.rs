@@ -15,20 +15,19 @@
 //!   snapshot and the result; `resume` waits again, `undo` restores);
 //! - **inverse**: min, max and desired exactly as snapshotted, then the marker removed.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::BuildContext;
-use super::api::call;
 use super::args::{NodesScale, ScaleTo};
+use super::cloud::{aws_call, poll};
 use super::context::{Context, Target, TargetKind};
 use super::contract::{Action, ActionFailure, Applied};
 use crate::inventory::{NodeGroup, NodeGroupBacking};
-use crate::outcome::Outcome;
+use crate::transport::cloud::aws::Aws;
 use crate::transport::cloud::aws::autoscaling::Sizes;
-use crate::transport::cloud::aws::{Aws, AwsError};
 
 /// What the step does to each group's sizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,6 +138,30 @@ impl NodesScaleAction {
             change,
             wait: args.wait,
             marker: format!("breakglass/prior/{}/{}", ctx.run_id, ctx.step_id),
+        })
+    }
+
+    /// The scaling of one group that is not in `node_groups` (a self-managed control plane's,
+    /// for `apiservers.scale`): `to` or `by`, as a node group's.
+    pub(super) fn of_group(
+        cluster: &str,
+        group: NodeGroup,
+        to: Option<ScaleTo>,
+        by: Option<i64>,
+        wait: Duration,
+        marker: String,
+    ) -> anyhow::Result<Self> {
+        let change = match (to, by) {
+            (Some(to), _) => Change::To(to),
+            (None, Some(by)) => Change::By(by),
+            (None, None) => anyhow::bail!("neither `to` nor `by`"),
+        };
+        Ok(NodesScaleAction {
+            cluster: cluster.to_owned(),
+            groups: vec![group],
+            change,
+            wait,
+            marker,
         })
     }
 
@@ -300,31 +323,6 @@ fn arrow(before: u32, after: u32) -> String {
     }
 }
 
-/// Runs an AWS call on the engine's worker; its error as the target's outcome. `changing`: the
-/// call changes something, so one lost on the way may have happened.
-fn aws_call<T>(
-    f: impl std::future::Future<Output = Result<T, AwsError>>,
-    changing: bool,
-) -> Result<T, ActionFailure> {
-    call(f)?.map_err(|e| {
-        let outcome = match &e {
-            AwsError::Unreachable(_) => Outcome::Unreachable,
-            AwsError::AuthFailed { .. } | AwsError::Denied { .. } | AwsError::Credentials(_) => {
-                Outcome::AuthFailed
-            }
-            AwsError::Throttled { .. } => Outcome::Throttled,
-            AwsError::Protocol { .. } => Outcome::Error,
-            AwsError::Config(_) | AwsError::Budget(_) | AwsError::Api { .. } => Outcome::Failed,
-        };
-        ActionFailure {
-            outcome,
-            message: e.to_string(),
-            never_ran: !changing
-                || !matches!(e, AwsError::Unreachable(_) | AwsError::Protocol { .. }),
-        }
-    })
-}
-
 fn parse_snapshot(v: &Value) -> Result<Snapshot, ActionFailure> {
     serde_json::from_value(v.clone())
         .map_err(|e| ActionFailure::refused(format!("the snapshot is not min/max/desired: {e}")))
@@ -429,67 +427,43 @@ impl Action for NodesScaleAction {
         let aws = cx.aws()?;
         let group = Self::group(cx)?;
         let (_, want) = self.sizes(snapshot)?;
-        let started = Instant::now();
-        let deadline = started + self.wait;
-        // Poll often enough to notice within a few percent of the wait, never more than every
-        // 10 s nor less than every 200 ms: a handful of requests a minute per group.
-        let every = (self.wait / 30).clamp(Duration::from_millis(200), Duration::from_secs(10));
-        let mut last_said = String::new();
-        loop {
-            let seen = Self::observe(&aws, &group, &self.marker)?;
-            if seen.sizes != want {
-                return Err(ActionFailure::failed(format!(
-                    "{} has min {}, max {}, desired {} after the change, not min {}, max {}, desired {}: \
-                     something else changed it (an autoscaler, another operator)",
-                    group.backing.describe(),
-                    seen.sizes.min,
-                    seen.sizes.max,
-                    seen.sizes.desired,
-                    want.min,
-                    want.max,
-                    want.desired
-                )));
-            }
-            let (done, state) = match (&seen.instances, &seen.status) {
-                (Some((in_service, all)), _) => (
-                    *in_service == want.desired && *all == want.desired,
-                    format!(
-                        "{in_service} of {all} instances in service, desired {}",
-                        want.desired
-                    ),
-                ),
-                (None, Some(status)) => (status == "ACTIVE", format!("status {status}")),
-                (None, None) => (true, String::new()),
-            };
-            if done || self.wait.is_zero() {
-                return Ok(());
-            }
-            let now = Instant::now();
-            if now >= deadline || cx.cancel().is_cancelled() {
-                return Err(ActionFailure {
-                    outcome: Outcome::Pending,
-                    message: format!(
-                        "{} not done after {}: {state}. The new sizes stand and AWS is still \
-                         working on them: `breakglass resume RUN` waits again, `breakglass undo RUN` \
-                         restores min, max and desired",
+        poll(
+            cx,
+            self.wait,
+            &group.backing.describe(),
+            "The new sizes stand and AWS is still working on them: `breakglass resume RUN` \
+             waits again, `breakglass undo RUN` restores min, max and desired",
+            || {
+                let seen = Self::observe(&aws, &group, &self.marker)?;
+                if seen.sizes != want {
+                    return Err(ActionFailure::failed(format!(
+                        "{} has min {}, max {}, desired {} after the change, not min {}, max {}, desired {}: \
+                         something else changed it (an autoscaler, another operator)",
                         group.backing.describe(),
-                        humantime::format_duration(Duration::from_secs(
-                            started.elapsed().as_secs()
-                        ))
-                    ),
-                    never_ran: false,
-                });
-            }
-            if state != last_said {
-                cx.notice(&format!(
-                    "node group {}: {state} ({}s left)",
-                    group.name,
-                    (deadline - now).as_secs()
-                ));
-                last_said = state;
-            }
-            std::thread::sleep(every.min(deadline - now));
-        }
+                        seen.sizes.min,
+                        seen.sizes.max,
+                        seen.sizes.desired,
+                        want.min,
+                        want.max,
+                        want.desired
+                    )));
+                }
+                Ok(match (&seen.instances, &seen.status) {
+                    (Some((in_service, all)), _) => {
+                        (*in_service != want.desired || *all != want.desired).then(|| {
+                            format!(
+                                "{in_service} of {all} instances in service, desired {}",
+                                want.desired
+                            )
+                        })
+                    }
+                    (None, Some(status)) => {
+                        (status != "ACTIVE").then(|| format!("status {status}"))
+                    }
+                    (None, None) => None,
+                })
+            },
+        )
     }
 
     fn inverse(&self, snapshot: &Value) -> Option<Box<dyn Action>> {

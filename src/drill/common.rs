@@ -19,6 +19,7 @@ pub fn run_args(runbook: &str, params: Vec<(String, String)>, ssh: SshArgs) -> R
         plan: PlanArgs {
             runbook: runbook.to_owned(),
             params,
+            operator_cidrs: Vec::new(),
         },
         yes: true,
         dry_run: false,
