@@ -334,15 +334,12 @@ async fn drill(
             humantime::format_duration(d.recovery_timeout)
         ),
     };
-    let dir = d
-        .report_dir
-        .clone()
-        .unwrap_or_else(|| settings.journal_root.join(&run_id).join("drill"));
     conclude(
         record,
         &d.expect,
         tl.failed_targets,
-        &dir,
+        d.report_dir.as_deref(),
+        &settings.journal_root,
         recovered_ms.is_some() && restored != Some(false),
     )
 }
