@@ -29,7 +29,7 @@ const MANIFEST_TEMPLATE: &str = include_str!("../standins/kube-apiserver.yaml");
 const MANIFEST_LIMITS: &str =
     "    - --max-mutating-requests-inflight=200\n    - --max-requests-inflight=400\n";
 const INCIDENT_LIMITS: &str = "    - --max-mutating-requests-inflight=20\n    - --max-requests-inflight=40\n\
-    - --lab-list-cost=10\n    - --lab-cpus=2\n    - --lab-queue-wait=1\n    - --lab-ready-latency=1000\n\
+    - --lab-list-cost=10\n    - --lab-cpus=2\n    - --lab-queue-wait=1\n    - --lab-ready-stretch=4\n\
     - --lab-stats-file=/run/breakglass-lab/apiserver-stats.json\n";
 /// The agent runner's settings on incident labs: request loops per agent pod, pause between lists.
 const INCIDENT_AGENTS: &str = "LOOPS=3\nPAUSE=0.05\n";

@@ -30,10 +30,11 @@ The lab's own flags, which a real server does not have (test hooks, named --lab-
                               (processor sharing, reckoned when the request starts)
     --lab-queue-wait S        (default 1) beyond --max-requests-inflight a request waits up to S
                               seconds for a slot, then gets 429 with Retry-After: 1
-    --lab-ready-latency MS    (default 1000) /readyz and /livez answer 500 while the last two
-                              seconds saw a 429 or a p99 latency above MS: saturated, truthfully
-                              (health requests skip the in-flight limit, as the real server's
-                              exempt probes do, but share the CPU)
+    --lab-ready-stretch N     (default 4) /readyz and /livez answer 500 while saturated, truthfully:
+                              the last two seconds saw a 429 or a request queued for a slot, or
+                              the CPU is oversubscribed N times or more (health requests skip the
+                              in-flight limit, as the real server's exempt probes do, but share
+                              the CPU). A slow LIST alone (a big cluster) is not saturation.
 
 Endpoints:
     GET /readyz /livez /healthz   200 "ok" (with ?verbose, the check list); always open, as with
@@ -955,10 +956,14 @@ class Limits:
         self.limit = {"read": reads, "write": writes}
         self.inflight = {"read": 0, "write": 0}
         self.queue_wait = queue_wait
+        # When a request last had to wait for a slot (monotonic), for readiness.
+        self.last_queued = None
 
     def acquire(self, kind):
         deadline = time.monotonic() + self.queue_wait
         with self.cond:
+            if self.inflight[kind] >= self.limit[kind]:
+                self.last_queued = time.monotonic()
             while self.inflight[kind] >= self.limit[kind]:
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -987,6 +992,11 @@ class Cpu:
         self.list_cost = list_cost_ms / 1000.0
         self.lock = threading.Lock()
         self.busy = 0
+
+    def oversubscribed(self):
+        """How many times over its CPUs the work in progress is."""
+        with self.lock:
+            return self.busy / self.cpus
 
     def work(self, seconds):
         if seconds <= 0:
@@ -1300,16 +1310,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return self.send_json(code, obj)
 
     def saturated(self):
-        """With the load model: why this server is saturated (a 429 or a p99 over the ready
-        latency in the last two seconds), or None."""
-        if self.server.cpu is None:
+        """With the load model: why this server is saturated, or None (see --lab-ready-stretch)."""
+        cpu = self.server.cpu
+        if cpu is None:
             return None
         w = self.server.stats.window(2.0)
         if w["throttled"]:
             return "%d requests rejected (429) in the last 2s" % w["throttled"]
-        if w["p99_ms"] is not None and w["p99_ms"] > self.server.ready_latency_ms:
-            return "p99 latency %.0f ms over the last 2s (limit %.0f ms)" % (
-                w["p99_ms"], self.server.ready_latency_ms)
+        queued = self.server.limits.last_queued
+        if queued is not None and time.monotonic() - queued < 2.0:
+            return "requests queued for an in-flight slot in the last 2s"
+        over = cpu.oversubscribed()
+        if over >= self.server.ready_stretch:
+            return "CPU oversubscribed %.1f times" % over
         return None
 
     def serve_object(self, api, url, res, ns, name, sub):
@@ -1373,9 +1386,9 @@ class Server(http.server.ThreadingHTTPServer):
     request_queue_size = 256
 
     def __init__(self, addr, ctx, limits, api, tokens, throttle_file, stats, cpu=None,
-                 ready_latency_ms=1000.0):
+                 ready_stretch=4.0):
         self.cpu = cpu
-        self.ready_latency_ms = ready_latency_ms
+        self.ready_stretch = ready_stretch
         self.ctx = ctx
         self.limits = limits
         self.api = api
@@ -1462,7 +1475,7 @@ def main():
     for _ in range(50):
         try:
             server = Server(addr, ctx, limits, api, tokens, flags.get("lab-throttle-file"), stats,
-                            cpu, float(flags.get("lab-ready-latency", "1000")))
+                            cpu, float(flags.get("lab-ready-stretch", "4")))
             break
         except OSError as e:
             # After a restart the old listener may linger a moment.
