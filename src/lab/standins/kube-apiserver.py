@@ -22,7 +22,9 @@ The lab's own flags, which a real server does not have (test hooks, named --lab-
     --lab-stats-file PATH     per path: requests received and 429s answered, and over the last
                               second: latency p50/p99, errors, 429s, in flight; as JSON, rewritten
                               every 200 ms
-  The load model (off unless --lab-list-cost is given; the drills' overload):
+  The load model (off unless --lab-list-cost is given; the drills' overload; with it, requests
+from kubelets (User-Agent kubelet/...) skip the in-flight limit and its queue, as API Priority
+and Fairness's `system-nodes` FlowSchema keeps node traffic out of the workload's queues):
     --lab-list-cost MS        each object a LIST returns costs MS ms of work, so a LIST's cost
                               grows with the cluster, as the reference incident's did
     --lab-cpus N              (default 2) requests whose work proceeds at full speed together:
@@ -1238,6 +1240,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if health and self.server.cpu is not None:
             # Exempt from the in-flight limit, but not from a busy CPU.
             self.server.cpu.work(0.002)
+            return self.route(url, mutating)
+        if self.server.cpu is not None and self.headers.get("User-Agent", "").startswith("kubelet/"):
+            # API Priority and Fairness, reduced to what matters here: the kubelets' requests
+            # (the `system-nodes` FlowSchema, priority level `system`) do not wait behind the
+            # workload's (`workload-low`); they still share the CPU.
             return self.route(url, mutating)
         kind = "write" if mutating else "read"
         if not self.server.limits.acquire(kind):
