@@ -18,6 +18,7 @@ use crate::cancel::Cancel;
 use crate::inventory::Host;
 use crate::transport::RateLimiter;
 use crate::transport::cloud::aws::{Aws, AwsConfig};
+use crate::transport::cloud::gcp::{Gcp, GcpConfig};
 use crate::transport::etcd::Etcd;
 use crate::transport::kube::{Kube, KubeConfig, kubeconfig};
 use crate::transport::rate::Budget;
@@ -46,7 +47,7 @@ pub enum Target {
         name: String,
         path: String,
     },
-    /// A cloud node group of a cluster (`[clusters.NAME.aws] node_groups`), reached through the
+    /// A cloud node group of a cluster (`[clusters.NAME.aws]` or `[clusters.NAME.gcp] node_groups`), reached through the
     /// cluster's cloud client. Named by its inventory name.
     NodeGroup {
         cluster: String,
@@ -147,6 +148,13 @@ pub trait Reach: Send + Sync {
             "this run has no way to reach AWS for cluster {cluster}"
         )))
     }
+
+    /// The GCP client of `cluster` (built once per run; the token fetched on first use).
+    fn gcp(&self, cluster: &str) -> Result<Arc<Gcp>, ActionFailure> {
+        Err(ActionFailure::refused(format!(
+            "this run has no way to reach GCP for cluster {cluster}"
+        )))
+    }
 }
 
 /// How a run reaches its targets for real: SSH with the run's trust, credentials and deadlines
@@ -163,9 +171,13 @@ pub struct FleetReach {
     /// Requests per second to AWS across the run, and how many it may send in all.
     pub aws_limiter: Arc<RateLimiter>,
     pub aws_budget: Arc<Budget>,
+    /// Likewise to GCP: each provider its own pace and budget.
+    pub gcp_limiter: Arc<RateLimiter>,
+    pub gcp_budget: Arc<Budget>,
     etcd_clients: Mutex<BTreeMap<String, Arc<Etcd>>>,
     kube_clients: Mutex<BTreeMap<String, Arc<Kube>>>,
     aws_clients: Mutex<BTreeMap<String, Arc<Aws>>>,
+    gcp_clients: Mutex<BTreeMap<String, Arc<Gcp>>>,
 }
 
 impl FleetReach {
@@ -182,9 +194,12 @@ impl FleetReach {
             api_limiter,
             aws_limiter: Arc::new(RateLimiter::new(crate::settings::DEFAULT_CLOUD_RATE)),
             aws_budget: Arc::new(Budget::new(crate::settings::CLOUD_REQUEST_BUDGET)),
+            gcp_limiter: Arc::new(RateLimiter::new(crate::settings::DEFAULT_CLOUD_RATE)),
+            gcp_budget: Arc::new(Budget::new(crate::settings::CLOUD_REQUEST_BUDGET)),
             etcd_clients: Mutex::default(),
             kube_clients: Mutex::default(),
             aws_clients: Mutex::default(),
+            gcp_clients: Mutex::default(),
         }
     }
 
@@ -256,6 +271,34 @@ impl Reach for FleetReach {
             .map_err(|e| ActionFailure::refused(e.to_string()))
         })
     }
+
+    fn gcp(&self, cluster: &str) -> Result<Arc<Gcp>, ActionFailure> {
+        cached(&self.gcp_clients, cluster, || {
+            let config = gcp_config(self.cluster(cluster)?).ok_or_else(|| {
+                ActionFailure::refused(format!(
+                    "cluster {cluster} in the inventory has no [clusters.{cluster}.gcp] table"
+                ))
+            })?;
+            Gcp::new(
+                config,
+                Arc::clone(&self.gcp_limiter),
+                Arc::clone(&self.gcp_budget),
+            )
+            .map_err(|e| ActionFailure::refused(e.to_string()))
+        })
+    }
+}
+
+/// The GCP client settings of an inventory cluster, if it has a `gcp` table.
+pub fn gcp_config(c: &crate::inventory::Cluster) -> Option<GcpConfig> {
+    let gcp = c.gcp.as_ref()?;
+    Some(GcpConfig {
+        cluster: c.name.clone(),
+        project: gcp.project.clone(),
+        endpoint: gcp.endpoint.clone(),
+        timeout: crate::settings::CLOUD_REQUEST_TIMEOUT,
+        deadline: crate::settings::API_CALL_DEADLINE,
+    })
 }
 
 /// The AWS client settings of an inventory cluster, if it has an `aws` table.
@@ -339,6 +382,12 @@ pub trait Context {
     }
     /// The AWS client of the target's cluster (a node group target only).
     fn aws(&mut self) -> Result<Arc<Aws>, ActionFailure> {
+        Err(ActionFailure::refused(
+            "this target is not a cloud resource",
+        ))
+    }
+    /// The GCP client of the target's cluster (a node group target only).
+    fn gcp(&mut self) -> Result<Arc<Gcp>, ActionFailure> {
         Err(ActionFailure::refused(
             "this target is not a cloud resource",
         ))
@@ -441,6 +490,16 @@ impl Context for StepContext<'_> {
     fn aws(&mut self) -> Result<Arc<Aws>, ActionFailure> {
         match self.target {
             Target::NodeGroup { cluster, .. } => self.reach.aws(cluster),
+            other => Err(ActionFailure::refused(format!(
+                "step {} acts on {other}, which is not a cloud resource",
+                self.step
+            ))),
+        }
+    }
+
+    fn gcp(&mut self) -> Result<Arc<Gcp>, ActionFailure> {
+        match self.target {
+            Target::NodeGroup { cluster, .. } => self.reach.gcp(cluster),
             other => Err(ActionFailure::refused(format!(
                 "step {} acts on {other}, which is not a cloud resource",
                 self.step

@@ -1,6 +1,12 @@
 //! `nodes.scale`: a cloud node group's desired capacity, through the provider's API (AWS: an
 //! Auto Scaling group's `UpdateAutoScalingGroup`, an EKS managed node group's
-//! `UpdateNodegroupConfig`), canary first and in waves like any step.
+//! `UpdateNodegroupConfig`; GCP: a managed instance group's `resize`, a GKE node pool's
+//! `setSize`), canary first and in waves like any step.
+//!
+//! GCP groups have a size and no minimum or maximum (an autoscaler's bounds are not the
+//! group's): their sizes are held as min 0 and max unbounded, which the step never moves. They
+//! carry no marker either (neither resource takes labels through the resize permission): a
+//! resumed run's snapshot is the journal's first one.
 //!
 //! - **snapshot**: min, max and desired as the group has them; if the group carries this
 //!   run-and-step's marker tag, the sizes the tag remembers instead (a resumed run snapshots
@@ -25,10 +31,22 @@ use super::api::call;
 use super::args::{NodesScale, ScaleTo};
 use super::context::{Context, Target, TargetKind};
 use super::contract::{Action, ActionFailure, Applied};
+use std::sync::Arc;
+
 use crate::inventory::{NodeGroup, NodeGroupBacking};
 use crate::outcome::Outcome;
 use crate::transport::cloud::aws::autoscaling::Sizes;
 use crate::transport::cloud::aws::{Aws, AwsError};
+use crate::transport::cloud::gcp::{Gcp, GcpError};
+
+/// The max of a group with no maximum (GCP).
+const UNBOUNDED: u32 = u32::MAX;
+
+/// The provider's client for a group.
+enum Cloud {
+    Aws(Arc<Aws>),
+    Gcp(Arc<Gcp>),
+}
 
 /// What the step does to each group's sizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,11 +67,28 @@ pub struct NodesScaleAction {
 }
 
 /// The journaled state of one group before the step.
+/// A group without bounds (GCP) journals its size alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 struct Snapshot {
+    #[serde(default, skip_serializing_if = "is_zero")]
     min: u32,
+    #[serde(default = "unbounded", skip_serializing_if = "is_unbounded")]
     max: u32,
     desired: u32,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's signature
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's signature
+fn is_unbounded(n: &u32) -> bool {
+    *n == UNBOUNDED
+}
+
+fn unbounded() -> u32 {
+    UNBOUNDED
 }
 
 impl From<Snapshot> for Sizes {
@@ -79,9 +114,13 @@ impl From<Sizes> for Snapshot {
 /// What a group looks like now, whatever backs it.
 struct Observed {
     sizes: Sizes,
-    /// Instances in service and all instances (an Auto Scaling group); None for EKS.
+    /// Instances in service and all instances (an Auto Scaling group, a MIG, a GKE pool's
+    /// MIGs together); None for EKS.
     instances: Option<(u32, u32)>,
-    /// `ACTIVE`, `UPDATING` (EKS); None for an Auto Scaling group.
+    /// How many instances the desired size means: the size times the zones of a GKE pool
+    /// (its size is per zone), else the size.
+    per_size: u32,
+    /// `ACTIVE`, `UPDATING` (EKS), `RUNNING`, `RECONCILING` (GKE); None otherwise.
     status: Option<String>,
     marker: Option<String>,
     /// The node group's ARN (EKS tags are set by ARN).
@@ -98,19 +137,34 @@ impl NodesScaleAction {
         let Some(c) = ctx.inventory.clusters.get(cluster) else {
             anyhow::bail!("nodes.scale: the inventory has no cluster '{cluster}'");
         };
-        let available = c
+        let available: Vec<NodeGroup> = c
             .aws
-            .as_ref()
-            .map(|a| a.node_groups.as_slice())
-            .unwrap_or_default();
+            .iter()
+            .flat_map(|a| a.node_groups.iter())
+            .chain(c.gcp.iter().flat_map(|g| g.node_groups.iter()))
+            .cloned()
+            .collect();
         if available.is_empty() {
             anyhow::bail!(
                 "nodes.scale: cluster '{cluster}' in the inventory names no node groups; \
-                 add [clusters.{cluster}.aws] node_groups = [{{ name = \"...\", asg = \"...\" }}]"
+                 add [clusters.{cluster}.aws] node_groups = [{{ name = \"...\", asg = \"...\" }}] \
+                 or [clusters.{cluster}.gcp] node_groups = [{{ name = \"...\", mig = \"...\", zone = \"...\" }}]"
+            );
+        }
+        if let Some(g) = available
+            .iter()
+            .enumerate()
+            .find(|(i, g)| available[..*i].iter().any(|o| o.name == g.name))
+            .map(|(_, g)| g)
+        {
+            anyhow::bail!(
+                "nodes.scale: cluster '{cluster}' names node group '{}' under both aws and gcp; \
+                 rename one in the inventory",
+                g.name
             );
         }
         let groups = match &args.node_groups {
-            None => available.to_vec(),
+            None => available.clone(),
             Some(names) => names
                 .iter()
                 .map(|n| {
@@ -159,6 +213,14 @@ impl NodesScaleAction {
         }
     }
 
+    fn cloud(cx: &mut dyn Context, group: &NodeGroup) -> Result<Cloud, ActionFailure> {
+        if group.backing.has_bounds() {
+            cx.aws().map(Cloud::Aws)
+        } else {
+            cx.gcp().map(Cloud::Gcp)
+        }
+    }
+
     /// The sizes before the step (from its snapshot) and the sizes it sets. The inverse is
     /// handed no snapshot (`undo` passes `null`): it restores the sizes it was built with.
     fn sizes(&self, snapshot: &Value) -> Result<(Option<Sizes>, Sizes), ActionFailure> {
@@ -178,7 +240,11 @@ impl NodesScaleAction {
         }
     }
 
-    fn observe(aws: &Aws, group: &NodeGroup, marker: &str) -> Result<Observed, ActionFailure> {
+    fn observe(cloud: &Cloud, group: &NodeGroup, marker: &str) -> Result<Observed, ActionFailure> {
+        let aws = match cloud {
+            Cloud::Aws(aws) => aws,
+            Cloud::Gcp(gcp) => return Self::observe_gcp(gcp, group),
+        };
         let missing = |what: String| {
             ActionFailure::refused(format!(
                 "node group {}: {what} does not exist in {} (check [clusters.{}.aws] in the inventory)",
@@ -194,6 +260,7 @@ impl NodesScaleAction {
                 Ok(Observed {
                     sizes: g.sizes(),
                     instances: Some((g.in_service, g.instances)),
+                    per_size: 1,
                     status: None,
                     marker: g.tags.get(marker).cloned(),
                     arn: None,
@@ -205,15 +272,105 @@ impl NodesScaleAction {
                 Ok(Observed {
                     sizes: ng.sizes,
                     instances: None,
+                    per_size: 1,
                     status: Some(ng.status),
                     marker: ng.tags.get(marker).cloned(),
                     arn: Some(ng.arn),
                 })
             }
+            NodeGroupBacking::Mig { .. } | NodeGroupBacking::GkePool { .. } => {
+                Err(ActionFailure::refused(format!(
+                    "{} is not an AWS node group",
+                    group.backing.describe()
+                )))
+            }
         }
     }
 
-    fn set(aws: &Aws, group: &NodeGroup, sizes: Sizes) -> Result<(), ActionFailure> {
+    fn observe_gcp(gcp: &Gcp, group: &NodeGroup) -> Result<Observed, ActionFailure> {
+        let missing = || {
+            ActionFailure::refused(format!(
+                "node group {}: {} does not exist in project {} (check [clusters.{}.gcp] in the inventory)",
+                group.name,
+                group.backing.describe(),
+                gcp.project(),
+                gcp.cluster()
+            ))
+        };
+        let sizes = |desired| Sizes {
+            min: 0,
+            max: UNBOUNDED,
+            desired,
+        };
+        match &group.backing {
+            NodeGroupBacking::Mig { name, scope } => {
+                let m = gcp_call(gcp.get_mig(&scope.path(), name), false)?.ok_or_else(missing)?;
+                Ok(Observed {
+                    sizes: sizes(m.target_size),
+                    instances: Some((m.ready, m.instances)),
+                    per_size: 1,
+                    status: None,
+                    marker: None,
+                    arn: None,
+                })
+            }
+            NodeGroupBacking::GkePool {
+                cluster,
+                pool,
+                location,
+            } => {
+                let p = gcp_call(gcp.get_node_pool(location, cluster, pool), false)?
+                    .ok_or_else(missing)?;
+                // setSize sets every zone's MIG to the same size: a pool whose MIGs differ shows
+                // the largest, which verify then reports as changed by someone else.
+                let desired = p.migs.iter().map(|m| m.target_size).max().unwrap_or(0);
+                Ok(Observed {
+                    sizes: sizes(desired),
+                    instances: Some((
+                        p.migs.iter().map(|m| m.ready).sum(),
+                        p.migs.iter().map(|m| m.instances).sum(),
+                    )),
+                    per_size: u32::try_from(p.migs.len()).unwrap_or(1).max(1),
+                    status: Some(p.status),
+                    marker: None,
+                    arn: None,
+                })
+            }
+            NodeGroupBacking::Asg(_) | NodeGroupBacking::Eks { .. } => Err(ActionFailure::refused(
+                format!("{} is not a GCP node group", group.backing.describe()),
+            )),
+        }
+    }
+
+    /// Sets the sizes; a GCP Operation is followed until DONE or `until` (verify waits on).
+    fn set(
+        cloud: &Cloud,
+        group: &NodeGroup,
+        sizes: Sizes,
+        until: Instant,
+    ) -> Result<(), ActionFailure> {
+        let aws = match cloud {
+            Cloud::Aws(aws) => aws,
+            Cloud::Gcp(gcp) => {
+                return match &group.backing {
+                    NodeGroupBacking::Mig { name, scope } => gcp_call(
+                        gcp.resize_mig(&scope.path(), name, sizes.desired, until),
+                        true,
+                    )
+                    .map(drop),
+                    NodeGroupBacking::GkePool {
+                        cluster,
+                        pool,
+                        location,
+                    } => gcp_call(
+                        gcp.set_node_pool_size(location, cluster, pool, sizes.desired, until),
+                        true,
+                    )
+                    .map(drop),
+                    NodeGroupBacking::Asg(_) | NodeGroupBacking::Eks { .. } => Ok(()),
+                };
+            }
+        };
         match &group.backing {
             NodeGroupBacking::Asg(name) => {
                 aws_call(aws.update_auto_scaling_group(name, sizes), true)
@@ -223,16 +380,20 @@ impl NodesScaleAction {
                 true,
             )
             .map(drop),
+            NodeGroupBacking::Mig { .. } | NodeGroupBacking::GkePool { .. } => Ok(()),
         }
     }
 
     fn tag(
         &self,
-        aws: &Aws,
+        cloud: &Cloud,
         group: &NodeGroup,
         seen: &Observed,
         value: Option<&str>,
     ) -> Result<(), ActionFailure> {
+        let Cloud::Aws(aws) = cloud else {
+            return Ok(());
+        };
         match (&group.backing, value) {
             (NodeGroupBacking::Asg(name), Some(v)) => {
                 aws_call(aws.tag_auto_scaling_group(name, &self.marker, v), true)
@@ -247,6 +408,7 @@ impl NodesScaleAction {
                     None => aws_call(aws.untag_eks_resource(arn, &self.marker), true),
                 }
             }
+            (NodeGroupBacking::Mig { .. } | NodeGroupBacking::GkePool { .. }, _) => Ok(()),
         }
     }
 
@@ -257,6 +419,9 @@ impl NodesScaleAction {
                 format!("to {p}% of its desired capacity (rounded up)")
             }
             Change::By(by) => format!("by {by:+}"),
+            Change::Restore(s) if s.min == 0 && s.max == UNBOUNDED => {
+                format!("back to size {}", s.desired)
+            }
             Change::Restore(s) => format!(
                 "back to min {}, max {}, desired {}",
                 s.min, s.max, s.desired
@@ -325,6 +490,30 @@ fn aws_call<T>(
     })
 }
 
+/// Runs a GCP call on the engine's worker; its error as the target's outcome.
+fn gcp_call<T>(
+    f: impl std::future::Future<Output = Result<T, GcpError>>,
+    changing: bool,
+) -> Result<T, ActionFailure> {
+    call(f)?.map_err(|e| {
+        let outcome = match &e {
+            GcpError::Unreachable(_) => Outcome::Unreachable,
+            GcpError::AuthFailed { .. } | GcpError::Denied { .. } | GcpError::Credentials(_) => {
+                Outcome::AuthFailed
+            }
+            GcpError::Throttled { .. } => Outcome::Throttled,
+            GcpError::Protocol { .. } => Outcome::Error,
+            GcpError::Config(_) | GcpError::Budget(_) | GcpError::Api { .. } => Outcome::Failed,
+        };
+        ActionFailure {
+            outcome,
+            message: e.to_string(),
+            never_ran: !changing
+                || !matches!(e, GcpError::Unreachable(_) | GcpError::Protocol { .. }),
+        }
+    })
+}
+
 fn parse_snapshot(v: &Value) -> Result<Snapshot, ActionFailure> {
     serde_json::from_value(v.clone())
         .map_err(|e| ActionFailure::refused(format!("the snapshot is not min/max/desired: {e}")))
@@ -350,13 +539,25 @@ impl Action for NodesScaleAction {
     }
 
     fn plan(&self, target: &str) -> String {
-        let backing = self
-            .groups
-            .iter()
-            .find(|g| g.name == target)
-            .map_or_else(String::new, |g| format!(" ({})", g.backing.describe()));
+        let group = self.groups.iter().find(|g| g.name == target);
+        let backing = group.map_or_else(String::new, |g| format!(" ({})", g.backing.describe()));
+        let bounded = group.is_none_or(|g| g.backing.has_bounds());
         match self.change {
             Change::Restore(_) => format!("set node group {target}{backing} {}", self.how()),
+            _ if !bounded => format!(
+                "scale node group {target}{backing} {}; {}; undo restores the size",
+                self.how()
+                    .replace("desired capacity", "size")
+                    .replace("desired", "size"),
+                if self.wait.is_zero() {
+                    "check the new size holds".to_owned()
+                } else {
+                    format!(
+                        "wait up to {} for the operation and the instances",
+                        humantime::format_duration(self.wait)
+                    )
+                }
+            ),
             _ => format!(
                 "scale node group {target}{backing} {}, lowering min (raising max) if needed; {}; \
                  undo restores min, max and desired",
@@ -374,9 +575,9 @@ impl Action for NodesScaleAction {
     }
 
     fn snapshot(&self, cx: &mut dyn Context) -> Result<Value, ActionFailure> {
-        let aws = cx.aws()?;
         let group = Self::group(cx)?;
-        let seen = Self::observe(&aws, &group, &self.marker)?;
+        let cloud = Self::cloud(cx, &group)?;
+        let seen = Self::observe(&cloud, &group, &self.marker)?;
         // A marker of this run and step: an earlier attempt changed the group already, and the
         // marker holds the sizes from before it.
         let prior = seen
@@ -389,21 +590,21 @@ impl Action for NodesScaleAction {
     }
 
     fn apply(&self, cx: &mut dyn Context, snapshot: &Value) -> Result<Applied, ActionFailure> {
-        let aws = cx.aws()?;
         let group = Self::group(cx)?;
+        let cloud = Self::cloud(cx, &group)?;
         let (before, after) = self.sizes(snapshot)?;
-        let seen = Self::observe(&aws, &group, &self.marker)?;
+        let seen = Self::observe(&cloud, &group, &self.marker)?;
         // Remember the sizes from before on the group itself, before changing it.
         if let Some(before) = before
             && seen.marker.is_none()
         {
-            self.tag(&aws, &group, &seen, Some(&marker_value(before)))?;
+            self.tag(&cloud, &group, &seen, Some(&marker_value(before)))?;
         }
         if seen.sizes != after {
-            Self::set(&aws, &group, after)?;
+            Self::set(&cloud, &group, after, Instant::now() + self.wait)?;
         }
         if before.is_none() && seen.marker.is_some() {
-            self.tag(&aws, &group, &seen, None)?;
+            self.tag(&cloud, &group, &seen, None)?;
         }
         let mut summary = format!(
             "{}: desired {}",
@@ -426,8 +627,8 @@ impl Action for NodesScaleAction {
     }
 
     fn verify(&self, cx: &mut dyn Context, snapshot: &Value) -> Result<(), ActionFailure> {
-        let aws = cx.aws()?;
         let group = Self::group(cx)?;
+        let cloud = Self::cloud(cx, &group)?;
         let (_, want) = self.sizes(snapshot)?;
         let started = Instant::now();
         let deadline = started + self.wait;
@@ -436,8 +637,13 @@ impl Action for NodesScaleAction {
         let every = (self.wait / 30).clamp(Duration::from_millis(200), Duration::from_secs(10));
         let mut last_said = String::new();
         loop {
-            let seen = Self::observe(&aws, &group, &self.marker)?;
-            if seen.sizes != want {
+            let seen = Self::observe(&cloud, &group, &self.marker)?;
+            // A node pool still reconciling has not set its MIGs' sizes yet.
+            let settled = seen
+                .status
+                .as_deref()
+                .is_none_or(|s| s == "ACTIVE" || s == "RUNNING");
+            if settled && seen.sizes != want {
                 return Err(ActionFailure::failed(format!(
                     "{} has min {}, max {}, desired {} after the change, not min {}, max {}, desired {}: \
                      something else changed it (an autoscaler, another operator)",
@@ -450,13 +656,12 @@ impl Action for NodesScaleAction {
                     want.desired
                 )));
             }
+            let expected = want.desired.saturating_mul(seen.per_size);
             let (done, state) = match (&seen.instances, &seen.status) {
+                (Some(_), Some(status)) if !settled => (false, format!("status {status}")),
                 (Some((in_service, all)), _) => (
-                    *in_service == want.desired && *all == want.desired,
-                    format!(
-                        "{in_service} of {all} instances in service, desired {}",
-                        want.desired
-                    ),
+                    *in_service == expected && *all == expected,
+                    format!("{in_service} of {all} instances in service, desired {expected}"),
                 ),
                 (None, Some(status)) => (status == "ACTIVE", format!("status {status}")),
                 (None, None) => (true, String::new()),
@@ -469,7 +674,7 @@ impl Action for NodesScaleAction {
                 return Err(ActionFailure {
                     outcome: Outcome::Pending,
                     message: format!(
-                        "{} not done after {}: {state}. The new sizes stand and AWS is still \
+                        "{} not done after {}: {state}. The new sizes stand and the cloud is still \
                          working on them: `breakglass resume RUN` waits again, `breakglass undo RUN` \
                          restores min, max and desired",
                         group.backing.describe(),

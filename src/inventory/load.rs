@@ -206,6 +206,7 @@ struct RawCluster {
     kubeconfig: Option<Spanned<String>>,
     context: Option<Spanned<String>>,
     aws: Option<super::load_aws::RawAws>,
+    gcp: Option<super::load_gcp::RawGcp>,
 }
 
 #[derive(Deserialize)]
@@ -488,6 +489,7 @@ impl<'a> Builder<'a> {
                     kubeconfig: file(&c.kubeconfig)?,
                     context: c.context.map(Spanned::into_inner),
                     aws: c.aws.map(|a| super::load_aws::build(cx, a)).transpose()?,
+                    gcp: c.gcp.map(|g| super::load_gcp::build(cx, g)).transpose()?,
                 },
             );
         }

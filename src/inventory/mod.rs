@@ -26,6 +26,7 @@ pub mod hostset;
 mod json;
 mod load;
 mod load_aws;
+mod load_gcp;
 pub mod selector;
 pub mod snapshot;
 
@@ -97,6 +98,43 @@ pub struct Cluster {
     pub context: Option<String>,
     /// `[clusters.NAME.aws]`: the cluster's AWS resources (node groups) and how to reach them.
     pub aws: Option<AwsResources>,
+    /// `[clusters.NAME.gcp]`: the cluster's GCP resources (node groups) and how to reach them.
+    pub gcp: Option<GcpResources>,
+}
+
+/// `[clusters.NAME.gcp]`: the project and the node groups `nodes.scale` acts on (managed
+/// instance groups, GKE node pools). Credentials are never in the inventory: they come from the
+/// Application Default Credentials chain (`transport::cloud::gcp::credentials`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GcpResources {
+    /// Default: the key file's `project_id`, `CLOUDSDK_CORE_PROJECT`, `GOOGLE_CLOUD_PROJECT`.
+    pub project: Option<String>,
+    /// Both APIs (compute, container) under one root URL (a private endpoint; fakes in tests).
+    pub endpoint: Option<String>,
+    pub node_groups: Vec<NodeGroup>,
+}
+
+/// Where a GCP resource lives: one zone or a whole region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GcpScope {
+    Zone(String),
+    Region(String),
+}
+
+impl GcpScope {
+    /// `zones/us-central1-a`, `regions/us-central1`: the URL path segment.
+    pub fn path(&self) -> String {
+        match self {
+            GcpScope::Zone(z) => format!("zones/{z}"),
+            GcpScope::Region(r) => format!("regions/{r}"),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            GcpScope::Zone(n) | GcpScope::Region(n) => n,
+        }
+    }
 }
 
 /// `[clusters.NAME.aws]`: where the cluster lives in AWS and the node groups `nodes.scale`
@@ -127,6 +165,14 @@ pub enum NodeGroupBacking {
     Asg(String),
     /// An EKS managed node group.
     Eks { cluster: String, nodegroup: String },
+    /// A GCE managed instance group, zonal or regional.
+    Mig { name: String, scope: GcpScope },
+    /// A GKE node pool; `location` is the cluster's zone or region.
+    GkePool {
+        cluster: String,
+        pool: String,
+        location: String,
+    },
 }
 
 impl NodeGroupBacking {
@@ -137,6 +183,22 @@ impl NodeGroupBacking {
             NodeGroupBacking::Eks { cluster, nodegroup } => {
                 format!("EKS node group {cluster}/{nodegroup}")
             }
+            NodeGroupBacking::Mig { name, scope } => {
+                format!("managed instance group {name} in {}", scope.name())
+            }
+            NodeGroupBacking::GkePool {
+                cluster,
+                pool,
+                location,
+            } => format!("GKE node pool {cluster}/{pool} in {location}"),
+        }
+    }
+
+    /// Whether the cloud has a minimum and maximum for the group (AWS) or only a size (GCP).
+    pub fn has_bounds(&self) -> bool {
+        match self {
+            NodeGroupBacking::Asg(_) | NodeGroupBacking::Eks { .. } => true,
+            NodeGroupBacking::Mig { .. } | NodeGroupBacking::GkePool { .. } => false,
         }
     }
 }
