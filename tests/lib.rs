@@ -12,6 +12,7 @@ mod drill;
 mod etcd;
 mod exec;
 mod firewall;
+mod gcp;
 mod health;
 mod inventory;
 mod journal;
