@@ -408,6 +408,37 @@ impl Env {
         let (c, t) = (Arc::clone(&cloud), Arc::clone(&trust));
         let fake = FakeHttp::start(move |req| {
             let mut cloud = c.lock().expect("cloud");
+            // https://developers.google.com/identity/protocols/oauth2/web-server#offline: the
+            // refresh token of `gcloud auth application-default login`.
+            if req.path == "/adc-token" {
+                let ok = req.body.contains("grant_type=refresh_token")
+                    && req.body.contains("refresh_token=1%2F%2Frefresh")
+                    && req.body.contains("client_id=adc-client");
+                return if ok {
+                    Response::json(200, &json!({"access_token": TOKEN, "expires_in": 3599}))
+                } else {
+                    Response::json(
+                        400,
+                        &json!({"error": "invalid_grant", "error_description": "Bad Request"}),
+                    )
+                };
+            }
+            // https://cloud.google.com/compute/docs/access/authenticate-workloads#applications:
+            // the metadata server answers only requests that carry `Metadata-Flavor: Google`.
+            if req.path == "/computeMetadata/v1/instance/service-accounts/default/token" {
+                return if req.header("metadata-flavor") == Some("Google") {
+                    Response::json(
+                        200,
+                        &json!({"access_token": TOKEN, "expires_in": 3599, "token_type": "Bearer"}),
+                    )
+                } else {
+                    Response {
+                        status: 403,
+                        headers: vec![],
+                        body: "Missing Metadata-Flavor:Google header.".into(),
+                    }
+                };
+            }
             if req.path == "/token" {
                 let trust = t.lock().expect("trust");
                 return token(req, trust.as_ref().expect("trust"), &mut cloud);
@@ -732,5 +763,56 @@ fn a_missing_permission_is_named_and_a_wrong_key_is_refused_by_the_token_endpoin
             target: 6,
             current: 6
         }
+    );
+}
+
+/// Without `GOOGLE_APPLICATION_CREDENTIALS`: gcloud's ADC file first, then the metadata server.
+#[test]
+fn credentials_come_from_the_adc_file_then_the_metadata_server() {
+    let env = Env::new();
+    let rb = env.runbook("node_groups = [\"workers-a\"]\nto = 5");
+    // Nothing in HOME: the metadata server (here the fake, by GCE_METADATA_HOST).
+    let host = env.fake.url.trim_start_matches("http://").to_owned();
+    let out = env
+        .scratch
+        .bg_with(&env.inventory)
+        .env("GCE_METADATA_HOST", &host)
+        .args(["--output", "json", "run"])
+        .arg(&rb)
+        .arg("--yes")
+        .run()
+        .ok();
+    assert_eq!(results(&out.json_lines(), "apply")[0].1, "ok");
+    assert_eq!(env.mig("zones/us-central1-a/prod-workers-a").target, 5);
+    // The ADC file wins over the metadata server once it exists.
+    let adc = env.scratch.path().join(".config/gcloud");
+    std::fs::create_dir_all(&adc).expect("mkdir");
+    std::fs::write(
+        adc.join("application_default_credentials.json"),
+        json!({"type": "authorized_user", "client_id": "adc-client", "client_secret": "adc-secret",
+            "refresh_token": "1//refresh", "token_uri": format!("{}/adc-token", env.fake.url)})
+        .to_string(),
+    )
+    .expect("adc");
+    let before = env.fake.requests().len();
+    let out = env
+        .scratch
+        .bg_with(&env.inventory)
+        .env("GCE_METADATA_HOST", &host)
+        .args(["--output", "json", "run"])
+        .arg(env.runbook("node_groups = [\"workers-a\"]\nto = 4"))
+        .arg("--yes")
+        .run()
+        .ok();
+    assert!(!out.stdout.contains("adc-secret") && !out.stderr.contains("adc-secret"));
+    assert_eq!(env.mig("zones/us-central1-a/prod-workers-a").target, 4);
+    let paths: Vec<String> = env.fake.requests()[before..]
+        .iter()
+        .map(|r| r.path.clone())
+        .collect();
+    assert!(paths.contains(&"/adc-token".to_owned()), "{paths:?}");
+    assert!(
+        !paths.iter().any(|p| p.starts_with("/computeMetadata")),
+        "{paths:?}"
     );
 }
