@@ -18,6 +18,7 @@ use crate::cancel::Cancel;
 use crate::inventory::Host;
 use crate::transport::RateLimiter;
 use crate::transport::cloud::aws::{Aws, AwsConfig};
+use crate::transport::cloud::azure::{Azure, AzureConfig};
 use crate::transport::cloud::gcp::{Gcp, GcpConfig};
 use crate::transport::etcd::Etcd;
 use crate::transport::kube::{Kube, KubeConfig, kubeconfig};
@@ -47,7 +48,7 @@ pub enum Target {
         name: String,
         path: String,
     },
-    /// A cloud node group of a cluster (`[clusters.NAME.aws]` or `[clusters.NAME.gcp] node_groups`), reached through the
+    /// A cloud node group of a cluster (`node_groups` of `[clusters.NAME.aws]`, `.gcp` or `.azure`), reached through the
     /// cluster's cloud client. Named by its inventory name.
     NodeGroup {
         cluster: String,
@@ -155,6 +156,13 @@ pub trait Reach: Send + Sync {
             "this run has no way to reach GCP for cluster {cluster}"
         )))
     }
+
+    /// The Azure client of `cluster` (built once per run; the token fetched on first use).
+    fn azure(&self, cluster: &str) -> Result<Arc<Azure>, ActionFailure> {
+        Err(ActionFailure::refused(format!(
+            "this run has no way to reach Azure for cluster {cluster}"
+        )))
+    }
 }
 
 /// How a run reaches its targets for real: SSH with the run's trust, credentials and deadlines
@@ -174,10 +182,13 @@ pub struct FleetReach {
     /// Likewise to GCP: each provider its own pace and budget.
     pub gcp_limiter: Arc<RateLimiter>,
     pub gcp_budget: Arc<Budget>,
+    pub azure_limiter: Arc<RateLimiter>,
+    pub azure_budget: Arc<Budget>,
     etcd_clients: Mutex<BTreeMap<String, Arc<Etcd>>>,
     kube_clients: Mutex<BTreeMap<String, Arc<Kube>>>,
     aws_clients: Mutex<BTreeMap<String, Arc<Aws>>>,
     gcp_clients: Mutex<BTreeMap<String, Arc<Gcp>>>,
+    azure_clients: Mutex<BTreeMap<String, Arc<Azure>>>,
 }
 
 impl FleetReach {
@@ -196,10 +207,13 @@ impl FleetReach {
             aws_budget: Arc::new(Budget::new(crate::settings::CLOUD_REQUEST_BUDGET)),
             gcp_limiter: Arc::new(RateLimiter::new(crate::settings::DEFAULT_CLOUD_RATE)),
             gcp_budget: Arc::new(Budget::new(crate::settings::CLOUD_REQUEST_BUDGET)),
+            azure_limiter: Arc::new(RateLimiter::new(crate::settings::DEFAULT_CLOUD_RATE)),
+            azure_budget: Arc::new(Budget::new(crate::settings::CLOUD_REQUEST_BUDGET)),
             etcd_clients: Mutex::default(),
             kube_clients: Mutex::default(),
             aws_clients: Mutex::default(),
             gcp_clients: Mutex::default(),
+            azure_clients: Mutex::default(),
         }
     }
 
@@ -287,6 +301,34 @@ impl Reach for FleetReach {
             .map_err(|e| ActionFailure::refused(e.to_string()))
         })
     }
+
+    fn azure(&self, cluster: &str) -> Result<Arc<Azure>, ActionFailure> {
+        cached(&self.azure_clients, cluster, || {
+            let config = azure_config(self.cluster(cluster)?).ok_or_else(|| {
+                ActionFailure::refused(format!(
+                    "cluster {cluster} in the inventory has no [clusters.{cluster}.azure] table"
+                ))
+            })?;
+            Azure::new(
+                config,
+                Arc::clone(&self.azure_limiter),
+                Arc::clone(&self.azure_budget),
+            )
+            .map_err(|e| ActionFailure::refused(e.to_string()))
+        })
+    }
+}
+
+/// The Azure client settings of an inventory cluster, if it has an `azure` table.
+pub fn azure_config(c: &crate::inventory::Cluster) -> Option<AzureConfig> {
+    let azure = c.azure.as_ref()?;
+    Some(AzureConfig {
+        cluster: c.name.clone(),
+        subscription: azure.subscription.clone(),
+        endpoint: azure.endpoint.clone(),
+        timeout: crate::settings::CLOUD_REQUEST_TIMEOUT,
+        deadline: crate::settings::API_CALL_DEADLINE,
+    })
 }
 
 /// The GCP client settings of an inventory cluster, if it has a `gcp` table.
@@ -388,6 +430,12 @@ pub trait Context {
     }
     /// The GCP client of the target's cluster (a node group target only).
     fn gcp(&mut self) -> Result<Arc<Gcp>, ActionFailure> {
+        Err(ActionFailure::refused(
+            "this target is not a cloud resource",
+        ))
+    }
+    /// The Azure client of the target's cluster (a node group target only).
+    fn azure(&mut self) -> Result<Arc<Azure>, ActionFailure> {
         Err(ActionFailure::refused(
             "this target is not a cloud resource",
         ))
@@ -500,6 +548,16 @@ impl Context for StepContext<'_> {
     fn gcp(&mut self) -> Result<Arc<Gcp>, ActionFailure> {
         match self.target {
             Target::NodeGroup { cluster, .. } => self.reach.gcp(cluster),
+            other => Err(ActionFailure::refused(format!(
+                "step {} acts on {other}, which is not a cloud resource",
+                self.step
+            ))),
+        }
+    }
+
+    fn azure(&mut self) -> Result<Arc<Azure>, ActionFailure> {
+        match self.target {
+            Target::NodeGroup { cluster, .. } => self.reach.azure(cluster),
             other => Err(ActionFailure::refused(format!(
                 "step {} acts on {other}, which is not a cloud resource",
                 self.step

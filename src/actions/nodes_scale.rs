@@ -33,10 +33,11 @@ use super::context::{Context, Target, TargetKind};
 use super::contract::{Action, ActionFailure, Applied};
 use std::sync::Arc;
 
-use crate::inventory::{NodeGroup, NodeGroupBacking};
+use crate::inventory::{NodeGroup, NodeGroupBacking, Provider};
 use crate::outcome::Outcome;
 use crate::transport::cloud::aws::autoscaling::Sizes;
 use crate::transport::cloud::aws::{Aws, AwsError};
+use crate::transport::cloud::azure::{Azure, AzureError};
 use crate::transport::cloud::gcp::{Gcp, GcpError};
 
 /// The max of a group with no maximum (GCP).
@@ -46,6 +47,7 @@ const UNBOUNDED: u32 = u32::MAX;
 enum Cloud {
     Aws(Arc<Aws>),
     Gcp(Arc<Gcp>),
+    Azure(Arc<Azure>),
 }
 
 /// What the step does to each group's sizes.
@@ -142,6 +144,7 @@ impl NodesScaleAction {
             .iter()
             .flat_map(|a| a.node_groups.iter())
             .chain(c.gcp.iter().flat_map(|g| g.node_groups.iter()))
+            .chain(c.azure.iter().flat_map(|a| a.node_groups.iter()))
             .cloned()
             .collect();
         if available.is_empty() {
@@ -158,7 +161,7 @@ impl NodesScaleAction {
             .map(|(_, g)| g)
         {
             anyhow::bail!(
-                "nodes.scale: cluster '{cluster}' names node group '{}' under both aws and gcp; \
+                "nodes.scale: cluster '{cluster}' names node group '{}' under two clouds; \
                  rename one in the inventory",
                 g.name
             );
@@ -214,10 +217,10 @@ impl NodesScaleAction {
     }
 
     fn cloud(cx: &mut dyn Context, group: &NodeGroup) -> Result<Cloud, ActionFailure> {
-        if group.backing.has_bounds() {
-            cx.aws().map(Cloud::Aws)
-        } else {
-            cx.gcp().map(Cloud::Gcp)
+        match group.backing.provider() {
+            Provider::Aws => cx.aws().map(Cloud::Aws),
+            Provider::Gcp => cx.gcp().map(Cloud::Gcp),
+            Provider::Azure => cx.azure().map(Cloud::Azure),
         }
     }
 
@@ -244,6 +247,7 @@ impl NodesScaleAction {
         let aws = match cloud {
             Cloud::Aws(aws) => aws,
             Cloud::Gcp(gcp) => return Self::observe_gcp(gcp, group),
+            Cloud::Azure(azure) => return Self::observe_azure(azure, group),
         };
         let missing = |what: String| {
             ActionFailure::refused(format!(
@@ -278,12 +282,10 @@ impl NodesScaleAction {
                     arn: Some(ng.arn),
                 })
             }
-            NodeGroupBacking::Mig { .. } | NodeGroupBacking::GkePool { .. } => {
-                Err(ActionFailure::refused(format!(
-                    "{} is not an AWS node group",
-                    group.backing.describe()
-                )))
-            }
+            _ => Err(ActionFailure::refused(format!(
+                "{} is not an AWS node group",
+                group.backing.describe()
+            ))),
         }
     }
 
@@ -336,10 +338,53 @@ impl NodesScaleAction {
                     arn: None,
                 })
             }
-            NodeGroupBacking::Asg(_) | NodeGroupBacking::Eks { .. } => Err(ActionFailure::refused(
-                format!("{} is not a GCP node group", group.backing.describe()),
-            )),
+            _ => Err(ActionFailure::refused(format!(
+                "{} is not a GCP node group",
+                group.backing.describe()
+            ))),
         }
+    }
+
+    fn observe_azure(azure: &Azure, group: &NodeGroup) -> Result<Observed, ActionFailure> {
+        let missing = || {
+            ActionFailure::refused(format!(
+                "node group {}: {} does not exist in subscription {} (check [clusters.{}.azure] in the inventory)",
+                group.name,
+                group.backing.describe(),
+                azure.subscription(),
+                azure.cluster()
+            ))
+        };
+        let seen = match &group.backing {
+            NodeGroupBacking::Vmss {
+                resource_group,
+                name,
+            } => azure_call(azure.get_vmss(resource_group, name), false)?,
+            NodeGroupBacking::AksPool {
+                resource_group,
+                cluster,
+                pool,
+            } => azure_call(azure.get_agent_pool(resource_group, cluster, pool), false)?,
+            _ => {
+                return Err(ActionFailure::refused(format!(
+                    "{} is not an Azure node group",
+                    group.backing.describe()
+                )));
+            }
+        }
+        .ok_or_else(missing)?;
+        Ok(Observed {
+            sizes: Sizes {
+                min: 0,
+                max: UNBOUNDED,
+                desired: seen.capacity,
+            },
+            instances: None,
+            per_size: 1,
+            status: Some(seen.state),
+            marker: None,
+            arn: None,
+        })
     }
 
     /// Sets the sizes; a GCP Operation is followed until DONE or `until` (verify waits on).
@@ -367,7 +412,35 @@ impl NodesScaleAction {
                         true,
                     )
                     .map(drop),
-                    NodeGroupBacking::Asg(_) | NodeGroupBacking::Eks { .. } => Ok(()),
+                    _ => Ok(()),
+                };
+            }
+            Cloud::Azure(azure) => {
+                return match &group.backing {
+                    NodeGroupBacking::Vmss {
+                        resource_group,
+                        name,
+                    } => azure_call(
+                        azure.set_vmss_capacity(resource_group, name, sizes.desired, until),
+                        true,
+                    )
+                    .map(drop),
+                    NodeGroupBacking::AksPool {
+                        resource_group,
+                        cluster,
+                        pool,
+                    } => azure_call(
+                        azure.set_agent_pool_count(
+                            resource_group,
+                            cluster,
+                            pool,
+                            sizes.desired,
+                            until,
+                        ),
+                        true,
+                    )
+                    .map(drop),
+                    _ => Ok(()),
                 };
             }
         };
@@ -380,7 +453,7 @@ impl NodesScaleAction {
                 true,
             )
             .map(drop),
-            NodeGroupBacking::Mig { .. } | NodeGroupBacking::GkePool { .. } => Ok(()),
+            _ => Ok(()),
         }
     }
 
@@ -408,7 +481,7 @@ impl NodesScaleAction {
                     None => aws_call(aws.untag_eks_resource(arn, &self.marker), true),
                 }
             }
-            (NodeGroupBacking::Mig { .. } | NodeGroupBacking::GkePool { .. }, _) => Ok(()),
+            _ => Ok(()),
         }
     }
 
@@ -510,6 +583,32 @@ fn gcp_call<T>(
             message: e.to_string(),
             never_ran: !changing
                 || !matches!(e, GcpError::Unreachable(_) | GcpError::Protocol { .. }),
+        }
+    })
+}
+
+/// Runs an Azure call on the engine's worker; its error as the target's outcome.
+fn azure_call<T>(
+    f: impl std::future::Future<Output = Result<T, AzureError>>,
+    changing: bool,
+) -> Result<T, ActionFailure> {
+    call(f)?.map_err(|e| {
+        let outcome = match &e {
+            AzureError::Unreachable(_) => Outcome::Unreachable,
+            AzureError::AuthFailed { .. }
+            | AzureError::Denied { .. }
+            | AzureError::Credentials(_) => Outcome::AuthFailed,
+            AzureError::Throttled { .. } => Outcome::Throttled,
+            AzureError::Protocol { .. } => Outcome::Error,
+            AzureError::Config(_) | AzureError::Budget(_) | AzureError::Api { .. } => {
+                Outcome::Failed
+            }
+        };
+        ActionFailure {
+            outcome,
+            message: e.to_string(),
+            never_ran: !changing
+                || !matches!(e, AzureError::Unreachable(_) | AzureError::Protocol { .. }),
         }
     })
 }
@@ -642,7 +741,7 @@ impl Action for NodesScaleAction {
             let settled = seen
                 .status
                 .as_deref()
-                .is_none_or(|s| s == "ACTIVE" || s == "RUNNING");
+                .is_none_or(|s| matches!(s, "ACTIVE" | "RUNNING" | "Succeeded"));
             if settled && seen.sizes != want {
                 return Err(ActionFailure::failed(format!(
                     "{} has min {}, max {}, desired {} after the change, not min {}, max {}, desired {}: \

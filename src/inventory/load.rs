@@ -207,6 +207,7 @@ struct RawCluster {
     context: Option<Spanned<String>>,
     aws: Option<super::load_aws::RawAws>,
     gcp: Option<super::load_gcp::RawGcp>,
+    azure: Option<super::load_azure::RawAzure>,
 }
 
 #[derive(Deserialize)]
@@ -490,6 +491,10 @@ impl<'a> Builder<'a> {
                     context: c.context.map(Spanned::into_inner),
                     aws: c.aws.map(|a| super::load_aws::build(cx, a)).transpose()?,
                     gcp: c.gcp.map(|g| super::load_gcp::build(cx, g)).transpose()?,
+                    azure: c
+                        .azure
+                        .map(|a| super::load_azure::build(cx, a))
+                        .transpose()?,
                 },
             );
         }

@@ -26,6 +26,7 @@ pub mod hostset;
 mod json;
 mod load;
 mod load_aws;
+mod load_azure;
 mod load_gcp;
 pub mod selector;
 pub mod snapshot;
@@ -100,6 +101,19 @@ pub struct Cluster {
     pub aws: Option<AwsResources>,
     /// `[clusters.NAME.gcp]`: the cluster's GCP resources (node groups) and how to reach them.
     pub gcp: Option<GcpResources>,
+    /// `[clusters.NAME.azure]`: the cluster's Azure resources (node groups) and how to reach them.
+    pub azure: Option<AzureResources>,
+}
+
+/// `[clusters.NAME.azure]`: the subscription and the node groups `nodes.scale` acts on (scale
+/// sets, AKS agent pools). Credentials are never in the inventory
+/// (`transport::cloud::azure::credentials`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AzureResources {
+    pub subscription: String,
+    /// The Resource Manager root (default `https://management.azure.com`; fakes in tests).
+    pub endpoint: Option<String>,
+    pub node_groups: Vec<NodeGroup>,
 }
 
 /// `[clusters.NAME.gcp]`: the project and the node groups `nodes.scale` acts on (managed
@@ -158,6 +172,14 @@ pub struct NodeGroup {
     pub backing: NodeGroupBacking,
 }
 
+/// The cloud a node group is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    Aws,
+    Gcp,
+    Azure,
+}
+
 /// What a node group is in the cloud.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodeGroupBacking {
@@ -172,6 +194,17 @@ pub enum NodeGroupBacking {
         cluster: String,
         pool: String,
         location: String,
+    },
+    /// An Azure virtual machine scale set.
+    Vmss {
+        resource_group: String,
+        name: String,
+    },
+    /// An AKS agent pool.
+    AksPool {
+        resource_group: String,
+        cluster: String,
+        pool: String,
     },
 }
 
@@ -191,14 +224,33 @@ impl NodeGroupBacking {
                 pool,
                 location,
             } => format!("GKE node pool {cluster}/{pool} in {location}"),
+            NodeGroupBacking::Vmss {
+                resource_group,
+                name,
+            } => format!("scale set {resource_group}/{name}"),
+            NodeGroupBacking::AksPool {
+                resource_group,
+                cluster,
+                pool,
+            } => format!("AKS agent pool {resource_group}/{cluster}/{pool}"),
         }
     }
 
-    /// Whether the cloud has a minimum and maximum for the group (AWS) or only a size (GCP).
-    pub fn has_bounds(&self) -> bool {
+    /// The cloud the group is in.
+    pub fn provider(&self) -> Provider {
         match self {
-            NodeGroupBacking::Asg(_) | NodeGroupBacking::Eks { .. } => true,
-            NodeGroupBacking::Mig { .. } | NodeGroupBacking::GkePool { .. } => false,
+            NodeGroupBacking::Asg(_) | NodeGroupBacking::Eks { .. } => Provider::Aws,
+            NodeGroupBacking::Mig { .. } | NodeGroupBacking::GkePool { .. } => Provider::Gcp,
+            NodeGroupBacking::Vmss { .. } | NodeGroupBacking::AksPool { .. } => Provider::Azure,
+        }
+    }
+
+    /// Whether the cloud has a minimum and maximum for the group (AWS) or only a size (GCP's
+    /// and Azure's groups: an autoscaler's bounds are not the group's).
+    pub fn has_bounds(&self) -> bool {
+        match self.provider() {
+            Provider::Aws => true,
+            Provider::Gcp | Provider::Azure => false,
         }
     }
 }

@@ -414,6 +414,54 @@ struct ClusterOut<'a> {
     aws: Option<AwsOut<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     gcp: Option<GcpOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    azure: Option<AzureOut<'a>>,
+}
+
+/// `[clusters.NAME.azure]` as `load_azure.rs` reads it (every group with its resource group).
+#[derive(Serialize)]
+struct AzureOut<'a> {
+    subscription: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    endpoint: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    node_groups: Vec<BTreeMap<&'static str, &'a str>>,
+}
+
+impl<'a> AzureOut<'a> {
+    fn of(a: &'a super::AzureResources) -> Self {
+        AzureOut {
+            subscription: &a.subscription,
+            endpoint: a.endpoint.as_deref(),
+            node_groups: a
+                .node_groups
+                .iter()
+                .map(|n| {
+                    let mut m = BTreeMap::from([("name", n.name.as_str())]);
+                    match &n.backing {
+                        super::NodeGroupBacking::Vmss {
+                            resource_group,
+                            name,
+                        } => {
+                            m.insert("resource_group", resource_group);
+                            m.insert("vmss", name);
+                        }
+                        super::NodeGroupBacking::AksPool {
+                            resource_group,
+                            cluster,
+                            pool,
+                        } => {
+                            m.insert("resource_group", resource_group);
+                            m.insert("aks_cluster", cluster);
+                            m.insert("agent_pool", pool);
+                        }
+                        _ => {}
+                    }
+                    m
+                })
+                .collect(),
+        }
+    }
 }
 
 /// `[clusters.NAME.gcp]` as `load_gcp.rs` reads it (every group with its own location).
@@ -454,7 +502,7 @@ impl<'a> GcpOut<'a> {
                             m.insert("node_pool", pool);
                             m.insert("location", location);
                         }
-                        super::NodeGroupBacking::Asg(_) | super::NodeGroupBacking::Eks { .. } => {}
+                        _ => {}
                     }
                     m
                 })
@@ -495,8 +543,7 @@ impl<'a> AwsOut<'a> {
                             m.insert("eks_cluster", cluster);
                             m.insert("eks_nodegroup", nodegroup);
                         }
-                        super::NodeGroupBacking::Mig { .. }
-                        | super::NodeGroupBacking::GkePool { .. } => {}
+                        _ => {}
                     }
                     m
                 })
@@ -522,6 +569,7 @@ impl<'a> ClusterOut<'a> {
             labels: c.labels.clone(),
             aws: c.aws.as_ref().map(AwsOut::of),
             gcp: c.gcp.as_ref().map(GcpOut::of),
+            azure: c.azure.as_ref().map(AzureOut::of),
         }
     }
 }

@@ -20,8 +20,9 @@ use serde_json::Value;
 use super::credentials::{self, CredentialError, Source};
 use crate::transport::RateLimiter;
 use crate::transport::cloud::aws::credentials::{Env, Secret};
+use crate::transport::cloud::rest::{Pace, Sent, send};
 use crate::transport::https::{chain, query_escape};
-use crate::transport::rate::{Budget, backoff, retry_after, retry_wait};
+use crate::transport::rate::Budget;
 
 /// Requests one client has in flight at most.
 pub const IN_FLIGHT: usize = 4;
@@ -335,101 +336,79 @@ impl Gcp {
             .acquire()
             .await
             .map_err(|e| GcpError::Config(format!("the request limiter is closed: {e}")))?;
-        let deadline = Instant::now() + self.config.deadline;
-        let mut attempt: u32 = 0;
-        loop {
-            let token = self.token().await?;
-            if !self.budget.take() {
-                return Err(GcpError::Budget(self.budget.limit()));
-            }
-            self.sent.fetch_add(1, Ordering::SeqCst);
-            let limiter = Arc::clone(&self.limiter);
-            let _ = tokio::task::spawn_blocking(move || limiter.acquire()).await;
-            let mut req = self
+        let token = self.token().await?;
+        let pace = Pace {
+            limiter: &self.limiter,
+            budget: &self.budget,
+            sent: &self.sent,
+            deadline: self.config.deadline,
+        };
+        let sent = send(&pace, url, || {
+            let req = self
                 .http
                 .request(method.clone(), url)
                 .bearer_auth(token.expose());
-            if let Some(b) = body {
-                req = req
+            match body {
+                Some(b) => req
                     .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .body(b.to_string());
+                    .body(b.to_string()),
+                None => req,
             }
-            let r = match req.send().await {
-                Ok(r) => r,
-                Err(e) => {
-                    let wait = backoff(attempt);
-                    attempt += 1;
-                    if e.is_builder() || Instant::now() + wait >= deadline {
-                        return Err(GcpError::Unreachable(format!("{url}: {}", chain(&e))));
+        })
+        .await;
+        let permission = permission.to_owned();
+        let (code, text) = match sent {
+            Sent::Answer { status, text, .. } => (status, text),
+            Sent::GaveUp { status, text } => {
+                let (status_name, message) = error_of(&text);
+                return Err(if matches!(status, 429 | 503) {
+                    GcpError::Throttled {
+                        permission,
+                        code: status,
                     }
-                    tokio::time::sleep(wait).await;
-                    continue;
-                }
-            };
-            let code = r.status().as_u16();
-            let hint = retry_after(r.headers());
-            let text = r.text().await.map_err(|e| GcpError::Protocol {
-                permission: permission.to_owned(),
-                message: chain(&e),
-            })?;
-            if (200..300).contains(&code) {
-                if text.trim().is_empty() {
-                    return Ok(Some(Value::Null));
-                }
-                return serde_json::from_str(&text)
-                    .map(Some)
-                    .map_err(|e| GcpError::Protocol {
-                        permission: permission.to_owned(),
-                        message: format!("not JSON: {e}"),
-                    });
-            }
-            let (status, message) = error_of(&text);
-            match code {
-                429 | 500 | 502 | 503 | 504 => {
-                    let wait = retry_wait(hint, attempt);
-                    attempt += 1;
-                    if Instant::now() + wait >= deadline {
-                        return Err(if matches!(code, 429 | 503) {
-                            GcpError::Throttled {
-                                permission: permission.to_owned(),
-                                code,
-                            }
-                        } else {
-                            GcpError::Api {
-                                permission: permission.to_owned(),
-                                code,
-                                status,
-                                message,
-                            }
-                        });
+                } else {
+                    GcpError::Api {
+                        permission,
+                        code: status,
+                        status: status_name,
+                        message,
                     }
-                    tokio::time::sleep(wait).await;
-                }
-                404 => return Ok(None),
-                401 => {
-                    return Err(GcpError::AuthFailed {
-                        from: self.source.describe(),
-                        status,
-                        message,
-                    });
-                }
-                403 => {
-                    return Err(GcpError::Denied {
-                        permission: permission.to_owned(),
-                        from: self.source.describe(),
-                        status,
-                        message,
-                    });
-                }
-                _ => {
-                    return Err(GcpError::Api {
-                        permission: permission.to_owned(),
-                        code,
-                        status,
-                        message,
-                    });
-                }
+                });
             }
+            Sent::Unreachable(why) => return Err(GcpError::Unreachable(why)),
+            Sent::Budget(n) => return Err(GcpError::Budget(n)),
+        };
+        if (200..300).contains(&code) {
+            if text.trim().is_empty() {
+                return Ok(Some(Value::Null));
+            }
+            return serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| GcpError::Protocol {
+                    permission,
+                    message: format!("not JSON: {e}"),
+                });
+        }
+        let (status, message) = error_of(&text);
+        match code {
+            404 => Ok(None),
+            401 => Err(GcpError::AuthFailed {
+                from: self.source.describe(),
+                status,
+                message,
+            }),
+            403 => Err(GcpError::Denied {
+                permission,
+                from: self.source.describe(),
+                status,
+                message,
+            }),
+            _ => Err(GcpError::Api {
+                permission,
+                code,
+                status,
+                message,
+            }),
         }
     }
 }
