@@ -7,6 +7,7 @@ mod support;
 
 mod actions;
 mod aws;
+mod azure;
 mod cli;
 mod drill;
 mod etcd;

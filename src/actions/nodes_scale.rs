@@ -762,7 +762,7 @@ impl Action for NodesScaleAction {
                     *in_service == expected && *all == expected,
                     format!("{in_service} of {all} instances in service, desired {expected}"),
                 ),
-                (None, Some(status)) => (status == "ACTIVE", format!("status {status}")),
+                (None, Some(status)) => (settled, format!("status {status}")),
                 (None, None) => (true, String::new()),
             };
             if done || self.wait.is_zero() {
