@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::transport::RateLimiter;
+use crate::transport::cloud::aws::credentials::Secret;
 use crate::transport::https::chain;
 use crate::transport::rate::{Budget, backoff, retry_after, retry_wait};
 
@@ -83,4 +84,111 @@ pub async fn send(pace: &Pace<'_>, url: &str, build: impl Fn() -> reqwest::Reque
         }
         tokio::time::sleep(wait).await;
     }
+}
+
+/// A JSON request with a bearer token, as both providers' APIs take it.
+pub async fn send_json(
+    pace: &Pace<'_>,
+    http: &reqwest::Client,
+    method: &reqwest::Method,
+    url: &str,
+    token: &Secret,
+    body: Option<&serde_json::Value>,
+) -> Sent {
+    send(pace, url, || {
+        let req = http
+            .request(method.clone(), url)
+            .bearer_auth(token.expose());
+        match body {
+            Some(b) => req
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(b.to_string()),
+            None => req,
+        }
+    })
+    .await
+}
+
+/// The HTTPS client of one provider client: the request timeout, one idle connection a host.
+pub fn http_client(timeout: Duration) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .pool_max_idle_per_host(1)
+        .build()
+        .map_err(|e| format!("cannot build an HTTPS client: {}", chain(&e)))
+}
+
+/// A token is fetched again this long before it expires.
+const REFRESH_MARGIN: Duration = Duration::from_secs(300);
+
+/// An OAuth access token, kept until shortly before it expires.
+#[derive(Default)]
+pub struct TokenCache(tokio::sync::Mutex<Option<(Secret, Instant)>>);
+
+impl TokenCache {
+    /// The cached token, else `fetch()`'s (token and lifetime), cached.
+    pub async fn get<E, F>(&self, fetch: impl FnOnce() -> F) -> Result<Secret, E>
+    where
+        F: Future<Output = Result<(Secret, Duration), E>>,
+    {
+        let mut cached = self.0.lock().await;
+        if let Some((t, expires)) = cached.as_ref()
+            && *expires > Instant::now() + REFRESH_MARGIN
+        {
+            return Ok(Secret::new(t.expose()));
+        }
+        let (value, lifetime) = fetch().await?;
+        *cached = Some((Secret::new(value.expose()), Instant::now() + lifetime));
+        Ok(value)
+    }
+}
+
+/// Why a token request failed (never with the token or the secret in it).
+#[derive(Debug)]
+pub enum TokenError {
+    Budget(usize),
+    /// Not sent or no answer (the transport error's chain).
+    Unreachable(String),
+    /// An answer without a token: the OAuth error (RFC 6749 section 5.2) or what was missing.
+    Refused(String),
+}
+
+/// Sends one token request (budgeted and counted, not retried: a refusal is an answer) and
+/// reads the answer (RFC 6749 section 5.1; `expires_in` a number, or a string as Azure's IMDS
+/// sends it).
+pub async fn fetch_token(
+    pace: &Pace<'_>,
+    req: reqwest::RequestBuilder,
+) -> Result<(Secret, Duration), TokenError> {
+    if !pace.budget.take() {
+        return Err(TokenError::Budget(pace.budget.limit()));
+    }
+    pace.sent.fetch_add(1, Ordering::SeqCst);
+    let r = req
+        .send()
+        .await
+        .map_err(|e| TokenError::Unreachable(chain(&e)))?;
+    let status = r.status();
+    let text = r
+        .text()
+        .await
+        .map_err(|e| TokenError::Unreachable(chain(&e)))?;
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    if !status.is_success() {
+        let code = json["error"].as_str().unwrap_or("unknown");
+        let why = json["error_description"].as_str().unwrap_or_default();
+        return Err(TokenError::Refused(format!(
+            "the token endpoint answered HTTP {status}: {code} {why}"
+        )));
+    }
+    let token = json["access_token"]
+        .as_str()
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| TokenError::Refused("the token answer has no access_token".into()))?;
+    let secs = json["expires_in"]
+        .as_u64()
+        .or_else(|| json["expires_in"].as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or(3600);
+    Ok((Secret::new(token), Duration::from_secs(secs)))
 }

@@ -10,19 +10,20 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
 use super::credentials::{self, Source};
 use crate::transport::RateLimiter;
 use crate::transport::cloud::aws::credentials::{Env, Secret};
-use crate::transport::cloud::rest::{Pace, Sent, send};
-use crate::transport::https::{chain, query_escape};
+use crate::transport::cloud::rest::{
+    Pace, Sent, TokenCache, TokenError, fetch_token, http_client, send_json,
+};
+use crate::transport::https::query_escape;
 use crate::transport::rate::Budget;
 
 pub const IN_FLIGHT: usize = 4;
-const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 pub const ARM: &str = "https://management.azure.com";
 
 #[derive(Debug, Clone)]
@@ -80,11 +81,6 @@ pub struct Answer {
     pub body: Value,
 }
 
-struct Token {
-    value: Secret,
-    expires: Instant,
-}
-
 pub struct Azure {
     config: AzureConfig,
     source: Source,
@@ -93,7 +89,7 @@ pub struct Azure {
     budget: Arc<Budget>,
     sent: AtomicUsize,
     in_flight: tokio::sync::Semaphore,
-    token: tokio::sync::Mutex<Option<Token>>,
+    token: TokenCache,
 }
 
 impl std::fmt::Debug for Azure {
@@ -128,14 +124,7 @@ impl Azure {
                 "endpoint `{e}` is not an http:// or https:// URL"
             )));
         }
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout)
-            .pool_max_idle_per_host(1)
-            .build()
-            .map_err(|e| {
-                AzureError::Config(format!("cannot build an HTTPS client: {}", chain(&e)))
-            })?;
+        let http = http_client(config.timeout).map_err(AzureError::Config)?;
         Ok(Azure {
             config,
             source,
@@ -144,7 +133,7 @@ impl Azure {
             budget,
             sent: AtomicUsize::new(0),
             in_flight: tokio::sync::Semaphore::new(IN_FLIGHT),
-            token: tokio::sync::Mutex::new(None),
+            token: TokenCache::default(),
         })
     }
 
@@ -175,18 +164,7 @@ impl Azure {
     }
 
     async fn token(&self) -> Result<Secret, AzureError> {
-        let mut cached = self.token.lock().await;
-        if let Some(t) = cached.as_ref()
-            && t.expires > Instant::now() + REFRESH_MARGIN
-        {
-            return Ok(Secret::new(t.value.expose()));
-        }
-        let (value, lifetime) = self.fetch_token().await?;
-        *cached = Some(Token {
-            value: Secret::new(value.expose()),
-            expires: Instant::now() + lifetime,
-        });
-        Ok(value)
+        self.token.get(|| self.fetch_token()).await
     }
 
     async fn fetch_token(&self) -> Result<(Secret, Duration), AzureError> {
@@ -227,41 +205,27 @@ impl Azure {
                     .timeout(Duration::from_secs(3))
             }
         };
-        if !self.budget.take() {
-            return Err(AzureError::Budget(self.budget.limit()));
+        fetch_token(&self.pace(), req).await.map_err(|e| match e {
+            TokenError::Budget(n) => AzureError::Budget(n),
+            TokenError::Unreachable(why)
+                if matches!(self.source, Source::ManagedIdentity { .. }) =>
+            {
+                fail(format!(
+                    "{why}. Outside Azure, export AZURE_TENANT_ID, AZURE_CLIENT_ID and \
+                     AZURE_CLIENT_SECRET (the Azure CLI's `az login` cache is not read yet)"
+                ))
+            }
+            TokenError::Unreachable(why) | TokenError::Refused(why) => fail(why),
+        })
+    }
+
+    fn pace(&self) -> Pace<'_> {
+        Pace {
+            limiter: &self.limiter,
+            budget: &self.budget,
+            sent: &self.sent,
+            deadline: self.config.deadline,
         }
-        self.sent.fetch_add(1, Ordering::SeqCst);
-        let r = req.send().await.map_err(|e| {
-            fail(match self.source {
-                Source::ManagedIdentity { .. } => format!(
-                    "{}. Outside Azure, export AZURE_TENANT_ID, AZURE_CLIENT_ID and \
-                     AZURE_CLIENT_SECRET (the Azure CLI's `az login` cache is not read yet)",
-                    chain(&e)
-                ),
-                Source::ServicePrincipal { .. } => chain(&e),
-            })
-        })?;
-        let status = r.status();
-        let text = r.text().await.map_err(|e| fail(chain(&e)))?;
-        let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        if !status.is_success() {
-            // Entra ID: {"error": "invalid_client", "error_description": "AADSTS7000215: ..."}.
-            let code = json["error"].as_str().unwrap_or("unknown");
-            let why = json["error_description"].as_str().unwrap_or_default();
-            return Err(fail(format!(
-                "the token endpoint answered HTTP {status}: {code} {why}"
-            )));
-        }
-        let token = json["access_token"]
-            .as_str()
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| fail("the token answer has no access_token".into()))?;
-        // IMDS sends expires_in as a string.
-        let secs = json["expires_in"]
-            .as_u64()
-            .or_else(|| json["expires_in"].as_str().and_then(|s| s.parse().ok()))
-            .unwrap_or(3600);
-        Ok((Secret::new(token), Duration::from_secs(secs)))
     }
 
     /// One ARM call to `url` (absolute, on the ARM endpoint). None: HTTP 404.
@@ -286,25 +250,7 @@ impl Azure {
             .await
             .map_err(|e| AzureError::Config(format!("the request limiter is closed: {e}")))?;
         let token = self.token().await?;
-        let pace = Pace {
-            limiter: &self.limiter,
-            budget: &self.budget,
-            sent: &self.sent,
-            deadline: self.config.deadline,
-        };
-        let sent = send(&pace, url, || {
-            let req = self
-                .http
-                .request(method.clone(), url)
-                .bearer_auth(token.expose());
-            match body {
-                Some(b) => req
-                    .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .body(b.to_string()),
-                None => req,
-            }
-        })
-        .await;
+        let sent = send_json(&self.pace(), &self.http, &method, url, &token, body).await;
         let (status, headers, text) = match sent {
             Sent::Answer {
                 status,

@@ -13,22 +13,21 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
 use super::credentials::{self, CredentialError, Source};
 use crate::transport::RateLimiter;
 use crate::transport::cloud::aws::credentials::{Env, Secret};
-use crate::transport::cloud::rest::{Pace, Sent, send};
-use crate::transport::https::{chain, query_escape};
+use crate::transport::cloud::rest::{
+    Pace, Sent, TokenCache, TokenError, fetch_token, http_client, send_json,
+};
+use crate::transport::https::query_escape;
 use crate::transport::rate::Budget;
 
 /// Requests one client has in flight at most.
 pub const IN_FLIGHT: usize = 4;
-
-/// A token is fetched again this long before it expires.
-const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 
 /// How to reach GCP for one inventory cluster.
 #[derive(Debug, Clone)]
@@ -90,11 +89,6 @@ pub enum GcpError {
     Protocol { permission: String, message: String },
 }
 
-struct Token {
-    value: Secret,
-    expires: Instant,
-}
-
 /// A client for one cluster's GCP project.
 pub struct Gcp {
     config: GcpConfig,
@@ -106,7 +100,7 @@ pub struct Gcp {
     budget: Arc<Budget>,
     sent: AtomicUsize,
     in_flight: tokio::sync::Semaphore,
-    token: tokio::sync::Mutex<Option<Token>>,
+    token: TokenCache,
 }
 
 impl std::fmt::Debug for Gcp {
@@ -156,14 +150,7 @@ impl Gcp {
                 "endpoint `{e}` is not an http:// or https:// URL"
             )));
         }
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout)
-            .pool_max_idle_per_host(1)
-            .build()
-            .map_err(|e| {
-                GcpError::Config(format!("cannot build an HTTPS client: {}", chain(&e)))
-            })?;
+        let http = http_client(config.timeout).map_err(GcpError::Config)?;
         Ok(Gcp {
             config,
             env,
@@ -174,7 +161,7 @@ impl Gcp {
             budget,
             sent: AtomicUsize::new(0),
             in_flight: tokio::sync::Semaphore::new(IN_FLIGHT),
-            token: tokio::sync::Mutex::new(None),
+            token: TokenCache::default(),
         })
     }
 
@@ -222,18 +209,7 @@ impl Gcp {
 
     /// The current access token, fetched on first use and again before it expires.
     async fn token(&self) -> Result<Secret, GcpError> {
-        let mut cached = self.token.lock().await;
-        if let Some(t) = cached.as_ref()
-            && t.expires > Instant::now() + REFRESH_MARGIN
-        {
-            return Ok(Secret::new(t.value.expose()));
-        }
-        let (value, lifetime) = self.fetch_token().await?;
-        *cached = Some(Token {
-            value: Secret::new(value.expose()),
-            expires: Instant::now() + lifetime,
-        });
-        Ok(value)
+        self.token.get(|| self.fetch_token()).await
     }
 
     async fn fetch_token(&self) -> Result<(Secret, Duration), GcpError> {
@@ -289,37 +265,23 @@ impl Gcp {
                 .header("Metadata-Flavor", "Google")
                 .timeout(Duration::from_secs(3)),
         };
-        if !self.budget.take() {
-            return Err(GcpError::Budget(self.budget.limit()));
+        fetch_token(&self.pace(), req).await.map_err(|e| match e {
+            TokenError::Budget(n) => GcpError::Budget(n),
+            TokenError::Unreachable(why) if matches!(self.source, Source::Metadata { .. }) => {
+                fail(format!("{why}. Outside GCP, set GOOGLE_APPLICATION_CREDENTIALS to a service-account key \
+                     or run `gcloud auth application-default login`"))
+            }
+            TokenError::Unreachable(why) | TokenError::Refused(why) => fail(why),
+        })
+    }
+
+    fn pace(&self) -> Pace<'_> {
+        Pace {
+            limiter: &self.limiter,
+            budget: &self.budget,
+            sent: &self.sent,
+            deadline: self.config.deadline,
         }
-        self.sent.fetch_add(1, Ordering::SeqCst);
-        let r = req.send().await.map_err(|e| {
-            fail(match self.source {
-                Source::Metadata { .. } => format!(
-                    "{}. Outside GCP, set GOOGLE_APPLICATION_CREDENTIALS to a service-account key \
-                     or run `gcloud auth application-default login`",
-                    chain(&e)
-                ),
-                _ => chain(&e),
-            })
-        })?;
-        let status = r.status();
-        let text = r.text().await.map_err(|e| fail(chain(&e)))?;
-        let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        if !status.is_success() {
-            // RFC 6749 section 5.2: {"error": "invalid_grant", "error_description": "..."}.
-            let code = json["error"].as_str().unwrap_or("unknown");
-            let why = json["error_description"].as_str().unwrap_or_default();
-            return Err(fail(format!(
-                "the token endpoint answered HTTP {status}: {code} {why}"
-            )));
-        }
-        let token = json["access_token"]
-            .as_str()
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| fail("the token answer has no access_token".into()))?;
-        let lifetime = Duration::from_secs(json["expires_in"].as_u64().unwrap_or(3600));
-        Ok((Secret::new(token), lifetime))
     }
 
     /// One JSON call: authorised, paced, budgeted, retried on throttling and 5xx until the
@@ -337,25 +299,7 @@ impl Gcp {
             .await
             .map_err(|e| GcpError::Config(format!("the request limiter is closed: {e}")))?;
         let token = self.token().await?;
-        let pace = Pace {
-            limiter: &self.limiter,
-            budget: &self.budget,
-            sent: &self.sent,
-            deadline: self.config.deadline,
-        };
-        let sent = send(&pace, url, || {
-            let req = self
-                .http
-                .request(method.clone(), url)
-                .bearer_auth(token.expose());
-            match body {
-                Some(b) => req
-                    .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .body(b.to_string()),
-                None => req,
-            }
-        })
-        .await;
+        let sent = send_json(&self.pace(), &self.http, &method, url, &token, body).await;
         let permission = permission.to_owned();
         let (code, text) = match sent {
             Sent::Answer { status, text, .. } => (status, text),
