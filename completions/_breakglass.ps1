@@ -104,6 +104,7 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
         'breakglass;plan' {
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)')
             [CompletionResult]::new('--param', '--param', [CompletionResultType]::ParameterName, 'A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)')
+            [CompletionResult]::new('--operator-cidr', '--operator-cidr', [CompletionResultType]::ParameterName, 'Your egress address as the cloud sees it, which a cloud firewall block must not cut (repeatable, or comma-separated). Default: `operator_cidrs` of the cluster''s `[clusters.NAME.aws]`. Example: --operator-cidr 203.0.113.7/32')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
             [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
@@ -119,6 +120,7 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
         'breakglass;run' {
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)')
             [CompletionResult]::new('--param', '--param', [CompletionResultType]::ParameterName, 'A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)')
+            [CompletionResult]::new('--operator-cidr', '--operator-cidr', [CompletionResultType]::ParameterName, 'Your egress address as the cloud sees it, which a cloud firewall block must not cut (repeatable, or comma-separated). Default: `operator_cidrs` of the cluster''s `[clusters.NAME.aws]`. Example: --operator-cidr 203.0.113.7/32')
             [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'Retries after a transport failure (unreachable, timed out); a command that may have run is retried only when its action is idempotent')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Hosts contacted at once')
             [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Hosts contacted at once')
@@ -473,7 +475,9 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
             [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('up', 'up', [CompletionResultType]::ParameterValue, 'Build a lab, print its inventory and example commands, tear it down on Ctrl-C')
+            [CompletionResult]::new('up', 'up', [CompletionResultType]::ParameterValue, 'Build a lab, print its inventory and example commands, tear it down on Ctrl-C or SIGTERM (`lab down`)')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'List the labs on this machine: id, subnet, nodes, owner process, inventory')
+            [CompletionResult]::new('down', 'down', [CompletionResultType]::ParameterValue, 'Tear labs down: ask each one''s owner to (SIGTERM), then remove what dead owners left')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'A short drill: the reference incident on a fresh lab, `apiserver-overload` run against it, recovery measured, undone, a report written (`drill --lab apiserver-overload`)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -481,6 +485,30 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
         'breakglass;lab;up' {
             [CompletionResult]::new('--workers', '--workers', [CompletionResultType]::ParameterName, 'Worker nodes')
             [CompletionResult]::new('--control-planes', '--control-planes', [CompletionResultType]::ParameterName, 'Control-plane nodes (each runs an API server stand-in on 6443)')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
+            [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
+            [CompletionResult]::new('--journal-dir', '--journal-dir', [CompletionResultType]::ParameterName, 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file [default: ~/.config/breakglass/config.toml]')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'breakglass;lab;status' {
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
+            [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
+            [CompletionResult]::new('--journal-dir', '--journal-dir', [CompletionResultType]::ParameterName, 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file [default: ~/.config/breakglass/config.toml]')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'breakglass;lab;down' {
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
             [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
@@ -507,12 +535,20 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
             break
         }
         'breakglass;lab;help' {
-            [CompletionResult]::new('up', 'up', [CompletionResultType]::ParameterValue, 'Build a lab, print its inventory and example commands, tear it down on Ctrl-C')
+            [CompletionResult]::new('up', 'up', [CompletionResultType]::ParameterValue, 'Build a lab, print its inventory and example commands, tear it down on Ctrl-C or SIGTERM (`lab down`)')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'List the labs on this machine: id, subnet, nodes, owner process, inventory')
+            [CompletionResult]::new('down', 'down', [CompletionResultType]::ParameterValue, 'Tear labs down: ask each one''s owner to (SIGTERM), then remove what dead owners left')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'A short drill: the reference incident on a fresh lab, `apiserver-overload` run against it, recovery measured, undone, a report written (`drill --lab apiserver-overload`)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'breakglass;lab;help;up' {
+            break
+        }
+        'breakglass;lab;help;status' {
+            break
+        }
+        'breakglass;lab;help;down' {
             break
         }
         'breakglass;lab;help;demo' {
@@ -655,11 +691,19 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
             break
         }
         'breakglass;help;lab' {
-            [CompletionResult]::new('up', 'up', [CompletionResultType]::ParameterValue, 'Build a lab, print its inventory and example commands, tear it down on Ctrl-C')
+            [CompletionResult]::new('up', 'up', [CompletionResultType]::ParameterValue, 'Build a lab, print its inventory and example commands, tear it down on Ctrl-C or SIGTERM (`lab down`)')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'List the labs on this machine: id, subnet, nodes, owner process, inventory')
+            [CompletionResult]::new('down', 'down', [CompletionResultType]::ParameterValue, 'Tear labs down: ask each one''s owner to (SIGTERM), then remove what dead owners left')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'A short drill: the reference incident on a fresh lab, `apiserver-overload` run against it, recovery measured, undone, a report written (`drill --lab apiserver-overload`)')
             break
         }
         'breakglass;help;lab;up' {
+            break
+        }
+        'breakglass;help;lab;status' {
+            break
+        }
+        'breakglass;help;lab;down' {
             break
         }
         'breakglass;help;lab;demo' {

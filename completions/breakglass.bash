@@ -121,6 +121,12 @@ _breakglass() {
             breakglass__subcmd__help__subcmd__lab,demo)
                 cmd="breakglass__subcmd__help__subcmd__lab__subcmd__demo"
                 ;;
+            breakglass__subcmd__help__subcmd__lab,down)
+                cmd="breakglass__subcmd__help__subcmd__lab__subcmd__down"
+                ;;
+            breakglass__subcmd__help__subcmd__lab,status)
+                cmd="breakglass__subcmd__help__subcmd__lab__subcmd__status"
+                ;;
             breakglass__subcmd__help__subcmd__lab,up)
                 cmd="breakglass__subcmd__help__subcmd__lab__subcmd__up"
                 ;;
@@ -184,8 +190,14 @@ _breakglass() {
             breakglass__subcmd__lab,demo)
                 cmd="breakglass__subcmd__lab__subcmd__demo"
                 ;;
+            breakglass__subcmd__lab,down)
+                cmd="breakglass__subcmd__lab__subcmd__down"
+                ;;
             breakglass__subcmd__lab,help)
                 cmd="breakglass__subcmd__lab__subcmd__help"
+                ;;
+            breakglass__subcmd__lab,status)
+                cmd="breakglass__subcmd__lab__subcmd__status"
                 ;;
             breakglass__subcmd__lab,up)
                 cmd="breakglass__subcmd__lab__subcmd__up"
@@ -193,8 +205,14 @@ _breakglass() {
             breakglass__subcmd__lab__subcmd__help,demo)
                 cmd="breakglass__subcmd__lab__subcmd__help__subcmd__demo"
                 ;;
+            breakglass__subcmd__lab__subcmd__help,down)
+                cmd="breakglass__subcmd__lab__subcmd__help__subcmd__down"
+                ;;
             breakglass__subcmd__lab__subcmd__help,help)
                 cmd="breakglass__subcmd__lab__subcmd__help__subcmd__help"
+                ;;
+            breakglass__subcmd__lab__subcmd__help,status)
+                cmd="breakglass__subcmd__lab__subcmd__help__subcmd__status"
                 ;;
             breakglass__subcmd__lab__subcmd__help,up)
                 cmd="breakglass__subcmd__lab__subcmd__help__subcmd__up"
@@ -884,7 +902,7 @@ _breakglass() {
             return 0
             ;;
         breakglass__subcmd__help__subcmd__lab)
-            opts="up demo"
+            opts="up status down demo"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -898,6 +916,34 @@ _breakglass() {
             return 0
             ;;
         breakglass__subcmd__help__subcmd__lab__subcmd__demo)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        breakglass__subcmd__help__subcmd__lab__subcmd__down)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        breakglass__subcmd__help__subcmd__lab__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1534,7 +1580,7 @@ _breakglass() {
             return 0
             ;;
         breakglass__subcmd__lab)
-            opts="-i -o -h --inventory --output --journal-dir --config --no-progress --help up demo help"
+            opts="-i -o -h --inventory --output --journal-dir --config --no-progress --help up status down demo help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1617,8 +1663,46 @@ _breakglass() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        breakglass__subcmd__lab__subcmd__down)
+            opts="-i -o -h --inventory --output --journal-dir --config --no-progress --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --inventory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                --journal-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         breakglass__subcmd__lab__subcmd__help)
-            opts="up demo help"
+            opts="up status down demo help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1632,6 +1716,20 @@ _breakglass() {
             return 0
             ;;
         breakglass__subcmd__lab__subcmd__help__subcmd__demo)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        breakglass__subcmd__lab__subcmd__help__subcmd__down)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1659,6 +1757,20 @@ _breakglass() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        breakglass__subcmd__lab__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         breakglass__subcmd__lab__subcmd__help__subcmd__up)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -1666,6 +1778,44 @@ _breakglass() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        breakglass__subcmd__lab__subcmd__status)
+            opts="-i -o -h --inventory --output --journal-dir --config --no-progress --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --inventory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                --journal-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1720,7 +1870,7 @@ _breakglass() {
             return 0
             ;;
         breakglass__subcmd__plan)
-            opts="-p -i -o -h --param --offline --inventory --output --journal-dir --config --no-progress --help"
+            opts="-p -i -o -h --param --operator-cidr --offline --inventory --output --journal-dir --config --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1731,6 +1881,10 @@ _breakglass() {
                     return 0
                     ;;
                 -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --operator-cidr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1848,7 +2002,7 @@ _breakglass() {
             return 0
             ;;
         breakglass__subcmd__run)
-            opts="-p -y -f -t -k -i -o -h --param --yes --dry-run --retries --concurrency --connect-timeout --command-timeout --known-hosts --accept-new-host-keys --identity --no-agent --sudo --max-output --rate --inventory --output --journal-dir --config --no-progress --help"
+            opts="-p -y -f -t -k -i -o -h --param --operator-cidr --yes --dry-run --retries --concurrency --connect-timeout --command-timeout --known-hosts --accept-new-host-keys --identity --no-agent --sudo --max-output --rate --inventory --output --journal-dir --config --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1859,6 +2013,10 @@ _breakglass() {
                     return 0
                     ;;
                 -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --operator-cidr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -98,6 +98,7 @@ set edit:completion:arg-completer[breakglass] = {|@words|
         &'breakglass;plan'= {
             cand -p 'A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)'
             cand --param 'A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)'
+            cand --operator-cidr 'Your egress address as the cloud sees it, which a cloud firewall block must not cut (repeatable, or comma-separated). Default: `operator_cidrs` of the cluster''s `[clusters.NAME.aws]`. Example: --operator-cidr 203.0.113.7/32'
             cand -i 'Inventory file (TOML, or JSON with the same schema)'
             cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
             cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
@@ -112,6 +113,7 @@ set edit:completion:arg-completer[breakglass] = {|@words|
         &'breakglass;run'= {
             cand -p 'A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)'
             cand --param 'A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)'
+            cand --operator-cidr 'Your egress address as the cloud sees it, which a cloud firewall block must not cut (repeatable, or comma-separated). Default: `operator_cidrs` of the cluster''s `[clusters.NAME.aws]`. Example: --operator-cidr 203.0.113.7/32'
             cand --retries 'Retries after a transport failure (unreachable, timed out); a command that may have run is retried only when its action is idempotent'
             cand -f 'Hosts contacted at once'
             cand --concurrency 'Hosts contacted at once'
@@ -435,13 +437,37 @@ set edit:completion:arg-completer[breakglass] = {|@words|
             cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
             cand -h 'Print help'
             cand --help 'Print help'
-            cand up 'Build a lab, print its inventory and example commands, tear it down on Ctrl-C'
+            cand up 'Build a lab, print its inventory and example commands, tear it down on Ctrl-C or SIGTERM (`lab down`)'
+            cand status 'List the labs on this machine: id, subnet, nodes, owner process, inventory'
+            cand down 'Tear labs down: ask each one''s owner to (SIGTERM), then remove what dead owners left'
             cand demo 'A short drill: the reference incident on a fresh lab, `apiserver-overload` run against it, recovery measured, undone, a report written (`drill --lab apiserver-overload`)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'breakglass;lab;up'= {
             cand --workers 'Worker nodes'
             cand --control-planes 'Control-plane nodes (each runs an API server stand-in on 6443)'
+            cand -i 'Inventory file (TOML, or JSON with the same schema)'
+            cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
+            cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --journal-dir 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]'
+            cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'breakglass;lab;status'= {
+            cand -i 'Inventory file (TOML, or JSON with the same schema)'
+            cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
+            cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --journal-dir 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]'
+            cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'breakglass;lab;down'= {
             cand -i 'Inventory file (TOML, or JSON with the same schema)'
             cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
             cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
@@ -466,11 +492,17 @@ set edit:completion:arg-completer[breakglass] = {|@words|
             cand --help 'Print help'
         }
         &'breakglass;lab;help'= {
-            cand up 'Build a lab, print its inventory and example commands, tear it down on Ctrl-C'
+            cand up 'Build a lab, print its inventory and example commands, tear it down on Ctrl-C or SIGTERM (`lab down`)'
+            cand status 'List the labs on this machine: id, subnet, nodes, owner process, inventory'
+            cand down 'Tear labs down: ask each one''s owner to (SIGTERM), then remove what dead owners left'
             cand demo 'A short drill: the reference incident on a fresh lab, `apiserver-overload` run against it, recovery measured, undone, a report written (`drill --lab apiserver-overload`)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'breakglass;lab;help;up'= {
+        }
+        &'breakglass;lab;help;status'= {
+        }
+        &'breakglass;lab;help;down'= {
         }
         &'breakglass;lab;help;demo'= {
         }
@@ -588,10 +620,16 @@ set edit:completion:arg-completer[breakglass] = {|@words|
         &'breakglass;help;journal;verify'= {
         }
         &'breakglass;help;lab'= {
-            cand up 'Build a lab, print its inventory and example commands, tear it down on Ctrl-C'
+            cand up 'Build a lab, print its inventory and example commands, tear it down on Ctrl-C or SIGTERM (`lab down`)'
+            cand status 'List the labs on this machine: id, subnet, nodes, owner process, inventory'
+            cand down 'Tear labs down: ask each one''s owner to (SIGTERM), then remove what dead owners left'
             cand demo 'A short drill: the reference incident on a fresh lab, `apiserver-overload` run against it, recovery measured, undone, a report written (`drill --lab apiserver-overload`)'
         }
         &'breakglass;help;lab;up'= {
+        }
+        &'breakglass;help;lab;status'= {
+        }
+        &'breakglass;help;lab;down'= {
         }
         &'breakglass;help;lab;demo'= {
         }

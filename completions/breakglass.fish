@@ -84,6 +84,7 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand health" -l sudo -d
 complete -c breakglass -n "__fish_breakglass_using_subcommand health" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand health" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c breakglass -n "__fish_breakglass_using_subcommand plan" -s p -l param -d 'A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand plan" -l operator-cidr -d 'Your egress address as the cloud sees it, which a cloud firewall block must not cut (repeatable, or comma-separated). Default: `operator_cidrs` of the cluster\'s `[clusters.NAME.aws]`. Example: --operator-cidr 203.0.113.7/32' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand plan" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand plan" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"
@@ -93,6 +94,7 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand plan" -l offline -
 complete -c breakglass -n "__fish_breakglass_using_subcommand plan" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand plan" -s h -l help -d 'Print help'
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -s p -l param -d 'A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l operator-cidr -d 'Your egress address as the cloud sees it, which a cloud firewall block must not cut (repeatable, or comma-separated). Default: `operator_cidrs` of the cluster\'s `[clusters.NAME.aws]`. Example: --operator-cidr 203.0.113.7/32' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l retries -d 'Retries after a transport failure (unreachable, timed out); a command that may have run is retried only when its action is idempotent' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -s f -l concurrency -d 'Hosts contacted at once' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l connect-timeout -d 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]' -r
@@ -295,16 +297,18 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fis
 complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print a run\'s records (human summary, or the raw records with --output json)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Check a run\'s hash chain: detects edited, reordered, missing and truncated records'
 complete -c breakglass -n "__fish_breakglass_using_subcommand journal; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and not __fish_seen_subcommand_from up demo help" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
-complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and not __fish_seen_subcommand_from up demo help" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and not __fish_seen_subcommand_from up status down demo help" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and not __fish_seen_subcommand_from up status down demo help" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"
-complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and not __fish_seen_subcommand_from up demo help" -l journal-dir -d 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]' -r -F
-complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and not __fish_seen_subcommand_from up demo help" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
-complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and not __fish_seen_subcommand_from up demo help" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
-complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and not __fish_seen_subcommand_from up demo help" -s h -l help -d 'Print help'
-complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and not __fish_seen_subcommand_from up demo help" -f -a "up" -d 'Build a lab, print its inventory and example commands, tear it down on Ctrl-C'
-complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and not __fish_seen_subcommand_from up demo help" -f -a "demo" -d 'A short drill: the reference incident on a fresh lab, `apiserver-overload` run against it, recovery measured, undone, a report written (`drill --lab apiserver-overload`)'
-complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and not __fish_seen_subcommand_from up demo help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and not __fish_seen_subcommand_from up status down demo help" -l journal-dir -d 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and not __fish_seen_subcommand_from up status down demo help" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and not __fish_seen_subcommand_from up status down demo help" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and not __fish_seen_subcommand_from up status down demo help" -s h -l help -d 'Print help'
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and not __fish_seen_subcommand_from up status down demo help" -f -a "up" -d 'Build a lab, print its inventory and example commands, tear it down on Ctrl-C or SIGTERM (`lab down`)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and not __fish_seen_subcommand_from up status down demo help" -f -a "status" -d 'List the labs on this machine: id, subnet, nodes, owner process, inventory'
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and not __fish_seen_subcommand_from up status down demo help" -f -a "down" -d 'Tear labs down: ask each one\'s owner to (SIGTERM), then remove what dead owners left'
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and not __fish_seen_subcommand_from up status down demo help" -f -a "demo" -d 'A short drill: the reference incident on a fresh lab, `apiserver-overload` run against it, recovery measured, undone, a report written (`drill --lab apiserver-overload`)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and not __fish_seen_subcommand_from up status down demo help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from up" -l workers -d 'Worker nodes' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from up" -l control-planes -d 'Control-plane nodes (each runs an API server stand-in on 6443)' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from up" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
@@ -314,6 +318,20 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_se
 complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from up" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from up" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from up" -s h -l help -d 'Print help'
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from status" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from status" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
+json\t''"
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from status" -l journal-dir -d 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from status" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from status" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from down" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from down" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
+json\t''"
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from down" -l journal-dir -d 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from down" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from down" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from down" -s h -l help -d 'Print help'
 complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from demo" -l workers -d 'Worker nodes' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from demo" -l control-planes -d 'Control-plane nodes (each runs an API server stand-in on 6443)' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from demo" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
@@ -323,7 +341,9 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_se
 complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from demo" -l config -d 'Configuration file [default: ~/.config/breakglass/config.toml]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from demo" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from demo" -s h -l help -d 'Print help'
-complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "up" -d 'Build a lab, print its inventory and example commands, tear it down on Ctrl-C'
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "up" -d 'Build a lab, print its inventory and example commands, tear it down on Ctrl-C or SIGTERM (`lab down`)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "status" -d 'List the labs on this machine: id, subnet, nodes, owner process, inventory'
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "down" -d 'Tear labs down: ask each one\'s owner to (SIGTERM), then remove what dead owners left'
 complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "demo" -d 'A short drill: the reference incident on a fresh lab, `apiserver-overload` run against it, recovery measured, undone, a report written (`drill --lab apiserver-overload`)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -s p -l param -d 'A runbook parameter, `name=value` (repeatable); on a lab the lab\'s own are filled in' -r
@@ -385,5 +405,7 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand help; and __fish_s
 complete -c breakglass -n "__fish_breakglass_using_subcommand help; and __fish_seen_subcommand_from journal" -f -a "list" -d 'List runs, newest first'
 complete -c breakglass -n "__fish_breakglass_using_subcommand help; and __fish_seen_subcommand_from journal" -f -a "show" -d 'Print a run\'s records (human summary, or the raw records with --output json)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand help; and __fish_seen_subcommand_from journal" -f -a "verify" -d 'Check a run\'s hash chain: detects edited, reordered, missing and truncated records'
-complete -c breakglass -n "__fish_breakglass_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "up" -d 'Build a lab, print its inventory and example commands, tear it down on Ctrl-C'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "up" -d 'Build a lab, print its inventory and example commands, tear it down on Ctrl-C or SIGTERM (`lab down`)'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "status" -d 'List the labs on this machine: id, subnet, nodes, owner process, inventory'
+complete -c breakglass -n "__fish_breakglass_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "down" -d 'Tear labs down: ask each one\'s owner to (SIGTERM), then remove what dead owners left'
 complete -c breakglass -n "__fish_breakglass_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "demo" -d 'A short drill: the reference incident on a fresh lab, `apiserver-overload` run against it, recovery measured, undone, a report written (`drill --lab apiserver-overload`)'

@@ -195,6 +195,18 @@ pub struct PlanArgs {
     /// A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)
     #[arg(short = 'p', long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
     pub params: Vec<(String, String)>,
+
+    /// Your egress address as the cloud sees it, which a cloud firewall block must not cut
+    /// (repeatable, or comma-separated). Default: `operator_cidrs` of the cluster's
+    /// `[clusters.NAME.aws]`. Example: --operator-cidr 203.0.113.7/32
+    #[arg(
+        long = "operator-cidr",
+        value_name = "CIDR",
+        env = "BREAKGLASS_OPERATOR_CIDR",
+        value_delimiter = ',',
+        value_parser = crate::actions::args::parse_cidr
+    )]
+    pub operator_cidrs: Vec<ipnet::IpNet>,
 }
 
 pub const DRILL_HELP: &str = "\
@@ -388,8 +400,16 @@ pub struct ConfirmArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum LabCommand {
-    /// Build a lab, print its inventory and example commands, tear it down on Ctrl-C
+    /// Build a lab, print its inventory and example commands, tear it down on Ctrl-C or
+    /// SIGTERM (`lab down`)
     Up(LabArgs),
+    /// List the labs on this machine: id, subnet, nodes, owner process, inventory
+    Status,
+    /// Tear labs down: ask each one's owner to (SIGTERM), then remove what dead owners left
+    Down {
+        /// The lab ids (see `lab status`); none: every lab on this machine
+        ids: Vec<String>,
+    },
     /// A short drill: the reference incident on a fresh lab, `apiserver-overload` run against
     /// it, recovery measured, undone, a report written (`drill --lab apiserver-overload`)
     Demo(LabArgs),

@@ -69,6 +69,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Exec(args) => runtime()?.block_on(commands::exec::exec(&settings, &args)),
         Command::Health(args) => runtime()?.block_on(commands::health::health(&settings, &args)),
         Command::Lab(LabCommand::Up(args)) => runtime()?.block_on(commands::lab::up(&args)),
+        Command::Lab(LabCommand::Status) => commands::lab::status(&settings),
+        Command::Lab(LabCommand::Down { ids }) => commands::lab::down(&ids),
         Command::Lab(LabCommand::Demo(args)) => {
             runtime()?.block_on(commands::lab::demo(&settings, &args))
         }

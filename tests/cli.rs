@@ -3,7 +3,7 @@
 use crate::support::Scratch;
 
 /// The verbs `--help` lists, in order: each one works (tests elsewhere drive every one of them).
-const VERBS: [&str; 13] = [
+const VERBS: [&str; 14] = [
     "exec",
     "health",
     "plan",
@@ -15,6 +15,7 @@ const VERBS: [&str; 13] = [
     "inventory",
     "journal",
     "lab",
+    "drill",
     "completions",
     "help",
 ];

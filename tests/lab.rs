@@ -166,10 +166,11 @@ fn wait_healthy_probes_the_api_over_tls_by_ip_and_fails_when_blocked() {
     );
 }
 
-/// `lab up` waits for a signal, then tears the lab down: its namespaces exist while it is up and
-/// are gone once it has exited on SIGTERM (as a script or service manager would stop it).
+/// `lab up` waits for a signal, then tears the lab down: its namespaces exist while it is up,
+/// `lab status` lists it, and `lab down ID` (SIGTERM to its owner, as a script or service
+/// manager would stop it) leaves none of them.
 #[test]
-fn lab_up_stays_up_until_a_signal_then_tears_down() {
+fn lab_up_stays_up_until_lab_down_signals_it_then_tears_down() {
     let netns = || {
         let out = std::process::Command::new("ip")
             .args(["netns", "list"])
@@ -187,7 +188,33 @@ fn lab_up_stays_up_until_a_signal_then_tears_down() {
     live.wait_for(Duration::from_secs(10), |l| l.contains("Press Ctrl-C"));
     let prefix = format!("bglab-{id}-");
     assert!(netns().contains(&prefix), "{}", netns());
-    live.signal("-TERM");
+    // `lab status` lists it, up, with its inventory.
+    let status = s
+        .bg()
+        .args(["--output", "json", "lab", "status"])
+        .run()
+        .ok();
+    let listed: Vec<serde_json::Value> = status
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let mine = listed
+        .iter()
+        .find(|l| l["id"] == id.as_str())
+        .unwrap_or_else(|| panic!("lab {id} not in {}", status.stdout));
+    assert_eq!(mine["alive"], true);
+    assert_eq!(mine["nodes"], 2);
+    // `lab down ID` asks its owner (this `lab up`) to tear it down, and waits until it did.
+    let down = s.bg().args(["lab", "down", &id]).run().ok();
+    assert!(down.stdout.contains("1 lab(s) down"), "{}", down.stdout);
+    assert!(!netns().contains(&prefix), "{}", netns());
+    let unknown = s.bg().args(["lab", "down", "ffffff"]).run().code(2);
+    assert!(
+        unknown.stderr.contains("no lab ffffff"),
+        "{}",
+        unknown.stderr
+    );
     let out = live.finish();
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(

@@ -448,6 +448,7 @@ fn runbook_list_show_and_validate_from_the_command_line() {
         names,
         [
             "apiserver-overload",
+            "eks-apiserver-overload",
             "fleet-triage",
             "restore-after-block",
             "workload-removal"

@@ -1,6 +1,8 @@
 //! What the actions that act through the Kubernetes API (and etcd) share: running a call of an
 //! async client from the engine's blocking worker, and an API error as a target's outcome.
 
+use super::args::WorkloadKind;
+use super::context::Target;
 use super::contract::ActionFailure;
 use crate::outcome::Outcome;
 use crate::transport::kube::KubeError;
@@ -65,6 +67,22 @@ pub fn api_cluster(
             anyhow::bail!("{kind}: cluster '{cluster}' in the inventory lists no api_endpoints")
         }
         Some(_) => Ok(cluster.to_owned()),
+    }
+}
+
+/// A workload's API path: `/apis/GROUP/namespaces/NS/RESOURCE/NAME`.
+pub fn workload_path(kind: WorkloadKind, namespace: &str, name: &str) -> String {
+    let (group, resource) = kind.resource();
+    format!("/apis/{group}/namespaces/{namespace}/{resource}/{name}")
+}
+
+/// The target a workload action acts on: named `RESOURCE/NS/NAME`, at its API path.
+pub fn workload_target(cluster: &str, kind: WorkloadKind, namespace: &str, name: &str) -> Target {
+    let (_, resource) = kind.resource();
+    Target::KubeObject {
+        cluster: cluster.to_owned(),
+        name: format!("{resource}/{namespace}/{name}"),
+        path: workload_path(kind, namespace, name),
     }
 }
 

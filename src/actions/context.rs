@@ -54,6 +54,54 @@ pub enum Target {
         cluster: String,
         group: crate::inventory::NodeGroup,
     },
+    /// A cloud resource of a cluster's control plane (`[clusters.NAME.aws]`), reached through
+    /// the cluster's cloud client.
+    Cloud {
+        cluster: String,
+        resource: CloudResource,
+    },
+}
+
+/// A control-plane resource in the cloud.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloudResource {
+    /// The API servers' security group, by id (`sg-0abc`).
+    SecurityGroup { id: String, name: String },
+    /// An EKS cluster, by its EKS name: its endpoint access, its control-plane tier.
+    EksCluster { eks_name: String, name: String },
+}
+
+impl CloudResource {
+    pub fn security_group(id: &str) -> CloudResource {
+        CloudResource::SecurityGroup {
+            id: id.to_owned(),
+            name: id.to_owned(),
+        }
+    }
+
+    pub fn eks_cluster(eks_name: &str) -> CloudResource {
+        CloudResource::EksCluster {
+            eks_name: eks_name.to_owned(),
+            name: format!("eks/{eks_name}"),
+        }
+    }
+
+    /// `sg-0abc`, `eks/prod`: its name in events and journals.
+    pub fn name(&self) -> &str {
+        match self {
+            CloudResource::SecurityGroup { name, .. } | CloudResource::EksCluster { name, .. } => {
+                name
+            }
+        }
+    }
+
+    /// `security group sg-0abc`, `EKS cluster prod`.
+    pub fn describe(&self) -> String {
+        match self {
+            CloudResource::SecurityGroup { id, .. } => format!("security group {id}"),
+            CloudResource::EksCluster { eks_name, .. } => format!("EKS cluster {eks_name}"),
+        }
+    }
 }
 
 /// The name the operator's machine has in events and journals.
@@ -68,6 +116,7 @@ impl Target {
             Target::EtcdKey { key, .. } => key,
             Target::KubeObject { name, .. } => name,
             Target::NodeGroup { group, .. } => &group.name,
+            Target::Cloud { resource, .. } => resource.name(),
         }
     }
 
@@ -79,6 +128,7 @@ impl Target {
             Target::EtcdKey { cluster, .. } => format!("etcd of cluster {cluster}"),
             Target::KubeObject { cluster, .. } => format!("API of cluster {cluster}"),
             Target::NodeGroup { group, .. } => group.backing.describe(),
+            Target::Cloud { resource, .. } => resource.describe(),
         }
     }
 
@@ -88,7 +138,8 @@ impl Target {
             Target::Operator
             | Target::EtcdKey { .. }
             | Target::KubeObject { .. }
-            | Target::NodeGroup { .. } => None,
+            | Target::NodeGroup { .. }
+            | Target::Cloud { .. } => None,
         }
     }
 }
@@ -422,7 +473,7 @@ pub trait Context {
             "this target is not a Kubernetes object",
         ))
     }
-    /// The AWS client of the target's cluster (a node group target only).
+    /// The AWS client of the target's cluster (a node group or cloud resource target only).
     fn aws(&mut self) -> Result<Arc<Aws>, ActionFailure> {
         Err(ActionFailure::refused(
             "this target is not a cloud resource",
@@ -537,7 +588,9 @@ impl Context for StepContext<'_> {
 
     fn aws(&mut self) -> Result<Arc<Aws>, ActionFailure> {
         match self.target {
-            Target::NodeGroup { cluster, .. } => self.reach.aws(cluster),
+            Target::NodeGroup { cluster, .. } | Target::Cloud { cluster, .. } => {
+                self.reach.aws(cluster)
+            }
             other => Err(ActionFailure::refused(format!(
                 "step {} acts on {other}, which is not a cloud resource",
                 self.step

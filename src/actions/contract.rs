@@ -85,6 +85,18 @@ pub struct Applied {
     pub detail: Value,
 }
 
+/// What an action's preflight found for one target, from its snapshot: `plan` shows it, `run`
+/// refuses to start (exit 2) while any refusal stands, and the action refuses again at apply.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Preflight {
+    /// Why the change must not run (it would cut the operator or a required peer).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refusals: Vec<String>,
+    /// What the operator must know: what the change cannot do, what it leaves alive.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
 /// One action kind bound to its arguments for one step.
 pub trait Action: Send + Sync {
     /// `firewall.block`, `ssh.exec`, ...
@@ -122,6 +134,18 @@ pub trait Action: Send + Sync {
     /// opens no SSH session).
     fn describe_now(&self, _snapshot: &Value) -> Option<String> {
         None
+    }
+
+    /// True when [`Action::preflight`] has something to say: `run` then reads every target's
+    /// snapshot before it starts, and refuses to start while a refusal stands.
+    fn has_preflight(&self) -> bool {
+        false
+    }
+
+    /// Checks, from the snapshot, whether the change is safe to make (cloud firewalls: it would
+    /// not cut the operator or a required peer) and what it cannot do. No side effects.
+    fn preflight(&self, _snapshot: &Value) -> Preflight {
+        Preflight::default()
     }
 
     /// Makes the change, idempotently where the kind allows.

@@ -6,7 +6,10 @@
 //! (`script` hands those scripts their inputs, quoted).
 
 pub mod api;
+pub mod apiservers_scale;
 pub mod args;
+pub mod cloud;
+pub mod cloud_firewall;
 pub mod context;
 pub mod contract;
 pub mod etcd_delete;
@@ -40,6 +43,9 @@ pub struct BuildContext<'a> {
     pub step_id: &'a str,
     /// The runbook's `cluster` parameter: where `wait.healthy` finds its default endpoints.
     pub cluster: Option<&'a str>,
+    /// `--operator-cidr`: the operator's egress addresses as the cloud sees them, which a cloud
+    /// firewall block must not cut (empty: the inventory's `operator_cidrs`).
+    pub operator_cidrs: &'a [ipnet::IpNet],
 }
 
 /// `wait.healthy` with its defaults filled from the inventory cluster: endpoints, TLS name and
@@ -147,6 +153,15 @@ pub fn build(args: &ActionArgs, ctx: &BuildContext<'_>) -> anyhow::Result<Arc<dy
         ActionArgs::WorkloadScale(a) => Arc::new(workload_scale::WorkloadScaleAction::new(a, ctx)?),
         ActionArgs::WorkloadCheck(a) => Arc::new(workload_check::WorkloadCheckAction::new(a, ctx)?),
         ActionArgs::NodesScale(a) => Arc::new(nodes_scale::NodesScaleAction::new(a, ctx)?),
+        ActionArgs::ApiserversScale(a) => {
+            Arc::new(apiservers_scale::ApiserversScaleAction::new(a, ctx)?)
+        }
+        ActionArgs::CloudFirewallBlock(a) => {
+            Arc::new(cloud_firewall::CloudFirewallAction::block(a, ctx)?)
+        }
+        ActionArgs::CloudFirewallUnblock(a) => {
+            Arc::new(cloud_firewall::CloudFirewallAction::unblock(a, ctx)?)
+        }
     })
 }
 
@@ -167,6 +182,7 @@ mod tests {
             run_id: "r",
             step_id: "s",
             cluster,
+            operator_cidrs: &[],
         };
         build_wait_healthy(&args, &ctx).map(|a| a.plan("operator"))
     }

@@ -21,26 +21,24 @@
 //!   snapshot and the result; `resume` waits again, `undo` restores);
 //! - **inverse**: min, max and desired exactly as snapshotted, then the marker removed.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::BuildContext;
-use super::api::call;
 use super::args::{NodesScale, ScaleTo};
+use super::cloud::{aws_call, azure_call, gcp_call, poll};
 use super::context::{Context, Target, TargetKind};
 use super::contract::{Action, ActionFailure, Applied};
-use std::sync::Arc;
-
 use crate::inventory::{NodeGroup, NodeGroupBacking, Provider};
-use crate::outcome::Outcome;
+use crate::transport::cloud::aws::Aws;
 use crate::transport::cloud::aws::autoscaling::Sizes;
-use crate::transport::cloud::aws::{Aws, AwsError};
-use crate::transport::cloud::azure::{Azure, AzureError};
-use crate::transport::cloud::gcp::{Gcp, GcpError};
+use crate::transport::cloud::azure::Azure;
+use crate::transport::cloud::gcp::Gcp;
 
-/// The max of a group with no maximum (GCP).
+/// The max of a group with no maximum (GCP, Azure).
 const UNBOUNDED: u32 = u32::MAX;
 
 /// The provider's client for a group.
@@ -196,6 +194,30 @@ impl NodesScaleAction {
             change,
             wait: args.wait,
             marker: format!("breakglass/prior/{}/{}", ctx.run_id, ctx.step_id),
+        })
+    }
+
+    /// The scaling of one group that is not in `node_groups` (a self-managed control plane's,
+    /// for `apiservers.scale`): `to` or `by`, as a node group's.
+    pub(super) fn of_group(
+        cluster: &str,
+        group: NodeGroup,
+        to: Option<ScaleTo>,
+        by: Option<i64>,
+        wait: Duration,
+        marker: String,
+    ) -> anyhow::Result<Self> {
+        let change = match (to, by) {
+            (Some(to), _) => Change::To(to),
+            (None, Some(by)) => Change::By(by),
+            (None, None) => anyhow::bail!("neither `to` nor `by`"),
+        };
+        Ok(NodesScaleAction {
+            cluster: cluster.to_owned(),
+            groups: vec![group],
+            change,
+            wait,
+            marker,
         })
     }
 
@@ -538,81 +560,6 @@ fn arrow(before: u32, after: u32) -> String {
     }
 }
 
-/// Runs an AWS call on the engine's worker; its error as the target's outcome. `changing`: the
-/// call changes something, so one lost on the way may have happened.
-fn aws_call<T>(
-    f: impl std::future::Future<Output = Result<T, AwsError>>,
-    changing: bool,
-) -> Result<T, ActionFailure> {
-    call(f)?.map_err(|e| {
-        let outcome = match &e {
-            AwsError::Unreachable(_) => Outcome::Unreachable,
-            AwsError::AuthFailed { .. } | AwsError::Denied { .. } | AwsError::Credentials(_) => {
-                Outcome::AuthFailed
-            }
-            AwsError::Throttled { .. } => Outcome::Throttled,
-            AwsError::Protocol { .. } => Outcome::Error,
-            AwsError::Config(_) | AwsError::Budget(_) | AwsError::Api { .. } => Outcome::Failed,
-        };
-        ActionFailure {
-            outcome,
-            message: e.to_string(),
-            never_ran: !changing
-                || !matches!(e, AwsError::Unreachable(_) | AwsError::Protocol { .. }),
-        }
-    })
-}
-
-/// Runs a GCP call on the engine's worker; its error as the target's outcome.
-fn gcp_call<T>(
-    f: impl std::future::Future<Output = Result<T, GcpError>>,
-    changing: bool,
-) -> Result<T, ActionFailure> {
-    call(f)?.map_err(|e| {
-        let outcome = match &e {
-            GcpError::Unreachable(_) => Outcome::Unreachable,
-            GcpError::AuthFailed { .. } | GcpError::Denied { .. } | GcpError::Credentials(_) => {
-                Outcome::AuthFailed
-            }
-            GcpError::Throttled { .. } => Outcome::Throttled,
-            GcpError::Protocol { .. } => Outcome::Error,
-            GcpError::Config(_) | GcpError::Budget(_) | GcpError::Api { .. } => Outcome::Failed,
-        };
-        ActionFailure {
-            outcome,
-            message: e.to_string(),
-            never_ran: !changing
-                || !matches!(e, GcpError::Unreachable(_) | GcpError::Protocol { .. }),
-        }
-    })
-}
-
-/// Runs an Azure call on the engine's worker; its error as the target's outcome.
-fn azure_call<T>(
-    f: impl std::future::Future<Output = Result<T, AzureError>>,
-    changing: bool,
-) -> Result<T, ActionFailure> {
-    call(f)?.map_err(|e| {
-        let outcome = match &e {
-            AzureError::Unreachable(_) => Outcome::Unreachable,
-            AzureError::AuthFailed { .. }
-            | AzureError::Denied { .. }
-            | AzureError::Credentials(_) => Outcome::AuthFailed,
-            AzureError::Throttled { .. } => Outcome::Throttled,
-            AzureError::Protocol { .. } => Outcome::Error,
-            AzureError::Config(_) | AzureError::Budget(_) | AzureError::Api { .. } => {
-                Outcome::Failed
-            }
-        };
-        ActionFailure {
-            outcome,
-            message: e.to_string(),
-            never_ran: !changing
-                || !matches!(e, AzureError::Unreachable(_) | AzureError::Protocol { .. }),
-        }
-    })
-}
-
 fn parse_snapshot(v: &Value) -> Result<Snapshot, ActionFailure> {
     serde_json::from_value(v.clone())
         .map_err(|e| ActionFailure::refused(format!("the snapshot is not min/max/desired: {e}")))
@@ -729,71 +676,45 @@ impl Action for NodesScaleAction {
         let group = Self::group(cx)?;
         let cloud = Self::cloud(cx, &group)?;
         let (_, want) = self.sizes(snapshot)?;
-        let started = Instant::now();
-        let deadline = started + self.wait;
-        // Poll often enough to notice within a few percent of the wait, never more than every
-        // 10 s nor less than every 200 ms: a handful of requests a minute per group.
-        let every = (self.wait / 30).clamp(Duration::from_millis(200), Duration::from_secs(10));
-        let mut last_said = String::new();
-        loop {
-            let seen = Self::observe(&cloud, &group, &self.marker)?;
-            // A node pool still reconciling has not set its MIGs' sizes yet.
-            let settled = seen
-                .status
-                .as_deref()
-                .is_none_or(|s| matches!(s, "ACTIVE" | "RUNNING" | "Succeeded"));
-            if settled && seen.sizes != want {
-                return Err(ActionFailure::failed(format!(
-                    "{} has min {}, max {}, desired {} after the change, not min {}, max {}, desired {}: \
-                     something else changed it (an autoscaler, another operator)",
-                    group.backing.describe(),
-                    seen.sizes.min,
-                    seen.sizes.max,
-                    seen.sizes.desired,
-                    want.min,
-                    want.max,
-                    want.desired
-                )));
-            }
-            let expected = want.desired.saturating_mul(seen.per_size);
-            let (done, state) = match (&seen.instances, &seen.status) {
-                (Some(_), Some(status)) if !settled => (false, format!("status {status}")),
-                (Some((in_service, all)), _) => (
-                    *in_service == expected && *all == expected,
-                    format!("{in_service} of {all} instances in service, desired {expected}"),
-                ),
-                (None, Some(status)) => (settled, format!("status {status}")),
-                (None, None) => (true, String::new()),
-            };
-            if done || self.wait.is_zero() {
-                return Ok(());
-            }
-            let now = Instant::now();
-            if now >= deadline || cx.cancel().is_cancelled() {
-                return Err(ActionFailure {
-                    outcome: Outcome::Pending,
-                    message: format!(
-                        "{} not done after {}: {state}. The new sizes stand and the cloud is still \
-                         working on them: `breakglass resume RUN` waits again, `breakglass undo RUN` \
-                         restores min, max and desired",
+        poll(
+            cx,
+            self.wait,
+            &group.backing.describe(),
+            "The new sizes stand and the cloud is still working on them: `breakglass resume RUN` \
+             waits again, `breakglass undo RUN` restores the sizes from before",
+            || {
+                let seen = Self::observe(&cloud, &group, &self.marker)?;
+                // A node pool still reconciling has not set its MIGs' sizes yet.
+                let settled = seen
+                    .status
+                    .as_deref()
+                    .is_none_or(|s| matches!(s, "ACTIVE" | "RUNNING" | "Succeeded"));
+                if settled && seen.sizes != want {
+                    return Err(ActionFailure::failed(format!(
+                        "{} has min {}, max {}, desired {} after the change, not min {}, max {}, desired {}: \
+                         something else changed it (an autoscaler, another operator)",
                         group.backing.describe(),
-                        humantime::format_duration(Duration::from_secs(
-                            started.elapsed().as_secs()
-                        ))
-                    ),
-                    never_ran: false,
-                });
-            }
-            if state != last_said {
-                cx.notice(&format!(
-                    "node group {}: {state} ({}s left)",
-                    group.name,
-                    (deadline - now).as_secs()
-                ));
-                last_said = state;
-            }
-            std::thread::sleep(every.min(deadline - now));
-        }
+                        seen.sizes.min,
+                        seen.sizes.max,
+                        seen.sizes.desired,
+                        want.min,
+                        want.max,
+                        want.desired
+                    )));
+                }
+                let expected = want.desired.saturating_mul(seen.per_size);
+                Ok(match (&seen.instances, &seen.status) {
+                    (_, Some(status)) if !settled => Some(format!("status {status}")),
+                    (Some((in_service, all)), _) => (*in_service != expected || *all != expected)
+                        .then(|| {
+                            format!(
+                                "{in_service} of {all} instances in service, desired {expected}"
+                            )
+                        }),
+                    (None, _) => None,
+                })
+            },
+        )
     }
 
     fn inverse(&self, snapshot: &Value) -> Option<Box<dyn Action>> {

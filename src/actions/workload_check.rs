@@ -9,7 +9,7 @@
 use serde_json::Value;
 
 use super::BuildContext;
-use super::api::{api_cluster, call, failure};
+use super::api::{api_cluster, call, failure, workload_path, workload_target};
 use super::args::{WorkloadCheck, WorkloadKind};
 use super::context::{Context, Target, TargetKind};
 use super::contract::{Action, ActionFailure, Applied};
@@ -40,11 +40,7 @@ impl WorkloadCheckAction {
     }
 
     fn path(&self) -> String {
-        let (group, resource) = self.args.kind.resource();
-        format!(
-            "/apis/{group}/namespaces/{}/{resource}/{}",
-            self.args.namespace, self.args.name
-        )
+        workload_path(self.args.kind, &self.args.namespace, &self.args.name)
     }
 
     /// Where a kube-apiserver keeps the object in etcd.
@@ -143,12 +139,12 @@ impl Action for WorkloadCheckAction {
     }
 
     fn objects(&self) -> Vec<Target> {
-        let (_, resource) = self.args.kind.resource();
-        vec![Target::KubeObject {
-            cluster: self.cluster.clone(),
-            name: format!("{resource}/{}/{}", self.args.namespace, self.args.name),
-            path: self.path(),
-        }]
+        vec![workload_target(
+            &self.cluster,
+            self.args.kind,
+            &self.args.namespace,
+            &self.args.name,
+        )]
     }
 
     fn plan(&self, _target: &str) -> String {

@@ -11,7 +11,7 @@
 use serde_json::{Value, json};
 
 use super::BuildContext;
-use super::api::{api_cluster, block_on, call, failure};
+use super::api::{api_cluster, block_on, call, failure, workload_target};
 use super::args::{PropagationPolicy, WorkloadDelete};
 use super::context::{Context, Target, TargetKind};
 use super::contract::{Action, ActionFailure, Applied};
@@ -98,12 +98,12 @@ impl Action for WorkloadDeleteAction {
     }
 
     fn objects(&self) -> Vec<Target> {
-        let (_, resource) = self.args.kind.resource();
-        vec![Target::KubeObject {
-            cluster: self.cluster.clone(),
-            name: format!("{resource}/{}/{}", self.args.namespace, self.args.name),
-            path: self.path(),
-        }]
+        vec![workload_target(
+            &self.cluster,
+            self.args.kind,
+            &self.args.namespace,
+            &self.args.name,
+        )]
     }
 
     fn plan(&self, _target: &str) -> String {

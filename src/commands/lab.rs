@@ -110,3 +110,106 @@ pub async fn demo(settings: &Settings, args: &LabArgs) -> anyhow::Result<Exit> {
     )
     .await
 }
+
+/// `lab status`: the labs on this machine (JSON with `--output json`).
+pub fn status(settings: &Settings) -> anyhow::Result<Exit> {
+    let labs = crate::lab::netns::list_labs();
+    if settings.json() {
+        for l in &labs {
+            stdout_line(
+                &serde_json::json!({
+                    "type": "lab", "id": l.id, "subnet": l.subnet, "nodes": l.nodes,
+                    "owner_pid": l.owner_pid, "alive": l.alive, "inventory": l.inventory,
+                })
+                .to_string(),
+            );
+        }
+        return Ok(Exit::Success);
+    }
+    if labs.is_empty() {
+        stdout_line("no lab on this machine");
+        return Ok(Exit::Success);
+    }
+    for l in &labs {
+        stdout_line(&format!(
+            "{}  {}  {} nodes  owner {}  {}",
+            l.id,
+            l.subnet.as_deref().unwrap_or("-"),
+            l.nodes,
+            l.owner_pid
+                .map_or_else(|| "unknown".to_owned(), |p| format!("PID {p}")),
+            if l.alive {
+                format!("up, inventory {}", l.inventory.display())
+            } else {
+                "stale (its owner is gone): `breakglass lab down` removes it".to_owned()
+            }
+        ));
+    }
+    Ok(Exit::Success)
+}
+
+/// How long `lab down` waits for an owner to tear its lab down after SIGTERM.
+const DOWN_WAIT: Duration = Duration::from_secs(60);
+
+/// `lab down [ID...]`: SIGTERM to each live lab's owner (which tears it down), a wait for its
+/// directory to go, then the stale cleanup for labs whose owner is dead. Nothing else is
+/// signalled: the owner PID is checked against its recorded start time.
+pub fn down(ids: &[String]) -> anyhow::Result<Exit> {
+    let labs = crate::lab::netns::list_labs();
+    for id in ids {
+        if !labs.iter().any(|l| &l.id == id) {
+            return Err(ExitError::new(
+                Exit::Usage,
+                format!("no lab {id} on this machine (see `breakglass lab status`)"),
+            )
+            .into());
+        }
+    }
+    let chosen: Vec<_> = labs
+        .into_iter()
+        .filter(|l| ids.is_empty() || ids.contains(&l.id))
+        .collect();
+    for l in chosen.iter().filter(|l| l.alive) {
+        let Some(pid) = l.owner_pid else { continue };
+        stderr_line(&format!(
+            "breakglass: lab {}: asking its owner (PID {pid}) to tear it down",
+            l.id
+        ));
+        rustix::process::kill_process(
+            rustix::process::Pid::from_raw(i32::try_from(pid).unwrap_or(0))
+                .ok_or_else(|| anyhow::anyhow!("lab {}: bad owner PID {pid}", l.id))?,
+            rustix::process::Signal::TERM,
+        )
+        .map_err(|e| anyhow::anyhow!("lab {}: signalling PID {pid}: {e}", l.id))?;
+    }
+    let deadline = std::time::Instant::now() + DOWN_WAIT;
+    loop {
+        let left: Vec<String> = crate::lab::netns::list_labs()
+            .into_iter()
+            .filter(|l| l.alive && chosen.iter().any(|c| c.id == l.id))
+            .map(|l| l.id)
+            .collect();
+        if left.is_empty() {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(anyhow::anyhow!(
+                "labs {} are still up {}s after SIGTERM to their owners",
+                left.join(", "),
+                DOWN_WAIT.as_secs()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let removed = Lab::cleanup_stale()?;
+    stdout_line(&format!(
+        "{} lab(s) down{}",
+        chosen.len(),
+        if removed > 0 {
+            format!(", {removed} stale one(s) removed")
+        } else {
+            String::new()
+        }
+    ));
+    Ok(Exit::Success)
+}

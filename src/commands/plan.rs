@@ -1,6 +1,8 @@
-//! `breakglass plan`: the plan as `run` would execute it, plus, for steps that act on etcd keys
-//! or Kubernetes objects, what each of those holds now, read once through the same reach `run`
-//! uses (read-only: the action's own snapshot, never its change). Hosts are not contacted.
+//! `breakglass plan`: the plan as `run` would execute it, plus, for steps that act on etcd keys,
+//! Kubernetes objects or cloud resources, what each of those holds now, read once through the
+//! same reach `run` uses (read-only: the action's own snapshot, never its change), and what the
+//! preflight of a cloud firewall step says (`run` refuses to start on a refusal, and `plan`
+//! exits 2). Hosts are not contacted.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,22 +24,43 @@ const MAX_READS_PER_STEP: usize = 20;
 pub async fn plan(settings: &Settings, args: &PlanCommandArgs) -> anyhow::Result<Exit> {
     let (_, mut plan, inventory) = super::run::prepare(settings, &args.plan, "plan")?;
     if !args.offline {
-        read_now(settings, &mut plan, &inventory).await?;
+        read_now(settings, &mut plan, &inventory, false).await?;
     }
     super::run::print_plan(settings, &plan)?;
-    Ok(Exit::Success)
+    // `run` would refuse to start: say so in the exit code too.
+    Ok(if refusals(&plan).is_empty() {
+        Exit::Success
+    } else {
+        Exit::Usage
+    })
 }
 
-/// Fills `plan.now` for every object target (up to [`MAX_READS_PER_STEP`] a step).
-async fn read_now(
+/// Every preflight refusal of the plan, as `step STEP, TARGET: why`.
+pub(super) fn refusals(plan: &Plan) -> Vec<String> {
+    plan.preflight
+        .iter()
+        .flat_map(|((step, target), p)| {
+            p.refusals
+                .iter()
+                .map(move |r| format!("step {step}, {target}: {r}"))
+        })
+        .collect()
+}
+
+/// Fills `plan.now` (and `plan.preflight`) for every object target (up to
+/// [`MAX_READS_PER_STEP`] a step); with `only_preflight`, only for the steps that have a
+/// preflight (what `run` checks before it starts).
+pub(super) async fn read_now(
     settings: &Settings,
     plan: &mut Plan,
     inventory: &Inventory,
+    only_preflight: bool,
 ) -> anyhow::Result<()> {
     let reads: Vec<_> = plan
         .steps
         .iter()
         .filter(|s| s.action.runs_on() == TargetKind::Objects)
+        .filter(|s| !only_preflight || s.action.has_preflight())
         .flat_map(|s| {
             s.targets()
                 .take(MAX_READS_PER_STEP)
@@ -77,12 +100,18 @@ async fn read_now(
                     &notice,
                 );
                 match action.snapshot(&mut cx) {
-                    Ok(snapshot) => action.describe_now(&snapshot),
-                    Err(e) => Some(format!(
-                        "could not read it ({}): {}",
-                        e.outcome.label(),
-                        e.message
-                    )),
+                    Ok(snapshot) => (
+                        action.describe_now(&snapshot),
+                        action.has_preflight().then(|| action.preflight(&snapshot)),
+                    ),
+                    Err(e) => (
+                        Some(format!(
+                            "could not read it ({}): {}",
+                            e.outcome.label(),
+                            e.message
+                        )),
+                        None,
+                    ),
                 }
             }),
         ));
@@ -90,8 +119,15 @@ async fn read_now(
     let deadline = tokio::time::Instant::now() + READ_DEADLINE;
     for (key, task) in tasks {
         let line = match tokio::time::timeout_at(deadline, task).await {
-            Ok(Ok(Some(line))) => line,
-            Ok(Ok(None)) => continue,
+            Ok(Ok((line, preflight))) => {
+                if let Some(p) = preflight {
+                    plan.preflight.insert(key.clone(), p);
+                }
+                match line {
+                    Some(line) => line,
+                    None => continue,
+                }
+            }
             Ok(Err(e)) => format!("could not read it: {e}"),
             Err(_) => format!(
                 "could not read it within {}s (the run will try with its own deadlines)",

@@ -69,7 +69,7 @@ pub(super) fn prepare(
     let bound = bind(&runbook, &args.params).map_err(usage)?;
     let resolved = resolve(&runbook, &bound).map_err(usage)?;
     let inventory = settings.load_inventory()?;
-    let plan = plan::build(resolved, &inventory, run_id)?;
+    let plan = plan::build(resolved, &inventory, run_id, &args.operator_cidrs)?;
     Ok((runbook, plan, inventory))
 }
 
@@ -205,6 +205,20 @@ pub async fn run_as(
         return Ok(Exit::Success);
     }
     check_unattended(&plan, args.yes)?;
+    // The preflights (a cloud firewall block that would cut the operator or a peer) before
+    // anything changes, even the journal.
+    let mut plan = plan;
+    super::plan::read_now(settings, &mut plan, &inventory, true).await?;
+    let refused = super::plan::refusals(&plan);
+    if !refused.is_empty() {
+        if !settings.json() {
+            stdout_raw(&crate::output::plan::render(&plan));
+        }
+        return Err(usage(format!(
+            "refused before anything changed:\n  {}",
+            refused.join("\n  ")
+        )));
+    }
     let rs = run_settings(
         settings,
         &inventory,

@@ -19,6 +19,7 @@ pub fn run_args(runbook: &str, params: Vec<(String, String)>, ssh: SshArgs) -> R
         plan: PlanArgs {
             runbook: runbook.to_owned(),
             params,
+            operator_cidrs: Vec::new(),
         },
         yes: true,
         dry_run: false,
@@ -39,15 +40,24 @@ pub fn undo_args(run_id: &str, ssh: SshArgs) -> UndoArgs {
     }
 }
 
-/// Judges the expectations, writes the report into `dir`, prints where it went: exit 0 when
-/// `ok` and every expectation held, else 3.
+/// Judges the expectations, writes the report into `dir` (default: the run's journal directory,
+/// `drill/`), prints where it went: exit 0 when `ok` and every expectation held, else 3.
 pub fn conclude(
     mut record: DrillRecord,
     expect: &[Expect],
     failed_targets: u64,
-    dir: &Path,
+    dir: Option<&Path>,
+    journal_root: &Path,
     ok: bool,
 ) -> anyhow::Result<Exit> {
+    let dir = dir.map_or_else(
+        || {
+            journal_root
+                .join(record.run_id.as_deref().unwrap_or("drill"))
+                .join("drill")
+        },
+        Path::to_path_buf,
+    );
     record.expectations = expect
         .iter()
         .map(|e| expect::judge(e, &record, failed_targets))
@@ -59,7 +69,7 @@ pub fn conclude(
             e.name, e.wanted, e.observed
         ));
     }
-    let paths = report::write(&record, dir)?;
+    let paths = report::write(&record, &dir)?;
     crate::output::stdout_line(&report::terminal_summary(&record, &paths));
     Ok(if ok && held {
         Exit::Success

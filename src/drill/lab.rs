@@ -177,6 +177,13 @@ pub async fn run(settings: &Settings, d: &LabDrill) -> anyhow::Result<Exit> {
                 ),
             )
         })?;
+    stderr_line(&format!(
+        "[drill] lab {} is up ({} nodes on {}; inventory {})",
+        lab.id(),
+        lab.nodes().len(),
+        lab.subnet(),
+        lab.inventory_path().display()
+    ));
     let lab = Arc::new(lab);
     let result = drill(settings, d, &runbook, &lab).await;
     stderr_line("[drill] tearing the lab down...");
@@ -327,15 +334,12 @@ async fn drill(
             humantime::format_duration(d.recovery_timeout)
         ),
     };
-    let dir = d
-        .report_dir
-        .clone()
-        .unwrap_or_else(|| settings.journal_root.join(&run_id).join("drill"));
     conclude(
         record,
         &d.expect,
         tl.failed_targets,
-        &dir,
+        d.report_dir.as_deref(),
+        &settings.journal_root,
         recovered_ms.is_some() && restored != Some(false),
     )
 }

@@ -230,15 +230,12 @@ pub async fn run(settings: &Settings, d: &StagingDrill) -> anyhow::Result<Exit> 
         },
         restored,
     };
-    let dir = d
-        .report_dir
-        .clone()
-        .unwrap_or_else(|| settings.journal_root.join(&run_id).join("drill"));
     conclude(
         record,
         &d.expect,
         tl.failed_targets,
-        &dir,
+        d.report_dir.as_deref(),
+        &settings.journal_root,
         stop_reason.is_none() && run_exit == Exit::Success,
     )
 }

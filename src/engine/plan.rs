@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::actions;
 use crate::actions::args::ActionArgs;
 use crate::actions::context::{Target, TargetKind};
-use crate::actions::contract::Action;
+use crate::actions::contract::{Action, Preflight};
 use crate::error::{Exit, ExitError};
 use crate::inventory::{Host, Inventory, Selector};
 use crate::runbook::{ResolvedRunbook, ResolvedStep};
@@ -19,6 +19,9 @@ pub struct Plan {
     /// What `plan` read of the objects the steps name, by (step id, target name): one line
     /// each (`Action::describe_now`, or why it could not be read). Empty unless read.
     pub now: BTreeMap<(String, String), String>,
+    /// What each step's preflight found, by (step id, target name), for the steps that have
+    /// one (`Action::preflight`). Empty unless read.
+    pub preflight: BTreeMap<(String, String), Preflight>,
 }
 
 /// One step with its targets in waves.
@@ -130,11 +133,13 @@ fn check_clusters(runbook: &ResolvedRunbook, inventory: &Inventory) -> anyhow::R
     Ok(())
 }
 
-/// Binds every step to its hosts and builds its action.
+/// Binds every step to its hosts and builds its action. `operator_cidrs`: `--operator-cidr`
+/// (empty: each cluster's `operator_cidrs` from the inventory).
 pub fn build(
     runbook: ResolvedRunbook,
     inventory: &Inventory,
     run_id: &str,
+    operator_cidrs: &[ipnet::IpNet],
 ) -> anyhow::Result<Plan> {
     check_clusters(&runbook, inventory)?;
     let mut steps = Vec::new();
@@ -144,6 +149,7 @@ pub fn build(
             run_id,
             step_id: &step.id,
             cluster: runbook.cluster.as_deref(),
+            operator_cidrs,
         };
         let action = actions::build(&step.action, &ctx)
             .map_err(|e| ExitError::new(Exit::Usage, format!("step {}: {e:#}", step.id)))?;
@@ -211,5 +217,6 @@ pub fn build(
         runbook,
         steps,
         now: BTreeMap::new(),
+        preflight: BTreeMap::new(),
     })
 }

@@ -155,7 +155,10 @@ impl History {
             )
             .into());
         }
-        Ok((plan::build(resolved, &inventory, &b.run_id)?, inventory))
+        Ok((
+            plan::build(resolved, &inventory, &b.run_id, &[])?,
+            inventory,
+        ))
     }
 }
 

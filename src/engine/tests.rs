@@ -248,7 +248,7 @@ impl Harness {
         let bound = bind(&rb, &[]).expect("params");
         let resolved = resolve(&rb, &bound).expect("resolve");
         let run_id = journal::new_run_id();
-        let plan = plan::build(resolved, &inventory, &run_id).expect("plan");
+        let plan = plan::build(resolved, &inventory, &run_id, &[]).expect("plan");
         let observer = Arc::new(Collect::default());
         let run = Run {
             journal: Arc::new(

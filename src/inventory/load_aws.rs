@@ -10,6 +10,11 @@
 //!   { name = "workers-a", asg = "prod-workers-a" },
 //!   { name = "ng1", eks_cluster = "prod", eks_nodegroup = "ng1" },
 //! ]
+//! apiserver_security_group = "sg-0abc"     # cloud.firewall.block: the API servers' group
+//! eks_cluster = "prod"                      # the EKS control plane: endpoint access, tier
+//! control_plane = { asg = "prod-cp", tag = "k8s-role=control-plane", port = 6443 }
+//! apiserver_peers = ["10.0.0.0/24"]         # must keep reaching the API through any block
+//! operator_cidrs = ["203.0.113.7/32"]       # the break-glass egress, as AWS sees it
 //! ```
 //!
 //! A node group is an Auto Scaling group (`asg`) or an EKS managed node group (`eks_cluster`
@@ -21,7 +26,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::load::{Cx, InventoryError, check_label_value, non_empty};
-use super::{AwsResources, NodeGroup, NodeGroupBacking};
+use super::{AwsResources, ControlPlaneGroup, NodeGroup, NodeGroupBacking};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a [clusters.NAME.aws] table")]
@@ -31,6 +36,42 @@ pub(super) struct RawAws {
     profile: Option<Spanned<String>>,
     #[serde(default)]
     node_groups: Vec<Spanned<RawNodeGroup>>,
+    apiserver_security_group: Option<Spanned<String>>,
+    eks_cluster: Option<Spanned<String>>,
+    control_plane: Option<Spanned<RawControlPlane>>,
+    #[serde(default)]
+    apiserver_peers: Vec<Spanned<String>>,
+    #[serde(default)]
+    operator_cidrs: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a control plane: { asg = \"...\", tag = \"KEY=VALUE\", port = 6443 }"
+)]
+struct RawControlPlane {
+    asg: Spanned<String>,
+    tag: Option<Spanned<String>>,
+    port: Option<u16>,
+}
+
+/// A CIDR (`10.0.0.0/8`) or one address, as the firewall arguments take them.
+fn cidrs(cx: &Cx<'_>, list: Vec<Spanned<String>>) -> Result<Vec<ipnet::IpNet>, InventoryError> {
+    list.into_iter()
+        .map(|c| {
+            let t = c.get_ref().trim();
+            t.parse::<ipnet::IpNet>()
+                .map(|n| n.trunc())
+                .or_else(|_| t.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    cx.invalid(
+                        &c.span(),
+                        format!("`{t}` is not a CIDR such as 10.0.0.0/8 or an IP address"),
+                    )
+                })
+        })
+        .collect()
 }
 
 #[derive(Deserialize)]
@@ -132,11 +173,61 @@ pub(super) fn build(cx: &Cx<'_>, raw: RawAws) -> Result<AwsResources, InventoryE
             backing,
         });
     }
+    if let Some(g) = &raw.apiserver_security_group
+        && !g.get_ref().starts_with("sg-")
+    {
+        return Err(cx.invalid(
+            &g.span(),
+            format!(
+                "`{}` is not a security group id; expected `sg-...`",
+                g.get_ref()
+            ),
+        ));
+    }
+    if let Some(c) = &raw.eks_cluster {
+        non_empty(c.get_ref(), "EKS cluster name").map_err(|m| cx.invalid(&c.span(), m))?;
+    }
+    let control_plane = match raw.control_plane {
+        None => None,
+        Some(cp) => {
+            let cp = cp.into_inner();
+            non_empty(cp.asg.get_ref(), "Auto Scaling group name")
+                .map_err(|m| cx.invalid(&cp.asg.span(), m))?;
+            let tag = match &cp.tag {
+                None => (
+                    "aws:autoscaling:groupName".to_owned(),
+                    cp.asg.get_ref().clone(),
+                ),
+                Some(t) => match t.get_ref().split_once('=') {
+                    Some((k, v)) if !k.is_empty() => (k.to_owned(), v.to_owned()),
+                    _ => {
+                        return Err(cx.invalid(
+                            &t.span(),
+                            format!(
+                                "tag `{}` is not `KEY=VALUE`, e.g. `k8s-role=control-plane`",
+                                t.get_ref()
+                            ),
+                        ));
+                    }
+                },
+            };
+            Some(ControlPlaneGroup {
+                asg: cp.asg.into_inner(),
+                tag,
+                port: cp.port.filter(|p| *p != 0).unwrap_or(6443),
+            })
+        }
+    };
     Ok(AwsResources {
         region: raw.region.map(Spanned::into_inner),
         endpoint: raw.endpoint.map(Spanned::into_inner),
         profile: raw.profile.map(Spanned::into_inner),
         node_groups,
+        apiserver_security_group: raw.apiserver_security_group.map(Spanned::into_inner),
+        eks_cluster: raw.eks_cluster.map(Spanned::into_inner),
+        control_plane,
+        apiserver_peers: cidrs(cx, raw.apiserver_peers)?,
+        operator_cidrs: cidrs(cx, raw.operator_cidrs)?,
     })
 }
 
@@ -211,5 +302,34 @@ mod tests {
         assert!(e.contains("expected an http:// or https:// URL"), "{e}");
         let e = load("node_groups = [{ name = \"a\", asgs = \"x\" }]\n").expect_err("typo");
         assert!(e.contains("unknown field `asgs`"), "{e}");
+    }
+
+    #[test]
+    fn the_control_planes_resources_are_read() {
+        let inv = load(
+            "apiserver_security_group = \"sg-0abc\"\neks_cluster = \"prod\"\n\
+             control_plane = { asg = \"prod-cp\", tag = \"k8s-role=control-plane\" }\n\
+             apiserver_peers = [\"10.0.0.0/24\", \"10.1.0.5\"]\noperator_cidrs = [\"203.0.113.7/32\"]\n",
+        )
+        .expect("valid");
+        let aws = inv.clusters["prod"].aws.as_ref().expect("aws");
+        assert_eq!(aws.apiserver_security_group.as_deref(), Some("sg-0abc"));
+        let cp = aws.control_plane.as_ref().expect("control plane");
+        assert_eq!(
+            (
+                cp.asg.as_str(),
+                cp.tag.0.as_str(),
+                cp.tag.1.as_str(),
+                cp.port
+            ),
+            ("prod-cp", "k8s-role", "control-plane", 6443)
+        );
+        assert_eq!(aws.apiserver_peers[1].to_string(), "10.1.0.5/32");
+        let e = load("apiserver_security_group = \"web\"\n").expect_err("not sg");
+        assert!(e.contains("expected `sg-...`"), "{e}");
+        let e = load("operator_cidrs = [\"home\"]\n").expect_err("cidr");
+        assert!(e.starts_with("inv.toml:5:19: `home` is not a CIDR"), "{e}");
+        let e = load("control_plane = { asg = \"cp\", tag = \"role\" }\n").expect_err("tag");
+        assert!(e.contains("is not `KEY=VALUE`"), "{e}");
     }
 }

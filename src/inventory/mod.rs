@@ -151,8 +151,8 @@ impl GcpScope {
     }
 }
 
-/// `[clusters.NAME.aws]`: where the cluster lives in AWS and the node groups `nodes.scale`
-/// acts on. Credentials are never in the inventory: they come from the AWS chain
+/// `[clusters.NAME.aws]`: where the cluster lives in AWS, the node groups `nodes.scale` acts
+/// on, and the control plane's resources (`cloud.firewall.block`, `apiservers.scale`). Credentials are never in the inventory: they come from the AWS chain
 /// (`transport::cloud::aws::credentials`), optionally through a named `profile`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AwsResources {
@@ -163,6 +163,30 @@ pub struct AwsResources {
     /// A profile of `~/.aws/config` to take credentials from (else the usual chain).
     pub profile: Option<String>,
     pub node_groups: Vec<NodeGroup>,
+    /// The security group in front of the API servers (`sg-...`), for `cloud.firewall.block`.
+    pub apiserver_security_group: Option<String>,
+    /// The EKS cluster's name, when the control plane is EKS's: its endpoint access and its
+    /// control-plane tier.
+    pub eks_cluster: Option<String>,
+    /// A self-managed control plane's Auto Scaling group, for `apiservers.scale`.
+    pub control_plane: Option<ControlPlaneGroup>,
+    /// Addresses that must keep reaching the API whatever a block does (the control plane's
+    /// own subnets, load balancer health checks): a block that would cut one is refused.
+    pub apiserver_peers: Vec<ipnet::IpNet>,
+    /// The operator's egress addresses as AWS sees them (the break-glass bastion's NAT): a
+    /// block that would cut them is refused. `--operator-cidr` overrides.
+    pub operator_cidrs: Vec<ipnet::IpNet>,
+}
+
+/// A self-managed control plane's Auto Scaling group and how to find its API servers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControlPlaneGroup {
+    pub asg: String,
+    /// The instance tag that marks an API server (`KEY=VALUE`); default the group's own
+    /// `aws:autoscaling:groupName`.
+    pub tag: (String, String),
+    /// The port the API servers listen on. Default 6443.
+    pub port: u16,
 }
 
 /// A group of worker nodes the cloud scales, named in the operator's words.

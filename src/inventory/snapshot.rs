@@ -522,6 +522,24 @@ struct AwsOut<'a> {
     profile: Option<&'a str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     node_groups: Vec<BTreeMap<&'static str, &'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    apiserver_security_group: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    eks_cluster: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    control_plane: Option<ControlPlaneOut<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    apiserver_peers: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    operator_cidrs: Vec<String>,
+}
+
+/// `control_plane = { asg, tag, port }`.
+#[derive(Serialize)]
+struct ControlPlaneOut<'a> {
+    asg: &'a str,
+    tag: String,
+    port: u16,
 }
 
 impl<'a> AwsOut<'a> {
@@ -548,6 +566,15 @@ impl<'a> AwsOut<'a> {
                     m
                 })
                 .collect(),
+            apiserver_security_group: a.apiserver_security_group.as_deref(),
+            eks_cluster: a.eks_cluster.as_deref(),
+            control_plane: a.control_plane.as_ref().map(|cp| ControlPlaneOut {
+                asg: &cp.asg,
+                tag: format!("{}={}", cp.tag.0, cp.tag.1),
+                port: cp.port,
+            }),
+            apiserver_peers: a.apiserver_peers.iter().map(ToString::to_string).collect(),
+            operator_cidrs: a.operator_cidrs.iter().map(ToString::to_string).collect(),
         }
     }
 }

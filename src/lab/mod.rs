@@ -7,3 +7,4 @@ pub mod moto;
 pub mod netns;
 pub mod pki;
 pub mod sshd;
+pub mod stub;

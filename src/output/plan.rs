@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::actions::context::{OPERATOR, Target, TargetKind};
+use crate::actions::contract::Preflight;
 use crate::engine::plan::Plan;
 use crate::inventory::hostset;
 
@@ -77,8 +78,17 @@ pub fn render(plan: &Plan) -> String {
                         out.push_str(&format!("     {}: {line}\n", hostset::fold(names)));
                     }
                     for t in wave {
-                        if let Some(now) = plan.now.get(&(st.id.clone(), t.name().to_owned())) {
+                        let key = (st.id.clone(), t.name().to_owned());
+                        if let Some(now) = plan.now.get(&key) {
                             out.push_str(&format!("     now {}: {now}\n", t.name()));
+                        }
+                        if let Some(p) = plan.preflight.get(&key) {
+                            for r in &p.refusals {
+                                out.push_str(&format!("     REFUSED {}: {r}\n", t.name()));
+                            }
+                            for n in &p.notes {
+                                out.push_str(&format!("     note {}: {n}\n", t.name()));
+                            }
                         }
                     }
                 }
@@ -125,6 +135,9 @@ struct StepView {
     /// target -> what it holds now (objects `plan` read; absent with `--offline`)
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     now: BTreeMap<String, String>,
+    /// target -> what its preflight found (`refusals`, `notes`; cloud firewall steps)
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    preflight: BTreeMap<String, Preflight>,
     detail: Option<String>,
 }
 
@@ -158,6 +171,12 @@ pub fn view(plan: &Plan) -> PlanView {
                     .iter()
                     .filter(|((step, _), _)| *step == s.step.id)
                     .map(|((_, target), line)| (target.clone(), line.clone()))
+                    .collect(),
+                preflight: plan
+                    .preflight
+                    .iter()
+                    .filter(|((step, _), _)| *step == s.step.id)
+                    .map(|((_, target), p)| (target.clone(), p.clone()))
                     .collect(),
                 detail: match s.action.runs_on() {
                     TargetKind::Hosts | TargetKind::Objects => None,

@@ -11,6 +11,10 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../../runbooks/apiserver-overload.toml"),
     ),
     (
+        "eks-apiserver-overload.toml",
+        include_str!("../../runbooks/eks-apiserver-overload.toml"),
+    ),
+    (
         "fleet-triage.toml",
         include_str!("../../runbooks/fleet-triage.toml"),
     ),

@@ -1071,6 +1071,60 @@ fn shipped_runbooks_are_embedded_and_valid() {
 }
 
 #[test]
+fn the_eks_runbook_resolves_with_realistic_parameters() {
+    let eks = load_any("eks-apiserver-overload").expect("embedded");
+    let bound = bind(
+        &eks,
+        &pairs(&[
+            ("cluster", "prod-eu1"),
+            ("allow_cidrs", "192.0.2.0/24"),
+            ("workload_namespace", "observability"),
+            ("workload_name", "telemetry-agent"),
+        ]),
+    )
+    .expect("binds");
+    let resolved = resolve(&eks, &bound).expect("resolves");
+    let kinds: Vec<ActionKind> = resolved.steps.iter().map(|s| s.action.kind()).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ActionKind::NodesScale,
+            ActionKind::CloudFirewallBlock,
+            ActionKind::ApiserversScale,
+            ActionKind::WorkloadPause,
+            ActionKind::WaitHealthy,
+            ActionKind::CloudFirewallUnblock,
+            ActionKind::WorkloadCheck,
+        ]
+    );
+    let ActionArgs::NodesScale(shrink) = &resolved.steps[0].action else {
+        panic!("nodes.scale")
+    };
+    assert_eq!(shrink.to, Some(crate::actions::args::ScaleTo::Percent(30)));
+    let ActionArgs::CloudFirewallBlock(block) = &resolved.steps[1].action else {
+        panic!("block")
+    };
+    assert_eq!(block.allow[0].to_string(), "192.0.2.0/24");
+    assert_eq!(
+        block.on,
+        Some(vec![crate::actions::args::CloudFirewallOn::EksEndpoint])
+    );
+    let ActionArgs::ApiserversScale(scale) = &resolved.steps[2].action else {
+        panic!("apiservers.scale")
+    };
+    assert_eq!(scale.tier.as_deref(), Some("tier-xl"));
+    let confirms: Vec<bool> = resolved.steps.iter().map(|s| s.confirm).collect();
+    assert_eq!(confirms, vec![true, true, true, true, false, false, false]);
+    // No etcd on EKS: the API's pause has no etcd fallback.
+    assert!(
+        resolved
+            .steps
+            .iter()
+            .all(|s| s.run_if_unreachable.is_none())
+    );
+}
+
+#[test]
 fn shipped_runbooks_resolve_with_realistic_parameters() {
     let overload = load_any("apiserver-overload").expect("embedded");
     let bound = bind(

@@ -1,13 +1,15 @@
-//! The arguments of the actions that act through a cloud provider's API: `nodes.scale`.
+//! The arguments of the actions that act through a cloud provider's API: `nodes.scale`,
+//! `apiservers.scale`, `cloud.firewall.block` and `cloud.firewall.unblock`.
 
 use std::fmt;
 use std::time::Duration;
 
+use ipnet::IpNet;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::ArgProblem;
-use super::values::duration;
+use super::values::{cidr_list, duration};
 
 /// `nodes.scale`: set the desired capacity of cloud node groups (EC2 Auto Scaling groups, EKS
 /// managed node groups) named in the inventory's `[clusters.NAME.aws] node_groups`, and wait
@@ -45,6 +47,22 @@ pub struct NodesScale {
     pub wait: Duration,
 }
 
+/// The problem with `to` and `by` of a scaling step, if any: exactly one, and a change.
+fn how_far(to: Option<ScaleTo>, by: Option<i64>) -> Option<ArgProblem> {
+    match (to, by) {
+        (None, None) => Some(ArgProblem::whole(
+            "say how far to scale: `to = N`, `to = \"30%\"` or `by = -N`",
+        )),
+        (Some(_), Some(_)) => Some(ArgProblem::at("by", "`to` and `by` both set; keep one")),
+        (None, Some(0)) => Some(ArgProblem::at("by", "`by = 0` changes nothing")),
+        (Some(ScaleTo::Percent(p)), None) if p > 1000 => Some(ArgProblem::at(
+            "to",
+            format!("{p}% is more than ten times the current size; expected at most 1000%"),
+        )),
+        _ => None,
+    }
+}
+
 fn default_wait() -> Duration {
     Duration::from_secs(600)
 }
@@ -52,24 +70,216 @@ fn default_wait() -> Duration {
 impl NodesScale {
     pub(super) fn validate(&self) -> Vec<ArgProblem> {
         let mut problems = Vec::new();
-        match (&self.to, self.by) {
-            (None, None) => problems.push(ArgProblem::whole(
-                "say how far to scale: `to = N`, `to = \"30%\"` or `by = -N`",
-            )),
-            (Some(_), Some(_)) => {
-                problems.push(ArgProblem::at("by", "`to` and `by` both set; keep one"));
-            }
-            (None, Some(0)) => problems.push(ArgProblem::at("by", "`by = 0` changes nothing")),
-            (Some(ScaleTo::Percent(p)), None) if *p > 1000 => problems.push(ArgProblem::at(
-                "to",
-                format!("{p}% is more than ten times the current size; expected at most 1000%"),
-            )),
-            _ => {}
+        if let Some(p) = how_far(self.to, self.by) {
+            problems.push(p);
         }
         if self.node_groups.as_ref().is_some_and(Vec::is_empty) {
             problems.push(ArgProblem::at(
                 "node_groups",
                 "an empty list scales nothing; omit `node_groups` to scale every node group of the cluster",
+            ));
+        }
+        problems
+    }
+}
+
+/// Which lever a cloud firewall step pulls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloudFirewallOn {
+    /// The ingress rules of the API servers' security group
+    /// (`[clusters.NAME.aws] apiserver_security_group`).
+    SecurityGroup,
+    /// An EKS cluster's `publicAccessCidrs` (`[clusters.NAME.aws] eks_cluster`).
+    EksEndpoint,
+}
+
+impl CloudFirewallOn {
+    pub fn name(self) -> &'static str {
+        match self {
+            CloudFirewallOn::SecurityGroup => "security_group",
+            CloudFirewallOn::EksEndpoint => "eks_endpoint",
+        }
+    }
+}
+
+/// `cloud.firewall.block`: cut the admin API off at the cloud, from everyone but `allow` and
+/// the inventory's `apiserver_peers`:
+///
+/// - on the API servers' security group, revoke each ingress rule that lets an address range
+///   (or a group of `source_groups`) reach `ports`, except ranges inside `allow` or the peers,
+///   and authorize `allow` on `ports` where no remaining rule covers it;
+/// - on an EKS cluster, set the public endpoint's `publicAccessCidrs` to `allow`.
+///
+/// The exact rules revoked and added (the CIDRs before) are journaled and kept in tags on the
+/// group (the cluster) until `undo` or `cloud.firewall.unblock` restores exactly them. Refused
+/// before anything changes, by `plan` and `run` alike, when it would cut the operator's address
+/// (`--operator-cidr`, or `operator_cidrs` in the inventory) or a peer; `plan` also says when
+/// it cannot stop the nodes (an EKS private endpoint) and that established connections stay.
+/// IAM: `ec2:DescribeSecurityGroups`, `RevokeSecurityGroupIngress`,
+/// `AuthorizeSecurityGroupIngress`, `CreateTags`, `DeleteTags`; `eks:DescribeCluster`,
+/// `UpdateClusterConfig`, `DescribeUpdate`, `TagResource`, `UntagResource`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudFirewallBlock {
+    /// Who keeps API access: the break-glass ranges (bastion, operator VPN). Required: a block
+    /// without it would cut everyone, you included. Example: `allow = ["192.0.2.0/24"]`.
+    #[serde(default, deserialize_with = "cidr_list")]
+    pub allow: Vec<IpNet>,
+    /// The API's TCP ports on the security group. Default `[443, 6443]`.
+    #[serde(default = "default_cloud_api_ports")]
+    pub ports: Vec<u16>,
+    /// Security groups whose members lose access too (self-managed nodes usually reach the API
+    /// servers through a rule naming the nodes' group). Default none: rules naming groups stay.
+    #[serde(default)]
+    pub source_groups: Vec<String>,
+    /// Which levers: `["security_group"]`, `["eks_endpoint"]`. Default every one the
+    /// inventory names.
+    #[serde(default)]
+    pub on: Option<Vec<CloudFirewallOn>>,
+    /// The inventory cluster. Default: the runbook's `cluster`.
+    #[serde(default)]
+    pub cluster: Option<String>,
+    /// How long verify follows an EKS update to completion. Past it the target is `pending`.
+    /// Default "10m".
+    #[serde(default = "default_wait", with = "duration")]
+    pub wait: Duration,
+}
+
+fn default_cloud_api_ports() -> Vec<u16> {
+    vec![443, 6443]
+}
+
+fn validate_on(on: Option<&Vec<CloudFirewallOn>>, problems: &mut Vec<ArgProblem>) {
+    if on.is_some_and(Vec::is_empty) {
+        problems.push(ArgProblem::at(
+            "on",
+            "an empty list changes nothing; omit `on` for every lever the inventory names",
+        ));
+    }
+}
+
+impl CloudFirewallBlock {
+    pub(super) fn validate(&self) -> Vec<ArgProblem> {
+        let mut problems = Vec::new();
+        if self.allow.is_empty() {
+            problems.push(ArgProblem::at(
+                "allow",
+                "a block without `allow` would leave nobody able to reach the API, you included: \
+                 list the break-glass ranges",
+            ));
+        }
+        if self.ports.is_empty() || self.ports.contains(&0) {
+            problems.push(ArgProblem::at(
+                "ports",
+                "list the API's TCP ports, e.g. [443, 6443]",
+            ));
+        }
+        if let Some(g) = self.source_groups.iter().find(|g| !g.starts_with("sg-")) {
+            problems.push(ArgProblem::at(
+                "source_groups",
+                format!("`{g}` is not a security group id (`sg-...`)"),
+            ));
+        }
+        validate_on(self.on.as_ref(), &mut problems);
+        problems
+    }
+}
+
+/// `cloud.firewall.unblock`: restore what `cloud.firewall.block` changed, whichever run did it,
+/// from the tags it left: re-authorize exactly the rules it revoked, revoke only the rules it
+/// added, put the EKS CIDRs back. Nothing breakglass did not change is touched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudFirewallUnblock {
+    /// Which levers. Default every one the inventory names.
+    #[serde(default)]
+    pub on: Option<Vec<CloudFirewallOn>>,
+    /// The inventory cluster. Default: the runbook's `cluster`.
+    #[serde(default)]
+    pub cluster: Option<String>,
+    /// How long verify follows an EKS update. Default "10m".
+    #[serde(default = "default_wait", with = "duration")]
+    pub wait: Duration,
+}
+
+impl CloudFirewallUnblock {
+    pub(super) fn validate(&self) -> Vec<ArgProblem> {
+        let mut problems = Vec::new();
+        validate_on(self.on.as_ref(), &mut problems);
+        problems
+    }
+}
+
+/// The EKS Provisioned Control Plane tiers
+/// (<https://docs.aws.amazon.com/eks/latest/APIReference/API_ControlPlaneScalingConfig.html>).
+pub const EKS_TIERS: [&str; 5] = ["standard", "tier-xl", "tier-2xl", "tier-4xl", "tier-8xl"];
+
+/// `apiservers.scale`: more API servers.
+///
+/// - A self-managed control plane (`[clusters.NAME.aws] control_plane`): its Auto Scaling group
+///   scaled like `nodes.scale` (`to`, `by`), then each API server found by the instance tag
+///   (their private IPs) must answer `/readyz` with the cluster's CA and TLS name.
+/// - EKS (`eks_cluster`): the Provisioned Control Plane `tier`, through
+///   `UpdateClusterConfig`, followed by its update id (`DescribeUpdate`) to completion.
+///
+/// The prior size (tier) is journaled and kept in a tag; `undo` restores it.
+/// IAM: as `nodes.scale`, plus `ec2:DescribeInstances`; for EKS `eks:DescribeCluster`,
+/// `UpdateClusterConfig`, `DescribeUpdate`, `TagResource`, `UntagResource`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiserversScale {
+    /// The new number of API servers (`to = 5`, `to = "150%"`, rounded up).
+    #[serde(default)]
+    pub to: Option<ScaleTo>,
+    /// Or a change to it (`by = 2`).
+    #[serde(default)]
+    pub by: Option<i64>,
+    /// EKS: the control-plane tier, one of `standard`, `tier-xl`, `tier-2xl`, `tier-4xl`,
+    /// `tier-8xl`.
+    #[serde(default)]
+    pub tier: Option<String>,
+    /// The inventory cluster. Default: the runbook's `cluster`.
+    #[serde(default)]
+    pub cluster: Option<String>,
+    /// How long verify waits for the new API servers to be ready (the EKS update to finish).
+    /// Past it the target is `pending`: `resume` waits again, `undo` restores. Default "20m".
+    #[serde(default = "default_apiserver_wait", with = "duration")]
+    pub wait: Duration,
+}
+
+fn default_apiserver_wait() -> Duration {
+    Duration::from_secs(1200)
+}
+
+impl ApiserversScale {
+    pub(super) fn validate(&self) -> Vec<ArgProblem> {
+        let mut problems = Vec::new();
+        match (&self.tier, how_far(self.to, self.by)) {
+            (None, Some(_)) if self.to.is_none() && self.by.is_none() => {
+                problems.push(ArgProblem::whole(
+                    "say how far: `to = N` or `by = N` for a control-plane group, \
+                     `tier = \"tier-xl\"` for EKS",
+                ));
+            }
+            (Some(_), _) if self.to.is_some() || self.by.is_some() => {
+                problems.push(ArgProblem::at(
+                    "tier",
+                    "`tier` is for EKS, `to` and `by` for a control-plane group; keep one",
+                ));
+            }
+            (None, Some(p)) => problems.push(p),
+            _ => {}
+        }
+        if let Some(t) = &self.tier
+            && !EKS_TIERS.contains(&t.as_str())
+        {
+            problems.push(ArgProblem::at(
+                "tier",
+                format!(
+                    "`{t}` is not an EKS tier; expected one of {}",
+                    EKS_TIERS.join(", ")
+                ),
             ));
         }
         problems

@@ -11,7 +11,10 @@ mod cloud;
 mod source;
 mod values;
 
-pub use cloud::{NodesScale, ScaleTo};
+pub use cloud::{
+    ApiserversScale, CloudFirewallBlock, CloudFirewallOn, CloudFirewallUnblock, EKS_TIERS,
+    NodesScale, ScaleTo,
+};
 
 pub use source::{
     EtcdDelete, MAX_PREFIX_KEYS, PropagationPolicy, ScalableKind, WorkloadCheck, WorkloadDelete,
@@ -63,11 +66,17 @@ pub enum ActionKind {
     WorkloadCheck,
     #[serde(rename = "nodes.scale")]
     NodesScale,
+    #[serde(rename = "apiservers.scale")]
+    ApiserversScale,
+    #[serde(rename = "cloud.firewall.block")]
+    CloudFirewallBlock,
+    #[serde(rename = "cloud.firewall.unblock")]
+    CloudFirewallUnblock,
 }
 
 impl ActionKind {
     /// Every kind, in the order the reference documents them.
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 18] = [
         Self::SshExec,
         Self::FirewallBlock,
         Self::FirewallUnblock,
@@ -83,6 +92,9 @@ impl ActionKind {
         Self::WorkloadScale,
         Self::WorkloadCheck,
         Self::NodesScale,
+        Self::ApiserversScale,
+        Self::CloudFirewallBlock,
+        Self::CloudFirewallUnblock,
     ];
 
     /// The name used in runbooks, plans and the journal.
@@ -103,6 +115,9 @@ impl ActionKind {
             Self::WorkloadScale => "workload.scale",
             Self::WorkloadCheck => "workload.check",
             Self::NodesScale => "nodes.scale",
+            Self::ApiserversScale => "apiservers.scale",
+            Self::CloudFirewallBlock => "cloud.firewall.block",
+            Self::CloudFirewallUnblock => "cloud.firewall.unblock",
         }
     }
 
@@ -124,6 +139,9 @@ impl ActionKind {
                 | Self::WorkloadScale
                 | Self::WorkloadCheck
                 | Self::NodesScale
+                | Self::ApiserversScale
+                | Self::CloudFirewallBlock
+                | Self::CloudFirewallUnblock
         )
     }
 
@@ -142,6 +160,8 @@ impl ActionKind {
                 | Self::WorkloadDelete
                 | Self::WorkloadScale
                 | Self::NodesScale
+                | Self::ApiserversScale
+                | Self::CloudFirewallBlock
         )
     }
 
@@ -167,6 +187,9 @@ impl ActionKind {
             Self::WorkloadScale => struct_fields::<WorkloadScale>(),
             Self::WorkloadCheck => struct_fields::<WorkloadCheck>(),
             Self::NodesScale => struct_fields::<NodesScale>(),
+            Self::ApiserversScale => struct_fields::<ApiserversScale>(),
+            Self::CloudFirewallBlock => struct_fields::<CloudFirewallBlock>(),
+            Self::CloudFirewallUnblock => struct_fields::<CloudFirewallUnblock>(),
         }
     }
 
@@ -202,6 +225,9 @@ impl ActionKind {
             Self::WorkloadScale => ActionArgs::WorkloadScale(typed(with)?),
             Self::WorkloadCheck => ActionArgs::WorkloadCheck(typed(with)?),
             Self::NodesScale => ActionArgs::NodesScale(typed(with)?),
+            Self::ApiserversScale => ActionArgs::ApiserversScale(typed(with)?),
+            Self::CloudFirewallBlock => ActionArgs::CloudFirewallBlock(typed(with)?),
+            Self::CloudFirewallUnblock => ActionArgs::CloudFirewallUnblock(typed(with)?),
         })
     }
 }
@@ -247,6 +273,12 @@ pub enum ActionArgs {
     WorkloadCheck(WorkloadCheck),
     #[serde(rename = "nodes.scale")]
     NodesScale(NodesScale),
+    #[serde(rename = "apiservers.scale")]
+    ApiserversScale(ApiserversScale),
+    #[serde(rename = "cloud.firewall.block")]
+    CloudFirewallBlock(CloudFirewallBlock),
+    #[serde(rename = "cloud.firewall.unblock")]
+    CloudFirewallUnblock(CloudFirewallUnblock),
 }
 
 /// One problem found by [`ActionArgs::validate`].
@@ -291,6 +323,9 @@ impl ActionArgs {
             Self::WorkloadScale(_) => ActionKind::WorkloadScale,
             Self::WorkloadCheck(_) => ActionKind::WorkloadCheck,
             Self::NodesScale(_) => ActionKind::NodesScale,
+            Self::ApiserversScale(_) => ActionKind::ApiserversScale,
+            Self::CloudFirewallBlock(_) => ActionKind::CloudFirewallBlock,
+            Self::CloudFirewallUnblock(_) => ActionKind::CloudFirewallUnblock,
         }
     }
 
@@ -311,6 +346,9 @@ impl ActionArgs {
             Self::WorkloadScale(a) => a.validate(),
             Self::WorkloadCheck(a) => a.validate(),
             Self::NodesScale(a) => a.validate(),
+            Self::ApiserversScale(a) => a.validate(),
+            Self::CloudFirewallBlock(a) => a.validate(),
+            Self::CloudFirewallUnblock(a) => a.validate(),
         }
     }
 

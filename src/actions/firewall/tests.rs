@@ -38,6 +38,7 @@ pub(super) fn block(args: &str) -> FirewallBlockAction {
         run_id: "20261125T115801Z-3f9a1c",
         step_id: "block-api",
         cluster: None,
+        operator_cidrs: &[],
     };
     FirewallBlockAction::new(&args, &ctx).expect("build")
 }
@@ -151,6 +152,7 @@ fn every_script_sent_is_the_prelude_its_inputs_and_whole_files() {
             run_id: "20261125T115801Z-3f9a1c",
             step_id: "unblock",
             cluster: None,
+            operator_cidrs: &[],
         };
         for unblock in ["", "ports = [6443]"] {
             let value: toml::Value = toml::from_str(unblock).expect("toml");

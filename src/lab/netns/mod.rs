@@ -103,6 +103,7 @@ mod users;
 pub use held_connection::HeldConnection;
 pub use node::{Node, Role};
 pub use objects::{ETCD_PORT, WORKLOAD_KEY, WORKLOAD_NAME, WORKLOAD_NAMESPACE};
+pub use owner::{LabInfo, list_labs};
 pub use pods::{Pod, PodSpec};
 pub use probe::Probe;
 pub use spec::LabSpec;

@@ -52,3 +52,47 @@ pub(super) fn live_labs() -> Vec<String> {
         .filter(|name| is_lab_id(name) && owner_alive(&Path::new(STATE_ROOT).join(name)))
         .collect()
 }
+
+/// A lab on this machine, as `lab status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabInfo {
+    pub id: String,
+    /// The process that built it (and tears it down), when the record is readable.
+    pub owner_pid: Option<u32>,
+    /// Whether that process still runs; a lab whose owner is gone is stale (`lab down` removes
+    /// it).
+    pub alive: bool,
+    /// `10.231.X.0/24`.
+    pub subnet: Option<String>,
+    pub nodes: usize,
+    pub inventory: std::path::PathBuf,
+}
+
+/// Every lab under `/run/breakglass-lab`, by id.
+pub fn list_labs() -> Vec<LabInfo> {
+    let Ok(entries) = fs::read_dir(STATE_ROOT) else {
+        return Vec::new();
+    };
+    let mut labs: Vec<LabInfo> = entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| is_lab_id(name))
+        .map(|id| {
+            let dir = Path::new(STATE_ROOT).join(&id);
+            LabInfo {
+                owner_pid: fs::read_to_string(dir.join("owner"))
+                    .ok()
+                    .and_then(|t| t.split_whitespace().next()?.parse().ok()),
+                alive: owner_alive(&dir),
+                subnet: fs::read_to_string(dir.join("subnet"))
+                    .ok()
+                    .map(|o| format!("{}.{}.{}.0/24", super::NET_A, super::NET_B, o.trim())),
+                nodes: fs::read_dir(dir.join("nodes")).map_or(0, |d| d.flatten().count()),
+                inventory: dir.join("inventory.toml"),
+                id,
+            }
+        })
+        .collect();
+    labs.sort_by(|a, b| a.id.cmp(&b.id));
+    labs
+}

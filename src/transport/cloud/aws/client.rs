@@ -55,6 +55,7 @@ pub struct AwsConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
     AutoScaling,
+    Ec2,
     Eks,
     Sts,
 }
@@ -64,6 +65,7 @@ impl Service {
     pub fn name(self) -> &'static str {
         match self {
             Service::AutoScaling => "autoscaling",
+            Service::Ec2 => "ec2",
             Service::Eks => "eks",
             Service::Sts => "sts",
         }
@@ -73,6 +75,7 @@ impl Service {
     fn env_suffix(self) -> &'static str {
         match self {
             Service::AutoScaling => "AUTO_SCALING",
+            Service::Ec2 => "EC2",
             Service::Eks => "EKS",
             Service::Sts => "STS",
         }
@@ -82,6 +85,7 @@ impl Service {
     fn query_version(self) -> Option<&'static str> {
         match self {
             Service::AutoScaling => Some("2011-01-01"),
+            Service::Ec2 => Some("2016-11-15"),
             Service::Sts => Some("2011-06-15"),
             Service::Eks => None,
         }
@@ -414,6 +418,20 @@ impl Aws {
     ) -> Result<String, AwsError> {
         let creds = self.credentials().await?;
         self.query_with(service, action, params, &creds).await
+    }
+
+    /// [`Aws::query`] with parameter names made at run time (`IpPermissions.1.IpProtocol`).
+    pub async fn query_named(
+        &self,
+        service: Service,
+        action: &str,
+        params: &[(String, String)],
+    ) -> Result<String, AwsError> {
+        let params: Vec<(&str, String)> = params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        self.query(service, action, &params).await
     }
 
     async fn query_with(

@@ -2,8 +2,6 @@
 //! is missing), an IMDSv2 stub and a throttling stub: signatures checked by moto's auth mode,
 //! every credential source, and pacing under a throttling storm.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -12,6 +10,7 @@ use super::autoscaling::Sizes;
 use super::client::{Aws, AwsConfig, AwsError};
 use super::credentials::Env;
 use crate::lab::moto::{Moto, REGION};
+use crate::lab::stub::stub;
 use crate::transport::RateLimiter;
 use crate::transport::rate::Budget;
 
@@ -285,82 +284,6 @@ fn credential_process_and_role_arn_profiles_reach_moto() {
     });
 }
 
-/// One HTTP/1.1 request as a stub sees it.
-struct Request {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// A loopback HTTP stub answering each request with `answer` (status, headers, body); one
-/// connection at a time, `Connection: close`. Its address.
-fn stub(
-    answer: impl Fn(&Request) -> (u16, Vec<(&'static str, String)>, String) + Send + 'static,
-) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            let mut reader = BufReader::new(conn.try_clone().expect("clone"));
-            let mut line = String::new();
-            if reader.read_line(&mut line).is_err() {
-                continue;
-            }
-            let mut parts = line.split_whitespace();
-            let (method, path) = (
-                parts.next().unwrap_or_default().to_owned(),
-                parts.next().unwrap_or_default().to_owned(),
-            );
-            let mut headers = Vec::new();
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = h.split_once(':') {
-                    headers.push((k.trim().to_owned(), v.trim().to_owned()));
-                }
-            }
-            let len = headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-                .and_then(|(_, v)| v.parse().ok())
-                .unwrap_or(0);
-            let mut body = vec![0; len];
-            let _ = reader.read_exact(&mut body);
-            let req = Request {
-                method,
-                path,
-                headers,
-                body: String::from_utf8_lossy(&body).into_owned(),
-            };
-            let (status, extra, body) = answer(&req);
-            let mut out = format!(
-                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
-                body.len()
-            );
-            for (k, v) in extra {
-                out.push_str(&format!("{k}: {v}\r\n"));
-            }
-            out.push_str("\r\n");
-            out.push_str(&body);
-            let _ = conn.write_all(out.as_bytes());
-        }
-    });
-    format!("http://{addr}")
-}
-
 /// IMDSv2 as the EC2 user guide describes it: a token from `PUT /latest/api/token`, required
 /// on every `GET` after (401 without it), the role's name, then its credentials.
 #[test]
@@ -390,7 +313,7 @@ fn instance_metadata_credentials_are_fetched_with_a_session_token() {
             ),
             _ => (404, vec![], String::new()),
         }
-    });
+    }).expect("stub");
     let dir = tempfile::tempdir().expect("tempdir");
     let home = dir.path().to_str().expect("utf-8");
     let aws = client(
@@ -452,7 +375,7 @@ fn throttling_is_retried_after_what_the_server_asks() {
             1 => (429, vec![("Retry-After", "2".into())], String::new()),
             _ => (200, vec![], EMPTY_GROUPS.into()),
         }
-    });
+    }).expect("stub");
     let aws = client(config(&endpoint, None), &keys("AKIAIOSFODNN7EXAMPLE", "x"));
     let started = Instant::now();
     let g = rt()
@@ -476,7 +399,7 @@ fn a_throttling_storm_is_held_under_the_rate_limit() {
     let endpoint = stub(move |_| {
         t.lock().expect("times").push(Instant::now());
         (503, vec![], "<ErrorResponse><Error><Code>ServiceUnavailable</Code><Message>slow down</Message></Error></ErrorResponse>".into())
-    });
+    }).expect("stub");
     let mut cfg = config(&endpoint, None);
     cfg.deadline = Duration::from_secs(3);
     let aws = Arc::new(
@@ -525,7 +448,7 @@ fn a_throttling_storm_is_held_under_the_rate_limit() {
 
 #[test]
 fn the_request_budget_ends_a_call() {
-    let endpoint = stub(|_| (503, vec![], String::new()));
+    let endpoint = stub(|_| (503, vec![], String::new())).expect("stub");
     let aws = Aws::with_env(
         config(&endpoint, None),
         Arc::new(RateLimiter::new(0.0)),

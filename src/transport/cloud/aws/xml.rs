@@ -1,7 +1,7 @@
-//! Reading the AWS Query protocol's XML answers (Auto Scaling, STS; EC2 has the same shape for
-//! errors): elements are found by local name, so the namespace of each API version does not
-//! matter. Errors are `<ErrorResponse><Error><Code>…</Code><Message>…</Message></Error>`
-//! (EC2: `<Response><Errors><Error>`), documented at
+//! Reading the AWS Query protocol's XML answers (Auto Scaling, STS, EC2): elements are found by
+//! local name, so the namespace of each API version does not matter. Errors are
+//! `<ErrorResponse><Error><Code>…</Code><Message>…</Message></Error>` (EC2:
+//! `<Response><Errors><Error>`), documented at
 //! docs.aws.amazon.com/autoscaling/ec2/APIReference/CommonErrors.html.
 
 use roxmltree::{Document, Node};
@@ -39,6 +39,18 @@ pub fn members<'a, 'i>(node: Node<'a, 'i>, name: &str) -> Vec<Node<'a, 'i>> {
         .map(|list| {
             list.children()
                 .filter(|n| n.is_element() && n.tag_name().name() == "member")
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The `<item>` children of the list element `name` under `node` (EC2's lists are
+/// `<nameSet><item>…</item></nameSet>`).
+pub fn items<'a, 'i>(node: Node<'a, 'i>, name: &str) -> Vec<Node<'a, 'i>> {
+    child(node, name)
+        .map(|list| {
+            list.children()
+                .filter(|n| n.is_element() && n.tag_name().name() == "item")
                 .collect()
         })
         .unwrap_or_default()

@@ -1,0 +1,377 @@
+//! `apiservers.scale`: more API servers, through the cloud.
+//!
+//! - **A self-managed control plane** (`[clusters.NAME.aws] control_plane`): its Auto Scaling
+//!   group is scaled with `nodes.scale`'s machinery (snapshot, the marker tag, min/max moved
+//!   when needed, undo restoring min, max and desired exactly). Verify then follows the
+//!   instances into service and finds the API servers by their instance tag
+//!   (`DescribeInstances`, their private IPs): each must answer `/readyz` on its port, by IP,
+//!   with the cluster's CA and TLS name (the same client as `wait.healthy`).
+//! - **EKS** (`eks_cluster`): the Provisioned Control Plane tier
+//!   (`controlPlaneScalingConfig.tier`) set by `UpdateClusterConfig`, the update followed by its
+//!   id with `DescribeUpdate` to `Successful`, then the cluster read back. The tier from before
+//!   is journaled and kept in a tag (`breakglass/prior/RUN/STEP`) so a resumed run still knows
+//!   it; `undo` sets it again.
+//!
+//! Past the step's `wait` the target is `pending`: the change stands, `resume` waits again,
+//! `undo` restores.
+
+use std::net::SocketAddr;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::BuildContext;
+use super::api::call;
+use super::args::{ApiserversScale, Scheme};
+use super::cloud::{aws_call, follow_update, poll};
+use super::context::{CloudResource, Context, Target, TargetKind, kube_config};
+use super::contract::{Action, ActionFailure, Applied};
+use super::nodes_scale::NodesScaleAction;
+use super::wait_healthy::{api_client, probe};
+use crate::inventory::{ControlPlaneGroup, NodeGroup, NodeGroupBacking};
+use crate::transport::cloud::aws::Aws;
+
+/// The name of a self-managed control plane's group in events and journals.
+pub const CONTROL_PLANE: &str = "control-plane";
+
+/// How long one `/readyz` may take before it counts as not ready.
+const READYZ_LATENCY: Duration = Duration::from_secs(2);
+
+/// How to reach the new API servers once they run.
+struct Readyz {
+    group: ControlPlaneGroup,
+    tls_server_name: Option<String>,
+    /// PEM: the inventory's `ca_file`, else the kubeconfig's.
+    ca: Option<Vec<u8>>,
+}
+
+enum How {
+    Group {
+        scale: NodesScaleAction,
+        readyz: Readyz,
+    },
+    Tier {
+        eks: String,
+        tier: String,
+        /// The inverse: set the tier from before and remove the marker.
+        restore: bool,
+    },
+}
+
+pub struct ApiserversScaleAction {
+    cluster: String,
+    how: How,
+    wait: Duration,
+    marker: String,
+    /// The EKS update apply started, for verify to follow.
+    update: Mutex<Option<String>>,
+}
+
+impl ApiserversScaleAction {
+    pub fn new(args: &ApiserversScale, ctx: &BuildContext<'_>) -> anyhow::Result<Self> {
+        let kind = "apiservers.scale";
+        let Some(cluster) = args.cluster.as_deref().or(ctx.cluster) else {
+            anyhow::bail!(
+                "{kind} has no `cluster`, and the runbook has no `cluster` parameter to take it from"
+            );
+        };
+        let Some(c) = ctx.inventory.clusters.get(cluster) else {
+            anyhow::bail!("{kind}: the inventory has no cluster '{cluster}'");
+        };
+        let aws = c.aws.as_ref();
+        let marker = format!("breakglass/prior/{}/{}", ctx.run_id, ctx.step_id);
+        let how = match (&args.tier, aws) {
+            (Some(tier), Some(a)) if a.eks_cluster.is_some() => How::Tier {
+                eks: a.eks_cluster.clone().unwrap_or_default(),
+                tier: tier.clone(),
+                restore: false,
+            },
+            (Some(_), _) => anyhow::bail!(
+                "{kind}: `tier` is for EKS, and [clusters.{cluster}.aws] in the inventory has no eks_cluster"
+            ),
+            (None, Some(a)) if a.control_plane.is_some() => {
+                let group = a.control_plane.clone().unwrap_or_else(|| unreachable!());
+                let node_group = NodeGroup {
+                    name: CONTROL_PLANE.into(),
+                    backing: NodeGroupBacking::Asg(group.asg.clone()),
+                };
+                let k = kube_config(c).map_err(|e| anyhow::anyhow!("{kind}: {e}"))?;
+                How::Group {
+                    scale: NodesScaleAction::of_group(
+                        cluster,
+                        node_group,
+                        args.to,
+                        args.by,
+                        args.wait,
+                        marker.clone(),
+                    )?,
+                    readyz: Readyz {
+                        group,
+                        tls_server_name: k.tls_server_name,
+                        ca: k.ca,
+                    },
+                }
+            }
+            (None, _) => anyhow::bail!(
+                "{kind}: cluster '{cluster}' in the inventory has no control-plane group; add \
+                 [clusters.{cluster}.aws] control_plane = {{ asg = \"...\" }} (or eks_cluster and `tier`)"
+            ),
+        };
+        Ok(ApiserversScaleAction {
+            cluster: cluster.to_owned(),
+            how,
+            wait: args.wait,
+            marker,
+            update: Mutex::new(None),
+        })
+    }
+
+    /// Probes `/readyz` of every running API server the tag finds until at least `want` are
+    /// ready; pending past the wait.
+    fn wait_ready(
+        &self,
+        cx: &dyn Context,
+        aws: &Aws,
+        r: &Readyz,
+        want: u32,
+    ) -> Result<(), ActionFailure> {
+        let ca = match &r.ca {
+            Some(pem) => Some(reqwest::Certificate::from_pem(pem).map_err(|e| {
+                ActionFailure::refused(format!("the cluster's CA is not a PEM certificate: {e}"))
+            })?),
+            None => None,
+        };
+        let (key, value) = &r.group.tag;
+        poll(
+            cx,
+            self.wait,
+            &format!("the API servers tagged {key}={value}"),
+            "The new API servers run but do not all answer /readyz yet: `breakglass resume RUN` \
+             waits again, `breakglass undo RUN` scales the group back",
+            || {
+                let found = aws_call(aws.instances_tagged(key, value), false)?;
+                let mut ready = 0;
+                let mut not_ready = Vec::new();
+                for i in found.iter().filter(|i| i.state == "running") {
+                    let Some(ip) = i.private_ip else { continue };
+                    let (client, base) = api_client(
+                        SocketAddr::new(ip, r.group.port),
+                        r.tls_server_name.as_deref(),
+                        ca.as_ref(),
+                        Scheme::Https,
+                        READYZ_LATENCY,
+                    )
+                    .map_err(ActionFailure::refused)?;
+                    let url = format!("{base}/readyz");
+                    let p =
+                        call(async { Ok::<_, ()>(probe(&client, &url, READYZ_LATENCY).await) })?
+                            .unwrap_or_else(|()| unreachable!());
+                    match p.error {
+                        None => ready += 1,
+                        Some(e) => not_ready.push(format!("{} ({ip}): {e}", i.id)),
+                    }
+                }
+                Ok((ready < want || !not_ready.is_empty()).then(|| {
+                    format!(
+                        "{ready} of {want} API servers ready{}",
+                        not_ready
+                            .first()
+                            .map_or_else(String::new, |e| format!("; {e}"))
+                    )
+                }))
+            },
+        )
+    }
+}
+
+/// The tier an EKS cluster has (`standard` when it says none).
+fn tier_of(c: &crate::transport::cloud::aws::eks::EksCluster) -> String {
+    c.tier.clone().unwrap_or_else(|| "standard".into())
+}
+
+fn describe_eks(
+    aws: &Aws,
+    eks: &str,
+) -> Result<crate::transport::cloud::aws::eks::EksCluster, ActionFailure> {
+    aws_call(aws.describe_cluster(eks), false)?.ok_or_else(|| {
+        ActionFailure::refused(format!(
+            "EKS cluster {eks} does not exist in {} (check eks_cluster in [clusters.{}.aws])",
+            aws.region(),
+            aws.cluster()
+        ))
+    })
+}
+
+impl Action for ApiserversScaleAction {
+    fn kind(&self) -> &'static str {
+        "apiservers.scale"
+    }
+
+    fn runs_on(&self) -> TargetKind {
+        TargetKind::Objects
+    }
+
+    fn objects(&self) -> Vec<Target> {
+        match &self.how {
+            How::Group { scale, .. } => scale.objects(),
+            How::Tier { eks, .. } => vec![Target::Cloud {
+                cluster: self.cluster.clone(),
+                resource: CloudResource::eks_cluster(eks),
+            }],
+        }
+    }
+
+    fn plan(&self, target: &str) -> String {
+        match &self.how {
+            How::Group { scale, readyz } => format!(
+                "{}; then wait for /readyz on port {} of each instance tagged {}={}",
+                scale.plan(target).replacen(
+                    "scale node group",
+                    "scale the control plane's group",
+                    1
+                ),
+                readyz.group.port,
+                readyz.group.tag.0,
+                readyz.group.tag.1
+            ),
+            How::Tier {
+                eks, tier, restore, ..
+            } => {
+                if *restore {
+                    format!("set the control-plane tier of EKS cluster {eks} back to {tier}")
+                } else {
+                    format!(
+                        "set the control-plane tier of EKS cluster {eks} to {tier} and follow the update to completion (up to {}); undo sets the tier from before",
+                        humantime::format_duration(self.wait)
+                    )
+                }
+            }
+        }
+    }
+
+    fn snapshot(&self, cx: &mut dyn Context) -> Result<Value, ActionFailure> {
+        match &self.how {
+            How::Group { scale, .. } => scale.snapshot(cx),
+            How::Tier { eks, .. } => {
+                let aws = cx.aws()?;
+                let c = describe_eks(&aws, eks)?;
+                // An earlier attempt of this run and step already changed it: the tag has the
+                // tier from before.
+                let before = c
+                    .tags
+                    .get(&self.marker)
+                    .cloned()
+                    .unwrap_or_else(|| tier_of(&c));
+                Ok(json!({"tier": before}))
+            }
+        }
+    }
+
+    fn describe_now(&self, snapshot: &Value) -> Option<String> {
+        match &self.how {
+            How::Group { .. } => Some(format!(
+                "min {}, max {}, desired {}",
+                snapshot.get("min")?,
+                snapshot.get("max")?,
+                snapshot.get("desired")?
+            )),
+            How::Tier { .. } => Some(format!("tier {}", snapshot.get("tier")?.as_str()?)),
+        }
+    }
+
+    fn apply(&self, cx: &mut dyn Context, snapshot: &Value) -> Result<Applied, ActionFailure> {
+        let (eks, tier, restore) = match &self.how {
+            How::Group { scale, .. } => return scale.apply(cx, snapshot),
+            How::Tier { eks, tier, restore } => (eks, tier, *restore),
+        };
+        let aws = cx.aws()?;
+        let c = describe_eks(&aws, eks)?;
+        let now = tier_of(&c);
+        if !restore && !c.tags.contains_key(&self.marker) {
+            aws_call(aws.tag_eks_resource(&c.arn, &self.marker, &now), true)?;
+        }
+        let update = if now == *tier {
+            None
+        } else {
+            aws_call(aws.update_control_plane_tier(eks, tier), true)?
+        };
+        if restore && c.tags.contains_key(&self.marker) {
+            aws_call(aws.untag_eks_resource(&c.arn, &self.marker), true)?;
+        }
+        self.update
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone_from(&update);
+        Ok(Applied {
+            summary: format!(
+                "EKS cluster {eks}: control-plane tier {now} → {tier}{}",
+                update
+                    .as_deref()
+                    .map_or_else(String::new, |u| format!(" (update {u})"))
+            ),
+            detail: json!({"before": now, "after": tier, "update": update}),
+        })
+    }
+
+    fn verify(&self, cx: &mut dyn Context, snapshot: &Value) -> Result<(), ActionFailure> {
+        let aws = cx.aws()?;
+        match &self.how {
+            How::Group { scale, readyz } => {
+                scale.verify(cx, snapshot)?;
+                let g = aws_call(aws.describe_auto_scaling_group(&readyz.group.asg), false)?
+                    .ok_or_else(|| {
+                        ActionFailure::failed(format!(
+                            "Auto Scaling group {} is gone",
+                            readyz.group.asg
+                        ))
+                    })?;
+                self.wait_ready(&*cx, &aws, readyz, g.desired)
+            }
+            How::Tier { eks, tier, .. } => {
+                let update = self
+                    .update
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone();
+                if let Some(id) = &update {
+                    follow_update(
+                        &*cx,
+                        &aws,
+                        eks,
+                        id,
+                        self.wait,
+                        "The tier change stands and EKS is still applying it: `breakglass resume \
+                         RUN` waits again, `breakglass undo RUN` sets the tier from before",
+                    )?;
+                }
+                let c = describe_eks(&aws, eks)?;
+                if tier_of(&c) == *tier {
+                    Ok(())
+                } else {
+                    Err(ActionFailure::failed(format!(
+                        "EKS cluster {eks} read back after the update: tier {}, not {tier}",
+                        tier_of(&c)
+                    )))
+                }
+            }
+        }
+    }
+
+    fn inverse(&self, snapshot: &Value) -> Option<Box<dyn Action>> {
+        match &self.how {
+            How::Group { scale, .. } => scale.inverse(snapshot),
+            How::Tier { eks, .. } => Some(Box::new(ApiserversScaleAction {
+                cluster: self.cluster.clone(),
+                how: How::Tier {
+                    eks: eks.clone(),
+                    tier: snapshot.get("tier")?.as_str()?.to_owned(),
+                    restore: true,
+                },
+                wait: self.wait,
+                marker: self.marker.clone(),
+                update: Mutex::new(None),
+            })),
+        }
+    }
+}
