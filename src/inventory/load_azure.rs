@@ -20,7 +20,7 @@ use std::collections::HashSet;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::load::{Cx, InventoryError, check_label_value, non_empty};
+use super::load::{Cx, InventoryError, check_endpoint, check_node_group_name};
 use super::{AzureResources, NodeGroup, NodeGroupBacking};
 
 #[derive(Deserialize)]
@@ -69,34 +69,14 @@ pub(super) fn build(cx: &Cx<'_>, raw: RawAzure) -> Result<AzureResources, Invent
         .as_ref()
         .map(|r| arm_name(r, "resource group", cx))
         .transpose()?;
-    if let Some(e) = &raw.endpoint
-        && !(e.get_ref().starts_with("https://") || e.get_ref().starts_with("http://"))
-    {
-        return Err(cx.invalid(
-            &e.span(),
-            format!(
-                "bad endpoint `{}`; expected an http:// or https:// URL",
-                e.get_ref()
-            ),
-        ));
-    }
+    check_endpoint(cx, raw.endpoint.as_ref())?;
     let mut seen = HashSet::new();
     let mut node_groups = Vec::new();
     for g in raw.node_groups {
         let span = g.span();
         let g = g.into_inner();
         let name = g.name.get_ref();
-        non_empty(name, "node group name")
-            .and_then(|()| check_label_value(name))
-            .map_err(|m| cx.invalid(&g.name.span(), format!("node group name: {m}")))?;
-        if !seen.insert(name.clone()) {
-            return Err(cx.invalid(
-                &g.name.span(),
-                format!(
-                    "node group `{name}` is listed twice in this cluster; expected unique names"
-                ),
-            ));
-        }
+        check_node_group_name(cx, &g.name, &mut seen)?;
         let resource_group = match &g.resource_group {
             Some(r) => arm_name(r, "resource group", cx)?,
             None => default_rg.clone().ok_or_else(|| {

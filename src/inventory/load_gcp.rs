@@ -22,7 +22,7 @@ use std::collections::HashSet;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::load::{Cx, InventoryError, check_label_value, non_empty};
+use super::load::{Cx, InventoryError, check_endpoint, check_node_group_name};
 use super::{GcpResources, GcpScope, NodeGroup, NodeGroupBacking};
 
 #[derive(Deserialize)]
@@ -95,17 +95,7 @@ pub(super) fn build(cx: &Cx<'_>, raw: RawGcp) -> Result<GcpResources, InventoryE
             "[clusters.NAME.gcp] sets both `zone` and `region`; expected one default location",
         ));
     }
-    if let Some(e) = &raw.endpoint
-        && !(e.get_ref().starts_with("https://") || e.get_ref().starts_with("http://"))
-    {
-        return Err(cx.invalid(
-            &e.span(),
-            format!(
-                "bad endpoint `{}`; expected an http:// or https:// URL",
-                e.get_ref()
-            ),
-        ));
-    }
+    check_endpoint(cx, raw.endpoint.as_ref())?;
     let default_scope = zone
         .clone()
         .map(GcpScope::Zone)
@@ -116,17 +106,7 @@ pub(super) fn build(cx: &Cx<'_>, raw: RawGcp) -> Result<GcpResources, InventoryE
         let span = g.span();
         let g = g.into_inner();
         let name = g.name.get_ref();
-        non_empty(name, "node group name")
-            .and_then(|()| check_label_value(name))
-            .map_err(|m| cx.invalid(&g.name.span(), format!("node group name: {m}")))?;
-        if !seen.insert(name.clone()) {
-            return Err(cx.invalid(
-                &g.name.span(),
-                format!(
-                    "node group `{name}` is listed twice in this cluster; expected unique names"
-                ),
-            ));
-        }
+        check_node_group_name(cx, &g.name, &mut seen)?;
         let backing = match (&g.mig, &g.gke_cluster, &g.node_pool) {
             (Some(mig), None, None) => {
                 if g.location.is_some() {
