@@ -192,3 +192,90 @@ pub async fn fetch_token(
         .unwrap_or(3600);
     Ok((Secret::new(token), Duration::from_secs(secs)))
 }
+
+/// What an answer means, in the terms both providers' errors are made of.
+#[derive(Debug)]
+pub enum Reply {
+    /// 2xx: the JSON body (`null` when empty).
+    Json {
+        status: u16,
+        headers: reqwest::header::HeaderMap,
+        body: serde_json::Value,
+    },
+    NotFound,
+    /// An error answer, or throttling that outlasted the deadline: the status and the body.
+    Failed {
+        failure: Failure,
+        status: u16,
+        text: String,
+    },
+    Unreachable(String),
+    Budget(usize),
+    /// 2xx with a body that is not JSON.
+    NotJson(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// 401: the token was refused.
+    Unauthenticated,
+    /// 403: the identity lacks the permission.
+    Denied,
+    /// 429 or 503 still at the deadline.
+    Throttled,
+    Other,
+}
+
+/// Reads what [`send`] returned.
+pub fn reply(sent: Sent) -> Reply {
+    let (status, headers, text) = match sent {
+        Sent::Answer {
+            status,
+            headers,
+            text,
+        } => (status, headers, text),
+        Sent::GaveUp { status, text } => {
+            let failure = if matches!(status, 429 | 503) {
+                Failure::Throttled
+            } else {
+                Failure::Other
+            };
+            return Reply::Failed {
+                failure,
+                status,
+                text,
+            };
+        }
+        Sent::Unreachable(why) => return Reply::Unreachable(why),
+        Sent::Budget(n) => return Reply::Budget(n),
+    };
+    let failure = match status {
+        200..=299 => {
+            return if text.trim().is_empty() {
+                Reply::Json {
+                    status,
+                    headers,
+                    body: serde_json::Value::Null,
+                }
+            } else {
+                match serde_json::from_str(&text) {
+                    Ok(body) => Reply::Json {
+                        status,
+                        headers,
+                        body,
+                    },
+                    Err(e) => Reply::NotJson(format!("not JSON: {e}")),
+                }
+            };
+        }
+        404 => return Reply::NotFound,
+        401 => Failure::Unauthenticated,
+        403 => Failure::Denied,
+        _ => Failure::Other,
+    };
+    Reply::Failed {
+        failure,
+        status,
+        text,
+    }
+}

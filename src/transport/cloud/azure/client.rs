@@ -18,7 +18,7 @@ use super::credentials::{self, Source};
 use crate::transport::RateLimiter;
 use crate::transport::cloud::aws::credentials::{Env, Secret};
 use crate::transport::cloud::rest::{
-    Pace, Sent, TokenCache, TokenError, fetch_token, http_client, send_json,
+    Failure, Pace, Reply, TokenCache, TokenError, fetch_token, http_client, reply, send_json,
 };
 use crate::transport::https::query_escape;
 use crate::transport::rate::Budget;
@@ -251,63 +251,51 @@ impl Azure {
             .map_err(|e| AzureError::Config(format!("the request limiter is closed: {e}")))?;
         let token = self.token().await?;
         let sent = send_json(&self.pace(), &self.http, &method, url, &token, body).await;
-        let (status, headers, text) = match sent {
-            Sent::Answer {
+        match reply(sent) {
+            Reply::Json {
                 status,
                 headers,
+                body,
+            } => Ok(Some(Answer {
+                status,
+                headers,
+                body,
+            })),
+            Reply::NotFound => Ok(None),
+            Reply::NotJson(message) => Err(AzureError::Protocol {
+                permission,
+                message,
+            }),
+            Reply::Unreachable(why) => Err(AzureError::Unreachable(why)),
+            Reply::Budget(n) => Err(AzureError::Budget(n)),
+            Reply::Failed {
+                failure,
+                status,
                 text,
-            } => (status, headers, text),
-            Sent::GaveUp { status, text } => {
+            } => {
                 let (code, message) = error_of(&text);
-                return Err(if matches!(status, 429 | 503) {
-                    AzureError::Throttled { permission, status }
-                } else {
-                    AzureError::Api {
+                let from = self.source.describe();
+                Err(match failure {
+                    Failure::Unauthenticated => AzureError::AuthFailed {
+                        from,
+                        code,
+                        message,
+                    },
+                    Failure::Denied => AzureError::Denied {
+                        permission,
+                        from,
+                        code,
+                        message,
+                    },
+                    Failure::Throttled => AzureError::Throttled { permission, status },
+                    Failure::Other => AzureError::Api {
                         permission,
                         status,
                         code,
                         message,
-                    }
-                });
+                    },
+                })
             }
-            Sent::Unreachable(why) => return Err(AzureError::Unreachable(why)),
-            Sent::Budget(n) => return Err(AzureError::Budget(n)),
-        };
-        if (200..300).contains(&status) {
-            let body = if text.trim().is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_str(&text).map_err(|e| AzureError::Protocol {
-                    permission: permission.clone(),
-                    message: format!("not JSON: {e}"),
-                })?
-            };
-            return Ok(Some(Answer {
-                status,
-                headers,
-                body,
-            }));
-        }
-        let (code, message) = error_of(&text);
-        match status {
-            404 => Ok(None),
-            401 => Err(AzureError::AuthFailed {
-                from: self.source.describe(),
-                code,
-                message,
-            }),
-            403 => Err(AzureError::Denied {
-                permission,
-                from: self.source.describe(),
-                code,
-                message,
-            }),
-            _ => Err(AzureError::Api {
-                permission,
-                status,
-                code,
-                message,
-            }),
         }
     }
 }

@@ -21,7 +21,7 @@ use super::credentials::{self, CredentialError, Source};
 use crate::transport::RateLimiter;
 use crate::transport::cloud::aws::credentials::{Env, Secret};
 use crate::transport::cloud::rest::{
-    Pace, Sent, TokenCache, TokenError, fetch_token, http_client, send_json,
+    Failure, Pace, Reply, TokenCache, TokenError, fetch_token, http_client, reply, send_json,
 };
 use crate::transport::https::query_escape;
 use crate::transport::rate::Budget;
@@ -301,58 +301,43 @@ impl Gcp {
         let token = self.token().await?;
         let sent = send_json(&self.pace(), &self.http, &method, url, &token, body).await;
         let permission = permission.to_owned();
-        let (code, text) = match sent {
-            Sent::Answer { status, text, .. } => (status, text),
-            Sent::GaveUp { status, text } => {
-                let (status_name, message) = error_of(&text);
-                return Err(if matches!(status, 429 | 503) {
-                    GcpError::Throttled {
-                        permission,
-                        code: status,
-                    }
-                } else {
-                    GcpError::Api {
-                        permission,
-                        code: status,
-                        status: status_name,
+        match reply(sent) {
+            Reply::Json { body, .. } => Ok(Some(body)),
+            Reply::NotFound => Ok(None),
+            Reply::NotJson(message) => Err(GcpError::Protocol {
+                permission,
+                message,
+            }),
+            Reply::Unreachable(why) => Err(GcpError::Unreachable(why)),
+            Reply::Budget(n) => Err(GcpError::Budget(n)),
+            Reply::Failed {
+                failure,
+                status: code,
+                text,
+            } => {
+                let (status, message) = error_of(&text);
+                let from = self.source.describe();
+                Err(match failure {
+                    Failure::Unauthenticated => GcpError::AuthFailed {
+                        from,
+                        status,
                         message,
-                    }
-                });
+                    },
+                    Failure::Denied => GcpError::Denied {
+                        permission,
+                        from,
+                        status,
+                        message,
+                    },
+                    Failure::Throttled => GcpError::Throttled { permission, code },
+                    Failure::Other => GcpError::Api {
+                        permission,
+                        code,
+                        status,
+                        message,
+                    },
+                })
             }
-            Sent::Unreachable(why) => return Err(GcpError::Unreachable(why)),
-            Sent::Budget(n) => return Err(GcpError::Budget(n)),
-        };
-        if (200..300).contains(&code) {
-            if text.trim().is_empty() {
-                return Ok(Some(Value::Null));
-            }
-            return serde_json::from_str(&text)
-                .map(Some)
-                .map_err(|e| GcpError::Protocol {
-                    permission,
-                    message: format!("not JSON: {e}"),
-                });
-        }
-        let (status, message) = error_of(&text);
-        match code {
-            404 => Ok(None),
-            401 => Err(GcpError::AuthFailed {
-                from: self.source.describe(),
-                status,
-                message,
-            }),
-            403 => Err(GcpError::Denied {
-                permission,
-                from: self.source.describe(),
-                status,
-                message,
-            }),
-            _ => Err(GcpError::Api {
-                permission,
-                code,
-                status,
-                message,
-            }),
         }
     }
 }
