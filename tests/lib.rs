@@ -7,11 +7,13 @@ mod support;
 
 mod actions;
 mod aws;
+mod azure;
 mod cli;
 mod drill;
 mod etcd;
 mod exec;
 mod firewall;
+mod gcp;
 mod health;
 mod inventory;
 mod journal;

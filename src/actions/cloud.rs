@@ -15,6 +15,8 @@ use super::context::Context;
 use super::contract::ActionFailure;
 use crate::outcome::Outcome;
 use crate::transport::cloud::aws::{Aws, AwsError};
+use crate::transport::cloud::azure::AzureError;
+use crate::transport::cloud::gcp::GcpError;
 
 /// Runs an AWS call on the engine's worker; its error as the target's outcome. `changing`: the
 /// call changes something, so one lost on the way may have happened.
@@ -37,6 +39,56 @@ pub fn aws_call<T>(
             message: e.to_string(),
             never_ran: !changing
                 || !matches!(e, AwsError::Unreachable(_) | AwsError::Protocol { .. }),
+        }
+    })
+}
+
+/// Runs a GCP call on the engine's worker; its error as the target's outcome.
+pub fn gcp_call<T>(
+    f: impl std::future::Future<Output = Result<T, GcpError>>,
+    changing: bool,
+) -> Result<T, ActionFailure> {
+    call(f)?.map_err(|e| {
+        let outcome = match &e {
+            GcpError::Unreachable(_) => Outcome::Unreachable,
+            GcpError::AuthFailed { .. } | GcpError::Denied { .. } | GcpError::Credentials(_) => {
+                Outcome::AuthFailed
+            }
+            GcpError::Throttled { .. } => Outcome::Throttled,
+            GcpError::Protocol { .. } => Outcome::Error,
+            GcpError::Config(_) | GcpError::Budget(_) | GcpError::Api { .. } => Outcome::Failed,
+        };
+        ActionFailure {
+            outcome,
+            message: e.to_string(),
+            never_ran: !changing
+                || !matches!(e, GcpError::Unreachable(_) | GcpError::Protocol { .. }),
+        }
+    })
+}
+
+/// Runs an Azure call on the engine's worker; its error as the target's outcome.
+pub fn azure_call<T>(
+    f: impl std::future::Future<Output = Result<T, AzureError>>,
+    changing: bool,
+) -> Result<T, ActionFailure> {
+    call(f)?.map_err(|e| {
+        let outcome = match &e {
+            AzureError::Unreachable(_) => Outcome::Unreachable,
+            AzureError::AuthFailed { .. }
+            | AzureError::Denied { .. }
+            | AzureError::Credentials(_) => Outcome::AuthFailed,
+            AzureError::Throttled { .. } => Outcome::Throttled,
+            AzureError::Protocol { .. } => Outcome::Error,
+            AzureError::Config(_) | AzureError::Budget(_) | AzureError::Api { .. } => {
+                Outcome::Failed
+            }
+        };
+        ActionFailure {
+            outcome,
+            message: e.to_string(),
+            never_ran: !changing
+                || !matches!(e, AzureError::Unreachable(_) | AzureError::Protocol { .. }),
         }
     })
 }

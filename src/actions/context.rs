@@ -18,6 +18,8 @@ use crate::cancel::Cancel;
 use crate::inventory::Host;
 use crate::transport::RateLimiter;
 use crate::transport::cloud::aws::{Aws, AwsConfig};
+use crate::transport::cloud::azure::{Azure, AzureConfig};
+use crate::transport::cloud::gcp::{Gcp, GcpConfig};
 use crate::transport::etcd::Etcd;
 use crate::transport::kube::{Kube, KubeConfig, kubeconfig};
 use crate::transport::rate::Budget;
@@ -46,7 +48,7 @@ pub enum Target {
         name: String,
         path: String,
     },
-    /// A cloud node group of a cluster (`[clusters.NAME.aws] node_groups`), reached through the
+    /// A cloud node group of a cluster (`node_groups` of `[clusters.NAME.aws]`, `.gcp` or `.azure`), reached through the
     /// cluster's cloud client. Named by its inventory name.
     NodeGroup {
         cluster: String,
@@ -198,6 +200,20 @@ pub trait Reach: Send + Sync {
             "this run has no way to reach AWS for cluster {cluster}"
         )))
     }
+
+    /// The GCP client of `cluster` (built once per run; the token fetched on first use).
+    fn gcp(&self, cluster: &str) -> Result<Arc<Gcp>, ActionFailure> {
+        Err(ActionFailure::refused(format!(
+            "this run has no way to reach GCP for cluster {cluster}"
+        )))
+    }
+
+    /// The Azure client of `cluster` (built once per run; the token fetched on first use).
+    fn azure(&self, cluster: &str) -> Result<Arc<Azure>, ActionFailure> {
+        Err(ActionFailure::refused(format!(
+            "this run has no way to reach Azure for cluster {cluster}"
+        )))
+    }
 }
 
 /// How a run reaches its targets for real: SSH with the run's trust, credentials and deadlines
@@ -214,9 +230,16 @@ pub struct FleetReach {
     /// Requests per second to AWS across the run, and how many it may send in all.
     pub aws_limiter: Arc<RateLimiter>,
     pub aws_budget: Arc<Budget>,
+    /// Likewise to GCP: each provider its own pace and budget.
+    pub gcp_limiter: Arc<RateLimiter>,
+    pub gcp_budget: Arc<Budget>,
+    pub azure_limiter: Arc<RateLimiter>,
+    pub azure_budget: Arc<Budget>,
     etcd_clients: Mutex<BTreeMap<String, Arc<Etcd>>>,
     kube_clients: Mutex<BTreeMap<String, Arc<Kube>>>,
     aws_clients: Mutex<BTreeMap<String, Arc<Aws>>>,
+    gcp_clients: Mutex<BTreeMap<String, Arc<Gcp>>>,
+    azure_clients: Mutex<BTreeMap<String, Arc<Azure>>>,
 }
 
 impl FleetReach {
@@ -233,9 +256,15 @@ impl FleetReach {
             api_limiter,
             aws_limiter: Arc::new(RateLimiter::new(crate::settings::DEFAULT_CLOUD_RATE)),
             aws_budget: Arc::new(Budget::new(crate::settings::CLOUD_REQUEST_BUDGET)),
+            gcp_limiter: Arc::new(RateLimiter::new(crate::settings::DEFAULT_CLOUD_RATE)),
+            gcp_budget: Arc::new(Budget::new(crate::settings::CLOUD_REQUEST_BUDGET)),
+            azure_limiter: Arc::new(RateLimiter::new(crate::settings::DEFAULT_CLOUD_RATE)),
+            azure_budget: Arc::new(Budget::new(crate::settings::CLOUD_REQUEST_BUDGET)),
             etcd_clients: Mutex::default(),
             kube_clients: Mutex::default(),
             aws_clients: Mutex::default(),
+            gcp_clients: Mutex::default(),
+            azure_clients: Mutex::default(),
         }
     }
 
@@ -307,6 +336,62 @@ impl Reach for FleetReach {
             .map_err(|e| ActionFailure::refused(e.to_string()))
         })
     }
+
+    fn gcp(&self, cluster: &str) -> Result<Arc<Gcp>, ActionFailure> {
+        cached(&self.gcp_clients, cluster, || {
+            let config = gcp_config(self.cluster(cluster)?).ok_or_else(|| {
+                ActionFailure::refused(format!(
+                    "cluster {cluster} in the inventory has no [clusters.{cluster}.gcp] table"
+                ))
+            })?;
+            Gcp::new(
+                config,
+                Arc::clone(&self.gcp_limiter),
+                Arc::clone(&self.gcp_budget),
+            )
+            .map_err(|e| ActionFailure::refused(e.to_string()))
+        })
+    }
+
+    fn azure(&self, cluster: &str) -> Result<Arc<Azure>, ActionFailure> {
+        cached(&self.azure_clients, cluster, || {
+            let config = azure_config(self.cluster(cluster)?).ok_or_else(|| {
+                ActionFailure::refused(format!(
+                    "cluster {cluster} in the inventory has no [clusters.{cluster}.azure] table"
+                ))
+            })?;
+            Azure::new(
+                config,
+                Arc::clone(&self.azure_limiter),
+                Arc::clone(&self.azure_budget),
+            )
+            .map_err(|e| ActionFailure::refused(e.to_string()))
+        })
+    }
+}
+
+/// The Azure client settings of an inventory cluster, if it has an `azure` table.
+pub fn azure_config(c: &crate::inventory::Cluster) -> Option<AzureConfig> {
+    let azure = c.azure.as_ref()?;
+    Some(AzureConfig {
+        cluster: c.name.clone(),
+        subscription: azure.subscription.clone(),
+        endpoint: azure.endpoint.clone(),
+        timeout: crate::settings::CLOUD_REQUEST_TIMEOUT,
+        deadline: crate::settings::API_CALL_DEADLINE,
+    })
+}
+
+/// The GCP client settings of an inventory cluster, if it has a `gcp` table.
+pub fn gcp_config(c: &crate::inventory::Cluster) -> Option<GcpConfig> {
+    let gcp = c.gcp.as_ref()?;
+    Some(GcpConfig {
+        cluster: c.name.clone(),
+        project: gcp.project.clone(),
+        endpoint: gcp.endpoint.clone(),
+        timeout: crate::settings::CLOUD_REQUEST_TIMEOUT,
+        deadline: crate::settings::API_CALL_DEADLINE,
+    })
 }
 
 /// The AWS client settings of an inventory cluster, if it has an `aws` table.
@@ -390,6 +475,18 @@ pub trait Context {
     }
     /// The AWS client of the target's cluster (a node group or cloud resource target only).
     fn aws(&mut self) -> Result<Arc<Aws>, ActionFailure> {
+        Err(ActionFailure::refused(
+            "this target is not a cloud resource",
+        ))
+    }
+    /// The GCP client of the target's cluster (a node group target only).
+    fn gcp(&mut self) -> Result<Arc<Gcp>, ActionFailure> {
+        Err(ActionFailure::refused(
+            "this target is not a cloud resource",
+        ))
+    }
+    /// The Azure client of the target's cluster (a node group target only).
+    fn azure(&mut self) -> Result<Arc<Azure>, ActionFailure> {
         Err(ActionFailure::refused(
             "this target is not a cloud resource",
         ))
@@ -494,6 +591,26 @@ impl Context for StepContext<'_> {
             Target::NodeGroup { cluster, .. } | Target::Cloud { cluster, .. } => {
                 self.reach.aws(cluster)
             }
+            other => Err(ActionFailure::refused(format!(
+                "step {} acts on {other}, which is not a cloud resource",
+                self.step
+            ))),
+        }
+    }
+
+    fn gcp(&mut self) -> Result<Arc<Gcp>, ActionFailure> {
+        match self.target {
+            Target::NodeGroup { cluster, .. } => self.reach.gcp(cluster),
+            other => Err(ActionFailure::refused(format!(
+                "step {} acts on {other}, which is not a cloud resource",
+                self.step
+            ))),
+        }
+    }
+
+    fn azure(&mut self) -> Result<Arc<Azure>, ActionFailure> {
+        match self.target {
+            Target::NodeGroup { cluster, .. } => self.reach.azure(cluster),
             other => Err(ActionFailure::refused(format!(
                 "step {} acts on {other}, which is not a cloud resource",
                 self.step

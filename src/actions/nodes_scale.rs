@@ -1,6 +1,12 @@
 //! `nodes.scale`: a cloud node group's desired capacity, through the provider's API (AWS: an
 //! Auto Scaling group's `UpdateAutoScalingGroup`, an EKS managed node group's
-//! `UpdateNodegroupConfig`), canary first and in waves like any step.
+//! `UpdateNodegroupConfig`; GCP: a managed instance group's `resize`, a GKE node pool's
+//! `setSize`), canary first and in waves like any step.
+//!
+//! GCP groups have a size and no minimum or maximum (an autoscaler's bounds are not the
+//! group's): their sizes are held as min 0 and max unbounded, which the step never moves. They
+//! carry no marker either (neither resource takes labels through the resize permission): a
+//! resumed run's snapshot is the journal's first one.
 //!
 //! - **snapshot**: min, max and desired as the group has them; if the group carries this
 //!   run-and-step's marker tag, the sizes the tag remembers instead (a resumed run snapshots
@@ -15,19 +21,32 @@
 //!   snapshot and the result; `resume` waits again, `undo` restores);
 //! - **inverse**: min, max and desired exactly as snapshotted, then the marker removed.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::BuildContext;
 use super::args::{NodesScale, ScaleTo};
-use super::cloud::{aws_call, poll};
+use super::cloud::{aws_call, azure_call, gcp_call, poll};
 use super::context::{Context, Target, TargetKind};
 use super::contract::{Action, ActionFailure, Applied};
-use crate::inventory::{NodeGroup, NodeGroupBacking};
+use crate::inventory::{NodeGroup, NodeGroupBacking, Provider};
 use crate::transport::cloud::aws::Aws;
 use crate::transport::cloud::aws::autoscaling::Sizes;
+use crate::transport::cloud::azure::Azure;
+use crate::transport::cloud::gcp::Gcp;
+
+/// The max of a group with no maximum (GCP, Azure).
+const UNBOUNDED: u32 = u32::MAX;
+
+/// The provider's client for a group.
+enum Cloud {
+    Aws(Arc<Aws>),
+    Gcp(Arc<Gcp>),
+    Azure(Arc<Azure>),
+}
 
 /// What the step does to each group's sizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,11 +67,28 @@ pub struct NodesScaleAction {
 }
 
 /// The journaled state of one group before the step.
+/// A group without bounds (GCP) journals its size alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 struct Snapshot {
+    #[serde(default, skip_serializing_if = "is_zero")]
     min: u32,
+    #[serde(default = "unbounded", skip_serializing_if = "is_unbounded")]
     max: u32,
     desired: u32,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's signature
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's signature
+fn is_unbounded(n: &u32) -> bool {
+    *n == UNBOUNDED
+}
+
+fn unbounded() -> u32 {
+    UNBOUNDED
 }
 
 impl From<Snapshot> for Sizes {
@@ -78,9 +114,13 @@ impl From<Sizes> for Snapshot {
 /// What a group looks like now, whatever backs it.
 struct Observed {
     sizes: Sizes,
-    /// Instances in service and all instances (an Auto Scaling group); None for EKS.
+    /// Instances in service and all instances (an Auto Scaling group, a MIG, a GKE pool's
+    /// MIGs together); None for EKS.
     instances: Option<(u32, u32)>,
-    /// `ACTIVE`, `UPDATING` (EKS); None for an Auto Scaling group.
+    /// How many instances the desired size means: the size times the zones of a GKE pool
+    /// (its size is per zone), else the size.
+    per_size: u32,
+    /// `ACTIVE`, `UPDATING` (EKS), `RUNNING`, `RECONCILING` (GKE); None otherwise.
     status: Option<String>,
     marker: Option<String>,
     /// The node group's ARN (EKS tags are set by ARN).
@@ -97,19 +137,35 @@ impl NodesScaleAction {
         let Some(c) = ctx.inventory.clusters.get(cluster) else {
             anyhow::bail!("nodes.scale: the inventory has no cluster '{cluster}'");
         };
-        let available = c
+        let available: Vec<NodeGroup> = c
             .aws
-            .as_ref()
-            .map(|a| a.node_groups.as_slice())
-            .unwrap_or_default();
+            .iter()
+            .flat_map(|a| a.node_groups.iter())
+            .chain(c.gcp.iter().flat_map(|g| g.node_groups.iter()))
+            .chain(c.azure.iter().flat_map(|a| a.node_groups.iter()))
+            .cloned()
+            .collect();
         if available.is_empty() {
             anyhow::bail!(
                 "nodes.scale: cluster '{cluster}' in the inventory names no node groups; \
-                 add [clusters.{cluster}.aws] node_groups = [{{ name = \"...\", asg = \"...\" }}]"
+                 add [clusters.{cluster}.aws] node_groups = [{{ name = \"...\", asg = \"...\" }}] \
+                 or [clusters.{cluster}.gcp] node_groups = [{{ name = \"...\", mig = \"...\", zone = \"...\" }}]"
+            );
+        }
+        if let Some(g) = available
+            .iter()
+            .enumerate()
+            .find(|(i, g)| available[..*i].iter().any(|o| o.name == g.name))
+            .map(|(_, g)| g)
+        {
+            anyhow::bail!(
+                "nodes.scale: cluster '{cluster}' names node group '{}' under two clouds; \
+                 rename one in the inventory",
+                g.name
             );
         }
         let groups = match &args.node_groups {
-            None => available.to_vec(),
+            None => available.clone(),
             Some(names) => names
                 .iter()
                 .map(|n| {
@@ -182,6 +238,14 @@ impl NodesScaleAction {
         }
     }
 
+    fn cloud(cx: &mut dyn Context, group: &NodeGroup) -> Result<Cloud, ActionFailure> {
+        match group.backing.provider() {
+            Provider::Aws => cx.aws().map(Cloud::Aws),
+            Provider::Gcp => cx.gcp().map(Cloud::Gcp),
+            Provider::Azure => cx.azure().map(Cloud::Azure),
+        }
+    }
+
     /// The sizes before the step (from its snapshot) and the sizes it sets. The inverse is
     /// handed no snapshot (`undo` passes `null`): it restores the sizes it was built with.
     fn sizes(&self, snapshot: &Value) -> Result<(Option<Sizes>, Sizes), ActionFailure> {
@@ -201,7 +265,12 @@ impl NodesScaleAction {
         }
     }
 
-    fn observe(aws: &Aws, group: &NodeGroup, marker: &str) -> Result<Observed, ActionFailure> {
+    fn observe(cloud: &Cloud, group: &NodeGroup, marker: &str) -> Result<Observed, ActionFailure> {
+        let aws = match cloud {
+            Cloud::Aws(aws) => aws,
+            Cloud::Gcp(gcp) => return Self::observe_gcp(gcp, group),
+            Cloud::Azure(azure) => return Self::observe_azure(azure, group),
+        };
         let missing = |what: String| {
             ActionFailure::refused(format!(
                 "node group {}: {what} does not exist in {} (check [clusters.{}.aws] in the inventory)",
@@ -217,6 +286,7 @@ impl NodesScaleAction {
                 Ok(Observed {
                     sizes: g.sizes(),
                     instances: Some((g.in_service, g.instances)),
+                    per_size: 1,
                     status: None,
                     marker: g.tags.get(marker).cloned(),
                     arn: None,
@@ -228,15 +298,174 @@ impl NodesScaleAction {
                 Ok(Observed {
                     sizes: ng.sizes,
                     instances: None,
+                    per_size: 1,
                     status: Some(ng.status),
                     marker: ng.tags.get(marker).cloned(),
                     arn: Some(ng.arn),
                 })
             }
+            _ => Err(ActionFailure::refused(format!(
+                "{} is not an AWS node group",
+                group.backing.describe()
+            ))),
         }
     }
 
-    fn set(aws: &Aws, group: &NodeGroup, sizes: Sizes) -> Result<(), ActionFailure> {
+    fn observe_gcp(gcp: &Gcp, group: &NodeGroup) -> Result<Observed, ActionFailure> {
+        let missing = || {
+            ActionFailure::refused(format!(
+                "node group {}: {} does not exist in project {} (check [clusters.{}.gcp] in the inventory)",
+                group.name,
+                group.backing.describe(),
+                gcp.project(),
+                gcp.cluster()
+            ))
+        };
+        let sizes = |desired| Sizes {
+            min: 0,
+            max: UNBOUNDED,
+            desired,
+        };
+        match &group.backing {
+            NodeGroupBacking::Mig { name, scope } => {
+                let m = gcp_call(gcp.get_mig(&scope.path(), name), false)?.ok_or_else(missing)?;
+                Ok(Observed {
+                    sizes: sizes(m.target_size),
+                    instances: Some((m.ready, m.instances)),
+                    per_size: 1,
+                    status: None,
+                    marker: None,
+                    arn: None,
+                })
+            }
+            NodeGroupBacking::GkePool {
+                cluster,
+                pool,
+                location,
+            } => {
+                let p = gcp_call(gcp.get_node_pool(location, cluster, pool), false)?
+                    .ok_or_else(missing)?;
+                // setSize sets every zone's MIG to the same size: a pool whose MIGs differ shows
+                // the largest, which verify then reports as changed by someone else.
+                let desired = p.migs.iter().map(|m| m.target_size).max().unwrap_or(0);
+                Ok(Observed {
+                    sizes: sizes(desired),
+                    instances: Some((
+                        p.migs.iter().map(|m| m.ready).sum(),
+                        p.migs.iter().map(|m| m.instances).sum(),
+                    )),
+                    per_size: u32::try_from(p.migs.len()).unwrap_or(1).max(1),
+                    status: Some(p.status),
+                    marker: None,
+                    arn: None,
+                })
+            }
+            _ => Err(ActionFailure::refused(format!(
+                "{} is not a GCP node group",
+                group.backing.describe()
+            ))),
+        }
+    }
+
+    fn observe_azure(azure: &Azure, group: &NodeGroup) -> Result<Observed, ActionFailure> {
+        let missing = || {
+            ActionFailure::refused(format!(
+                "node group {}: {} does not exist in subscription {} (check [clusters.{}.azure] in the inventory)",
+                group.name,
+                group.backing.describe(),
+                azure.subscription(),
+                azure.cluster()
+            ))
+        };
+        let seen = match &group.backing {
+            NodeGroupBacking::Vmss {
+                resource_group,
+                name,
+            } => azure_call(azure.get_vmss(resource_group, name), false)?,
+            NodeGroupBacking::AksPool {
+                resource_group,
+                cluster,
+                pool,
+            } => azure_call(azure.get_agent_pool(resource_group, cluster, pool), false)?,
+            _ => {
+                return Err(ActionFailure::refused(format!(
+                    "{} is not an Azure node group",
+                    group.backing.describe()
+                )));
+            }
+        }
+        .ok_or_else(missing)?;
+        Ok(Observed {
+            sizes: Sizes {
+                min: 0,
+                max: UNBOUNDED,
+                desired: seen.capacity,
+            },
+            instances: None,
+            per_size: 1,
+            status: Some(seen.state),
+            marker: None,
+            arn: None,
+        })
+    }
+
+    /// Sets the sizes; a GCP Operation is followed until DONE or `until` (verify waits on).
+    fn set(
+        cloud: &Cloud,
+        group: &NodeGroup,
+        sizes: Sizes,
+        until: Instant,
+    ) -> Result<(), ActionFailure> {
+        let aws = match cloud {
+            Cloud::Aws(aws) => aws,
+            Cloud::Gcp(gcp) => {
+                return match &group.backing {
+                    NodeGroupBacking::Mig { name, scope } => gcp_call(
+                        gcp.resize_mig(&scope.path(), name, sizes.desired, until),
+                        true,
+                    )
+                    .map(drop),
+                    NodeGroupBacking::GkePool {
+                        cluster,
+                        pool,
+                        location,
+                    } => gcp_call(
+                        gcp.set_node_pool_size(location, cluster, pool, sizes.desired, until),
+                        true,
+                    )
+                    .map(drop),
+                    _ => Ok(()),
+                };
+            }
+            Cloud::Azure(azure) => {
+                return match &group.backing {
+                    NodeGroupBacking::Vmss {
+                        resource_group,
+                        name,
+                    } => azure_call(
+                        azure.set_vmss_capacity(resource_group, name, sizes.desired, until),
+                        true,
+                    )
+                    .map(drop),
+                    NodeGroupBacking::AksPool {
+                        resource_group,
+                        cluster,
+                        pool,
+                    } => azure_call(
+                        azure.set_agent_pool_count(
+                            resource_group,
+                            cluster,
+                            pool,
+                            sizes.desired,
+                            until,
+                        ),
+                        true,
+                    )
+                    .map(drop),
+                    _ => Ok(()),
+                };
+            }
+        };
         match &group.backing {
             NodeGroupBacking::Asg(name) => {
                 aws_call(aws.update_auto_scaling_group(name, sizes), true)
@@ -246,16 +475,20 @@ impl NodesScaleAction {
                 true,
             )
             .map(drop),
+            _ => Ok(()),
         }
     }
 
     fn tag(
         &self,
-        aws: &Aws,
+        cloud: &Cloud,
         group: &NodeGroup,
         seen: &Observed,
         value: Option<&str>,
     ) -> Result<(), ActionFailure> {
+        let Cloud::Aws(aws) = cloud else {
+            return Ok(());
+        };
         match (&group.backing, value) {
             (NodeGroupBacking::Asg(name), Some(v)) => {
                 aws_call(aws.tag_auto_scaling_group(name, &self.marker, v), true)
@@ -270,6 +503,7 @@ impl NodesScaleAction {
                     None => aws_call(aws.untag_eks_resource(arn, &self.marker), true),
                 }
             }
+            _ => Ok(()),
         }
     }
 
@@ -280,6 +514,9 @@ impl NodesScaleAction {
                 format!("to {p}% of its desired capacity (rounded up)")
             }
             Change::By(by) => format!("by {by:+}"),
+            Change::Restore(s) if s.min == 0 && s.max == UNBOUNDED => {
+                format!("back to size {}", s.desired)
+            }
             Change::Restore(s) => format!(
                 "back to min {}, max {}, desired {}",
                 s.min, s.max, s.desired
@@ -348,13 +585,25 @@ impl Action for NodesScaleAction {
     }
 
     fn plan(&self, target: &str) -> String {
-        let backing = self
-            .groups
-            .iter()
-            .find(|g| g.name == target)
-            .map_or_else(String::new, |g| format!(" ({})", g.backing.describe()));
+        let group = self.groups.iter().find(|g| g.name == target);
+        let backing = group.map_or_else(String::new, |g| format!(" ({})", g.backing.describe()));
+        let bounded = group.is_none_or(|g| g.backing.has_bounds());
         match self.change {
             Change::Restore(_) => format!("set node group {target}{backing} {}", self.how()),
+            _ if !bounded => format!(
+                "scale node group {target}{backing} {}; {}; undo restores the size",
+                self.how()
+                    .replace("desired capacity", "size")
+                    .replace("desired", "size"),
+                if self.wait.is_zero() {
+                    "check the new size holds".to_owned()
+                } else {
+                    format!(
+                        "wait up to {} for the operation and the instances",
+                        humantime::format_duration(self.wait)
+                    )
+                }
+            ),
             _ => format!(
                 "scale node group {target}{backing} {}, lowering min (raising max) if needed; {}; \
                  undo restores min, max and desired",
@@ -372,9 +621,9 @@ impl Action for NodesScaleAction {
     }
 
     fn snapshot(&self, cx: &mut dyn Context) -> Result<Value, ActionFailure> {
-        let aws = cx.aws()?;
         let group = Self::group(cx)?;
-        let seen = Self::observe(&aws, &group, &self.marker)?;
+        let cloud = Self::cloud(cx, &group)?;
+        let seen = Self::observe(&cloud, &group, &self.marker)?;
         // A marker of this run and step: an earlier attempt changed the group already, and the
         // marker holds the sizes from before it.
         let prior = seen
@@ -387,21 +636,21 @@ impl Action for NodesScaleAction {
     }
 
     fn apply(&self, cx: &mut dyn Context, snapshot: &Value) -> Result<Applied, ActionFailure> {
-        let aws = cx.aws()?;
         let group = Self::group(cx)?;
+        let cloud = Self::cloud(cx, &group)?;
         let (before, after) = self.sizes(snapshot)?;
-        let seen = Self::observe(&aws, &group, &self.marker)?;
+        let seen = Self::observe(&cloud, &group, &self.marker)?;
         // Remember the sizes from before on the group itself, before changing it.
         if let Some(before) = before
             && seen.marker.is_none()
         {
-            self.tag(&aws, &group, &seen, Some(&marker_value(before)))?;
+            self.tag(&cloud, &group, &seen, Some(&marker_value(before)))?;
         }
         if seen.sizes != after {
-            Self::set(&aws, &group, after)?;
+            Self::set(&cloud, &group, after, Instant::now() + self.wait)?;
         }
         if before.is_none() && seen.marker.is_some() {
-            self.tag(&aws, &group, &seen, None)?;
+            self.tag(&cloud, &group, &seen, None)?;
         }
         let mut summary = format!(
             "{}: desired {}",
@@ -424,18 +673,23 @@ impl Action for NodesScaleAction {
     }
 
     fn verify(&self, cx: &mut dyn Context, snapshot: &Value) -> Result<(), ActionFailure> {
-        let aws = cx.aws()?;
         let group = Self::group(cx)?;
+        let cloud = Self::cloud(cx, &group)?;
         let (_, want) = self.sizes(snapshot)?;
         poll(
             cx,
             self.wait,
             &group.backing.describe(),
-            "The new sizes stand and AWS is still working on them: `breakglass resume RUN` \
-             waits again, `breakglass undo RUN` restores min, max and desired",
+            "The new sizes stand and the cloud is still working on them: `breakglass resume RUN` \
+             waits again, `breakglass undo RUN` restores the sizes from before",
             || {
-                let seen = Self::observe(&aws, &group, &self.marker)?;
-                if seen.sizes != want {
+                let seen = Self::observe(&cloud, &group, &self.marker)?;
+                // A node pool still reconciling has not set its MIGs' sizes yet.
+                let settled = seen
+                    .status
+                    .as_deref()
+                    .is_none_or(|s| matches!(s, "ACTIVE" | "RUNNING" | "Succeeded"));
+                if settled && seen.sizes != want {
                     return Err(ActionFailure::failed(format!(
                         "{} has min {}, max {}, desired {} after the change, not min {}, max {}, desired {}: \
                          something else changed it (an autoscaler, another operator)",
@@ -448,19 +702,16 @@ impl Action for NodesScaleAction {
                         want.desired
                     )));
                 }
+                let expected = want.desired.saturating_mul(seen.per_size);
                 Ok(match (&seen.instances, &seen.status) {
-                    (Some((in_service, all)), _) => {
-                        (*in_service != want.desired || *all != want.desired).then(|| {
+                    (_, Some(status)) if !settled => Some(format!("status {status}")),
+                    (Some((in_service, all)), _) => (*in_service != expected || *all != expected)
+                        .then(|| {
                             format!(
-                                "{in_service} of {all} instances in service, desired {}",
-                                want.desired
+                                "{in_service} of {all} instances in service, desired {expected}"
                             )
-                        })
-                    }
-                    (None, Some(status)) => {
-                        (status != "ACTIVE").then(|| format!("status {status}"))
-                    }
-                    (None, None) => None,
+                        }),
+                    (None, _) => None,
                 })
             },
         )

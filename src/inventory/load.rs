@@ -206,6 +206,8 @@ struct RawCluster {
     kubeconfig: Option<Spanned<String>>,
     context: Option<Spanned<String>>,
     aws: Option<super::load_aws::RawAws>,
+    gcp: Option<super::load_gcp::RawGcp>,
+    azure: Option<super::load_azure::RawAzure>,
 }
 
 #[derive(Deserialize)]
@@ -488,6 +490,11 @@ impl<'a> Builder<'a> {
                     kubeconfig: file(&c.kubeconfig)?,
                     context: c.context.map(Spanned::into_inner),
                     aws: c.aws.map(|a| super::load_aws::build(cx, a)).transpose()?,
+                    gcp: c.gcp.map(|g| super::load_gcp::build(cx, g)).transpose()?,
+                    azure: c
+                        .azure
+                        .map(|a| super::load_azure::build(cx, a))
+                        .transpose()?,
                 },
             );
         }
@@ -1059,4 +1066,44 @@ pub(crate) fn is_label_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// A cloud table's `endpoint`: an http:// or https:// URL (checks shared by
+/// `[clusters.NAME.aws]`, `.gcp` and `.azure`).
+pub(super) fn check_endpoint(
+    cx: &Cx<'_>,
+    endpoint: Option<&Spanned<String>>,
+) -> Result<(), InventoryError> {
+    match endpoint {
+        Some(e) if !(e.get_ref().starts_with("https://") || e.get_ref().starts_with("http://")) => {
+            Err(cx.invalid(
+                &e.span(),
+                format!(
+                    "bad endpoint `{}`; expected an http:// or https:// URL",
+                    e.get_ref()
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A node group's `name`: a label value, once per cluster table.
+pub(super) fn check_node_group_name(
+    cx: &Cx<'_>,
+    name: &Spanned<String>,
+    seen: &mut std::collections::HashSet<String>,
+) -> Result<(), InventoryError> {
+    let n = name.get_ref();
+    non_empty(n, "node group name")
+        .and_then(|()| check_label_value(n))
+        .map_err(|m| cx.invalid(&name.span(), format!("node group name: {m}")))?;
+    if seen.insert(n.clone()) {
+        Ok(())
+    } else {
+        Err(cx.invalid(
+            &name.span(),
+            format!("node group `{n}` is listed twice in this cluster; expected unique names"),
+        ))
+    }
 }

@@ -25,7 +25,7 @@ use std::collections::HashSet;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::load::{Cx, InventoryError, check_label_value, non_empty};
+use super::load::{Cx, InventoryError, check_endpoint, check_node_group_name, non_empty};
 use super::{AwsResources, ControlPlaneGroup, NodeGroup, NodeGroupBacking};
 
 #[derive(Deserialize)]
@@ -102,17 +102,7 @@ pub(super) fn build(cx: &Cx<'_>, raw: RawAws) -> Result<AwsResources, InventoryE
             ));
         }
     }
-    if let Some(e) = &raw.endpoint
-        && !(e.get_ref().starts_with("https://") || e.get_ref().starts_with("http://"))
-    {
-        return Err(cx.invalid(
-            &e.span(),
-            format!(
-                "bad endpoint `{}`; expected an http:// or https:// URL",
-                e.get_ref()
-            ),
-        ));
-    }
+    check_endpoint(cx, raw.endpoint.as_ref())?;
     if let Some(p) = &raw.profile {
         non_empty(p.get_ref(), "profile name").map_err(|m| cx.invalid(&p.span(), m))?;
     }
@@ -122,17 +112,7 @@ pub(super) fn build(cx: &Cx<'_>, raw: RawAws) -> Result<AwsResources, InventoryE
         let span = g.span();
         let g = g.into_inner();
         let name = g.name.get_ref();
-        non_empty(name, "node group name")
-            .and_then(|()| check_label_value(name))
-            .map_err(|m| cx.invalid(&g.name.span(), format!("node group name: {m}")))?;
-        if !seen.insert(name.clone()) {
-            return Err(cx.invalid(
-                &g.name.span(),
-                format!(
-                    "node group `{name}` is listed twice in this cluster; expected unique names"
-                ),
-            ));
-        }
+        check_node_group_name(cx, &g.name, &mut seen)?;
         let text = |v: &Spanned<String>, what: &str| {
             non_empty(v.get_ref(), what)
                 .map(|()| v.get_ref().clone())

@@ -26,6 +26,8 @@ pub mod hostset;
 mod json;
 mod load;
 mod load_aws;
+mod load_azure;
+mod load_gcp;
 pub mod selector;
 pub mod snapshot;
 
@@ -97,6 +99,56 @@ pub struct Cluster {
     pub context: Option<String>,
     /// `[clusters.NAME.aws]`: the cluster's AWS resources (node groups) and how to reach them.
     pub aws: Option<AwsResources>,
+    /// `[clusters.NAME.gcp]`: the cluster's GCP resources (node groups) and how to reach them.
+    pub gcp: Option<GcpResources>,
+    /// `[clusters.NAME.azure]`: the cluster's Azure resources (node groups) and how to reach them.
+    pub azure: Option<AzureResources>,
+}
+
+/// `[clusters.NAME.azure]`: the subscription and the node groups `nodes.scale` acts on (scale
+/// sets, AKS agent pools). Credentials are never in the inventory
+/// (`transport::cloud::azure::credentials`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AzureResources {
+    pub subscription: String,
+    /// The Resource Manager root (default `https://management.azure.com`; fakes in tests).
+    pub endpoint: Option<String>,
+    pub node_groups: Vec<NodeGroup>,
+}
+
+/// `[clusters.NAME.gcp]`: the project and the node groups `nodes.scale` acts on (managed
+/// instance groups, GKE node pools). Credentials are never in the inventory: they come from the
+/// Application Default Credentials chain (`transport::cloud::gcp::credentials`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GcpResources {
+    /// Default: the key file's `project_id`, `CLOUDSDK_CORE_PROJECT`, `GOOGLE_CLOUD_PROJECT`.
+    pub project: Option<String>,
+    /// Both APIs (compute, container) under one root URL (a private endpoint; fakes in tests).
+    pub endpoint: Option<String>,
+    pub node_groups: Vec<NodeGroup>,
+}
+
+/// Where a GCP resource lives: one zone or a whole region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GcpScope {
+    Zone(String),
+    Region(String),
+}
+
+impl GcpScope {
+    /// `zones/us-central1-a`, `regions/us-central1`: the URL path segment.
+    pub fn path(&self) -> String {
+        match self {
+            GcpScope::Zone(z) => format!("zones/{z}"),
+            GcpScope::Region(r) => format!("regions/{r}"),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            GcpScope::Zone(n) | GcpScope::Region(n) => n,
+        }
+    }
 }
 
 /// `[clusters.NAME.aws]`: where the cluster lives in AWS, the node groups `nodes.scale` acts
@@ -144,6 +196,14 @@ pub struct NodeGroup {
     pub backing: NodeGroupBacking,
 }
 
+/// The cloud a node group is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    Aws,
+    Gcp,
+    Azure,
+}
+
 /// What a node group is in the cloud.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodeGroupBacking {
@@ -151,6 +211,25 @@ pub enum NodeGroupBacking {
     Asg(String),
     /// An EKS managed node group.
     Eks { cluster: String, nodegroup: String },
+    /// A GCE managed instance group, zonal or regional.
+    Mig { name: String, scope: GcpScope },
+    /// A GKE node pool; `location` is the cluster's zone or region.
+    GkePool {
+        cluster: String,
+        pool: String,
+        location: String,
+    },
+    /// An Azure virtual machine scale set.
+    Vmss {
+        resource_group: String,
+        name: String,
+    },
+    /// An AKS agent pool.
+    AksPool {
+        resource_group: String,
+        cluster: String,
+        pool: String,
+    },
 }
 
 impl NodeGroupBacking {
@@ -161,6 +240,41 @@ impl NodeGroupBacking {
             NodeGroupBacking::Eks { cluster, nodegroup } => {
                 format!("EKS node group {cluster}/{nodegroup}")
             }
+            NodeGroupBacking::Mig { name, scope } => {
+                format!("managed instance group {name} in {}", scope.name())
+            }
+            NodeGroupBacking::GkePool {
+                cluster,
+                pool,
+                location,
+            } => format!("GKE node pool {cluster}/{pool} in {location}"),
+            NodeGroupBacking::Vmss {
+                resource_group,
+                name,
+            } => format!("scale set {resource_group}/{name}"),
+            NodeGroupBacking::AksPool {
+                resource_group,
+                cluster,
+                pool,
+            } => format!("AKS agent pool {resource_group}/{cluster}/{pool}"),
+        }
+    }
+
+    /// The cloud the group is in.
+    pub fn provider(&self) -> Provider {
+        match self {
+            NodeGroupBacking::Asg(_) | NodeGroupBacking::Eks { .. } => Provider::Aws,
+            NodeGroupBacking::Mig { .. } | NodeGroupBacking::GkePool { .. } => Provider::Gcp,
+            NodeGroupBacking::Vmss { .. } | NodeGroupBacking::AksPool { .. } => Provider::Azure,
+        }
+    }
+
+    /// Whether the cloud has a minimum and maximum for the group (AWS) or only a size (GCP's
+    /// and Azure's groups: an autoscaler's bounds are not the group's).
+    pub fn has_bounds(&self) -> bool {
+        match self.provider() {
+            Provider::Aws => true,
+            Provider::Gcp | Provider::Azure => false,
         }
     }
 }

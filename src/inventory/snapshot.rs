@@ -412,6 +412,103 @@ struct ClusterOut<'a> {
     labels: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     aws: Option<AwsOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gcp: Option<GcpOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    azure: Option<AzureOut<'a>>,
+}
+
+/// `[clusters.NAME.azure]` as `load_azure.rs` reads it (every group with its resource group).
+#[derive(Serialize)]
+struct AzureOut<'a> {
+    subscription: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    endpoint: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    node_groups: Vec<BTreeMap<&'static str, &'a str>>,
+}
+
+impl<'a> AzureOut<'a> {
+    fn of(a: &'a super::AzureResources) -> Self {
+        AzureOut {
+            subscription: &a.subscription,
+            endpoint: a.endpoint.as_deref(),
+            node_groups: a
+                .node_groups
+                .iter()
+                .map(|n| {
+                    let mut m = BTreeMap::from([("name", n.name.as_str())]);
+                    match &n.backing {
+                        super::NodeGroupBacking::Vmss {
+                            resource_group,
+                            name,
+                        } => {
+                            m.insert("resource_group", resource_group);
+                            m.insert("vmss", name);
+                        }
+                        super::NodeGroupBacking::AksPool {
+                            resource_group,
+                            cluster,
+                            pool,
+                        } => {
+                            m.insert("resource_group", resource_group);
+                            m.insert("aks_cluster", cluster);
+                            m.insert("agent_pool", pool);
+                        }
+                        _ => {}
+                    }
+                    m
+                })
+                .collect(),
+        }
+    }
+}
+
+/// `[clusters.NAME.gcp]` as `load_gcp.rs` reads it (every group with its own location).
+#[derive(Serialize)]
+struct GcpOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    project: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    endpoint: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    node_groups: Vec<BTreeMap<&'static str, &'a str>>,
+}
+
+impl<'a> GcpOut<'a> {
+    fn of(g: &'a super::GcpResources) -> Self {
+        GcpOut {
+            project: g.project.as_deref(),
+            endpoint: g.endpoint.as_deref(),
+            node_groups: g
+                .node_groups
+                .iter()
+                .map(|n| {
+                    let mut m = BTreeMap::from([("name", n.name.as_str())]);
+                    match &n.backing {
+                        super::NodeGroupBacking::Mig { name, scope } => {
+                            m.insert("mig", name);
+                            match scope {
+                                super::GcpScope::Zone(z) => m.insert("zone", z),
+                                super::GcpScope::Region(r) => m.insert("region", r),
+                            };
+                        }
+                        super::NodeGroupBacking::GkePool {
+                            cluster,
+                            pool,
+                            location,
+                        } => {
+                            m.insert("gke_cluster", cluster);
+                            m.insert("node_pool", pool);
+                            m.insert("location", location);
+                        }
+                        _ => {}
+                    }
+                    m
+                })
+                .collect(),
+        }
+    }
 }
 
 /// `[clusters.NAME.aws]` as `load_aws.rs` reads it.
@@ -464,6 +561,7 @@ impl<'a> AwsOut<'a> {
                             m.insert("eks_cluster", cluster);
                             m.insert("eks_nodegroup", nodegroup);
                         }
+                        _ => {}
                     }
                     m
                 })
@@ -497,6 +595,8 @@ impl<'a> ClusterOut<'a> {
             etcd_server_name: c.etcd_server_name.as_deref(),
             labels: c.labels.clone(),
             aws: c.aws.as_ref().map(AwsOut::of),
+            gcp: c.gcp.as_ref().map(GcpOut::of),
+            azure: c.azure.as_ref().map(AzureOut::of),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! environment, stdin, then the exit code and output to assert on.
 
 pub mod fleet;
+pub mod http;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

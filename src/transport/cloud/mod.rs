@@ -1,5 +1,5 @@
 //! Cloud provider APIs, the reach for managed node groups and control planes that have no host
-//! to SSH into. One folder per provider (`aws` today; `gcp` and `azure` next, issue #9), each
+//! to SSH into. One folder per provider (`aws`, `gcp`, `azure`; issue #9), each
 //! owning its credential chain (following the provider's own CLI, in its documented order),
 //! request signing, and the calls the actions need.
 //!
@@ -9,3 +9,6 @@
 //! or the output: they live in a redacting type and only the signer reads them.
 
 pub mod aws;
+pub mod azure;
+pub mod gcp;
+pub mod rest;

@@ -1,0 +1,447 @@
+//! `nodes.scale` on Azure end to end: the built binary against a fake of Azure Resource Manager,
+//! the Entra ID token endpoint and the instance metadata service (no emulator exists), each
+//! endpoint following its reference page. Changes answer 201/202 and are followed through
+//! `Azure-AsyncOperation` (`InProgress`, then `Succeeded`) or `Location` (202 until done); a
+//! write is throttled with 429 and `Retry-After`; errors have ARM's body shape.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::http::{FakeHttp, Request, Response};
+use crate::support::{Bg, Scratch, one_step_runbook, target_results};
+
+const TOKEN: &str = "eyJ0eXAi.fake-arm-token-not-for-output";
+const SECRET: &str = "sp-secret-value";
+const SUB: &str = "/subscriptions/sub-1/resourceGroups/prod-rg/providers";
+
+#[derive(Default)]
+struct Arm {
+    /// Scale set and agent pool sizes by name.
+    sizes: HashMap<String, u32>,
+    /// Operations: polls left before done, and the size to set then.
+    ops: HashMap<String, (u32, String, u32)>,
+    next: u32,
+    /// Writes still to answer 429 with `Retry-After: 1`, and when the last one was.
+    throttle: u32,
+    throttled_at: Option<Instant>,
+    tokens: u32,
+}
+
+/// ARM's error body
+/// (<https://learn.microsoft.com/azure/azure-resource-manager/troubleshooting/common-deployment-errors>).
+fn err(status: u16, code: &str, message: &str) -> Response {
+    Response::json(
+        status,
+        &json!({"error": {"code": code, "message": message}}),
+    )
+}
+
+fn form(body: &str) -> HashMap<String, String> {
+    body.split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| {
+            (
+                k.to_owned(),
+                v.replace("%3A", ":")
+                    .replace("%2F", "/")
+                    .replace("%2f", "/"),
+            )
+        })
+        .collect()
+}
+
+fn handle(req: &Request, arm: &mut Arm, base: &str) -> Response {
+    let (path, query) = req.path.split_once('?').unwrap_or((&req.path, ""));
+    // Client credentials grant
+    // (https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow).
+    if path == "/tenant-1/oauth2/v2.0/token" {
+        let f = form(&req.body);
+        let ok = f.get("grant_type").map(String::as_str) == Some("client_credentials")
+            && f.get("client_id").map(String::as_str) == Some("app-1")
+            && f.get("scope").map(String::as_str) == Some("https://management.azure.com/.default");
+        if !ok {
+            return Response::json(
+                400,
+                &json!({"error": "invalid_request", "error_description": format!("{f:?}")}),
+            );
+        }
+        if f.get("client_secret").map(String::as_str) != Some(SECRET) {
+            return Response::json(
+                401,
+                &json!({"error": "invalid_client",
+                "error_description": "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID."}),
+            );
+        }
+        arm.tokens += 1;
+        return Response::json(
+            200,
+            &json!({"token_type": "Bearer", "expires_in": 3599, "access_token": TOKEN}),
+        );
+    }
+    // Managed identity (https://learn.microsoft.com/entra/identity/managed-identities-azure-resources/how-to-use-vm-token#get-a-token-using-http):
+    // only with `Metadata: true`; expires_in is a string there.
+    if path == "/metadata/identity/oauth2/token" {
+        if req.header("metadata") != Some("true")
+            || !query.contains("resource=https%3A%2F%2Fmanagement.azure.com%2F")
+        {
+            return Response::json(
+                400,
+                &json!({"error": "invalid_request", "error_description": "Required metadata header not specified"}),
+            );
+        }
+        arm.tokens += 1;
+        return Response::json(
+            200,
+            &json!({"access_token": TOKEN, "expires_in": "3599", "token_type": "Bearer"}),
+        );
+    }
+    if req.header("authorization") != Some(&format!("Bearer {TOKEN}")) {
+        return err(
+            401,
+            "InvalidAuthenticationToken",
+            "The access token is invalid.",
+        );
+    }
+    let vmss = format!("{SUB}/Microsoft.Compute/virtualMachineScaleSets/");
+    let pools = format!("{SUB}/Microsoft.ContainerService/managedClusters/prod/agentPools/");
+    let busy = |arm: &Arm, name: &str| arm.ops.values().any(|(_, n, _)| n == name);
+    match req.method.as_str() {
+        // https://learn.microsoft.com/rest/api/compute/virtual-machine-scale-sets/get
+        "GET" if path.starts_with(&vmss) => {
+            let name = &path[vmss.len()..];
+            let Some(n) = arm.sizes.get(name) else {
+                return err(
+                    404,
+                    "ResourceNotFound",
+                    &format!(
+                        "The Resource 'Microsoft.Compute/virtualMachineScaleSets/{name}' under resource group 'prod-rg' was not found."
+                    ),
+                );
+            };
+            let state = if busy(arm, name) {
+                "Updating"
+            } else {
+                "Succeeded"
+            };
+            Response::json(
+                200,
+                &json!({"name": name, "location": "eastus",
+                "sku": {"name": "Standard_D2s_v3", "tier": "Standard", "capacity": n},
+                "properties": {"provisioningState": state, "upgradePolicy": {"mode": "Manual"}}}),
+            )
+        }
+        // https://learn.microsoft.com/rest/api/compute/virtual-machine-scale-sets/update: 202
+        // with a Location to poll.
+        "PATCH" if path.starts_with(&vmss) => {
+            let name = path[vmss.len()..].to_owned();
+            if name == "locked" {
+                return err(
+                    403,
+                    "AuthorizationFailed",
+                    &format!(
+                        "The client 'app-1' with object id 'f00' does not have authorization to perform action 'Microsoft.Compute/virtualMachineScaleSets/write' over scope '{SUB}/Microsoft.Compute/virtualMachineScaleSets/locked' or the scope is invalid. If access was recently granted, please refresh your credentials."
+                    ),
+                );
+            }
+            if arm.throttle > 0 {
+                arm.throttle -= 1;
+                arm.throttled_at = Some(Instant::now());
+                return err(429, "TooManyRequests", "The request is being throttled as the limit has been reached for operation type - Write.")
+                    .with_header("Retry-After", "1");
+            }
+            let body: Value = serde_json::from_str(&req.body).expect("json");
+            let n = u32::try_from(body["sku"]["capacity"].as_u64().expect("sku.capacity"))
+                .expect("u32");
+            arm.next += 1;
+            let op = format!("op-{}", arm.next);
+            arm.ops.insert(op.clone(), (2, name, n));
+            Response {
+                status: 202,
+                headers: vec![(
+                    "Location".into(),
+                    format!(
+                        "{base}/subscriptions/sub-1/providers/Microsoft.Compute/locations/eastus/operations/{op}?monitor=true&api-version=2024-07-01"
+                    ),
+                )],
+                body: String::new(),
+            }
+        }
+        // https://learn.microsoft.com/rest/api/aks/agent-pools/get
+        "GET" if path.starts_with(&pools) => {
+            let name = &path[pools.len()..];
+            let Some(n) = arm.sizes.get(name) else {
+                return err(404, "NotFound", "agent pool not found");
+            };
+            let state = if busy(arm, name) {
+                "Scaling"
+            } else {
+                "Succeeded"
+            };
+            Response::json(
+                200,
+                &json!({"name": name, "properties": {"count": n, "vmSize": "Standard_D2s_v3",
+                "mode": "User", "orchestratorVersion": "1.30.5", "currentOrchestratorVersion": "1.30.5",
+                "provisioningState": state, "powerState": {"code": "Running"}, "enableAutoScaling": false}}),
+            )
+        }
+        // https://learn.microsoft.com/rest/api/aks/agent-pools/create-or-update: 201 with
+        // Azure-AsyncOperation.
+        "PUT" if path.starts_with(&pools) => {
+            let name = path[pools.len()..].to_owned();
+            let body: Value = serde_json::from_str(&req.body).expect("json");
+            let p = &body["properties"];
+            if p.get("provisioningState").is_some() || p["vmSize"] != "Standard_D2s_v3" {
+                return err(
+                    400,
+                    "InvalidParameter",
+                    &format!("unexpected agent pool body {body}"),
+                );
+            }
+            let n = u32::try_from(p["count"].as_u64().expect("count")).expect("u32");
+            arm.next += 1;
+            let op = format!("op-{}", arm.next);
+            arm.ops.insert(op.clone(), (2, name, n));
+            Response::json(201, &body).with_header(
+                "Azure-AsyncOperation",
+                &format!("{base}/subscriptions/sub-1/providers/Microsoft.ContainerService/locations/eastus/operations/{op}?api-version=2024-09-01"),
+            )
+        }
+        // The async operation status
+        // (https://learn.microsoft.com/azure/azure-resource-manager/management/async-operations).
+        "GET" if path.contains("/operations/") => {
+            let op = path.rsplit('/').next().unwrap_or_default().to_owned();
+            let location = query.contains("monitor=true");
+            let Some((left, name, n)) = arm.ops.get_mut(&op) else {
+                return if location {
+                    Response {
+                        status: 200,
+                        headers: vec![],
+                        body: String::new(),
+                    }
+                } else {
+                    Response::json(200, &json!({"name": op, "status": "Succeeded"}))
+                };
+            };
+            if *left > 0 {
+                *left -= 1;
+                return if location {
+                    Response {
+                        status: 202,
+                        headers: vec![("Location".into(), format!("{base}{}", req.path))],
+                        body: String::new(),
+                    }
+                } else {
+                    Response::json(200, &json!({"name": op, "status": "InProgress"}))
+                };
+            }
+            let (name, n) = (name.clone(), *n);
+            arm.ops.remove(&op);
+            arm.sizes.insert(name, n);
+            if location {
+                Response {
+                    status: 200,
+                    headers: vec![],
+                    body: String::new(),
+                }
+            } else {
+                Response::json(200, &json!({"name": op, "status": "Succeeded"}))
+            }
+        }
+        _ => err(
+            404,
+            "NotFound",
+            &format!("no route for {} {}", req.method, req.path),
+        ),
+    }
+}
+
+struct Env {
+    fake: FakeHttp,
+    arm: Arc<Mutex<Arm>>,
+    scratch: Scratch,
+    inventory: std::path::PathBuf,
+}
+
+impl Env {
+    fn new() -> Env {
+        let arm = Arc::new(Mutex::new(Arm::default()));
+        let base = Arc::new(Mutex::new(String::new()));
+        let (a, b) = (Arc::clone(&arm), Arc::clone(&base));
+        let fake = FakeHttp::start(move |req| {
+            let base = b.lock().expect("base").clone();
+            handle(req, &mut a.lock().expect("arm"), &base)
+        });
+        base.lock().expect("base").clone_from(&fake.url);
+        {
+            let mut a = arm.lock().expect("arm");
+            a.sizes.insert("prod-workers-a".into(), 6);
+            a.sizes.insert("pool1".into(), 3);
+            a.sizes.insert("locked".into(), 2);
+        }
+        let scratch = Scratch::new();
+        let inventory = scratch.write(
+            "inventory.toml",
+            &format!(
+                "[clusters.prod]\napi_endpoints = [\"127.0.0.1:6443\"]\n\n[clusters.prod.azure]\n\
+                 subscription = \"sub-1\"\nresource_group = \"prod-rg\"\nendpoint = \"{}\"\nnode_groups = [\n  \
+                 {{ name = \"workers-a\", vmss = \"prod-workers-a\" }},\n  \
+                 {{ name = \"pool1\", aks_cluster = \"prod\", agent_pool = \"pool1\" }},\n  \
+                 {{ name = \"locked\", vmss = \"locked\" }},\n]\n",
+                fake.url
+            ),
+        );
+        Env {
+            fake,
+            arm,
+            scratch,
+            inventory,
+        }
+    }
+
+    fn runbook(&self, with: &str) -> std::path::PathBuf {
+        one_step_runbook(
+            &self.scratch,
+            "prod",
+            "shrink",
+            "nodes.scale",
+            &format!("wait = \"60s\"\n{with}"),
+        )
+    }
+
+    fn bg(&self, secret: &str) -> Bg {
+        self.scratch
+            .bg_with(&self.inventory)
+            .env("AZURE_TENANT_ID", "tenant-1")
+            .env("AZURE_CLIENT_ID", "app-1")
+            .env("AZURE_CLIENT_SECRET", secret)
+            .env("AZURE_AUTHORITY_HOST", &self.fake.url)
+    }
+
+    fn run(bg: Bg, runbook: &std::path::Path) -> crate::support::Ran {
+        bg.args(["--output", "json", "run"])
+            .arg(runbook)
+            .arg("--yes")
+            .run()
+    }
+
+    fn size(&self, name: &str) -> u32 {
+        self.arm.lock().expect("arm").sizes[name]
+    }
+}
+
+fn results(events: &[Value], mode: &str) -> Vec<(String, String, String)> {
+    let mut r = target_results(events, mode);
+    r.sort();
+    r
+}
+
+#[test]
+fn nodes_scale_scales_a_scale_set_and_an_aks_pool_and_undo_restores_them() {
+    let env = Env::new();
+    env.arm.lock().expect("arm").throttle = 1;
+    let rb = env.runbook("node_groups = [\"workers-a\", \"pool1\"]\nto = 1");
+    let out = Env::run(env.bg(SECRET), &rb).ok();
+    assert!(!out.stdout.contains(TOKEN) && !out.stderr.contains(SECRET));
+    let events = out.json_lines();
+    assert_eq!(
+        results(&events, "apply"),
+        [
+            (
+                "pool1".to_owned(),
+                "ok".to_owned(),
+                "AKS agent pool prod-rg/prod/pool1: desired 3 → 1".to_owned()
+            ),
+            (
+                "workers-a".to_owned(),
+                "ok".to_owned(),
+                "scale set prod-rg/prod-workers-a: desired 6 → 1".to_owned()
+            ),
+        ]
+    );
+    // Completion, not acceptance: the operations ran to the end before the step was done.
+    assert_eq!((env.size("prod-workers-a"), env.size("pool1")), (1, 1));
+    assert!(env.arm.lock().expect("arm").ops.is_empty());
+    let requests = env.fake.requests();
+    let at = env
+        .arm
+        .lock()
+        .expect("arm")
+        .throttled_at
+        .expect("a throttled write");
+    let retry = requests
+        .iter()
+        .find(|r| r.method == "PATCH" && r.at > at)
+        .expect("the write again");
+    assert!(
+        retry.at - at >= Duration::from_millis(950),
+        "Retry-After not honoured"
+    );
+    let polls = requests
+        .iter()
+        .filter(|r| r.path.contains("/operations/"))
+        .count();
+    assert!(polls >= 6, "{polls} operation polls");
+
+    let run = events[0]["run_id"].as_str().expect("run id").to_owned();
+    let out = env
+        .bg(SECRET)
+        .args(["--output", "json", "undo", &run, "--yes"])
+        .run()
+        .ok();
+    let r = results(&out.json_lines(), "undo");
+    assert!(r.len() == 2 && r.iter().all(|t| t.1 == "ok"), "{r:?}");
+    assert_eq!((env.size("prod-workers-a"), env.size("pool1")), (6, 3));
+}
+
+#[test]
+fn denials_bad_secrets_and_managed_identity() {
+    let env = Env::new();
+    let out = Env::run(
+        env.bg(SECRET),
+        &env.runbook("node_groups = [\"locked\"]\nby = -1"),
+    )
+    .code(3);
+    let r = results(&out.json_lines(), "apply");
+    assert!(
+        r.len() == 1
+            && r[0].1 == "auth_failed"
+            && r[0].2.contains(
+                "needs the Azure RBAC action Microsoft.Compute/virtualMachineScaleSets/write"
+            )
+            && r[0].2.contains("AuthorizationFailed"),
+        "{r:?}"
+    );
+    assert_eq!(env.size("locked"), 2);
+
+    let out = Env::run(
+        env.bg("wrong-secret"),
+        &env.runbook("node_groups = [\"workers-a\"]\nto = 2"),
+    )
+    .code(3);
+    let r = results(&out.json_lines(), "apply");
+    assert!(
+        r.len() == 1 && r[0].1 == "auth_failed" && r[0].2.contains("invalid_client AADSTS7000215"),
+        "{r:?}"
+    );
+    assert!(!out.stdout.contains("wrong-secret") && !out.stderr.contains("wrong-secret"));
+    assert_eq!(env.size("prod-workers-a"), 6);
+
+    // No service principal: the managed identity, from the metadata service the SDKs'
+    // AZURE_POD_IDENTITY_AUTHORITY_HOST points at.
+    let bg = env
+        .scratch
+        .bg_with(&env.inventory)
+        .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", &env.fake.url);
+    let out = Env::run(bg, &env.runbook("node_groups = [\"workers-a\"]\nto = 4")).ok();
+    assert_eq!(results(&out.json_lines(), "apply")[0].1, "ok");
+    assert_eq!(env.size("prod-workers-a"), 4);
+    assert!(
+        env.fake
+            .requests()
+            .iter()
+            .any(|r| r.path.starts_with("/metadata/identity/oauth2/token"))
+    );
+}

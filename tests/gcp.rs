@@ -1,0 +1,818 @@
+//! `nodes.scale` on GCP end to end: the built binary against a fake of the Compute Engine and
+//! GKE REST APIs and Google's OAuth token endpoint (no emulator exists for either), each
+//! endpoint following its reference page. The token endpoint verifies the RS256 JWT it is sent
+//! with the public half of a service-account key the test generates, so a wrong signature, claim
+//! or audience fails the test; Operations take several polls; a read is throttled with 429 and
+//! `Retry-After`; errors have Google's body shapes.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use serde_json::{Value, json};
+
+use crate::support::http::{FakeHttp, Request, Response};
+use crate::support::{Bg, Scratch, one_step_runbook, target_results};
+
+const TOKEN: &str = "ya29.fake-access-token-not-for-output";
+const EMAIL: &str = "breakglass@acme.iam.gserviceaccount.com";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Mig {
+    target: u32,
+    /// Instances that exist; they follow `target` one step per read once the resize is done.
+    current: u32,
+}
+
+struct Op {
+    /// Polls answered RUNNING before DONE.
+    polls_left: u32,
+    /// MIG sizes set when it is DONE.
+    sets: Vec<(String, u32)>,
+    /// A GKE node pool RECONCILING until then.
+    pool: Option<String>,
+}
+
+#[derive(Default)]
+struct Cloud {
+    migs: HashMap<String, Mig>,
+    ops: HashMap<String, Op>,
+    reconciling: Vec<String>,
+    next_op: u32,
+    /// MIG reads still to answer 429 (`RESOURCE_EXHAUSTED`) with `Retry-After: 1`.
+    throttle: u32,
+    /// The read that was throttled, and when.
+    throttled: Option<(String, std::time::Instant)>,
+    /// Valid JWTs traded for a token.
+    tokens_issued: u32,
+    /// Why the token endpoint refused, for the assertions.
+    refusals: Vec<String>,
+}
+
+/// The public key (PKCS#1 DER) the token endpoint trusts.
+struct Trust {
+    public: Vec<u8>,
+    token_uri: String,
+}
+
+fn gke_zones() -> [&'static str; 3] {
+    ["us-central1-a", "us-central1-b", "us-central1-c"]
+}
+
+fn err(code: u16, status: &str, message: &str) -> Response {
+    // Google's error body (https://cloud.google.com/apis/design/errors#http_mapping); compute
+    // adds `errors[]` with a `reason` (https://cloud.google.com/compute/docs/api/handling-errors).
+    Response::json(
+        code,
+        &json!({"error": {"code": code, "message": message, "status": status,
+            "errors": [{"message": message, "domain": "global", "reason": status.to_lowercase()}]}}),
+    )
+}
+
+/// The OAuth 2.0 token endpoint for service accounts
+/// (<https://developers.google.com/identity/protocols/oauth2/service-account#httprest>): a form
+/// with `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer` and the signed `assertion`.
+fn token(req: &Request, trust: &Trust, cloud: &mut Cloud) -> Response {
+    let form: HashMap<String, String> = req
+        .body
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.replace("%3A", ":").replace("%3a", ":")))
+        .collect();
+    let check = || -> Result<(), String> {
+        if form.get("grant_type").map(String::as_str)
+            != Some("urn:ietf:params:oauth:grant-type:jwt-bearer")
+        {
+            return Err(format!("grant_type {:?}", form.get("grant_type")));
+        }
+        let jwt = form.get("assertion").ok_or("no assertion")?;
+        let parts: Vec<&str> = jwt.split('.').collect();
+        let [h, c, s] = parts[..] else {
+            return Err("not three parts".into());
+        };
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let header: Value = serde_json::from_slice(&b64.decode(h).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+        if header["alg"] != "RS256" || header["kid"] != "key-1" {
+            return Err(format!("header {header}"));
+        }
+        let sig = b64.decode(s).map_err(|e| e.to_string())?;
+        ring::signature::UnparsedPublicKey::new(
+            &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+            &trust.public,
+        )
+        .verify(format!("{h}.{c}").as_bytes(), &sig)
+        .map_err(|_| "Invalid JWT Signature.".to_owned())?;
+        let claims: Value = serde_json::from_slice(&b64.decode(c).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("now")
+            .as_secs();
+        let (iat, exp) = (
+            claims["iat"].as_u64().unwrap_or(0),
+            claims["exp"].as_u64().unwrap_or(0),
+        );
+        if claims["iss"] != EMAIL
+            || claims["aud"] != trust.token_uri.as_str()
+            || claims["scope"] != "https://www.googleapis.com/auth/cloud-platform"
+            || exp <= now
+            || exp - iat > 3600
+            || iat > now + 60
+        {
+            return Err(format!("claims {claims}"));
+        }
+        Ok(())
+    };
+    match check() {
+        Ok(()) => {
+            cloud.tokens_issued += 1;
+            Response::json(
+                200,
+                &json!({"access_token": TOKEN, "expires_in": 3599, "token_type": "Bearer"}),
+            )
+        }
+        Err(why) => {
+            cloud.refusals.push(why.clone());
+            // What Google answers a bad signature (RFC 6749 section 5.2 error body).
+            Response::json(
+                400,
+                &json!({"error": "invalid_grant", "error_description": why}),
+            )
+        }
+    }
+}
+
+fn mig_json(name: &str, m: Mig) -> Value {
+    let mut actions = json!({"abandoning": 0, "creating": 0, "creatingWithoutRetries": 0,
+        "deleting": 0, "none": m.current.min(m.target), "recreating": 0, "refreshing": 0,
+        "restarting": 0, "resuming": 0, "starting": 0, "stopping": 0, "suspending": 0, "verifying": 0});
+    if m.current > m.target {
+        actions["deleting"] = (m.current - m.target).into();
+    } else if m.current < m.target {
+        actions["creating"] = (m.target - m.current).into();
+    }
+    json!({"kind": "compute#instanceGroupManager", "name": name, "targetSize": m.target,
+        "currentActions": actions, "status": {"isStable": m.current == m.target}})
+}
+
+fn operation(name: &str, status: &str, kind: &str) -> Value {
+    json!({"kind": "compute#operation", "name": name, "status": status, "operationType": kind,
+        "progress": if status == "DONE" { 100 } else { 0 }})
+}
+
+/// Compute Engine v1 and GKE v1, the calls `nodes.scale` makes.
+fn api(req: &Request, cloud: &mut Cloud) -> Response {
+    if req.header("authorization") != Some(&format!("Bearer {TOKEN}")) {
+        return err(
+            401,
+            "UNAUTHENTICATED",
+            "Request had invalid authentication credentials.",
+        );
+    }
+    let (path, query) = req.path.split_once('?').unwrap_or((&req.path, ""));
+    let seg: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match (req.method.as_str(), seg.as_slice()) {
+        // https://cloud.google.com/compute/docs/reference/rest/v1/instanceGroupManagers/get and
+        // .../regionInstanceGroupManagers/get
+        ("GET", ["compute", "v1", "projects", "acme", scope, loc, kind, name])
+            if kind.ends_with("nstanceGroupManagers") =>
+        {
+            if cloud.throttle > 0 {
+                cloud.throttle -= 1;
+                cloud.throttled = Some((req.path.clone(), std::time::Instant::now()));
+                return err(429, "RESOURCE_EXHAUSTED",
+                    "Quota exceeded for quota metric 'Read requests' and limit 'Read requests per minute' of service 'compute.googleapis.com'")
+                    .with_header("Retry-After", "1");
+            }
+            let key = format!("{scope}/{loc}/{name}");
+            let Some(m) = cloud.migs.get_mut(&key) else {
+                return err(
+                    404,
+                    "NOT_FOUND",
+                    &format!(
+                        "The resource 'projects/acme/{scope}/{loc}/instanceGroupManagers/{name}' was not found"
+                    ),
+                );
+            };
+            let answer = mig_json(name, *m);
+            m.current = match m.current.cmp(&m.target) {
+                std::cmp::Ordering::Greater => m.current - 1,
+                std::cmp::Ordering::Less => m.current + 1,
+                std::cmp::Ordering::Equal => m.current,
+            };
+            Response::json(200, &answer)
+        }
+        // https://cloud.google.com/compute/docs/reference/rest/v1/instanceGroupManagers/resize
+        (
+            "POST",
+            [
+                "compute",
+                "v1",
+                "projects",
+                "acme",
+                scope,
+                loc,
+                _,
+                name,
+                "resize",
+            ],
+        ) => {
+            if *name == "locked" {
+                return err(
+                    403,
+                    "PERMISSION_DENIED",
+                    &format!(
+                        "Required 'compute.instanceGroupManagers.update' permission for 'projects/acme/{scope}/{loc}/instanceGroupManagers/locked'"
+                    ),
+                );
+            }
+            let key = format!("{scope}/{loc}/{name}");
+            let size: u32 = query
+                .strip_prefix("size=")
+                .and_then(|s| s.parse().ok())
+                .expect("size");
+            if !cloud.migs.contains_key(&key) {
+                return err(404, "NOT_FOUND", "not found");
+            }
+            cloud.next_op += 1;
+            let op = format!("operation-{}", cloud.next_op);
+            cloud.ops.insert(
+                op.clone(),
+                Op {
+                    polls_left: 2,
+                    sets: vec![(key, size)],
+                    pool: None,
+                },
+            );
+            Response::json(
+                200,
+                &operation(&op, "RUNNING", "compute.instanceGroupManagers.resize"),
+            )
+        }
+        // https://cloud.google.com/compute/docs/reference/rest/v1/zoneOperations/get and
+        // .../regionOperations/get
+        // https://cloud.google.com/kubernetes-engine/docs/reference/rest/v1/projects.locations.operations/get
+        (
+            "GET",
+            ["compute", "v1", "projects", "acme", _, _, "operations", op]
+            | ["v1", "projects", "acme", "locations", _, "operations", op],
+        ) => {
+            let Some(o) = cloud.ops.get_mut(*op) else {
+                return err(404, "NOT_FOUND", "no such operation");
+            };
+            if o.polls_left > 0 {
+                o.polls_left -= 1;
+                return Response::json(200, &operation(op, "RUNNING", "resize"));
+            }
+            let o = cloud.ops.remove(*op).expect("op");
+            for (key, size) in o.sets {
+                cloud.migs.get_mut(&key).expect("mig").target = size;
+            }
+            if let Some(p) = o.pool {
+                cloud.reconciling.retain(|r| *r != p);
+            }
+            // Done ones stay DONE.
+            cloud.ops.insert(
+                op.to_string(),
+                Op {
+                    polls_left: 0,
+                    sets: vec![],
+                    pool: None,
+                },
+            );
+            Response::json(200, &operation(op, "DONE", "resize"))
+        }
+        // https://cloud.google.com/kubernetes-engine/docs/reference/rest/v1/projects.locations.clusters.nodePools/get
+        (
+            "GET",
+            [
+                "v1",
+                "projects",
+                "acme",
+                "locations",
+                "us-central1",
+                "clusters",
+                "prod",
+                "nodePools",
+                "pool1",
+            ],
+        ) => {
+            let urls: Vec<String> = gke_zones().iter().map(|z| format!(
+                "https://www.googleapis.com/compute/v1/projects/acme/zones/{z}/instanceGroupManagers/gke-prod-pool1-{z}-grp")).collect();
+            let status = if cloud.reconciling.iter().any(|p| p == "pool1") {
+                "RECONCILING"
+            } else {
+                "RUNNING"
+            };
+            Response::json(
+                200,
+                &json!({"name": "pool1", "status": status, "instanceGroupUrls": urls,
+                "autoscaling": {}, "initialNodeCount": 2}),
+            )
+        }
+        // https://cloud.google.com/kubernetes-engine/docs/reference/rest/v1/projects.locations.clusters.nodePools/setSize
+        (
+            "POST",
+            [
+                "v1",
+                "projects",
+                "acme",
+                "locations",
+                "us-central1",
+                "clusters",
+                "prod",
+                "nodePools",
+                "pool1:setSize",
+            ],
+        ) => {
+            let body: Value = serde_json::from_str(&req.body).expect("setSize body");
+            let n = u32::try_from(body["nodeCount"].as_u64().expect("nodeCount")).expect("u32");
+            cloud.next_op += 1;
+            let op = format!("operation-{}", cloud.next_op);
+            let sets = gke_zones()
+                .iter()
+                .map(|z| (format!("zones/{z}/gke-prod-pool1-{z}-grp"), n))
+                .collect();
+            cloud.reconciling.push("pool1".into());
+            cloud.ops.insert(
+                op.clone(),
+                Op {
+                    polls_left: 3,
+                    sets,
+                    pool: Some("pool1".into()),
+                },
+            );
+            Response::json(
+                200,
+                &json!({"name": op, "status": "PENDING", "operationType": "SET_NODE_POOL_SIZE"}),
+            )
+        }
+        _ => err(
+            404,
+            "NOT_FOUND",
+            &format!("no route for {} {}", req.method, req.path),
+        ),
+    }
+}
+
+struct Env {
+    fake: FakeHttp,
+    cloud: Arc<Mutex<Cloud>>,
+    scratch: Scratch,
+    inventory: std::path::PathBuf,
+    key_file: std::path::PathBuf,
+}
+
+impl Env {
+    fn new() -> Env {
+        let scratch = Scratch::new();
+        let pem = scratch.path().join("sa.pem");
+        let openssl = |args: &[&str]| {
+            let out = std::process::Command::new("openssl")
+                .args(args)
+                .output()
+                .expect("openssl");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let pem_s = pem.to_str().expect("utf-8");
+        openssl(&[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            pem_s,
+        ]);
+        let der = scratch.path().join("sa.pub.der");
+        openssl(&[
+            "rsa",
+            "-in",
+            pem_s,
+            "-RSAPublicKey_out",
+            "-outform",
+            "DER",
+            "-out",
+            der.to_str().expect("utf-8"),
+        ]);
+        let public = std::fs::read(&der).expect("public key");
+
+        let cloud = Arc::new(Mutex::new(Cloud::default()));
+        let trust = Arc::new(Mutex::new(None::<Trust>));
+        let (c, t) = (Arc::clone(&cloud), Arc::clone(&trust));
+        let fake = FakeHttp::start(move |req| {
+            let mut cloud = c.lock().expect("cloud");
+            // https://developers.google.com/identity/protocols/oauth2/web-server#offline: the
+            // refresh token of `gcloud auth application-default login`.
+            if req.path == "/adc-token" {
+                let ok = req.body.contains("grant_type=refresh_token")
+                    && req.body.contains("refresh_token=1%2F%2Frefresh")
+                    && req.body.contains("client_id=adc-client");
+                return if ok {
+                    Response::json(200, &json!({"access_token": TOKEN, "expires_in": 3599}))
+                } else {
+                    Response::json(
+                        400,
+                        &json!({"error": "invalid_grant", "error_description": "Bad Request"}),
+                    )
+                };
+            }
+            // https://cloud.google.com/compute/docs/access/authenticate-workloads#applications:
+            // the metadata server answers only requests that carry `Metadata-Flavor: Google`.
+            if req.path == "/computeMetadata/v1/instance/service-accounts/default/token" {
+                return if req.header("metadata-flavor") == Some("Google") {
+                    Response::json(
+                        200,
+                        &json!({"access_token": TOKEN, "expires_in": 3599, "token_type": "Bearer"}),
+                    )
+                } else {
+                    Response {
+                        status: 403,
+                        headers: vec![],
+                        body: "Missing Metadata-Flavor:Google header.".into(),
+                    }
+                };
+            }
+            if req.path == "/token" {
+                let trust = t.lock().expect("trust");
+                return token(req, trust.as_ref().expect("trust"), &mut cloud);
+            }
+            api(req, &mut cloud)
+        });
+        let token_uri = format!("{}/token", fake.url);
+        *trust.lock().expect("trust") = Some(Trust {
+            public,
+            token_uri: token_uri.clone(),
+        });
+        let key_file = scratch.write(
+            "sa.json",
+            &json!({"type": "service_account", "project_id": "acme", "private_key_id": "key-1",
+                "private_key": std::fs::read_to_string(&pem).expect("pem"), "client_email": EMAIL,
+                "client_id": "1234", "token_uri": token_uri})
+            .to_string(),
+        );
+        let inventory = scratch.write(
+            "inventory.toml",
+            &format!(
+                "[clusters.prod]\napi_endpoints = [\"127.0.0.1:6443\"]\n\n[clusters.prod.gcp]\n\
+                 project = \"acme\"\nzone = \"us-central1-a\"\nendpoint = \"{}\"\nnode_groups = [\n  \
+                 {{ name = \"workers-a\", mig = \"prod-workers-a\" }},\n  \
+                 {{ name = \"workers-r\", mig = \"prod-workers-r\", region = \"us-central1\" }},\n  \
+                 {{ name = \"pool1\", gke_cluster = \"prod\", node_pool = \"pool1\", location = \"us-central1\" }},\n  \
+                 {{ name = \"locked\", mig = \"locked\" }},\n]\n",
+                fake.url
+            ),
+        );
+        {
+            let mut c = cloud.lock().expect("cloud");
+            c.migs.insert(
+                "zones/us-central1-a/prod-workers-a".into(),
+                Mig {
+                    target: 6,
+                    current: 6,
+                },
+            );
+            c.migs.insert(
+                "regions/us-central1/prod-workers-r".into(),
+                Mig {
+                    target: 4,
+                    current: 4,
+                },
+            );
+            c.migs.insert(
+                "zones/us-central1-a/locked".into(),
+                Mig {
+                    target: 3,
+                    current: 3,
+                },
+            );
+            for z in gke_zones() {
+                c.migs.insert(
+                    format!("zones/{z}/gke-prod-pool1-{z}-grp"),
+                    Mig {
+                        target: 2,
+                        current: 2,
+                    },
+                );
+            }
+        }
+        Env {
+            fake,
+            cloud,
+            scratch,
+            inventory,
+            key_file,
+        }
+    }
+
+    fn runbook(&self, with: &str) -> std::path::PathBuf {
+        one_step_runbook(
+            &self.scratch,
+            "prod",
+            "shrink",
+            "nodes.scale",
+            &format!("wait = \"60s\"\n{with}"),
+        )
+    }
+
+    /// The binary with the inventory and the service-account key.
+    fn bg(&self) -> Bg {
+        self.scratch
+            .bg_with(&self.inventory)
+            .env("GOOGLE_APPLICATION_CREDENTIALS", &self.key_file)
+    }
+
+    fn run(&self, runbook: &std::path::Path) -> crate::support::Ran {
+        self.bg()
+            .args(["--output", "json", "run"])
+            .arg(runbook)
+            .arg("--yes")
+            .run()
+    }
+
+    fn mig(&self, key: &str) -> Mig {
+        self.cloud.lock().expect("cloud").migs[key]
+    }
+}
+
+fn results(events: &[Value], mode: &str) -> Vec<(String, String, String)> {
+    let mut r = target_results(events, mode);
+    r.sort();
+    r
+}
+
+#[test]
+fn nodes_scale_resizes_migs_and_a_gke_pool_and_undo_restores_them() {
+    let env = Env::new();
+    let plan = env.bg().arg("plan").arg(env.runbook("to = 1")).run().ok();
+    assert!(
+        plan.stdout.contains(
+            "scale node group workers-a (managed instance group prod-workers-a in us-central1-a) to size 1; \
+             wait up to 1m for the operation and the instances; undo restores the size"
+        ) && plan.stdout.contains("pool1 (GKE node pool prod/pool1 in us-central1) to size 1"),
+        "{}",
+        plan.stdout
+    );
+    // `plan` read the groups (one token); the run's count starts here. The first read is
+    // throttled: the client waits what Retry-After asks, then goes on.
+    {
+        let mut c = env.cloud.lock().expect("cloud");
+        assert_eq!(c.tokens_issued, 1);
+        c.tokens_issued = 0;
+        c.throttle = 1;
+    }
+    let before_run = env.fake.requests().len();
+    let rb = env.runbook("node_groups = [\"workers-a\", \"workers-r\", \"pool1\"]\nto = 1");
+    let out = env.run(&rb).ok();
+    assert!(!out.stdout.contains(TOKEN) && !out.stderr.contains(TOKEN));
+    let events = out.json_lines();
+    assert_eq!(
+        results(&events, "apply"),
+        [
+            (
+                "pool1".to_owned(),
+                "ok".to_owned(),
+                "GKE node pool prod/pool1 in us-central1: desired 2 → 1".to_owned()
+            ),
+            (
+                "workers-a".to_owned(),
+                "ok".to_owned(),
+                "managed instance group prod-workers-a in us-central1-a: desired 6 → 1".to_owned()
+            ),
+            (
+                "workers-r".to_owned(),
+                "ok".to_owned(),
+                "managed instance group prod-workers-r in us-central1: desired 4 → 1".to_owned()
+            ),
+        ]
+    );
+    // Completion, not acceptance: the instances are gone, not just the sizes set.
+    assert_eq!(
+        env.mig("zones/us-central1-a/prod-workers-a"),
+        Mig {
+            target: 1,
+            current: 1
+        }
+    );
+    assert_eq!(
+        env.mig("regions/us-central1/prod-workers-r"),
+        Mig {
+            target: 1,
+            current: 1
+        }
+    );
+    for z in gke_zones() {
+        assert_eq!(
+            env.mig(&format!("zones/{z}/gke-prod-pool1-{z}-grp")),
+            Mig {
+                target: 1,
+                current: 1
+            }
+        );
+    }
+    let requests = env.fake.requests().split_off(before_run);
+    let (path, at) = env
+        .cloud
+        .lock()
+        .expect("cloud")
+        .throttled
+        .clone()
+        .expect("a throttled read");
+    let retry = requests
+        .iter()
+        .find(|r| r.path == path && r.at > at)
+        .expect("the throttled read again");
+    assert!(
+        retry.at - at >= Duration::from_millis(950),
+        "Retry-After not honoured: {:?}",
+        retry.at - at
+    );
+    // Operations were polled until DONE (RUNNING twice for a resize, three times for setSize).
+    let polls = requests
+        .iter()
+        .filter(|r| r.path.contains("/operations/"))
+        .count();
+    assert!(polls >= 3 * 2 + 3, "{polls} operation polls");
+    let c = env.cloud.lock().expect("cloud");
+    assert!(c.refusals.is_empty(), "{:?}", c.refusals);
+    assert_eq!(c.tokens_issued, 1, "one token for the whole run");
+    drop(c);
+
+    // The journal holds the sizes from before, without an AWS-style min/max.
+    let run = events[0]["run_id"].as_str().expect("run id").to_owned();
+    let journal =
+        std::fs::read_to_string(env.scratch.journal_dir().join(&run).join("journal.jsonl"))
+            .expect("journal");
+    let mut snapshots: Vec<String> = journal
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|r| r["event"]["type"] == "snapshot")
+        .map(|r| r["event"]["state"].to_string())
+        .collect();
+    snapshots.sort();
+    assert_eq!(
+        snapshots,
+        [r#"{"desired":2}"#, r#"{"desired":4}"#, r#"{"desired":6}"#]
+    );
+
+    let out = env
+        .bg()
+        .args(["--output", "json", "undo", &run, "--yes"])
+        .run()
+        .ok();
+    let r = results(&out.json_lines(), "undo");
+    assert!(r.len() == 3 && r.iter().all(|t| t.1 == "ok"), "{r:?}");
+    assert_eq!(
+        env.mig("zones/us-central1-a/prod-workers-a"),
+        Mig {
+            target: 6,
+            current: 6
+        }
+    );
+    assert_eq!(
+        env.mig("regions/us-central1/prod-workers-r"),
+        Mig {
+            target: 4,
+            current: 4
+        }
+    );
+    for z in gke_zones() {
+        assert_eq!(
+            env.mig(&format!("zones/{z}/gke-prod-pool1-{z}-grp")),
+            Mig {
+                target: 2,
+                current: 2
+            }
+        );
+    }
+}
+
+#[test]
+fn a_missing_permission_is_named_and_a_wrong_key_is_refused_by_the_token_endpoint() {
+    let env = Env::new();
+    let out = env
+        .run(&env.runbook("node_groups = [\"locked\"]\nby = -1"))
+        .code(3);
+    let r = results(&out.json_lines(), "apply");
+    assert!(
+        r.len() == 1
+            && r[0].1 == "auth_failed"
+            && r[0]
+                .2
+                .contains("needs the IAM permission compute.instanceGroupManagers.update")
+            && r[0].2.contains(&format!(
+                "the service-account key {} ({EMAIL})",
+                env.key_file.display()
+            )),
+        "{r:?}"
+    );
+    assert_eq!(
+        env.mig("zones/us-central1-a/locked"),
+        Mig {
+            target: 3,
+            current: 3
+        }
+    );
+
+    // Another key under the same name: the fake's signature check refuses it, and the run says
+    // so without printing the key.
+    let other = env.scratch.path().join("other.pem");
+    let out = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+        ])
+        .arg(&other)
+        .output()
+        .expect("openssl");
+    assert!(out.status.success());
+    let other_pem = std::fs::read_to_string(&other).expect("pem");
+    let mut key: Value =
+        serde_json::from_str(&std::fs::read_to_string(&env.key_file).expect("key")).expect("json");
+    key["private_key"] = other_pem.clone().into();
+    std::fs::write(&env.key_file, key.to_string()).expect("write");
+    let out = env
+        .run(&env.runbook("node_groups = [\"workers-a\"]\nto = 2"))
+        .code(3);
+    let r = results(&out.json_lines(), "apply");
+    assert!(
+        r.len() == 1
+            && r[0].1 == "auth_failed"
+            && r[0].2.contains("invalid_grant Invalid JWT Signature."),
+        "{r:?}"
+    );
+    let body = other_pem.lines().nth(1).expect("key line");
+    assert!(!out.stdout.contains(body) && !out.stderr.contains(body));
+    assert_eq!(
+        env.cloud.lock().expect("cloud").refusals,
+        ["Invalid JWT Signature."]
+    );
+    assert_eq!(
+        env.mig("zones/us-central1-a/prod-workers-a"),
+        Mig {
+            target: 6,
+            current: 6
+        }
+    );
+}
+
+/// Without `GOOGLE_APPLICATION_CREDENTIALS`: gcloud's ADC file first, then the metadata server.
+#[test]
+fn credentials_come_from_the_adc_file_then_the_metadata_server() {
+    let env = Env::new();
+    let rb = env.runbook("node_groups = [\"workers-a\"]\nto = 5");
+    // Nothing in HOME: the metadata server (here the fake, by GCE_METADATA_HOST).
+    let host = env.fake.url.trim_start_matches("http://").to_owned();
+    let out = env
+        .scratch
+        .bg_with(&env.inventory)
+        .env("GCE_METADATA_HOST", &host)
+        .args(["--output", "json", "run"])
+        .arg(&rb)
+        .arg("--yes")
+        .run()
+        .ok();
+    assert_eq!(results(&out.json_lines(), "apply")[0].1, "ok");
+    assert_eq!(env.mig("zones/us-central1-a/prod-workers-a").target, 5);
+    // The ADC file wins over the metadata server once it exists.
+    let adc = env.scratch.path().join(".config/gcloud");
+    std::fs::create_dir_all(&adc).expect("mkdir");
+    std::fs::write(
+        adc.join("application_default_credentials.json"),
+        json!({"type": "authorized_user", "client_id": "adc-client", "client_secret": "adc-secret",
+            "refresh_token": "1//refresh", "token_uri": format!("{}/adc-token", env.fake.url)})
+        .to_string(),
+    )
+    .expect("adc");
+    let before = env.fake.requests().len();
+    let out = env
+        .scratch
+        .bg_with(&env.inventory)
+        .env("GCE_METADATA_HOST", &host)
+        .args(["--output", "json", "run"])
+        .arg(env.runbook("node_groups = [\"workers-a\"]\nto = 4"))
+        .arg("--yes")
+        .run()
+        .ok();
+    assert!(!out.stdout.contains("adc-secret") && !out.stderr.contains("adc-secret"));
+    assert_eq!(env.mig("zones/us-central1-a/prod-workers-a").target, 4);
+    let paths: Vec<String> = env.fake.requests()[before..]
+        .iter()
+        .map(|r| r.path.clone())
+        .collect();
+    assert!(paths.contains(&"/adc-token".to_owned()), "{paths:?}");
+    assert!(
+        !paths.iter().any(|p| p.starts_with("/computeMetadata")),
+        "{paths:?}"
+    );
+}
