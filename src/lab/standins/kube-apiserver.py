@@ -29,7 +29,7 @@ and Fairness's `system-nodes` FlowSchema keeps node traffic out of the workload'
                               grows with the cluster, as the reference incident's did
     --lab-cpus N              (default 2) requests whose work proceeds at full speed together:
                               with more in flight, each request's work stretches in proportion
-                              (processor sharing, reckoned when the request starts)
+                              (processor sharing, reckoned again every 100 ms)
     --lab-queue-wait S        (default 1) beyond --max-requests-inflight a request waits up to S
                               seconds for a slot, then gets 429 with Retry-After: 1
     --lab-ready-stretch N     (default 4) /readyz and /livez answer 500 while saturated, truthfully:
@@ -985,9 +985,11 @@ class Limits:
 
 
 class Cpu:
-    """The load model's CPU: `cpus` requests' work at full speed; a request that starts while
-    more are busy is stretched in proportion. Sleeping stands for the work, so the model costs
-    this machine nothing."""
+    """The load model's CPU: `cpus` requests' work at full speed; with more in progress each
+    gets its share. Sleeping stands for the work, so the model costs this machine little."""
+
+    # Wall time between re-reckonings of a request's share of the CPUs.
+    SLICE = 0.1
 
     def __init__(self, cpus, list_cost_ms):
         self.cpus = max(1, cpus)
@@ -1001,13 +1003,21 @@ class Cpu:
             return self.busy / self.cpus
 
     def work(self, seconds):
+        """Takes `seconds` of CPU work: in slices of at most SLICE of wall time, each at the
+        share of the CPUs the work in progress leaves (processor sharing), so a request that
+        started in a storm speeds up as soon as the storm ends."""
         if seconds <= 0:
             return
         with self.lock:
             self.busy += 1
-            stretch = max(1.0, self.busy / self.cpus)
         try:
-            time.sleep(seconds * stretch)
+            left = seconds
+            while left > 1e-6:
+                with self.lock:
+                    rate = min(1.0, self.cpus / self.busy)
+                wall = min(self.SLICE, left / rate)
+                time.sleep(wall)
+                left -= wall * rate
         finally:
             with self.lock:
                 self.busy -= 1
