@@ -167,7 +167,11 @@ Selectors:
   @workers                    a named group from the inventory's [groups]
   role=worker,zone in (a,b)   label requirements, Kubernetes syntax (all must hold):
                               k=v  k!=v  k in (a,b)  k notin (a,b)  k  !k
-  role=worker except node007  hosts of the left minus hosts of the right";
+  role=worker except node007  hosts of the left minus hosts of the right
+Globs match names (`*01`), or addresses when the pattern is one (`10.0.1.*`, `fd00::*`). Every
+term must make a difference: one that matches no host (or, for !k, k!=v and notin, leaves none
+out) is an error naming it, so a typo never widens a selection. To leave out a host, write
+`all except NAME`, not `!NAME`.";
 
 pub const HEALTH_HELP: &str = "\
 With --output json: one line per check, then a summary (format: `breakglass::commands::health`):

@@ -103,7 +103,30 @@ fn bad_selector_is_a_usage_error_with_column() {
         .args(["inventory", "show", "role=database"])
         .run()
         .code(2)
-        .stderr_has("matched no host");
+        .stderr_has("selector \"role=database\": \"role=database\" matches no host");
+}
+
+/// Issue #11, point 11: `exec` on `role=worker except gen>3` ran on every worker (the word was a
+/// pattern matching nothing), and a misspelt host after `except` removed nothing. Both are usage
+/// errors now, before any connection (the inventory's addresses are unreachable documentation
+/// addresses, so a connection attempt would fail differently).
+#[test]
+fn selector_terms_that_pick_nothing_are_refused() {
+    let s = Scratch::new();
+    let inv = s.write("fleet.toml", FLEET);
+    let exec = |selector: &str| {
+        s.bg()
+            .arg("-i")
+            .arg(&inv)
+            .args(["exec", selector, "--", "true"])
+            .run()
+            .code(2)
+    };
+    exec("role=worker except gen>3").stderr_has("column 23: unexpected '>'");
+    exec("role=worker except node0013").stderr_has("\"node0013\" matches no host");
+    exec("role=worker,!node001").stderr_has("expected `all except node001`");
+    exec("node[1-010]").stderr_has("padding mismatch in 1-010");
+    exec("node[-5]").stderr_has("range without a low bound; expected LOW-HIGH");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -795,6 +795,15 @@ fn pick(inv: &Inventory, selector: &str) -> String {
     hostset::fold(names(inv.select(&selector).unwrap()))
 }
 
+/// The error of a selector that parses but cannot be evaluated.
+fn pick_err(inv: &Inventory, selector: &str) -> String {
+    let parsed = Selector::parse(selector).unwrap();
+    match inv.select(&parsed) {
+        Ok(hosts) => panic!("{selector}: picked {}", hostset::fold(names(hosts))),
+        Err(e) => e.to_string(),
+    }
+}
+
 #[test]
 fn label_requirements() {
     let inv = fleet();
@@ -826,7 +835,7 @@ fn label_requirements() {
         pick(&inv, "cluster=east,role!=control-plane"),
         "node[01-10]"
     );
-    assert_eq!(pick(&inv, "role=nope"), "");
+    assert!(pick_err(&inv, "role=nope").starts_with("\"role=nope\" matches no host"));
 }
 
 #[test]
@@ -845,8 +854,6 @@ fn host_patterns_groups_and_except() {
         pick(&inv, "node*,gpu*,cp1,region=us-west"),
         "gpu[1-2],node11"
     );
-    assert_eq!(pick(&inv, "node[01-02],ghost"), "node[01-02]");
-    assert_eq!(pick(&inv, "ghost"), "");
     assert_eq!(pick(&inv, "node*"), "node[01-11]");
     // except
     assert_eq!(pick(&inv, "node* except node0[1-8]"), "node[09-11]");
@@ -855,10 +862,10 @@ fn host_patterns_groups_and_except() {
         "cp[1-3]"
     );
     // Inside the except set too, patterns are filtered by labels: node10 is not in west, so
-    // nothing is excepted.
-    assert_eq!(
-        pick(&inv, "role=worker except cluster=west,node10"),
-        "gpu[1-2],node[01-11]"
+    // the set is empty, and an except that removes nothing is refused.
+    assert!(
+        pick_err(&inv, "role=worker except cluster=west,node10")
+            .starts_with("\"except cluster=west,node10\" matches no host, so it removes nothing"),
     );
     assert_eq!(
         pick(&inv, "role=worker except cluster=west except node10"),
@@ -979,6 +986,15 @@ fn selector_syntax_errors_have_columns() {
         ("Bad Key=x", 5, "',' or ' except '"),
         ("-bad=x", 1, "a label key"),
         ("é=x", 1, "a label key"),
+        (
+            "role=worker except gen>3",
+            23,
+            "a host name, address or pattern",
+        ),
+        ("nœud*", 2, "a host name, address or pattern"),
+        ("a&b", 2, "a host name, address or pattern"),
+        ("n[-5]", 3, "LOW-HIGH like [1-5]"),
+        ("n[1-010]", 3, "[001-010] or [1-10]"),
     ];
     for (input, column, expected) in cases {
         match Selector::parse(input) {
@@ -993,8 +1009,101 @@ fn selector_syntax_errors_have_columns() {
             other => panic!("{input:?}: {other:?}"),
         }
     }
-    // Unicode host patterns are just patterns that match nothing.
-    assert_eq!(pick(&fleet(), "nœud*"), "");
+}
+
+/// Issue #11, point 11: a character no host name or address contains is a syntax error at its
+/// column, and any term that matches no host (after `except` too) is an error naming the term,
+/// never a pattern that silently matches nothing.
+#[test]
+fn selectors_pick_exactly_what_was_written() {
+    let inv = fleet();
+    let err = Selector::parse("role=worker except gen>3").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "selector \"role=worker except gen>3\": column 23: unexpected '>', which no host name or address contains; expected a host name, address or pattern (letters, digits, '-', '_', '.', ':', ranges like [1-3], globs * and ?) or a label requirement"
+    );
+    for (selector, term) in [
+        ("role=worker except nodee13", "nodee13"),
+        ("node[01-02],ghost", "ghost"),
+        ("ghost", "ghost"),
+        ("role=worker except node[20-30]", "node[20-30]"),
+        ("all except gen*", "gen*"),
+        ("all except 10.9.*", "10.9.*"),
+        ("all except 10.0.0.99", "10.0.0.99"),
+        ("role=wroker", "role=wroker"),
+        ("all except role in (wroker,gpu)", "role in (wroker,gpu)"),
+        ("role=worker except @gpu-workers except zone", "zone"),
+    ] {
+        let err = pick_err(&inv, selector);
+        assert!(
+            err.starts_with(&format!("{term:?} matches no host")),
+            "{selector}: {err}"
+        );
+    }
+    assert!(pick_err(&inv, "ghost").contains("no host's name and no label key"));
+    // Negative requirements must leave some host out: a misspelt key or value leaves none.
+    for (selector, term) in [
+        ("role=worker,!drainedd", "!drainedd"),
+        ("role!=wroker", "role!=wroker"),
+        ("all except zone notin (a)", "zone notin (a)"),
+    ] {
+        let err = pick_err(&inv, selector);
+        assert!(
+            err.starts_with(&format!("{term:?} leaves no host out")),
+            "{selector}: {err}"
+        );
+    }
+    // A group whose definition has a term that matches nothing names the group and the term.
+    let mut broken = fleet();
+    broken
+        .groups
+        .insert("old".into(), "node[01-02],nodee3".into());
+    assert_eq!(
+        pick_err(&broken, "@old"),
+        "group @old: \"nodee3\" matches no host (it is no host's name and no label key); expected a term that matches a host (`breakglass inventory show` lists hosts and labels)"
+    );
+    // What was written still works.
+    assert_eq!(pick(&inv, "role=worker except gpu"), "node[01-11]");
+    assert_eq!(pick(&inv, "role=worker,!drained"), "gpu[1-2],node[01-10]");
+}
+
+/// Issue #11, point 12: globs match names only, or addresses only for an address pattern.
+#[test]
+fn globs_match_names_or_addresses_never_both() {
+    let toml_text = r#"[[hosts]]
+name = "rack1-n02"
+address = "10.0.0.1"
+
+[[hosts]]
+name = "rack1-n01"
+address = "10.0.0.2"
+
+[[hosts]]
+name = "db"
+address = "fd00::5"
+"#;
+    let inv = toml(toml_text).unwrap();
+    assert_eq!(pick(&inv, "*01"), "rack1-n01");
+    assert_eq!(pick(&inv, "*1"), "rack1-n01");
+    assert_eq!(pick(&inv, "10.0.0.*"), "rack1-n[01-02]");
+    assert_eq!(pick(&inv, "10.0.0.[1]"), "rack1-n02");
+    assert_eq!(pick(&inv, "fd00::*"), "db");
+    // `*5` is a name pattern: no name ends so, whatever the addresses.
+    assert!(pick_err(&inv, "*5").starts_with("\"*5\" matches no host (a name pattern"));
+    // `*.1` is an address pattern (digits and a dot): addresses only.
+    assert_eq!(pick(&inv, "*.1"), "rack1-n02");
+    assert!(pick_err(&inv, "*.9").starts_with("\"*.9\" matches no host (an address pattern"));
+}
+
+/// Issue #11, point 13: `!NAME` for a host is refused with the hint.
+#[test]
+fn bang_host_is_refused_with_a_hint() {
+    let inv = fleet();
+    let err = pick_err(&inv, "role=worker,!node05");
+    assert_eq!(
+        err,
+        "\"!node05\" leaves out hosts with the label key node05, and node05 is a host, not a label key; expected `all except node05` (or `... except node05`) to leave the host out"
+    );
 }
 
 /// Random selectors over a small alphabet: parse never panics, and what parses re-parses from
