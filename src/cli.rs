@@ -531,8 +531,9 @@ pub struct SshArgs {
     pub max_output: Option<usize>,
 
     /// New SSH sessions per second across the whole command: every session a step, gate,
-    /// undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run,
-    /// resume, undo and confirm; no limit for exec, inventory check and health]
+    /// undo, confirm or check opens waits for its slot; 0: no limit, else at least 0.0167 (one
+    /// a minute) [default: 50 for run, resume, undo and confirm; no limit for exec, inventory
+    /// check and health]
     #[arg(long, env = "BREAKGLASS_RATE", value_name = "PER_SECOND")]
     pub rate: Option<f64>,
 }

@@ -5,6 +5,7 @@
 //! final error with its exit code.
 
 pub mod actions;
+pub mod address;
 pub mod cancel;
 pub mod cli;
 pub mod commands;

@@ -911,14 +911,19 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
 
 const NEVER_RESOLVES: &str = "breakglass never resolves names; give an IP";
 
+/// A host's address: unicast, and an IPv4-mapped IPv6 address as its IPv4 address, so the
+/// duplicate check sees `::ffff:10.0.0.1` and `10.0.0.1` as the one host they are.
 fn parse_ip(text: &str) -> Result<IpAddr, String> {
-    text.parse()
-        .map_err(|_| format!("`{text}` is not an IP address; {NEVER_RESOLVES}"))
+    let ip = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not an IP address; {NEVER_RESOLVES}"))?;
+    crate::address::host_address(ip)
 }
 
 fn parse_endpoint(text: &str) -> Result<SocketAddr, String> {
-    if let Ok(s) = text.parse() {
-        return Ok(s);
+    if let Ok(s) = text.parse::<SocketAddr>() {
+        let ip = crate::address::host_address(s.ip())?;
+        return Ok(SocketAddr::new(ip, s.port()));
     }
     if text.parse::<IpAddr>().is_ok() {
         return Err(format!(
@@ -940,9 +945,9 @@ fn inline_jump(spec: &str, defaults: &Defaults) -> Result<Host, String> {
         None => (defaults.user.clone(), spec),
     };
     let (address, port) = if let Ok(s) = rest.parse::<SocketAddr>() {
-        (s.ip(), check_port(s.port())?)
+        (crate::address::host_address(s.ip())?, check_port(s.port())?)
     } else if let Ok(ip) = rest.parse::<IpAddr>() {
-        (ip, defaults.port)
+        (crate::address::host_address(ip)?, defaults.port)
     } else {
         return Err(format!(
             "jump `{spec}` is neither a host in this file nor `user@IP:port`; {NEVER_RESOLVES} or the name of a host defined here"

@@ -703,6 +703,49 @@ fn jump_errors() {
     assert_err(toml("[defaults]\njump = \"ghost\"\n"), 2, 8, "jump `ghost`");
 }
 
+/// Issue #11, point 10: no host, endpoint or jump at an address no host can have, and an
+/// IPv4-mapped IPv6 address is its IPv4 address, so it is caught as the duplicate it is.
+#[test]
+fn addresses_are_unicast_and_canonical() {
+    for (address, what) in [
+        ("0.0.0.0", "the unspecified address"),
+        ("::", "the unspecified address"),
+        ("255.255.255.255", "the broadcast address"),
+        ("239.1.2.3", "a multicast address"),
+        ("ff02::1", "a multicast address"),
+    ] {
+        assert_err(
+            toml(&format!(
+                "[[hosts]]\nname = \"a\"\naddress = \"{address}\"\n"
+            )),
+            3,
+            11,
+            what,
+        );
+    }
+    assert_err(
+        toml("[clusters.c]\napi_endpoints = [\"0.0.0.0:6443\"]\n"),
+        2,
+        18,
+        "the unspecified address",
+    );
+    assert_err(
+        toml("[defaults]\njump = \"224.0.0.1\"\n[[hosts]]\nname = \"a\"\naddress = \"10.0.0.1\"\n"),
+        2,
+        8,
+        "a multicast address",
+    );
+    let mapped = "[[hosts]]\nname = \"a\"\naddress = \"10.0.0.1\"\n\n[[hosts]]\nname = \"b\"\naddress = \"::ffff:10.0.0.1\"\n";
+    assert_err(
+        toml(mapped),
+        7,
+        11,
+        "address 10.0.0.1:22 of `b` is already used by `a`",
+    );
+    let inv = toml("[[hosts]]\nname = \"b\"\naddress = \"::ffff:10.0.0.1\"\n").unwrap();
+    assert_eq!(inv.hosts[0].address.to_string(), "10.0.0.1");
+}
+
 #[test]
 fn group_errors() {
     assert_err(

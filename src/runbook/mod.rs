@@ -135,7 +135,7 @@ use std::path::Path;
 
 pub use diagnostic::{Diagnostic, RunbookError};
 pub use interpolate::shell_quote;
-pub use params::{BindError, BoundParams, Param, ParamType, ParamValue, bind};
+pub use params::{BindError, BoundParams, IntRange, Param, ParamType, ParamValue, bind};
 pub use resolve::{DEFAULT_SSH_GATE_TIMEOUT, ResolvedGate, ResolvedRunbook, ResolvedStep, resolve};
 pub use schema::{FailureBudget, Gate, OnFailure, Runbook, Step, Wave, Waves};
 
