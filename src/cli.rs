@@ -17,8 +17,9 @@ const VERSION: &str = concat!(
 );
 
 const AFTER_HELP: &str = "\
-Exit codes: 0 all targets ok · 1 some targets failed · 2 usage or invalid input ·
-            3 stopped by policy · 4 journal conflict or corruption · 130 interrupted
+Exit codes (every verb): 0 all targets ok · 1 some targets failed · 2 usage or invalid input
+            (flags, runbook, inventory, selector, a bad or unknown run id) · 3 stopped by
+            policy · 4 journal cannot be written, read, trusted or locked · 130 interrupted
 
 Examples:
   breakglass -i fleet.toml inventory check 'role=worker'

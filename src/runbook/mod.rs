@@ -133,6 +133,7 @@ mod tests;
 
 use std::path::Path;
 
+pub(crate) use diagnostic::did_you_mean;
 pub use diagnostic::{Diagnostic, RunbookError};
 pub use interpolate::shell_quote;
 pub use params::{BindError, BoundParams, IntRange, Param, ParamType, ParamValue, bind};
