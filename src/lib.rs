@@ -12,6 +12,7 @@ pub mod commands;
 pub mod drill;
 pub mod engine;
 pub mod error;
+pub mod input;
 pub mod inventory;
 pub mod journal;
 pub mod lab;

@@ -572,3 +572,25 @@ fn snapshot_from_the_api_reads_every_page_through_continue() {
         .stderr_has("caused by: no API server answered");
     assert_eq!(std::fs::read_to_string(&snap).expect("snapshot"), text);
 }
+
+/// Issue #11, point 14: `-i` naming a FIFO hung until something wrote to it.
+#[test]
+fn an_inventory_that_is_not_a_regular_file_is_refused_at_once() {
+    let s = Scratch::new();
+    let fifo = s.path().join("fleet.toml");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    s.bg_with(&fifo)
+        .args(["inventory", "show"])
+        .run()
+        .code(2)
+        .stderr_has("cannot read: it is a FIFO (named pipe); expected a regular file");
+    s.bg_with("/dev/zero")
+        .args(["inventory", "show"])
+        .run()
+        .code(2)
+        .stderr_has("/dev/zero: cannot read: it is a character device");
+}

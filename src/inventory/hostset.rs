@@ -260,31 +260,7 @@ fn range_item(lo: &str, hi: Option<&str>, at: usize) -> Result<RangeItem, (usize
 /// `r1n01, r1n02, r2n01, r2n02`.
 pub fn expand(pattern: &str) -> Result<Vec<String>, HostsetError> {
     let items = parse(pattern, false)?;
-    let too_many = || HostsetError {
-        pattern: pattern.to_owned(),
-        column: 1,
-        message: format!(
-            "expands to more than {MAX_EXPANSION} names; expected a smaller range (or several entries)"
-        ),
-    };
-    // Count first, so a huge range fails before anything is allocated.
-    let mut total: u64 = 0;
-    for segments in &items {
-        let mut count: u64 = 1;
-        for segment in segments {
-            if let Segment::Range(ranges) = segment {
-                let size = ranges
-                    .iter()
-                    .try_fold(0u64, |acc, r| acc.checked_add(r.count()))
-                    .ok_or_else(too_many)?;
-                count = count.checked_mul(size).ok_or_else(too_many)?;
-            }
-        }
-        total = total.checked_add(count).ok_or_else(too_many)?;
-        if total > MAX_EXPANSION as u64 {
-            return Err(too_many());
-        }
-    }
+    let total = count_items(pattern, &items)?;
     let mut names = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
     for segments in &items {
         let mut partial = vec![String::new()];
@@ -309,6 +285,42 @@ pub fn expand(pattern: &str) -> Result<Vec<String>, HostsetError> {
         names.extend(partial);
     }
     Ok(names)
+}
+
+/// How many names `pattern` expands to, without expanding it (at most [`MAX_EXPANSION`]).
+pub fn count(pattern: &str) -> Result<usize, HostsetError> {
+    let items = parse(pattern, false)?;
+    // At most MAX_EXPANSION, so it fits.
+    Ok(usize::try_from(count_items(pattern, &items)?).unwrap_or(MAX_EXPANSION))
+}
+
+/// Counts the names of parsed items without allocating them, so a huge range fails fast.
+fn count_items(pattern: &str, items: &[Vec<Segment>]) -> Result<u64, HostsetError> {
+    let too_many = || HostsetError {
+        pattern: pattern.to_owned(),
+        column: 1,
+        message: format!(
+            "expands to more than {MAX_EXPANSION} names; expected a smaller range (or several entries)"
+        ),
+    };
+    let mut total: u64 = 0;
+    for segments in items {
+        let mut count: u64 = 1;
+        for segment in segments {
+            if let Segment::Range(ranges) = segment {
+                let size = ranges
+                    .iter()
+                    .try_fold(0u64, |acc, r| acc.checked_add(r.count()))
+                    .ok_or_else(too_many)?;
+                count = count.checked_mul(size).ok_or_else(too_many)?;
+            }
+        }
+        total = total.checked_add(count).ok_or_else(too_many)?;
+        if total > MAX_EXPANSION as u64 {
+            return Err(too_many());
+        }
+    }
+    Ok(total)
 }
 
 /// A compiled host pattern: a host set whose items may also contain the globs `*` (any run of

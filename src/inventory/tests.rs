@@ -746,6 +746,66 @@ fn addresses_are_unicast_and_canonical() {
     assert_eq!(inv.hosts[0].address.to_string(), "10.0.0.1");
 }
 
+/// Issue #11, point 14: a 219-byte inventory expanded to 2.9 million hosts (1.1 GB); each entry
+/// was under the per-range cap, the whole was not bounded.
+#[test]
+fn hosts_are_limited_across_entries() {
+    let entry = |i: usize| {
+        format!("[[hosts]]\nname = \"r{i}n[1-65536]\"\naddress = \"10.{i}.[0-255].[0-255]\"\n\n")
+    };
+    let three: String = (1..=3).map(entry).collect();
+    assert_eq!(toml(&three).unwrap().hosts.len(), 196_608);
+    let four: String = (1..=4).map(entry).collect();
+    assert_err(
+        toml(&four),
+        14,
+        8,
+        "`r4n[1-65536]` would bring the inventory to 262144 hosts; expected at most 200000",
+    );
+    // A huge address range next to one name is refused before it is expanded.
+    assert_err(
+        toml("[[hosts]]\nname = \"a\"\naddress = \"10.[0-7].[0-255].[0-255]\"\n"),
+        3,
+        11,
+        "`a` is 1 name but `10.[0-7].[0-255].[0-255]` is 524288 addresses",
+    );
+    assert_err(
+        toml(
+            "[[hosts]]\nname = \"a[1-2]\"\naddresses = [\"10.0.0.1\", \"10.0.[0-255].[0-255]\"]\n",
+        ),
+        3,
+        13,
+        "`a[1-2]` is 2 names but `addresses` has at least 65537 addresses",
+    );
+}
+
+/// Issue #11, point 14: a FIFO hung `inventory show`; `/dev/zero` read until memory ran out.
+#[test]
+fn only_regular_files_are_read() {
+    let err = Inventory::load(Path::new("/dev/zero")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "/dev/zero: cannot read: it is a character device; expected a regular file"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fleet.toml");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let err = Inventory::load(&fifo).unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with("cannot read: it is a FIFO (named pipe); expected a regular file"),
+        "{err}"
+    );
+    let err = Inventory::load(dir.path()).unwrap_err();
+    assert!(err.to_string().contains("it is a directory"), "{err}");
+}
+
 #[test]
 fn group_errors() {
     assert_err(
