@@ -20,6 +20,8 @@ const AFTER_HELP: &str = "\
 Exit codes (every verb): 0 all targets ok · 1 some targets failed · 2 usage or invalid input
             (flags, runbook, inventory, selector, a bad or unknown run id) · 3 stopped by
             policy · 4 journal cannot be written, read, trusted or locked · 130 interrupted
+Interrupting: the first Ctrl-C, SIGTERM or SIGHUP stops launching targets and lets those in
+flight finish (the run is journaled to its end); a second Ctrl-C exits at once
 
 Examples:
   breakglass -i fleet.toml inventory check 'role=worker'

@@ -479,6 +479,66 @@ fn first_ctrl_c_stops_launching_and_reports_second_exits_now() {
         .ok();
 }
 
+/// Issue #11, point 15: SIGTERM and SIGHUP (a dropped bastion session) ended a run mid-wave with
+/// no summary and no end record. They now stop it as the first Ctrl-C does: hosts in flight
+/// finish, the rest never start, exit 130, the journal ends with `run_end` and verifies.
+#[test]
+fn sigterm_and_sighup_stop_like_the_first_ctrl_c() {
+    let f = Fleet::new(69, 12);
+    let minute = Duration::from_secs(60);
+    for signal in ["-TERM", "-HUP"] {
+        let mut live = f
+            .bg()
+            .args([
+                "--output",
+                "json",
+                "exec",
+                "all",
+                "--concurrency",
+                "2",
+                "--",
+                "sleep 1; echo finished",
+            ])
+            .spawn();
+        live.wait_for(minute, |line: &str| line.contains("\"target_result\""));
+        live.signal(signal);
+        // A second one changes nothing (a dropped session sends several): hosts in flight finish.
+        live.signal(signal);
+        let out = live.finish();
+        assert_eq!(out.code, 130, "{signal}: {}", out.stderr);
+        let ev = events(&out.stdout);
+        let Some(Event::Summary(s)) = ev.last() else {
+            panic!("{signal}: no summary: {}", out.stdout)
+        };
+        assert!(s.interrupted && s.not_started > 0, "{signal}: {s:?}");
+        assert_eq!(s.ok + s.not_started, 12, "{signal}: {s:?}");
+        let name = format!("interrupted (SIG{})", &signal[1..]);
+        assert!(
+            ev.iter()
+                .any(|e| matches!(e, Event::Notice { message } if message.contains(&name))),
+            "{signal}: {}",
+            out.stdout
+        );
+        let Some(Event::RunBegin(b)) = ev.first() else {
+            panic!("no run_begin")
+        };
+        f.scratch
+            .bg()
+            .args(["journal", "verify", &b.run_id])
+            .run()
+            .ok();
+        let records = f
+            .scratch
+            .bg()
+            .args(["--output", "json", "journal", "show", &b.run_id])
+            .run()
+            .ok();
+        let last = records.json_lines().pop().expect("records");
+        assert_eq!(last["event"]["type"], "run_end", "{signal}: {last}");
+        assert_eq!(last["event"]["status"], "interrupted", "{signal}: {last}");
+    }
+}
+
 #[test]
 fn escape_sequences_from_nodes_are_shown_not_interpreted_and_json_is_unchanged() {
     let f = Fleet::new(68, 2);
