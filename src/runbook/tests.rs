@@ -1366,22 +1366,20 @@ fn integer_bounds_are_checked_where_they_are_written() {
             "\n[params.n]\ntype = \"integer\"\n{fields}help = \"N\"\n\n[[steps]]\nid = \"s\"\naction = \"pause\"\n[steps.with]\nmessage = \"m\"\n"
         ))
     };
-    has(
-        &errors(&rb("min = 1\nmax = 10\ndefault = 20\n")),
-        "`default`: 20 is outside 1 to 10",
-    );
-    has(
-        &errors(&rb("default = -1\n")),
-        "`default`: -1 is below the minimum 0",
-    );
-    has(
-        &errors(&rb("min = 5\nmax = 1\ndefault = 5\n")),
-        "`max` 1 is below `min` 5",
-    );
-    has(
-        &errors(&rb("min = \"1\"\ndefault = 5\n")),
-        "parameter `n`: `min`",
-    );
+    for (fields, expected) in [
+        (
+            "min = 1\nmax = 10\ndefault = 20\n",
+            "`default`: 20 is outside 1 to 10",
+        ),
+        ("default = -1\n", "`default`: -1 is below the minimum 0"),
+        (
+            "min = 5\nmax = 1\ndefault = 5\n",
+            "`max` 1 is below `min` 5",
+        ),
+        ("min = \"1\"\ndefault = 5\n", "parameter `n`: `min`"),
+    ] {
+        has(&errors(&rb(fields)), expected);
+    }
     let text = rb("min = -10\ndefault = -3\n");
     let parsed = parse(&text).expect("negative allowed when the runbook says so");
     let bound = bind(&parsed, &pairs(&[("cluster", "c"), ("n", "-10")])).expect("binds");
