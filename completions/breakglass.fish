@@ -53,7 +53,7 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -s t -l comm
 complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -l known-hosts -d 'OpenSSH `known_hosts` file used to verify host keys [default: `~/.ssh/known_hosts`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -s k -l identity -d 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -l max-output -d 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated' -r
-complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -l rate -d 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec, inventory check and health]' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -l rate -d 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit, else at least 0.0167 (one a minute) [default: 50 for run, resume, undo and confirm; no limit for exec, inventory check and health]' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand exec" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"
@@ -72,7 +72,7 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand health" -s t -l co
 complete -c breakglass -n "__fish_breakglass_using_subcommand health" -l known-hosts -d 'OpenSSH `known_hosts` file used to verify host keys [default: `~/.ssh/known_hosts`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand health" -s k -l identity -d 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand health" -l max-output -d 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated' -r
-complete -c breakglass -n "__fish_breakglass_using_subcommand health" -l rate -d 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec, inventory check and health]' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand health" -l rate -d 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit, else at least 0.0167 (one a minute) [default: 50 for run, resume, undo and confirm; no limit for exec, inventory check and health]' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand health" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand health" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"
@@ -102,7 +102,7 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand run" -s t -l comma
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l known-hosts -d 'OpenSSH `known_hosts` file used to verify host keys [default: `~/.ssh/known_hosts`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -s k -l identity -d 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l max-output -d 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated' -r
-complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l rate -d 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec, inventory check and health]' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l rate -d 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit, else at least 0.0167 (one a minute) [default: 50 for run, resume, undo and confirm; no limit for exec, inventory check and health]' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"
@@ -122,7 +122,7 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -s t -l co
 complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l known-hosts -d 'OpenSSH `known_hosts` file used to verify host keys [default: `~/.ssh/known_hosts`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -s k -l identity -d 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l max-output -d 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated' -r
-complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l rate -d 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec, inventory check and health]' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l rate -d 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit, else at least 0.0167 (one a minute) [default: 50 for run, resume, undo and confirm; no limit for exec, inventory check and health]' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"
@@ -144,7 +144,7 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -s t -l comm
 complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -l known-hosts -d 'OpenSSH `known_hosts` file used to verify host keys [default: `~/.ssh/known_hosts`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -s k -l identity -d 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -l max-output -d 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated' -r
-complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -l rate -d 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec, inventory check and health]' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -l rate -d 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit, else at least 0.0167 (one a minute) [default: 50 for run, resume, undo and confirm; no limit for exec, inventory check and health]' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"
@@ -163,7 +163,7 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand confirm" -s t -l c
 complete -c breakglass -n "__fish_breakglass_using_subcommand confirm" -l known-hosts -d 'OpenSSH `known_hosts` file used to verify host keys [default: `~/.ssh/known_hosts`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand confirm" -s k -l identity -d 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand confirm" -l max-output -d 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated' -r
-complete -c breakglass -n "__fish_breakglass_using_subcommand confirm" -l rate -d 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec, inventory check and health]' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand confirm" -l rate -d 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit, else at least 0.0167 (one a minute) [default: 50 for run, resume, undo and confirm; no limit for exec, inventory check and health]' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand confirm" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand confirm" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"
@@ -234,7 +234,7 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __f
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -l known-hosts -d 'OpenSSH `known_hosts` file used to verify host keys [default: `~/.ssh/known_hosts`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -s k -l identity -d 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -l max-output -d 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated' -r
-complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -l rate -d 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec, inventory check and health]' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -l rate -d 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit, else at least 0.0167 (one a minute) [default: 50 for run, resume, undo and confirm; no limit for exec, inventory check and health]' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand inventory; and __fish_seen_subcommand_from check" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"
@@ -362,7 +362,7 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -s t -l com
 complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l known-hosts -d 'OpenSSH `known_hosts` file used to verify host keys [default: `~/.ssh/known_hosts`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -s k -l identity -d 'Private key file to authenticate with (repeatable) [default: `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`]' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l max-output -d 'Bytes of stdout and of stderr kept per host; the rest is counted and marked truncated' -r
-complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l rate -d 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run, resume, undo and confirm; no limit for exec, inventory check and health]' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l rate -d 'New SSH sessions per second across the whole command: every session a step, gate, undo, confirm or check opens waits for its slot; 0: no limit, else at least 0.0167 (one a minute) [default: 50 for run, resume, undo and confirm; no limit for exec, inventory check and health]' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"

@@ -17,8 +17,11 @@ const VERSION: &str = concat!(
 );
 
 const AFTER_HELP: &str = "\
-Exit codes: 0 all targets ok · 1 some targets failed · 2 usage or invalid input ·
-            3 stopped by policy · 4 journal conflict or corruption · 130 interrupted
+Exit codes (every verb): 0 all targets ok · 1 some targets failed · 2 usage or invalid input
+            (flags, runbook, inventory, selector, a bad or unknown run id) · 3 stopped by
+            policy · 4 journal cannot be written, read, trusted or locked · 130 interrupted
+Interrupting: the first Ctrl-C, SIGTERM or SIGHUP stops launching targets and lets those in
+flight finish (the run is journaled to its end); a second Ctrl-C exits at once
 
 Examples:
   breakglass -i fleet.toml inventory check 'role=worker'
@@ -167,7 +170,11 @@ Selectors:
   @workers                    a named group from the inventory's [groups]
   role=worker,zone in (a,b)   label requirements, Kubernetes syntax (all must hold):
                               k=v  k!=v  k in (a,b)  k notin (a,b)  k  !k
-  role=worker except node007  hosts of the left minus hosts of the right";
+  role=worker except node007  hosts of the left minus hosts of the right
+Globs match names (`*01`), or addresses when the pattern is one (`10.0.1.*`, `fd00::*`). Every
+term must make a difference: one that matches no host (or, for !k, k!=v and notin, leaves none
+out) is an error naming it, so a typo never widens a selection. To leave out a host, write
+`all except NAME`, not `!NAME`.";
 
 pub const HEALTH_HELP: &str = "\
 With --output json: one line per check, then a summary (format: `breakglass::commands::health`):
@@ -547,8 +554,9 @@ pub struct SshArgs {
     pub max_output: Option<usize>,
 
     /// New SSH sessions per second across the whole command: every session a step, gate,
-    /// undo, confirm or check opens waits for its slot; 0: no limit [default: 50 for run,
-    /// resume, undo and confirm; no limit for exec, inventory check and health]
+    /// undo, confirm or check opens waits for its slot; 0: no limit, else at least 0.0167 (one
+    /// a minute) [default: 50 for run, resume, undo and confirm; no limit for exec, inventory
+    /// check and health]
     #[arg(long, env = "BREAKGLASS_RATE", value_name = "PER_SECOND")]
     pub rate: Option<f64>,
 }

@@ -76,17 +76,33 @@ pub fn line_col(text: &str, pos: usize) -> (usize, usize) {
 }
 
 /// The exit code an error that reached the top level ends the process with, decided here and
-/// nowhere else: the code an [`ExitError`] carries; 4 for a journal that is corrupt, truncated or
-/// held by another run ([`JournalError`], kept typed with its cause chain on the way up); else 2
-/// (bad input is by far the most common cause).
+/// nowhere else: the code an [`ExitError`] carries; for a [`JournalError`] (kept typed with its
+/// cause chain on the way up) the code of [`journal_exit`]; else 2 (bad input is by far the most
+/// common cause).
 pub fn exit_of(err: &anyhow::Error) -> Exit {
     err.chain()
         .find_map(|e| {
             e.downcast_ref::<ExitError>()
                 .map(|x| x.exit)
-                .or_else(|| e.downcast_ref::<JournalError>().map(|_| Exit::Journal))
+                .or_else(|| e.downcast_ref::<JournalError>().map(journal_exit))
         })
         .unwrap_or(Exit::Usage)
+}
+
+/// One code per kind of journal error, whichever verb meets it (issue #11, point 17): a run id
+/// that is malformed or names no run is the operator's typo, 2, like any usage error; a journal
+/// that cannot be read, written, trusted or locked is 4.
+pub fn journal_exit(err: &JournalError) -> Exit {
+    match err {
+        JournalError::InvalidRunId { .. } | JournalError::NotFound { .. } => Exit::Usage,
+        JournalError::Io { .. }
+        | JournalError::Corrupt { .. }
+        | JournalError::Locked { .. }
+        | JournalError::Exists { .. }
+        | JournalError::Key { .. }
+        | JournalError::Untrusted { .. }
+        | JournalError::Unsafe { .. } => Exit::Journal,
+    }
 }
 
 #[cfg(test)]
@@ -103,6 +119,27 @@ mod tests {
             Exit::Policy
         );
         assert_eq!(exit_of(&anyhow::anyhow!("bad input")), Exit::Usage);
+        let io = JournalError::Io {
+            path: "/j".into(),
+            source: std::io::Error::other("disk full"),
+        };
+        assert_eq!(
+            exit_of(&anyhow::Error::new(io).context("run")),
+            Exit::Journal
+        );
+    }
+
+    #[test]
+    fn a_bad_run_id_exits_2() {
+        for e in [
+            JournalError::InvalidRunId { run: "../x".into() },
+            JournalError::NotFound {
+                run: "x".into(),
+                root: "/j".into(),
+            },
+        ] {
+            assert_eq!(exit_of(&anyhow::Error::new(e).context("undo")), Exit::Usage);
+        }
     }
 
     #[test]

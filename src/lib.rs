@@ -5,12 +5,14 @@
 //! final error with its exit code.
 
 pub mod actions;
+pub mod address;
 pub mod cancel;
 pub mod cli;
 pub mod commands;
 pub mod drill;
 pub mod engine;
 pub mod error;
+pub mod input;
 pub mod inventory;
 pub mod journal;
 pub mod lab;

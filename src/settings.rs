@@ -160,14 +160,9 @@ impl Settings {
                 .collect();
         }
         let use_agent = !args.no_agent && cfg.use_agent.unwrap_or(true);
-        if let Some(rate) = args.rate
-            && !(rate >= 0.0 && rate.is_finite())
-        {
-            return Err(crate::error::ExitError::new(
-                crate::error::Exit::Usage,
-                format!("--rate must be 0 (no limit) or a positive number, got {rate}"),
-            )
-            .into());
+        if let Some(rate) = args.rate {
+            check_rate(rate)
+                .map_err(|m| crate::error::ExitError::new(crate::error::Exit::Usage, m))?;
         }
         Ok(SshSettings {
             rate: args.rate,
@@ -258,6 +253,22 @@ pub fn etcd_config(c: &crate::inventory::Cluster) -> Option<crate::transport::et
 /// never handed a login storm.
 pub const DEFAULT_CHANGE_RATE: f64 = 50.0;
 
+/// The slowest `--rate` accepted: one session a minute. Slower is a typo (`0.001` for `0`), and
+/// a run that waits hours for its next login is no remediation; `1e-300` would not even fit a
+/// wait in a `Duration`.
+pub const MIN_RATE: f64 = 1.0 / 60.0;
+
+/// `--rate`: 0 (no limit), or at least [`MIN_RATE`], and finite.
+fn check_rate(rate: f64) -> Result<(), String> {
+    if rate == 0.0 || (rate.is_finite() && rate >= MIN_RATE) {
+        Ok(())
+    } else {
+        Err(format!(
+            "--rate must be 0 (no limit) or at least {MIN_RATE:.4} (one session a minute), got {rate}"
+        ))
+    }
+}
+
 fn home() -> Option<PathBuf> {
     std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
@@ -329,6 +340,18 @@ mod tests {
         assert_eq!(c.output, Some(OutputFormat::Json));
         assert_eq!(c.ssh.concurrency, Some(3));
         assert_eq!(c.ssh.connect_timeout, Some(Duration::from_secs(2)));
+    }
+
+    /// Issue #11, point 10: `--rate 1e-300` waited forever (or panicked making the wait).
+    #[test]
+    fn rate_is_zero_or_at_least_one_session_a_minute() {
+        for ok in [0.0, MIN_RATE, 1.0, 50.0, 1e9] {
+            assert!(check_rate(ok).is_ok(), "{ok}");
+        }
+        for bad in [-1.0, 0.001, 1e-300, f64::NAN, f64::INFINITY, -0.5] {
+            let e = check_rate(bad).unwrap_err();
+            assert!(e.contains("one session a minute"), "{bad}: {e}");
+        }
     }
 
     #[test]

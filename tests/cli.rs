@@ -75,6 +75,23 @@ fn usage_errors_exit_2() {
         .stderr_has("no inventory");
 }
 
+/// Issue #11, point 10: `--rate 1e-300` was accepted (one session in 10^292 years).
+#[test]
+fn rate_below_one_session_a_minute_is_a_usage_error() {
+    let s = Scratch::new();
+    let inv = s.write(
+        "fleet.toml",
+        "[[hosts]]\nname = \"a\"\naddress = \"192.0.2.1\"\n",
+    );
+    for rate in ["1e-300", "0.001", "-1", "inf"] {
+        s.bg_with(&inv)
+            .args(["exec", &format!("--rate={rate}"), "all", "--", "true"])
+            .run()
+            .code(2)
+            .stderr_has("--rate must be 0 (no limit) or at least 0.0167 (one session a minute)");
+    }
+}
+
 #[test]
 fn completions_print_for_every_shell() {
     let s = Scratch::new();

@@ -384,17 +384,10 @@ fn five_hundred_hosts_each_answer_exactly_once() {
     }
 }
 
-#[test]
-fn first_ctrl_c_stops_launching_and_reports_second_exits_now() {
-    let f = Fleet::new(31, 30);
-    let is = |kind: &'static str| {
-        move |line: &str| {
-            serde_json::from_str::<serde_json::Value>(line).is_ok_and(|v| v["type"] == kind)
-        }
-    };
-    let minute = Duration::from_secs(60);
-    // First Ctrl-C, sent once two hosts have answered: hosts in flight finish, the rest never
-    // start; exit 130; the journal verifies.
+/// `exec` on every host of `f`, two at a time, each for a second; once `answered` hosts have
+/// answered, `signals` are sent. Checks that the run stopped as the first Ctrl-C stops it: exit
+/// 130, hosts in flight finished, the rest never started, the journal verifies. Returns the events.
+fn interrupted_exec(f: &Fleet, hosts: usize, answered: usize, signals: &[&str]) -> Vec<Event> {
     let mut live = f
         .bg()
         .args([
@@ -408,31 +401,59 @@ fn first_ctrl_c_stops_launching_and_reports_second_exits_now() {
             "sleep 1; echo finished",
         ])
         .spawn();
-    live.wait_for(minute, is("target_result"));
-    live.wait_for(minute, is("target_result"));
-    live.signal("-INT");
+    for _ in 0..answered {
+        live.wait_for(Duration::from_secs(60), |line: &str| {
+            line.contains("\"target_result\"")
+        });
+    }
+    for signal in signals {
+        live.signal(signal);
+    }
     let out = live.finish();
-    assert_eq!(out.code, 130, "{}", out.stderr);
+    assert_eq!(out.code, 130, "{signals:?}: {}", out.stderr);
     let ev = events(&out.stdout);
     let Some(Event::Summary(s)) = ev.last() else {
-        panic!("no summary: {}", out.stdout)
+        panic!("{signals:?}: no summary: {}", out.stdout)
     };
-    assert!(s.interrupted && s.not_started > 0 && s.ok >= 2, "{s:?}");
-    assert_eq!(s.ok + s.not_started, 30, "{s:?}");
     assert!(
-        ev.iter()
-            .any(|e| matches!(e, Event::Notice { message } if message.contains("Ctrl-C again"))),
-        "{}",
-        out.stdout
+        s.interrupted && s.not_started > 0 && s.ok >= answered,
+        "{signals:?}: {s:?}"
     );
-    let Some(Event::RunBegin(b)) = ev.first() else {
-        panic!("no run_begin")
-    };
+    assert_eq!(s.ok + s.not_started, hosts, "{signals:?}: {s:?}");
     f.scratch
         .bg()
-        .args(["journal", "verify", &b.run_id])
+        .args(["journal", "verify", run_id(&ev)])
         .run()
         .ok();
+    ev
+}
+
+fn run_id(events: &[Event]) -> &str {
+    let Some(Event::RunBegin(b)) = events.first() else {
+        panic!("no run_begin")
+    };
+    &b.run_id
+}
+
+fn has_notice(events: &[Event], text: &str) -> bool {
+    events
+        .iter()
+        .any(|e| matches!(e, Event::Notice { message } if message.contains(text)))
+}
+
+#[test]
+fn first_ctrl_c_stops_launching_and_reports_second_exits_now() {
+    let f = Fleet::new(31, 30);
+    let is = |kind: &'static str| {
+        move |line: &str| {
+            serde_json::from_str::<serde_json::Value>(line).is_ok_and(|v| v["type"] == kind)
+        }
+    };
+    let minute = Duration::from_secs(60);
+    // First Ctrl-C, sent once two hosts have answered: hosts in flight finish, the rest never
+    // start; exit 130; the journal verifies.
+    let ev = interrupted_exec(&f, 30, 2, &["-INT"]);
+    assert!(has_notice(&ev, "Ctrl-C again"), "{ev:?}");
 
     // Second Ctrl-C: out at once even though hosts are mid-command. `run_begin` is shown after
     // Ctrl-C is caught, and the second press is sent once the first was acknowledged.
@@ -477,6 +498,29 @@ fn first_ctrl_c_stops_launching_and_reports_second_exits_now() {
         .args(["journal", "verify", &b.run_id])
         .run()
         .ok();
+}
+
+/// Issue #11, point 15: SIGTERM and SIGHUP (a dropped bastion session) ended a run mid-wave with
+/// no summary and no end record. They now stop it as the first Ctrl-C does: hosts in flight
+/// finish, the rest never start, exit 130, the journal ends with `run_end` and verifies.
+#[test]
+fn sigterm_and_sighup_stop_like_the_first_ctrl_c() {
+    let f = Fleet::new(69, 12);
+    for signal in ["-TERM", "-HUP"] {
+        // A second one changes nothing (a dropped session sends several): hosts in flight finish.
+        let ev = interrupted_exec(&f, 12, 1, &[signal, signal]);
+        let name = format!("interrupted (SIG{})", &signal[1..]);
+        assert!(has_notice(&ev, &name), "{signal}: {ev:?}");
+        let records = f
+            .scratch
+            .bg()
+            .args(["--output", "json", "journal", "show", run_id(&ev)])
+            .run()
+            .ok();
+        let last = records.json_lines().pop().expect("records");
+        assert_eq!(last["event"]["type"], "run_end", "{signal}: {last}");
+        assert_eq!(last["event"]["status"], "interrupted", "{signal}: {last}");
+    }
 }
 
 #[test]

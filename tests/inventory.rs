@@ -103,7 +103,30 @@ fn bad_selector_is_a_usage_error_with_column() {
         .args(["inventory", "show", "role=database"])
         .run()
         .code(2)
-        .stderr_has("matched no host");
+        .stderr_has("selector \"role=database\": \"role=database\" matches no host");
+}
+
+/// Issue #11, point 11: `exec` on `role=worker except gen>3` ran on every worker (the word was a
+/// pattern matching nothing), and a misspelt host after `except` removed nothing. Both are usage
+/// errors now, before any connection (the inventory's addresses are unreachable documentation
+/// addresses, so a connection attempt would fail differently).
+#[test]
+fn selector_terms_that_pick_nothing_are_refused() {
+    let s = Scratch::new();
+    let inv = s.write("fleet.toml", FLEET);
+    let exec = |selector: &str| {
+        s.bg()
+            .arg("-i")
+            .arg(&inv)
+            .args(["exec", selector, "--", "true"])
+            .run()
+            .code(2)
+    };
+    exec("role=worker except gen>3").stderr_has("column 23: unexpected '>'");
+    exec("role=worker except node0013").stderr_has("\"node0013\" matches no host");
+    exec("role=worker,!node001").stderr_has("expected `all except node001`");
+    exec("node[1-010]").stderr_has("padding mismatch in 1-010");
+    exec("node[-5]").stderr_has("range without a low bound; expected LOW-HIGH");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -548,4 +571,26 @@ fn snapshot_from_the_api_reads_every_page_through_continue() {
         .stderr_has("cannot list the nodes of cluster lab")
         .stderr_has("caused by: no API server answered");
     assert_eq!(std::fs::read_to_string(&snap).expect("snapshot"), text);
+}
+
+/// Issue #11, point 14: `-i` naming a FIFO hung until something wrote to it.
+#[test]
+fn an_inventory_that_is_not_a_regular_file_is_refused_at_once() {
+    let s = Scratch::new();
+    let fifo = s.path().join("fleet.toml");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    s.bg_with(&fifo)
+        .args(["inventory", "show"])
+        .run()
+        .code(2)
+        .stderr_has("cannot read: it is a FIFO (named pipe); expected a regular file");
+    s.bg_with("/dev/zero")
+        .args(["inventory", "show"])
+        .run()
+        .code(2)
+        .stderr_has("/dev/zero: cannot read: it is a character device");
 }

@@ -232,3 +232,67 @@ fn runs_others_could_write_or_sign_are_refused_and_verify_says_whose_key_signed(
         .code(4)
         .stderr_has("the head file is missing");
 }
+
+/// Issue #11, point 17: a bad run id was 4 for `resume`, `undo` and `confirm` and 2 for
+/// `journal show` and `verify`, each with its own message. One code (2) and one message now.
+#[test]
+fn a_bad_run_id_exits_2_from_every_verb() {
+    let s = Scratch::new();
+    for (run, message) in [
+        ("../etc", "invalid run id \"../etc\""),
+        (".hidden", "invalid run id \".hidden\""),
+        ("nosuchrun", "no run nosuchrun under"),
+    ] {
+        for verb in [
+            &["resume", run][..],
+            &["undo", run, "--yes"],
+            &["confirm", run],
+            &["journal", "show", run],
+            &["journal", "verify", run],
+        ] {
+            s.bg().args(verb).run().code(2).stderr_has(message);
+        }
+    }
+}
+
+/// Issue #11, point 17: `undo RUN --step typo` journaled an undo notice, then refused.
+#[test]
+fn a_mistyped_undo_step_is_refused_before_anything_is_journaled() {
+    let s = Scratch::new();
+    let port = closed_port();
+    let inv = s.write(
+        "fleet.toml",
+        &format!(
+            "[defaults]\nport = {port}\n\n[[hosts]]\nname = \"n1\"\naddress = \"127.0.0.1\"\n"
+        ),
+    );
+    let rb = s.write(
+        "rb.toml",
+        "name = \"t\"\nsummary = \"t\"\n\n[[steps]]\nid = \"check\"\naction = \"ssh.exec\"\n\
+         targets = \"all\"\n[steps.with]\ncommand = \"true\"\n",
+    );
+    let out = s
+        .bg_with(&inv)
+        .args(["--output", "json", "run", "--yes"])
+        .arg(&rb)
+        .run();
+    let run = out.json_lines()[0]["run_id"]
+        .as_str()
+        .expect("run_id")
+        .to_owned();
+    let records = |s: &Scratch| {
+        let out = s
+            .bg()
+            .args(["--output", "json", "journal", "show", &run])
+            .run()
+            .ok();
+        out.stdout.lines().count()
+    };
+    let before = records(&s);
+    s.bg_with(&inv)
+        .args(["undo", &run, "--step", "chek", "--yes"])
+        .run()
+        .code(2)
+        .stderr_has("has no step 'chek' (did you mean `check`?); its steps are: check");
+    assert_eq!(records(&s), before, "undo journaled something");
+}

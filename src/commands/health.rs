@@ -36,7 +36,7 @@ use crate::engine::event::ms;
 use crate::engine::exec::ssh_target;
 use crate::engine::{Cancel, fan_out};
 use crate::error::{Exit, ExitError};
-use crate::inventory::{Cluster, Host, Inventory, Selector};
+use crate::inventory::{Cluster, Host, Inventory, Selector, SelectorError};
 use crate::output::{stdout_line, stdout_raw};
 use crate::settings::Settings;
 use crate::transport::RateLimiter;
@@ -218,9 +218,11 @@ fn control_plane(
 ) -> anyhow::Result<Vec<Host>> {
     let parsed = Selector::parse(selector)
         .map_err(|e| ExitError::new(Exit::Usage, format!("--control-plane: {e}")))?;
-    let hosts = inventory
-        .select(&parsed)
-        .map_err(|e| ExitError::new(Exit::Usage, format!("--control-plane: {e}")))?;
+    let hosts = match inventory.select(&parsed) {
+        // The default `role=control-plane` on an inventory without that label: the note says so.
+        Err(SelectorError::NoMatch { .. }) => Vec::new(),
+        other => other.map_err(|e| ExitError::new(Exit::Usage, format!("--control-plane: {e}")))?,
+    };
     Ok(hosts
         .into_iter()
         .filter(|h| h.cluster.as_deref() == Some(cluster))

@@ -1,34 +1,17 @@
 //! `breakglass journal list | show RUN | verify RUN`.
 
-use crate::error::{Exit, ExitError};
+use crate::error::Exit;
 use crate::journal;
 use crate::output::{stdout_line, stdout_raw};
 use crate::settings::Settings;
 
+/// The run's directory, checked as `resume`, `undo` and `confirm` check it (one rule, one
+/// message, exit 2 for a bad or unknown run id).
 fn run_dir(settings: &Settings, run: &str) -> anyhow::Result<std::path::PathBuf> {
-    // A run id is one path component: refuse anything that could walk out of the journal root.
-    if run.is_empty() || run.contains('/') || run == "." || run == ".." {
-        return Err(ExitError::new(
-            Exit::Usage,
-            format!("'{run}' is not a run id (see `breakglass journal list`)"),
-        )
-        .into());
-    }
-    let dir = settings.journal_root.join(run);
-    if !dir.is_dir() {
-        return Err(ExitError::new(
-            Exit::Usage,
-            format!(
-                "no run '{run}' under {} (see `breakglass journal list`)",
-                settings.journal_root.display()
-            ),
-        )
-        .into());
-    }
-    Ok(dir)
+    journal::run_dir(&settings.journal_root, run).map_err(journal_error)
 }
 
-/// Journal errors stay typed on the way up: `error::exit_of` makes them exit 4.
+/// Journal errors stay typed on the way up: `error::exit_of` decides their exit code.
 fn journal_error(e: journal::JournalError) -> anyhow::Error {
     e.into()
 }

@@ -36,7 +36,7 @@ pub fn select_hosts(inventory: &Inventory, selector: &str) -> anyhow::Result<Vec
         Selector::parse(selector).map_err(|e| ExitError::new(Exit::Usage, e.to_string()))?;
     let hosts = inventory
         .select(&parsed)
-        .map_err(|e| ExitError::new(Exit::Usage, e.to_string()))?;
+        .map_err(|e| ExitError::new(Exit::Usage, format!("selector \"{selector}\": {e}")))?;
     if hosts.is_empty() {
         return Err(ExitError::new(
             Exit::Usage,

@@ -2,7 +2,7 @@
 
 use crate::error::{Exit, ExitError};
 use crate::output::{stdout_line, stdout_raw};
-use crate::runbook::{embedded, load_any};
+use crate::runbook::{ParamType, embedded, load_any};
 use crate::settings::Settings;
 
 pub fn list(settings: &Settings) -> anyhow::Result<Exit> {
@@ -51,8 +51,13 @@ pub fn show(settings: &Settings, name: &str) -> anyhow::Result<Exit> {
                 |d| format!("default {}", d.to_text()),
             )
         };
+        let bounds = match (p.ty, p.range.max) {
+            (ParamType::Integer, Some(max)) => format!(", {} to {max}", p.range.lowest()),
+            (ParamType::Integer, None) => format!(", at least {}", p.range.lowest()),
+            _ => String::new(),
+        };
         out.push_str(&format!(
-            "  {} ({}, {req})\n      {}\n",
+            "  {} ({}{bounds}, {req})\n      {}\n",
             p.name,
             p.ty.name(),
             p.help

@@ -70,8 +70,11 @@ impl Run {
         })
     }
 
-    /// First Ctrl-C: stop launching new targets and let in-flight ones finish within their
-    /// deadlines. Second Ctrl-C: exit 130 at once, without tearing a journal record.
+    /// First Ctrl-C (or SIGTERM, or SIGHUP): stop launching new targets and let in-flight ones
+    /// finish within their deadlines; the run ends with its summary and end record. A later
+    /// Ctrl-C: exit 130 at once, without tearing a journal record. A later SIGTERM or SIGHUP
+    /// changes nothing: a dropped session sends several, and only the operator at the keyboard
+    /// decides to give up on hosts in flight (SIGKILL remains for anyone else).
     ///
     /// SIGINT is caught from this call on (call it before the run's first event), not from when
     /// the watching task first runs, and one stream serves both presses, so neither can fall
@@ -95,30 +98,80 @@ impl Run {
         // journal (and its lock) alive after the run ends: a drill undoes the run next.
         let journal = Arc::downgrade(&self.journal);
         tokio::spawn(async move {
-            if interrupts.recv().await.is_none() {
+            let Some(first) = interrupts.recv().await else {
                 return;
-            }
+            };
             cancel.cancel();
             observer.event(&Event::Notice {
-                message: "interrupted: no new hosts will be started; waiting for hosts in flight \
-                          (Ctrl-C again to exit now)"
-                    .into(),
+                message: format!(
+                    "interrupted ({}): no new hosts will be started; waiting for hosts in \
+                     flight (Ctrl-C again to exit now)",
+                    first.name()
+                ),
             });
-            if interrupts.recv().await.is_some() {
-                match journal.upgrade() {
-                    Some(journal) => {
-                        journal.exit_now(i32::from(crate::error::Exit::Interrupted.code()));
-                    }
-                    None => std::process::exit(i32::from(crate::error::Exit::Interrupted.code())),
+            loop {
+                match interrupts.recv().await {
+                    None => return,
+                    Some(Interrupt::Int) => break,
+                    Some(Interrupt::Term | Interrupt::Hup) => {}
                 }
+            }
+            match journal.upgrade() {
+                Some(journal) => {
+                    journal.exit_now(i32::from(crate::error::Exit::Interrupted.code()));
+                }
+                None => std::process::exit(i32::from(crate::error::Exit::Interrupted.code())),
             }
         });
     }
 }
 
-/// SIGINT as a stream, caught from this call on: a Ctrl-C is never lost to the default action
-/// (which would end the process mid-work) between this call and the first `recv`. Must be called
-/// inside the tokio runtime.
-pub fn interrupts() -> std::io::Result<tokio::signal::unix::Signal> {
-    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+/// The signals that stop a run the way the first Ctrl-C does (issue #11, point 15): SIGINT,
+/// SIGTERM (`kill`, a service manager, a drill harness) and SIGHUP (the terminal or the bastion
+/// session went away). Their default action ends the process mid-wave with no end record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interrupt {
+    Int,
+    Term,
+    Hup,
+}
+
+impl Interrupt {
+    pub fn name(self) -> &'static str {
+        match self {
+            Interrupt::Int => "SIGINT",
+            Interrupt::Term => "SIGTERM",
+            Interrupt::Hup => "SIGHUP",
+        }
+    }
+}
+
+/// SIGINT, SIGTERM and SIGHUP as one stream, caught from [`interrupts`] on.
+pub struct Interrupts {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Interrupts {
+    /// The next signal; `None` only if the runtime's signal driver is gone.
+    pub async fn recv(&mut self) -> Option<Interrupt> {
+        tokio::select! {
+            s = self.int.recv() => s.map(|()| Interrupt::Int),
+            s = self.term.recv() => s.map(|()| Interrupt::Term),
+            s = self.hup.recv() => s.map(|()| Interrupt::Hup),
+        }
+    }
+}
+
+/// SIGINT, SIGTERM and SIGHUP as a stream, caught from this call on: none is lost to its default
+/// action (which would end the process mid-work) between this call and the first `recv`. Must
+/// be called inside the tokio runtime.
+pub fn interrupts() -> std::io::Result<Interrupts> {
+    use tokio::signal::unix::{SignalKind, signal};
+    Ok(Interrupts {
+        int: signal(SignalKind::interrupt())?,
+        term: signal(SignalKind::terminate())?,
+        hup: signal(SignalKind::hangup())?,
+    })
 }

@@ -55,9 +55,12 @@ impl PlannedStep {
 fn select(inventory: &Inventory, step: &str, selector: &str) -> anyhow::Result<Vec<Host>> {
     let parsed = Selector::parse(selector)
         .map_err(|e| ExitError::new(Exit::Usage, format!("step {step}: {e}")))?;
-    let hosts = inventory
-        .select(&parsed)
-        .map_err(|e| ExitError::new(Exit::Usage, format!("step {step}: {e}")))?;
+    let hosts = inventory.select(&parsed).map_err(|e| {
+        ExitError::new(
+            Exit::Usage,
+            format!("step {step}: targets \"{selector}\": {e}"),
+        )
+    })?;
     if hosts.is_empty() {
         return Err(ExitError::new(
             Exit::Usage,

@@ -168,6 +168,25 @@ struct UndoItem {
     inverse: Box<dyn Action>,
 }
 
+/// `undo --step ID` names a step of the run, checked before anything is asked or journaled.
+pub fn check_undo_step(plan: &Plan, run_id: &str, step: Option<&str>) -> Result<(), ExitError> {
+    let Some(s) = step else {
+        return Ok(());
+    };
+    if plan.steps.iter().any(|p| p.step.id == s) {
+        return Ok(());
+    }
+    let ids = plan.steps.iter().map(|p| p.step.id.as_str());
+    Err(ExitError::new(
+        Exit::Usage,
+        format!(
+            "run {run_id} has no step '{s}'{}; its steps are: {}; nothing was changed or journaled",
+            crate::runbook::did_you_mean(s, ids.clone()),
+            ids.collect::<Vec<_>>().join(", ")
+        ),
+    ))
+}
+
 /// Applies inverses in reverse step order (and reverse target order within a step), journaled
 /// in the run's own journal as `target_result` records with `mode: "undo"`. Targets already
 /// undone are skipped, so `undo` can be repeated after a partial failure.
@@ -180,15 +199,7 @@ pub async fn undo(
     settings: &Arc<RunSettings>,
 ) -> anyhow::Result<(Exit, Summary)> {
     let started = Instant::now();
-    if let Some(s) = only_step
-        && !plan.steps.iter().any(|p| p.step.id == s)
-    {
-        return Err(ExitError::new(
-            Exit::Usage,
-            format!("run {} has no step '{s}'", history.begin.run_id),
-        )
-        .into());
-    }
+    check_undo_step(plan, &history.begin.run_id, only_step)?;
     // Latest snapshot per (step, target); what was already undone.
     let mut snapshots: BTreeMap<(String, String), Value> = BTreeMap::new();
     let mut order: Vec<(String, String)> = Vec::new();

@@ -155,6 +155,11 @@ fn parse_brackets(
                     i,
                     "empty brackets; expected numbers like [1-4] or [1,3,5-7]".into(),
                 ),
+                // `[-5]`: ranges are of non-negative numbers, and a range needs both bounds.
+                Some('-') => (
+                    i,
+                    "range without a low bound; expected LOW-HIGH like [1-5]".into(),
+                ),
                 None => (i, "expected a number and ']'".into()),
                 Some(c) => (i, format!("unexpected {c:?}; expected a number")),
             });
@@ -169,11 +174,16 @@ fn parse_brackets(
         } else {
             None
         };
+        let is_range = hi.is_some();
         ranges.push(range_item(&lo, hi.as_deref(), lo_at)?);
         match chars.get(i) {
             Some(',') => i += 1,
             Some(']') => return Ok((ranges, i + 1)),
             None => return Err((i, "expected ']'".into())),
+            // After `1-5`, a second `-` is not a longer range: say what may follow.
+            Some(c) if is_range => {
+                return Err((i, format!("unexpected {c:?}; expected ',' or ']'")));
+            }
             Some(c) => return Err((i, format!("unexpected {c:?}; expected '-', ',' or ']'"))),
         }
     }
@@ -199,8 +209,10 @@ fn range_item(lo: &str, hi: Option<&str>, at: usize) -> Result<RangeItem, (usize
         text.parse::<u64>()
             .map_err(|e| (at, format!("bad number {text}: {e}; expected digits")))
     };
-    // The width comes from whichever bound is written zero-padded: `[001-200]` and `[1-010]`
-    // are both width 3. Unpadded ranges have width 0 and print numbers as they are.
+    // A bound written with a leading zero fixes the width: `[001-200]` is width 3. When one bound
+    // is padded, both must be written at that width, as ClusterShell requires ("padding length
+    // mismatch"): `[1-010]` could mean `1..10` or `001..010`, and a selector that guesses picks
+    // hosts nobody wrote. Unpadded ranges have width 0 and print numbers as they are.
     let padded = |text: &str| {
         if text.len() > 1 && text.starts_with('0') {
             text.len()
@@ -210,7 +222,19 @@ fn range_item(lo: &str, hi: Option<&str>, at: usize) -> Result<RangeItem, (usize
     };
     let lo_value = number(lo)?;
     let (hi_value, width) = match hi {
-        Some(hi) => (number(hi)?, padded(lo).max(padded(hi))),
+        Some(hi) => {
+            let hi_value = number(hi)?;
+            if (padded(lo) > 0 || padded(hi) > 0) && lo.len() != hi.len() {
+                let w = lo.len().max(hi.len());
+                return Err((
+                    at,
+                    format!(
+                        "padding mismatch in {lo}-{hi}; expected both bounds at the same width, like [{lo_value:0w$}-{hi_value:0w$}] or [{lo_value}-{hi_value}]"
+                    ),
+                ));
+            }
+            (hi_value, padded(lo).max(padded(hi)))
+        }
         None => (lo_value, padded(lo)),
     };
     if hi_value < lo_value {
@@ -236,31 +260,7 @@ fn range_item(lo: &str, hi: Option<&str>, at: usize) -> Result<RangeItem, (usize
 /// `r1n01, r1n02, r2n01, r2n02`.
 pub fn expand(pattern: &str) -> Result<Vec<String>, HostsetError> {
     let items = parse(pattern, false)?;
-    let too_many = || HostsetError {
-        pattern: pattern.to_owned(),
-        column: 1,
-        message: format!(
-            "expands to more than {MAX_EXPANSION} names; expected a smaller range (or several entries)"
-        ),
-    };
-    // Count first, so a huge range fails before anything is allocated.
-    let mut total: u64 = 0;
-    for segments in &items {
-        let mut count: u64 = 1;
-        for segment in segments {
-            if let Segment::Range(ranges) = segment {
-                let size = ranges
-                    .iter()
-                    .try_fold(0u64, |acc, r| acc.checked_add(r.count()))
-                    .ok_or_else(too_many)?;
-                count = count.checked_mul(size).ok_or_else(too_many)?;
-            }
-        }
-        total = total.checked_add(count).ok_or_else(too_many)?;
-        if total > MAX_EXPANSION as u64 {
-            return Err(too_many());
-        }
-    }
+    let total = count_items(pattern, &items)?;
     let mut names = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
     for segments in &items {
         let mut partial = vec![String::new()];
@@ -285,6 +285,42 @@ pub fn expand(pattern: &str) -> Result<Vec<String>, HostsetError> {
         names.extend(partial);
     }
     Ok(names)
+}
+
+/// How many names `pattern` expands to, without expanding it (at most [`MAX_EXPANSION`]).
+pub fn count(pattern: &str) -> Result<usize, HostsetError> {
+    let items = parse(pattern, false)?;
+    // At most MAX_EXPANSION, so it fits.
+    Ok(usize::try_from(count_items(pattern, &items)?).unwrap_or(MAX_EXPANSION))
+}
+
+/// Counts the names of parsed items without allocating them, so a huge range fails fast.
+fn count_items(pattern: &str, items: &[Vec<Segment>]) -> Result<u64, HostsetError> {
+    let too_many = || HostsetError {
+        pattern: pattern.to_owned(),
+        column: 1,
+        message: format!(
+            "expands to more than {MAX_EXPANSION} names; expected a smaller range (or several entries)"
+        ),
+    };
+    let mut total: u64 = 0;
+    for segments in items {
+        let mut count: u64 = 1;
+        for segment in segments {
+            if let Segment::Range(ranges) = segment {
+                let size = ranges
+                    .iter()
+                    .try_fold(0u64, |acc, r| acc.checked_add(r.count()))
+                    .ok_or_else(too_many)?;
+                count = count.checked_mul(size).ok_or_else(too_many)?;
+            }
+        }
+        total = total.checked_add(count).ok_or_else(too_many)?;
+        if total > MAX_EXPANSION as u64 {
+            return Err(too_many());
+        }
+    }
+    Ok(total)
 }
 
 /// A compiled host pattern: a host set whose items may also contain the globs `*` (any run of
@@ -312,6 +348,14 @@ impl Pattern {
     /// look it up in a hash map instead of scanning.
     pub fn is_literal(&self) -> bool {
         matches!(self.items.as_slice(), [segments] if segments.iter().all(|s| matches!(s, Segment::Literal(_))))
+    }
+
+    /// The pattern's literal text, piece by piece: everything but ranges and globs.
+    pub fn literals(&self) -> impl Iterator<Item = &str> {
+        self.items.iter().flatten().filter_map(|s| match s {
+            Segment::Literal(text) => Some(text.as_str()),
+            _ => None,
+        })
     }
 
     pub fn matches(&self, candidate: &str) -> bool {
@@ -642,8 +686,6 @@ mod tests {
         assert_eq!(names("node[001-003]"), ["node001", "node002", "node003"]);
         assert_eq!(names("n[1,3,5-7]"), ["n1", "n3", "n5", "n6", "n7"]);
         assert_eq!(names("n[08-10]"), ["n08", "n09", "n10"]);
-        assert_eq!(names("n[1-010]").len(), 10);
-        assert_eq!(names("n[1-010]")[0], "n001");
         assert_eq!(names("bastion"), ["bastion"]);
         assert_eq!(names("a[1-2],b"), ["a1", "a2", "b"]);
         assert_eq!(names("[1-2]x"), ["1x", "2x"]);
@@ -685,6 +727,53 @@ mod tests {
             assert_eq!(err.column, column, "{pattern}: {err}");
             assert!(err.message.contains(message), "{pattern}: {err}");
         }
+    }
+
+    /// Issue #11, point 13: a range padded on one bound only is refused, as `ClusterShell` refuses
+    /// it ("padding length mismatch"), and each range error names its own problem.
+    #[test]
+    fn range_errors_name_the_problem() {
+        let cases = [
+            (
+                "n[1-010]",
+                3,
+                "padding mismatch in 1-010",
+                "[001-010] or [1-10]",
+            ),
+            (
+                "n[01-100]",
+                3,
+                "padding mismatch in 01-100",
+                "[001-100] or [1-100]",
+            ),
+            (
+                "n[2,005-10]",
+                5,
+                "padding mismatch in 005-10",
+                "[005-010] or [5-10]",
+            ),
+            (
+                "n[-5]",
+                3,
+                "range without a low bound",
+                "expected LOW-HIGH like [1-5]",
+            ),
+            ("n[1,-5]", 5, "range without a low bound", "LOW-HIGH"),
+            ("n[1-2-3]", 6, "unexpected '-'", "expected ',' or ']'"),
+            ("n[1x]", 4, "unexpected 'x'", "expected '-', ',' or ']'"),
+        ];
+        for (pattern, column, problem, expected) in cases {
+            let err = expand(pattern).unwrap_err();
+            assert_eq!(err.column, column, "{pattern}: {err}");
+            assert!(err.message.contains(problem), "{pattern}: {err}");
+            assert!(err.message.contains(expected), "{pattern}: {err}");
+            assert!(Pattern::compile(pattern).is_err(), "{pattern}");
+        }
+        // Same width on both bounds, or no padding at all, is fine.
+        assert_eq!(names("n[001-010]").len(), 10);
+        assert_eq!(names("n[00-10]")[0], "n00");
+        assert_eq!(names("n[0-10]").len(), 11);
+        assert_eq!(names("n[08-10]"), ["n08", "n09", "n10"]);
     }
 
     #[test]

@@ -95,10 +95,21 @@ impl InventoryError {
     }
 }
 
+/// The largest inventory file read: a 200,000-host fleet written one host per entry, with labels,
+/// is about 40 MB.
+pub const MAX_INVENTORY_BYTES: u64 = 64 << 20;
+
+/// The most hosts an inventory may expand to, across all its entries: more than any fleet one
+/// operator acts on, and a bound on memory (a 219-byte file expanded to 2.9 million hosts and
+/// 1.1 GB before this limit).
+pub const MAX_HOSTS: usize = 200_000;
+
 pub(super) fn load(path: &Path) -> Result<Inventory, InventoryError> {
-    let bytes = std::fs::read(path).map_err(|source| InventoryError::Read {
-        path: path.to_owned(),
-        source,
+    let bytes = crate::input::read_bounded(path, MAX_INVENTORY_BYTES).map_err(|source| {
+        InventoryError::Read {
+            path: path.to_owned(),
+            source,
+        }
     })?;
     let text = match String::from_utf8(bytes) {
         Ok(text) => text,
@@ -540,27 +551,69 @@ impl<'a> Builder<'a> {
             let entry_span = entry.span();
             let h = entry.into_inner();
             let name_span = h.name.span();
+            let count = hostset::count(h.name.get_ref())
+                .map_err(|e| cx.hostset_error("host name", &h.name, &e))?;
+            if hosts.len() + count > MAX_HOSTS {
+                return Err(cx.invalid(
+                    &name_span,
+                    format!(
+                        "`{}` would bring the inventory to {} hosts; expected at most {MAX_HOSTS} in one inventory (split the fleet into several files)",
+                        h.name.get_ref(),
+                        hosts.len() + count
+                    ),
+                ));
+            }
             let names = hostset::expand(h.name.get_ref())
                 .map_err(|e| cx.hostset_error("host name", &h.name, &e))?;
             for n in &names {
                 check_host_name(n).map_err(|m| cx.invalid(&name_span, m))?;
             }
 
-            // Addresses: one range (zipped with the names) or an explicit list.
+            // Addresses: one range (zipped with the names) or an explicit list. Counted before
+            // they are expanded, so a huge range next to three names costs nothing.
+            let mismatch = |span: &std::ops::Range<usize>, what: &str, count: usize| {
+                cx.invalid(
+                    span,
+                    format!(
+                        "`{}` is {} name{} but {what} {count} address{}; expected one address per name",
+                        h.name.get_ref(),
+                        names.len(),
+                        plural(names.len(), "", "s"),
+                        plural(count, "", "es"),
+                    ),
+                )
+            };
             let (addresses, count_span, what) = match (&h.address, &h.addresses) {
                 (Some(a), None) => {
+                    let count = hostset::count(a.get_ref())
+                        .map_err(|e| cx.hostset_error("address", a, &e))?;
+                    let what = format!("`{}` is", a.get_ref());
+                    if count != names.len() {
+                        return Err(mismatch(&a.span(), &what, count));
+                    }
                     let list = hostset::expand(a.get_ref())
                         .map_err(|e| cx.hostset_error("address", a, &e))?;
                     let spans = vec![a.span(); list.len()];
                     (
                         list.into_iter().zip(spans).collect::<Vec<_>>(),
                         a.span(),
-                        format!("`{}` is", a.get_ref()),
+                        what,
                     )
                 }
                 (None, Some(list)) => {
                     let mut out = Vec::new();
                     for a in list.get_ref() {
+                        // Counted first: a list of huge ranges must not be expanded to find out
+                        // that it has more addresses than the entry has names.
+                        let more = hostset::count(a.get_ref())
+                            .map_err(|e| cx.hostset_error("address", a, &e))?;
+                        if out.len() + more > names.len() {
+                            return Err(mismatch(
+                                &list.span(),
+                                "`addresses` has at least",
+                                out.len() + more,
+                            ));
+                        }
                         let expanded = hostset::expand(a.get_ref())
                             .map_err(|e| cx.hostset_error("address", a, &e))?;
                         out.extend(expanded.into_iter().map(|x| (x, a.span())));
@@ -584,17 +637,7 @@ impl<'a> Builder<'a> {
                 }
             };
             if addresses.len() != names.len() {
-                return Err(cx.invalid(
-                    &count_span,
-                    format!(
-                        "`{}` is {} name{} but {what} {} address{}; expected one address per name",
-                        h.name.get_ref(),
-                        names.len(),
-                        plural(names.len(), "", "s"),
-                        addresses.len(),
-                        plural(addresses.len(), "", "es"),
-                    ),
-                ));
+                return Err(mismatch(&count_span, &what, addresses.len()));
             }
 
             let host_keys: Vec<Option<String>> = match (&h.host_key, &h.host_keys) {
@@ -918,14 +961,19 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
 
 const NEVER_RESOLVES: &str = "breakglass never resolves names; give an IP";
 
+/// A host's address: unicast, and an IPv4-mapped IPv6 address as its IPv4 address, so the
+/// duplicate check sees `::ffff:10.0.0.1` and `10.0.0.1` as the one host they are.
 fn parse_ip(text: &str) -> Result<IpAddr, String> {
-    text.parse()
-        .map_err(|_| format!("`{text}` is not an IP address; {NEVER_RESOLVES}"))
+    let ip = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not an IP address; {NEVER_RESOLVES}"))?;
+    crate::address::host_address(ip)
 }
 
 fn parse_endpoint(text: &str) -> Result<SocketAddr, String> {
-    if let Ok(s) = text.parse() {
-        return Ok(s);
+    if let Ok(s) = text.parse::<SocketAddr>() {
+        let ip = crate::address::host_address(s.ip())?;
+        return Ok(SocketAddr::new(ip, s.port()));
     }
     if text.parse::<IpAddr>().is_ok() {
         return Err(format!(
@@ -947,9 +995,9 @@ fn inline_jump(spec: &str, defaults: &Defaults) -> Result<Host, String> {
         None => (defaults.user.clone(), spec),
     };
     let (address, port) = if let Ok(s) = rest.parse::<SocketAddr>() {
-        (s.ip(), check_port(s.port())?)
+        (crate::address::host_address(s.ip())?, check_port(s.port())?)
     } else if let Ok(ip) = rest.parse::<IpAddr>() {
-        (ip, defaults.port)
+        (crate::address::host_address(ip)?, defaults.port)
     } else {
         return Err(format!(
             "jump `{spec}` is neither a host in this file nor `user@IP:port`; {NEVER_RESOLVES} or the name of a host defined here"

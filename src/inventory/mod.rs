@@ -9,7 +9,8 @@
 //! - `Inventory::load(path: &Path) -> Result<Inventory, InventoryError>`
 //! - `Inventory::from_str(text, path, Format) -> Result<Inventory, InventoryError>` (tests, stdin)
 //! - `Inventory::select(&self, &Selector) -> Result<Vec<&Host>, SelectorError>` (inventory order,
-//!   no duplicates; an empty result is not an error, an unknown `@group` is)
+//!   no duplicates; an empty result is not an error; a term that matches no host, or an unknown
+//!   `@group`, is)
 //! - `Selector::parse(&str) -> Result<Selector, SelectorError>` (grammar: [`selector`])
 //! - `hostset::fold(names) -> String` (compact `node[001-180,183]`) and `hostset::expand(pattern)`
 //!

@@ -25,13 +25,27 @@
 //!
 //! A bare word such as `bastion` could be a host name or a label key (`key` means "the label
 //! exists"). It is a host pattern when a host has that name; otherwise, when some host has a
-//! label with that key, it is a label requirement; otherwise it is a host pattern that matches
-//! nothing. Words with `/` (`node-role.kubernetes.io/control-plane`) are always label keys, and
-//! IP addresses are always host patterns.
+//! label with that key, it is a label requirement; otherwise it is an error. Words with `/`
+//! (`node-role.kubernetes.io/control-plane`) are always label keys, and IP addresses are always
+//! host patterns.
 //!
-//! Host patterns match a host's name or its address. A pattern that matches nothing is not an
-//! error: [`Inventory::select`] returns what matches, in inventory order without duplicates, and
-//! the caller decides whether an empty result is an error. Unknown `@groups` are errors.
+//! Globs match host names only, or addresses only when the pattern is an address pattern (its
+//! text outside ranges and globs is digits and dots with at least one dot, or hex digits and
+//! colons with at least one colon: `10.0.1.*`, `fd00::*`): `*01` never picks a host because its
+//! address ends in `01`. A word with a character no host name or address can contain (`>`, `&`,
+//! non-ASCII, ...) is a syntax error, never a pattern that matches nothing.
+//!
+//! Selectors pick exactly what was written (issue #11): [`Inventory::select`] refuses a selector
+//! with a term that makes no difference, naming the term. A host pattern, group, word or
+//! positive label requirement (`key=value`, `key in (...)`, `key`) must match at least one host
+//! of the inventory; a negative one (`!key`, `key!=value`, `key notin (...)`) must leave at
+//! least one host out; and each `except` set must match at least one host. So a typo never
+//! turns `role=worker except nodee13` into every worker. This is stricter than Kubernetes, where
+//! such a selector silently selects more. `!NAME` where NAME is a host and no label key is
+//! refused with the hint `all except NAME`.
+//!
+//! [`Inventory::select`] returns what matches, in inventory order without duplicates; the caller
+//! decides whether an empty result (a set whose terms each match, but not together) is an error.
 //!
 //! Selection is linear in the number of hosts: exact names and addresses are hash lookups (IPs are
 //! compared as addresses, so `FD00::1` finds `fd00::1`), and patterns are compiled when the
@@ -75,6 +89,25 @@ enum Requirement {
 }
 
 impl Requirement {
+    /// `!key`, `key!=value` and `key notin (...)`: they match hosts without the label.
+    fn is_negative(&self) -> bool {
+        matches!(
+            self,
+            Requirement::NotEquals(..) | Requirement::NotIn(..) | Requirement::Absent(_)
+        )
+    }
+
+    fn key(&self) -> &str {
+        match self {
+            Requirement::Equals(k, _)
+            | Requirement::NotEquals(k, _)
+            | Requirement::In(k, _)
+            | Requirement::NotIn(k, _)
+            | Requirement::Exists(k)
+            | Requirement::Absent(k) => k,
+        }
+    }
+
     fn matches(&self, host: &Host) -> bool {
         let get = |key: &str| host.labels.get(key).map(String::as_str);
         match self {
@@ -91,11 +124,29 @@ impl Requirement {
 /// A selector that cannot be parsed or evaluated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SelectorError {
-    /// `column` counts characters from 1; the end of the selector is its length + 1.
-    #[error("selector {selector:?}: column {column}: expected {expected}")]
+    /// `column` counts characters from 1; the end of the selector is its length + 1. `problem`
+    /// is empty when what was expected says it all.
+    #[error("selector {selector:?}: column {column}: {}expected {expected}", problem_prefix(.problem))]
     Syntax {
         selector: String,
         column: usize,
+        problem: String,
+        expected: String,
+    },
+    /// A host pattern, group, word or positive label requirement that matches no host.
+    #[error("{term:?} matches no host{detail}; expected {expected}")]
+    NoMatch {
+        term: String,
+        /// Why, when there is more to say (`, no host's name and no label key`).
+        detail: String,
+        expected: String,
+    },
+    /// A negative label requirement that leaves no host out, an `except` set that removes
+    /// nothing, or `!NAME` for a host.
+    #[error("{term:?} {problem}; expected {expected}")]
+    Term {
+        term: String,
+        problem: String,
         expected: String,
     },
     #[error("unknown group @{name}; expected {}", known_groups(.known))]
@@ -108,6 +159,18 @@ pub enum SelectorError {
         source: Box<SelectorError>,
     },
 }
+
+fn problem_prefix(problem: &str) -> String {
+    if problem.is_empty() {
+        String::new()
+    } else {
+        format!("{problem}; ")
+    }
+}
+
+/// What to do about a term that matches nothing.
+const LIST_HOSTS: &str =
+    "a term that matches a host (`breakglass inventory show` lists hosts and labels)";
 
 fn known_groups(known: &[String]) -> String {
     if known.is_empty() {
@@ -169,15 +232,30 @@ fn write_set(f: &mut fmt::Formatter<'_>, items: &[Item]) -> fmt::Result {
         if i > 0 {
             f.write_str(",")?;
         }
-        match item {
-            Item::All => f.write_str("all")?,
-            Item::Group(g) => write!(f, "@{g}")?,
-            Item::Pattern(p) => write!(f, "{p}")?,
-            Item::Word(w) => f.write_str(w)?,
-            Item::Label(r) => write!(f, "{r}")?,
-        }
+        write!(f, "{item}")?;
     }
     Ok(())
+}
+
+/// One SET as text, for error messages.
+struct SetText<'a>(&'a [Item]);
+
+impl fmt::Display for SetText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_set(f, self.0)
+    }
+}
+
+impl fmt::Display for Item {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Item::All => f.write_str("all"),
+            Item::Group(g) => write!(f, "@{g}"),
+            Item::Pattern(p) => write!(f, "{p}"),
+            Item::Word(w) => f.write_str(w),
+            Item::Label(r) => write!(f, "{r}"),
+        }
+    }
 }
 
 impl fmt::Display for Requirement {
@@ -204,11 +282,64 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn fail<T>(&self, at: usize, expected: impl Into<String>) -> Result<T, SelectorError> {
+        self.fail_because(at, String::new(), expected)
+    }
+
+    fn fail_because<T>(
+        &self,
+        at: usize,
+        problem: String,
+        expected: impl Into<String>,
+    ) -> Result<T, SelectorError> {
         Err(SelectorError::Syntax {
             selector: self.text.to_owned(),
             column: at + 1,
+            problem,
             expected: expected.into(),
         })
+    }
+
+    /// A host pattern, or the syntax error of the host-set notation at its column in the
+    /// selector (`padding mismatch in 1-010; expected ...`).
+    fn pattern(&self, word: &str, start: usize) -> Result<Item, SelectorError> {
+        self.check_host_chars(word, start)?;
+        Pattern::compile(word).map(Item::Pattern).or_else(|e| {
+            let (problem, expected) = match e.message.split_once("; expected ") {
+                Some((problem, expected)) => (problem.to_owned(), expected.to_owned()),
+                None => match e.message.strip_prefix("expected ") {
+                    Some(expected) => (String::new(), expected.to_owned()),
+                    None => (
+                        e.message.clone(),
+                        "a host pattern like node[1-3]".to_owned(),
+                    ),
+                },
+            };
+            self.fail_because(start + e.column - 1, problem, expected)
+        })
+    }
+
+    /// Host names are ASCII letters, digits, `-`, `_` and `.`; addresses add `:`; patterns add
+    /// `*`, `?` and brackets (whose inside the host-set parser checks). Anything else can match
+    /// no host, so it is a mistake, not a pattern that silently matches nothing.
+    fn check_host_chars(&self, word: &str, start: usize) -> Result<(), SelectorError> {
+        let mut depth = 0usize;
+        for (i, c) in word.chars().enumerate() {
+            match c {
+                '[' => depth += 1,
+                ']' => depth = depth.saturating_sub(1),
+                _ if depth > 0 => {}
+                c if c.is_ascii_alphanumeric()
+                    || matches!(c, '-' | '_' | '.' | ':' | '*' | '?') => {}
+                c => {
+                    return self.fail_because(
+                        start + i,
+                        format!("unexpected {c:?}, which no host name or address contains"),
+                        "a host name, address or pattern (letters, digits, '-', '_', '.', ':', ranges like [1-3], globs * and ?) or a label requirement",
+                    );
+                }
+            }
+        }
+        Ok(())
     }
 
     fn peek(&self) -> Option<char> {
@@ -426,15 +557,7 @@ impl Parser<'_> {
             return Ok(Item::All);
         }
         if word.contains(['[', ']', '*', '?']) || word.parse::<IpAddr>().is_ok() {
-            let pattern = Pattern::compile(&word).map_err(|e| SelectorError::Syntax {
-                selector: self.text.to_owned(),
-                column: start + e.column,
-                expected: e
-                    .message
-                    .split_once("expected ")
-                    .map_or(e.message.clone(), |(_, x)| x.to_owned()),
-            })?;
-            return Ok(Item::Pattern(pattern));
+            return self.pattern(&word, start);
         }
         if word.contains('/') {
             self.check_key(&word, start)?;
@@ -443,13 +566,8 @@ impl Parser<'_> {
         if check_label_key(&word).is_ok() {
             return Ok(Item::Word(word));
         }
-        // Anything else (an IPv6 fragment, odd characters) can only be a host pattern.
-        let pattern = Pattern::compile(&word).map_err(|e| SelectorError::Syntax {
-            selector: self.text.to_owned(),
-            column: start + e.column,
-            expected: e.message.clone(),
-        })?;
-        Ok(Item::Pattern(pattern))
+        // Anything else (an IPv6 fragment, a name ending in '-') can only be a host pattern.
+        self.pattern(&word, start)
     }
 }
 
@@ -466,7 +584,8 @@ struct Eval<'a> {
 
 impl Inventory {
     /// The hosts `selector` picks, in inventory order, without duplicates. An empty result is
-    /// not an error here; an unknown or cyclic `@group` is.
+    /// not an error here; a term that makes no difference (see the module docs) and an unknown
+    /// or cyclic `@group` are.
     pub fn select(&self, selector: &Selector) -> Result<Vec<&Host>, SelectorError> {
         let mut eval = Eval {
             inventory: self,
@@ -493,6 +612,16 @@ impl Eval<'_> {
         let mut mask = self.set(&selector.include)?;
         for set in &selector.except {
             let minus = self.set(set)?;
+            // Each term of the set matches, but not together (`except cluster=west,node10`
+            // with node10 in the east): the except removes nothing, which is not what was written.
+            if !minus.contains(&true) {
+                return Err(SelectorError::Term {
+                    term: format!("except {}", SetText(set)),
+                    problem: "matches no host, so it removes nothing".to_owned(),
+                    expected: "terms that match together (`except A except B` removes either)"
+                        .to_owned(),
+                });
+            }
             for (keep, drop) in mask.iter_mut().zip(minus) {
                 *keep &= !drop;
             }
@@ -501,25 +630,30 @@ impl Eval<'_> {
     }
 
     /// One SET: the union of its host items, filtered by its label requirements. Each step is
-    /// one pass over the hosts with hash lookups, whatever the number of items.
+    /// one pass over the hosts with hash lookups, whatever the number of items. Each item is
+    /// also checked to make a difference on its own ([`Eval::check_terms`]).
     fn set(&mut self, items: &[Item]) -> Result<Vec<bool>, SelectorError> {
         let hosts = &self.inventory.hosts;
         let mut mask = vec![false; hosts.len()];
+        // Whether item i matched (or, for a negative requirement, left out) some host.
+        let mut hit = vec![false; items.len()];
         let mut has_hosts = false;
-        let mut names: HashSet<&str> = HashSet::new();
-        let mut addresses: HashSet<IpAddr> = HashSet::new();
-        let mut patterns: Vec<&Pattern> = Vec::new();
-        let mut requirements: Vec<Requirement> = Vec::new();
-        let mut words: HashSet<&str> = HashSet::new();
-        for item in items {
+        let mut names: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut addresses: HashMap<IpAddr, Vec<usize>> = HashMap::new();
+        let mut patterns: Vec<(usize, &Pattern, bool)> = Vec::new();
+        let mut requirements: Vec<(usize, Requirement)> = Vec::new();
+        let mut words: Vec<(usize, &str)> = Vec::new();
+        for (i, item) in items.iter().enumerate() {
             match item {
                 Item::All => {
                     has_hosts = true;
+                    hit[i] = !hosts.is_empty();
                     mask.fill(true);
                 }
                 Item::Group(name) => {
                     has_hosts = true;
                     let group = self.group(name)?;
+                    hit[i] = group.contains(&true);
                     for (m, g) in mask.iter_mut().zip(group) {
                         *m |= g;
                     }
@@ -527,74 +661,149 @@ impl Eval<'_> {
                 Item::Pattern(p) => {
                     has_hosts = true;
                     if !p.is_literal() {
-                        patterns.push(p);
+                        patterns.push((i, p, is_address_pattern(p)));
                     } else if let Ok(ip) = p.as_str().parse::<IpAddr>() {
                         // Compared as addresses, so `FD00::1` finds `fd00::1`.
-                        addresses.insert(ip);
+                        addresses.entry(ip).or_default().push(i);
                     } else {
-                        names.insert(p.as_str());
+                        names.entry(p.as_str()).or_default().push(i);
                     }
                 }
-                Item::Word(w) => {
-                    words.insert(w);
-                }
-                Item::Label(r) => requirements.push(r.clone()),
+                Item::Word(w) => words.push((i, w)),
+                Item::Label(r) => requirements.push((i, r.clone())),
             }
         }
-        let hosts = &self.inventory.hosts;
         if !words.is_empty() {
             // A word is a host name if a host has it, else a label key if a host has that key,
-            // else a name that matches nothing (see the module docs).
-            let host_names: HashSet<&str> = hosts
+            // else an error (see the module docs).
+            let host_names: HashSet<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
+            let label_keys: HashSet<&str> = hosts
                 .iter()
-                .filter_map(|h| words.get(h.name.as_str()).copied())
+                .flat_map(|h| h.labels.keys())
+                .map(String::as_str)
                 .collect();
-            let open: HashSet<&str> = words.difference(&host_names).copied().collect();
-            let label_keys: HashSet<&str> = if open.is_empty() {
-                HashSet::new()
-            } else {
-                hosts
-                    .iter()
-                    .flat_map(|h| h.labels.keys())
-                    .filter_map(|k| open.get(k.as_str()).copied())
-                    .collect()
-            };
-            for w in words {
-                if label_keys.contains(w) {
-                    requirements.push(Requirement::Exists(w.to_owned()));
-                } else {
+            for (i, w) in words {
+                if host_names.contains(w) {
                     has_hosts = true;
-                    names.insert(w);
+                    names.entry(w).or_default().push(i);
+                } else if label_keys.contains(w) {
+                    requirements.push((i, Requirement::Exists(w.to_owned())));
+                } else {
+                    return Err(SelectorError::NoMatch {
+                        term: w.to_owned(),
+                        detail: " (it is no host's name and no label key)".to_owned(),
+                        expected: LIST_HOSTS.to_owned(),
+                    });
                 }
             }
         }
         if !names.is_empty() || !addresses.is_empty() || !patterns.is_empty() {
+            let any_address_pattern = patterns.iter().any(|&(_, _, a)| a);
             let mut address = String::new();
             for (m, host) in mask.iter_mut().zip(hosts) {
-                if *m {
-                    continue;
+                for &i in names.get(host.name.as_str()).into_iter().flatten() {
+                    hit[i] = true;
+                    *m = true;
                 }
-                *m = names.contains(host.name.as_str())
-                    || addresses.contains(&host.address)
-                    || (!patterns.is_empty() && {
-                        address.clear();
-                        // Writing to a String cannot fail.
-                        let _ = write!(address, "{}", host.address);
-                        patterns
-                            .iter()
-                            .any(|p| p.matches(&host.name) || p.matches(&address))
-                    });
+                for &i in addresses.get(&host.address).into_iter().flatten() {
+                    hit[i] = true;
+                    *m = true;
+                }
+                if any_address_pattern {
+                    address.clear();
+                    // Writing to a String cannot fail.
+                    let _ = write!(address, "{}", host.address);
+                }
+                for &(i, p, is_address) in &patterns {
+                    // Once this host is in and the pattern has matched, nothing is left to learn.
+                    if *m && hit[i] {
+                        continue;
+                    }
+                    let text = if is_address { &address } else { &host.name };
+                    if p.matches(text) {
+                        hit[i] = true;
+                        *m = true;
+                    }
+                }
             }
         }
+        for (i, r) in &requirements {
+            // Over the whole inventory, not this set: `node1,role=worker` with node1 a
+            // control-plane host is an empty set, which the caller reports; `role=wroker` is a typo.
+            hit[*i] = if r.is_negative() {
+                hosts.iter().any(|h| !r.matches(h))
+            } else {
+                hosts.iter().any(|h| r.matches(h))
+            };
+        }
+        self.check_terms(items, &hit)?;
         if !has_hosts {
             mask.fill(true);
         }
         if !requirements.is_empty() {
             for (m, host) in mask.iter_mut().zip(hosts) {
-                *m = *m && requirements.iter().all(|r| r.matches(host));
+                *m = *m && requirements.iter().all(|(_, r)| r.matches(host));
             }
         }
         Ok(mask)
+    }
+
+    /// The first item (in the order written) that made no difference, as an error that names it.
+    fn check_terms(&self, items: &[Item], hit: &[bool]) -> Result<(), SelectorError> {
+        let Some(item) = items
+            .iter()
+            .zip(hit)
+            .find_map(|(item, &h)| (!h).then_some(item))
+        else {
+            return Ok(());
+        };
+        let term = item.to_string();
+        let hosts = &self.inventory.hosts;
+        Err(match item {
+            Item::Label(Requirement::Absent(key)) if hosts.iter().any(|h| h.name == *key) => {
+                SelectorError::Term {
+                    problem: format!(
+                        "leaves out hosts with the label key {key}, and {key} is a host, not a label key"
+                    ),
+                    expected: format!(
+                        "`all except {key}` (or `... except {key}`) to leave the host out"
+                    ),
+                    term,
+                }
+            }
+            Item::Label(r) if r.is_negative() => {
+                let key = r.key();
+                let problem = if hosts.iter().any(|h| h.labels.contains_key(key)) {
+                    "leaves no host out".to_owned()
+                } else {
+                    format!("leaves no host out: no host has the label key {key}")
+                };
+                SelectorError::Term {
+                    term,
+                    problem,
+                    expected: "a label key and values of the inventory (`breakglass inventory show` lists labels)"
+                        .to_owned(),
+                }
+            }
+            Item::Pattern(p) if !p.is_literal() && is_address_pattern(p) => {
+                SelectorError::NoMatch {
+                    term,
+                    detail: " (an address pattern: it is matched against addresses only)"
+                        .to_owned(),
+                    expected: LIST_HOSTS.to_owned(),
+                }
+            }
+            Item::Pattern(p) if !p.is_literal() => SelectorError::NoMatch {
+                term,
+                detail: " (a name pattern: it is matched against host names only)".to_owned(),
+                expected: LIST_HOSTS.to_owned(),
+            },
+            _ => SelectorError::NoMatch {
+                term,
+                detail: String::new(),
+                expected: LIST_HOSTS.to_owned(),
+            },
+        })
     }
 
     fn group(&mut self, name: &str) -> Result<Vec<bool>, SelectorError> {
@@ -615,14 +824,32 @@ impl Eval<'_> {
                 known: self.inventory.groups.keys().cloned().collect(),
             });
         };
-        let selector = Selector::parse(text).map_err(|e| SelectorError::InvalidGroup {
+        let invalid = |e: SelectorError| SelectorError::InvalidGroup {
             name: name.to_owned(),
             source: Box::new(e),
-        })?;
+        };
+        let selector = Selector::parse(text).map_err(invalid)?;
         self.stack.push(name.to_owned());
-        let mask = self.selector(&selector)?;
+        let mask = self.selector(&selector).map_err(|e| match e {
+            // A term of the group's own definition: say which group it is in.
+            SelectorError::NoMatch { .. } | SelectorError::Term { .. } => invalid(e),
+            other => other,
+        })?;
         self.stack.pop();
         self.groups.insert(name.to_owned(), mask.clone());
         Ok(mask)
     }
+}
+
+/// An address pattern: its text outside ranges and globs is digits and dots with at least one
+/// dot (`10.0.1.*`), or hex digits, dots and colons with at least one colon (`fd00::*`). Host
+/// names never contain `:`, and a name of only digits and dots is not worth a guess.
+fn is_address_pattern(pattern: &Pattern) -> bool {
+    let text: String = pattern.literals().collect();
+    let v4 = text.contains('.') && text.chars().all(|c| c.is_ascii_digit() || c == '.');
+    let v6 = text.contains(':')
+        && text
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() || matches!(c, ':' | '.'));
+    v4 || v6
 }

@@ -703,6 +703,109 @@ fn jump_errors() {
     assert_err(toml("[defaults]\njump = \"ghost\"\n"), 2, 8, "jump `ghost`");
 }
 
+/// Issue #11, point 10: no host, endpoint or jump at an address no host can have, and an
+/// IPv4-mapped IPv6 address is its IPv4 address, so it is caught as the duplicate it is.
+#[test]
+fn addresses_are_unicast_and_canonical() {
+    for (address, what) in [
+        ("0.0.0.0", "the unspecified address"),
+        ("::", "the unspecified address"),
+        ("255.255.255.255", "the broadcast address"),
+        ("239.1.2.3", "a multicast address"),
+        ("ff02::1", "a multicast address"),
+    ] {
+        assert_err(
+            toml(&format!(
+                "[[hosts]]\nname = \"a\"\naddress = \"{address}\"\n"
+            )),
+            3,
+            11,
+            what,
+        );
+    }
+    assert_err(
+        toml("[clusters.c]\napi_endpoints = [\"0.0.0.0:6443\"]\n"),
+        2,
+        18,
+        "the unspecified address",
+    );
+    assert_err(
+        toml("[defaults]\njump = \"224.0.0.1\"\n[[hosts]]\nname = \"a\"\naddress = \"10.0.0.1\"\n"),
+        2,
+        8,
+        "a multicast address",
+    );
+    let mapped = "[[hosts]]\nname = \"a\"\naddress = \"10.0.0.1\"\n\n[[hosts]]\nname = \"b\"\naddress = \"::ffff:10.0.0.1\"\n";
+    assert_err(
+        toml(mapped),
+        7,
+        11,
+        "address 10.0.0.1:22 of `b` is already used by `a`",
+    );
+    let inv = toml("[[hosts]]\nname = \"b\"\naddress = \"::ffff:10.0.0.1\"\n").unwrap();
+    assert_eq!(inv.hosts[0].address.to_string(), "10.0.0.1");
+}
+
+/// Issue #11, point 14: a 219-byte inventory expanded to 2.9 million hosts (1.1 GB); each entry
+/// was under the per-range cap, the whole was not bounded.
+#[test]
+fn hosts_are_limited_across_entries() {
+    let entry = |i: usize| {
+        format!("[[hosts]]\nname = \"r{i}n[1-65536]\"\naddress = \"10.{i}.[0-255].[0-255]\"\n\n")
+    };
+    let three: String = (1..=3).map(entry).collect();
+    assert_eq!(toml(&three).unwrap().hosts.len(), 196_608);
+    let four: String = (1..=4).map(entry).collect();
+    assert_err(
+        toml(&four),
+        14,
+        8,
+        "`r4n[1-65536]` would bring the inventory to 262144 hosts; expected at most 200000",
+    );
+    // A huge address range next to one name is refused before it is expanded.
+    assert_err(
+        toml("[[hosts]]\nname = \"a\"\naddress = \"10.[0-7].[0-255].[0-255]\"\n"),
+        3,
+        11,
+        "`a` is 1 name but `10.[0-7].[0-255].[0-255]` is 524288 addresses",
+    );
+    assert_err(
+        toml(
+            "[[hosts]]\nname = \"a[1-2]\"\naddresses = [\"10.0.0.1\", \"10.0.[0-255].[0-255]\"]\n",
+        ),
+        3,
+        13,
+        "`a[1-2]` is 2 names but `addresses` has at least 65537 addresses",
+    );
+}
+
+/// Issue #11, point 14: a FIFO hung `inventory show`; `/dev/zero` read until memory ran out.
+#[test]
+fn only_regular_files_are_read() {
+    let err = Inventory::load(Path::new("/dev/zero")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "/dev/zero: cannot read: it is a character device; expected a regular file"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fleet.toml");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let err = Inventory::load(&fifo).unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with("cannot read: it is a FIFO (named pipe); expected a regular file"),
+        "{err}"
+    );
+    let err = Inventory::load(dir.path()).unwrap_err();
+    assert!(err.to_string().contains("it is a directory"), "{err}");
+}
+
 #[test]
 fn group_errors() {
     assert_err(
@@ -795,6 +898,15 @@ fn pick(inv: &Inventory, selector: &str) -> String {
     hostset::fold(names(inv.select(&selector).unwrap()))
 }
 
+/// The error of a selector that parses but cannot be evaluated.
+fn pick_err(inv: &Inventory, selector: &str) -> String {
+    let parsed = Selector::parse(selector).unwrap();
+    match inv.select(&parsed) {
+        Ok(hosts) => panic!("{selector}: picked {}", hostset::fold(names(hosts))),
+        Err(e) => e.to_string(),
+    }
+}
+
 #[test]
 fn label_requirements() {
     let inv = fleet();
@@ -826,7 +938,7 @@ fn label_requirements() {
         pick(&inv, "cluster=east,role!=control-plane"),
         "node[01-10]"
     );
-    assert_eq!(pick(&inv, "role=nope"), "");
+    assert!(pick_err(&inv, "role=nope").starts_with("\"role=nope\" matches no host"));
 }
 
 #[test]
@@ -845,8 +957,6 @@ fn host_patterns_groups_and_except() {
         pick(&inv, "node*,gpu*,cp1,region=us-west"),
         "gpu[1-2],node11"
     );
-    assert_eq!(pick(&inv, "node[01-02],ghost"), "node[01-02]");
-    assert_eq!(pick(&inv, "ghost"), "");
     assert_eq!(pick(&inv, "node*"), "node[01-11]");
     // except
     assert_eq!(pick(&inv, "node* except node0[1-8]"), "node[09-11]");
@@ -855,10 +965,10 @@ fn host_patterns_groups_and_except() {
         "cp[1-3]"
     );
     // Inside the except set too, patterns are filtered by labels: node10 is not in west, so
-    // nothing is excepted.
-    assert_eq!(
-        pick(&inv, "role=worker except cluster=west,node10"),
-        "gpu[1-2],node[01-11]"
+    // the set is empty, and an except that removes nothing is refused.
+    assert!(
+        pick_err(&inv, "role=worker except cluster=west,node10")
+            .starts_with("\"except cluster=west,node10\" matches no host, so it removes nothing"),
     );
     assert_eq!(
         pick(&inv, "role=worker except cluster=west except node10"),
@@ -979,6 +1089,15 @@ fn selector_syntax_errors_have_columns() {
         ("Bad Key=x", 5, "',' or ' except '"),
         ("-bad=x", 1, "a label key"),
         ("é=x", 1, "a label key"),
+        (
+            "role=worker except gen>3",
+            23,
+            "a host name, address or pattern",
+        ),
+        ("nœud*", 2, "a host name, address or pattern"),
+        ("a&b", 2, "a host name, address or pattern"),
+        ("n[-5]", 3, "LOW-HIGH like [1-5]"),
+        ("n[1-010]", 3, "[001-010] or [1-10]"),
     ];
     for (input, column, expected) in cases {
         match Selector::parse(input) {
@@ -993,8 +1112,103 @@ fn selector_syntax_errors_have_columns() {
             other => panic!("{input:?}: {other:?}"),
         }
     }
-    // Unicode host patterns are just patterns that match nothing.
-    assert_eq!(pick(&fleet(), "nœud*"), "");
+}
+
+/// Issue #11, point 11: a character no host name or address contains is a syntax error at its
+/// column, and any term that matches no host (after `except` too) is an error naming the term,
+/// never a pattern that silently matches nothing.
+#[test]
+fn selectors_pick_exactly_what_was_written() {
+    let inv = fleet();
+    let err = Selector::parse("role=worker except gen>3").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "selector \"role=worker except gen>3\": column 23: unexpected '>', which no host name or address contains; expected a host name, address or pattern (letters, digits, '-', '_', '.', ':', ranges like [1-3], globs * and ?) or a label requirement"
+    );
+    // Positive terms must match some host; negative ones must leave some host out (a misspelt
+    // key or value leaves none).
+    let (no_match, no_exclusion) = ("matches no host", "leaves no host out");
+    for (selector, term, problem) in [
+        ("role=worker except nodee13", "nodee13", no_match),
+        ("node[01-02],ghost", "ghost", no_match),
+        ("ghost", "ghost", no_match),
+        ("role=worker except node[20-30]", "node[20-30]", no_match),
+        ("all except gen*", "gen*", no_match),
+        ("all except 10.9.*", "10.9.*", no_match),
+        ("all except 10.0.0.99", "10.0.0.99", no_match),
+        ("role=wroker", "role=wroker", no_match),
+        (
+            "all except role in (wroker,gpu)",
+            "role in (wroker,gpu)",
+            no_match,
+        ),
+        (
+            "role=worker except @gpu-workers except zone",
+            "zone",
+            no_match,
+        ),
+        ("role=worker,!drainedd", "!drainedd", no_exclusion),
+        ("role!=wroker", "role!=wroker", no_exclusion),
+        ("all except zone notin (a)", "zone notin (a)", no_exclusion),
+    ] {
+        let err = pick_err(&inv, selector);
+        assert!(
+            err.starts_with(&format!("{term:?} {problem}")),
+            "{selector}: {err}"
+        );
+    }
+    assert!(pick_err(&inv, "ghost").contains("no host's name and no label key"));
+    // A group whose definition has a term that matches nothing names the group and the term.
+    let mut broken = fleet();
+    broken
+        .groups
+        .insert("old".into(), "node[01-02],nodee3".into());
+    assert_eq!(
+        pick_err(&broken, "@old"),
+        "group @old: \"nodee3\" matches no host (it is no host's name and no label key); expected a term that matches a host (`breakglass inventory show` lists hosts and labels)"
+    );
+    // What was written still works.
+    assert_eq!(pick(&inv, "role=worker except gpu"), "node[01-11]");
+    assert_eq!(pick(&inv, "role=worker,!drained"), "gpu[1-2],node[01-10]");
+}
+
+/// Issue #11, point 12: globs match names only, or addresses only for an address pattern.
+#[test]
+fn globs_match_names_or_addresses_never_both() {
+    let toml_text = r#"[[hosts]]
+name = "rack1-n02"
+address = "10.0.0.1"
+
+[[hosts]]
+name = "rack1-n01"
+address = "10.0.0.2"
+
+[[hosts]]
+name = "db"
+address = "fd00::5"
+"#;
+    let inv = toml(toml_text).unwrap();
+    assert_eq!(pick(&inv, "*01"), "rack1-n01");
+    assert_eq!(pick(&inv, "*1"), "rack1-n01");
+    assert_eq!(pick(&inv, "10.0.0.*"), "rack1-n[01-02]");
+    assert_eq!(pick(&inv, "10.0.0.[1]"), "rack1-n02");
+    assert_eq!(pick(&inv, "fd00::*"), "db");
+    // `*5` is a name pattern: no name ends so, whatever the addresses.
+    assert!(pick_err(&inv, "*5").starts_with("\"*5\" matches no host (a name pattern"));
+    // `*.1` is an address pattern (digits and a dot): addresses only.
+    assert_eq!(pick(&inv, "*.1"), "rack1-n02");
+    assert!(pick_err(&inv, "*.9").starts_with("\"*.9\" matches no host (an address pattern"));
+}
+
+/// Issue #11, point 13: `!NAME` for a host is refused with the hint.
+#[test]
+fn bang_host_is_refused_with_a_hint() {
+    let inv = fleet();
+    let err = pick_err(&inv, "role=worker,!node05");
+    assert_eq!(
+        err,
+        "\"!node05\" leaves out hosts with the label key node05, and node05 is a host, not a label key; expected `all except node05` (or `... except node05`) to leave the host out"
+    );
 }
 
 /// Random selectors over a small alphabet: parse never panics, and what parses re-parses from

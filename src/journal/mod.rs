@@ -50,7 +50,7 @@ pub use key::{OperatorKey, PublicKey, Trust, default_key_path, operator_key};
 pub use list::{RunInfo, RunStatus, list};
 pub use perms::root_warning;
 pub use record::Record;
-pub use store::Journal;
+pub use store::{Journal, run_dir};
 pub use verify::{VerifyReport, read, read_trusted, verify, verify_trusted};
 
 /// The records file inside a run directory.

@@ -110,14 +110,7 @@ impl Journal {
         key: &Arc<OperatorKey>,
         trust: &Trust,
     ) -> Result<Journal, JournalError> {
-        check_run_id(run_id)?;
-        let dir = root.join(run_id);
-        if !dir.is_dir() {
-            return Err(JournalError::NotFound {
-                run: run_id.to_owned(),
-                root: root.to_path_buf(),
-            });
-        }
+        let dir = run_dir(root, run_id)?;
         perms::check_run(root, &dir)?;
         // Lock before verifying, so nothing appends between the check and our first append.
         let lock = lock(&dir, run_id)?;
@@ -256,6 +249,21 @@ impl State {
             last_hash,
             broken: false,
         }
+    }
+}
+
+/// The directory of an existing run: the id checked ([`check_run_id`]) and the run found, with
+/// the same errors for every verb that names a run.
+pub fn run_dir(root: &Path, run_id: &str) -> Result<PathBuf, JournalError> {
+    check_run_id(run_id)?;
+    let dir = root.join(run_id);
+    if dir.is_dir() {
+        Ok(dir)
+    } else {
+        Err(JournalError::NotFound {
+            run: run_id.to_owned(),
+            root: root.to_path_buf(),
+        })
     }
 }
 

@@ -133,9 +133,10 @@ mod tests;
 
 use std::path::Path;
 
+pub(crate) use diagnostic::did_you_mean;
 pub use diagnostic::{Diagnostic, RunbookError};
 pub use interpolate::shell_quote;
-pub use params::{BindError, BoundParams, Param, ParamType, ParamValue, bind};
+pub use params::{BindError, BoundParams, IntRange, Param, ParamType, ParamValue, bind};
 pub use resolve::{DEFAULT_SSH_GATE_TIMEOUT, ResolvedGate, ResolvedRunbook, ResolvedStep, resolve};
 pub use schema::{FailureBudget, Gate, OnFailure, Runbook, Step, Wave, Waves};
 
@@ -145,15 +146,20 @@ impl Runbook {
         validate::load(text, origin)
     }
 
-    /// Read and validate a runbook file.
+    /// Read and validate a runbook file: a regular file of at most [`MAX_RUNBOOK_BYTES`].
     pub fn load(path: &Path) -> Result<Self, RunbookError> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let cannot = |e: &dyn std::fmt::Display| {
             RunbookError::whole_file(&origin, format!("cannot read the runbook: {e}"))
-        })?;
+        };
+        let bytes = crate::input::read_bounded(path, MAX_RUNBOOK_BYTES).map_err(|e| cannot(&e))?;
+        let text = String::from_utf8(bytes).map_err(|e| cannot(&e))?;
         Self::parse(&text, &origin)
     }
 }
+
+/// The largest runbook file read; the shipped ones are under 20 KB.
+pub const MAX_RUNBOOK_BYTES: u64 = 4 << 20;
 
 /// A runbook named on the command line: a shipped runbook's name, or a file.
 ///

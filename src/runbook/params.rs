@@ -247,6 +247,38 @@ pub struct Param {
     pub default: Option<ParamValue>,
     /// One line for the operator, shown by `runbook show` and in binding errors.
     pub help: String,
+    /// The bounds of an integer parameter (`min`, `max`); unbounded for other types.
+    pub range: IntRange,
+}
+
+/// The bounds an integer parameter's value must lie within. `min` defaults to 0: the integers
+/// runbooks take are counts, limits and seconds, where a negative value is a typo that would
+/// reach a node (`--max-requests-inflight=-1` keeps kube-apiserver from starting). A runbook
+/// that means negative numbers says `min = -N`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IntRange {
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+}
+
+impl IntRange {
+    /// The lower bound in force: `min`, else 0.
+    pub fn lowest(self) -> i64 {
+        self.min.unwrap_or(0)
+    }
+
+    /// Whether `value` lies within the bounds (values of other types always do).
+    pub fn check(self, value: &ParamValue) -> Result<(), String> {
+        let ParamValue::Integer(i) = *value else {
+            return Ok(());
+        };
+        let lowest = self.lowest();
+        match self.max {
+            Some(max) if i < lowest || i > max => Err(format!("{i} is outside {lowest} to {max}")),
+            None if i < lowest => Err(format!("{i} is below the minimum {lowest}")),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// The parameters of one run: every declared parameter with its value.
@@ -315,7 +347,11 @@ pub fn bind(runbook: &Runbook, given: &[(String, String)]) -> Result<BoundParams
             problems.push(format!("parameter `{name}` is given twice"));
             continue;
         }
-        match param.ty.parse_text(text) {
+        match param
+            .ty
+            .parse_text(text)
+            .and_then(|v| param.range.check(&v).map(|()| v))
+        {
             Ok(value) => bound.insert(name, value),
             Err(e) => problems.push(format!("parameter `{name}` ({}): {e}", param.ty)),
         }

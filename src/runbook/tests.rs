@@ -190,7 +190,7 @@ timout = "1m"
              name, summary, description, params, steps"
                 .to_owned(),
             "rb.toml:9:1: parameter `cluster`: unknown key `hlp` in a parameter (did you mean `help`?); \
-             expected one of: type, required, default, help"
+             expected one of: type, required, default, help, min, max"
                 .to_owned(),
             "rb.toml:15:1: step `a`: unknown key `wave` in a step (did you mean `waves`?); expected one of: \
              id, action, description, targets, waves, concurrency, failure_budget, on_failure, timeout, \
@@ -1362,4 +1362,87 @@ with = { command = "true" }
         let err = ParamType::Cluster.parse_text(bad).expect_err(bad);
         assert!(err.contains("is not a cluster name"), "{err}");
     }
+}
+
+/// Issue #11, point 10: `-p max_inflight=-5` reached the API servers' manifests (and 0 removes
+/// the limit), and `-p allow_cidrs=0.0.0.0/0` turned the block into one that blocks nothing.
+#[test]
+fn numeric_and_network_parameters_carry_bounds() {
+    let overload = load_any("apiserver-overload").expect("embedded");
+    let base = [
+        ("cluster", "prod-eu1"),
+        ("workers_to_quiesce", "role=worker"),
+        ("workload_namespace", "observability"),
+        ("workload_name", "telemetry-agent"),
+    ];
+    let with = |extra: &[(&str, &str)]| {
+        let mut given = base.to_vec();
+        given.extend_from_slice(extra);
+        bind(&overload, &pairs(&given))
+    };
+    let err =
+        with(&[("allow_cidrs", "192.0.2.0/24"), ("max_inflight", "-5")]).expect_err("negative");
+    assert_eq!(
+        err.problems,
+        ["parameter `max_inflight` (integer): -5 is below the minimum 1"]
+    );
+    with(&[("allow_cidrs", "192.0.2.0/24"), ("max_inflight", "0")]).expect_err("zero");
+    with(&[("allow_cidrs", "192.0.2.0/24"), ("settle_seconds", "99999")]).expect_err("max");
+    for (cidr, problem) in [
+        ("0.0.0.0", "the unspecified address"),
+        ("255.255.255.255", "the broadcast address"),
+        ("224.0.0.0/4", "a multicast range"),
+        ("ff02::1", "a multicast address"),
+    ] {
+        let err = with(&[("allow_cidrs", cidr)]).expect_err(cidr);
+        assert!(err.problems[0].contains(problem), "{cidr}: {err}");
+    }
+    // `0.0.0.0/0` binds (it is a network) but the block refuses it: the step says no allow_any.
+    let bound = with(&[("allow_cidrs", "10.0.0.0/8,0.0.0.0/0")]).expect("binds");
+    let err = resolve(&overload, &bound).expect_err("allow everything");
+    assert!(
+        err.to_string()
+            .contains("0.0.0.0/0 allows every source, so the block would block nothing"),
+        "{err}"
+    );
+    // An IPv4-mapped address is the IPv4 address: it lands in the set IPv4 packets meet.
+    let bound = with(&[("allow_cidrs", "::ffff:192.0.2.7,::ffff:10.0.0.0/104")]).expect("binds");
+    assert_eq!(
+        bound.get("allow_cidrs").map(ParamValue::to_text).as_deref(),
+        Some("192.0.2.7/32,10.0.0.0/8")
+    );
+}
+
+#[test]
+fn integer_bounds_are_checked_where_they_are_written() {
+    let rb = |fields: &str| {
+        with_head(&format!(
+            "\n[params.n]\ntype = \"integer\"\n{fields}help = \"N\"\n\n[[steps]]\nid = \"s\"\naction = \"pause\"\n[steps.with]\nmessage = \"m\"\n"
+        ))
+    };
+    for (fields, expected) in [
+        (
+            "min = 1\nmax = 10\ndefault = 20\n",
+            "`default`: 20 is outside 1 to 10",
+        ),
+        ("default = -1\n", "`default`: -1 is below the minimum 0"),
+        (
+            "min = 5\nmax = 1\ndefault = 5\n",
+            "`max` 1 is below `min` 5",
+        ),
+        ("min = \"1\"\ndefault = 5\n", "parameter `n`: `min`"),
+    ] {
+        has(&errors(&rb(fields)), expected);
+    }
+    let text = rb("min = -10\ndefault = -3\n");
+    let parsed = parse(&text).expect("negative allowed when the runbook says so");
+    let bound = bind(&parsed, &pairs(&[("cluster", "c"), ("n", "-10")])).expect("binds");
+    assert_eq!(bound.get("n"), Some(&ParamValue::Integer(-10)));
+    let string_min = with_head(
+        "\n[params.s]\ntype = \"string\"\nmin = 1\ndefault = \"x\"\nhelp = \"S\"\n\n[[steps]]\nid = \"s\"\naction = \"pause\"\n[steps.with]\nmessage = \"m\"\n",
+    );
+    has(
+        &errors(&string_min),
+        "`min` bounds an integer parameter, not a string one",
+    );
 }

@@ -14,14 +14,14 @@ use sha2::{Digest, Sha256};
 
 use super::diagnostic::{Diags, Pos, RunbookError, did_you_mean};
 use super::interpolate::{Substituter, is_param_name};
-use super::params::{BoundParams, Param, ParamType, parse_selector};
+use super::params::{BoundParams, IntRange, Param, ParamType, parse_selector};
 use super::schema::{FailureBudget, Gate, OnFailure, Runbook, Step, Wave, Waves};
 use super::tree::{self, Entry, Node, Value};
 use crate::actions::args::{ActionArgs, ActionKind, duration};
 use crate::settings::MAX_CONCURRENCY;
 
 const TOP_KEYS: &[&str] = &["name", "summary", "description", "params", "steps"];
-const PARAM_KEYS: &[&str] = &["type", "required", "default", "help"];
+const PARAM_KEYS: &[&str] = &["type", "required", "default", "help", "min", "max"];
 const STEP_KEYS: &[&str] = &[
     "id",
     "action",
@@ -275,9 +275,13 @@ fn load_params(entry: &Entry, d: &mut Diags) -> Vec<Param> {
             }
             Some(h) => optional_string(Some(h), &prefix, d).unwrap_or_default(),
         };
+        let range = integer_range(fields, ty, &prefix, d);
         let default_entry = find(fields, "default");
         let default = match (ty, default_entry) {
-            (Some(ty), Some(def)) => match ty.parse_node(&def.node) {
+            (Some(ty), Some(def)) => match ty
+                .parse_node(&def.node)
+                .and_then(|v| range.check(&v).map(|()| v))
+            {
                 Ok(v) => Some(v),
                 Err(m) => {
                     d.push(def.node.pos, format!("{prefix}`default`: {m}"));
@@ -304,10 +308,42 @@ fn load_params(entry: &Entry, d: &mut Diags) -> Vec<Param> {
                 required,
                 default,
                 help,
+                range,
             });
         }
     }
     params
+}
+
+/// `min` and `max` of an integer parameter; `min` defaults to 0 (see [`IntRange`]).
+fn integer_range(fields: &[Entry], ty: Option<ParamType>, prefix: &str, d: &mut Diags) -> IntRange {
+    let mut range = IntRange::default();
+    for (key, slot) in [("min", &mut range.min), ("max", &mut range.max)] {
+        let Some(e) = find(fields, key) else {
+            continue;
+        };
+        match (&e.node.value, ty) {
+            (Value::Integer(i), Some(ParamType::Integer)) => *slot = Some(*i),
+            (_, Some(ParamType::Integer)) => {
+                d.push(e.node.pos, type_error(e, prefix, "an integer"));
+            }
+            (_, Some(other)) => d.push(
+                e.key_pos,
+                format!("{prefix}`{key}` bounds an integer parameter, not a {other} one"),
+            ),
+            (_, None) => {}
+        }
+    }
+    if let (Some(min), Some(max)) = (range.min, range.max)
+        && min > max
+        && let Some(e) = find(fields, "max")
+    {
+        d.push(
+            e.node.pos,
+            format!("{prefix}`max` {max} is below `min` {min}"),
+        );
+    }
+    range
 }
 
 fn type_names() -> String {

@@ -417,6 +417,11 @@ pub struct FirewallBlock {
     /// one host. Default none.
     #[serde(default, deserialize_with = "cidr_list")]
     pub allow: Vec<IpNet>,
+    /// Allow an entry of `allow` that is the whole address space (`0.0.0.0/0`, `::/0`), which
+    /// makes the block block nothing on that family. Default false: such an entry is refused,
+    /// since a parameter typed that way would silently turn the block off.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_any: bool,
     /// A selector: the inventory addresses of these hosts are allowed too (typically the
     /// control-plane peers, so API servers, etcd and load balancer health checks keep working).
     #[serde(default)]
@@ -453,6 +458,16 @@ impl FirewallBlock {
         }
         if self.ports.contains(&0) {
             problems.push(ArgProblem::at("ports", "port 0 is not a TCP port"));
+        }
+        if !self.allow_any
+            && let Some(any) = self.allow.iter().find(|n| n.prefix_len() == 0)
+        {
+            problems.push(ArgProblem::at(
+                "allow",
+                format!(
+                    "{any} allows every source, so the block would block nothing; list the                      networks to keep, or set `allow_any = true` in the step if that is meant"
+                ),
+            ));
         }
         problems.extend(self.revert_after_problem());
         problems
@@ -671,6 +686,15 @@ impl ApiserversTune {
             if !is_flag(flag) {
                 problems.push(ArgProblem::at("set", flag_problem(flag)));
             }
+            if INFLIGHT_FLAGS.contains(&flag.as_str()) && !value.parse::<u32>().is_ok_and(|n| n > 0)
+            {
+                problems.push(ArgProblem::at(
+                    "set",
+                    format!(
+                        "`{flag}` = `{value}` is not a positive whole number: a negative limit                          stops the API server, and 0 removes the limit"
+                    ),
+                ));
+            }
             // The value lands in a YAML file: a control character (a newline above all) could
             // add lines to the manifest instead of setting one flag.
             if value.chars().any(char::is_control) {
@@ -693,6 +717,16 @@ impl ApiserversTune {
         problems
     }
 }
+
+/// kube-apiserver's in-flight limits: positive numbers. Zero disables the limit ("a zero value
+/// disables the limit completely", kube-apiserver reference), which is the opposite of what a
+/// tool for an overloaded control plane sets, and a negative one fails flag parsing, so the
+/// static pod never comes back.
+/// <https://kubernetes.io/docs/reference/command-line-tools-reference/kube-apiserver/>
+const INFLIGHT_FLAGS: [&str; 2] = [
+    "--max-requests-inflight",
+    "--max-mutating-requests-inflight",
+];
 
 fn is_flag(flag: &str) -> bool {
     flag.strip_prefix("--").is_some_and(|name| {

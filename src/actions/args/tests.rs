@@ -25,6 +25,7 @@ fn fields_come_from_the_structs() {
         &[
             "ports",
             "allow",
+            "allow_any",
             "allow_targets",
             "revert_after",
             "revert_after_limits",
@@ -201,4 +202,43 @@ fn revert_after_is_bounded_before_any_plan_is_shown() {
     );
     let err = parse(ActionKind::FirewallBlock, "revert_after_limits = [\"1m\"]").expect_err("one");
     assert!(err.contains("write two durations"), "{err}");
+}
+
+/// Issue #11, point 10: an allowlist of everything, and in-flight limits that are not positive.
+#[test]
+fn allow_everything_and_unbounded_inflight_are_refused() {
+    let args = parse(
+        ActionKind::FirewallBlock,
+        "allow = [\"10.0.0.0/8\", \"::/0\"]",
+    )
+    .expect("typed");
+    let problems = args.validate();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].field, Some("allow"));
+    assert!(
+        problems[0].message.contains("::/0 allows every source"),
+        "{problems:?}"
+    );
+    let args = parse(
+        ActionKind::FirewallBlock,
+        "allow = [\"0.0.0.0/0\"]\nallow_any = true",
+    )
+    .expect("typed");
+    assert!(args.validate().is_empty());
+    let err = parse(ActionKind::FirewallBlock, "allow = [\"0.0.0.0\"]").expect_err("0.0.0.0");
+    assert!(err.contains("the unspecified address"), "{err}");
+
+    for value in ["0", "-5", "lots", "1.5"] {
+        let args = parse(
+            ActionKind::ApiserversTune,
+            &format!("set = {{ \"--max-mutating-requests-inflight\" = \"{value}\" }}"),
+        )
+        .expect("typed");
+        let problems = args.validate();
+        assert_eq!(problems.len(), 1, "{value}: {problems:?}");
+        assert!(
+            problems[0].message.contains("not a positive whole number"),
+            "{problems:?}"
+        );
+    }
 }

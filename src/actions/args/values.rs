@@ -103,15 +103,19 @@ pub mod duration {
 }
 
 /// A CIDR (`10.0.0.0/8`) or a bare address (one host). Host bits are cleared, so
-/// `10.1.2.3/8` means `10.0.0.0/8`, which is what a firewall rule would match anyway.
+/// `10.1.2.3/8` means `10.0.0.0/8`, which is what a firewall rule would match anyway; an
+/// IPv4-mapped IPv6 network is its IPv4 network; and an address or network no peer connects
+/// from (`0.0.0.0`, broadcast, multicast) is refused ([`crate::address::source_network`]).
 pub fn parse_cidr(text: &str) -> Result<IpNet, String> {
     let text = text.trim();
-    if let Ok(net) = text.parse::<IpNet>() {
-        return Ok(net.trunc());
-    }
-    text.parse::<std::net::IpAddr>()
-        .map(IpNet::from)
-        .map_err(|_| format!("`{text}` is not a CIDR such as 10.0.0.0/8 or an IP address"))
+    let net = match text.parse::<IpNet>() {
+        Ok(net) => net,
+        Err(_) => text
+            .parse::<std::net::IpAddr>()
+            .map(IpNet::from)
+            .map_err(|_| format!("`{text}` is not a CIDR such as 10.0.0.0/8 or an IP address"))?,
+    };
+    crate::address::source_network(net).map_err(|e| format!("`{text}`: {e}"))
 }
 
 pub(super) fn cidr_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {

@@ -96,6 +96,9 @@ impl fmt::Debug for KnownHosts {
     }
 }
 
+/// The largest `known_hosts` read: about 300,000 entries of hashed Ed25519 and ECDSA keys.
+pub const MAX_KNOWN_HOSTS_BYTES: u64 = 64 << 20;
+
 impl KnownHosts {
     /// Parses `path`, or `~/.ssh/known_hosts` when `None` (no file at all when `HOME` is unset).
     /// A missing file is an empty store that still records new keys at that path.
@@ -105,7 +108,7 @@ impl KnownHosts {
         });
         let mut store = Store::default();
         if let Some(path) = &path {
-            match fs::read(path) {
+            match crate::input::read_bounded(path, MAX_KNOWN_HOSTS_BYTES) {
                 Ok(bytes) => {
                     for line in String::from_utf8_lossy(&bytes).lines() {
                         store.add_line(line);
@@ -669,6 +672,26 @@ mod tests {
             HostKeyStatus::Mismatch {
                 expected: vec![fingerprint(&rsa)]
             }
+        );
+    }
+
+    /// Issue #11, point 14: `--known-hosts /dev/zero` read until memory ran out.
+    #[test]
+    fn only_a_regular_file_of_bounded_size_is_read() {
+        let err = KnownHosts::load(Some(PathBuf::from("/dev/zero"))).expect_err("/dev/zero");
+        assert_eq!(
+            format!("{err:#}"),
+            "reading known_hosts /dev/zero: it is a character device; expected a regular file"
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let big = dir.path().join("known_hosts");
+        let file = fs::File::create(&big).expect("create");
+        file.set_len(MAX_KNOWN_HOSTS_BYTES + 1)
+            .expect("sparse file");
+        let err = KnownHosts::load(Some(big)).expect_err("too big");
+        assert!(
+            format!("{err:#}").contains("larger than the limit"),
+            "{err:#}"
         );
     }
 
