@@ -9,6 +9,7 @@ real server's documented flags
     --tls-cert-file  --tls-private-key-file
     --max-requests-inflight (default 400)  --max-mutating-requests-inflight (default 200)
     --etcd-servers (comma-separated https URLs)  --etcd-cafile  --etcd-certfile  --etcd-keyfile
+    --request-timeout (default 1m0s; with the load model a request running past it answers 504)
     --storage-media-type (only application/json is written)
     --token-auth-file (CSV token,user,uid[,"group1,group2"])  --client-ca-file
 Other flags are accepted and ignored. Started without arguments (as the lab starts it) it takes
@@ -152,6 +153,14 @@ def manifest_command(text):
             items.append(value)
         return items
     return None
+
+
+def parse_seconds(text):
+    """A Go duration as kube-apiserver's flags take it (`1m0s`, `30s`, `500ms`) in seconds."""
+    total = 0.0
+    for value, unit in re.findall(r"([0-9.]+)(ms|h|m|s)", text):
+        total += float(value) * {"h": 3600, "m": 60, "s": 1, "ms": 0.001}[unit]
+    return total or 60.0
 
 
 def parse_flags(args):
@@ -1002,10 +1011,12 @@ class Cpu:
         with self.lock:
             return self.busy / self.cpus
 
-    def work(self, seconds):
+    def work(self, seconds, alive=None):
         """Takes `seconds` of CPU work: in slices of at most SLICE of wall time, each at the
         share of the CPUs the work in progress leaves (processor sharing), so a request that
-        started in a storm speeds up as soon as the storm ends."""
+        started in a storm speeds up as soon as the storm ends. Between slices `alive()` is
+        asked whether the client still waits: the real server cancels a request whose client
+        went away, and ends one that outlives --request-timeout; either raises ApiError 504."""
         if seconds <= 0:
             return
         with self.lock:
@@ -1013,6 +1024,8 @@ class Cpu:
         try:
             left = seconds
             while left > 1e-6:
+                if alive is not None and not alive():
+                    raise ApiError(504, "Timeout", "the request was cancelled or timed out")
                 with self.lock:
                     rate = min(1.0, self.cpus / self.busy)
                 wall = min(self.SLICE, left / rate)
@@ -1217,6 +1230,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def handle_request(self, mutating):
         started = time.monotonic()
+        self.started = started
         self.answer_code = 0
         self.long_running = False
         url = urlparse(self.path)
@@ -1326,6 +1340,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_json(e.code, e.body, e.headers)
         return self.send_json(code, obj)
 
+    def client_waits(self):
+        """False once the client has closed its end (a FIN read ahead of any data) or the
+        request has run past --request-timeout."""
+        if time.monotonic() - self.started > self.server.request_timeout:
+            return False
+        try:
+            raw = socket.socket(fileno=os.dup(self.connection.fileno()))
+        except OSError:
+            return False
+        try:
+            return raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b""
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        finally:
+            raw.close()
+
     def saturated(self):
         """With the load model: why this server is saturated, or None (see --lab-ready-stretch)."""
         cpu = self.server.cpu
@@ -1352,7 +1384,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 code, obj = api.list(res, ns, query)
                 cpu = self.server.cpu
                 if cpu is not None:
-                    cpu.work(cpu.list_cost * len(obj.get("items") or []))
+                    cpu.work(cpu.list_cost * len(obj.get("items") or []), self.client_waits)
                 return code, obj
             return api.scale_get(res, ns, name) if sub else api.get(res, ns, name)
         if method == "POST" and name is None and (ns is not None or not res.namespaced):
@@ -1406,6 +1438,7 @@ class Server(http.server.ThreadingHTTPServer):
                  ready_stretch=4.0):
         self.cpu = cpu
         self.ready_stretch = ready_stretch
+        self.request_timeout = 60.0
         self.ctx = ctx
         self.limits = limits
         self.api = api
@@ -1487,6 +1520,7 @@ def main():
     limits = Limits(int(flags["max-requests-inflight"]), int(flags["max-mutating-requests-inflight"]),
                     queue_wait)
     stats.limits = limits
+    request_timeout = parse_seconds(flags.get("request-timeout", "1m0s"))
     addr = (flags["bind-address"], int(flags["secure-port"]))
     server = None
     for _ in range(50):
@@ -1498,6 +1532,8 @@ def main():
             # After a restart the old listener may linger a moment.
             last = e
             time.sleep(0.1)
+    if server is not None:
+        server.request_timeout = request_timeout
     if server is None:
         log("cannot listen on %s:%d: %s" % (addr[0], addr[1], last))
         sys.exit(1)
