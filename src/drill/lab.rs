@@ -187,10 +187,20 @@ pub async fn run(settings: &Settings, d: &LabDrill) -> anyhow::Result<Exit> {
     let lab = Arc::new(lab);
     let result = drill(settings, d, &runbook, &lab).await;
     stderr_line("[drill] tearing the lab down...");
-    match Arc::try_unwrap(lab) {
-        Ok(lab) => tokio::task::spawn_blocking(move || lab.teardown()).await??,
-        Err(lab) => drop(lab),
+    // The sampler lets go of the lab once its task is dropped, a moment after it is stopped.
+    let mut lab = lab;
+    for _ in 0..100 {
+        match Arc::try_unwrap(lab) {
+            Ok(owned) => {
+                tokio::task::spawn_blocking(move || owned.teardown()).await??;
+                return result;
+            }
+            Err(shared) => lab = shared,
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // Still shared (unexpected): dropping the last reference tears it down.
+    drop(lab);
     result
 }
 
@@ -212,7 +222,7 @@ async fn drill(
         t0,
     )?;
     let samples = sampler.samples();
-    let sampling = tokio::spawn(sampler.run());
+    let sampling = sampler.start();
     let threshold_ms = d.latency_threshold.as_secs_f64() * 1000.0;
 
     // The incident.
@@ -228,7 +238,7 @@ async fn drill(
     })
     .await;
     let Some(detect_ms) = detect_ms else {
-        sampling.abort();
+        sampling.stop();
         let last = snapshot(&samples).last().cloned();
         bail!(
             "the incident did not reproduce within {}: the API servers never failed /readyz with \
@@ -301,7 +311,7 @@ async fn drill(
     } else {
         None
     };
-    sampling.abort();
+    sampling.stop();
 
     let mut record = DrillRecord {
         runbook: runbook.name.clone(),

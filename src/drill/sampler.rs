@@ -23,6 +23,22 @@ const USER_AGENT: &str = concat!("breakglass-drill-sampler/", env!("CARGO_PKG_VE
 /// The samples so far, shared with whoever waits on them.
 pub type Samples = Arc<Mutex<Vec<Sample>>>;
 
+/// A running sampler, stopped when this is dropped (on every path out of a drill, errors
+/// included: the sampler holds the lab, which must be torn down, not leaked).
+pub struct Sampling(tokio::task::JoinHandle<()>);
+
+impl Sampling {
+    pub fn stop(&self) {
+        self.0.abort();
+    }
+}
+
+impl Drop for Sampling {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 pub struct Sampler {
     endpoints: Vec<(reqwest::Client, String)>,
     lab: Option<Arc<Lab>>,
@@ -77,8 +93,12 @@ impl Sampler {
         Arc::clone(&self.samples)
     }
 
-    /// Samples every [`PERIOD`] until the task is aborted.
-    pub async fn run(mut self) {
+    /// Starts sampling on the runtime, every [`PERIOD`], until the [`Sampling`] is stopped.
+    pub fn start(self) -> Sampling {
+        Sampling(tokio::spawn(self.run()))
+    }
+
+    async fn run(mut self) {
         let mut tick = tokio::time::interval(PERIOD);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {

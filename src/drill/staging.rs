@@ -129,7 +129,7 @@ pub async fn run(settings: &Settings, d: &StagingDrill) -> anyhow::Result<Exit> 
         t0,
     )?;
     let samples = sampler.samples();
-    let sampling = tokio::spawn(sampler.run());
+    let sampling = sampler.start();
     // A first sample before the run, so the report starts from how things were.
     wait_for(&samples, PERIOD * 8, |s| s.last().map(|l| l.t_ms)).await;
 
@@ -190,7 +190,7 @@ pub async fn run(settings: &Settings, d: &StagingDrill) -> anyhow::Result<Exit> 
         recovered_at(s, run_start_ms, threshold_ms, d.recovery_window)
     })
     .await;
-    sampling.abort();
+    sampling.stop();
     let tl = timeline::read(
         &settings.journal_root.join(&run_id).join("journal.jsonl"),
         started_at,
