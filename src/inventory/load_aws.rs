@@ -25,7 +25,8 @@ use std::collections::HashSet;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::load::{Cx, InventoryError, check_endpoint, check_node_group_name, non_empty};
+use super::checks::{check_endpoint, check_node_group_name, non_empty};
+use super::load::{Cx, InventoryError};
 use super::{AwsResources, ControlPlaneGroup, NodeGroup, NodeGroupBacking};
 
 #[derive(Deserialize)]
@@ -218,12 +219,7 @@ mod tests {
     use crate::inventory::{Format, Inventory, NodeGroupBacking};
 
     fn load(aws: &str) -> Result<Inventory, String> {
-        Inventory::from_str(
-            &format!("[clusters.prod]\napi_endpoints = [\"10.0.0.10:6443\"]\n\n[clusters.prod.aws]\n{aws}"),
-            Path::new("inv.toml"),
-            Format::Toml,
-        )
-        .map_err(|e| e.to_string())
+        crate::inventory::load::load_cloud_table("aws", aws)
     }
 
     #[test]

@@ -20,7 +20,8 @@ use std::collections::HashSet;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::load::{Cx, InventoryError, check_endpoint, check_node_group_name};
+use super::checks::{check_cloud_name, check_endpoint, check_node_group_name};
+use super::load::{Cx, InventoryError};
 use super::{AzureResources, NodeGroup, NodeGroupBacking};
 
 #[derive(Deserialize)]
@@ -48,18 +49,13 @@ struct RawNodeGroup {
 
 /// ARM names in a URL path: no slashes, no query, nothing to escape.
 fn arm_name(v: &Spanned<String>, what: &str, cx: &Cx<'_>) -> Result<String, InventoryError> {
-    let s = v.get_ref();
-    let ok = !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'(' | b')'));
-    if ok {
-        Ok(s.clone())
-    } else {
-        Err(cx.invalid(
-            &v.span(),
-            format!("bad {what} `{s}`; expected letters, digits, '-', '_', '.', '(' and ')'"),
-        ))
-    }
+    check_cloud_name(
+        cx,
+        v,
+        what,
+        |b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'(' | b')'),
+        "letters, digits, '-', '_', '.', '(' and ')'",
+    )
 }
 
 pub(super) fn build(cx: &Cx<'_>, raw: RawAzure) -> Result<AzureResources, InventoryError> {
@@ -123,17 +119,11 @@ pub(super) fn build(cx: &Cx<'_>, raw: RawAzure) -> Result<AzureResources, Invent
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
 
-    use crate::inventory::{Format, Inventory};
+    use crate::inventory::Inventory;
 
     fn load(azure: &str) -> Result<Inventory, String> {
-        Inventory::from_str(
-            &format!("[clusters.prod]\napi_endpoints = [\"10.0.0.10:6443\"]\n\n[clusters.prod.azure]\n{azure}"),
-            Path::new("inv.toml"),
-            Format::Toml,
-        )
-        .map_err(|e| e.to_string())
+        crate::inventory::load::load_cloud_table("azure", azure)
     }
 
     #[test]

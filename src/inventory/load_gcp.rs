@@ -22,7 +22,8 @@ use std::collections::HashSet;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::load::{Cx, InventoryError, check_endpoint, check_node_group_name};
+use super::checks::{check_cloud_name, check_endpoint, check_node_group_name};
+use super::load::{Cx, InventoryError};
 use super::{GcpResources, GcpScope, NodeGroup, NodeGroupBacking};
 
 #[derive(Deserialize)]
@@ -51,26 +52,16 @@ struct RawNodeGroup {
     location: Option<Spanned<String>>,
 }
 
-/// GCP names (projects, zones, regions, resources): lower case letters, digits and hyphens.
+/// GCP names (projects, zones, regions, resources): lower case letters, digits and hyphens
+/// (and `_`, `.`, `:` as project ids of some organisations have).
 fn gcp_name(v: &Spanned<String>, what: &str, cx: &Cx<'_>) -> Result<String, InventoryError> {
-    let s = v.get_ref();
-    let ok = !s.is_empty()
-        && s.bytes().all(|b| {
-            b.is_ascii_lowercase()
-                || b.is_ascii_digit()
-                || b == b'-'
-                || b == b'_'
-                || b == b'.'
-                || b == b':'
-        });
-    if ok {
-        Ok(s.clone())
-    } else {
-        Err(cx.invalid(
-            &v.span(),
-            format!("bad {what} `{s}`; expected lower-case letters, digits and hyphens"),
-        ))
-    }
+    check_cloud_name(
+        cx,
+        v,
+        what,
+        |b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.' | b':'),
+        "lower-case letters, digits and hyphens",
+    )
 }
 
 pub(super) fn build(cx: &Cx<'_>, raw: RawGcp) -> Result<GcpResources, InventoryError> {
@@ -194,17 +185,11 @@ pub(super) fn build(cx: &Cx<'_>, raw: RawGcp) -> Result<GcpResources, InventoryE
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
 
-    use crate::inventory::{Format, GcpScope, Inventory, NodeGroupBacking};
+    use crate::inventory::{GcpScope, Inventory, NodeGroupBacking};
 
     fn load(gcp: &str) -> Result<Inventory, String> {
-        Inventory::from_str(
-            &format!("[clusters.prod]\napi_endpoints = [\"10.0.0.10:6443\"]\n\n[clusters.prod.gcp]\n{gcp}"),
-            Path::new("inv.toml"),
-            Format::Toml,
-        )
-        .map_err(|e| e.to_string())
+        crate::inventory::load::load_cloud_table("gcp", gcp)
     }
 
     #[test]

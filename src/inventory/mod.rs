@@ -23,6 +23,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod checks;
 pub mod hostset;
 mod json;
 mod load;
@@ -32,8 +33,8 @@ mod load_gcp;
 pub mod selector;
 pub mod snapshot;
 
+pub(crate) use checks::is_label_name;
 pub use hostset::HostsetError;
-pub(crate) use load::is_label_name;
 pub use load::{Format, InventoryError, Location};
 pub use selector::{Selector, SelectorError};
 

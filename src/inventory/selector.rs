@@ -56,8 +56,8 @@ use std::fmt::{self, Write as _};
 use std::net::IpAddr;
 use std::str::FromStr;
 
+use super::checks::{check_label_key, check_label_value};
 use super::hostset::Pattern;
-use super::load::{check_label_key, check_label_value};
 use super::{Host, Inventory};
 
 /// A parsed selector. See the module documentation for the grammar.

@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::load::{check_host_name, check_label_key, check_label_value};
+use super::checks::{check_host_name, check_label_key, check_label_value};
 use super::{Cluster, Host, Inventory};
 
 /// The first line of every snapshot. The command overwrites a file that starts with it (the
