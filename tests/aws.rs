@@ -490,6 +490,8 @@ fn a_revoke_that_matches_no_rule_is_not_a_success() {
             region: Some("us-east-1".into()),
             endpoint: Some(env.moto.endpoint.clone()),
             profile: None,
+            config_file: None,
+            credentials_file: None,
             timeout: std::time::Duration::from_secs(5),
             deadline: std::time::Duration::from_secs(10),
         },

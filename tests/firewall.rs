@@ -35,6 +35,7 @@ impl Env {
             start_kubelets: false,
             api_objects: false,
             incident: false,
+            ..LabSpec::default()
         })
         .expect("lab (needs root, ip, nft, sshd, openssl, python3)");
         Env {

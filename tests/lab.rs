@@ -342,3 +342,143 @@ fn ordered_removal_falls_back_to_etcd_when_no_api_server_answers_and_the_pods_st
     );
     lab.teardown().expect("teardown");
 }
+
+const SHRINK: &str = r#"
+name = "shrink"
+summary = "Shrink the lab's node groups"
+
+[params.cluster]
+type = "cluster"
+required = true
+help = "The lab"
+
+[[steps]]
+id = "shrink"
+action = "nodes.scale"
+[steps.with]
+to = 1
+wait = "1m"
+"#;
+
+/// The lab's workers belong to real moto Auto Scaling groups: `nodes.scale` stops the nodes a
+/// group no longer has (their sshd and agents gone, the address silent), and `undo` starts
+/// them again, reachable with the same host key.
+#[test]
+fn node_groups_in_moto_stop_and_start_lab_nodes_as_their_capacity_changes() {
+    use breakglass::lab::netns::NodeGroupController;
+    let lab = std::sync::Arc::new(
+        Lab::build(&LabSpec {
+            node_groups: 2,
+            ..LabSpec::new(1, 4)
+        })
+        .expect("lab with node groups (needs root, moto_server)"),
+    );
+    let groups: Vec<(String, Vec<String>)> = lab
+        .node_groups()
+        .iter()
+        .map(|g| (g.asg.clone(), g.members.clone()))
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            (
+                "lab-ng-1".to_owned(),
+                vec!["worker1".to_owned(), "worker2".to_owned()]
+            ),
+            (
+                "lab-ng-2".to_owned(),
+                vec!["worker3".to_owned(), "worker4".to_owned()]
+            ),
+        ]
+    );
+    let controller = NodeGroupController::start(&lab)
+        .expect("controller")
+        .expect("the lab has groups");
+    let moto = lab.moto().expect("moto");
+    let s = Scratch::new();
+    let inv = lab.inventory_path();
+    let inventory = std::fs::read_to_string(&inv).expect("inventory");
+    assert!(inventory.contains("node_group = \"ng-2\""), "{inventory}");
+    let rb = s.write("shrink.toml", SHRINK);
+    let out = s
+        .bg_with(&inv)
+        .args(["--output", "json", "run"])
+        .arg(&rb)
+        .args(["-p", "cluster=lab", "--yes"])
+        .run()
+        .ok();
+    let ev = out.json_lines();
+    let run_id = ev
+        .iter()
+        .find_map(|e| e["run_id"].as_str())
+        .expect("run id")
+        .to_owned();
+    // boto3, not breakglass, reads the groups back.
+    let sizes = |asg: &str| {
+        moto.boto(
+        &format!(
+            "g = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[{asg:?}])['AutoScalingGroups'][0]\n\
+             print(g['DesiredCapacity'], len(g['Instances']))\n"
+        ),
+        None,
+    ).expect("boto3").trim().to_owned()
+    };
+    assert_eq!(sizes("lab-ng-1"), "1 1");
+    assert_eq!(sizes("lab-ng-2"), "1 1");
+    let reachable = |name: &str| {
+        std::net::TcpStream::connect_timeout(
+            &lab.node(name).expect("node").ssh_addr(),
+            Duration::from_millis(300),
+        )
+        .is_ok()
+    };
+    assert!(
+        eventually(Duration::from_secs(15), || !reachable("worker2")
+            && !reachable("worker4")),
+        "worker2 and worker4 still answer on port 22 after their groups shrank to 1"
+    );
+    assert!(reachable("worker1") && reachable("worker3") && reachable("cp1"));
+    assert!(lab.node("worker2").expect("node").init_pid().is_none());
+    assert!(
+        lab.sh("worker4", "true").is_err(),
+        "a stopped node runs nothing"
+    );
+
+    s.bg_with(&inv).args(["undo", &run_id, "--yes"]).run().ok();
+    assert_eq!(sizes("lab-ng-1"), "2 2");
+    assert!(
+        eventually(Duration::from_secs(30), || reachable("worker2")
+            && reachable("worker4")),
+        "worker2 and worker4 did not come back after undo"
+    );
+    // Back as a fresh instance of the same node: same host key (the inventory's pin holds),
+    // its kubelet started again.
+    let out = s
+        .bg_with(&inv)
+        .args([
+            "--output",
+            "json",
+            "exec",
+            "worker2,worker4",
+            "--",
+            "hostname",
+        ])
+        .run()
+        .ok();
+    let mut names: Vec<String> = out
+        .json_lines()
+        .iter()
+        .filter_map(|e| e["stdout"].as_str().map(|o| o.trim().to_owned()))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["worker2", "worker4"], "{}", out.stdout);
+    assert!(
+        eventually(Duration::from_secs(10), || lab
+            .kubelet_running("worker4")
+            .unwrap_or(false)),
+        "worker4's kubelet is not running after its restart"
+    );
+    drop(controller);
+    let lab = std::sync::Arc::try_unwrap(lab).expect("the controller let go of the lab");
+    lab.teardown().expect("teardown");
+}

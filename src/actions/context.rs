@@ -402,6 +402,8 @@ pub fn aws_config(c: &crate::inventory::Cluster) -> Option<AwsConfig> {
         region: aws.region.clone(),
         endpoint: aws.endpoint.clone(),
         profile: aws.profile.clone(),
+        config_file: aws.config_file.clone(),
+        credentials_file: aws.credentials_file.clone(),
         timeout: crate::settings::CLOUD_REQUEST_TIMEOUT,
         deadline: crate::settings::API_CALL_DEADLINE,
     })

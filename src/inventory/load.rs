@@ -504,7 +504,10 @@ impl<'a> Builder<'a> {
                     etcd_server_name: c.etcd_server_name.map(Spanned::into_inner),
                     kubeconfig: file(&c.kubeconfig)?,
                     context: c.context.map(Spanned::into_inner),
-                    aws: c.aws.map(|a| super::load_aws::build(cx, a)).transpose()?,
+                    aws: c
+                        .aws
+                        .map(|a| super::load_aws::build(cx, a, &|f| self.file_path(f)))
+                        .transpose()?,
                     gcp: c.gcp.map(|g| super::load_gcp::build(cx, g)).transpose()?,
                     azure: c
                         .azure

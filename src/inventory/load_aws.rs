@@ -6,6 +6,8 @@
 //! region = "us-east-1"                      # default: AWS_REGION, AWS_DEFAULT_REGION, the profile's
 //! endpoint = "https://vpce-0abc.autoscaling.us-east-1.vpce.amazonaws.com"   # optional
 //! profile = "breakglass"                    # optional: a profile of ~/.aws/config
+//! config_file = "aws/config"                # optional: that profile's files instead of
+//! credentials_file = "aws/credentials"      #   AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE
 //! node_groups = [
 //!   { name = "workers-a", asg = "prod-workers-a" },
 //!   { name = "ng1", eks_cluster = "prod", eks_nodegroup = "ng1" },
@@ -35,6 +37,8 @@ pub(super) struct RawAws {
     region: Option<Spanned<String>>,
     endpoint: Option<Spanned<String>>,
     profile: Option<Spanned<String>>,
+    config_file: Option<Spanned<String>>,
+    credentials_file: Option<Spanned<String>>,
     #[serde(default)]
     node_groups: Vec<Spanned<RawNodeGroup>>,
     apiserver_security_group: Option<Spanned<String>>,
@@ -87,7 +91,12 @@ struct RawNodeGroup {
     eks_nodegroup: Option<Spanned<String>>,
 }
 
-pub(super) fn build(cx: &Cx<'_>, raw: RawAws) -> Result<AwsResources, InventoryError> {
+/// `file` resolves a path as every inventory path is (`~/`, relative to the inventory).
+pub(super) fn build(
+    cx: &Cx<'_>,
+    raw: RawAws,
+    file: &dyn Fn(&Spanned<String>) -> Result<std::path::PathBuf, InventoryError>,
+) -> Result<AwsResources, InventoryError> {
     if let Some(r) = &raw.region {
         let ok = !r.get_ref().is_empty()
             && r.get_ref()
@@ -203,6 +212,8 @@ pub(super) fn build(cx: &Cx<'_>, raw: RawAws) -> Result<AwsResources, InventoryE
         region: raw.region.map(Spanned::into_inner),
         endpoint: raw.endpoint.map(Spanned::into_inner),
         profile: raw.profile.map(Spanned::into_inner),
+        config_file: raw.config_file.as_ref().map(file).transpose()?,
+        credentials_file: raw.credentials_file.as_ref().map(file).transpose()?,
         node_groups,
         apiserver_security_group: raw.apiserver_security_group.map(Spanned::into_inner),
         eks_cluster: raw.eks_cluster.map(Spanned::into_inner),
@@ -220,6 +231,23 @@ mod tests {
 
     fn load(aws: &str) -> Result<Inventory, String> {
         crate::inventory::load::load_cloud_table("aws", aws)
+    }
+
+    #[test]
+    fn an_accounts_files_are_paths_like_every_inventory_path() {
+        let inv = load(
+            "profile = \"lab\"\nconfig_file = \"aws/config\"\ncredentials_file = \"/etc/bg/creds\"\n",
+        )
+        .expect("valid");
+        let aws = inv.clusters["prod"].aws.as_ref().expect("aws");
+        // Relative to the inventory's directory (here `inv.toml`'s: the current one).
+        assert_eq!(aws.config_file.as_deref(), Some(Path::new("aws/config")));
+        assert_eq!(
+            aws.credentials_file.as_deref(),
+            Some(Path::new("/etc/bg/creds"))
+        );
+        let e = load("config_file = \"~nobody/x\"\n").expect_err("~user is not expanded");
+        assert!(e.contains("only `~/` is expanded"), "{e}");
     }
 
     #[test]

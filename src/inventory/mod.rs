@@ -164,6 +164,11 @@ pub struct AwsResources {
     pub endpoint: Option<String>,
     /// A profile of `~/.aws/config` to take credentials from (else the usual chain).
     pub profile: Option<String>,
+    /// The shared config and credentials files to read instead of `AWS_CONFIG_FILE` and
+    /// `AWS_SHARED_CREDENTIALS_FILE` (default `~/.aws/config`, `~/.aws/credentials`): one
+    /// account's files kept beside its inventory (the lab's moto account).
+    pub config_file: Option<std::path::PathBuf>,
+    pub credentials_file: Option<std::path::PathBuf>,
     pub node_groups: Vec<NodeGroup>,
     /// The security group in front of the API servers (`sg-...`), for `cloud.firewall.block`.
     pub apiserver_security_group: Option<String>,

@@ -17,6 +17,7 @@ use anyhow::{Context, bail};
 pub const REGION: &str = "us-east-1";
 
 /// A running moto server.
+#[derive(Debug)]
 pub struct Moto {
     /// `http://127.0.0.1:PORT`
     pub endpoint: String,
@@ -42,30 +43,55 @@ impl Moto {
         Moto::spawn(Some(free_calls))
     }
 
+    /// moto without signature checks, listening on `addr:port` inside network namespace
+    /// `netns` (a lab's "cloud" namespace), started with `nsenter` so that the lab finds and
+    /// stops it with the rest of its namespaces' processes.
+    pub fn start_in(
+        nsenter: &std::path::Path,
+        netns: &str,
+        addr: Ipv4Addr,
+        port: u16,
+    ) -> anyhow::Result<Moto> {
+        let mut cmd = Command::new(nsenter);
+        cmd.arg(format!("--net=/run/netns/{netns}")).args([
+            "--",
+            "moto_server",
+            "-H",
+            &addr.to_string(),
+            "-p",
+            &port.to_string(),
+        ]);
+        Moto::spawn_with(cmd, SocketAddr::from((addr, port)))
+    }
+
     fn spawn(free_calls: Option<u32>) -> anyhow::Result<Moto> {
-        let dir = tempfile::tempdir().context("a temporary directory for moto")?;
         let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .and_then(|l| l.local_addr())
             .context("a free port for moto")?
             .port();
-        let log = std::fs::File::create(dir.path().join("moto.log")).context("moto.log")?;
         let mut cmd = Command::new("moto_server");
-        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().context("moto.log")?)
-            .stderr(log);
+        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
         if let Some(n) = free_calls {
             cmd.env("INITIAL_NO_AUTH_ACTION_COUNT", n.to_string());
         }
+        Moto::spawn_with(cmd, SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+    }
+
+    fn spawn_with(mut cmd: Command, addr: SocketAddr) -> anyhow::Result<Moto> {
+        let dir = tempfile::tempdir().context("a temporary directory for moto")?;
+        let log = std::fs::File::create(dir.path().join("moto.log")).context("moto.log")?;
+        cmd.env("PYTHONDONTWRITEBYTECODE", "1")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().context("moto.log")?)
+            .stderr(log);
         let child = cmd
             .spawn()
             .context("starting moto_server (pip install 'moto[server]'; .ci/install-deps does)")?;
         let moto = Moto {
-            endpoint: format!("http://127.0.0.1:{port}"),
+            endpoint: format!("http://{addr}"),
             child,
             dir,
         };
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
             if Instant::now() >= deadline {

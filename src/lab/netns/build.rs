@@ -80,8 +80,12 @@ impl Lab {
             tools,
             users: Vec::new(),
             torn_down: false,
+            spec: spec.clone(),
+            plans: Vec::new(),
+            cloud: None,
         };
         let plans = lab.plan(spec);
+        lab.plans.clone_from(&plans);
         {
             let _lock = GlobalLock::acquire()?;
             lab.octet = choose_octet(&lab.tools)?;
@@ -92,6 +96,7 @@ impl Lab {
             }
             lab.create_network(&plans)?;
         }
+        lab.start_cloud(spec.node_groups, &plans)?;
         lab.install_files()?;
         if let Some(cp1) = lab.etcd_node(spec) {
             lab.write_etcd_pki(cp1)?;
@@ -180,7 +185,8 @@ impl Lab {
             tls = q(TLS_SERVER_NAME),
             ca = path_str(&self.ca_cert),
         );
-        if let Some(etcd) = self.etcdctl() {
+        let etcd = self.etcdctl();
+        if let Some(etcd) = &etcd {
             let _ = write!(
                 text,
                 "etcd_endpoints = [{}]\netcd_ca_file = {}\netcd_cert_file = {}\netcd_key_file = {}\n",
@@ -190,11 +196,18 @@ impl Lab {
                 path_str(&etcd.key_file),
             );
         }
+        if let Some(aws) = self.aws_inventory_table(CLUSTER_NAME) {
+            text.push_str(&aws);
+        }
         let mut known_hosts = String::new();
         for node in &self.nodes {
+            let group = self
+                .node_group_of(&node.name)
+                .map(|g| format!(", node_group = {}", q(&g.name)))
+                .unwrap_or_default();
             let _ = write!(
                 text,
-                "\n[[hosts]]\nname = {}\naddress = {}\ncluster = {}\nlabels = {{ role = {} }}\n\
+                "\n[[hosts]]\nname = {}\naddress = {}\ncluster = {}\nlabels = {{ role = {}{group} }}\n\
                  host_key = {}\n",
                 q(&node.name),
                 q(&node.address.to_string()),

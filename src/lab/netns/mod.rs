@@ -82,6 +82,7 @@ use self::tools::Tools;
 // through). Taking it down: teardown.rs, with lock.rs, owner.rs and mountpoints.rs for what
 // labs of all processes share under /run/breakglass-lab, and tools.rs for the host programs.
 mod build;
+mod cloud;
 mod held_connection;
 mod lock;
 mod mountpoints;
@@ -100,6 +101,7 @@ mod tests;
 mod tools;
 mod users;
 
+pub use cloud::{AWS_PROFILE, LabNodeGroup, NodeGroupController};
 pub use held_connection::HeldConnection;
 pub use node::{Node, Role};
 pub use objects::{ETCD_PORT, WORKLOAD_KEY, WORKLOAD_NAME, WORKLOAD_NAMESPACE};
@@ -162,6 +164,11 @@ pub struct Lab {
     /// The users [`Lab::add_users`] created (name, uid).
     users: Vec<(String, u32)>,
     torn_down: bool,
+    /// What the lab was built from, and each node's plan: to start a stopped node again.
+    spec: LabSpec,
+    plans: Vec<node::NodePlan>,
+    /// moto and the node groups, when [`LabSpec::node_groups`] asked for them.
+    cloud: Option<cloud::Cloud>,
 }
 
 impl Lab {

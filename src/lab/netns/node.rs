@@ -13,7 +13,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{ChildStdout, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -26,7 +27,7 @@ use super::{API_PORT, Lab, LabSpec, NODE_STATE, PRIVATE_DIRS, copy_key, lock};
 use crate::lab::sshd::SshdLab;
 
 /// Node setup (and readiness of sshd and the API stand-in) must finish within this.
-const READY_TIMEOUT: Duration = Duration::from_secs(30);
+pub(super) const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
 const NODE_INIT: &str = include_str!("../standins/node-init.sh");
 
@@ -68,14 +69,20 @@ pub struct Node {
     pub netns: String,
     /// Host-side directory holding what the node sees at its private paths.
     pub dir: PathBuf,
-    /// Host PID of the node's init (PID 1 in the node's PID namespace).
-    pub init_pid: u32,
+    /// Host PID of the node's init (PID 1 in the node's PID namespace); 0 while the node is
+    /// stopped (its node group scaled in, `cloud.rs`). Shared by the node's clones.
+    pub(super) init: Arc<AtomicU32>,
 }
 
 impl Node {
     /// `address:22`.
     pub fn ssh_addr(&self) -> SocketAddr {
         SocketAddr::new(IpAddr::V4(self.address), 22)
+    }
+
+    /// Host PID of the node's init, unless the node is stopped.
+    pub fn init_pid(&self) -> Option<u32> {
+        Some(self.init.load(Ordering::SeqCst)).filter(|p| *p != 0)
     }
 
     /// `address:6443` (served only on control-plane nodes).
@@ -85,6 +92,7 @@ impl Node {
 }
 
 /// One node to start: everything decided before any thread runs.
+#[derive(Debug, Clone)]
 pub(super) struct NodePlan {
     pub(super) index: usize,
     pub(super) name: String,
@@ -174,13 +182,18 @@ impl Lab {
             host_public_key: host_key.public,
             netns: plan.netns.clone(),
             dir,
-            init_pid,
+            init: Arc::new(AtomicU32::new(init_pid)),
         })
     }
 
     /// Starts the node's namespaces and processes (`standins/node-init.sh`), waits for its
     /// `ready`, and returns the host PID of the node's init.
-    fn spawn_init(&self, plan: &NodePlan, spec: &LabSpec, dir: &Path) -> anyhow::Result<u32> {
+    pub(super) fn spawn_init(
+        &self,
+        plan: &NodePlan,
+        spec: &LabSpec,
+        dir: &Path,
+    ) -> anyhow::Result<u32> {
         // nsenter rather than `ip netns exec`: the latter leaves its parent process in a copy of
         // the host's mount namespace, and that copy pins every namespace under /run/netns at
         // the time (other labs' too) until this node is gone.
@@ -332,7 +345,7 @@ fn wait_for_ready(stdout: Option<ChildStdout>, ready: &mpsc::Sender<bool>) {
     }
 }
 
-fn wait_listening(addr: SocketAddr, deadline: Instant) -> anyhow::Result<()> {
+pub(super) fn wait_listening(addr: SocketAddr, deadline: Instant) -> anyhow::Result<()> {
     loop {
         let Err(err) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
             return Ok(());

@@ -26,9 +26,15 @@ impl Lab {
     /// with a node's environment (root's PATH as sshd sets it, stand-ins first).
     pub fn node_command(&self, node: &str, program: impl AsRef<OsStr>) -> anyhow::Result<Command> {
         let node = self.node_or_err(node)?;
+        let Some(init) = node.init_pid() else {
+            anyhow::bail!(
+                "node {} is stopped (its node group was scaled in)",
+                node.name
+            );
+        };
         let mut cmd = Command::new(&self.tools.nsenter);
         cmd.arg("-t")
-            .arg(node.init_pid.to_string())
+            .arg(init.to_string())
             .args(["-n", "-m", "-u", "-p", "--"])
             .arg(program)
             .env_clear()

@@ -30,6 +30,11 @@ pub struct LabSpec {
     /// The `DaemonSet` is not created at build and no telemetry-agent pod is seeded:
     /// [`Lab::inject_incident`](super::Lab::inject_incident) creates it.
     pub incident: bool,
+    /// Put the workers in this many Auto Scaling groups of a real `moto_server` (the lab's
+    /// cloud, `cloud.rs`), named in the inventory's `[clusters.lab.aws]`; 0 (default): none.
+    /// [`NodeGroupController`](super::NodeGroupController) then stops and starts workers as
+    /// the groups' capacity changes.
+    pub node_groups: usize,
 }
 
 impl Default for LabSpec {
@@ -41,6 +46,7 @@ impl Default for LabSpec {
             start_kubelets: true,
             api_objects: false,
             incident: false,
+            node_groups: 0,
         }
     }
 }

@@ -237,8 +237,11 @@ impl Lab {
     /// short of a new lab.
     pub fn pose_as_systemd(&self, node: &str) -> anyhow::Result<()> {
         let node = self.node_or_err(node)?;
-        let comm = format!("/proc/{}/comm", node.init_pid);
-        let pid = node.init_pid.to_string();
+        let Some(init) = node.init_pid() else {
+            bail!("node {} is stopped", node.name);
+        };
+        let comm = format!("/proc/{init}/comm");
+        let pid = init.to_string();
         // The init renames itself on SIGUSR1. Sent until it took: right after the build, the
         // init may still be the setup shell, or Python not yet have its handler (PID 1 of a
         // namespace drops signals it has no handler for).

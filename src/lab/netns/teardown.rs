@@ -35,6 +35,8 @@ impl Lab {
         }
         self.torn_down = true;
         let mut problems = Vec::new();
+        // moto, by PID (what is left in the cloud namespace goes with the rest below).
+        drop(self.cloud.take());
         // Helpers, by process group: their leaders are not reaped yet (they are reaped only
         // here or in HeldConnection's drop, under the same lock), so the ids are still theirs.
         {

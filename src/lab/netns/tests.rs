@@ -513,6 +513,7 @@ fn two_labs_built_in_parallel_do_not_collide() {
         start_kubelets: false,
         api_objects: false,
         incident: false,
+        node_groups: 0,
     };
     let builders: Vec<_> = (0..2)
         .map(|_| {
@@ -647,6 +648,7 @@ fn a_node_posing_as_systemd_runs_transient_timers() {
         start_kubelets: false,
         api_objects: false,
         incident: false,
+        node_groups: 0,
     })
     .expect("build the lab");
     let arm = "systemd-run --unit=t1 --on-active=30s --timer-property=AccuracySec=1s \

@@ -59,6 +59,27 @@ impl Aws {
         Ok(groups.into_iter().find(|g| g.name == name))
     }
 
+    /// The groups named, in one request (up to 100 names, the API's page size); the region's
+    /// missing groups are not in the answer.
+    pub async fn describe_auto_scaling_groups(
+        &self,
+        names: &[String],
+    ) -> Result<Vec<Group>, AwsError> {
+        let params: Vec<(String, String)> = names
+            .iter()
+            .take(100)
+            .enumerate()
+            .map(|(i, n)| (format!("AutoScalingGroupNames.member.{}", i + 1), n.clone()))
+            .collect();
+        let text = self
+            .query_named(Service::AutoScaling, "DescribeAutoScalingGroups", &params)
+            .await?;
+        parse_groups(&text).map_err(|e| AwsError::Protocol {
+            permission: "autoscaling:DescribeAutoScalingGroups".into(),
+            message: e.to_string(),
+        })
+    }
+
     /// Sets min, max and desired capacity in one call.
     pub async fn update_auto_scaling_group(&self, name: &str, s: Sizes) -> Result<(), AwsError> {
         self.query(

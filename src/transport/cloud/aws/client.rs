@@ -45,6 +45,10 @@ pub struct AwsConfig {
     pub endpoint: Option<String>,
     /// The inventory's `profile`.
     pub profile: Option<String>,
+    /// The inventory's `config_file` and `credentials_file`: read instead of the files
+    /// `AWS_CONFIG_FILE` and `AWS_SHARED_CREDENTIALS_FILE` name.
+    pub config_file: Option<std::path::PathBuf>,
+    pub credentials_file: Option<std::path::PathBuf>,
     /// One request, connect included.
     pub timeout: Duration,
     /// How long one call may keep retrying (throttling, 5xx) in all.
@@ -194,6 +198,13 @@ impl Aws {
         env: Env,
     ) -> Result<Aws, AwsError> {
         let cred = |e: credentials::CredentialError| AwsError::Credentials(e.to_string());
+        let mut env = env;
+        if let Some(p) = &config.config_file {
+            env.set("AWS_CONFIG_FILE", &p.to_string_lossy());
+        }
+        if let Some(p) = &config.credentials_file {
+            env.set("AWS_SHARED_CREDENTIALS_FILE", &p.to_string_lossy());
+        }
         let profiles = Profiles::load(&env).map_err(cred)?;
         let region = config
             .region
@@ -828,6 +839,8 @@ mod tests {
                 region: None,
                 endpoint: endpoint.map(str::to_owned),
                 profile: None,
+                config_file: None,
+                credentials_file: None,
                 timeout: Duration::from_secs(1),
                 deadline: Duration::from_secs(1),
             },
@@ -836,6 +849,62 @@ mod tests {
             Env::from_pairs(env.iter().copied()),
         )
         .expect("client")
+    }
+
+    #[test]
+    fn the_inventorys_files_win_over_the_environments() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("config");
+        let creds = dir.path().join("credentials");
+        std::fs::write(&config, "[profile lab]\nregion = eu-west-3\n").expect("config");
+        std::fs::write(
+            &creds,
+            "[lab]\naws_access_key_id = AKIALAB\naws_secret_access_key = lab-secret\n",
+        )
+        .expect("credentials");
+        let env = Env::from_pairs([
+            ("AWS_CONFIG_FILE", "/nonexistent/config"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials"),
+            ("AWS_ACCESS_KEY_ID", "AKIAAMBIENT"),
+            ("AWS_SECRET_ACCESS_KEY", "ambient"),
+        ]);
+        let config = AwsConfig {
+            cluster: "lab".into(),
+            region: None,
+            endpoint: None,
+            profile: Some("lab".into()),
+            config_file: Some(config),
+            credentials_file: Some(creds),
+            timeout: Duration::from_secs(1),
+            deadline: Duration::from_secs(1),
+        };
+        let c = Aws::with_env(
+            config.clone(),
+            Arc::new(RateLimiter::new(0.0)),
+            Arc::new(Budget::new(10)),
+            env.clone(),
+        )
+        .expect("client");
+        assert_eq!(c.region, "eu-west-3");
+        match &c.source {
+            Source::Static(k) => assert_eq!(k.access_key_id, "AKIALAB"),
+            other => panic!("expected the profile's keys, got {}", other.describe()),
+        }
+        // Without the inventory's files the profile is not found: the files were what counted.
+        let without = AwsConfig {
+            config_file: None,
+            credentials_file: None,
+            ..config
+        };
+        let Err(e) = Aws::with_env(
+            without,
+            Arc::new(RateLimiter::new(0.0)),
+            Arc::new(Budget::new(10)),
+            env,
+        ) else {
+            panic!("no profile lab in the environment's files, yet a client");
+        };
+        assert!(e.to_string().contains("lab"), "{e}");
     }
 
     #[test]
@@ -864,6 +933,8 @@ mod tests {
                 region: None,
                 endpoint: None,
                 profile: None,
+                config_file: None,
+                credentials_file: None,
                 timeout: Duration::from_secs(1),
                 deadline: Duration::from_secs(1),
             },

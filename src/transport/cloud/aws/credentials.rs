@@ -118,6 +118,11 @@ impl Env {
         }
     }
 
+    /// Sets a variable (the inventory's files over the environment's).
+    pub fn set(&mut self, key: &str, value: &str) {
+        self.vars.insert(key.to_owned(), value.to_owned());
+    }
+
     /// A variable, unless unset or empty.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.vars

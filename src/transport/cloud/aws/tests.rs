@@ -28,6 +28,8 @@ fn config(endpoint: &str, profile: Option<&str>) -> AwsConfig {
         region: Some(REGION.into()),
         endpoint: Some(endpoint.into()),
         profile: profile.map(str::to_owned),
+        config_file: None,
+        credentials_file: None,
         timeout: Duration::from_secs(5),
         deadline: Duration::from_secs(10),
     }
