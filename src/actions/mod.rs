@@ -121,6 +121,12 @@ fn build_wait_healthy(
     })
 }
 
+/// The inventory names nothing for a step to act on (a cloud step in a cluster without those
+/// resources): a step with `skip_if_none` is skipped, any other refused with this message.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NothingToActOn(pub String);
+
 /// Builds the action a step's arguments describe.
 pub fn build(args: &ActionArgs, ctx: &BuildContext<'_>) -> anyhow::Result<Arc<dyn Action>> {
     Ok(match args {

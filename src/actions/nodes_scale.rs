@@ -146,11 +146,12 @@ impl NodesScaleAction {
             .cloned()
             .collect();
         if available.is_empty() {
-            anyhow::bail!(
+            return Err(super::NothingToActOn(format!(
                 "nodes.scale: cluster '{cluster}' in the inventory names no node groups; \
                  add [clusters.{cluster}.aws] node_groups = [{{ name = \"...\", asg = \"...\" }}] \
                  or [clusters.{cluster}.gcp] node_groups = [{{ name = \"...\", mig = \"...\", zone = \"...\" }}]"
-            );
+            ))
+            .into());
         }
         if let Some(g) = available
             .iter()

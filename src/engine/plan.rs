@@ -22,6 +22,17 @@ pub struct Plan {
     /// What each step's preflight found, by (step id, target name), for the steps that have
     /// one (`Action::preflight`). Empty unless read.
     pub preflight: BTreeMap<(String, String), Preflight>,
+    /// Steps with `skip_if_none` the inventory gives nothing to act on, in runbook order.
+    pub skipped: Vec<SkippedStep>,
+}
+
+/// A step left out of the plan: `skip_if_none`, and the inventory names nothing for it.
+#[derive(Debug, Clone)]
+pub struct SkippedStep {
+    pub id: String,
+    /// How many planned steps come before it: it is reported right before `steps[before]`.
+    pub before: usize,
+    pub reason: String,
 }
 
 /// One step with its targets in waves.
@@ -146,6 +157,7 @@ pub fn build(
 ) -> anyhow::Result<Plan> {
     check_clusters(&runbook, inventory)?;
     let mut steps = Vec::new();
+    let mut skipped = Vec::new();
     for step in &runbook.steps {
         let ctx = actions::BuildContext {
             inventory,
@@ -154,8 +166,22 @@ pub fn build(
             cluster: runbook.cluster.as_deref(),
             operator_cidrs,
         };
-        let action = actions::build(&step.action, &ctx)
-            .map_err(|e| ExitError::new(Exit::Usage, format!("step {}: {e:#}", step.id)))?;
+        let action = match actions::build(&step.action, &ctx) {
+            Ok(a) => a,
+            Err(e) if step.skip_if_none && e.is::<actions::NothingToActOn>() => {
+                skipped.push(SkippedStep {
+                    id: step.id.clone(),
+                    before: steps.len(),
+                    reason: e.to_string(),
+                });
+                continue;
+            }
+            Err(e) => {
+                return Err(
+                    ExitError::new(Exit::Usage, format!("step {}: {e:#}", step.id)).into(),
+                );
+            }
+        };
         let in_waves = |targets: Vec<Target>| {
             let mut rest = targets.as_slice();
             let mut waves = Vec::new();
@@ -221,5 +247,6 @@ pub fn build(
         steps,
         now: BTreeMap::new(),
         preflight: BTreeMap::new(),
+        skipped,
     })
 }

@@ -281,7 +281,11 @@ pub async fn execute(
     let mut failed_by_step: Vec<(String, usize)> = Vec::new();
     let mut covered: HashSet<String> = HashSet::new();
     let mut unreachable: HashSet<String> = done.unreachable_steps.clone();
-    for planned in &plan.steps {
+    let mut skipped = plan.skipped.iter().peekable();
+    for (i, planned) in plan.steps.iter().enumerate() {
+        while let Some(s) = skipped.next_if(|s| s.before <= i) {
+            record_skipped(run, s)?;
+        }
         let id = &planned.step.id;
         if done.steps.contains(id) {
             run.observer.event(&Event::Notice {
@@ -423,6 +427,11 @@ pub async fn execute(
             }
         }
     }
+    if stop.is_none() {
+        for s in skipped {
+            record_skipped(run, s)?;
+        }
+    }
     summary.elapsed_ms = ms(started.elapsed());
     let (exit, status) = match &stop {
         Some((step, Stop::Policy(reason))) => {
@@ -460,6 +469,21 @@ pub async fn execute(
         summary,
         status,
     })
+}
+
+/// A `skip_if_none` step the inventory gave nothing to act on: said, and ended as skipped.
+fn record_skipped(run: &Run, s: &crate::engine::plan::SkippedStep) -> anyhow::Result<()> {
+    let note = Event::Notice {
+        message: format!("step {}: skipped (skip_if_none): {}", s.id, s.reason),
+    };
+    run.record(&note, &note)?;
+    let end = Event::StepEnd {
+        step: s.id.clone(),
+        status: StepStatus::Skipped,
+        ok: 0,
+        failed: 0,
+    };
+    run.record(&end, &end)
 }
 
 enum StepResult {
@@ -501,6 +525,9 @@ async fn run_waves(
         };
         run.record(&begin, &begin)?;
         let (mut ok, mut failed) = (wave.len() - pending.len(), 0usize);
+        // Never reached, and the step says so is no failure (`ignore_unreachable`).
+        let mut ignored: HashSet<String> = HashSet::new();
+        let ignore_unreachable = planned.step.ignore_unreachable;
         let mut first_failure: Option<String> = None;
         let mut journal_error = None;
         let stats = {
@@ -528,8 +555,13 @@ async fn run_waves(
                     let (ev, journaled) = target_event(&id, wave_no, Mode::Apply, &d);
                     summary.total += 1;
                     summary.count(ev.outcome);
+                    let never_reached = d.result.as_ref().err().is_some_and(|f| {
+                        f.never_ran && matches!(f.outcome, Outcome::Unreachable | Outcome::TimedOut)
+                    });
                     if ev.outcome.is_ok() {
                         ok += 1;
+                    } else if ignore_unreachable && never_reached {
+                        ignored.insert(d.target.name().to_owned());
                     } else {
                         failed += 1;
                         if let Err(f) = &d.result {
@@ -569,6 +601,19 @@ async fn run_waves(
             allowed_failures: allowed,
         };
         run.record(&end, &end)?;
+        if !ignored.is_empty() {
+            let mut names: Vec<&str> = ignored.iter().map(String::as_str).collect();
+            names.sort_unstable();
+            let note = Event::Notice {
+                message: format!(
+                    "wave {wave_no}/{waves} of step {id}: {} not reachable, not counted as failed \
+                     (ignore_unreachable): {}",
+                    names.len(),
+                    names.join(", ")
+                ),
+            };
+            run.record(&note, &note)?;
+        }
         if run.cancel.is_cancelled() {
             return Ok(StepResult::Stopped(Stop::Interrupted));
         }
@@ -586,7 +631,7 @@ async fn run_waves(
             }
             budget_blown = true;
         }
-        done_targets.extend(wave.iter().cloned());
+        done_targets.extend(wave.iter().filter(|t| !ignored.contains(t.name())).cloned());
         if let Some(reason) = gate(run, planned, settings, &done_targets).await? {
             return Ok(StepResult::Stopped(Stop::Policy(reason)));
         }

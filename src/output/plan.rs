@@ -110,6 +110,12 @@ pub fn render(plan: &Plan) -> String {
             ));
         }
     }
+    if !plan.skipped.is_empty() {
+        out.push_str("\nSkipped (skip_if_none: the inventory names nothing for them):\n");
+        for s in &plan.skipped {
+            out.push_str(&format!("   {}: {}\n", s.id, s.reason));
+        }
+    }
     out
 }
 
@@ -121,6 +127,9 @@ pub struct PlanView {
     runbook: String,
     params: Vec<(String, String)>,
     steps: Vec<StepView>,
+    /// Steps left out (`skip_if_none`): id and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    skipped: Vec<(String, String)>,
 }
 
 #[derive(Serialize)]
@@ -183,6 +192,11 @@ pub fn view(plan: &Plan) -> PlanView {
                     TargetKind::Operator => Some(s.action.plan(OPERATOR)),
                 },
             })
+            .collect(),
+        skipped: plan
+            .skipped
+            .iter()
+            .map(|s| (s.id.clone(), s.reason.clone()))
             .collect(),
     }
 }

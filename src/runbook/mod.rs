@@ -32,6 +32,10 @@
 //! on_failure = "stop"                  # stop (default) | continue
 //! timeout = "5m"                       # per target; default: the run's command timeout
 //! confirm = true                       # type the cluster name first; default per kind
+//! ignore_unreachable = true            # hosts never reached (refused, no route, connect
+//!                                      # deadline) are reported, not failed; default false
+//! skip_if_none = true                  # cloud kinds: skip the step when the inventory names
+//!                                      # nothing for it (no node groups...); default false
 //!
 //! [steps.gate]                         # must pass between waves and after the step
 //! action = "wait.healthy"              # wait.healthy | ssh.exec (read-only)

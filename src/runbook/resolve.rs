@@ -56,6 +56,12 @@ pub struct ResolvedStep {
     /// Run only if this earlier step could not reach its targets; skipped otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_if_unreachable: Option<String>,
+    /// Targets never reached are reported, not counted as failures.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ignore_unreachable: bool,
+    /// Skipped when the inventory names nothing for it to act on.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skip_if_none: bool,
 }
 
 /// A step's gate, typed.
@@ -131,6 +137,8 @@ pub fn resolve(runbook: &Runbook, params: &BoundParams) -> Result<ResolvedRunboo
             confirm: step.confirm,
             gate,
             run_if_unreachable: step.run_if_unreachable.clone(),
+            ignore_unreachable: step.ignore_unreachable,
+            skip_if_none: step.skip_if_none,
         });
     }
     d.finish()?;

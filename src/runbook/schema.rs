@@ -65,6 +65,14 @@ pub struct Step {
     /// unreachable, timed out or throttled): a fallback, e.g. `etcd.delete` when no API server
     /// answered `workload.pause`. Skipped otherwise.
     pub run_if_unreachable: Option<String>,
+    /// Targets that could not be reached before anything ran on them (TCP refused, no route,
+    /// a connect deadline) are reported but not counted as failures: for steps after a
+    /// node-group shrink, whose terminated nodes cannot answer (Ansible's `ignore_unreachable`).
+    pub ignore_unreachable: bool,
+    /// When the inventory names nothing for this step to act on (no node groups, no control
+    /// plane group, nothing to firewall in the cluster), skip it instead of refusing the run:
+    /// one runbook for clusters with and without cloud resources. Cloud kinds only.
+    pub skip_if_none: bool,
     pub(crate) run_if_pos: Pos,
     /// The `with` table, unresolved, with positions for diagnostics at resolve time.
     pub(crate) with: Option<Node>,

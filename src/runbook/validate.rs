@@ -36,6 +36,8 @@ const STEP_KEYS: &[&str] = &[
     "gate",
     "with",
     "run_if_unreachable",
+    "ignore_unreachable",
+    "skip_if_none",
 ];
 const GATE_KEYS: &[&str] = &["action", "description", "targets", "timeout", "with"];
 /// Step keys that only make sense for an action that runs on targets.
@@ -46,6 +48,7 @@ const TARGET_KEYS: &[&str] = &[
     "failure_budget",
     "timeout",
     "gate",
+    "ignore_unreachable",
 ];
 
 /// Parse and validate a runbook's text. `origin` names it in diagnostics.
@@ -498,6 +501,21 @@ impl Loader {
         let run_if_unreachable = optional_string(run_if_entry, &prefix, &mut self.d);
         let confirm_entry = find(fields, "confirm");
         let confirm = optional_bool(confirm_entry, &prefix, &mut self.d);
+        let ignore_unreachable =
+            optional_bool(find(fields, "ignore_unreachable"), &prefix, &mut self.d);
+        let skip_entry = find(fields, "skip_if_none");
+        let skip_if_none = optional_bool(skip_entry, &prefix, &mut self.d).unwrap_or(false);
+        if let (Some(kind), Some(e)) = (action, skip_entry)
+            && !kind.acts_on_cloud_resources()
+        {
+            self.d.push(
+                e.key_pos,
+                format!(
+                    "{prefix}`skip_if_none` is for steps whose targets are the cloud resources the \
+                     inventory names (nodes.scale, apiservers.scale, cloud.firewall.*), not {kind}"
+                ),
+            );
+        }
 
         if let Some(kind) = action {
             self.refuse_target_keys(kind, fields, &prefix);
@@ -559,6 +577,8 @@ impl Loader {
             confirm: confirm.unwrap_or_else(|| action.is_some_and(ActionKind::confirm_by_default)),
             gate,
             run_if_unreachable,
+            ignore_unreachable: ignore_unreachable.unwrap_or(false),
+            skip_if_none,
             run_if_pos: run_if_entry.map_or(pos, |e| e.node.pos),
             with: with_entry.map(|e| e.node.clone()),
             with_pos,

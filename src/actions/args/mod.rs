@@ -145,6 +145,17 @@ impl ActionKind {
         )
     }
 
+    /// The kinds whose targets are the cloud resources the inventory names for a cluster.
+    pub fn acts_on_cloud_resources(self) -> bool {
+        matches!(
+            self,
+            Self::NodesScale
+                | Self::ApiserversScale
+                | Self::CloudFirewallBlock
+                | Self::CloudFirewallUnblock
+        )
+    }
+
     /// Whether a step of this kind asks for the typed cluster name unless the runbook says
     /// `confirm = false`: the kinds that hurt if aimed at the wrong cluster. The restoring kinds
     /// (`firewall.unblock`, `nodes.unquiesce`) do not, so recovery is never slowed by a prompt.

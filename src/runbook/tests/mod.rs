@@ -584,6 +584,55 @@ with = { command = "echo ${missing}" }
 }
 
 #[test]
+fn unreachable_and_skip_keys_only_where_they_mean_something() {
+    let text = with_head(
+        r#"
+[[steps]]
+id = "once"
+action = "wait.healthy"
+ignore_unreachable = true
+
+[[steps]]
+id = "hosts"
+action = "ssh.exec"
+targets = "all"
+skip_if_none = true
+ignore_unreachable = "yes"
+with = { command = "true" }
+
+[[steps]]
+id = "fine"
+action = "nodes.scale"
+skip_if_none = true
+with = { to = 1 }
+"#,
+    );
+    let e = errors(&text);
+    has(
+        &e,
+        &format!(
+            "rb.toml:{}: step `once`: wait.healthy runs once, from the operator's machine, so `ignore_unreachable` does not apply",
+            at(&text, "ignore_unreachable = true")
+        ),
+    );
+    has(
+        &e,
+        &format!(
+            "rb.toml:{}: step `hosts`: `skip_if_none` is for steps whose targets are the cloud resources",
+            at(&text, "skip_if_none = true\nignore")
+        ),
+    );
+    has(
+        &e,
+        &format!(
+            "rb.toml:{}: step `hosts`: `ignore_unreachable`",
+            at(&text, "\"yes\"")
+        ),
+    );
+    assert_eq!(e.len(), 3, "{e:#?}");
+}
+
+#[test]
 fn targets_per_kind_and_selectors() {
     let text = with_head(
         r#"

@@ -22,6 +22,8 @@ use crate::outcome::{Mode, Outcome, StepStatus};
 use crate::runbook::{Runbook, bind, resolve};
 use crate::transport::ssh::{self, Captured, ExecResult};
 
+mod skips;
+
 const INVENTORY: &str = r#"[defaults]
 user = "root"
 
@@ -838,122 +840,6 @@ command = "placeholder"
             StepStatus::Undone
         ]
     );
-}
-
-/// A reach whose hosts are all unreachable (connection refused before anything ran).
-struct Unreachable;
-
-struct Refused;
-
-impl Reach for Unreachable {
-    fn shell(&self, _host: &Host, _timeout: Option<Duration>) -> Box<dyn Node + Send> {
-        Box::new(Refused)
-    }
-}
-
-impl Node for Refused {
-    #[allow(clippy::unnecessary_literal_bound)] // the trait's real shells borrow their names
-    fn name(&self) -> &str {
-        "n"
-    }
-
-    fn address(&self) -> String {
-        "127.0.0.1:22".into()
-    }
-
-    fn run(&mut self, _script: &str, _stdin: Option<&[u8]>) -> ExecResult {
-        ExecResult {
-            outcome: ssh::Outcome::Unreachable {
-                reason: "connection refused".into(),
-            },
-            stdout: Captured::default(),
-            stderr: Captured::default(),
-            connect: None,
-            total: Duration::ZERO,
-            recorded_host_key: None,
-        }
-    }
-}
-
-const FALLBACK: &str = r#"
-[[steps]]
-id = "primary"
-action = "ssh.exec"
-targets = "cluster=lab,n1"
-on_failure = "continue"
-[steps.with]
-command = "primary"
-
-[[steps]]
-id = "fallback"
-action = "pause"
-run_if_unreachable = "primary"
-[steps.with]
-message = "the fallback"
-skippable = true
-"#;
-
-#[test]
-fn a_fallback_runs_only_when_its_step_could_not_reach_its_targets_and_then_covers_it() {
-    // Reached: the fallback is skipped.
-    let h = Harness::new(FALLBACK);
-    let out = h.execute(
-        &FakeReach::new(Duration::ZERO),
-        Arc::default(),
-        true,
-        &Done::default(),
-    );
-    assert_eq!(out.exit, Exit::Success);
-    assert_eq!(h.observer.results(Mode::Apply).len(), 1, "the fallback ran");
-    let skipped = h.observer.events().into_iter().any(|e| {
-        matches!(e, Event::StepEnd { step, status: StepStatus::Skipped, .. } if step == "fallback")
-    });
-    assert!(skipped);
-
-    // Reached, but it said no (exit 1): not a reason to fall back, and the run fails.
-    let h = Harness::new(&FALLBACK.replace("command = \"primary\"", "command = \"primary FAIL\""));
-    let out = h.execute(
-        &FakeReach::new(Duration::ZERO),
-        Arc::default(),
-        true,
-        &Done::default(),
-    );
-    assert_eq!(out.exit, Exit::TargetsFailed);
-    assert_eq!(h.observer.results(Mode::Apply).len(), 1, "the fallback ran");
-
-    // Unreachable: the fallback runs, and since it did the work the run succeeds.
-    let h = Harness::new(FALLBACK);
-    let settings = Arc::new(RunSettings {
-        yes: true,
-        concurrency: 3,
-        reach: Arc::new(Unreachable),
-        operator: Arc::new(Scripted::default()),
-        retries: 0,
-    });
-    let out = runtime()
-        .block_on(execute(&h.run, &h.plan, &settings, &Done::default()))
-        .expect("execute");
-    assert_eq!(
-        h.observer.results(Mode::Apply),
-        [
-            ("primary".to_owned(), "n1".to_owned(), Outcome::Unreachable),
-            ("fallback".to_owned(), "operator".to_owned(), Outcome::Ok),
-        ]
-    );
-    assert_eq!(out.exit, Exit::Success);
-    // A resumed run knows the first step could not reach its targets.
-    assert!(h.history().done().unreachable_steps.contains("primary"));
-
-    // Resumed after an attempt that could not reach it, the step now reaches its target: the
-    // fallback is not run on the strength of the earlier attempt.
-    let h = Harness::new(FALLBACK);
-    let done = Done {
-        unreachable_steps: ["primary".to_owned()].into_iter().collect(),
-        ..Done::default()
-    };
-    let out = h.execute(&FakeReach::new(Duration::ZERO), Arc::default(), true, &done);
-    assert_eq!(out.exit, Exit::Success);
-    assert_eq!(h.observer.results(Mode::Apply).len(), 1, "the fallback ran");
 }
 
 /// [`Reversible`], except that its guard rail refuses `n2` before anything changes.
