@@ -485,6 +485,7 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
         'breakglass;lab;up' {
             [CompletionResult]::new('--workers', '--workers', [CompletionResultType]::ParameterName, 'Worker nodes')
             [CompletionResult]::new('--control-planes', '--control-planes', [CompletionResultType]::ParameterName, 'Control-plane nodes (each runs an API server stand-in on 6443)')
+            [CompletionResult]::new('--node-groups', '--node-groups', [CompletionResultType]::ParameterName, 'Auto Scaling groups the workers belong to (a real `moto_server` in the lab: `nodes.scale` stops and starts workers); 0: none')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
             [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
@@ -523,6 +524,7 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
         'breakglass;lab;demo' {
             [CompletionResult]::new('--workers', '--workers', [CompletionResultType]::ParameterName, 'Worker nodes')
             [CompletionResult]::new('--control-planes', '--control-planes', [CompletionResultType]::ParameterName, 'Control-plane nodes (each runs an API server stand-in on 6443)')
+            [CompletionResult]::new('--node-groups', '--node-groups', [CompletionResultType]::ParameterName, 'Auto Scaling groups the workers belong to (a real `moto_server` in the lab: `nodes.scale` stops and starts workers); 0: none')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
             [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
@@ -563,6 +565,7 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
             [CompletionResult]::new('--stop-if', '--stop-if', [CompletionResultType]::ParameterName, 'Without --lab: stop the run and undo what it changed when health fails (repeatable): `not_ready=DURATION` (an API endpoint fails /readyz that long), `p99_over=DURATION`')
             [CompletionResult]::new('--workers', '--workers', [CompletionResultType]::ParameterName, 'Worker nodes of the lab')
             [CompletionResult]::new('--control-planes', '--control-planes', [CompletionResultType]::ParameterName, 'Control-plane nodes of the lab')
+            [CompletionResult]::new('--node-groups', '--node-groups', [CompletionResultType]::ParameterName, 'Auto Scaling groups the lab''s workers belong to (a real `moto_server` in the lab, so `nodes.scale` stops and starts workers); 0: none, and node-group steps are skipped')
             [CompletionResult]::new('--report-dir', '--report-dir', [CompletionResultType]::ParameterName, 'Where the report goes (default: the run''s journal directory, `drill/`)')
             [CompletionResult]::new('--expect', '--expect', [CompletionResultType]::ParameterName, 'What must hold for exit 0 (repeatable): `recovered_within=DURATION`, `failed_targets=N`, `api_requests_max=N`, `restored=true`')
             [CompletionResult]::new('--latency-threshold', '--latency-threshold', [CompletionResultType]::ParameterName, 'p99 latency above which the API counts as unhealthy (detection and recovery)')

@@ -402,7 +402,7 @@ _breakglass() {
             return 0
             ;;
         breakglass__subcmd__drill)
-            opts="-p -f -t -k -i -o -h --param --lab --stop-if --workers --control-planes --report-dir --expect --latency-threshold --recovery-window --recovery-timeout --detect-timeout --no-undo --concurrency --connect-timeout --command-timeout --known-hosts --accept-new-host-keys --identity --no-agent --sudo --max-output --rate --inventory --output --journal-dir --config --no-progress --help"
+            opts="-p -f -t -k -i -o -h --param --lab --stop-if --workers --control-planes --node-groups --report-dir --expect --latency-threshold --recovery-window --recovery-timeout --detect-timeout --no-undo --concurrency --connect-timeout --command-timeout --known-hosts --accept-new-host-keys --identity --no-agent --sudo --max-output --rate --inventory --output --journal-dir --config --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -425,6 +425,10 @@ _breakglass() {
                     return 0
                     ;;
                 --control-planes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node-groups)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1618,7 +1622,7 @@ _breakglass() {
             return 0
             ;;
         breakglass__subcmd__lab__subcmd__demo)
-            opts="-i -o -h --workers --control-planes --inventory --output --journal-dir --config --no-progress --help"
+            opts="-i -o -h --workers --control-planes --node-groups --inventory --output --journal-dir --config --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1629,6 +1633,10 @@ _breakglass() {
                     return 0
                     ;;
                 --control-planes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node-groups)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1824,7 +1832,7 @@ _breakglass() {
             return 0
             ;;
         breakglass__subcmd__lab__subcmd__up)
-            opts="-i -o -h --workers --control-planes --inventory --output --journal-dir --config --no-progress --help"
+            opts="-i -o -h --workers --control-planes --node-groups --inventory --output --journal-dir --config --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1835,6 +1843,10 @@ _breakglass() {
                     return 0
                     ;;
                 --control-planes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node-groups)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

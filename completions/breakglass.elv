@@ -446,6 +446,7 @@ set edit:completion:arg-completer[breakglass] = {|@words|
         &'breakglass;lab;up'= {
             cand --workers 'Worker nodes'
             cand --control-planes 'Control-plane nodes (each runs an API server stand-in on 6443)'
+            cand --node-groups 'Auto Scaling groups the workers belong to (a real `moto_server` in the lab: `nodes.scale` stops and starts workers); 0: none'
             cand -i 'Inventory file (TOML, or JSON with the same schema)'
             cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
             cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
@@ -481,6 +482,7 @@ set edit:completion:arg-completer[breakglass] = {|@words|
         &'breakglass;lab;demo'= {
             cand --workers 'Worker nodes'
             cand --control-planes 'Control-plane nodes (each runs an API server stand-in on 6443)'
+            cand --node-groups 'Auto Scaling groups the workers belong to (a real `moto_server` in the lab: `nodes.scale` stops and starts workers); 0: none'
             cand -i 'Inventory file (TOML, or JSON with the same schema)'
             cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
             cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
@@ -514,6 +516,7 @@ set edit:completion:arg-completer[breakglass] = {|@words|
             cand --stop-if 'Without --lab: stop the run and undo what it changed when health fails (repeatable): `not_ready=DURATION` (an API endpoint fails /readyz that long), `p99_over=DURATION`'
             cand --workers 'Worker nodes of the lab'
             cand --control-planes 'Control-plane nodes of the lab'
+            cand --node-groups 'Auto Scaling groups the lab''s workers belong to (a real `moto_server` in the lab, so `nodes.scale` stops and starts workers); 0: none, and node-group steps are skipped'
             cand --report-dir 'Where the report goes (default: the run''s journal directory, `drill/`)'
             cand --expect 'What must hold for exit 0 (repeatable): `recovered_within=DURATION`, `failed_targets=N`, `api_requests_max=N`, `restored=true`'
             cand --latency-threshold 'p99 latency above which the API counts as unhealthy (detection and recovery)'

@@ -311,6 +311,7 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and not __fis
 complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and not __fish_seen_subcommand_from up status down demo help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from up" -l workers -d 'Worker nodes' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from up" -l control-planes -d 'Control-plane nodes (each runs an API server stand-in on 6443)' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from up" -l node-groups -d 'Auto Scaling groups the workers belong to (a real `moto_server` in the lab: `nodes.scale` stops and starts workers); 0: none' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from up" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from up" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"
@@ -334,6 +335,7 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_se
 complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from down" -s h -l help -d 'Print help'
 complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from demo" -l workers -d 'Worker nodes' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from demo" -l control-planes -d 'Control-plane nodes (each runs an API server stand-in on 6443)' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from demo" -l node-groups -d 'Auto Scaling groups the workers belong to (a real `moto_server` in the lab: `nodes.scale` stops and starts workers); 0: none' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from demo" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from demo" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"
@@ -350,6 +352,7 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -s p -l par
 complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l stop-if -d 'Without --lab: stop the run and undo what it changed when health fails (repeatable): `not_ready=DURATION` (an API endpoint fails /readyz that long), `p99_over=DURATION`' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l workers -d 'Worker nodes of the lab' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l control-planes -d 'Control-plane nodes of the lab' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l node-groups -d 'Auto Scaling groups the lab\'s workers belong to (a real `moto_server` in the lab, so `nodes.scale` stops and starts workers); 0: none, and node-group steps are skipped' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l report-dir -d 'Where the report goes (default: the run\'s journal directory, `drill/`)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l expect -d 'What must hold for exit 0 (repeatable): `recovered_within=DURATION`, `failed_targets=N`, `api_requests_max=N`, `restored=true`' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l latency-threshold -d 'p99 latency above which the API counts as unhealthy (detection and recovery)' -r

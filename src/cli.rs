@@ -267,6 +267,11 @@ pub struct DrillArgs {
     #[arg(long, env = "BREAKGLASS_LAB_CONTROL_PLANES", default_value_t = 1)]
     pub control_planes: usize,
 
+    /// Auto Scaling groups the lab's workers belong to (a real `moto_server` in the lab, so
+    /// `nodes.scale` stops and starts workers); 0: none, and node-group steps are skipped
+    #[arg(long, env = "BREAKGLASS_LAB_NODE_GROUPS", default_value_t = 2)]
+    pub node_groups: usize,
+
     /// Where the report goes (default: the run's journal directory, `drill/`)
     #[arg(long, env = "BREAKGLASS_REPORT_DIR", value_name = "DIR")]
     pub report_dir: Option<std::path::PathBuf>,
@@ -431,6 +436,11 @@ pub struct LabArgs {
     /// Control-plane nodes (each runs an API server stand-in on 6443)
     #[arg(long, env = "BREAKGLASS_LAB_CONTROL_PLANES", default_value_t = 1)]
     pub control_planes: usize,
+
+    /// Auto Scaling groups the workers belong to (a real `moto_server` in the lab: `nodes.scale`
+    /// stops and starts workers); 0: none
+    #[arg(long, env = "BREAKGLASS_LAB_NODE_GROUPS", default_value_t = 2)]
+    pub node_groups: usize,
 }
 
 #[derive(Debug, Subcommand)]

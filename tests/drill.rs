@@ -86,6 +86,27 @@ fn a_lab_drill_saturates_the_api_recovers_it_and_restores_the_fleet() {
             .all(|x| x["agent_pods"] == 0)
     );
     assert_eq!(r["restored"], true);
+    // The workers are in two Auto Scaling groups of ten (moto in the lab): the shrink to 30%
+    // stopped all but three of each, and the undo brought them back.
+    let shrink = steps
+        .iter()
+        .find(|s| s["id"] == "shrink-node-groups")
+        .expect("the shrink step ran");
+    assert_eq!(shrink["status"], "completed", "{shrink}");
+    assert_eq!(shrink["outcomes"]["ok"], 2, "{shrink}");
+    let running = |x: &Value| x["nodes_running"].as_u64();
+    let shrunk = end_of("shrink-node-groups");
+    assert!(
+        samples
+            .iter()
+            .any(|x| t(x) >= shrunk && t(x) <= gone && running(x) == Some(7)),
+        "no sample with 1 control plane and 6 workers running after the shrink"
+    );
+    assert_eq!(samples.last().and_then(running), Some(21));
+    // One SSH login per target per step, counted by each node's sshd: no node paid more
+    // logins than the run has SSH steps on it (block, quiesce, tune, kill, unblock, check).
+    let logins = r["ssh_logins_per_node"].as_u64().expect("logins counted");
+    assert!((1..=6).contains(&logins), "{logins} logins on one node");
     assert!(
         r["breakglass_api_requests"]
             .as_u64()

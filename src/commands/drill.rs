@@ -51,6 +51,7 @@ pub async fn drill(settings: &Settings, args: &DrillArgs) -> anyhow::Result<Exit
             params: args.params.clone(),
             workers: args.workers,
             control_planes: args.control_planes,
+            node_groups: args.node_groups,
             report_dir: args.report_dir.clone(),
             expect,
             latency_threshold: args.latency_threshold,

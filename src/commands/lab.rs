@@ -31,6 +31,7 @@ fn build(args: &LabArgs) -> anyhow::Result<Lab> {
     ));
     let spec = LabSpec {
         api_objects: true,
+        node_groups: args.node_groups,
         ..LabSpec::new(args.control_planes, args.workers)
     };
     Lab::build(&spec).map_err(|e| {
@@ -50,7 +51,8 @@ pub async fn up(args: &LabArgs) -> anyhow::Result<Exit> {
     // held until the lab is whole, then tears it down, instead of killing us halfway.
     let mut interrupts = crate::engine::interrupts()?;
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let lab = build(args)?;
+    let lab = std::sync::Arc::new(build(args)?);
+    let controller = crate::lab::netns::NodeGroupController::start(&lab)?;
     let inv = lab.inventory_path();
     let cp: Vec<String> = lab
         .nodes_with_role(Role::ControlPlane)
@@ -66,6 +68,7 @@ pub async fn up(args: &LabArgs) -> anyhow::Result<Exit> {
          API servers: {} (CA {}); etcd: {} (client certificate in the inventory).\n\
          Every node runs the monitoring/telemetry-agent DaemonSet's pod; its kubelet restarts \
          a killed one while the DaemonSet selects the node.\n\
+         {}\
          Press Ctrl-C to tear the lab down.",
         lab.id(),
         lab.nodes().len(),
@@ -77,6 +80,11 @@ pub async fn up(args: &LabArgs) -> anyhow::Result<Exit> {
         lab.ca_cert().display(),
         lab.etcd_endpoint()
             .map_or_else(|| "none".to_owned(), |e| e.to_string()),
+        lab.aws_endpoint().map_or_else(String::new, |aws| format!(
+            "The workers are in {} Auto Scaling groups of the lab's cloud (moto at {aws}, named \
+             in the inventory's [clusters.lab.aws]): nodes.scale stops and starts them.\n",
+            lab.node_groups().len()
+        )),
         inv = inv.display(),
     ));
     tokio::select! {
@@ -84,7 +92,12 @@ pub async fn up(args: &LabArgs) -> anyhow::Result<Exit> {
         _ = terminate.recv() => {}
     }
     stderr_line("breakglass: tearing the lab down...");
-    lab.teardown()?;
+    drop(controller);
+    match std::sync::Arc::try_unwrap(lab) {
+        Ok(lab) => lab.teardown()?,
+        // Unexpected (the controller let go): dropping the last reference tears it down.
+        Err(shared) => drop(shared),
+    }
     Ok(Exit::Success)
 }
 
@@ -99,6 +112,7 @@ pub async fn demo(settings: &Settings, args: &LabArgs) -> anyhow::Result<Exit> {
             params: Vec::new(),
             workers: args.workers,
             control_planes: args.control_planes,
+            node_groups: args.node_groups,
             report_dir: None,
             expect: Vec::new(),
             latency_threshold: Duration::from_secs(1),

@@ -155,6 +155,7 @@ mod tests {
             inflight: 0,
             agent_pods: 0,
             nodes_connected: 0,
+            nodes_running: None,
         }
     }
 

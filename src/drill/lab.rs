@@ -28,7 +28,9 @@ use super::sampler::Sampler;
 use super::timeline;
 use crate::cli::SshArgs;
 use crate::error::Exit;
-use crate::lab::netns::{Lab, LabSpec, Role, TLS_SERVER_NAME, WORKLOAD_NAME, WORKLOAD_NAMESPACE};
+use crate::lab::netns::{
+    Lab, LabSpec, NodeGroupController, Role, TLS_SERVER_NAME, WORKLOAD_NAME, WORKLOAD_NAMESPACE,
+};
 use crate::output::stderr_line;
 use crate::settings::Settings;
 
@@ -38,6 +40,8 @@ pub struct LabDrill {
     pub params: Vec<(String, String)>,
     pub workers: usize,
     pub control_planes: usize,
+    /// Auto Scaling groups of the lab's workers (0: none).
+    pub node_groups: usize,
     pub report_dir: Option<PathBuf>,
     pub expect: Vec<Expect>,
     pub latency_threshold: Duration,
@@ -147,6 +151,14 @@ fn lab_params(
     params.into_iter().collect()
 }
 
+/// SSH logins each node accepted so far (its sshd's log).
+fn ssh_logins(lab: &Lab) -> BTreeMap<String, u64> {
+    lab.nodes()
+        .iter()
+        .filter_map(|n| Some((n.name.clone(), lab.ssh_logins(&n.name).ok()?)))
+        .collect()
+}
+
 /// Requests the API servers counted from breakglass itself (User-Agent `breakglass/...`).
 fn breakglass_requests(lab: &Lab) -> u64 {
     lab.nodes_with_role(Role::ControlPlane)
@@ -165,6 +177,7 @@ pub async fn run(settings: &Settings, d: &LabDrill) -> anyhow::Result<Exit> {
     ));
     let spec = LabSpec {
         incident: true,
+        node_groups: d.node_groups,
         ..LabSpec::new(d.control_planes, d.workers)
     };
     let lab = tokio::task::spawn_blocking(move || Lab::build(&spec))
@@ -185,8 +198,25 @@ pub async fn run(settings: &Settings, d: &LabDrill) -> anyhow::Result<Exit> {
         lab.inventory_path().display()
     ));
     let lab = Arc::new(lab);
+    let controller = match NodeGroupController::start(&lab) {
+        Ok(c) => c,
+        Err(e) => {
+            let lab = Arc::try_unwrap(lab).map_err(|_| anyhow::anyhow!("the lab is shared"))?;
+            tokio::task::spawn_blocking(move || lab.teardown()).await??;
+            return Err(e);
+        }
+    };
+    if let Some(aws) = lab.aws_endpoint() {
+        stderr_line(&format!(
+            "[drill] its workers are in {} Auto Scaling groups of the lab's cloud ({aws}): a \
+             shrink stops workers, an undo starts them again",
+            lab.node_groups().len()
+        ));
+    }
     let result = drill(settings, d, &runbook, &lab).await;
     stderr_line("[drill] tearing the lab down...");
+    // The controller lets go of the lab between two reads of the groups.
+    tokio::task::spawn_blocking(move || drop(controller)).await?;
     // The sampler lets go of the lab once its task is dropped, a moment after it is stopped.
     let mut lab = lab;
     for _ in 0..100 {
@@ -263,6 +293,7 @@ async fn drill(
     let args = run_args(&d.runbook, lab_params(runbook, lab, &d.params), ssh.clone());
     let run_id = crate::journal::new_run_id();
     let requests_before = breakglass_requests(lab);
+    let logins_before = ssh_logins(lab);
     let run_start_ms = ms(t0.elapsed());
     let run_exit = crate::commands::run::run_as(
         &lab_settings,
@@ -274,6 +305,11 @@ async fn drill(
     .await;
     let run_end_ms = ms(t0.elapsed());
     let api_requests = breakglass_requests(lab).saturating_sub(requests_before);
+    let logins_after = ssh_logins(lab);
+    let ssh_logins_per_node = logins_after
+        .iter()
+        .map(|(node, n)| n.saturating_sub(logins_before.get(node).copied().unwrap_or(0)))
+        .max();
     let run_exit = match run_exit {
         Ok(e) => e,
         Err(e) => {
@@ -302,8 +338,14 @@ async fn drill(
             stderr_line(&format!("[drill] undo failed: {e:#}"));
         }
         let after_lab = Arc::clone(lab);
-        let after = tokio::task::spawn_blocking(move || fleet_state(&after_lab)).await??;
-        let diff = differences(&before, &after);
+        let (stopped, after) = tokio::task::spawn_blocking(move || {
+            // The controller starts what the groups grew back to.
+            let stopped = after_lab.wait_all_running(Duration::from_secs(120));
+            fleet_state(&after_lab).map(|after| (stopped, after))
+        })
+        .await??;
+        let mut diff = differences(&before, &after);
+        diff.extend(stopped.iter().map(|n| format!("{n} is still stopped")));
         for line in &diff {
             stderr_line(&format!("[drill] not restored: {line}"));
         }
@@ -327,7 +369,7 @@ async fn drill(
         latency_threshold_ms: threshold_ms,
         recovery_window_ms: ms(d.recovery_window),
         breakglass_api_requests: api_requests,
-        ssh_logins_per_node: None,
+        ssh_logins_per_node,
         samples: snapshot(&samples),
         steps: tl.steps.clone(),
         expectations: Vec::new(),

@@ -24,6 +24,9 @@ pub struct Sample {
     pub agent_pods: u32,
     /// Nodes whose kubelet holds a live watch on an API server.
     pub nodes_connected: u32,
+    /// Lab nodes running (not stopped by a node-group shrink); None outside a lab.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes_running: Option<u32>,
 }
 
 /// One step of the run as a span on the timeline.

@@ -147,6 +147,7 @@ impl Sampler {
             inflight: 0,
             agent_pods: 0,
             nodes_connected: 0,
+            nodes_running: None,
         };
         if let Some(lab) = &self.lab {
             let lab = Arc::clone(lab);
@@ -191,6 +192,7 @@ struct LabView {
     inflight: u64,
     agent_pods: u32,
     nodes_connected: u32,
+    nodes_running: u32,
 }
 
 impl LabView {
@@ -208,6 +210,7 @@ impl LabView {
         s.inflight = u32::try_from(self.inflight).unwrap_or(u32::MAX);
         s.agent_pods = self.agent_pods;
         s.nodes_connected = self.nodes_connected;
+        s.nodes_running = Some(self.nodes_running);
     }
 }
 
@@ -221,12 +224,18 @@ fn lab_view(lab: &Lab) -> LabView {
         inflight: 0,
         agent_pods: 0,
         nodes_connected: 0,
+        nodes_running: 0,
     };
     let max = |a: Option<f64>, b: Option<f64>| match (a, b) {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
     };
     for node in lab.nodes() {
+        if node.init_pid().is_none() {
+            // Stopped by a shrink: no API server, pods or kubelet to count.
+            continue;
+        }
+        v.nodes_running += 1;
         if node.role == crate::lab::netns::Role::ControlPlane
             && let Ok(stats) = lab.api_stats(&node.name)
         {

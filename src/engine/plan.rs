@@ -177,9 +177,7 @@ pub fn build(
                 continue;
             }
             Err(e) => {
-                return Err(
-                    ExitError::new(Exit::Usage, format!("step {}: {e:#}", step.id)).into(),
-                );
+                return Err(ExitError::new(Exit::Usage, format!("step {}: {e:#}", step.id)).into());
             }
         };
         let in_waves = |targets: Vec<Target>| {

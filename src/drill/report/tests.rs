@@ -52,6 +52,7 @@ fn record() -> DrillRecord {
                     0
                 },
                 nodes_connected: 20,
+                nodes_running: None,
             }
         })
         .collect();

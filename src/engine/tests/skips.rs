@@ -120,7 +120,6 @@ fn a_fallback_runs_only_when_its_step_could_not_reach_its_targets_and_then_cover
     assert_eq!(h.observer.results(Mode::Apply).len(), 1, "the fallback ran");
 }
 
-
 const IGNORING: &str = r#"
 [[steps]]
 id = "after-shrink"
@@ -145,7 +144,12 @@ fn unreachable_settings() -> Arc<RunSettings> {
 fn hosts_never_reached_are_reported_but_not_failed_only_where_the_step_says_so() {
     let h = Harness::new(IGNORING);
     let out = runtime()
-        .block_on(execute(&h.run, &h.plan, &unreachable_settings(), &Done::default()))
+        .block_on(execute(
+            &h.run,
+            &h.plan,
+            &unreachable_settings(),
+            &Done::default(),
+        ))
         .expect("execute");
     assert_eq!(out.exit, Exit::Success);
     // Each target's outcome is still what happened to it.
@@ -165,7 +169,12 @@ fn hosts_never_reached_are_reported_but_not_failed_only_where_the_step_says_so()
     // Without the key, the same hosts blow the step's budget.
     let h = Harness::new(&IGNORING.replace("ignore_unreachable = true\n", ""));
     let out = runtime()
-        .block_on(execute(&h.run, &h.plan, &unreachable_settings(), &Done::default()))
+        .block_on(execute(
+            &h.run,
+            &h.plan,
+            &unreachable_settings(),
+            &Done::default(),
+        ))
         .expect("execute");
     assert_eq!(out.exit, Exit::Policy);
 
@@ -230,7 +239,10 @@ fn a_cloud_step_the_inventory_names_nothing_for_is_skipped_in_order_only_when_it
         ]
     );
     let text = crate::output::plan::render(&h.plan);
-    assert!(text.contains("shrink: nodes.scale: cluster 'lab'"), "{text}");
+    assert!(
+        text.contains("shrink: nodes.scale: cluster 'lab'"),
+        "{text}"
+    );
 
     // Without `skip_if_none` the plan is refused, as before.
     let rb = Runbook::parse(
@@ -239,9 +251,8 @@ fn a_cloud_step_the_inventory_names_nothing_for_is_skipped_in_order_only_when_it
     )
     .expect("runbook");
     let resolved = resolve(&rb, &bind(&rb, &[]).expect("params")).expect("resolve");
-    let inventory =
-        Inventory::from_str(INVENTORY, Path::new("/lab/inventory.toml"), Format::Toml)
-            .expect("inventory");
+    let inventory = Inventory::from_str(INVENTORY, Path::new("/lab/inventory.toml"), Format::Toml)
+        .expect("inventory");
     let Err(e) = plan::build(resolved, &inventory, "r", &[]) else {
         panic!("planned a nodes.scale step with no node groups");
     };

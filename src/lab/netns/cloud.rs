@@ -242,8 +242,11 @@ impl Lab {
             bail!("node {name}: its init (host PID {pid}) outlived SIGKILL by 10s");
         }
         self.reap_inits();
-        // What a new instance does not have: /run is a tmpfs on a real node.
+        // What a new instance does not have: /run is a tmpfs on a real node, and no container
+        // survives its instance.
         let state = node.dir.join("run/breakglass-lab");
+        super::pods::write_pods(&state, &[])
+            .with_context(|| format!("node {name}: clearing its pods"))?;
         if let Ok(entries) = fs::read_dir(&state) {
             for e in entries.flatten() {
                 let path = e.path();
@@ -253,6 +256,7 @@ impl Lab {
             }
         }
         let _ = fs::remove_dir_all(state.join("transient"));
+        let _ = fs::remove_file(state.join("kubelet.watch"));
         Ok(true)
     }
 
@@ -275,6 +279,24 @@ impl Lab {
         super::node::wait_listening(node.ssh_addr(), Instant::now() + super::node::READY_TIMEOUT)
             .with_context(|| format!("node {name}: sshd after a restart"))?;
         Ok(true)
+    }
+
+    /// Waits until every node runs (the controller starts what a group grew back to); the
+    /// nodes still stopped at the deadline.
+    pub fn wait_all_running(&self, timeout: Duration) -> Vec<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let stopped: Vec<String> = self
+                .nodes
+                .iter()
+                .filter(|n| n.init_pid().is_none())
+                .map(|n| n.name.clone())
+                .collect();
+            if stopped.is_empty() || Instant::now() >= deadline {
+                return stopped;
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Reaps the node inits' parents that have exited (stopped nodes).

@@ -279,6 +279,20 @@ impl Lab {
             .success())
     }
 
+    /// SSH logins the node's sshd accepted so far (its log's `Accepted publickey` lines, kept
+    /// across restarts): what a run cost the node, counted on the node's side.
+    pub fn ssh_logins(&self, node: &str) -> anyhow::Result<u64> {
+        let path = self
+            .node_or_err(node)?
+            .dir
+            .join("run/breakglass-lab/sshd.log");
+        let text = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        Ok(text
+            .split(|b| *b == b'\n')
+            .filter(|l| l.windows(18).any(|w| w == b"Accepted publickey"))
+            .count() as u64)
+    }
+
     /// Whether the node's kubelet stand-in received a watch event in the last 3 seconds.
     pub fn kubelet_watch_connected(&self, node: &str) -> anyhow::Result<bool> {
         let path = self.node_file(node, "/run/breakglass-lab/kubelet.watch")?;

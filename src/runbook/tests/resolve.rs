@@ -351,6 +351,7 @@ fn shipped_runbooks_resolve_with_realistic_parameters() {
         kinds,
         vec![
             ActionKind::FirewallBlock,
+            ActionKind::NodesScale,
             ActionKind::NodesQuiesce,
             ActionKind::ApiserversTune,
             ActionKind::WorkloadPause,
@@ -367,15 +368,25 @@ fn shipped_runbooks_resolve_with_realistic_parameters() {
     };
     assert_eq!(block.revert_after, Duration::from_secs(30 * 60));
     assert_eq!(block.allow[0].to_string(), "192.0.2.0/24");
+    // The shrink is skipped where the inventory names no node groups; the steps on the nodes
+    // after it count the nodes it terminated as unreachable, not failed.
+    assert!(resolved.steps[1].skip_if_none);
+    let ignoring: Vec<&str> = resolved
+        .steps
+        .iter()
+        .filter(|s| s.ignore_unreachable)
+        .map(|s| s.id.as_str())
+        .collect();
+    assert_eq!(ignoring, ["quiesce-workers", "kill-workload", "check-gone"]);
     assert_eq!(
-        resolved.steps[1].targets.as_deref(),
+        resolved.steps[2].targets.as_deref(),
         Some("cluster=prod-eu1,role=worker,zone=eu1-b")
     );
-    let ActionArgs::WorkloadKill(kill) = &resolved.steps[5].action else {
+    let ActionArgs::WorkloadKill(kill) = &resolved.steps[6].action else {
         panic!("kill")
     };
     assert_eq!(kill.name_prefix.as_deref(), Some("telemetry-agent-"));
-    let ActionArgs::EtcdDelete(del) = &resolved.steps[4].action else {
+    let ActionArgs::EtcdDelete(del) = &resolved.steps[5].action else {
         panic!("etcd.delete")
     };
     assert_eq!(
@@ -383,14 +394,14 @@ fn shipped_runbooks_resolve_with_realistic_parameters() {
         ["/registry/daemonsets/observability/telemetry-agent"]
     );
     assert_eq!(
-        resolved.steps[4].run_if_unreachable.as_deref(),
+        resolved.steps[5].run_if_unreachable.as_deref(),
         Some("pause-workload")
     );
     let confirms: Vec<bool> = resolved.steps.iter().map(|s| s.confirm).collect();
     assert_eq!(
         confirms,
         vec![
-            true, true, true, true, true, true, false, false, false, false
+            true, true, true, true, true, true, true, false, false, false, false
         ]
     );
 
