@@ -106,7 +106,7 @@ pub(super) fn parse_net_endpoint(text: &str) -> Result<(ipnet::IpNet, u16), Stri
     };
     if net.prefix_len() == 0 {
         return Err(format!(
-            "`{text}` is every address: list the API endpoints' addresses or networks"
+            "`{text}` is every address; expected the API endpoints' addresses or networks"
         ));
     }
     let net = crate::address::source_network(net).map_err(|e| format!("`{text}`: {e}"))?;
