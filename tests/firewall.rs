@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use breakglass::engine::{Event, TargetResult};
-use breakglass::lab::netns::{Lab, LabSpec, Probe};
+use breakglass::lab::netns::{HeldConnection, Lab, LabSpec, Probe};
 
 use crate::support::{Bg, Ran, Scratch};
 use crate::support::{events, eventually};
@@ -89,6 +89,25 @@ impl Env {
             std::net::IpAddr::V4(self.lab.node(node).expect("node").address),
             port,
         )
+    }
+
+    /// A watch from node `from` to `to`, held open ([`Lab::hold_connection`]).
+    fn hold(&self, from: &str, to: std::net::SocketAddr) -> HeldConnection {
+        self.lab
+            .hold_connection(Some(from), to)
+            .unwrap_or_else(|e| panic!("watch from {from} to {to}: {e:#}"))
+    }
+
+    /// New connections from node `from` to `to` go unanswered.
+    fn assert_blocked(&self, from: &str, to: std::net::SocketAddr) {
+        let got = self.probe(from, to, Duration::from_secs(1));
+        assert_eq!(got, Probe::TimedOut, "{from} -> {to}");
+    }
+
+    /// New connections from node `from` to `to` get through.
+    fn assert_open(&self, from: &str, to: std::net::SocketAddr) {
+        let got = self.probe(from, to, Duration::from_secs(2));
+        assert_eq!(got, Probe::Connected, "{from} -> {to}");
     }
 
     fn probe(&self, from: &str, to: std::net::SocketAddr, timeout: Duration) -> Probe {
@@ -201,6 +220,21 @@ fn timing(what: &str, d: Duration) {
     eprintln!("timing: {what}: {d:?}");
 }
 
+/// `held` ends within `within` with an error its client saw (a reset or an abort), not merely
+/// starved of events; how long it took is printed as `what`.
+fn assert_cut(held: &HeldConnection, within: Duration, what: &str) {
+    let cut = Instant::now();
+    assert!(
+        held.wait_dead(within),
+        "{what}: the established watch survived"
+    );
+    timing(what, cut.elapsed());
+    assert!(
+        held.closed_reason().is_some(),
+        "{what}: the watch went quiet but was not cut"
+    );
+}
+
 /// Dead-man timers shorter than the default lower bound (one minute), so that the tests which
 /// wait for a revert take seconds; 10 s is the hard limit.
 const SHORT: &str = "revert_after_limits = [\"10s\", \"1d\"]";
@@ -246,15 +280,10 @@ fn block_cuts_workers_keeps_operator_and_ssh_and_undo_restores_the_exact_ruleset
     );
 
     // The worker's established watch is reset (not merely starved); the operator's lives on.
-    let cut = Instant::now();
-    assert!(
-        held_worker.wait_dead(Duration::from_secs(5)),
-        "the established watch survived the block"
-    );
-    timing("held connection dead after the run", cut.elapsed());
-    assert!(
-        held_worker.closed_reason().is_some(),
-        "the watch went quiet but was not reset"
+    assert_cut(
+        &held_worker,
+        Duration::from_secs(5),
+        "held connection dead after the run",
     );
     assert!(held_operator.is_alive(), "the allowlisted watch was cut");
     // New connections from a worker go unanswered; the operator still connects.
@@ -812,18 +841,9 @@ fn egress_block_cuts_a_workers_watch_and_new_connections_to_the_api_and_nothing_
     env.sh("worker1", SEEDED);
     let before = env.sh("worker1", "nft -s list ruleset");
     let (cp1, cp2) = (env.addr("cp1", 6443), env.addr("cp2", 6443));
-    let held = env
-        .lab
-        .hold_connection(Some("worker1"), cp1)
-        .expect("watch from worker1 to cp1");
-    let held_allowed = env
-        .lab
-        .hold_connection(Some("worker1"), cp2)
-        .expect("watch from worker1 to cp2");
-    let held_other = env
-        .lab
-        .hold_connection(Some("worker2"), cp1)
-        .expect("watch from worker2 to cp1");
+    let held = env.hold("worker1", cp1);
+    let held_allowed = env.hold("worker1", cp2);
+    let held_other = env.hold("worker2", cp1);
 
     let rb = env.runbook_on(
         "egress",
@@ -859,15 +879,10 @@ fn egress_block_cuts_a_workers_watch_and_new_connections_to_the_api_and_nothing_
     );
 
     // The established watch is cut at once, with an error the client sees.
-    let cut = Instant::now();
-    assert!(
-        held.wait_dead(Duration::from_secs(3)),
-        "the established watch to cp1 survived the egress block"
-    );
-    timing("egress: held connection dead after the run", cut.elapsed());
-    assert!(
-        held.closed_reason().is_some(),
-        "the watch went quiet but was not cut"
+    assert_cut(
+        &held,
+        Duration::from_secs(3),
+        "egress: held connection dead after the run",
     );
     assert!(
         held_allowed.is_alive(),
@@ -876,22 +891,10 @@ fn egress_block_cuts_a_workers_watch_and_new_connections_to_the_api_and_nothing_
     assert!(held_other.is_alive(), "worker2's watch was cut");
     // New connections: to cp1's API blocked; to the allowed cp2, to cp1's SSH port and from
     // worker2, through.
-    assert_eq!(
-        env.probe("worker1", cp1, Duration::from_secs(1)),
-        Probe::TimedOut
-    );
-    assert_eq!(
-        env.probe("worker1", cp2, Duration::from_secs(2)),
-        Probe::Connected
-    );
-    assert_eq!(
-        env.probe("worker1", env.addr("cp1", 22), Duration::from_secs(2)),
-        Probe::Connected
-    );
-    assert_eq!(
-        env.probe("worker2", cp1, Duration::from_secs(2)),
-        Probe::Connected
-    );
+    env.assert_blocked("worker1", cp1);
+    env.assert_open("worker1", cp2);
+    env.assert_open("worker1", env.addr("cp1", 22));
+    env.assert_open("worker2", cp1);
     // The operator's SSH to the worker, through breakglass itself.
     env.bg()
         .args(["exec", "worker1", "--", "hostname"])
@@ -919,10 +922,7 @@ fn egress_block_cuts_a_workers_watch_and_new_connections_to_the_api_and_nothing_
         before,
         "undo did not restore the worker's exact ruleset"
     );
-    assert_eq!(
-        env.probe("worker1", cp1, Duration::from_secs(2)),
-        Probe::Connected
-    );
+    env.assert_open("worker1", cp1);
     env.bg().args(["journal", "verify", &run]).run().ok();
 }
 
@@ -950,14 +950,8 @@ fn egress_block_defaults_to_the_inventory_endpoints_and_the_dead_man_reverts_it(
     let (out, run) = env.run(&rb);
     out.ok();
     let armed = Instant::now();
-    assert_eq!(
-        env.probe("worker1", api, Duration::from_secs(1)),
-        Probe::TimedOut
-    );
-    assert_eq!(
-        env.probe("worker2", api, Duration::from_secs(2)),
-        Probe::Connected
-    );
+    env.assert_blocked("worker1", api);
+    env.assert_open("worker2", api);
     // No breakglass process runs from here on: only the worker's timer can lift the block.
     assert!(
         eventually(Duration::from_secs(45), || env.probe(
@@ -997,10 +991,7 @@ fn egress_block_with_iptables_and_no_ss_cuts_at_the_next_packet() {
     );
     let listing = "iptables -S; ip6tables -S";
     let before = env.sh("worker1", listing);
-    let held = env
-        .lab
-        .hold_connection(Some("worker1"), api)
-        .expect("watch from worker1");
+    let held = env.hold("worker1", api);
     let rb = env.runbook_on(
         "egress-iptables",
         "worker1",
@@ -1023,22 +1014,13 @@ fn egress_block_with_iptables_and_no_ss_cuts_at_the_next_packet() {
         Some("-A OUTPUT -j BREAKGLASS"),
         "{chain}"
     );
-    assert!(
-        held.wait_dead(Duration::from_secs(5)),
-        "the established watch survived the iptables egress block"
+    assert_cut(
+        &held,
+        Duration::from_secs(5),
+        "egress with iptables, no ss: held connection dead after the run",
     );
-    assert!(
-        held.closed_reason().is_some(),
-        "the watch was starved, not reset"
-    );
-    assert_eq!(
-        env.probe("worker1", api, Duration::from_secs(1)),
-        Probe::TimedOut
-    );
-    assert_eq!(
-        env.probe("worker2", api, Duration::from_secs(2)),
-        Probe::Connected
-    );
+    env.assert_blocked("worker1", api);
+    env.assert_open("worker2", api);
     env.bg().args(["exec", "worker1", "--", "true"]).run().ok();
 
     env.bg().args(["undo", &run, "--yes"]).run().ok();
@@ -1047,8 +1029,5 @@ fn egress_block_with_iptables_and_no_ss_cuts_at_the_next_packet() {
         before,
         "undo left iptables changed"
     );
-    assert_eq!(
-        env.probe("worker1", api, Duration::from_secs(2)),
-        Probe::Connected
-    );
+    env.assert_open("worker1", api);
 }
