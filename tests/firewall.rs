@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use breakglass::engine::{Event, TargetResult};
-use breakglass::lab::netns::{Lab, LabSpec, Probe};
+use breakglass::lab::netns::{HeldConnection, Lab, LabSpec, Probe};
 
 use crate::support::{Bg, Ran, Scratch};
 use crate::support::{events, eventually};
@@ -28,8 +28,13 @@ struct Env {
 
 impl Env {
     fn new() -> Env {
+        Env::with_control_planes(1)
+    }
+
+    /// cp1..cpN and two workers.
+    fn with_control_planes(control_planes: usize) -> Env {
         let lab = Lab::build(&LabSpec {
-            control_planes: 1,
+            control_planes,
             workers: 2,
             default_pods: false,
             start_kubelets: false,
@@ -66,12 +71,48 @@ impl Env {
 
     /// A one-step runbook: `action` on cp1 with `with` as its arguments.
     fn runbook(&self, name: &str, action: &str, with: &str) -> PathBuf {
+        self.runbook_on(name, "cp1", action, with)
+    }
+
+    /// A one-step runbook: `action` on `targets` with `with` as its arguments.
+    fn runbook_on(&self, name: &str, targets: &str, action: &str, with: &str) -> PathBuf {
         self.scratch.write(
             &format!("{name}.toml"),
             &format!(
-                "name = \"{name}\"\nsummary = \"firewall test\"\n\n[params.cluster]\ntype = \"string\"\ndefault = \"lab\"\nhelp = \"cluster\"\n\n[[steps]]\nid = \"fw\"\naction = \"{action}\"\ntargets = \"cp1\"\n[steps.with]\n{with}\n"
+                "name = \"{name}\"\nsummary = \"firewall test\"\n\n[params.cluster]\ntype = \"string\"\ndefault = \"lab\"\nhelp = \"cluster\"\n\n[[steps]]\nid = \"fw\"\naction = \"{action}\"\ntargets = \"{targets}\"\n[steps.with]\n{with}\n"
             ),
         )
+    }
+
+    /// `node`'s address and port `port`.
+    fn addr(&self, node: &str, port: u16) -> std::net::SocketAddr {
+        std::net::SocketAddr::new(
+            std::net::IpAddr::V4(self.lab.node(node).expect("node").address),
+            port,
+        )
+    }
+
+    /// A watch from node `from` to `to`, held open ([`Lab::hold_connection`]).
+    fn hold(&self, from: &str, to: std::net::SocketAddr) -> HeldConnection {
+        self.lab
+            .hold_connection(Some(from), to)
+            .unwrap_or_else(|e| panic!("watch from {from} to {to}: {e:#}"))
+    }
+
+    /// New connections from node `from` to `to` go unanswered.
+    fn assert_blocked(&self, from: &str, to: std::net::SocketAddr) {
+        let got = self.probe(from, to, Duration::from_secs(1));
+        assert_eq!(got, Probe::TimedOut, "{from} -> {to}");
+    }
+
+    /// New connections from node `from` to `to` get through.
+    fn assert_open(&self, from: &str, to: std::net::SocketAddr) {
+        let got = self.probe(from, to, Duration::from_secs(2));
+        assert_eq!(got, Probe::Connected, "{from} -> {to}");
+    }
+
+    fn probe(&self, from: &str, to: std::net::SocketAddr, timeout: Duration) -> Probe {
+        self.lab.tcp_probe(Some(from), to, timeout).expect("probe")
     }
 
     /// The usual block: the operator address allowed, the control plane allowed as peers.
@@ -180,6 +221,21 @@ fn timing(what: &str, d: Duration) {
     eprintln!("timing: {what}: {d:?}");
 }
 
+/// `held` ends within `within` with an error its client saw (a reset or an abort), not merely
+/// starved of events; how long it took is printed as `what`.
+fn assert_cut(held: &HeldConnection, within: Duration, what: &str) {
+    let cut = Instant::now();
+    assert!(
+        held.wait_dead(within),
+        "{what}: the established watch survived"
+    );
+    timing(what, cut.elapsed());
+    assert!(
+        held.closed_reason().is_some(),
+        "{what}: the watch went quiet but was not cut"
+    );
+}
+
 /// Dead-man timers shorter than the default lower bound (one minute), so that the tests which
 /// wait for a revert take seconds; 10 s is the hard limit.
 const SHORT: &str = "revert_after_limits = [\"10s\", \"1d\"]";
@@ -219,20 +275,16 @@ fn block_cuts_workers_keeps_operator_and_ssh_and_undo_restores_the_exact_ruleset
     let r = result(&out, "fw");
     let summary = r.summary.clone().unwrap_or_default();
     assert!(
-        summary.contains("blocked tcp/6443 with nft") && summary.contains("dead-man (pid "),
+        summary.contains("blocked incoming tcp/6443 with nft")
+            && summary.contains("dead-man (pid "),
         "{summary}"
     );
 
     // The worker's established watch is reset (not merely starved); the operator's lives on.
-    let cut = Instant::now();
-    assert!(
-        held_worker.wait_dead(Duration::from_secs(5)),
-        "the established watch survived the block"
-    );
-    timing("held connection dead after the run", cut.elapsed());
-    assert!(
-        held_worker.closed_reason().is_some(),
-        "the watch went quiet but was not reset"
+    assert_cut(
+        &held_worker,
+        Duration::from_secs(5),
+        "held connection dead after the run",
     );
     assert!(held_operator.is_alive(), "the allowlisted watch was cut");
     // New connections from a worker go unanswered; the operator still connects.
@@ -777,4 +829,206 @@ fn on_a_systemd_node_confirm_stops_the_timer_and_unblock_lifts_the_block() {
     );
     assert_eq!(env.is_active(&format!("{unit}.timer")).0, Some(3));
     assert!(!env.has_table());
+}
+
+/// Issue #9: on a worker, an egress block cuts its established watch to the API and its new
+/// connections there, and nothing else: not an allowed API server, not other ports of the same
+/// address, not another worker, not the operator's SSH session (the operator's address is
+/// among the destinations: only port 6443 is blocked). `confirm` keeps it; `undo` restores the
+/// worker's ruleset exactly.
+#[test]
+fn egress_block_cuts_a_workers_watch_and_new_connections_to_the_api_and_nothing_else() {
+    let env = Env::with_control_planes(2);
+    env.sh("worker1", SEEDED);
+    let before = env.sh("worker1", "nft -s list ruleset");
+    let (cp1, cp2) = (env.addr("cp1", 6443), env.addr("cp2", 6443));
+    let held = env.hold("worker1", cp1);
+    let held_allowed = env.hold("worker1", cp2);
+    let held_other = env.hold("worker2", cp1);
+
+    let rb = env.runbook_on(
+        "egress",
+        "worker1",
+        "firewall.block",
+        &format!(
+            "direction = \"egress\"\nto = [\"{}\"]\nports = [6443]\nallow = [\"{}\"]",
+            env.lab.subnet(),
+            cp2.ip()
+        ),
+    );
+    let plan = env.bg().args(["plan"]).arg(&rb).run().ok();
+    assert!(
+        plan.stdout.contains(&format!(
+            "block outgoing tcp/6443 to {} (from `to`) except {}/32, 127.0.0.0/8",
+            env.lab.subnet(),
+            cp2.ip()
+        )),
+        "{}",
+        plan.stdout
+    );
+    let started = Instant::now();
+    let (out, run) = env.run(&rb);
+    timing("run firewall.block egress (1 target)", started.elapsed());
+    let out = out.ok();
+    let summary = result(&out, "fw").summary.unwrap_or_default();
+    assert!(
+        summary.contains(&format!(
+            "blocked outgoing tcp/6443 to {} with nft",
+            env.lab.subnet()
+        )) && summary.contains("ended 1 established connection at once"),
+        "{summary}"
+    );
+
+    // The established watch is cut at once, with an error the client sees.
+    assert_cut(
+        &held,
+        Duration::from_secs(3),
+        "egress: held connection dead after the run",
+    );
+    assert!(
+        held_allowed.is_alive(),
+        "the watch to the allowed cp2 was cut"
+    );
+    assert!(held_other.is_alive(), "worker2's watch was cut");
+    // New connections: to cp1's API blocked; to the allowed cp2, to cp1's SSH port and from
+    // worker2, through.
+    env.assert_blocked("worker1", cp1);
+    env.assert_open("worker1", cp2);
+    env.assert_open("worker1", env.addr("cp1", 22));
+    env.assert_open("worker2", cp1);
+    // The operator's SSH to the worker, through breakglass itself.
+    env.bg()
+        .args(["exec", "worker1", "--", "hostname"])
+        .run()
+        .ok()
+        .stdout_has("worker1");
+    let table = env.sh("worker1", "nft -s list table inet breakglass");
+    assert!(
+        table.contains("type filter hook output priority filter - 10; policy accept;"),
+        "{table}"
+    );
+
+    env.bg()
+        .args(["confirm", &run])
+        .run()
+        .ok()
+        .stdout_has("dead-man timer cancelled");
+    env.bg()
+        .args(["undo", &run, "--yes"])
+        .run()
+        .ok()
+        .stdout_has("undone");
+    assert_eq!(
+        env.sh("worker1", "nft -s list ruleset"),
+        before,
+        "undo did not restore the worker's exact ruleset"
+    );
+    env.assert_open("worker1", cp1);
+    env.bg().args(["journal", "verify", &run]).run().ok();
+}
+
+/// Issue #9: without `to`, an egress block takes the cluster's API endpoints from the
+/// inventory; unconfirmed, the worker's own dead-man timer lifts it.
+#[test]
+fn egress_block_defaults_to_the_inventory_endpoints_and_the_dead_man_reverts_it() {
+    let env = Env::new();
+    let api = env.api();
+    let rb = env.runbook_on(
+        "egress-deadman",
+        "worker1",
+        "firewall.block",
+        &format!("direction = \"egress\"\nrevert_after = \"15s\"\n{SHORT}"),
+    );
+    let plan = env.bg().args(["plan"]).arg(&rb).run().ok();
+    assert!(
+        plan.stdout.contains(&format!(
+            "block outgoing tcp/6443 to {}/32 (cluster lab's api_endpoints)",
+            api.ip()
+        )) && plan.stdout.contains("auto-revert in 15s unless confirmed"),
+        "{}",
+        plan.stdout
+    );
+    let (out, run) = env.run(&rb);
+    out.ok();
+    let armed = Instant::now();
+    env.assert_blocked("worker1", api);
+    env.assert_open("worker2", api);
+    // No breakglass process runs from here on: only the worker's timer can lift the block.
+    assert!(
+        eventually(Duration::from_secs(45), || env.probe(
+            "worker1",
+            api,
+            Duration::from_secs(1)
+        ) == Probe::Connected),
+        "the egress block was not reverted"
+    );
+    timing(
+        "egress revert_after=15s: worker connects again",
+        armed.elapsed(),
+    );
+    assert!(
+        !env.sh("worker1", "nft list tables")
+            .lines()
+            .any(|l| l == "table inet breakglass"),
+        "the revert left table inet breakglass"
+    );
+    let fired = env
+        .lab
+        .node_file("worker1", &format!("/run/breakglass/{run}/fw.fired"))
+        .expect("node path");
+    assert!(fired.exists(), "the timer did not record that it fired");
+}
+
+/// Issue #9: the iptables backend blocks egress from `OUTPUT`; on a node without `ss`, the
+/// reject rule alone cuts the established watch at its next packet.
+#[test]
+fn egress_block_with_iptables_and_no_ss_cuts_at_the_next_packet() {
+    let env = Env::new();
+    let api = env.api();
+    // Hide ss on worker1 only: a bind mount inside the node's private mount namespace.
+    env.sh(
+        "worker1",
+        "mount --bind /dev/null \"$(command -v ss)\" && ! command -v ss",
+    );
+    let listing = "iptables -S; ip6tables -S";
+    let before = env.sh("worker1", listing);
+    let held = env.hold("worker1", api);
+    let rb = env.runbook_on(
+        "egress-iptables",
+        "worker1",
+        "firewall.block",
+        "direction = \"egress\"\nbackend = \"iptables\"",
+    );
+    let (out, run) = env.run(&rb);
+    let summary = result(&out.ok(), "fw").summary.unwrap_or_default();
+    assert!(
+        summary.contains(&format!(
+            "blocked outgoing tcp/6443 to {}/32 with iptables",
+            api.ip()
+        )) && summary
+            .contains("established connections end at their next packet (no ss on the node)"),
+        "{summary}"
+    );
+    let chain = env.sh("worker1", "iptables -S OUTPUT");
+    assert_eq!(
+        chain.lines().nth(1),
+        Some("-A OUTPUT -j BREAKGLASS"),
+        "{chain}"
+    );
+    assert_cut(
+        &held,
+        Duration::from_secs(5),
+        "egress with iptables, no ss: held connection dead after the run",
+    );
+    env.assert_blocked("worker1", api);
+    env.assert_open("worker2", api);
+    env.bg().args(["exec", "worker1", "--", "true"]).run().ok();
+
+    env.bg().args(["undo", &run, "--yes"]).run().ok();
+    assert_eq!(
+        env.sh("worker1", listing),
+        before,
+        "undo left iptables changed"
+    );
+    env.assert_open("worker1", api);
 }

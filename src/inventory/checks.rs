@@ -82,6 +82,37 @@ pub(super) fn parse_endpoint(text: &str) -> Result<SocketAddr, String> {
     ))
 }
 
+/// A `node_api_endpoints` entry: `ADDRESS:PORT` or `NETWORK/LEN:PORT`, with IPv6 in brackets
+/// (`[fd00::/64]:443`). The network is canonical (host bits cleared, v4-mapped as IPv4).
+pub(super) fn parse_net_endpoint(text: &str) -> Result<(ipnet::IpNet, u16), String> {
+    let syntax = || {
+        format!(
+            "`{text}` is not ADDRESS:PORT or NETWORK/LEN:PORT (IPv6 in brackets, \
+             `[fd00::/64]:443`); {NEVER_RESOLVES} or network"
+        )
+    };
+    let (net, port) = match text.strip_prefix('[') {
+        Some(rest) => rest.split_once("]:").ok_or_else(syntax)?,
+        None => text.rsplit_once(':').ok_or_else(syntax)?,
+    };
+    if net.contains(':') && !text.starts_with('[') {
+        return Err(syntax());
+    }
+    let port: u16 = port.parse().map_err(|_| syntax())?;
+    check_port(port)?;
+    let net = match net.parse::<ipnet::IpNet>() {
+        Ok(n) => n.trunc(),
+        Err(_) => ipnet::IpNet::from(net.parse::<IpAddr>().map_err(|_| syntax())?),
+    };
+    if net.prefix_len() == 0 {
+        return Err(format!(
+            "`{text}` is every address; expected the API endpoints' addresses or networks"
+        ));
+    }
+    let net = crate::address::source_network(net).map_err(|e| format!("`{text}`: {e}"))?;
+    Ok((net, port))
+}
+
 /// `[user@]IP[:port]`, with IPv6 as `[::1]:22` when a port is given.
 pub(super) fn inline_jump(spec: &str, defaults: &Defaults) -> Result<Host, String> {
     let (user, rest) = match spec.split_once('@') {

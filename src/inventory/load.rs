@@ -34,7 +34,8 @@ use toml::Spanned;
 
 use super::checks::{
     check_group_name, check_host_key, check_host_name, check_label_key, check_label_value,
-    check_port, check_user, inline_jump, non_empty, parse_endpoint, parse_ip, parse_timeout,
+    check_port, check_user, inline_jump, non_empty, parse_endpoint, parse_ip, parse_net_endpoint,
+    parse_timeout,
 };
 use super::hostset::{self, HostsetError};
 use super::selector::Selector;
@@ -208,6 +209,8 @@ struct RawDefaults {
 struct RawCluster {
     #[serde(default)]
     api_endpoints: Vec<Spanned<String>>,
+    #[serde(default)]
+    node_api_endpoints: Vec<Spanned<String>>,
     tls_server_name: Option<Spanned<String>>,
     ca_file: Option<Spanned<String>>,
     #[serde(default)]
@@ -460,6 +463,11 @@ impl<'a> Builder<'a> {
                 .iter()
                 .map(|e| parse_endpoint(e.get_ref()).map_err(|m| cx.invalid(&e.span(), m)))
                 .collect::<Result<_, _>>()?;
+            let node_api_endpoints = c
+                .node_api_endpoints
+                .iter()
+                .map(|e| parse_net_endpoint(e.get_ref()).map_err(|m| cx.invalid(&e.span(), m)))
+                .collect::<Result<_, _>>()?;
             if let Some(t) = &c.tls_server_name {
                 non_empty(t.get_ref(), "TLS server name").map_err(|m| cx.invalid(&t.span(), m))?;
             }
@@ -494,6 +502,7 @@ impl<'a> Builder<'a> {
                 Cluster {
                     name: name.into_inner(),
                     api_endpoints,
+                    node_api_endpoints,
                     tls_server_name: c.tls_server_name.map(Spanned::into_inner),
                     ca_file,
                     labels,

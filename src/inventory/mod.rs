@@ -78,6 +78,11 @@ pub struct Cluster {
     pub name: String,
     /// API server endpoints by IP (`10.0.0.10:6443`), used by later transports and gates.
     pub api_endpoints: Vec<SocketAddr>,
+    /// The API endpoints as the nodes reach them, where that differs from `api_endpoints`
+    /// (an EKS private endpoint's network interfaces, a GKE private cluster's private
+    /// endpoint, an AKS private link address): addresses or networks with the port. What an
+    /// egress `firewall.block` on the nodes blocks by default (else `api_endpoints`).
+    pub node_api_endpoints: Vec<(ipnet::IpNet, u16)>,
     /// The TLS server name to present to API servers reached by IP.
     pub tls_server_name: Option<String>,
     /// CA bundle (on the operator's machine) that signs the API servers' certificates; `~`

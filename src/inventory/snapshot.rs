@@ -390,6 +390,8 @@ struct DefaultsOut<'a> {
 struct ClusterOut<'a> {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     api_endpoints: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    node_api_endpoints: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tls_server_name: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -584,6 +586,18 @@ impl<'a> ClusterOut<'a> {
         let file = |p: &Option<PathBuf>| p.as_deref().map(absolute);
         ClusterOut {
             api_endpoints: c.api_endpoints.iter().map(ToString::to_string).collect(),
+            node_api_endpoints: c
+                .node_api_endpoints
+                .iter()
+                .map(|(net, port)| match net {
+                    ipnet::IpNet::V4(n) if n.prefix_len() == 32 => format!("{}:{port}", n.addr()),
+                    ipnet::IpNet::V4(n) => format!("{n}:{port}"),
+                    ipnet::IpNet::V6(n) if n.prefix_len() == 128 => {
+                        format!("[{}]:{port}", n.addr())
+                    }
+                    ipnet::IpNet::V6(n) => format!("[{n}]:{port}"),
+                })
+                .collect(),
             tls_server_name: c.tls_server_name.as_deref(),
             ca_file: file(&c.ca_file),
             kubeconfig: file(&c.kubeconfig),

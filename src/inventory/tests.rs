@@ -646,6 +646,28 @@ fn value_errors_point_at_the_value() {
         18,
         "has no port",
     );
+    // Issue #9: node_api_endpoints, an address or a network with the port.
+    for (entry, column, what) in [
+        ("api.eks.local:443", 39, "never resolves names"),
+        (
+            "10.0.12.0/24",
+            39,
+            "is not ADDRESS:PORT or NETWORK/LEN:PORT",
+        ),
+        ("fd00::1:443", 39, "IPv6 in brackets"),
+        ("0.0.0.0/0:443", 39, "is every address"),
+        ("10.0.12.0/24:0", 39, "port"),
+        ("224.0.0.0/8:443", 39, "multicast"),
+    ] {
+        assert_err(
+            toml(&format!(
+                "[clusters.a]\nnode_api_endpoints = [\"10.0.0.1:443\", \"{entry}\"]\n"
+            )),
+            2,
+            column,
+            what,
+        );
+    }
     assert_err(toml("[clusters.\"A B\"]\n"), 1, 11, "cluster name");
     assert_err(
         toml("[clusters.a]\nlabels = { cluster = \"a\" }\n"),

@@ -106,7 +106,7 @@
 //! | action | arguments (`with`) | confirms by default |
 //! | --- | --- | --- |
 //! | `ssh.exec` | `command`, `idempotent` | no |
-//! | `firewall.block` | `ports`, `allow`, `allow_targets`, `revert_after`, `revert_after_limits`, `cut_established`, `backend` | yes |
+//! | `firewall.block` | `direction`, `to`, `ports`, `allow`, `allow_any`, `allow_targets`, `revert_after`, `revert_after_limits`, `cut_established`, `backend` | yes |
 //! | `firewall.unblock` | `ports` | no |
 //! | `nodes.quiesce` / `nodes.unquiesce` | `stop_runtime`, `stop_commands`, `start_commands` | yes / no |
 //! | `apiservers.tune` | `manifest`, `set`, `remove` | yes |

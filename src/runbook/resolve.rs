@@ -83,6 +83,11 @@ pub fn resolve(runbook: &Runbook, params: &BoundParams) -> Result<ResolvedRunboo
     let none = BTreeSet::new();
     let mut steps = Vec::new();
     for step in &runbook.steps {
+        if let Some(param) = &step.run_if
+            && matches!(params.get(param), Some(ParamValue::Bool(false)))
+        {
+            continue;
+        }
         let prefix = format!("step `{}`: ", step.id);
         let targets = step
             .targets

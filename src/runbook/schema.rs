@@ -74,6 +74,9 @@ pub struct Step {
     /// one runbook for clusters with and without cloud resources. Cloud kinds only.
     pub skip_if_none: bool,
     pub(crate) run_if_pos: Pos,
+    /// `run_if = "${PARAM}"`: the `bool` parameter that must be true for the step to run; a
+    /// false one leaves the step out of the resolved run (not planned, not run, not journaled).
+    pub run_if: Option<String>,
     /// The `with` table, unresolved, with positions for diagnostics at resolve time.
     pub(crate) with: Option<Node>,
     /// Where problems with the arguments as a whole are reported: the `with` key, or the step.

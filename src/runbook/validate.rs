@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::diagnostic::{Diags, Pos, RunbookError, did_you_mean};
 use super::interpolate::{Substituter, is_param_name};
-use super::params::{BoundParams, IntRange, Param, ParamType, parse_selector};
+use super::params::{BoundParams, IntRange, Param, ParamType, ParamValue, parse_selector};
 use super::schema::{FailureBudget, Gate, OnFailure, Runbook, Step, Wave, Waves};
 use super::tree::{self, Entry, Node, Value};
 use crate::actions::args::{ActionArgs, ActionKind, duration};
@@ -36,6 +36,7 @@ const STEP_KEYS: &[&str] = &[
     "gate",
     "with",
     "run_if_unreachable",
+    "run_if",
     "ignore_unreachable",
     "skip_if_none",
 ];
@@ -427,6 +428,26 @@ impl Loader {
         steps
     }
 
+    /// `run_if = "${PARAM}"`: a `bool` parameter which, false, leaves the step out of the run
+    /// (e.g. a step that needs SSH to nodes some clusters do not give).
+    fn run_if(&mut self, e: &Entry, prefix: &str) -> Option<String> {
+        let text = optional_string(Some(e), prefix, &mut self.d)?;
+        let name = text.strip_prefix("${").and_then(|t| t.strip_suffix('}'));
+        if let Some(name) = name
+            && matches!(self.values.get(name), Some(ParamValue::Bool(_)))
+        {
+            return Some(name.to_owned());
+        }
+        self.d.push(
+            e.node.pos,
+            format!(
+                "{prefix}`run_if` is `{text}`; expected \"${{PARAM}}\" naming a parameter of \
+                 type \"bool\" (the step runs when it is true)"
+            ),
+        );
+        None
+    }
+
     /// `run_if_unreachable` names an earlier step whose failures let the run go on.
     fn fallbacks(&mut self, steps: &[Step]) {
         for (i, step) in steps.iter().enumerate() {
@@ -499,6 +520,7 @@ impl Loader {
         let on_failure = self.on_failure(find(fields, "on_failure"), &prefix);
         let run_if_entry = find(fields, "run_if_unreachable");
         let run_if_unreachable = optional_string(run_if_entry, &prefix, &mut self.d);
+        let run_if = find(fields, "run_if").and_then(|e| self.run_if(e, &prefix));
         let confirm_entry = find(fields, "confirm");
         let confirm = optional_bool(confirm_entry, &prefix, &mut self.d);
         let ignore_unreachable =
@@ -580,6 +602,7 @@ impl Loader {
             ignore_unreachable: ignore_unreachable.unwrap_or(false),
             skip_if_none,
             run_if_pos: run_if_entry.map_or(pos, |e| e.node.pos),
+            run_if,
             with: with_entry.map(|e| e.node.clone()),
             with_pos,
             targets_pos: targets_entry.map_or(pos, |e| e.node.pos),

@@ -20,7 +20,7 @@ pub use source::{
     EtcdDelete, MAX_PREFIX_KEYS, PropagationPolicy, ScalableKind, WorkloadCheck, WorkloadDelete,
     WorkloadKind, WorkloadPause, WorkloadScale,
 };
-use values::{cidr_list, flag_values, struct_fields};
+use values::{cidr_list, cidr_list_option, flag_values, struct_fields};
 pub use values::{duration, parse_cidr};
 
 use std::collections::BTreeMap;
@@ -413,24 +413,75 @@ pub enum FirewallBackend {
     Iptables,
 }
 
-/// `firewall.block`: on each target, drop TCP to `ports` from everyone except loopback, `allow`
-/// and the addresses of the `allow_targets` hosts.
+/// Which traffic `firewall.block` drops on its targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Connections coming in to `ports` of the targets (the targets are API server hosts).
+    #[default]
+    Ingress,
+    /// The targets' own connections out to `to` on `ports` (the targets are the nodes, the
+    /// destinations the API endpoints): the lever for managed control planes (EKS with the
+    /// private endpoint, GKE private clusters, AKS), where there is no API server host to
+    /// firewall and the cloud side cannot stop the nodes.
+    Egress,
+}
+
+impl Direction {
+    /// `incoming` or `outgoing`, as plans and summaries say it.
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Ingress => "incoming",
+            Self::Egress => "outgoing",
+        }
+    }
+}
+
+/// `firewall.block`, ingress (the default): on each target, drop TCP to `ports` from everyone
+/// except loopback, `allow` and the addresses of the `allow_targets` hosts. Egress
+/// (`direction = "egress"`): on each target, drop its TCP to the destinations `to` on `ports`,
+/// except to loopback, `allow` and the `allow_targets` hosts.
 ///
 /// Refuses a rule set that would block the SSH port or the operator's own address as the node
-/// sees it. The prior ruleset is journaled, and `undo` restores it exactly.
+/// sees it (ingress), or the node's replies to the operator's SSH session (egress). The prior
+/// ruleset is journaled, and `undo` restores it exactly.
+///
+/// ```toml
+/// [steps.with]
+/// direction = "egress"        # on the workers: their connections to the API endpoints
+/// to = ["10.0.12.0/24"]       # default: the cluster's node_api_endpoints (else api_endpoints)
+/// ports = [443]               # required with `to`; default: the inventory endpoints' ports
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FirewallBlock {
-    /// TCP ports to block. Default `[6443]`, the Kubernetes admin API.
-    #[serde(default = "default_api_ports")]
-    pub ports: Vec<u16>,
-    /// Source networks still allowed, e.g. the break-glass bastion range; a bare address is
-    /// one host. Default none.
+    /// "ingress" (default) or "egress": see the kind's description.
+    #[serde(default)]
+    pub direction: Direction,
+    /// Egress only: the destinations whose `ports` the targets may no longer reach, the API
+    /// endpoints' addresses or networks as the nodes reach them. Default: the runbook
+    /// cluster's `node_api_endpoints` in the inventory, else its `api_endpoints` (with their
+    /// ports).
+    #[serde(
+        default,
+        deserialize_with = "cidr_list_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub to: Option<Vec<IpNet>>,
+    /// TCP ports to block. Ingress default `[6443]`, the Kubernetes admin API; egress default:
+    /// the ports of the inventory endpoints that `to` comes from (required with `to`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ports: Option<Vec<u16>>,
+    /// Ingress: source networks still allowed, e.g. the break-glass bastion range. Egress:
+    /// destinations still allowed, e.g. one API endpoint kept for the operator's tools. A bare
+    /// address is one host. Default none.
     #[serde(default, deserialize_with = "cidr_list")]
     pub allow: Vec<IpNet>,
     /// Allow an entry of `allow` that is the whole address space (`0.0.0.0/0`, `::/0`), which
-    /// makes the block block nothing on that family. Default false: such an entry is refused,
-    /// since a parameter typed that way would silently turn the block off.
+    /// makes the block block nothing on that family, or (egress) an entry of `to` that is the
+    /// whole address space, which blocks `ports` to everywhere. Default false: such an entry
+    /// is refused, since a parameter typed that way would silently turn the block off (or
+    /// into a wall).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_any: bool,
     /// A selector: the inventory addresses of these hosts are allowed too (typically the
@@ -462,26 +513,81 @@ pub struct FirewallBlock {
 }
 
 impl FirewallBlock {
+    /// The ports an ingress block drops (`ports`, default 6443). An egress block without
+    /// `ports` takes them from the inventory instead (`FirewallBlockAction`).
+    pub fn ingress_ports(&self) -> Vec<u16> {
+        self.ports.clone().unwrap_or_else(default_api_ports)
+    }
+
     fn validate(&self) -> Vec<ArgProblem> {
         let mut problems = Vec::new();
-        if self.ports.is_empty() {
-            problems.push(ArgProblem::at("ports", "list at least one port to block"));
+        match &self.ports {
+            Some(p) if p.is_empty() => {
+                problems.push(ArgProblem::at("ports", "list at least one port to block"));
+            }
+            Some(p) if p.contains(&0) => {
+                problems.push(ArgProblem::at("ports", "port 0 is not a TCP port"));
+            }
+            _ => {}
         }
-        if self.ports.contains(&0) {
-            problems.push(ArgProblem::at("ports", "port 0 is not a TCP port"));
-        }
+        let whom = match self.direction {
+            Direction::Ingress => "source",
+            Direction::Egress => "destination",
+        };
         if !self.allow_any
             && let Some(any) = self.allow.iter().find(|n| n.prefix_len() == 0)
         {
             problems.push(ArgProblem::at(
                 "allow",
                 format!(
-                    "{any} allows every source, so the block would block nothing; list the                      networks to keep, or set `allow_any = true` in the step if that is meant"
+                    "{any} allows every {whom}, so the block would block nothing; list the \
+                     networks to keep, or set `allow_any = true` in the step if that is meant"
                 ),
             ));
         }
+        problems.extend(self.to_problems());
         problems.extend(self.revert_after_problem());
         problems
+    }
+
+    /// `to` against `direction` and `ports`.
+    fn to_problems(&self) -> Option<ArgProblem> {
+        let to = self.to.as_ref()?;
+        if self.direction == Direction::Ingress {
+            return Some(ArgProblem::at(
+                "to",
+                "`to` names destinations, which only an egress block has: add \
+                 `direction = \"egress\"` to block the targets' own connections to these, or \
+                 remove `to` (an ingress block keeps the sources in `allow`)",
+            ));
+        }
+        if to.is_empty() {
+            return Some(ArgProblem::at(
+                "to",
+                "an empty list blocks nothing: list the API endpoints' addresses or networks as \
+                 the nodes reach them, or omit `to` to take the cluster's from the inventory",
+            ));
+        }
+        if !self.allow_any
+            && let Some(any) = to.iter().find(|n| n.prefix_len() == 0)
+        {
+            return Some(ArgProblem::at(
+                "to",
+                format!(
+                    "{any} is every destination: the targets could reach nothing on these ports \
+                     (registries, webhooks, anything on 443). List the API endpoints, or set \
+                     `allow_any = true` in the step if that is meant"
+                ),
+            ));
+        }
+        if self.ports.is_none() {
+            return Some(ArgProblem::at(
+                "to",
+                "with `to`, give `ports` too: the API port the nodes connect to (443 on EKS, \
+                 GKE and AKS; 6443 on kubeadm clusters)",
+            ));
+        }
+        None
     }
 
     /// The bounds `revert_after` must lie within (`revert_after_limits`, or the default).

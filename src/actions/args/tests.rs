@@ -23,6 +23,8 @@ fn fields_come_from_the_structs() {
     assert_eq!(
         ActionKind::FirewallBlock.fields(),
         &[
+            "direction",
+            "to",
             "ports",
             "allow",
             "allow_any",
@@ -46,7 +48,9 @@ fn defaults_apply() {
     let ActionArgs::FirewallBlock(block) = parse(ActionKind::FirewallBlock, "").expect("ok") else {
         panic!("kind")
     };
-    assert_eq!(block.ports, vec![6443]);
+    assert_eq!(block.ingress_ports(), vec![6443]);
+    assert_eq!(block.direction, Direction::Ingress);
+    assert_eq!(block.to, None);
     assert_eq!(block.revert_after, Duration::from_secs(1200));
     assert!(block.cut_established);
     assert_eq!(block.backend, FirewallBackend::Auto);
@@ -241,4 +245,48 @@ fn allow_everything_and_unbounded_inflight_are_refused() {
             "{problems:?}"
         );
     }
+}
+
+/// Issue #9: the egress direction, its destinations and ports, refused when they make no sense.
+#[test]
+fn egress_blocks_name_their_destinations_and_ports() {
+    let problems = |text: &str| -> Vec<(Option<&'static str>, String)> {
+        let Ok(ActionArgs::FirewallBlock(b)) = parse(ActionKind::FirewallBlock, text) else {
+            panic!("{text}")
+        };
+        b.validate()
+            .into_iter()
+            .map(|p| (p.field, p.message))
+            .collect()
+    };
+    // From the inventory (no `to`), or `to` with its ports.
+    assert!(problems("direction = \"egress\"").is_empty());
+    assert!(problems("direction = \"egress\"\nports = [443]").is_empty());
+    assert!(problems("direction = \"egress\"\nto = [\"10.0.12.0/24\"]\nports = [443]").is_empty());
+    let p = problems("direction = \"egress\"\nto = []\nports = [443]");
+    assert_eq!(p[0].0, Some("to"));
+    assert!(p[0].1.starts_with("an empty list blocks nothing"), "{p:?}");
+    let p = problems("direction = \"egress\"\nto = [\"10.0.12.0/24\"]");
+    assert!(p[0].1.starts_with("with `to`, give `ports` too"), "{p:?}");
+    let p = problems("direction = \"egress\"\nto = [\"0.0.0.0/0\"]\nports = [443]");
+    assert!(
+        p[0].1.starts_with("0.0.0.0/0 is every destination"),
+        "{p:?}"
+    );
+    assert!(
+        problems("direction = \"egress\"\nto = [\"::/0\"]\nports = [443]\nallow_any = true")
+            .is_empty()
+    );
+    let p = problems("direction = \"egress\"\nallow = [\"0.0.0.0/0\"]");
+    assert!(p[0].1.contains("allows every destination"), "{p:?}");
+    // `to` on an ingress block is a mistake, not a setting ignored.
+    let p = problems("to = [\"10.0.12.0/24\"]\nports = [443]");
+    assert_eq!(p[0].0, Some("to"));
+    assert!(p[0].1.contains("only an egress block has"), "{p:?}");
+    let p = problems("direction = \"egress\"\nports = []");
+    assert_eq!(p[0].0, Some("ports"));
+    let err = parse(ActionKind::FirewallBlock, "direction = \"out\"").expect_err("direction");
+    assert!(err.contains("unknown variant `out`"), "{err}");
+    let err = parse(ActionKind::FirewallBlock, "to = [\"api.example\"]").expect_err("name");
+    assert!(err.contains("is not a CIDR"), "{err}");
 }

@@ -125,6 +125,12 @@ pub(super) fn cidr_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D
         .collect()
 }
 
+pub(super) fn cidr_list_option<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<IpNet>>, D::Error> {
+    cidr_list(d).map(Some)
+}
+
 /// `set` values: a flag's value is text in the manifest, but a runbook may write `1200` or
 /// `true` (or substitute an integer parameter) without quoting it.
 pub(super) fn flag_values<'de, D: Deserializer<'de>>(

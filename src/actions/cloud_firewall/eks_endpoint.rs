@@ -60,7 +60,10 @@ pub(super) fn plan(b: &Block, now: &EndpointAccess) -> (EndpointAccess, Prefligh
         p.notes.push(
             "this cannot stop node traffic: the private endpoint is enabled, so nodes in the VPC \
              reach the API through it, which publicAccessCidrs does not govern. Block on the API \
-             servers' side instead (the security group of the cluster's ENIs) or from the nodes"
+             servers' side instead (the security group of the cluster's ENIs) or from the nodes: \
+             `firewall.block` with `direction = \"egress\"` on the workers drops their \
+             connections to the API endpoints (the cluster's node_api_endpoints) and cuts \
+             established watches (`-p block_nodes=true` in eks-apiserver-overload)"
                 .into(),
         );
     } else {

@@ -1,10 +1,12 @@
-//! `firewall.block` ([`FirewallBlockAction`]): resolve the allowlist, snapshot the state a revert
-//! must lead back to, refuse a block that would cut the operator off (the guard rails), load the
-//! backend's rules and arm the dead-man timer, then check that both hold.
+//! `firewall.block` ([`FirewallBlockAction`]): resolve the allowlist (and, for an egress block,
+//! the destinations), snapshot the state a revert must lead back to, refuse a block that would
+//! cut the operator off (the guard rails), load the backend's rules and arm the dead-man timer,
+//! then check that both hold.
 //!
 //! It decides and sequences. The rules are `nft.rs` and `iptables.rs`, the timer `deadman.rs`,
 //! the restore script `restore.rs`; it must not write shell of its own.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
@@ -21,7 +23,7 @@ use super::shell::{PRELUDE, command, ok_or, sections, stdout};
 use super::step_files::{StepFiles, is_state_base};
 use super::{Backend, FwState, parse_snapshot};
 use crate::actions::BuildContext;
-use crate::actions::args::{FirewallBackend, FirewallBlock};
+use crate::actions::args::{Direction, FirewallBackend, FirewallBlock};
 use crate::actions::contract::{Action, ActionFailure, Applied, Context, Node};
 use crate::inventory::Selector;
 use crate::transport::ssh::Outcome;
@@ -55,12 +57,21 @@ pub struct BlockSnapshot {
     pub owner_before: Option<String>,
 }
 
-/// `firewall.block` bound to its arguments, with `allow_targets` resolved.
+/// `firewall.block` bound to its arguments, with `allow_targets` (and an egress block's
+/// destinations) resolved.
 #[derive(Clone)]
 pub struct FirewallBlockAction {
     pub(super) args: FirewallBlock,
+    /// The ports blocked: `ports`, else 6443 (ingress) or the inventory endpoints' (egress).
+    pub(super) ports: Vec<u16>,
+    /// Sources (ingress) or destinations (egress) still allowed, loopback included.
     pub(super) allow4: Vec<Ipv4Net>,
     pub(super) allow6: Vec<Ipv6Net>,
+    /// Egress: the destinations blocked (empty for ingress).
+    pub(super) to4: Vec<Ipv4Net>,
+    pub(super) to6: Vec<Ipv6Net>,
+    /// Egress: where the destinations came from (for the plan line).
+    to_source: String,
     /// Networks named by `allow` (for the plan line).
     explicit: Vec<IpNet>,
     /// Hosts `allow_targets` matched.
@@ -69,6 +80,87 @@ pub struct FirewallBlockAction {
 }
 
 const LOOPBACK: [&str; 2] = ["127.0.0.0/8", "::1/128"];
+
+/// An egress block with `cut_established`: ends at once the established connections the block
+/// covers (`ss -K`), rather than at their next packet.
+pub(super) const KILL_FLOWS: &str = include_str!("kill-flows.sh");
+
+/// Networks split by family, each aggregated: nft interval sets reject overlapping elements,
+/// and aggregated networks never overlap.
+fn families(all: &[IpNet]) -> (Vec<Ipv4Net>, Vec<Ipv6Net>) {
+    let mut v4 = Vec::new();
+    let mut v6 = Vec::new();
+    for n in all {
+        match n {
+            IpNet::V4(n) => v4.push(*n),
+            IpNet::V6(n) => v6.push(*n),
+        }
+    }
+    (Ipv4Net::aggregate(&v4), Ipv6Net::aggregate(&v6))
+}
+
+fn nets_text(v4: &[Ipv4Net], v6: &[Ipv6Net]) -> String {
+    v4.iter()
+        .map(ToString::to_string)
+        .chain(v6.iter().map(ToString::to_string))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// An egress block's destinations, ports, and where they came from: the step's `to` and
+/// `ports` (validation made `ports` go with `to`), or else the runbook cluster's
+/// `node_api_endpoints` in the inventory, or else its `api_endpoints`, with `ports` or the
+/// endpoints' own ports.
+fn egress_destinations(
+    args: &FirewallBlock,
+    ctx: &BuildContext<'_>,
+) -> anyhow::Result<(Vec<IpNet>, Vec<u16>, String)> {
+    if let Some(to) = &args.to {
+        let ports = args.ports.clone().unwrap_or_default();
+        return Ok((to.clone(), ports, "from `to`".to_owned()));
+    }
+    let Some(name) = ctx.cluster else {
+        anyhow::bail!(
+            "firewall.block with direction = \"egress\" has no `to`, and the runbook has no \
+             `cluster` parameter naming whose API endpoints to block: give `to` and `ports`"
+        );
+    };
+    let Some(cluster) = ctx.inventory.clusters.get(name) else {
+        anyhow::bail!(
+            "firewall.block with direction = \"egress\" has no `to`, and the inventory has no \
+             cluster '{name}' to take the API endpoints from: give `to` and `ports`"
+        );
+    };
+    let (key, endpoints): (&str, Vec<(IpNet, u16)>) = if cluster.node_api_endpoints.is_empty() {
+        (
+            "api_endpoints",
+            cluster
+                .api_endpoints
+                .iter()
+                .map(|e| (IpNet::from(e.ip()), e.port()))
+                .collect(),
+        )
+    } else {
+        ("node_api_endpoints", cluster.node_api_endpoints.clone())
+    };
+    if endpoints.is_empty() {
+        anyhow::bail!(
+            "firewall.block with direction = \"egress\" has no `to`, and cluster '{name}' in \
+             the inventory lists neither node_api_endpoints nor api_endpoints: add \
+             node_api_endpoints = [\"ADDRESS:PORT\"] (the API endpoints as the nodes reach \
+             them) to [clusters.{name}], or give `to` and `ports`"
+        );
+    }
+    let ports = args.ports.clone().unwrap_or_else(|| {
+        let set: BTreeSet<u16> = endpoints.iter().map(|(_, p)| *p).collect();
+        set.into_iter().collect()
+    });
+    Ok((
+        endpoints.into_iter().map(|(n, _)| n).collect(),
+        ports,
+        format!("cluster {name}'s {key}"),
+    ))
+}
 
 impl FirewallBlockAction {
     pub fn new(args: &FirewallBlock, ctx: &BuildContext<'_>) -> anyhow::Result<Self> {
@@ -93,34 +185,32 @@ impl FirewallBlockAction {
             peers = hosts.len();
             all.extend(hosts.iter().map(|h| IpNet::from(h.address)));
         }
-        let v4: Vec<Ipv4Net> = all
-            .iter()
-            .filter_map(|n| match n {
-                IpNet::V4(n) => Some(*n),
-                IpNet::V6(_) => None,
-            })
-            .collect();
-        let v6: Vec<Ipv6Net> = all
-            .iter()
-            .filter_map(|n| match n {
-                IpNet::V6(n) => Some(*n),
-                IpNet::V4(_) => None,
-            })
-            .collect();
+        let (allow4, allow6) = families(&all);
+        let (to, ports, to_source) = match args.direction {
+            Direction::Ingress => (Vec::new(), args.ingress_ports(), String::new()),
+            Direction::Egress => egress_destinations(args, ctx)?,
+        };
+        let (to4, to6) = families(&to);
         Ok(FirewallBlockAction {
             args: args.clone(),
-            // Interval sets reject overlapping elements; aggregated networks never overlap.
-            allow4: Ipv4Net::aggregate(&v4),
-            allow6: Ipv6Net::aggregate(&v6),
+            ports,
+            allow4,
+            allow6,
+            to4,
+            to6,
+            to_source,
             explicit: args.allow.clone(),
             peers,
             files: StepFiles::new(ctx.run_id, ctx.step_id)?,
         })
     }
 
+    pub(super) fn direction(&self) -> Direction {
+        self.args.direction
+    }
+
     pub(super) fn ports_text(&self, sep: &str) -> String {
-        self.args
-            .ports
+        self.ports
             .iter()
             .map(ToString::to_string)
             .collect::<Vec<_>>()
@@ -135,12 +225,53 @@ impl FirewallBlockAction {
     }
 
     fn allowlist_text(&self) -> String {
-        self.allow4
+        nets_text(&self.allow4, &self.allow6)
+    }
+
+    /// Whether an egress block drops this node's packets to `addr` (on `ports`).
+    fn blocks_destination(&self, addr: IpAddr) -> bool {
+        let to = match addr {
+            IpAddr::V4(a) => self.to4.iter().any(|n| n.contains(&a)),
+            IpAddr::V6(a) => self.to6.iter().any(|n| n.contains(&a)),
+        };
+        to && !self.covers(addr)
+    }
+
+    /// The `ss` filter of the established connections an egress block covers: to `ports` of
+    /// the destinations, not to an allowed one (`kill-flows.sh`). Only typed addresses and
+    /// ports go into it, and it reaches the node as one quoted input.
+    pub(super) fn ss_filter(&self) -> String {
+        let nets = |v4: &[Ipv4Net], v6: &[Ipv6Net]| {
+            v4.iter()
+                .map(|n| format!("dst {n}"))
+                // `[net/len]`: ss reads a bare `/len` after `]` as a port.
+                .chain(v6.iter().map(|n| format!("dst [{n}]")))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        };
+        let ports = self
+            .ports
             .iter()
-            .map(ToString::to_string)
-            .chain(self.allow6.iter().map(ToString::to_string))
+            .map(|p| format!("dport = :{p}"))
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(" or ");
+        format!(
+            "( {ports} ) and ( {} ) and not ( {} )",
+            nets(&self.to4, &self.to6),
+            nets(&self.allow4, &self.allow6)
+        )
+    }
+
+    /// `incoming tcp/6443` or `outgoing tcp/443 to 10.0.12.0/24`: what the block drops.
+    fn what(&self) -> String {
+        match self.direction() {
+            Direction::Ingress => format!("incoming tcp/{}", self.ports_text(",")),
+            Direction::Egress => format!(
+                "outgoing tcp/{} to {}",
+                self.ports_text(","),
+                nets_text(&self.to4, &self.to6)
+            ),
+        }
     }
 
     /// The guard rails: refuse, before anything changes, a block that would cut this session's
@@ -154,7 +285,43 @@ impl FirewallBlockAction {
                 snap.ssh_connection
             )));
         };
-        if self.args.ports.contains(&session.server_port) {
+        if let Some(live) = snap.prior.direction()
+            && live != self.direction()
+        {
+            let whose = snap.owner_before.as_deref().map_or_else(String::new, |b| {
+                let (run, step) = b.rsplit_once('/').unwrap_or((b, ""));
+                format!(
+                    " (run {} step {step})",
+                    run.rsplit('/').next().unwrap_or(run)
+                )
+            });
+            return Err(ActionFailure::refused(format!(
+                "refused: {node} holds a breakglass block of {} connections{whose}, and a node \
+                 holds one breakglass block at a time: this block of {} connections would \
+                 replace it. Lift that block first (`breakglass undo RUN`, or a \
+                 firewall.unblock runbook), or leave {node} out of this step's `targets`; \
+                 nothing was changed",
+                live.word(),
+                self.direction().word()
+            )));
+        }
+        if self.direction() == Direction::Egress {
+            // The node's side of this SSH session sends to the operator's (or the jump
+            // host's) port: only a block of that address and that port could cut it.
+            if self.blocks_destination(session.client)
+                && let Some(port) = session.client_port.filter(|p| self.ports.contains(p))
+            {
+                return Err(ActionFailure::refused(format!(
+                    "refused: {node} answers this SSH session at {addr} port {port}, which the \
+                     block would drop ({addr} is among the destinations and {port} among \
+                     `ports`), cutting breakglass and the operator off the node. Narrow `to` \
+                     or `ports`, or add \"{addr}\" to `allow`; nothing was changed",
+                    addr = session.client
+                )));
+            }
+            return Ok(());
+        }
+        if self.ports.contains(&session.server_port) {
             return Err(ActionFailure::refused(format!(
                 "refused: `ports` includes {port}, the SSH port this session reached {node} on; \
                  blocking it would cut breakglass and the operator off the node. Remove {port} \
@@ -249,11 +416,11 @@ impl Action for FirewallBlockAction {
     fn plan(&self, _target: &str) -> String {
         let mut except: Vec<String> = self.explicit.iter().map(ToString::to_string).collect();
         except.push(LOOPBACK[0].to_owned());
-        let mut s = format!(
-            "block tcp/{} except {}",
-            self.ports_text(","),
-            except.join(", ")
-        );
+        let mut s = format!("block {}", self.what());
+        if self.direction() == Direction::Egress {
+            let _ = write!(s, " ({})", self.to_source);
+        }
+        let _ = write!(s, " except {}", except.join(", "));
         if let Some(sel) = &self.args.allow_targets {
             let _ = write!(
                 s,
@@ -361,10 +528,10 @@ impl Action for FirewallBlockAction {
                 snap.deadman_prior.as_ref().unwrap_or(&snap.prior),
                 Some(&snap.prior),
                 &format!(
-                    "restores the firewall as it was before run {} step {} blocked tcp/{}",
+                    "restores the firewall as it was before run {} step {} blocked {}",
                     self.files.run_id,
                     self.files.step_id,
-                    self.ports_text(",")
+                    self.what()
                 ),
             )?;
             script.push_str(&self.hand_back(&snap)?);
@@ -382,14 +549,20 @@ impl Action for FirewallBlockAction {
                 } else {
                     "no"
                 };
-                inputs.var("v6", v6)?;
+                inputs.var("v6", v6)?.var("hook", self.ipt_hook())?;
                 (BLOCK_IPTABLES, self.ipt_payload())
             }
         };
+        let mut scripts = vec![block, OWNER];
+        let kill = self.args.cut_established && self.direction() == Direction::Egress;
+        if kill {
+            inputs.var("flows", &self.ss_filter())?;
+            scripts.push(KILL_FLOWS);
+        }
         let cmd = if secs > 0 {
-            block_then_arm(inputs, &[block, OWNER], secs, &snap.supersedes)?
+            block_then_arm(inputs, &scripts, secs, &snap.supersedes)?
         } else {
-            command(&inputs, &[block, OWNER])?
+            command(&inputs, &scripts)?
         };
         let r = node.run(&cmd, Some(payload.as_bytes()));
         if let Err(mut e) = ok_or(&format!("blocking with {}", snap.backend.name()), &r) {
@@ -407,8 +580,8 @@ impl Action for FirewallBlockAction {
         }
         let out = sections(&stdout(&r));
         let mut summary = format!(
-            "blocked tcp/{} with {} ({} allowed network{})",
-            self.ports_text(","),
+            "blocked {} with {} ({} allowed network{})",
+            self.what(),
             snap.backend.name(),
             self.allow4.len() + self.allow6.len(),
             if self.allow4.len() + self.allow6.len() == 1 {
@@ -419,10 +592,40 @@ impl Action for FirewallBlockAction {
         );
         let mut detail = json!({
             "backend": snap.backend,
-            "ports": self.args.ports,
+            "direction": self.direction(),
+            "ports": self.ports,
             "allow": self.allowlist_text(),
             "cut_established": self.args.cut_established,
         });
+        if self.direction() == Direction::Egress {
+            detail["to"] = json!(nets_text(&self.to4, &self.to6));
+        }
+        if kill {
+            // `kill-flows.sh`: how many established connections `ss -K` ended at once, or
+            // why it could not (the rules still cut each one at its next packet).
+            let killed = out.get("killed").map_or("", |k| k.trim());
+            match killed.parse::<u64>() {
+                Ok(n) => {
+                    let _ = write!(
+                        summary,
+                        "; ended {n} established connection{} at once",
+                        if n == 1 { "" } else { "s" }
+                    );
+                    detail["killed"] = json!(n);
+                }
+                Err(_) => {
+                    let _ = write!(
+                        summary,
+                        "; established connections end at their next packet ({})",
+                        if killed.is_empty() {
+                            "ss -K did not answer"
+                        } else {
+                            killed
+                        }
+                    );
+                }
+            }
+        }
         if secs > 0 {
             let Armed {
                 kind,
@@ -501,7 +704,7 @@ impl Action for FirewallBlockAction {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::actions::firewall::tests::{Canned, block, facts_output};
+    use crate::actions::firewall::tests::{Canned, block, block_in, facts_output};
     use serde_json::Value;
 
     #[test]
@@ -547,6 +750,76 @@ mod tests {
             err.message
         );
     }
+    /// Issue #9: an egress block refuses only what would cut this SSH session (the node's
+    /// replies go to the operator's port) and a live block of the other direction.
+    #[test]
+    fn egress_guard_rails_keep_the_ssh_session_and_never_replace_an_ingress_block() {
+        let egress = |args: &str| block_in(args, None).expect("build");
+        let ssh = "10.9.9.9 50000 10.0.1.5 22";
+        let a = egress("direction = \"egress\"\nto = [\"10.9.9.0/24\"]\nports = [50000]");
+        let mut node = Canned {
+            answers: vec![facts_output(ssh)],
+            sent: Vec::new(),
+        };
+        let snap = a.snapshot(&mut node).expect("snapshot");
+        let err = a.apply(&mut node, &snap).expect_err("refused");
+        assert!(err.never_ran);
+        assert!(
+            err.message
+                .contains("cp1 answers this SSH session at 10.9.9.9 port 50000"),
+            "{err}"
+        );
+        assert_eq!(node.sent.len(), 1, "only the snapshot ran");
+
+        // The operator's address among the destinations, but not its port: the replies pass.
+        let a = egress(
+            "direction = \"egress\"\nto = [\"10.9.9.0/24\"]\nports = [6443]\nrevert_after = \"0s\"",
+        );
+        node.answers = vec![facts_output(ssh), "\n@@bg:killed@@\n2\n".into()];
+        node.sent.clear();
+        let snap = a.snapshot(&mut node).expect("snapshot");
+        let done = a.apply(&mut node, &snap).expect("apply");
+        assert_eq!(
+            done.summary,
+            "blocked outgoing tcp/6443 to 10.9.9.0/24 with nft (2 allowed networks); ended 2 \
+             established connections at once; no dead-man timer"
+        );
+        assert_eq!(done.detail["direction"], "egress");
+        let (cmd, stdin) = &node.sent[1];
+        assert_eq!(stdin.as_deref(), Some(a.nft_ruleset().as_bytes()));
+        let script = shlex::split(cmd).expect("words").pop().expect("script");
+        assert!(script.contains(KILL_FLOWS), "no kill-flows.sh: {script}");
+        assert!(
+            script.contains("\nflows='( dport = :6443 ) and ( dst 10.9.9.0/24 ) and not"),
+            "{script}"
+        );
+
+        // cp1 holds an ingress block (run R): refused, not replaced.
+        node.answers = vec![facts_with(Some(TABLE), "/run/breakglass/R/fw 1")];
+        node.sent.clear();
+        let snap = a.snapshot(&mut node).expect("snapshot");
+        let err = a.apply(&mut node, &snap).expect_err("refused");
+        assert!(
+            err.message.contains(
+                "cp1 holds a breakglass block of incoming connections (run R step fw), and a \
+                 node holds one breakglass block at a time"
+            ),
+            "{err}"
+        );
+        assert_eq!(node.sent.len(), 1, "only the snapshot ran");
+        // And the other way round.
+        let ingress = block("allow = [\"10.9.9.0/24\"]");
+        let out_table = TABLE.replace("hook input", "hook output");
+        node.answers = vec![facts_with(Some(&out_table), "")];
+        let snap = ingress.snapshot(&mut node).expect("snapshot");
+        let err = ingress.apply(&mut node, &snap).expect_err("refused");
+        assert!(
+            err.message
+                .contains("holds a breakglass block of outgoing connections, and"),
+            "{err}"
+        );
+    }
+
     /// What `facts.sh` reports for cp1 with `table` (text listing) and the owner marker.
     fn facts_with(table: Option<&str>, owner: &str) -> String {
         let mut out = facts_output("10.9.9.9 50000 10.0.0.10 22");

@@ -29,6 +29,10 @@ pub(super) const FACTS: &str = include_str!("facts.sh");
 pub struct Session {
     /// The operator's address (or the jump host's), as the node sees it.
     pub client: IpAddr,
+    /// The operator's (or the jump host's) port: where the node's side of the session sends.
+    /// `None` in snapshots journaled before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_port: Option<u16>,
     pub server_port: u16,
 }
 
@@ -37,7 +41,7 @@ impl Session {
     /// the IPv4 address it maps; a zone (`%eth0`) is dropped.
     pub fn parse(text: &str) -> Option<Session> {
         let fields: Vec<&str> = text.split_whitespace().collect();
-        let [client, _, _, port] = fields.as_slice() else {
+        let [client, client_port, _, port] = fields.as_slice() else {
             return None;
         };
         let client = client.split('%').next().unwrap_or_default();
@@ -48,6 +52,7 @@ impl Session {
         };
         Some(Session {
             client,
+            client_port: client_port.parse().ok(),
             server_port: port.parse().ok()?,
         })
     }
@@ -258,6 +263,7 @@ mod tests {
     fn sessions_parse_mapped_and_zoned_addresses() {
         let s = Session::parse("::ffff:192.0.2.1 5000 192.0.2.9 22").expect("parse");
         assert_eq!(s.client, "192.0.2.1".parse::<IpAddr>().expect("ip"));
+        assert_eq!(s.client_port, Some(5000));
         let s = Session::parse("fe80::1%eth0 5000 fe80::2 2222").expect("parse");
         assert_eq!(s.server_port, 2222);
         assert!(Session::parse("").is_none());

@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::FirewallBlockAction;
+use crate::actions::args::Direction;
 
 /// The iptables chain (both families).
 pub(super) const CHAIN: &str = "BREAKGLASS";
@@ -17,7 +18,8 @@ pub(super) const CHAIN: &str = "BREAKGLASS";
 pub(super) const BLOCK_IPTABLES: &str = include_str!("block-iptables.sh");
 
 /// The `BREAKGLASS` chain of one iptables family: its rules as `iptables -S` prints them
-/// (`None`: no such chain), and the `INPUT` rules jumping to it with their 1-based positions.
+/// (`None`: no such chain), and the `INPUT` (ingress) or `OUTPUT` (egress) rules jumping to
+/// it with their 1-based positions in that chain.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IptState {
     pub chain: Option<Vec<String>>,
@@ -28,8 +30,16 @@ pub struct IptState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Jump {
     pub position: usize,
-    /// `-A INPUT ... -j BREAKGLASS`.
+    /// `-A INPUT ... -j BREAKGLASS` (or `-A OUTPUT ...`).
     pub rule: String,
+}
+
+impl Jump {
+    /// `INPUT` or `OUTPUT`, and the rule's spec after it.
+    pub(super) fn chain_and_spec(&self) -> (&str, &str) {
+        let rest = self.rule.strip_prefix("-A ").unwrap_or(&self.rule);
+        rest.split_once(' ').unwrap_or((rest, ""))
+    }
 }
 
 impl IptState {
@@ -43,33 +53,49 @@ impl IptState {
 }
 
 impl FirewallBlockAction {
-    /// The `BREAKGLASS` chain rules for one family, as `iptables-restore` lines.
-    fn ipt_rules(&self, v6: bool) -> Vec<String> {
-        let mut rules = vec![format!("-A {CHAIN} -i lo -j RETURN")];
-        if v6 {
-            rules.extend(
-                self.allow6
-                    .iter()
-                    .map(|n| format!("-A {CHAIN} -s {n} -j RETURN")),
-            );
-        } else {
-            rules.extend(
-                self.allow4
-                    .iter()
-                    .map(|n| format!("-A {CHAIN} -s {n} -j RETURN")),
-            );
+    /// The built-in chain that jumps to `BREAKGLASS`: `INPUT` (ingress) or `OUTPUT` (egress).
+    pub(super) fn ipt_hook(&self) -> &'static str {
+        match self.direction() {
+            Direction::Ingress => "INPUT",
+            Direction::Egress => "OUTPUT",
         }
-        for p in &self.args.ports {
-            rules.push(format!(
-                "-A {CHAIN} -p tcp -m tcp --dport {p} --tcp-flags FIN,SYN,RST,ACK SYN -j DROP"
-            ));
-            if self.args.cut_established {
+    }
+
+    /// The `BREAKGLASS` chain rules for one family, as `iptables-restore` lines: the nft rules
+    /// of the same direction, one port (and, egress, one destination) at a time.
+    fn ipt_rules(&self, v6: bool) -> Vec<String> {
+        let egress = self.direction() == Direction::Egress;
+        let (lo, peer) = if egress { ("-o", "-d") } else { ("-i", "-s") };
+        let mut rules = vec![format!("-A {CHAIN} {lo} lo -j RETURN")];
+        let (allow, to): (Vec<String>, Vec<String>) = if v6 {
+            (text(&self.allow6), text(&self.to6))
+        } else {
+            (text(&self.allow4), text(&self.to4))
+        };
+        rules.extend(
+            allow
+                .iter()
+                .map(|n| format!("-A {CHAIN} {peer} {n} -j RETURN")),
+        );
+        // Ingress: every source; egress: only the destinations `to`.
+        let blocked: Vec<String> = if egress {
+            to.iter().map(|n| format!(" -d {n}")).collect()
+        } else {
+            vec![String::new()]
+        };
+        for d in &blocked {
+            for p in &self.ports {
                 rules.push(format!(
-                    "-A {CHAIN} -p tcp -m tcp --dport {p} --tcp-flags RST RST -j RETURN"
+                    "-A {CHAIN}{d} -p tcp -m tcp --dport {p} --tcp-flags FIN,SYN,RST,ACK SYN -j DROP"
                 ));
-                rules.push(format!(
-                    "-A {CHAIN} -p tcp -m tcp --dport {p} -j REJECT --reject-with tcp-reset"
-                ));
+                if self.args.cut_established {
+                    rules.push(format!(
+                        "-A {CHAIN}{d} -p tcp -m tcp --dport {p} --tcp-flags RST RST -j RETURN"
+                    ));
+                    rules.push(format!(
+                        "-A {CHAIN}{d} -p tcp -m tcp --dport {p} -j REJECT --reject-with tcp-reset"
+                    ));
+                }
             }
         }
         rules
@@ -96,9 +122,13 @@ impl FirewallBlockAction {
             .chain
             .as_ref()
             .ok_or_else(|| format!("the {name} {CHAIN} chain is missing"))?;
-        if st.jumps.len() != 1 || st.jumps[0].position != 1 {
+        let hook = self.ipt_hook();
+        if st.jumps.len() != 1
+            || st.jumps[0].position != 1
+            || st.jumps[0].chain_and_spec().0 != hook
+        {
             return Err(format!(
-                "{name} INPUT does not jump to {CHAIN} exactly once, first: {:?}",
+                "{name} {hook} does not jump to {CHAIN} exactly once, first: {:?}",
                 st.jumps
             ));
         }
@@ -110,7 +140,12 @@ impl FirewallBlockAction {
                 want.len()
             ));
         }
-        for p in &self.args.ports {
+        let has_blocked = match (self.direction(), v6) {
+            (Direction::Ingress, _) => true,
+            (Direction::Egress, false) => !self.to4.is_empty(),
+            (Direction::Egress, true) => !self.to6.is_empty(),
+        };
+        for p in self.ports.iter().filter(|_| has_blocked) {
             let dport = format!("--dport {p} ");
             let with = |target: &str| {
                 rules
@@ -125,18 +160,29 @@ impl FirewallBlockAction {
     }
 }
 
-/// `-N BREAKGLASS`, `-A BREAKGLASS ...` and `-A INPUT ...` lines into the chain's state.
+fn text<T: ToString>(v: &[T]) -> Vec<String> {
+    v.iter().map(ToString::to_string).collect()
+}
+
+/// `-N BREAKGLASS`, `-A BREAKGLASS ...`, `-A INPUT ...` and `-A OUTPUT ...` lines into the
+/// chain's state (positions counted in each built-in chain on its own).
 pub(super) fn parse_ipt(text: &str) -> IptState {
     let mut exists = false;
     let mut rules = Vec::new();
     let mut jumps = Vec::new();
-    let mut position = 0;
+    let (mut input, mut output) = (0, 0);
     for line in text.lines() {
         let line = line.trim_end();
         if line == format!("-N {CHAIN}") {
             exists = true;
-        } else if line.starts_with("-A INPUT ") {
-            position += 1;
+        } else if line.starts_with("-A INPUT ") || line.starts_with("-A OUTPUT ") {
+            let counter = if line.starts_with("-A INPUT ") {
+                &mut input
+            } else {
+                &mut output
+            };
+            *counter += 1;
+            let position = *counter;
             let words: Vec<&str> = line.split_whitespace().collect();
             if words.windows(2).any(|w| w == ["-j", CHAIN]) {
                 jumps.push(Jump {
@@ -157,6 +203,48 @@ pub(super) fn parse_ipt(text: &str) -> IptState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::actions::firewall::tests::block_in;
+
+    #[test]
+    fn egress_rules_jump_from_output_and_match_only_the_destinations() {
+        let a = block_in(
+            "direction = \"egress\"\nto = [\"10.0.12.0/24\"]\nports = [443]\nallow = [\"10.0.12.5\"]",
+            Some("prod"),
+        )
+        .expect("build");
+        assert_eq!(a.ipt_hook(), "OUTPUT");
+        assert_eq!(
+            a.ipt_payload(),
+            "-A BREAKGLASS -o lo -j RETURN\n\
+             -A BREAKGLASS -d 10.0.12.5/32 -j RETURN\n\
+             -A BREAKGLASS -d 127.0.0.0/8 -j RETURN\n\
+             -A BREAKGLASS -d 10.0.12.0/24 -p tcp -m tcp --dport 443 --tcp-flags FIN,SYN,RST,ACK SYN -j DROP\n\
+             -A BREAKGLASS -d 10.0.12.0/24 -p tcp -m tcp --dport 443 --tcp-flags RST RST -j RETURN\n\
+             -A BREAKGLASS -d 10.0.12.0/24 -p tcp -m tcp --dport 443 -j REJECT --reject-with tcp-reset\n\
+             #breakglass-v6\n\
+             -A BREAKGLASS -o lo -j RETURN\n\
+             -A BREAKGLASS -d ::1/128 -j RETURN\n"
+        );
+        // The read-back wants the jump in OUTPUT, first; IPv6 has no destination to block.
+        let listed = |hook: &str| {
+            let mut text = format!("-N BREAKGLASS\n-A {hook} -j BREAKGLASS\n");
+            for line in a.ipt_payload().lines().take_while(|l| !l.starts_with('#')) {
+                text.push_str(line);
+                text.push('\n');
+            }
+            parse_ipt(&text)
+        };
+        a.check_ipt("iptables", Some(&listed("OUTPUT")), false)
+            .expect("holds");
+        let err = a
+            .check_ipt("iptables", Some(&listed("INPUT")), false)
+            .expect_err("an ingress jump");
+        assert!(err.starts_with("iptables OUTPUT does not jump"), "{err}");
+        let v6 = parse_ipt(
+            "-N BREAKGLASS\n-A OUTPUT -j BREAKGLASS\n-A BREAKGLASS -o lo -j RETURN\n-A BREAKGLASS -d ::1/128 -j RETURN\n",
+        );
+        a.check_ipt("ip6tables", Some(&v6), true).expect("holds");
+    }
 
     #[test]
     fn iptables_state_parses() {
@@ -175,5 +263,10 @@ mod tests {
             }]
         );
         assert_eq!(parse_ipt("-A INPUT -j ACCEPT\n"), IptState::absent());
+        // OUTPUT positions count on their own.
+        let st =
+            parse_ipt("-A INPUT -j ACCEPT\n-A OUTPUT -o lo -j ACCEPT\n-A OUTPUT -j BREAKGLASS\n");
+        assert_eq!(st.jumps[0].position, 2);
+        assert_eq!(st.jumps[0].chain_and_spec(), ("OUTPUT", "-j BREAKGLASS"));
     }
 }

@@ -9,6 +9,19 @@
 //! jumped to from position 1 of `INPUT`, in `iptables` and `ip6tables`, loaded with
 //! `iptables-restore --noflush` so each family changes in one commit.
 //!
+//! An ingress block (the default) protects the API server hosts it runs on: the rules below sit
+//! on the input hook (`INPUT`). An egress block (`direction = "egress"`) runs on the nodes and
+//! drops their own connections *to* the API endpoints (`to`, or the inventory cluster's
+//! endpoints): the same rules mirrored onto the output hook (`OUTPUT`), with destinations where
+//! ingress has sources. The output hook sees every packet a local process sends, established
+//! or not (nothing here accepts by conntrack state), so `reject with tcp reset` answers the
+//! process itself: a kubelet's watch fails at its next packet rather than hanging; and
+//! `kill-flows.sh` (`ss -K`) ends the quiet ones at once. The node's replies to the operator's
+//! SSH session leave from port 22 to the operator's port, which no rule matches unless the
+//! operator's address is a destination and its port one of `ports` (refused). A node holds one
+//! breakglass block at a time (one table, one chain): a block of the other direction is
+//! refused rather than replaced.
+//!
 //! The rules, in order: accept what comes in on `lo`; accept the allowlist (loopback networks,
 //! `allow`, the addresses of `allow_targets`); drop new connections (a bare SYN) to the ports;
 //! with `cut_established`, let RSTs through and answer every other packet to the ports with a
@@ -69,6 +82,7 @@ mod unblock;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::args::Direction;
 use super::contract::ActionFailure;
 
 pub use block::{BlockSnapshot, FirewallBlockAction};
@@ -110,6 +124,36 @@ pub struct FwState {
     pub iptables: Option<IptState>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip6tables: Option<IptState>,
+}
+
+impl FwState {
+    /// Which way the block this state holds points: nft's chain hook (`input`, `output`), or
+    /// the built-in chain jumping to `BREAKGLASS`. `None` when it holds no block (or none that
+    /// breakglass would recognise).
+    pub fn direction(&self) -> Option<Direction> {
+        let table = self.nft.as_ref().and_then(|n| n.table.as_deref());
+        if let Some(t) = table {
+            if t.contains("type filter hook output") {
+                return Some(Direction::Egress);
+            }
+            if t.contains("type filter hook input") {
+                return Some(Direction::Ingress);
+            }
+        }
+        let jumps = [&self.iptables, &self.ip6tables]
+            .into_iter()
+            .flatten()
+            .flat_map(|s| &s.jumps);
+        for j in jumps {
+            if j.rule.starts_with("-A OUTPUT ") {
+                return Some(Direction::Egress);
+            }
+            if j.rule.starts_with("-A INPUT ") {
+                return Some(Direction::Ingress);
+            }
+        }
+        None
+    }
 }
 
 /// A journaled snapshot read back into the type its action wrote; one this build cannot read is

@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use super::FirewallBlockAction;
 use super::facts::Facts;
+use crate::actions::args::Direction;
 
 /// Loads the block's nft ruleset (stdin).
 pub(super) const BLOCK_NFT: &str = include_str!("block-nft.sh");
@@ -29,10 +30,30 @@ pub struct NftState {
     pub table: Option<String>,
 }
 
+/// An interval set of addresses, `elements` left out when empty (nft refuses `{ }`).
+fn addr_set(s: &mut String, name: &str, kind: &str, elements: &[String]) {
+    let _ = write!(s, "\tset {name} {{\n\t\ttype {kind}\n\t\tflags interval\n");
+    if !elements.is_empty() {
+        let _ = writeln!(s, "\t\telements = {{ {} }}", elements.join(", "));
+    }
+    let _ = writeln!(s, "\t}}");
+}
+
+fn text<T: ToString>(v: &[T]) -> Vec<String> {
+    v.iter().map(ToString::to_string).collect()
+}
+
+/// The hook (and chain) a block of `direction` sits on.
+fn hook(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Ingress => "input",
+        Direction::Egress => "output",
+    }
+}
+
 impl FirewallBlockAction {
     /// The nft ruleset `apply` loads (one `nft -f` transaction).
     pub fn nft_ruleset(&self) -> String {
-        let join = |v: Vec<String>| v.join(", ");
         let mut s = String::new();
         let _ = writeln!(s, "table inet breakglass {{}}");
         let _ = writeln!(s, "delete table inet breakglass");
@@ -42,43 +63,69 @@ impl FirewallBlockAction {
             "\tset ports {{\n\t\ttype inet_service\n\t\telements = {{ {} }}\n\t}}",
             self.ports_text(", ")
         );
-        let _ = writeln!(
-            s,
-            "\tset allow4 {{\n\t\ttype ipv4_addr\n\t\tflags interval\n\t\telements = {{ {} }}\n\t}}",
-            join(self.allow4.iter().map(ToString::to_string).collect())
-        );
-        let _ = writeln!(
-            s,
-            "\tset allow6 {{\n\t\ttype ipv6_addr\n\t\tflags interval\n\t\telements = {{ {} }}\n\t}}",
-            join(self.allow6.iter().map(ToString::to_string).collect())
-        );
-        let _ = writeln!(s, "\tchain input {{");
+        addr_set(&mut s, "allow4", "ipv4_addr", &text(&self.allow4));
+        addr_set(&mut s, "allow6", "ipv6_addr", &text(&self.allow6));
+        let egress = self.direction() == Direction::Egress;
+        if egress {
+            addr_set(&mut s, "to4", "ipv4_addr", &text(&self.to4));
+            addr_set(&mut s, "to6", "ipv6_addr", &text(&self.to6));
+        }
+        let hook = hook(self.direction());
+        let _ = writeln!(s, "\tchain {hook} {{");
         // Before the usual filter chains (priority 0), after conntrack (-200).
         let _ = writeln!(
             s,
-            "\t\ttype filter hook input priority filter - 10; policy accept;"
+            "\t\ttype filter hook {hook} priority filter - 10; policy accept;"
         );
-        let _ = writeln!(s, "\t\tiif \"lo\" tcp dport @ports accept");
-        let _ = writeln!(s, "\t\ttcp dport @ports ip saddr @allow4 accept");
-        let _ = writeln!(s, "\t\ttcp dport @ports ip6 saddr @allow6 accept");
-        let _ = writeln!(
-            s,
-            "\t\ttcp dport @ports tcp flags & (fin | syn | rst | ack) == syn drop"
-        );
+        // Ingress matches the peer as the source, egress as the destination, and only the
+        // destinations `to` (every source is one the ports are blocked for).
+        let (lo, peer, to4, to6) = if egress {
+            ("oif", "daddr", " ip daddr @to4", " ip6 daddr @to6")
+        } else {
+            ("iif", "saddr", "", "")
+        };
+        let _ = writeln!(s, "\t\t{lo} \"lo\" tcp dport @ports accept");
+        let _ = writeln!(s, "\t\ttcp dport @ports ip {peer} @allow4 accept");
+        let _ = writeln!(s, "\t\ttcp dport @ports ip6 {peer} @allow6 accept");
+        let blocked: &[&str] = if egress { &[to4, to6] } else { &[""] };
+        for to in blocked {
+            let _ = writeln!(
+                s,
+                "\t\ttcp dport @ports{to} tcp flags & (fin | syn | rst | ack) == syn drop"
+            );
+        }
         if self.args.cut_established {
             let _ = writeln!(s, "\t\ttcp dport @ports tcp flags & rst == rst accept");
-            let _ = writeln!(s, "\t\ttcp dport @ports reject with tcp reset");
+            for to in blocked {
+                let _ = writeln!(s, "\t\ttcp dport @ports{to} reject with tcp reset");
+            }
         }
         let _ = writeln!(s, "\t}}\n}}");
         s
     }
 
+    /// The number of rules of the chain [`Self::nft_ruleset`] writes.
+    fn nft_rule_count(&self) -> usize {
+        let blocked = if self.direction() == Direction::Egress {
+            2
+        } else {
+            1
+        };
+        3 + blocked
+            + if self.args.cut_established {
+                1 + blocked
+            } else {
+                0
+            }
+    }
+
     pub(super) fn check_nft(&self, json: &Value) -> Result<(), String> {
+        let hook = hook(self.direction());
         let chain = nft_objects(json, "chain")
-            .find(|c| c["name"] == "input")
-            .ok_or("chain input is missing")?;
-        if chain["hook"] != "input" || chain["prio"] != -10 || chain["policy"] != "accept" {
-            return Err(format!("chain input is not the expected hook: {chain}"));
+            .find(|c| c["name"] == hook)
+            .ok_or_else(|| format!("chain {hook} is missing"))?;
+        if chain["hook"] != hook || chain["prio"] != -10 || chain["policy"] != "accept" {
+            return Err(format!("chain {hook} is not the expected hook: {chain}"));
         }
         let set = |name: &str| {
             nft_objects(json, "set")
@@ -89,37 +136,51 @@ impl FirewallBlockAction {
             .as_array()
             .map(|v| v.iter().filter_map(Value::as_u64).collect())
             .unwrap_or_default();
-        let want: BTreeSet<u64> = self.args.ports.iter().map(|p| u64::from(*p)).collect();
+        let want: BTreeSet<u64> = self.ports.iter().map(|p| u64::from(*p)).collect();
         if ports != want {
             return Err(format!("set ports holds {ports:?}, not {want:?}"));
         }
-        let want4: Vec<(u128, u128)> = self
-            .allow4
-            .iter()
-            .map(|n| {
-                (
-                    u128::from(u32::from(n.network())),
-                    u128::from(u32::from(n.broadcast())),
-                )
-            })
-            .collect();
-        let want6: Vec<(u128, u128)> = self
-            .allow6
-            .iter()
-            .map(|n| (u128::from(n.network()), u128::from(n.broadcast())))
-            .collect();
-        for (name, want) in [("allow4", want4), ("allow6", want6)] {
-            let got = elem_intervals(&set(name)?["elem"])
-                .ok_or_else(|| format!("set {name} holds elements this build cannot read"))?;
+        let v4 = |nets: &[ipnet::Ipv4Net]| -> Vec<(u128, u128)> {
+            nets.iter()
+                .map(|n| {
+                    (
+                        u128::from(u32::from(n.network())),
+                        u128::from(u32::from(n.broadcast())),
+                    )
+                })
+                .collect()
+        };
+        let v6 = |nets: &[ipnet::Ipv6Net]| -> Vec<(u128, u128)> {
+            nets.iter()
+                .map(|n| (u128::from(n.network()), u128::from(n.broadcast())))
+                .collect()
+        };
+        let mut sets = vec![
+            ("allow4", v4(&self.allow4), "the allowlist"),
+            ("allow6", v6(&self.allow6), "the allowlist"),
+        ];
+        if self.direction() == Direction::Egress {
+            sets.push(("to4", v4(&self.to4), "the destinations"));
+            sets.push(("to6", v6(&self.to6), "the destinations"));
+        }
+        for (name, want, what) in sets {
+            // A set without elements has no `elem` at all.
+            let elem = &set(name)?["elem"];
+            let got = if elem.is_null() {
+                Some(Vec::new())
+            } else {
+                elem_intervals(elem)
+            }
+            .ok_or_else(|| format!("set {name} holds elements this build cannot read"))?;
             if merge(got) != merge(want) {
-                return Err(format!("set {name} does not hold the allowlist"));
+                return Err(format!("set {name} does not hold {what}"));
             }
         }
         let rules: Vec<&Value> = nft_objects(json, "rule").collect();
-        let expected = if self.args.cut_established { 6 } else { 4 };
+        let expected = self.nft_rule_count();
         if rules.len() != expected {
             return Err(format!(
-                "chain input has {} rules, not {expected}",
+                "chain {hook} has {} rules, not {expected}",
                 rules.len()
             ));
         }
@@ -131,19 +192,22 @@ impl FirewallBlockAction {
             })
         };
         if !has("drop") || (self.args.cut_established && !has("reject")) {
-            return Err("chain input lacks its drop or reject rule".into());
+            return Err(format!("chain {hook} lacks its drop or reject rule"));
         }
         Ok(())
     }
 
     /// The read-back without `nft -j`: the hook line, the ports and the verdicts.
     pub(super) fn check_nft_text(&self, text: &str, facts: &Facts) -> Result<(), String> {
-        if !text.contains("type filter hook input priority filter - 10; policy accept;")
-            && !text.contains("type filter hook input priority -10; policy accept;")
-        {
-            return Err("chain input is not the expected hook".into());
+        let hook = hook(self.direction());
+        if !text.contains(&format!(
+            "type filter hook {hook} priority filter - 10; policy accept;"
+        )) && !text.contains(&format!(
+            "type filter hook {hook} priority -10; policy accept;"
+        )) {
+            return Err(format!("chain {hook} is not the expected hook"));
         }
-        let want: BTreeSet<u16> = self.args.ports.iter().copied().collect();
+        let want: BTreeSet<u16> = self.ports.iter().copied().collect();
         if facts.nft_ports() != Some(want) {
             return Err("set ports does not hold the ports".into());
         }
@@ -152,7 +216,7 @@ impl FirewallBlockAction {
                 .any(|l| l.contains("tcp dport @ports") && l.trim_end().ends_with(verdict))
         };
         if !has(" drop") || (self.args.cut_established && !has("reject with tcp reset")) {
-            return Err("chain input lacks its drop or reject rule".into());
+            return Err(format!("chain {hook} lacks its drop or reject rule"));
         }
         Ok(())
     }
@@ -237,7 +301,7 @@ pub(super) fn nft_objects<'a>(
 mod tests {
     use super::*;
     use crate::actions::contract::Action;
-    use crate::actions::firewall::tests::block;
+    use crate::actions::firewall::tests::{block, block_in};
 
     #[test]
     fn the_ruleset_is_one_idempotent_transaction() {
@@ -264,9 +328,171 @@ mod tests {
         assert!(!kept.nft_ruleset().contains("reject"));
         assert_eq!(
             a.plan("cp1"),
-            "block tcp/6443 except 192.0.2.0/24, 192.0.2.7/32, 127.0.0.0/8 (+2 peers from \"role=control-plane\"); cut established; auto-revert in 20m unless confirmed"
+            "block incoming tcp/6443 except 192.0.2.0/24, 192.0.2.7/32, 127.0.0.0/8 (+2 peers from \"role=control-plane\"); cut established; auto-revert in 20m unless confirmed"
         );
     }
+    const EGRESS: &str = "table inet breakglass {}
+delete table inet breakglass
+table inet breakglass {
+\tset ports {
+\t\ttype inet_service
+\t\telements = { 6443 }
+\t}
+\tset allow4 {
+\t\ttype ipv4_addr
+\t\tflags interval
+\t\telements = { 127.0.0.0/8 }
+\t}
+\tset allow6 {
+\t\ttype ipv6_addr
+\t\tflags interval
+\t\telements = { ::1/128 }
+\t}
+\tset to4 {
+\t\ttype ipv4_addr
+\t\tflags interval
+\t\telements = { 10.0.0.10/31 }
+\t}
+\tset to6 {
+\t\ttype ipv6_addr
+\t\tflags interval
+\t}
+\tchain output {
+\t\ttype filter hook output priority filter - 10; policy accept;
+\t\toif \"lo\" tcp dport @ports accept
+\t\ttcp dport @ports ip daddr @allow4 accept
+\t\ttcp dport @ports ip6 daddr @allow6 accept
+\t\ttcp dport @ports ip daddr @to4 tcp flags & (fin | syn | rst | ack) == syn drop
+\t\ttcp dport @ports ip6 daddr @to6 tcp flags & (fin | syn | rst | ack) == syn drop
+\t\ttcp dport @ports tcp flags & rst == rst accept
+\t\ttcp dport @ports ip daddr @to4 reject with tcp reset
+\t\ttcp dport @ports ip6 daddr @to6 reject with tcp reset
+\t}
+}
+";
+
+    /// Issue #9: the egress block is the ingress rules on the output hook, matching only the
+    /// destinations (here the runbook cluster's API servers, from the inventory) on the ports.
+    #[test]
+    fn the_egress_ruleset_drops_only_the_destinations_on_the_output_hook() {
+        let a = block_in("direction = \"egress\"", Some("prod")).expect("build");
+        assert_eq!(a.nft_ruleset(), EGRESS);
+        assert_eq!(
+            a.plan("w1"),
+            "block outgoing tcp/6443 to 10.0.0.10/31 (cluster prod's api_endpoints) except \
+             127.0.0.0/8; cut established; auto-revert in 20m unless confirmed"
+        );
+        let kept = block_in(
+            "direction = \"egress\"\ncut_established = false",
+            Some("prod"),
+        )
+        .expect("build");
+        let rs = kept.nft_ruleset();
+        assert!(!rs.contains("reject") && !rs.contains("rst == rst"), "{rs}");
+        assert!(rs.contains("ip daddr @to4 tcp flags & (fin | syn | rst | ack) == syn drop"));
+
+        // The text listing without JSON support, as nft prints this ruleset back.
+        let listed = "table inet breakglass {\n\tset ports {\n\t\ttype inet_service\n\t\telements = { 6443 }\n\t}\n\tchain output {\n\t\ttype filter hook output priority filter - 10; policy accept;\n\t\ttcp dport @ports ip daddr @to4 tcp flags syn / fin,syn,rst,ack drop\n\t\ttcp dport @ports ip daddr @to4 reject with tcp reset\n\t}\n}\n";
+        let facts = Facts {
+            nft: true,
+            nft_table: Some(listed.to_owned()),
+            ..Facts::default()
+        };
+        a.check_nft_text(listed, &facts).expect("holds");
+        // An ingress block of the same ports does not hold there, nor the egress one on an
+        // ingress table.
+        let ingress = block("allow = [\"192.0.2.0/24\"]");
+        assert!(ingress.check_nft_text(listed, &facts).is_err());
+        let input = listed.replace("hook output", "hook input");
+        assert_eq!(
+            a.check_nft_text(&input, &facts),
+            Err("chain output is not the expected hook".to_owned())
+        );
+
+        // The JSON read-back: every set element by element, the empty to6 included.
+        let json: Value = serde_json::from_str(
+            r#"{"nftables":[{"set":{"name":"ports","elem":[6443]}},
+            {"set":{"name":"allow4","elem":[{"prefix":{"addr":"127.0.0.0","len":8}}]}},
+            {"set":{"name":"allow6","elem":["::1"]}},
+            {"set":{"name":"to4","elem":[{"prefix":{"addr":"10.0.0.10","len":31}}]}},
+            {"set":{"name":"to6"}},
+            {"chain":{"name":"output","hook":"output","prio":-10,"policy":"accept"}},
+            {"rule":{"expr":[]}},{"rule":{"expr":[]}},{"rule":{"expr":[]}},
+            {"rule":{"expr":[{"drop":null}]}},{"rule":{"expr":[{"drop":null}]}},
+            {"rule":{"expr":[]}},{"rule":{"expr":[{"reject":{}}]}},{"rule":{"expr":[{"reject":{}}]}}]}"#,
+        )
+        .expect("json");
+        a.check_nft(&json).expect("matches");
+        let mut wrong = json.clone();
+        wrong["nftables"][3]["set"]["elem"][0]["prefix"]["len"] = 32.into();
+        assert_eq!(
+            a.check_nft(&wrong),
+            Err("set to4 does not hold the destinations".to_owned())
+        );
+        assert!(
+            ingress.check_nft(&json).is_err(),
+            "an egress table is no ingress block"
+        );
+    }
+
+    #[test]
+    fn egress_destinations_come_from_to_or_the_inventory() {
+        // node_api_endpoints first (the endpoints as the nodes reach them), with their ports.
+        let a = block_in("direction = \"egress\"", Some("eks")).expect("build");
+        assert_eq!(a.ports, vec![443, 8443]);
+        assert!(
+            a.plan("w1").starts_with(
+                "block outgoing tcp/443,8443 to 10.0.12.0/24, 10.0.44.7/32, fd00:12::/64 \
+                 (cluster eks's node_api_endpoints) except"
+            ),
+            "{}",
+            a.plan("w1")
+        );
+        assert_eq!(
+            a.ss_filter(),
+            "( dport = :443 or dport = :8443 ) and ( dst 10.0.12.0/24 or dst 10.0.44.7/32 or \
+             dst [fd00:12::/64] ) and not ( dst 127.0.0.0/8 or dst [::1/128] )"
+        );
+        // `ports` narrows the inventory's; `to` replaces it; `allow` keeps one destination.
+        let a = block_in("direction = \"egress\"\nports = [443]", Some("eks")).expect("build");
+        assert_eq!(a.ports, vec![443]);
+        let a = block_in(
+            "direction = \"egress\"\nto = [\"10.0.0.0/24\"]\nports = [6443]\nallow = [\"10.0.0.11\"]",
+            Some("eks"),
+        )
+        .expect("build");
+        assert!(
+            a.plan("w1").starts_with(
+                "block outgoing tcp/6443 to 10.0.0.0/24 (from `to`) except 10.0.0.11/32, 127.0.0.0/8;"
+            ),
+            "{}",
+            a.plan("w1")
+        );
+        assert!(
+            a.nft_ruleset()
+                .contains("elements = { 10.0.0.11/32, 127.0.0.0/8 }")
+        );
+        // Nowhere to take them from: refused when the plan is built.
+        let err = block_in("direction = \"egress\"", None)
+            .err()
+            .expect("no cluster")
+            .to_string();
+        assert!(
+            err.contains("the runbook has no `cluster` parameter"),
+            "{err}"
+        );
+        let err = block_in("direction = \"egress\"", Some("bare"))
+            .err()
+            .expect("no endpoints")
+            .to_string();
+        assert!(
+            err.contains(
+                "cluster 'bare' in the inventory lists neither node_api_endpoints nor api_endpoints"
+            ),
+            "{err}"
+        );
+    }
+
     #[test]
     fn the_text_listing_is_checked_without_json_support() {
         let a = block("ports = [6443, 10250]\nallow = [\"192.0.2.0/24\"]");

@@ -95,8 +95,8 @@ fn ipt_restore(cmd: &str, st: &IptState) -> String {
             let mut jumps = st.jumps.clone();
             jumps.sort_by_key(|j| j.position);
             for j in &jumps {
-                let spec = j.rule.strip_prefix("-A INPUT ").unwrap_or(&j.rule);
-                let _ = writeln!(data, "-I INPUT {} {spec}", j.position);
+                let (chain, spec) = j.chain_and_spec();
+                let _ = writeln!(data, "-I {chain} {} {spec}", j.position);
             }
             heredoc(&format!("restore_chain {cmd}"), &data)
         }

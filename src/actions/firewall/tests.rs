@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::block::KILL_FLOWS;
 use super::confirm::CONFIRM;
 use super::deadman::{ARM, CANCEL_ALL, DEADMAN_FNS, FORGET, SAVE_RESTORE};
 use super::facts::FACTS;
@@ -23,10 +24,20 @@ use crate::actions::contract::{Action, Node};
 use crate::transport::ssh::{Captured, ExecResult, Outcome};
 
 pub(super) fn block(args: &str) -> FirewallBlockAction {
+    block_in(args, None).expect("build")
+}
+
+/// A `firewall.block` built for the runbook cluster `cluster`: `prod` (API servers cp1 and
+/// cp2), `eks` (`node_api_endpoints` too) or `bare` (no endpoints at all).
+pub(super) fn block_in(args: &str, cluster: Option<&str>) -> anyhow::Result<FirewallBlockAction> {
     let value: toml::Value = toml::from_str(args).expect("toml");
     let args: FirewallBlock = value.try_into().expect("args");
     let inventory = crate::inventory::Inventory::from_str(
-        "[[hosts]]\nname = \"cp1\"\naddress = \"10.0.0.10\"\nlabels = { role = \"control-plane\" }\n\
+        "[clusters.prod]\napi_endpoints = [\"10.0.0.10:6443\", \"10.0.0.11:6443\"]\n\
+         [clusters.eks]\napi_endpoints = [\"192.0.2.80:443\"]\n\
+         node_api_endpoints = [\"10.0.12.0/24:443\", \"[fd00:12::/64]:443\", \"10.0.44.7:8443\"]\n\
+         [clusters.bare]\n\
+         [[hosts]]\nname = \"cp1\"\naddress = \"10.0.0.10\"\nlabels = { role = \"control-plane\" }\n\
              [[hosts]]\nname = \"cp2\"\naddress = \"10.0.0.11\"\nlabels = { role = \"control-plane\" }\n\
              [[hosts]]\nname = \"w1\"\naddress = \"10.0.1.5\"\nlabels = { role = \"worker\" }\n",
         std::path::Path::new("test.toml"),
@@ -37,10 +48,10 @@ pub(super) fn block(args: &str) -> FirewallBlockAction {
         inventory: &inventory,
         run_id: "20261125T115801Z-3f9a1c",
         step_id: "block-api",
-        cluster: None,
+        cluster,
         operator_cidrs: &[],
     };
-    FirewallBlockAction::new(&args, &ctx).expect("build")
+    FirewallBlockAction::new(&args, &ctx)
 }
 
 /// A node that answers every script with canned output and records what it was sent.
@@ -128,6 +139,14 @@ fn every_script_sent_is_the_prelude_its_inputs_and_whole_files() {
             "allow = [\"10.9.9.0/24\"]\nbackend = \"iptables\"",
             facts_output(ssh) + ipt,
         ),
+        (
+            "direction = \"egress\"\nto = [\"10.0.0.10\"]\nports = [6443]",
+            facts_output(ssh),
+        ),
+        (
+            "direction = \"egress\"\nto = [\"10.0.0.10\"]\nports = [6443]\nbackend = \"iptables\"",
+            facts_output(ssh),
+        ),
     ] {
         let a = block(args);
         let mut node = Canned {
@@ -189,13 +208,14 @@ fn every_script_sent_is_the_prelude_its_inputs_and_whole_files() {
             ("cancel-all", CANCEL_ALL),
             ("confirm", CONFIRM),
             ("owner", OWNER),
+            ("kill-flows", KILL_FLOWS),
         ] {
             if script.contains(file) {
                 seen.insert(name);
             }
         }
     }
-    assert_eq!(seen.len(), 12, "only these scripts were sent: {seen:?}");
+    assert_eq!(seen.len(), 13, "only these scripts were sent: {seen:?}");
     assert!(
         sent.iter().any(|(_, stdin)| stdin
             .as_deref()

@@ -197,7 +197,7 @@ timout = "1m"
                 .to_owned(),
             "rb.toml:15:1: step `a`: unknown key `wave` in a step (did you mean `waves`?); expected one of: \
              id, action, description, targets, waves, concurrency, failure_budget, on_failure, timeout, \
-             confirm, gate, with, run_if_unreachable, ignore_unreachable, skip_if_none"
+             confirm, gate, with, run_if_unreachable, run_if, ignore_unreachable, skip_if_none"
                 .to_owned(),
             // Inside `with`: checked against ssh.exec's struct, at the key (indented: column 3).
             "rb.toml:19:3: step `a`: unknown argument `idempotnet` for ssh.exec (did you mean `idempotent`?); \

@@ -322,6 +322,46 @@ fn the_eks_runbook_resolves_with_realistic_parameters() {
     assert_eq!(scale.tier.as_deref(), Some("tier-xl"));
     let confirms: Vec<bool> = resolved.steps.iter().map(|s| s.confirm).collect();
     assert_eq!(confirms, vec![true, true, true, true, false, false, false]);
+
+    // Issue #9: with the private endpoint on, the nodes themselves (`run_if = "${block_nodes}"`).
+    let bound = bind(
+        &eks,
+        &pairs(&[
+            ("cluster", "prod-eu1"),
+            ("allow_cidrs", "192.0.2.0/24"),
+            ("workload_namespace", "observability"),
+            ("workload_name", "telemetry-agent"),
+            ("block_nodes", "true"),
+        ]),
+    )
+    .expect("binds");
+    let nodes = resolve(&eks, &bound).expect("resolves");
+    let ids: Vec<&str> = nodes.steps.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "shrink-node-groups",
+            "block-public-endpoint",
+            "block-nodes-egress",
+            "raise-control-plane-tier",
+            "pause-workload",
+            "wait-healthy",
+            "unblock-public-endpoint",
+            "unblock-nodes-egress",
+            "check-object"
+        ]
+    );
+    let ActionArgs::FirewallBlock(egress) = &nodes.steps[2].action else {
+        panic!("firewall.block")
+    };
+    assert_eq!(egress.direction, crate::actions::args::Direction::Egress);
+    assert_eq!(egress.to, None, "the inventory's endpoints");
+    assert_eq!(egress.revert_after, Duration::from_secs(30 * 60));
+    assert_eq!(
+        nodes.steps[2].targets.as_deref(),
+        Some("cluster=prod-eu1,role=worker")
+    );
+    assert!(nodes.steps[2].confirm);
     // No etcd on EKS: the API's pause has no etcd fallback.
     assert!(
         resolved
@@ -662,5 +702,106 @@ fn integer_bounds_are_checked_where_they_are_written() {
     has(
         &errors(&string_min),
         "`min` bounds an integer parameter, not a string one",
+    );
+}
+
+/// Issue #9: `run_if = "${PARAM}"` names a bool parameter; false leaves the step out.
+#[test]
+fn run_if_names_a_bool_parameter_and_false_leaves_the_step_out() {
+    let text = with_head(
+        r#"
+[params.on]
+type = "bool"
+default = false
+help = "h"
+
+[[steps]]
+id = "maybe"
+action = "firewall.block"
+run_if = "${on}"
+targets = "all"
+[steps.with]
+direction = "egress"
+
+[[steps]]
+id = "bad"
+action = "pause"
+run_if = "${cluster}"
+[steps.with]
+message = "m"
+
+[[steps]]
+id = "worse"
+action = "pause"
+run_if = "yes"
+[steps.with]
+message = "m"
+"#,
+    );
+    let e = errors(&text);
+    has(
+        &e,
+        &format!(
+            "{}: step `bad`: `run_if` is `${{cluster}}`; expected \"${{PARAM}}\" naming a parameter of type \"bool\"",
+            at(&text, "\"${cluster}\"")
+        ),
+    );
+    has(&e, "step `worse`: `run_if` is `yes`; expected");
+    assert!(!e.iter().any(|m| m.contains("`maybe`")), "{e:?}");
+
+    let ok = text
+        .replace("run_if = \"${cluster}\"\n", "")
+        .replace("run_if = \"yes\"\n", "");
+    let runbook = parse(&ok).expect("valid");
+    for (on, steps) in [
+        ("false", vec!["bad", "worse"]),
+        ("true", vec!["maybe", "bad", "worse"]),
+    ] {
+        let bound = bind(&runbook, &pairs(&[("cluster", "c"), ("on", on)])).expect("binds");
+        let resolved = resolve(&runbook, &bound).expect("resolves");
+        let ids: Vec<&str> = resolved.steps.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, steps, "on = {on}");
+    }
+}
+
+/// Issue #9: an egress block that names no destination, or all of them, is refused where it is
+/// written.
+#[test]
+fn egress_blocks_without_a_sensible_destination_are_refused_where_written() {
+    let text = with_head(
+        r#"
+[[steps]]
+id = "empty"
+action = "firewall.block"
+targets = "all"
+[steps.with]
+direction = "egress"
+to = []
+ports = [443]
+
+[[steps]]
+id = "world"
+action = "firewall.block"
+targets = "all"
+[steps.with]
+direction = "egress"
+to = ["0.0.0.0/0"]
+ports = [443]
+"#,
+    );
+    let e = errors(&text);
+    has(
+        &e,
+        &format!(
+            "{}: step `empty`: `to`: an empty list blocks nothing",
+            at(&text, "[]")
+        ),
+    );
+    has(
+        &e,
+        &format!(
+            "{}: step `world`: `to`: 0.0.0.0/0 is every destination",
+            at(&text, "[\"0.0.0.0/0\"]")
+        ),
     );
 }
