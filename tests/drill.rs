@@ -231,6 +231,19 @@ command = "true"
         .filter_map(|s| s["id"].as_str())
         .collect();
     assert!(!steps.contains(&"never"), "{steps:?}");
+    // Journaled as a drill: `journal list` says so.
+    let run_id = r["run_id"].as_str().expect("run id");
+    let list = s
+        .bg_with(lab.inventory_path())
+        .args(["journal", "list"])
+        .run()
+        .ok();
+    let line = list
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(run_id))
+        .unwrap_or_else(|| panic!("{run_id} not listed:\n{}", list.stdout));
+    assert_eq!(line.split_whitespace().nth(2), Some("drill"), "{line}");
     // The block is gone from the control plane (undo), the test's own table is still there.
     let ruleset = lab.sh("cp1", "nft list tables").expect("nft");
     let tables = String::from_utf8_lossy(&ruleset.stdout);

@@ -186,8 +186,18 @@ pub async fn run_with(
         operator,
         journal::new_run_id(),
         Cancel::new(),
+        StartedBy::Run,
     )
     .await
+}
+
+/// What started a run, as its journal's `run_begin` says (`command`) and `journal list` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartedBy {
+    /// `breakglass run`.
+    Run,
+    /// `breakglass drill`: a rehearsal, journaled as one.
+    Drill,
 }
 
 /// [`run_with`] under a run id the caller chose (a drill reads the run's journal afterwards),
@@ -198,6 +208,7 @@ pub async fn run_as(
     operator: Arc<dyn Operator>,
     run_id: String,
     cancel: Cancel,
+    started_by: StartedBy,
 ) -> anyhow::Result<Exit> {
     let (runbook, plan, inventory) = prepare(settings, &args.plan, &run_id)?;
     if args.dry_run {
@@ -235,7 +246,11 @@ pub async fn run_as(
     let begin = Event::RunBegin(RunBegin {
         run_id: run_id.clone(),
         version: env!("CARGO_PKG_VERSION").into(),
-        command: "run".into(),
+        command: match started_by {
+            StartedBy::Run => "run",
+            StartedBy::Drill => "drill",
+        }
+        .into(),
         argv: std::env::args().collect(),
         operator: journal::operator(),
         inventory: std::fs::canonicalize(&inventory.path)

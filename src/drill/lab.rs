@@ -301,6 +301,7 @@ async fn drill(
         Arc::new(DrillOperator),
         run_id.clone(),
         crate::cancel::Cancel::new(),
+        crate::commands::run::StartedBy::Drill,
     )
     .await;
     let run_end_ms = ms(t0.elapsed());

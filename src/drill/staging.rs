@@ -167,6 +167,7 @@ pub async fn run(settings: &Settings, d: &StagingDrill) -> anyhow::Result<Exit> 
         Arc::new(DrillOperator),
         run_id.clone(),
         cancel,
+        crate::commands::run::StartedBy::Drill,
     )
     .await;
     watcher.abort();
