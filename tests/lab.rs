@@ -482,3 +482,61 @@ fn node_groups_in_moto_stop_and_start_lab_nodes_as_their_capacity_changes() {
     let lab = std::sync::Arc::try_unwrap(lab).expect("the controller let go of the lab");
     lab.teardown().expect("teardown");
 }
+
+/// Stacked etcd, as kubeadm lays it out: a member on every control plane, each API server on
+/// its own member, and a cluster that keeps serving the API with one member down.
+#[test]
+fn three_control_planes_run_a_three_member_etcd_that_survives_losing_one() {
+    let lab = Lab::build(&LabSpec {
+        api_objects: true,
+        ..LabSpec::new(3, 1)
+    })
+    .expect("lab (needs root, etcd)");
+    assert_eq!(lab.etcd_endpoints().len(), 3);
+    let inventory = std::fs::read_to_string(lab.inventory_path()).expect("inventory");
+    for ep in lab.etcd_endpoints() {
+        assert!(inventory.contains(&format!("\"{ep}\"")), "{inventory}");
+    }
+    let etcd = lab.etcdctl().expect("etcdctl");
+    let out = etcd
+        .run(&["member", "list", "-w", "simple"], None)
+        .expect("etcdctl");
+    let members = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(members.lines().count(), 3, "{members}");
+    for cp in ["cp1", "cp2", "cp3"] {
+        assert!(members.contains(&format!(", {cp}, ")), "{members}");
+        // Each API server is configured with its own member, through loopback.
+        let manifest = String::from_utf8(lab.manifest(cp).expect("manifest")).expect("utf-8");
+        assert!(
+            manifest.contains("--etcd-servers=https://127.0.0.1:2379"),
+            "{manifest}"
+        );
+    }
+    // cp3's member goes; the other two keep quorum and cp1's API server keeps its objects.
+    let out = lab
+        .sh("cp3", "kill \"$(cat /run/breakglass-lab/etcd.pid)\"")
+        .expect("kill etcd");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path = format!("/apis/apps/v1/namespaces/{WORKLOAD_NAMESPACE}/daemonsets");
+    assert!(
+        eventually(Duration::from_secs(10), || lab
+            .api_request("GET", &path, None)
+            .is_ok_and(
+                |r| r.code == 200 && r.body.to_string().contains("telemetry-agent")
+            )),
+        "cp1's API server lost its objects with one etcd member of three down"
+    );
+    let out = etcd
+        .run(&["put", "/breakglass-test", "x"], None)
+        .expect("put");
+    assert!(
+        out.status.success(),
+        "no quorum with two of three members: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    lab.teardown().expect("teardown");
+}

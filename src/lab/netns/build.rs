@@ -98,8 +98,9 @@ impl Lab {
         }
         lab.start_cloud(spec.node_groups, &plans)?;
         lab.install_files()?;
-        if let Some(cp1) = lab.etcd_node(spec) {
-            lab.write_etcd_pki(cp1)?;
+        let members = lab.etcd_members(spec);
+        if !members.is_empty() {
+            lab.write_etcd_pki(&members)?;
         }
         let keys = SshdLab::new().context("generating the lab's SSH keys")?;
         fs::create_dir_all(lab.dir.join("client"))?;
@@ -190,7 +191,11 @@ impl Lab {
             let _ = write!(
                 text,
                 "etcd_endpoints = [{}]\netcd_ca_file = {}\netcd_cert_file = {}\netcd_key_file = {}\n",
-                q(&etcd.endpoint.to_string()),
+                self.etcd_endpoints()
+                    .iter()
+                    .map(|e| q(&e.to_string()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 path_str(&etcd.ca_file),
                 path_str(&etcd.cert_file),
                 path_str(&etcd.key_file),

@@ -1,12 +1,14 @@
-//! The lab's API objects ([`LabSpec::api_objects`](super::LabSpec)): a real etcd on `cp1`
-//! (Debian's `etcd`, client certificates required, kubeadm's file names under
+//! The lab's API objects ([`LabSpec::api_objects`](super::LabSpec)): a real etcd member on
+//! every control plane (Debian's `etcd`, client certificates required, kubeadm's file names under
 //! `/etc/kubernetes/pki/etcd/`), the API server stand-ins keeping their objects in it, and the
 //! reference incident's `DaemonSet` created through the API once every node is up. The kubelet
 //! stand-ins follow that object (`standins/kubelet.py`), so killing its pods on the nodes does
 //! not hold while it exists and selects them, as in a real cluster.
 //!
-//! One etcd member for the whole lab: every control plane's API server uses it (cp1's through
-//! loopback, as kubeadm's stacked etcd; the others over the lab network).
+//! Stacked etcd, as kubeadm lays it out: one member per control plane, peering over the lab
+//! network (plain HTTP on 2380: the lab's peers are namespaces of one machine), each API
+//! server using its own node's member through loopback. One control plane, one member; three,
+//! a cluster that keeps quorum with one of them down.
 
 use std::fs;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -31,16 +33,17 @@ pub const WORKLOAD_NAME: &str = "telemetry-agent";
 /// The etcd key the API server stand-in keeps that `DaemonSet` under.
 pub const WORKLOAD_KEY: &str = "/registry/daemonsets/monitoring/telemetry-agent";
 
-/// etcd's configuration on cp1 (`etcd --config-file`, etcd 3.4's YAML keys); the node-side
-/// paths are kubeadm's.
+/// etcd's configuration on each control plane (`etcd --config-file`, etcd 3.4's YAML keys);
+/// the node-side paths are kubeadm's.
 const ETCD_CONFIG: &str = "\
 name: {{NAME}}
 data-dir: /run/breakglass-lab/etcd
 listen-client-urls: https://{{ADDRESS}}:2379,https://127.0.0.1:2379
 advertise-client-urls: https://{{ADDRESS}}:2379
-listen-peer-urls: http://127.0.0.1:2380
-initial-advertise-peer-urls: http://127.0.0.1:2380
-initial-cluster: {{NAME}}=http://127.0.0.1:2380
+listen-peer-urls: http://{{ADDRESS}}:2380
+initial-advertise-peer-urls: http://{{ADDRESS}}:2380
+initial-cluster: {{CLUSTER}}
+initial-cluster-token: breakglass-lab
 initial-cluster-state: new
 # The v3 JSON gateway the API server stand-in uses: on by default with flags, off with a
 # config file unless asked for.
@@ -56,18 +59,19 @@ client-transport-security:
 const OBJECTS_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Lab {
-    /// `DIR/etcd/`: etcd's CA, its server certificate (cp1's address and loopback) and one
-    /// client certificate, used by the API servers and by the operator (the inventory's
-    /// `etcd_cert_file`).
-    pub(super) fn write_etcd_pki(&self, etcd_node: Ipv4Addr) -> anyhow::Result<()> {
+    /// `DIR/etcd/`: etcd's CA, the members' server certificate (every member's address and
+    /// loopback) and one client certificate, used by the API servers and by the operator (the
+    /// inventory's `etcd_cert_file`).
+    pub(super) fn write_etcd_pki(&self, members: &[(String, Ipv4Addr)]) -> anyhow::Result<()> {
         let dir = self.etcd_dir();
         fs::create_dir_all(&dir)?;
+        let sans: Vec<String> = members.iter().map(|(_, a)| format!("IP:{a}")).collect();
         pki::certificates(
             &dir,
             &pki::Names {
                 ca: "/CN=etcd-ca",
-                server: "/CN=cp1",
-                server_sans: &format!("IP:{etcd_node}, IP:127.0.0.1, DNS:localhost"),
+                server: "/CN=etcd",
+                server_sans: &format!("{}, IP:127.0.0.1, DNS:localhost", sans.join(", ")),
                 server_is_client: true,
                 client: "/O=system:masters/CN=kube-apiserver-etcd-client",
             },
@@ -75,16 +79,17 @@ impl Lab {
         .context("creating the lab's etcd certificates")
     }
 
-    /// A control plane's etcd files in its `/etc/kubernetes` (`kube`): the CA and the API
-    /// server's client certificate; on the etcd node also the server certificate and
-    /// `etcd.conf.yml`, which `node-init.sh` starts etcd with.
+    /// A control plane's etcd files in its `/etc/kubernetes` (`kube`): the CA, the API
+    /// server's client certificate, the member's server certificate and `etcd.conf.yml`,
+    /// which `node-init.sh` starts etcd with.
     pub(super) fn write_etcd_node_files(
         &self,
         kube: &Path,
         name: &str,
         address: Ipv4Addr,
-        runs_etcd: bool,
+        members: &[(String, Ipv4Addr)],
     ) -> anyhow::Result<()> {
+        let runs_etcd = members.iter().any(|(n, _)| n == name);
         let src = self.etcd_dir();
         let pki = kube.join("pki");
         fs::create_dir_all(pki.join("etcd"))?;
@@ -100,7 +105,15 @@ impl Lab {
                 kube.join("etcd.conf.yml"),
                 ETCD_CONFIG
                     .replace("{{NAME}}", name)
-                    .replace("{{ADDRESS}}", &address.to_string()),
+                    .replace("{{ADDRESS}}", &address.to_string())
+                    .replace(
+                        "{{CLUSTER}}",
+                        &members
+                            .iter()
+                            .map(|(n, a)| format!("{n}=http://{a}:2380"))
+                            .collect::<Vec<_>>()
+                            .join(","),
+                    ),
             )?;
         }
         for (from, to) in copies {
@@ -205,11 +218,18 @@ impl Lab {
 
     /// etcd's client endpoint on cp1, when the lab has one.
     pub fn etcd_endpoint(&self) -> Option<SocketAddr> {
+        self.etcd_endpoints().into_iter().next()
+    }
+
+    /// Every member's client endpoint (one per control plane), when the lab has etcd.
+    pub fn etcd_endpoints(&self) -> Vec<SocketAddr> {
         if !self.etcd_dir().join("client.crt").exists() {
-            return None;
+            return Vec::new();
         }
-        let cp1 = self.nodes_with_role(Role::ControlPlane).first().copied()?;
-        Some(SocketAddr::from((cp1.address, ETCD_PORT)))
+        self.nodes_with_role(Role::ControlPlane)
+            .iter()
+            .map(|n| SocketAddr::from((n.address, ETCD_PORT)))
+            .collect()
     }
 
     /// `METHOD path` on the first API server from the operator's address (anonymous: the lab's
@@ -229,10 +249,21 @@ impl Lab {
         curl(&url, self.ca_cert(), &[], method, body)
     }
 
-    /// cp1's address, where etcd runs, when the lab is built with API objects.
-    pub(super) fn etcd_node(&self, spec: &LabSpec) -> Option<Ipv4Addr> {
-        spec.api_objects
-            .then(|| Ipv4Addr::new(NET_A, NET_B, self.octet, FIRST_NODE_HOST))
+    /// The etcd members (every control plane: name and address), when the lab is built with
+    /// API objects.
+    pub(super) fn etcd_members(&self, spec: &LabSpec) -> Vec<(String, Ipv4Addr)> {
+        if !spec.api_objects {
+            return Vec::new();
+        }
+        (0..spec.control_planes)
+            .map(|i| {
+                let host = FIRST_NODE_HOST + u8::try_from(i).unwrap_or(0);
+                (
+                    format!("cp{}", i + 1),
+                    Ipv4Addr::new(NET_A, NET_B, self.octet, host),
+                )
+            })
+            .collect()
     }
 
     pub(super) fn etcd_dir(&self) -> PathBuf {

@@ -157,18 +157,15 @@ impl Lab {
         if plan.role != Role::ControlPlane {
             return Ok(());
         }
-        // With API objects, one etcd on cp1 for every API server (`objects.rs`).
-        let etcd_node = self.etcd_node(spec);
-        let etcd_server = match etcd_node {
-            Some(node) if node != address => node,
-            _ => Ipv4Addr::LOCALHOST,
-        };
-        if let Some(node) = etcd_node {
-            self.write_etcd_node_files(&kube, &plan.name, address, node == address)?;
+        // With API objects, an etcd member on every control plane, each API server using its
+        // own through loopback (`objects.rs`).
+        let members = self.etcd_members(spec);
+        if !members.is_empty() {
+            self.write_etcd_node_files(&kube, &plan.name, address, &members)?;
         }
         let mut manifest = MANIFEST_TEMPLATE
             .replace("{{ADDRESS}}", &address.to_string())
-            .replace("{{ETCD}}", &etcd_server.to_string());
+            .replace("{{ETCD}}", &Ipv4Addr::LOCALHOST.to_string());
         if spec.incident {
             manifest = manifest.replace(MANIFEST_LIMITS, INCIDENT_LIMITS);
         }
