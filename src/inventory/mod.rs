@@ -32,6 +32,7 @@ mod load_azure;
 mod load_gcp;
 pub mod selector;
 pub mod snapshot;
+mod write;
 
 pub(crate) use checks::is_label_name;
 pub use hostset::HostsetError;
