@@ -25,6 +25,7 @@ use std::time::Duration;
 
 mod checks;
 pub mod hostset;
+pub mod import;
 mod json;
 mod load;
 mod load_aws;
