@@ -445,3 +445,288 @@ fn denials_bad_secrets_and_managed_identity() {
             .any(|r| r.path.starts_with("/metadata/identity/oauth2/token"))
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// `inventory import azure`: a fake of the list calls it makes, each following its reference
+// page, every list answering one item a page with a `nextLink`.
+
+const MC: &str = "MC_prod-rg_prod_eastus";
+
+/// `value` one item a page, from `$skiptoken`, with the `nextLink` to the rest
+/// (https://learn.microsoft.com/azure/azure-resource-manager/management/azure-resource-manager-pagination
+/// is not a page, but every list reference shows `{"value": [...], "nextLink": ...}`).
+fn listed(base: &str, path: &str, query: &str, items: &[Value]) -> Response {
+    let skip: usize = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("$skiptoken="))
+        .map_or(0, |t| t.parse().expect("our token"));
+    let mut body =
+        json!({"value": items.get(skip..(skip + 1).min(items.len())).unwrap_or_default()});
+    if skip + 1 < items.len() {
+        body["nextLink"] = json!(format!(
+            "{base}{path}?api-version=x&$skiptoken={}",
+            skip + 1
+        ));
+    }
+    Response::json(200, &body)
+}
+
+fn vm_id(rg: &str, ss: Option<&str>, name: &str) -> String {
+    match ss {
+        Some(ss) => format!(
+            "/subscriptions/sub-1/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachineScaleSets/{ss}/virtualMachines/{name}"
+        ),
+        None => format!(
+            "/subscriptions/sub-1/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{name}"
+        ),
+    }
+}
+
+/// A NIC attached to `vm` (ids in upper case, as ARM sometimes answers them).
+fn nic(vm: &str, ip: &str) -> Value {
+    json!({"name": "nic", "properties": {"primary": true, "virtualMachine": {"id": vm.to_uppercase()},
+        "ipConfigurations": [{"name": "ipconfig1", "properties": {"primary": true, "privateIPAddress": ip}}]}})
+}
+
+fn aks_fake() -> FakeHttp {
+    let cell: Arc<Mutex<String>> = Arc::default();
+    let base = Arc::clone(&cell);
+    let fake = FakeHttp::start(move |req| {
+        let base = base.lock().expect("base").clone();
+        let (path, query) = req.path.split_once('?').unwrap_or((&req.path, ""));
+        // https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow
+        if path == "/tenant-1/oauth2/v2.0/token" {
+            let f = form(&req.body);
+            return if f.get("client_secret").map(String::as_str) == Some(SECRET) {
+                Response::json(
+                    200,
+                    &json!({"token_type": "Bearer", "expires_in": 3599, "access_token": TOKEN}),
+                )
+            } else {
+                Response::json(
+                    401,
+                    &json!({"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided."}),
+                )
+            };
+        }
+        if req.header("authorization") != Some(&format!("Bearer {TOKEN}")) {
+            return err(
+                401,
+                "InvalidAuthenticationToken",
+                "The access token is invalid.",
+            );
+        }
+        let rg = "/subscriptions/sub-1/resourceGroups/prod-rg/providers";
+        let mc = format!("/subscriptions/sub-1/resourceGroups/{MC}/providers");
+        let ss = |name: &str, pool: &str| {
+            json!({"name": name, "location": "eastus",
+            "sku": {"name": "Standard_D2s_v3", "capacity": 2},
+            "tags": {"aks-managed-poolName": pool, "aks-managed-orchestrator": "Kubernetes:1.30.5"}})
+        };
+        let ss_vm = |ss: &str, i: u32| {
+            json!({"name": format!("{ss}_{i}"), "instanceId": i.to_string(),
+            "id": vm_id(MC, Some(ss), &i.to_string()), "zones": ["1"],
+            "properties": {"osProfile": {"computerName": format!("{}00000{i}", ss.trim_end_matches("-vmss").to_owned() + "-vmss")}}})
+        };
+        match path {
+            // https://learn.microsoft.com/rest/api/aks/managed-clusters/get
+            p if p == format!("{rg}/Microsoft.ContainerService/managedClusters/prod") => {
+                Response::json(
+                    200,
+                    &json!({
+                "name": "prod", "location": "eastus", "properties": {"provisioningState": "Succeeded",
+                "fqdn": "prod-dns-1a2b.hcp.eastus.azmk8s.io", "nodeResourceGroup": MC}}),
+                )
+            }
+            // https://learn.microsoft.com/rest/api/aks/agent-pools/list
+            p if p
+                == format!("{rg}/Microsoft.ContainerService/managedClusters/prod/agentPools") =>
+            {
+                listed(
+                    &base,
+                    p,
+                    query,
+                    &[
+                        json!({"name": "system", "properties": {"count": 2, "mode": "System"}}),
+                        json!({"name": "user1", "properties": {"count": 2, "mode": "User"}}),
+                    ],
+                )
+            }
+            // https://learn.microsoft.com/rest/api/compute/virtual-machine-scale-sets/list
+            p if p == format!("{mc}/Microsoft.Compute/virtualMachineScaleSets") => listed(
+                &base,
+                p,
+                query,
+                &[
+                    ss("aks-system-1234-vmss", "system"),
+                    ss("aks-user1-5678-vmss", "user1"),
+                ],
+            ),
+            // https://learn.microsoft.com/rest/api/compute/virtual-machine-scale-set-vms/list
+            p if p.starts_with(&format!("{mc}/Microsoft.Compute/virtualMachineScaleSets/"))
+                && p.ends_with("/virtualMachines") =>
+            {
+                let name = p.split('/').nth_back(1).expect("name");
+                listed(&base, p, query, &[ss_vm(name, 0), ss_vm(name, 1)])
+            }
+            // https://learn.microsoft.com/rest/api/virtualnetwork/network-interface-in-vm-ss/list-virtual-machine-scale-set-network-interfaces
+            p if p.starts_with(&format!("{mc}/Microsoft.Compute/virtualMachineScaleSets/"))
+                && p.ends_with("/networkInterfaces") =>
+            {
+                let name = p.split('/').nth_back(1).expect("name");
+                let net = if name.contains("system") { 1 } else { 2 };
+                listed(
+                    &base,
+                    p,
+                    query,
+                    &[
+                        nic(&vm_id(MC, Some(name), "0"), &format!("10.224.{net}.4")),
+                        nic(&vm_id(MC, Some(name), "1"), &format!("10.224.{net}.5")),
+                    ],
+                )
+            }
+            // https://learn.microsoft.com/rest/api/compute/virtual-machines/list
+            p if p == format!("{mc}/Microsoft.Compute/virtualMachines") => listed(
+                &base,
+                p,
+                query,
+                &[
+                    json!({"name": "jumpbox", "id": vm_id(MC, None, "jumpbox"), "location": "eastus",
+                    "tags": {"team": "sre", "owner": "a\"b\n[[hosts]]"},
+                    "properties": {"osProfile": {"computerName": "jumpbox"}}}),
+                ],
+            ),
+            // https://learn.microsoft.com/rest/api/virtualnetwork/network-interfaces/list
+            p if p == format!("{mc}/Microsoft.Network/networkInterfaces") => listed(
+                &base,
+                p,
+                query,
+                &[nic(&vm_id(MC, None, "jumpbox"), "10.224.0.10")],
+            ),
+            // https://learn.microsoft.com/rest/api/virtualnetwork/network-security-groups/list
+            p if p == format!("{mc}/Microsoft.Network/networkSecurityGroups") => listed(
+                &base,
+                p,
+                query,
+                &[json!({"name": "aks-agentpool-1234-nsg", "properties": {"securityRules": []}})],
+            ),
+            _ => err(
+                404,
+                "ResourceNotFound",
+                &format!("The Resource '{path}' was not found."),
+            ),
+        }
+    });
+    *cell.lock().expect("base") = fake.url.clone();
+    fake
+}
+
+#[test]
+fn import_writes_an_aks_clusters_agent_pools_and_nodes_across_pages() {
+    let fake = aks_fake();
+    let scratch = Scratch::new();
+    let file = scratch.path().join("prod.toml");
+    let import = |secret: &str| {
+        scratch
+            .bg()
+            .env("AZURE_TENANT_ID", "tenant-1")
+            .env("AZURE_CLIENT_ID", "app-1")
+            .env("AZURE_CLIENT_SECRET", secret)
+            .env("AZURE_AUTHORITY_HOST", &fake.url)
+            .args([
+                "--output",
+                "json",
+                "inventory",
+                "import",
+                "azure",
+                "--cluster",
+                "prod",
+            ])
+            .args([
+                "--subscription",
+                "sub-1",
+                "--resource-group",
+                "prod-rg",
+                "--endpoint",
+            ])
+            .arg(&fake.url)
+            .arg("--out")
+            .arg(&file)
+            .run()
+    };
+    let out = import(SECRET).ok();
+    let event: Value = serde_json::from_str(out.stdout.trim()).expect("one JSON line");
+    assert_eq!(event["type"], "inventory_import");
+    assert_eq!(
+        (
+            event["hosts"].as_u64(),
+            event["workers"].as_u64(),
+            event["control_plane"].as_u64()
+        ),
+        (Some(5), Some(4), Some(0)),
+        "{event}\n{}",
+        out.stderr
+    );
+    assert_eq!(event["node_groups"], json!(["system", "user1"]));
+    assert!(
+        out.stderr.contains("Azure agent pools page 2: 2 so far")
+            && out
+                .stderr
+                .contains("Azure VMs of scale set aks-user1-5678-vmss page 2: 2 so far")
+            && out
+                .stderr
+                .contains("aks-agentpool-1234-nsg (the inventory has no key for it yet)")
+            && out
+                .stderr
+                .contains("prod-dns-1a2b.hcp.eastus.azmk8s.io is a DNS name")
+            && out.stderr.contains("tag \"owner\" left out on 1 machine"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains(SECRET) && !out.stderr.contains(TOKEN));
+    let text = std::fs::read_to_string(&file).expect("written");
+    assert!(!text.contains(SECRET) && !text.contains(TOKEN) && !text.contains("a\\\"b"));
+    let inv = breakglass::inventory::Inventory::load(&file).expect("loads back");
+    let az = inv.clusters["prod"].azure.as_ref().expect("azure");
+    let groups: Vec<String> = az
+        .node_groups
+        .iter()
+        .map(|g| g.backing.describe())
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            "AKS agent pool prod-rg/prod/system",
+            "AKS agent pool prod-rg/prod/user1"
+        ]
+    );
+    let host = |n: &str| {
+        inv.hosts
+            .iter()
+            .find(|h| h.name == n)
+            .unwrap_or_else(|| panic!("{n}: {text}"))
+    };
+    let node = host("aks-user1-5678-vmss000001");
+    assert_eq!(node.address.to_string(), "10.224.2.5");
+    assert_eq!(node.labels["node-group"], "user1");
+    assert_eq!(node.labels["role"], "worker");
+    assert_eq!(node.labels["topology.kubernetes.io/zone"], "eastus-1");
+    let jump = host("jumpbox");
+    assert_eq!(jump.labels["team"], "sre");
+    assert!(!jump.labels.contains_key("node-group") && !jump.labels.contains_key("owner"));
+    // `plan` reads it as it is.
+    let runbook = one_step_runbook(&scratch, "prod", "shrink", "nodes.scale", "to = 1");
+    scratch
+        .bg_with(&file)
+        .arg("plan")
+        .arg(&runbook)
+        .run()
+        .ok()
+        .stdout_has("user1 (AKS agent pool prod-rg/prod/user1) to");
+    // A refused secret: exit 1, the file left as it was, the secret nowhere.
+    std::fs::remove_file(&file).expect("rm");
+    let bad = import("wrong-secret");
+    assert_eq!(bad.code, 1, "{}", bad.stderr);
+    assert!(bad.stderr.contains("AADSTS7000215") && !bad.stderr.contains("wrong-secret"));
+    assert!(!file.exists());
+}

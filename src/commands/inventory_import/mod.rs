@@ -104,6 +104,14 @@ pub(super) fn tag_filters(tags: &[String]) -> anyhow::Result<Vec<(String, Option
         .collect()
 }
 
+/// Whether `tags` carry every filter (for the providers whose list calls cannot filter).
+pub(super) fn matches(tags: &[(String, String)], filters: &[(String, Option<String>)]) -> bool {
+    filters.iter().all(|(k, v)| {
+        tags.iter()
+            .any(|(tk, tv)| tk == k && v.as_ref().is_none_or(|v| v == tv))
+    })
+}
+
 pub async fn import(settings: &Settings, command: &ImportCommand) -> anyhow::Result<Exit> {
     let started = Instant::now();
     let (provider, common) = match command {
