@@ -452,9 +452,8 @@ fn denials_bad_secrets_and_managed_identity() {
 
 const MC: &str = "MC_prod-rg_prod_eastus";
 
-/// `value` one item a page, from `$skiptoken`, with the `nextLink` to the rest
-/// (https://learn.microsoft.com/azure/azure-resource-manager/management/azure-resource-manager-pagination
-/// is not a page, but every list reference shows `{"value": [...], "nextLink": ...}`).
+/// `value` one item a page, from `$skiptoken`, with the `nextLink` to the rest, the shape every
+/// list reference below shows (`{"value": [...], "nextLink": ...}`).
 fn listed(base: &str, path: &str, query: &str, items: &[Value]) -> Response {
     let skip: usize = query
         .split('&')
@@ -617,7 +616,7 @@ fn aks_fake() -> FakeHttp {
             ),
         }
     });
-    *cell.lock().expect("base") = fake.url.clone();
+    cell.lock().expect("base").clone_from(&fake.url);
     fake
 }
 
