@@ -729,3 +729,313 @@ fn import_writes_an_aks_clusters_agent_pools_and_nodes_across_pages() {
     assert!(bad.stderr.contains("AADSTS7000215") && !bad.stderr.contains("wrong-secret"));
     assert!(!file.exists());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Credentials: a service principal's certificate (the token endpoint verifies the client
+// assertion's RS256 signature with the certificate's public key) and the Azure CLI's login.
+
+fn openssl(args: &[&str]) -> Vec<u8> {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// A self-signed certificate and its key in one PEM file (as `AZURE_CLIENT_CERTIFICATE_PATH`
+/// takes it); the public key (PKCS#1 DER) and the base64url SHA-1 thumbprint of the certificate.
+fn certificate(scratch: &Scratch, name: &str) -> (std::path::PathBuf, Vec<u8>, String) {
+    use base64::Engine;
+    use sha1::Digest;
+    let dir = scratch.path();
+    let s = |n: &str| {
+        dir.join(format!("{name}{n}"))
+            .to_str()
+            .expect("utf-8")
+            .to_owned()
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        &s(".key"),
+        "-out",
+        &s(".crt"),
+        "-days",
+        "1",
+        "-subj",
+        "/CN=breakglass-test",
+    ]);
+    let pem = [
+        std::fs::read_to_string(s(".key")).expect("key"),
+        std::fs::read_to_string(s(".crt")).expect("crt"),
+    ]
+    .concat();
+    let path = scratch.write(&format!("{name}.pem"), &pem);
+    let der = openssl(&["x509", "-in", &s(".crt"), "-outform", "DER"]);
+    let public = openssl(&[
+        "rsa",
+        "-in",
+        &s(".key"),
+        "-RSAPublicKey_out",
+        "-outform",
+        "DER",
+    ]);
+    let x5t = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha1::Sha1::digest(&der));
+    (path, public, x5t)
+}
+
+/// Why the client assertion is refused, if it is: the certificate-credentials page's header and
+/// claims, and the signature checked with the trusted certificate's key.
+fn assertion_refusal(
+    form: &HashMap<String, String>,
+    public: &[u8],
+    x5t: &str,
+    aud: &str,
+) -> Option<String> {
+    use base64::Engine;
+    if form.get("client_assertion_type").map(String::as_str)
+        != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+        || form.get("grant_type").map(String::as_str) != Some("client_credentials")
+        || form.get("client_id").map(String::as_str) != Some("app-1")
+    {
+        return Some(format!("AADSTS900144: bad request {form:?}"));
+    }
+    let jwt = form.get("client_assertion")?;
+    let [h, c, sig] = jwt.split('.').collect::<Vec<_>>()[..] else {
+        return Some("AADSTS50027: not a JWT".into());
+    };
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let header: Value = serde_json::from_slice(&b64.decode(h).ok()?).ok()?;
+    if header["alg"] != "RS256" || header["x5t"] != x5t {
+        return Some(format!("AADSTS700027: unknown certificate {header}"));
+    }
+    let sig = b64.decode(sig).ok()?;
+    if ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, public)
+        .verify(format!("{h}.{c}").as_bytes(), &sig)
+        .is_err()
+    {
+        return Some("AADSTS700027: Client assertion contains an invalid signature.".into());
+    }
+    let claims: Value = serde_json::from_slice(&b64.decode(c).ok()?).ok()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("now")
+        .as_secs();
+    let n = |k: &str| claims[k].as_u64().unwrap_or(0);
+    if claims["aud"] != aud
+        || claims["iss"] != "app-1"
+        || claims["sub"] != "app-1"
+        || claims["jti"].as_str().is_none_or(str::is_empty)
+        || n("exp") <= now
+        || n("nbf") > now + 60
+    {
+        return Some(format!("AADSTS700024: bad claims {claims}"));
+    }
+    None
+}
+
+/// The token endpoint trusting one certificate, and a resource group with one VM.
+fn credentials_fake(public: Vec<u8>, x5t: String) -> (FakeHttp, Arc<Mutex<Vec<String>>>) {
+    let refusals: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = Arc::clone(&refusals);
+    let base: Arc<Mutex<String>> = Arc::default();
+    let b = Arc::clone(&base);
+    let fake = FakeHttp::start(move |req| {
+        let (path, _) = req.path.split_once('?').unwrap_or((&req.path, ""));
+        // https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow#second-case-access-token-request-with-a-certificate
+        if path == "/tenant-1/oauth2/v2.0/token" {
+            let f: HashMap<String, String> = req
+                .body
+                .split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.replace("%3A", ":").replace("%2F", "/")))
+                .collect();
+            let aud = format!("{}/tenant-1/oauth2/v2.0/token", b.lock().expect("base"));
+            return match assertion_refusal(&f, &public, &x5t, &aud) {
+                None => Response::json(
+                    200,
+                    &json!({"token_type": "Bearer", "expires_in": 3599, "access_token": TOKEN}),
+                ),
+                Some(why) => {
+                    seen.lock().expect("refusals").push(why.clone());
+                    Response::json(
+                        401,
+                        &json!({"error": "invalid_client", "error_description": why}),
+                    )
+                }
+            };
+        }
+        if req.header("authorization") != Some(&format!("Bearer {TOKEN}")) {
+            return err(
+                401,
+                "InvalidAuthenticationToken",
+                "The access token is invalid.",
+            );
+        }
+        let vm = vm_id("k8s-rg", None, "cp1");
+        match path {
+            // https://learn.microsoft.com/rest/api/compute/virtual-machines/list
+            p if p.ends_with("/Microsoft.Compute/virtualMachines") => Response::json(
+                200,
+                &json!({"value": [
+                {"name": "cp1", "id": vm, "location": "westeurope", "tags": {"k8s-role": "control-plane"},
+                 "properties": {"osProfile": {"computerName": "cp1"}}}]}),
+            ),
+            // https://learn.microsoft.com/rest/api/virtualnetwork/network-interfaces/list
+            p if p.ends_with("/Microsoft.Network/networkInterfaces") => {
+                Response::json(200, &json!({"value": [nic(&vm, "10.1.0.4")]}))
+            }
+            // https://learn.microsoft.com/rest/api/compute/virtual-machine-scale-sets/list and
+            // https://learn.microsoft.com/rest/api/virtualnetwork/network-security-groups/list
+            p if p.ends_with("/virtualMachineScaleSets")
+                || p.ends_with("/networkSecurityGroups") =>
+            {
+                Response::json(200, &json!({"value": []}))
+            }
+            // https://learn.microsoft.com/rest/api/aks/managed-clusters/get: no AKS cluster here.
+            _ => err(
+                404,
+                "ResourceNotFound",
+                &format!("The Resource '{path}' was not found."),
+            ),
+        }
+    });
+    base.lock().expect("base").clone_from(&fake.url);
+    (fake, refusals)
+}
+
+/// `inventory import azure` of resource group `k8s-rg` through `fake`, to `--out -`.
+fn import_k8s_rg(scratch: &Scratch, fake: &FakeHttp) -> Bg {
+    scratch
+        .bg()
+        .args([
+            "inventory",
+            "import",
+            "azure",
+            "--cluster",
+            "k8s",
+            "--subscription",
+            "sub-1",
+        ])
+        .args(["--resource-group", "k8s-rg", "--out", "-", "--endpoint"])
+        .arg(&fake.url)
+}
+
+#[test]
+fn a_service_principal_certificate_signs_a_client_assertion_the_token_endpoint_verifies() {
+    let scratch = Scratch::new();
+    let (pem, public, x5t) = certificate(&scratch, "sp");
+    let (other, _, _) = certificate(&scratch, "other");
+    let (fake, refusals) = credentials_fake(public, x5t);
+    let with_cert = |path: &std::path::Path| {
+        import_k8s_rg(&scratch, &fake)
+            .env("AZURE_TENANT_ID", "tenant-1")
+            .env("AZURE_CLIENT_ID", "app-1")
+            .env("AZURE_CLIENT_CERTIFICATE_PATH", path)
+            .env("AZURE_AUTHORITY_HOST", &fake.url)
+            .run()
+    };
+    let out = with_cert(&pem).ok();
+    assert!(refusals.lock().expect("refusals").is_empty());
+    assert!(
+        out.stdout.contains("address = \"10.1.0.4\"")
+            && out.stdout.contains("role = \"control-plane\"")
+    );
+    assert!(
+        out.stdout.contains("api_endpoints = [\"10.1.0.4:6443\"]"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("with the certificate")
+            && out.stderr.contains("AZURE_CLIENT_CERTIFICATE_PATH"),
+        "{}",
+        out.stderr
+    );
+    // Another certificate's key: the endpoint refuses the signature; no key material shown.
+    let bad = with_cert(&other).code(1).stderr_has("AADSTS700027");
+    assert!(!bad.stderr.contains("PRIVATE KEY") && !bad.stderr.contains(TOKEN));
+    assert_eq!(refusals.lock().expect("refusals").len(), 1);
+    // An encrypted key is refused before anything is sent, saying what to do.
+    let enc = scratch.path().join("enc.pem");
+    openssl(&[
+        "pkey",
+        "-in",
+        scratch.path().join("sp.key").to_str().expect("utf-8"),
+        "-aes256",
+        "-passout",
+        "pass:x",
+        "-out",
+        enc.to_str().expect("utf-8"),
+    ]);
+    with_cert(&enc)
+        .code(2)
+        .stderr_has("its private key is encrypted");
+}
+
+#[test]
+fn the_azure_cli_login_is_used_when_no_environment_credential_or_managed_identity_answers() {
+    let scratch = Scratch::new();
+    let (_, public, x5t) = certificate(&scratch, "unused");
+    let (fake, _) = credentials_fake(public, x5t);
+    let bin = scratch.path().join("bin");
+    std::fs::create_dir(&bin).expect("bin");
+    // What `az account get-access-token --output json --resource ...` prints
+    // (https://learn.microsoft.com/cli/azure/account#az-account-get-access-token), for exactly
+    // the arguments azure-identity's AzureCliCredential passes.
+    let az = |script: &str| {
+        let p = bin.join("az");
+        std::fs::write(&p, format!("#!/bin/sh\n{script}\n")).expect("az");
+        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+    };
+    az(&format!(
+        "[ \"$*\" = 'account get-access-token --output json --resource https://management.azure.com/' ] || {{ echo \"ERROR: unexpected $*\" >&2; exit 2; }}\n\
+         echo '{{\"accessToken\": \"{TOKEN}\", \"expiresOn\": \"2099-01-01 00:00:00.000000\", \"expires_on\": 4070908800, \"subscription\": \"sub-1\", \"tenant\": \"tenant-1\", \"tokenType\": \"Bearer\"}}'"
+    ));
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = |extra: &[(&str, &str)]| {
+        let mut bg = import_k8s_rg(&scratch, &fake)
+            .env("PATH", &path)
+            // No metadata service here: a closed loopback port.
+            .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:1");
+        for (k, v) in extra {
+            bg = bg.env(k, v);
+        }
+        bg.run()
+    };
+    let out = run(&[]).ok();
+    assert!(
+        out.stdout.contains("address = \"10.1.0.4\""),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("else the Azure CLI's login"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains(TOKEN) && !out.stdout.contains(TOKEN));
+    run(&[("AZURE_TOKEN_CREDENTIALS", "AzureCliCredential")])
+        .ok()
+        .stderr_has("the Azure CLI's login (az account get-access-token)");
+    // Logged out: the CLI's own message, and what to do.
+    az("echo \"ERROR: Please run 'az login' to setup account.\" >&2; exit 1");
+    run(&[])
+        .code(1)
+        .stderr_has("the metadata service is unreachable")
+        .stderr_has("Please run 'az login' to setup account.");
+}
