@@ -137,7 +137,7 @@ pub fn chain(env: &Env) -> Result<Source, String> {
     if let Some(path) = var("AZURE_CLIENT_CERTIFICATE_PATH") {
         let (Some(tenant), Some(client_id)) = (&tenant, &client_id) else {
             return Err(
-                "Azure credentials: AZURE_CLIENT_CERTIFICATE_PATH is set but AZURE_TENANT_ID or                  AZURE_CLIENT_ID is not; a certificate belongs to a service principal of a tenant"
+                "Azure credentials: AZURE_CLIENT_CERTIFICATE_PATH is set but AZURE_TENANT_ID or AZURE_CLIENT_ID is not; a certificate belongs to a service principal of a tenant"
                     .into(),
             );
         };
