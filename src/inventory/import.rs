@@ -344,6 +344,27 @@ pub fn render(cluster: &Cluster, hosts: &Hosts, header: &Header) -> Result<Strin
     Ok(text)
 }
 
+/// A `[clusters.NAME]` with nothing in it yet, for an import to fill.
+pub fn empty_cluster(name: &str) -> Cluster {
+    Cluster {
+        name: name.to_owned(),
+        api_endpoints: Vec::new(),
+        tls_server_name: None,
+        ca_file: None,
+        labels: BTreeMap::new(),
+        etcd_endpoints: Vec::new(),
+        etcd_cert_file: None,
+        etcd_key_file: None,
+        etcd_ca_file: None,
+        etcd_server_name: None,
+        kubeconfig: None,
+        context: None,
+        aws: None,
+        gcp: None,
+        azure: None,
+    }
+}
+
 /// The node groups of whichever cloud table the cluster has.
 pub fn node_groups(cluster: &Cluster) -> &[NodeGroup] {
     if let Some(a) = &cluster.aws {
@@ -490,36 +511,21 @@ mod tests {
                 .any(|s| s.0 == "\"i-4\"" && s.1.contains("no private IP"))
         );
 
-        let cluster = Cluster {
-            name: "prod".into(),
-            api_endpoints: vec![],
-            tls_server_name: None,
-            ca_file: None,
-            labels: BTreeMap::new(),
-            etcd_endpoints: vec![],
-            etcd_cert_file: None,
-            etcd_key_file: None,
-            etcd_ca_file: None,
-            etcd_server_name: None,
-            kubeconfig: None,
-            context: None,
-            aws: Some(AwsResources {
-                region: Some("us-east-1".into()),
-                endpoint: None,
-                profile: None,
-                node_groups: vec![NodeGroup {
-                    name: "workers-a".into(),
-                    backing: NodeGroupBacking::Asg("prod workers/a\n".into()),
-                }],
-                apiserver_security_group: None,
-                eks_cluster: None,
-                control_plane: None,
-                apiserver_peers: vec![],
-                operator_cidrs: vec![],
-            }),
-            gcp: None,
-            azure: None,
-        };
+        let mut cluster = empty_cluster("prod");
+        cluster.aws = Some(AwsResources {
+            region: Some("us-east-1".into()),
+            endpoint: None,
+            profile: None,
+            node_groups: vec![NodeGroup {
+                name: "workers-a".into(),
+                backing: NodeGroupBacking::Asg("prod workers/a\n".into()),
+            }],
+            apiserver_security_group: None,
+            eks_cluster: None,
+            control_plane: None,
+            apiserver_peers: vec![],
+            operator_cidrs: vec![],
+        });
         let header = Header {
             made_at: "2026-01-01T00:00:00Z".into(),
             source: "AWS\nus-east-1".into(),

@@ -340,21 +340,5 @@ fn refresh_command(provider: &str, common: &ImportArgs, flags: &[(&str, String)]
 
 /// An empty `[clusters.NAME]`, for a provider to fill.
 pub(super) fn cluster(name: &str) -> Cluster {
-    Cluster {
-        name: name.to_owned(),
-        api_endpoints: Vec::new(),
-        tls_server_name: None,
-        ca_file: None,
-        labels: std::collections::BTreeMap::new(),
-        etcd_endpoints: Vec::new(),
-        etcd_cert_file: None,
-        etcd_key_file: None,
-        etcd_ca_file: None,
-        etcd_server_name: None,
-        kubeconfig: None,
-        context: None,
-        aws: None,
-        gcp: None,
-        azure: None,
-    }
+    import::empty_cluster(name)
 }
