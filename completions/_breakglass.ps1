@@ -40,7 +40,7 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
             [CompletionResult]::new('undo', 'undo', [CompletionResultType]::ParameterValue, 'Reverse a run''s changes from the snapshots in its journal, last step first')
             [CompletionResult]::new('confirm', 'confirm', [CompletionResultType]::ParameterValue, 'Confirm a run''s firewall changes: cancel the dead-man timers so the blocks stay')
             [CompletionResult]::new('runbook', 'runbook', [CompletionResultType]::ParameterValue, 'List, show and validate runbooks')
-            [CompletionResult]::new('inventory', 'inventory', [CompletionResultType]::ParameterValue, 'Show and check the inventory, and snapshot a cluster''s nodes into one')
+            [CompletionResult]::new('inventory', 'inventory', [CompletionResultType]::ParameterValue, 'Show and check the inventory; snapshot a cluster''s nodes or import a cloud''s machines into one')
             [CompletionResult]::new('journal', 'journal', [CompletionResultType]::ParameterValue, 'List, show and verify run journals')
             [CompletionResult]::new('lab', 'lab', [CompletionResultType]::ParameterValue, 'A practice fleet on this machine: network namespaces with real sshd and nftables (root)')
             [CompletionResult]::new('drill', 'drill', [CompletionResultType]::ParameterValue, 'Rehearse a runbook and measure it: `--lab` reproduces the reference incident on this machine (root), runs the runbook, waits for recovery, undoes, and writes a report')
@@ -318,6 +318,7 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'List the selected hosts (table, or JSON with --output json)')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check TCP connect, SSH handshake, host key and authentication on each host, with latency')
             [CompletionResult]::new('snapshot', 'snapshot', [CompletionResultType]::ParameterValue, 'Write a cluster''s nodes (names, internal IPs, labels, roles) to an inventory file for the day its API is down')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Write an inventory from what a cloud lists: hosts (private IPs, names, labels from tags, role, node group) and the cluster''s node groups and control-plane resources')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -375,10 +376,107 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'breakglass;inventory;import' {
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
+            [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
+            [CompletionResult]::new('--journal-dir', '--journal-dir', [CompletionResultType]::ParameterName, 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file [default: ~/.config/breakglass/config.toml]')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('aws', 'aws', [CompletionResultType]::ParameterValue, 'EC2 instances by tag, Auto Scaling groups, and the EKS cluster of the same name')
+            [CompletionResult]::new('gcp', 'gcp', [CompletionResultType]::ParameterValue, 'GCE instances by label, their managed instance groups, and the GKE cluster''s node pools')
+            [CompletionResult]::new('azure', 'azure', [CompletionResultType]::ParameterValue, 'Scale sets and VMs of a resource group, and the AKS cluster''s agent pools')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'breakglass;inventory;import;aws' {
+            [CompletionResult]::new('--cluster', '--cluster', [CompletionResultType]::ParameterName, 'The cluster: its name in the inventory, and the cloud''s name for it (the EKS, GKE or AKS cluster; the default tag filter)')
+            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'The inventory file to write (TOML); `-` writes it to stdout')
+            [CompletionResult]::new('--tag', '--tag', [CompletionResultType]::ParameterName, 'Only machines with this tag (a label on GCP): KEY=VALUE, or KEY for any value; repeat to require several [default: AWS `kubernetes.io/cluster/CLUSTER`, GCP `goog-k8s-cluster-name=CLUSTER`, Azure none]')
+            [CompletionResult]::new('--endpoint', '--endpoint', [CompletionResultType]::ParameterName, 'The provider''s API at another URL (a VPC or private endpoint); written to the inventory')
+            [CompletionResult]::new('--page-size', '--page-size', [CompletionResultType]::ParameterName, 'Results asked for per page of each list call (the rest follows by page token)')
+            [CompletionResult]::new('--region', '--region', [CompletionResultType]::ParameterName, 'The region [default: `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile''s]; written to the inventory')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A profile of ~/.aws/config for the credentials; written to the inventory')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
+            [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
+            [CompletionResult]::new('--journal-dir', '--journal-dir', [CompletionResultType]::ParameterName, 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file [default: ~/.config/breakglass/config.toml]')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Replace FILE if it exists')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'breakglass;inventory;import;gcp' {
+            [CompletionResult]::new('--cluster', '--cluster', [CompletionResultType]::ParameterName, 'The cluster: its name in the inventory, and the cloud''s name for it (the EKS, GKE or AKS cluster; the default tag filter)')
+            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'The inventory file to write (TOML); `-` writes it to stdout')
+            [CompletionResult]::new('--tag', '--tag', [CompletionResultType]::ParameterName, 'Only machines with this tag (a label on GCP): KEY=VALUE, or KEY for any value; repeat to require several [default: AWS `kubernetes.io/cluster/CLUSTER`, GCP `goog-k8s-cluster-name=CLUSTER`, Azure none]')
+            [CompletionResult]::new('--endpoint', '--endpoint', [CompletionResultType]::ParameterName, 'The provider''s API at another URL (a VPC or private endpoint); written to the inventory')
+            [CompletionResult]::new('--page-size', '--page-size', [CompletionResultType]::ParameterName, 'Results asked for per page of each list call (the rest follows by page token)')
+            [CompletionResult]::new('--project', '--project', [CompletionResultType]::ParameterName, 'The project [default: the key file''s `project_id`, `CLOUDSDK_CORE_PROJECT`]')
+            [CompletionResult]::new('--zone', '--zone', [CompletionResultType]::ParameterName, 'List instances in this zone only [default: every zone, through aggregatedList]')
+            [CompletionResult]::new('--location', '--location', [CompletionResultType]::ParameterName, 'The GKE cluster''s location (zone or region) [default: the nodes'' `goog-k8s-cluster-location` label]')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
+            [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
+            [CompletionResult]::new('--journal-dir', '--journal-dir', [CompletionResultType]::ParameterName, 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file [default: ~/.config/breakglass/config.toml]')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Replace FILE if it exists')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'breakglass;inventory;import;azure' {
+            [CompletionResult]::new('--cluster', '--cluster', [CompletionResultType]::ParameterName, 'The cluster: its name in the inventory, and the cloud''s name for it (the EKS, GKE or AKS cluster; the default tag filter)')
+            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'The inventory file to write (TOML); `-` writes it to stdout')
+            [CompletionResult]::new('--tag', '--tag', [CompletionResultType]::ParameterName, 'Only machines with this tag (a label on GCP): KEY=VALUE, or KEY for any value; repeat to require several [default: AWS `kubernetes.io/cluster/CLUSTER`, GCP `goog-k8s-cluster-name=CLUSTER`, Azure none]')
+            [CompletionResult]::new('--endpoint', '--endpoint', [CompletionResultType]::ParameterName, 'The provider''s API at another URL (a VPC or private endpoint); written to the inventory')
+            [CompletionResult]::new('--page-size', '--page-size', [CompletionResultType]::ParameterName, 'Results asked for per page of each list call (the rest follows by page token)')
+            [CompletionResult]::new('--subscription', '--subscription', [CompletionResultType]::ParameterName, 'The subscription id')
+            [CompletionResult]::new('--resource-group', '--resource-group', [CompletionResultType]::ParameterName, 'The resource group of the AKS cluster, or of the cluster''s scale sets and VMs')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
+            [CompletionResult]::new('--inventory', '--inventory', [CompletionResultType]::ParameterName, 'Inventory file (TOML, or JSON with the same schema)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human (folded text, progress on stderr) or json (one event per line)')
+            [CompletionResult]::new('--journal-dir', '--journal-dir', [CompletionResultType]::ParameterName, 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file [default: ~/.config/breakglass/config.toml]')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Replace FILE if it exists')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'breakglass;inventory;import;help' {
+            [CompletionResult]::new('aws', 'aws', [CompletionResultType]::ParameterValue, 'EC2 instances by tag, Auto Scaling groups, and the EKS cluster of the same name')
+            [CompletionResult]::new('gcp', 'gcp', [CompletionResultType]::ParameterValue, 'GCE instances by label, their managed instance groups, and the GKE cluster''s node pools')
+            [CompletionResult]::new('azure', 'azure', [CompletionResultType]::ParameterValue, 'Scale sets and VMs of a resource group, and the AKS cluster''s agent pools')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'breakglass;inventory;import;help;aws' {
+            break
+        }
+        'breakglass;inventory;import;help;gcp' {
+            break
+        }
+        'breakglass;inventory;import;help;azure' {
+            break
+        }
+        'breakglass;inventory;import;help;help' {
+            break
+        }
         'breakglass;inventory;help' {
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'List the selected hosts (table, or JSON with --output json)')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check TCP connect, SSH handshake, host key and authentication on each host, with latency')
             [CompletionResult]::new('snapshot', 'snapshot', [CompletionResultType]::ParameterValue, 'Write a cluster''s nodes (names, internal IPs, labels, roles) to an inventory file for the day its API is down')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Write an inventory from what a cloud lists: hosts (private IPs, names, labels from tags, role, node group) and the cluster''s node groups and control-plane resources')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -389,6 +487,21 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
             break
         }
         'breakglass;inventory;help;snapshot' {
+            break
+        }
+        'breakglass;inventory;help;import' {
+            [CompletionResult]::new('aws', 'aws', [CompletionResultType]::ParameterValue, 'EC2 instances by tag, Auto Scaling groups, and the EKS cluster of the same name')
+            [CompletionResult]::new('gcp', 'gcp', [CompletionResultType]::ParameterValue, 'GCE instances by label, their managed instance groups, and the GKE cluster''s node pools')
+            [CompletionResult]::new('azure', 'azure', [CompletionResultType]::ParameterValue, 'Scale sets and VMs of a resource group, and the AKS cluster''s agent pools')
+            break
+        }
+        'breakglass;inventory;help;import;aws' {
+            break
+        }
+        'breakglass;inventory;help;import;gcp' {
+            break
+        }
+        'breakglass;inventory;help;import;azure' {
             break
         }
         'breakglass;inventory;help;help' {
@@ -619,7 +732,7 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
             [CompletionResult]::new('undo', 'undo', [CompletionResultType]::ParameterValue, 'Reverse a run''s changes from the snapshots in its journal, last step first')
             [CompletionResult]::new('confirm', 'confirm', [CompletionResultType]::ParameterValue, 'Confirm a run''s firewall changes: cancel the dead-man timers so the blocks stay')
             [CompletionResult]::new('runbook', 'runbook', [CompletionResultType]::ParameterValue, 'List, show and validate runbooks')
-            [CompletionResult]::new('inventory', 'inventory', [CompletionResultType]::ParameterValue, 'Show and check the inventory, and snapshot a cluster''s nodes into one')
+            [CompletionResult]::new('inventory', 'inventory', [CompletionResultType]::ParameterValue, 'Show and check the inventory; snapshot a cluster''s nodes or import a cloud''s machines into one')
             [CompletionResult]::new('journal', 'journal', [CompletionResultType]::ParameterValue, 'List, show and verify run journals')
             [CompletionResult]::new('lab', 'lab', [CompletionResultType]::ParameterValue, 'A practice fleet on this machine: network namespaces with real sshd and nftables (root)')
             [CompletionResult]::new('drill', 'drill', [CompletionResultType]::ParameterValue, 'Rehearse a runbook and measure it: `--lab` reproduces the reference incident on this machine (root), runs the runbook, waits for recovery, undoes, and writes a report')
@@ -667,6 +780,7 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'List the selected hosts (table, or JSON with --output json)')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check TCP connect, SSH handshake, host key and authentication on each host, with latency')
             [CompletionResult]::new('snapshot', 'snapshot', [CompletionResultType]::ParameterValue, 'Write a cluster''s nodes (names, internal IPs, labels, roles) to an inventory file for the day its API is down')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Write an inventory from what a cloud lists: hosts (private IPs, names, labels from tags, role, node group) and the cluster''s node groups and control-plane resources')
             break
         }
         'breakglass;help;inventory;show' {
@@ -676,6 +790,21 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
             break
         }
         'breakglass;help;inventory;snapshot' {
+            break
+        }
+        'breakglass;help;inventory;import' {
+            [CompletionResult]::new('aws', 'aws', [CompletionResultType]::ParameterValue, 'EC2 instances by tag, Auto Scaling groups, and the EKS cluster of the same name')
+            [CompletionResult]::new('gcp', 'gcp', [CompletionResultType]::ParameterValue, 'GCE instances by label, their managed instance groups, and the GKE cluster''s node pools')
+            [CompletionResult]::new('azure', 'azure', [CompletionResultType]::ParameterValue, 'Scale sets and VMs of a resource group, and the AKS cluster''s agent pools')
+            break
+        }
+        'breakglass;help;inventory;import;aws' {
+            break
+        }
+        'breakglass;help;inventory;import;gcp' {
+            break
+        }
+        'breakglass;help;inventory;import;azure' {
             break
         }
         'breakglass;help;journal' {

@@ -103,11 +103,23 @@ _breakglass() {
             breakglass__subcmd__help__subcmd__inventory,check)
                 cmd="breakglass__subcmd__help__subcmd__inventory__subcmd__check"
                 ;;
+            breakglass__subcmd__help__subcmd__inventory,import)
+                cmd="breakglass__subcmd__help__subcmd__inventory__subcmd__import"
+                ;;
             breakglass__subcmd__help__subcmd__inventory,show)
                 cmd="breakglass__subcmd__help__subcmd__inventory__subcmd__show"
                 ;;
             breakglass__subcmd__help__subcmd__inventory,snapshot)
                 cmd="breakglass__subcmd__help__subcmd__inventory__subcmd__snapshot"
+                ;;
+            breakglass__subcmd__help__subcmd__inventory__subcmd__import,aws)
+                cmd="breakglass__subcmd__help__subcmd__inventory__subcmd__import__subcmd__aws"
+                ;;
+            breakglass__subcmd__help__subcmd__inventory__subcmd__import,azure)
+                cmd="breakglass__subcmd__help__subcmd__inventory__subcmd__import__subcmd__azure"
+                ;;
+            breakglass__subcmd__help__subcmd__inventory__subcmd__import,gcp)
+                cmd="breakglass__subcmd__help__subcmd__inventory__subcmd__import__subcmd__gcp"
                 ;;
             breakglass__subcmd__help__subcmd__journal,list)
                 cmd="breakglass__subcmd__help__subcmd__journal__subcmd__list"
@@ -145,6 +157,9 @@ _breakglass() {
             breakglass__subcmd__inventory,help)
                 cmd="breakglass__subcmd__inventory__subcmd__help"
                 ;;
+            breakglass__subcmd__inventory,import)
+                cmd="breakglass__subcmd__inventory__subcmd__import"
+                ;;
             breakglass__subcmd__inventory,show)
                 cmd="breakglass__subcmd__inventory__subcmd__show"
                 ;;
@@ -157,11 +172,47 @@ _breakglass() {
             breakglass__subcmd__inventory__subcmd__help,help)
                 cmd="breakglass__subcmd__inventory__subcmd__help__subcmd__help"
                 ;;
+            breakglass__subcmd__inventory__subcmd__help,import)
+                cmd="breakglass__subcmd__inventory__subcmd__help__subcmd__import"
+                ;;
             breakglass__subcmd__inventory__subcmd__help,show)
                 cmd="breakglass__subcmd__inventory__subcmd__help__subcmd__show"
                 ;;
             breakglass__subcmd__inventory__subcmd__help,snapshot)
                 cmd="breakglass__subcmd__inventory__subcmd__help__subcmd__snapshot"
+                ;;
+            breakglass__subcmd__inventory__subcmd__help__subcmd__import,aws)
+                cmd="breakglass__subcmd__inventory__subcmd__help__subcmd__import__subcmd__aws"
+                ;;
+            breakglass__subcmd__inventory__subcmd__help__subcmd__import,azure)
+                cmd="breakglass__subcmd__inventory__subcmd__help__subcmd__import__subcmd__azure"
+                ;;
+            breakglass__subcmd__inventory__subcmd__help__subcmd__import,gcp)
+                cmd="breakglass__subcmd__inventory__subcmd__help__subcmd__import__subcmd__gcp"
+                ;;
+            breakglass__subcmd__inventory__subcmd__import,aws)
+                cmd="breakglass__subcmd__inventory__subcmd__import__subcmd__aws"
+                ;;
+            breakglass__subcmd__inventory__subcmd__import,azure)
+                cmd="breakglass__subcmd__inventory__subcmd__import__subcmd__azure"
+                ;;
+            breakglass__subcmd__inventory__subcmd__import,gcp)
+                cmd="breakglass__subcmd__inventory__subcmd__import__subcmd__gcp"
+                ;;
+            breakglass__subcmd__inventory__subcmd__import,help)
+                cmd="breakglass__subcmd__inventory__subcmd__import__subcmd__help"
+                ;;
+            breakglass__subcmd__inventory__subcmd__import__subcmd__help,aws)
+                cmd="breakglass__subcmd__inventory__subcmd__import__subcmd__help__subcmd__aws"
+                ;;
+            breakglass__subcmd__inventory__subcmd__import__subcmd__help,azure)
+                cmd="breakglass__subcmd__inventory__subcmd__import__subcmd__help__subcmd__azure"
+                ;;
+            breakglass__subcmd__inventory__subcmd__import__subcmd__help,gcp)
+                cmd="breakglass__subcmd__inventory__subcmd__import__subcmd__help__subcmd__gcp"
+                ;;
+            breakglass__subcmd__inventory__subcmd__import__subcmd__help,help)
+                cmd="breakglass__subcmd__inventory__subcmd__import__subcmd__help__subcmd__help"
                 ;;
             breakglass__subcmd__journal,help)
                 cmd="breakglass__subcmd__journal__subcmd__help"
@@ -794,7 +845,7 @@ _breakglass() {
             return 0
             ;;
         breakglass__subcmd__help__subcmd__inventory)
-            opts="show check snapshot"
+            opts="show check snapshot import"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -810,6 +861,62 @@ _breakglass() {
         breakglass__subcmd__help__subcmd__inventory__subcmd__check)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        breakglass__subcmd__help__subcmd__inventory__subcmd__import)
+            opts="aws gcp azure"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        breakglass__subcmd__help__subcmd__inventory__subcmd__import__subcmd__aws)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        breakglass__subcmd__help__subcmd__inventory__subcmd__import__subcmd__azure)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        breakglass__subcmd__help__subcmd__inventory__subcmd__import__subcmd__gcp)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1088,7 +1195,7 @@ _breakglass() {
             return 0
             ;;
         breakglass__subcmd__inventory)
-            opts="-i -o -h --inventory --output --journal-dir --config --no-progress --help show check snapshot help"
+            opts="-i -o -h --inventory --output --journal-dir --config --no-progress --help show check snapshot import help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1204,7 +1311,7 @@ _breakglass() {
             return 0
             ;;
         breakglass__subcmd__inventory__subcmd__help)
-            opts="show check snapshot help"
+            opts="show check snapshot import help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1245,6 +1352,62 @@ _breakglass() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        breakglass__subcmd__inventory__subcmd__help__subcmd__import)
+            opts="aws gcp azure"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        breakglass__subcmd__inventory__subcmd__help__subcmd__import__subcmd__aws)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        breakglass__subcmd__inventory__subcmd__help__subcmd__import__subcmd__azure)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        breakglass__subcmd__inventory__subcmd__help__subcmd__import__subcmd__gcp)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         breakglass__subcmd__inventory__subcmd__help__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -1262,6 +1425,316 @@ _breakglass() {
         breakglass__subcmd__inventory__subcmd__help__subcmd__snapshot)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        breakglass__subcmd__inventory__subcmd__import)
+            opts="-i -o -h --inventory --output --journal-dir --config --no-progress --help aws gcp azure help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --inventory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                --journal-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        breakglass__subcmd__inventory__subcmd__import__subcmd__aws)
+            opts="-i -o -h --cluster --out --force --tag --endpoint --page-size --region --profile --inventory --output --journal-dir --config --no-progress --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --cluster)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tag)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --page-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --region)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --inventory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                --journal-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        breakglass__subcmd__inventory__subcmd__import__subcmd__azure)
+            opts="-i -o -h --cluster --out --force --tag --endpoint --page-size --subscription --resource-group --inventory --output --journal-dir --config --no-progress --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --cluster)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tag)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --page-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --subscription)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --resource-group)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --inventory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                --journal-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        breakglass__subcmd__inventory__subcmd__import__subcmd__gcp)
+            opts="-i -o -h --cluster --out --force --tag --endpoint --page-size --project --zone --location --inventory --output --journal-dir --config --no-progress --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --cluster)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tag)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --page-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --project)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --zone)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --location)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --inventory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                --journal-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        breakglass__subcmd__inventory__subcmd__import__subcmd__help)
+            opts="aws gcp azure help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        breakglass__subcmd__inventory__subcmd__import__subcmd__help__subcmd__aws)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        breakglass__subcmd__inventory__subcmd__import__subcmd__help__subcmd__azure)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        breakglass__subcmd__inventory__subcmd__import__subcmd__help__subcmd__gcp)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        breakglass__subcmd__inventory__subcmd__import__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

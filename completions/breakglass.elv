@@ -37,7 +37,7 @@ set edit:completion:arg-completer[breakglass] = {|@words|
             cand undo 'Reverse a run''s changes from the snapshots in its journal, last step first'
             cand confirm 'Confirm a run''s firewall changes: cancel the dead-man timers so the blocks stay'
             cand runbook 'List, show and validate runbooks'
-            cand inventory 'Show and check the inventory, and snapshot a cluster''s nodes into one'
+            cand inventory 'Show and check the inventory; snapshot a cluster''s nodes or import a cloud''s machines into one'
             cand journal 'List, show and verify run journals'
             cand lab 'A practice fleet on this machine: network namespaces with real sshd and nftables (root)'
             cand drill 'Rehearse a runbook and measure it: `--lab` reproduces the reference incident on this machine (root), runs the runbook, waits for recovery, undoes, and writes a report'
@@ -298,6 +298,7 @@ set edit:completion:arg-completer[breakglass] = {|@words|
             cand show 'List the selected hosts (table, or JSON with --output json)'
             cand check 'Check TCP connect, SSH handshake, host key and authentication on each host, with latency'
             cand snapshot 'Write a cluster''s nodes (names, internal IPs, labels, roles) to an inventory file for the day its API is down'
+            cand import 'Write an inventory from what a cloud lists: hosts (private IPs, names, labels from tags, role, node group) and the cluster''s node groups and control-plane resources'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'breakglass;inventory;show'= {
@@ -351,10 +352,98 @@ set edit:completion:arg-completer[breakglass] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'breakglass;inventory;import'= {
+            cand -i 'Inventory file (TOML, or JSON with the same schema)'
+            cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
+            cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --journal-dir 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]'
+            cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand aws 'EC2 instances by tag, Auto Scaling groups, and the EKS cluster of the same name'
+            cand gcp 'GCE instances by label, their managed instance groups, and the GKE cluster''s node pools'
+            cand azure 'Scale sets and VMs of a resource group, and the AKS cluster''s agent pools'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'breakglass;inventory;import;aws'= {
+            cand --cluster 'The cluster: its name in the inventory, and the cloud''s name for it (the EKS, GKE or AKS cluster; the default tag filter)'
+            cand --out 'The inventory file to write (TOML); `-` writes it to stdout'
+            cand --tag 'Only machines with this tag (a label on GCP): KEY=VALUE, or KEY for any value; repeat to require several [default: AWS `kubernetes.io/cluster/CLUSTER`, GCP `goog-k8s-cluster-name=CLUSTER`, Azure none]'
+            cand --endpoint 'The provider''s API at another URL (a VPC or private endpoint); written to the inventory'
+            cand --page-size 'Results asked for per page of each list call (the rest follows by page token)'
+            cand --region 'The region [default: `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile''s]; written to the inventory'
+            cand --profile 'A profile of ~/.aws/config for the credentials; written to the inventory'
+            cand -i 'Inventory file (TOML, or JSON with the same schema)'
+            cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
+            cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --journal-dir 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]'
+            cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
+            cand --force 'Replace FILE if it exists'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'breakglass;inventory;import;gcp'= {
+            cand --cluster 'The cluster: its name in the inventory, and the cloud''s name for it (the EKS, GKE or AKS cluster; the default tag filter)'
+            cand --out 'The inventory file to write (TOML); `-` writes it to stdout'
+            cand --tag 'Only machines with this tag (a label on GCP): KEY=VALUE, or KEY for any value; repeat to require several [default: AWS `kubernetes.io/cluster/CLUSTER`, GCP `goog-k8s-cluster-name=CLUSTER`, Azure none]'
+            cand --endpoint 'The provider''s API at another URL (a VPC or private endpoint); written to the inventory'
+            cand --page-size 'Results asked for per page of each list call (the rest follows by page token)'
+            cand --project 'The project [default: the key file''s `project_id`, `CLOUDSDK_CORE_PROJECT`]'
+            cand --zone 'List instances in this zone only [default: every zone, through aggregatedList]'
+            cand --location 'The GKE cluster''s location (zone or region) [default: the nodes'' `goog-k8s-cluster-location` label]'
+            cand -i 'Inventory file (TOML, or JSON with the same schema)'
+            cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
+            cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --journal-dir 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]'
+            cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
+            cand --force 'Replace FILE if it exists'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'breakglass;inventory;import;azure'= {
+            cand --cluster 'The cluster: its name in the inventory, and the cloud''s name for it (the EKS, GKE or AKS cluster; the default tag filter)'
+            cand --out 'The inventory file to write (TOML); `-` writes it to stdout'
+            cand --tag 'Only machines with this tag (a label on GCP): KEY=VALUE, or KEY for any value; repeat to require several [default: AWS `kubernetes.io/cluster/CLUSTER`, GCP `goog-k8s-cluster-name=CLUSTER`, Azure none]'
+            cand --endpoint 'The provider''s API at another URL (a VPC or private endpoint); written to the inventory'
+            cand --page-size 'Results asked for per page of each list call (the rest follows by page token)'
+            cand --subscription 'The subscription id'
+            cand --resource-group 'The resource group of the AKS cluster, or of the cluster''s scale sets and VMs'
+            cand -i 'Inventory file (TOML, or JSON with the same schema)'
+            cand --inventory 'Inventory file (TOML, or JSON with the same schema)'
+            cand -o 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --output 'Output format: human (folded text, progress on stderr) or json (one event per line)'
+            cand --journal-dir 'Where run journals live [default: `$XDG_STATE_HOME/breakglass/runs`]'
+            cand --config 'Configuration file [default: ~/.config/breakglass/config.toml]'
+            cand --force 'Replace FILE if it exists'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'breakglass;inventory;import;help'= {
+            cand aws 'EC2 instances by tag, Auto Scaling groups, and the EKS cluster of the same name'
+            cand gcp 'GCE instances by label, their managed instance groups, and the GKE cluster''s node pools'
+            cand azure 'Scale sets and VMs of a resource group, and the AKS cluster''s agent pools'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'breakglass;inventory;import;help;aws'= {
+        }
+        &'breakglass;inventory;import;help;gcp'= {
+        }
+        &'breakglass;inventory;import;help;azure'= {
+        }
+        &'breakglass;inventory;import;help;help'= {
+        }
         &'breakglass;inventory;help'= {
             cand show 'List the selected hosts (table, or JSON with --output json)'
             cand check 'Check TCP connect, SSH handshake, host key and authentication on each host, with latency'
             cand snapshot 'Write a cluster''s nodes (names, internal IPs, labels, roles) to an inventory file for the day its API is down'
+            cand import 'Write an inventory from what a cloud lists: hosts (private IPs, names, labels from tags, role, node group) and the cluster''s node groups and control-plane resources'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'breakglass;inventory;help;show'= {
@@ -362,6 +451,17 @@ set edit:completion:arg-completer[breakglass] = {|@words|
         &'breakglass;inventory;help;check'= {
         }
         &'breakglass;inventory;help;snapshot'= {
+        }
+        &'breakglass;inventory;help;import'= {
+            cand aws 'EC2 instances by tag, Auto Scaling groups, and the EKS cluster of the same name'
+            cand gcp 'GCE instances by label, their managed instance groups, and the GKE cluster''s node pools'
+            cand azure 'Scale sets and VMs of a resource group, and the AKS cluster''s agent pools'
+        }
+        &'breakglass;inventory;help;import;aws'= {
+        }
+        &'breakglass;inventory;help;import;gcp'= {
+        }
+        &'breakglass;inventory;help;import;azure'= {
         }
         &'breakglass;inventory;help;help'= {
         }
@@ -568,7 +668,7 @@ set edit:completion:arg-completer[breakglass] = {|@words|
             cand undo 'Reverse a run''s changes from the snapshots in its journal, last step first'
             cand confirm 'Confirm a run''s firewall changes: cancel the dead-man timers so the blocks stay'
             cand runbook 'List, show and validate runbooks'
-            cand inventory 'Show and check the inventory, and snapshot a cluster''s nodes into one'
+            cand inventory 'Show and check the inventory; snapshot a cluster''s nodes or import a cloud''s machines into one'
             cand journal 'List, show and verify run journals'
             cand lab 'A practice fleet on this machine: network namespaces with real sshd and nftables (root)'
             cand drill 'Rehearse a runbook and measure it: `--lab` reproduces the reference incident on this machine (root), runs the runbook, waits for recovery, undoes, and writes a report'
@@ -604,12 +704,24 @@ set edit:completion:arg-completer[breakglass] = {|@words|
             cand show 'List the selected hosts (table, or JSON with --output json)'
             cand check 'Check TCP connect, SSH handshake, host key and authentication on each host, with latency'
             cand snapshot 'Write a cluster''s nodes (names, internal IPs, labels, roles) to an inventory file for the day its API is down'
+            cand import 'Write an inventory from what a cloud lists: hosts (private IPs, names, labels from tags, role, node group) and the cluster''s node groups and control-plane resources'
         }
         &'breakglass;help;inventory;show'= {
         }
         &'breakglass;help;inventory;check'= {
         }
         &'breakglass;help;inventory;snapshot'= {
+        }
+        &'breakglass;help;inventory;import'= {
+            cand aws 'EC2 instances by tag, Auto Scaling groups, and the EKS cluster of the same name'
+            cand gcp 'GCE instances by label, their managed instance groups, and the GKE cluster''s node pools'
+            cand azure 'Scale sets and VMs of a resource group, and the AKS cluster''s agent pools'
+        }
+        &'breakglass;help;inventory;import;aws'= {
+        }
+        &'breakglass;help;inventory;import;gcp'= {
+        }
+        &'breakglass;help;inventory;import;azure'= {
         }
         &'breakglass;help;journal'= {
             cand list 'List runs, newest first'

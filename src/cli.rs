@@ -135,7 +135,7 @@ pub enum Command {
     #[command(subcommand)]
     Runbook(RunbookCommand),
 
-    /// Show and check the inventory, and snapshot a cluster's nodes into one
+    /// Show and check the inventory; snapshot a cluster's nodes or import a cloud's machines into one
     #[command(subcommand)]
     Inventory(InventoryCommand),
 
@@ -612,6 +612,180 @@ pub enum InventoryCommand {
     /// written.
     #[command(after_help = SNAPSHOT_HELP)]
     Snapshot(SnapshotArgs),
+    /// Write an inventory from what a cloud lists: hosts (private IPs, names, labels from tags,
+    /// role, node group) and the cluster's node groups and control-plane resources
+    ///
+    /// Read-only: it lists instances, node groups and the managed cluster through the provider's
+    /// API (credentials as for the cloud actions), every page, and writes one `[clusters.CLUSTER]`
+    /// with its cloud table and one `[[hosts]]` per machine with a private IP. The file loads as
+    /// it is (`inventory show`, `plan`); what the cloud cannot tell (SSH user and keys, the
+    /// kubeconfig, etcd) is yours to add. Tags that cannot be labels (quotes, newlines, a `/` too
+    /// many, over 63 characters) are left out with a warning naming them.
+    ///
+    /// FILE must not exist (--force replaces it); `--out -` writes to stdout.
+    #[command(subcommand, after_help = IMPORT_HELP)]
+    Import(ImportCommand),
+}
+
+pub const IMPORT_HELP: &str = "\
+Roles (label role=control-plane|worker) come from the tags the tools that build clusters set:
+kops (k8s.io/role/*), Cluster API (CAPA, CAPZ, CAPG role tags), the managed services' node tags
+(EKS, GKE, AKS: workers), or a `role`/`k8s-role` tag. A control-plane Auto Scaling group, MIG or
+scale set becomes `control_plane` (AWS) or is left out of `node_groups`, so `nodes.scale` never
+shrinks the API servers.
+
+Progress goes to stderr; with --output json stdout gets one `inventory_import` line (with
+`--out -` the inventory takes stdout, so --output json is refused).
+Exit codes: 0 written (skipped machines are warnings) · 1 the cloud could not be read, or no
+machine could be written · 2 usage or invalid input, FILE exists";
+
+/// The provider to import from.
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// EC2 instances by tag, Auto Scaling groups, and the EKS cluster of the same name
+    ///
+    /// Instances (pending or running) carrying every --tag, by default the tag key
+    /// `kubernetes.io/cluster/CLUSTER` that the AWS cloud provider, EKS, kops and Cluster API
+    /// put on a cluster's instances; the Auto Scaling groups with the same tags or that hold those
+    /// instances; and, when the region has an EKS cluster named CLUSTER, its managed node groups
+    /// (whose own Auto Scaling groups are then not listed twice) and its security group.
+    #[command(after_help = IMPORT_AWS_HELP)]
+    Aws(AwsImportArgs),
+    /// GCE instances by label, their managed instance groups, and the GKE cluster's node pools
+    ///
+    /// Instances carrying every --tag (a label here), by default
+    /// `goog-k8s-cluster-name=CLUSTER` as GKE labels its nodes, across the project's zones
+    /// (aggregatedList) or in --zone; the managed instance groups that made them
+    /// (listManagedInstances confirms each member); and, for GKE, the cluster's node pools
+    /// (clusters.get, nodePools.list) in --location or the location the nodes' labels name.
+    #[command(after_help = IMPORT_GCP_HELP)]
+    Gcp(GcpImportArgs),
+    /// Scale sets and VMs of a resource group, and the AKS cluster's agent pools
+    ///
+    /// When the resource group has an AKS cluster named CLUSTER (managedClusters.get), its agent
+    /// pools (agentPools.list) and the scale sets of its node resource group; else the scale sets
+    /// and virtual machines of --resource-group itself. Private IPs come from the network
+    /// interfaces. --tag keeps only machines (and scale sets) with those tags.
+    #[command(after_help = IMPORT_AZURE_HELP)]
+    Azure(AzureImportArgs),
+}
+
+pub const IMPORT_AWS_HELP: &str = "\
+Examples:
+  breakglass inventory import aws --cluster prod --region us-east-1 --out prod.toml
+  breakglass inventory import aws --cluster prod --tag team=sre --tag env=prod --out -
+  AWS_PROFILE=breakglass breakglass --output json inventory import aws --cluster prod --out prod.toml
+
+IAM: ec2:DescribeInstances, autoscaling:DescribeAutoScalingGroups, eks:DescribeCluster,
+eks:ListNodegroups, eks:DescribeNodegroup.";
+
+pub const IMPORT_GCP_HELP: &str = "\
+Examples:
+  breakglass inventory import gcp --cluster prod --project acme-prod --out prod.toml
+  breakglass inventory import gcp --cluster prod --project acme-prod --zone us-central1-a --tag capg-cluster-prod=owned --out -
+
+IAM: compute.instances.list, compute.instanceGroupManagers.get, container.clusters.get.";
+
+pub const IMPORT_AZURE_HELP: &str = "\
+Examples:
+  breakglass inventory import azure --cluster prod --subscription 0000-... --resource-group prod-rg --out prod.toml
+  breakglass inventory import azure --cluster prod --subscription 0000-... --resource-group k8s-rg --tag role --out -
+
+RBAC: Microsoft.ContainerService/managedClusters/read, .../agentPools/read,
+Microsoft.Compute/virtualMachineScaleSets/read, .../virtualMachines/read,
+Microsoft.Network/networkInterfaces/read.";
+
+/// What every `inventory import` takes.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The cluster: its name in the inventory, and the cloud's name for it (the EKS, GKE or AKS
+    /// cluster; the default tag filter)
+    #[arg(long, env = "BREAKGLASS_IMPORT_CLUSTER", value_name = "NAME")]
+    pub cluster: String,
+
+    /// The inventory file to write (TOML); `-` writes it to stdout
+    #[arg(long, env = "BREAKGLASS_IMPORT_OUT", value_name = "FILE")]
+    pub out: PathBuf,
+
+    /// Replace FILE if it exists
+    #[arg(long, env = "BREAKGLASS_IMPORT_FORCE")]
+    pub force: bool,
+
+    /// Only machines with this tag (a label on GCP): KEY=VALUE, or KEY for any value; repeat to
+    /// require several [default: AWS `kubernetes.io/cluster/CLUSTER`, GCP
+    /// `goog-k8s-cluster-name=CLUSTER`, Azure none]
+    #[arg(
+        long = "tag",
+        env = "BREAKGLASS_IMPORT_TAG",
+        value_name = "KEY[=VALUE]"
+    )]
+    pub tags: Vec<String>,
+
+    /// The provider's API at another URL (a VPC or private endpoint); written to the inventory
+    #[arg(long, env = "BREAKGLASS_IMPORT_ENDPOINT", value_name = "URL")]
+    pub endpoint: Option<String>,
+
+    /// Results asked for per page of each list call (the rest follows by page token)
+    #[arg(
+        long,
+        env = "BREAKGLASS_IMPORT_PAGE_SIZE",
+        value_name = "N",
+        default_value_t = 100,
+        value_parser = clap::value_parser!(u32).range(1..=500)
+    )]
+    pub page_size: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct AwsImportArgs {
+    #[command(flatten)]
+    pub common: ImportArgs,
+
+    /// The region [default: `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile's]; written to the
+    /// inventory
+    #[arg(long, env = "BREAKGLASS_IMPORT_AWS_REGION", value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// A profile of ~/.aws/config for the credentials; written to the inventory
+    #[arg(long, env = "BREAKGLASS_IMPORT_AWS_PROFILE", value_name = "PROFILE")]
+    pub profile: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GcpImportArgs {
+    #[command(flatten)]
+    pub common: ImportArgs,
+
+    /// The project [default: the key file's `project_id`, `CLOUDSDK_CORE_PROJECT`]
+    #[arg(long, env = "BREAKGLASS_IMPORT_GCP_PROJECT", value_name = "PROJECT")]
+    pub project: Option<String>,
+
+    /// List instances in this zone only [default: every zone, through aggregatedList]
+    #[arg(long, env = "BREAKGLASS_IMPORT_GCP_ZONE", value_name = "ZONE")]
+    pub zone: Option<String>,
+
+    /// The GKE cluster's location (zone or region) [default: the nodes'
+    /// `goog-k8s-cluster-location` label]
+    #[arg(long, env = "BREAKGLASS_IMPORT_GKE_LOCATION", value_name = "LOCATION")]
+    pub location: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AzureImportArgs {
+    #[command(flatten)]
+    pub common: ImportArgs,
+
+    /// The subscription id
+    #[arg(long, env = "BREAKGLASS_IMPORT_AZURE_SUBSCRIPTION", value_name = "ID")]
+    pub subscription: String,
+
+    /// The resource group of the AKS cluster, or of the cluster's scale sets and VMs
+    #[arg(
+        long,
+        env = "BREAKGLASS_IMPORT_AZURE_RESOURCE_GROUP",
+        value_name = "GROUP"
+    )]
+    pub resource_group: String,
 }
 
 pub const SNAPSHOT_HELP: &str = "\

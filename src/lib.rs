@@ -68,6 +68,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Inventory(InventoryCommand::Snapshot(args)) => {
             runtime()?.block_on(commands::snapshot::snapshot(&settings, &args))
         }
+        Command::Inventory(InventoryCommand::Import(command)) => {
+            runtime()?.block_on(commands::inventory_import::import(&settings, &command))
+        }
         Command::Exec(args) => runtime()?.block_on(commands::exec::exec(&settings, &args)),
         Command::Health(args) => runtime()?.block_on(commands::health::health(&settings, &args)),
         Command::Lab(LabCommand::Up(args)) => runtime()?.block_on(commands::lab::up(&args)),

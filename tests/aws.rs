@@ -1014,3 +1014,295 @@ fn an_eks_update_that_never_completes_is_pending_at_the_deadline() {
         "the update never finished"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// `inventory import aws`, against the same moto: instances by tag, Auto Scaling groups (pages of
+// one), the EKS cluster's node groups (pages of one); the file loads back into `plan`.
+
+/// A self-managed cluster `prod` made with boto3: a control-plane group of 3 (kops's role tag,
+/// its own security group), two worker groups (one scaled to 0: found by its tags alone), one
+/// instance with hostile tags, and an instance of another cluster. The security group's id.
+fn self_managed_cluster(moto: &Moto) -> String {
+    moto.boto(
+        "vpc = ec2.create_vpc(CidrBlock='10.0.0.0/16')['Vpc']['VpcId']\n\
+         sub = ec2.create_subnet(VpcId=vpc, CidrBlock='10.0.1.0/24', AvailabilityZone='us-east-1a')['Subnet']['SubnetId']\n\
+         sg = ec2.create_security_group(GroupName='apiservers', Description='API servers', VpcId=vpc)['GroupId']\n\
+         c = {'Key': 'kubernetes.io/cluster/prod', 'Value': 'owned', 'PropagateAtLaunch': True}\n\
+         def group(name, n, role, sgs):\n\
+         \x20 asg.create_launch_configuration(LaunchConfigurationName=name + '-lc', ImageId='ami-12c6146b', InstanceType='t3.micro', SecurityGroups=sgs)\n\
+         \x20 asg.create_auto_scaling_group(AutoScalingGroupName=name, LaunchConfigurationName=name + '-lc', MinSize=0, MaxSize=10, DesiredCapacity=n, VPCZoneIdentifier=sub,\n\
+         \x20   Tags=[dict(c, ResourceId=name, ResourceType='auto-scaling-group'), {'Key': role, 'Value': '1', 'PropagateAtLaunch': True, 'ResourceId': name, 'ResourceType': 'auto-scaling-group'}])\n\
+         group('prod-cp', 3, 'k8s.io/role/control-plane', [sg])\n\
+         group('prod-workers-a', 2, 'k8s.io/role/node', [])\n\
+         group('prod-workers-b', 0, 'k8s.io/role/node', [])\n\
+         ec2.run_instances(ImageId='ami-12c6146b', MinCount=1, MaxCount=1, SubnetId=sub, TagSpecifications=[{'ResourceType': 'instance', 'Tags': [\n\
+         \x20 {'Key': 'kubernetes.io/cluster/prod', 'Value': 'owned'}, {'Key': 'Name', 'Value': 'x\"\\n[[hosts]]\t[2J'},\n\
+         \x20 {'Key': 'evil', 'Value': 'a,b in (c)'}, {'Key': 'team', 'Value': 'sre'}, {'Key': 'role', 'Value': 'worker'}]}])\n\
+         ec2.run_instances(ImageId='ami-12c6146b', MinCount=1, MaxCount=1, SubnetId=sub, TagSpecifications=[{'ResourceType': 'instance', 'Tags': [\n\
+         \x20 {'Key': 'kubernetes.io/cluster/other', 'Value': 'owned'}]}])\n\
+         print(sg)\n",
+        None,
+    )
+    .expect("cluster")
+    .trim()
+    .to_owned()
+}
+
+/// `inventory import aws` against moto, with the dummy key.
+fn import(scratch: &Scratch, moto: &Moto, args: &[&str]) -> crate::support::Ran {
+    scratch
+        .bg()
+        .env("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "import-secret-not-for-output")
+        .args([
+            "inventory",
+            "import",
+            "aws",
+            "--region",
+            "us-east-1",
+            "--endpoint",
+        ])
+        .arg(&moto.endpoint)
+        .args(args)
+        .run()
+}
+
+#[test]
+fn import_writes_a_self_managed_cluster_that_plan_loads() {
+    let moto = Moto::start().expect("moto_server");
+    let sg = self_managed_cluster(&moto);
+    let scratch = Scratch::new();
+    let file = scratch.path().join("prod.toml");
+    let file_s = file.to_str().expect("utf-8");
+    let out = import(
+        &scratch,
+        &moto,
+        &[
+            "--cluster",
+            "prod",
+            "--page-size",
+            "1",
+            "--out",
+            file_s,
+            "--output",
+            "json",
+        ],
+    )
+    .ok();
+    assert!(!out.stderr.contains("import-secret"), "{}", out.stderr);
+    let lines = out.json_lines();
+    assert_eq!(lines.len(), 1, "{}", out.stdout);
+    let event: breakglass::commands::inventory_import::ImportEvent =
+        serde_json::from_value(lines[0].clone()).expect("an inventory_import event");
+    assert_eq!(event.kind, "inventory_import");
+    assert_eq!(
+        (
+            event.machines,
+            event.hosts,
+            event.control_plane,
+            event.workers
+        ),
+        (6, 6, 3, 3),
+        "{event:?}\n{}",
+        out.stderr
+    );
+    assert_eq!(event.node_groups, ["prod-workers-a", "prod-workers-b"]);
+    // The Auto Scaling groups came in pages of one, all of them.
+    assert!(
+        out.stderr
+            .contains("DescribeAutoScalingGroups page 3: 3 groups so far"),
+        "{}",
+        out.stderr
+    );
+    // Hostile tags: left out, named escaped; nothing of them in the file or raw on stderr.
+    let dropped: Vec<&str> = event
+        .dropped_labels
+        .iter()
+        .map(|d| d.key.as_str())
+        .collect();
+    assert!(
+        dropped.contains(&"\"Name\"") && dropped.contains(&"\"evil\""),
+        "{dropped:?}"
+    );
+    assert!(!out.stderr.contains('\x1b'), "{}", out.stderr);
+    let text = std::fs::read_to_string(&file).expect("written");
+    assert!(
+        text.starts_with("# breakglass inventory import of cluster prod: 6 hosts"),
+        "{text}"
+    );
+    assert!(!text.contains("a,b in") && !text.contains("[2J"), "{text}");
+    assert!(
+        text.contains(&format!("apiserver_security_group = \"{sg}\"")),
+        "{text}"
+    );
+    assert!(text.contains("asg = \"prod-cp\""), "{text}");
+
+    // It loads as it is: `inventory show` and `plan` read it.
+    let shown = scratch
+        .bg_with(&file)
+        .args(["--output", "json", "inventory", "show"])
+        .run()
+        .ok();
+    let hosts: Vec<Value> = serde_json::from_str(&shown.stdout).expect("hosts");
+    assert_eq!(hosts.len(), 6);
+    let cp: Vec<&Value> = hosts
+        .iter()
+        .filter(|h| h["labels"]["role"] == "control-plane")
+        .collect();
+    assert_eq!(cp.len(), 3);
+    assert!(cp.iter().all(|h| h["labels"].get("node-group").is_none()));
+    let workers_a = hosts
+        .iter()
+        .filter(|h| h["labels"]["node-group"] == "prod-workers-a")
+        .count();
+    assert_eq!(workers_a, 2);
+    let odd = hosts
+        .iter()
+        .find(|h| h["labels"]["team"] == "sre")
+        .expect("the hostile-tagged instance");
+    assert_eq!(odd["labels"]["role"], "worker");
+    assert!(
+        odd["name"]
+            .as_str()
+            .expect("name")
+            .starts_with("ip-10-0-1-")
+    );
+    assert_eq!(odd["labels"]["topology.kubernetes.io/zone"], "us-east-1a");
+    let runbook = one_step_runbook(&scratch, "prod", "shrink", "nodes.scale", "to = 1");
+    scratch
+        .bg_with(&file)
+        .env("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "x")
+        .arg("plan")
+        .arg(&runbook)
+        .run()
+        .ok()
+        .stdout_has(
+            "scale node group prod-workers-a (Auto Scaling group prod-workers-a) to desired 1",
+        )
+        .stdout_has("prod-workers-b (Auto Scaling group prod-workers-b)");
+
+    // An existing file is not replaced without --force; `--out -` prints the same inventory,
+    // and refuses --output json (it would mix into it).
+    import(&scratch, &moto, &["--cluster", "prod", "--out", file_s])
+        .code(2)
+        .stderr_has("exists; refusing to replace it");
+    let printed = import(&scratch, &moto, &["--cluster", "prod", "--out", "-"]).ok();
+    assert!(
+        printed
+            .stdout
+            .starts_with("# breakglass inventory import of cluster prod: 6 hosts")
+    );
+    assert!(
+        printed.stderr.contains("wrote the inventory to stdout"),
+        "{}",
+        printed.stderr
+    );
+    import(
+        &scratch,
+        &moto,
+        &["--cluster", "prod", "--out", "-", "--output", "json"],
+    )
+    .code(2)
+    .stderr_has("would mix its summary into it");
+    import(
+        &scratch,
+        &moto,
+        &[
+            "--cluster",
+            "prod",
+            "--out",
+            file_s,
+            "--force",
+            "--tag",
+            "team=sre",
+        ],
+    )
+    .ok()
+    .stdout_has("1 host of cluster prod");
+    // Nothing matches: exit 1, and the file stays as it was.
+    import(
+        &scratch,
+        &moto,
+        &["--cluster", "nope", "--out", file_s, "--force"],
+    )
+    .code(1)
+    .stderr_has("no machine of cluster nope can be written");
+    assert!(
+        std::fs::read_to_string(&file)
+            .expect("file")
+            .contains("1 host")
+    );
+}
+
+#[test]
+fn import_writes_an_eks_clusters_node_groups_and_security_group() {
+    let moto = Moto::start().expect("moto_server");
+    let sg = moto
+        .boto(
+            "vpc = ec2.create_vpc(CidrBlock='10.1.0.0/16')['Vpc']['VpcId']\n\
+             sub = ec2.create_subnet(VpcId=vpc, CidrBlock='10.1.2.0/24', AvailabilityZone='us-east-1b')['Subnet']['SubnetId']\n\
+             sg = ec2.create_security_group(GroupName='eks', Description='EKS', VpcId=vpc)['GroupId']\n\
+             eks.create_cluster(name='eks1', roleArn='arn:aws:iam::123456789012:role/eks', resourcesVpcConfig={'subnetIds': [sub], 'securityGroupIds': [sg]})\n\
+             for ng in ['ng1', 'ng2', 'ng3']:\n\
+             \x20 eks.create_nodegroup(clusterName='eks1', nodegroupName=ng, subnets=[sub], nodeRole='arn:aws:iam::123456789012:role/node', scalingConfig={'minSize': 1, 'maxSize': 5, 'desiredSize': 2})\n\
+             for ng in ['ng1', 'ng2']:\n\
+             \x20 ec2.run_instances(ImageId='ami-12c6146b', MinCount=2, MaxCount=2, SubnetId=sub, TagSpecifications=[{'ResourceType': 'instance', 'Tags': [\n\
+             \x20   {'Key': 'kubernetes.io/cluster/eks1', 'Value': 'owned'}, {'Key': 'eks:cluster-name', 'Value': 'eks1'}, {'Key': 'eks:nodegroup-name', 'Value': ng}]}])\n\
+             print(sg)\n",
+            None,
+        )
+        .expect("eks")
+        .trim()
+        .to_owned();
+    let scratch = Scratch::new();
+    let file = scratch.path().join("eks1.toml");
+    let out = import(
+        &scratch,
+        &moto,
+        &[
+            "--cluster",
+            "eks1",
+            "--page-size",
+            "1",
+            "--out",
+            file.to_str().expect("utf-8"),
+        ],
+    )
+    .ok()
+    .stdout_has("4 hosts of cluster eks1 (0 control-plane, 4 worker), 3 node groups");
+    assert!(
+        out.stderr
+            .contains("EKS ListNodegroups page 3: 3 node groups so far")
+            && out
+                .stderr
+                .contains("is a DNS name and breakglass never resolves names"),
+        "{}",
+        out.stderr
+    );
+    let inv = breakglass::inventory::Inventory::load(&file).expect("loads");
+    let aws = inv.clusters["eks1"].aws.as_ref().expect("aws");
+    assert_eq!(aws.eks_cluster.as_deref(), Some("eks1"));
+    assert_eq!(aws.apiserver_security_group.as_deref(), Some(sg.as_str()));
+    let groups: Vec<String> = aws
+        .node_groups
+        .iter()
+        .map(|g| g.backing.describe())
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            "EKS node group eks1/ng1",
+            "EKS node group eks1/ng2",
+            "EKS node group eks1/ng3"
+        ]
+    );
+    assert!(inv.clusters["eks1"].api_endpoints.is_empty());
+    let in_ng1 = inv
+        .hosts
+        .iter()
+        .filter(|h| h.labels.get("node-group").map(String::as_str) == Some("ng1"))
+        .count();
+    assert_eq!(in_ng1, 2);
+    assert!(inv.hosts.iter().all(|h| h.labels["role"] == "worker"));
+}

@@ -445,3 +445,597 @@ fn denials_bad_secrets_and_managed_identity() {
             .any(|r| r.path.starts_with("/metadata/identity/oauth2/token"))
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// `inventory import azure`: a fake of the list calls it makes, each following its reference
+// page, every list answering one item a page with a `nextLink`.
+
+const MC: &str = "MC_prod-rg_prod_eastus";
+
+/// `value` one item a page, from `$skiptoken`, with the `nextLink` to the rest, the shape every
+/// list reference below shows (`{"value": [...], "nextLink": ...}`).
+fn listed(base: &str, path: &str, query: &str, items: &[Value]) -> Response {
+    let skip: usize = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("$skiptoken="))
+        .map_or(0, |t| t.parse().expect("our token"));
+    let mut body =
+        json!({"value": items.get(skip..(skip + 1).min(items.len())).unwrap_or_default()});
+    if skip + 1 < items.len() {
+        body["nextLink"] = json!(format!(
+            "{base}{path}?api-version=x&$skiptoken={}",
+            skip + 1
+        ));
+    }
+    Response::json(200, &body)
+}
+
+fn vm_id(rg: &str, ss: Option<&str>, name: &str) -> String {
+    match ss {
+        Some(ss) => format!(
+            "/subscriptions/sub-1/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachineScaleSets/{ss}/virtualMachines/{name}"
+        ),
+        None => format!(
+            "/subscriptions/sub-1/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{name}"
+        ),
+    }
+}
+
+/// A NIC attached to `vm` (ids in upper case, as ARM sometimes answers them).
+fn nic(vm: &str, ip: &str) -> Value {
+    json!({"name": "nic", "properties": {"primary": true, "virtualMachine": {"id": vm.to_uppercase()},
+        "ipConfigurations": [{"name": "ipconfig1", "properties": {"primary": true, "privateIPAddress": ip}}]}})
+}
+
+fn aks_fake() -> FakeHttp {
+    let cell: Arc<Mutex<String>> = Arc::default();
+    let base = Arc::clone(&cell);
+    let fake = FakeHttp::start(move |req| {
+        let base = base.lock().expect("base").clone();
+        let (path, query) = req.path.split_once('?').unwrap_or((&req.path, ""));
+        // https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow
+        if path == "/tenant-1/oauth2/v2.0/token" {
+            let f = form(&req.body);
+            return if f.get("client_secret").map(String::as_str) == Some(SECRET) {
+                Response::json(
+                    200,
+                    &json!({"token_type": "Bearer", "expires_in": 3599, "access_token": TOKEN}),
+                )
+            } else {
+                Response::json(
+                    401,
+                    &json!({"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided."}),
+                )
+            };
+        }
+        if req.header("authorization") != Some(&format!("Bearer {TOKEN}")) {
+            return err(
+                401,
+                "InvalidAuthenticationToken",
+                "The access token is invalid.",
+            );
+        }
+        let rg = "/subscriptions/sub-1/resourceGroups/prod-rg/providers";
+        let mc = format!("/subscriptions/sub-1/resourceGroups/{MC}/providers");
+        let ss = |name: &str, pool: &str| {
+            json!({"name": name, "location": "eastus",
+            "sku": {"name": "Standard_D2s_v3", "capacity": 2},
+            "tags": {"aks-managed-poolName": pool, "aks-managed-orchestrator": "Kubernetes:1.30.5"}})
+        };
+        let ss_vm = |ss: &str, i: u32| {
+            json!({"name": format!("{ss}_{i}"), "instanceId": i.to_string(),
+            "id": vm_id(MC, Some(ss), &i.to_string()), "zones": ["1"],
+            "properties": {"osProfile": {"computerName": format!("{}00000{i}", ss.trim_end_matches("-vmss").to_owned() + "-vmss")}}})
+        };
+        match path {
+            // https://learn.microsoft.com/rest/api/aks/managed-clusters/get
+            p if p == format!("{rg}/Microsoft.ContainerService/managedClusters/prod") => {
+                Response::json(
+                    200,
+                    &json!({
+                "name": "prod", "location": "eastus", "properties": {"provisioningState": "Succeeded",
+                "fqdn": "prod-dns-1a2b.hcp.eastus.azmk8s.io", "nodeResourceGroup": MC}}),
+                )
+            }
+            // https://learn.microsoft.com/rest/api/aks/agent-pools/list
+            p if p
+                == format!("{rg}/Microsoft.ContainerService/managedClusters/prod/agentPools") =>
+            {
+                listed(
+                    &base,
+                    p,
+                    query,
+                    &[
+                        json!({"name": "system", "properties": {"count": 2, "mode": "System"}}),
+                        json!({"name": "user1", "properties": {"count": 2, "mode": "User"}}),
+                    ],
+                )
+            }
+            // https://learn.microsoft.com/rest/api/compute/virtual-machine-scale-sets/list
+            p if p == format!("{mc}/Microsoft.Compute/virtualMachineScaleSets") => listed(
+                &base,
+                p,
+                query,
+                &[
+                    ss("aks-system-1234-vmss", "system"),
+                    ss("aks-user1-5678-vmss", "user1"),
+                ],
+            ),
+            // https://learn.microsoft.com/rest/api/compute/virtual-machine-scale-set-vms/list
+            p if p.starts_with(&format!("{mc}/Microsoft.Compute/virtualMachineScaleSets/"))
+                && p.ends_with("/virtualMachines") =>
+            {
+                let name = p.split('/').nth_back(1).expect("name");
+                listed(&base, p, query, &[ss_vm(name, 0), ss_vm(name, 1)])
+            }
+            // https://learn.microsoft.com/rest/api/virtualnetwork/network-interface-in-vm-ss/list-virtual-machine-scale-set-network-interfaces
+            p if p.starts_with(&format!("{mc}/Microsoft.Compute/virtualMachineScaleSets/"))
+                && p.ends_with("/networkInterfaces") =>
+            {
+                let name = p.split('/').nth_back(1).expect("name");
+                let net = if name.contains("system") { 1 } else { 2 };
+                listed(
+                    &base,
+                    p,
+                    query,
+                    &[
+                        nic(&vm_id(MC, Some(name), "0"), &format!("10.224.{net}.4")),
+                        nic(&vm_id(MC, Some(name), "1"), &format!("10.224.{net}.5")),
+                    ],
+                )
+            }
+            // https://learn.microsoft.com/rest/api/compute/virtual-machines/list
+            p if p == format!("{mc}/Microsoft.Compute/virtualMachines") => listed(
+                &base,
+                p,
+                query,
+                &[
+                    json!({"name": "jumpbox", "id": vm_id(MC, None, "jumpbox"), "location": "eastus",
+                    "tags": {"team": "sre", "owner": "a\"b\n[[hosts]]"},
+                    "properties": {"osProfile": {"computerName": "jumpbox"}}}),
+                ],
+            ),
+            // https://learn.microsoft.com/rest/api/virtualnetwork/network-interfaces/list
+            p if p == format!("{mc}/Microsoft.Network/networkInterfaces") => listed(
+                &base,
+                p,
+                query,
+                &[nic(&vm_id(MC, None, "jumpbox"), "10.224.0.10")],
+            ),
+            // https://learn.microsoft.com/rest/api/virtualnetwork/network-security-groups/list
+            p if p == format!("{mc}/Microsoft.Network/networkSecurityGroups") => listed(
+                &base,
+                p,
+                query,
+                &[json!({"name": "aks-agentpool-1234-nsg", "properties": {"securityRules": []}})],
+            ),
+            _ => err(
+                404,
+                "ResourceNotFound",
+                &format!("The Resource '{path}' was not found."),
+            ),
+        }
+    });
+    cell.lock().expect("base").clone_from(&fake.url);
+    fake
+}
+
+#[test]
+fn import_writes_an_aks_clusters_agent_pools_and_nodes_across_pages() {
+    let fake = aks_fake();
+    let scratch = Scratch::new();
+    let file = scratch.path().join("prod.toml");
+    let import = |secret: &str| {
+        scratch
+            .bg()
+            .env("AZURE_TENANT_ID", "tenant-1")
+            .env("AZURE_CLIENT_ID", "app-1")
+            .env("AZURE_CLIENT_SECRET", secret)
+            .env("AZURE_AUTHORITY_HOST", &fake.url)
+            .args([
+                "--output",
+                "json",
+                "inventory",
+                "import",
+                "azure",
+                "--cluster",
+                "prod",
+            ])
+            .args([
+                "--subscription",
+                "sub-1",
+                "--resource-group",
+                "prod-rg",
+                "--endpoint",
+            ])
+            .arg(&fake.url)
+            .arg("--out")
+            .arg(&file)
+            .run()
+    };
+    let out = import(SECRET).ok();
+    let event: Value = serde_json::from_str(out.stdout.trim()).expect("one JSON line");
+    assert_eq!(event["type"], "inventory_import");
+    assert_eq!(
+        (
+            event["hosts"].as_u64(),
+            event["workers"].as_u64(),
+            event["control_plane"].as_u64()
+        ),
+        (Some(5), Some(4), Some(0)),
+        "{event}\n{}",
+        out.stderr
+    );
+    assert_eq!(event["node_groups"], json!(["system", "user1"]));
+    assert!(
+        out.stderr.contains("Azure agent pools page 2: 2 so far")
+            && out
+                .stderr
+                .contains("Azure VMs of scale set aks-user1-5678-vmss page 2: 2 so far")
+            && out
+                .stderr
+                .contains("aks-agentpool-1234-nsg (the inventory has no key for it yet)")
+            && out
+                .stderr
+                .contains("prod-dns-1a2b.hcp.eastus.azmk8s.io is a DNS name")
+            && out.stderr.contains("tag \"owner\" left out on 1 machine"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains(SECRET) && !out.stderr.contains(TOKEN));
+    let text = std::fs::read_to_string(&file).expect("written");
+    assert!(!text.contains(SECRET) && !text.contains(TOKEN) && !text.contains("a\\\"b"));
+    let inv = breakglass::inventory::Inventory::load(&file).expect("loads back");
+    let az = inv.clusters["prod"].azure.as_ref().expect("azure");
+    let groups: Vec<String> = az
+        .node_groups
+        .iter()
+        .map(|g| g.backing.describe())
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            "AKS agent pool prod-rg/prod/system",
+            "AKS agent pool prod-rg/prod/user1"
+        ]
+    );
+    let host = |n: &str| {
+        inv.hosts
+            .iter()
+            .find(|h| h.name == n)
+            .unwrap_or_else(|| panic!("{n}: {text}"))
+    };
+    let node = host("aks-user1-5678-vmss000001");
+    assert_eq!(node.address.to_string(), "10.224.2.5");
+    assert_eq!(node.labels["node-group"], "user1");
+    assert_eq!(node.labels["role"], "worker");
+    assert_eq!(node.labels["topology.kubernetes.io/zone"], "eastus-1");
+    let jump = host("jumpbox");
+    assert_eq!(jump.labels["team"], "sre");
+    assert!(!jump.labels.contains_key("node-group") && !jump.labels.contains_key("owner"));
+    // `plan` reads it as it is.
+    let runbook = one_step_runbook(&scratch, "prod", "shrink", "nodes.scale", "to = 1");
+    scratch
+        .bg_with(&file)
+        .arg("plan")
+        .arg(&runbook)
+        .run()
+        .ok()
+        .stdout_has("user1 (AKS agent pool prod-rg/prod/user1) to");
+    // A refused secret: exit 1, the file left as it was, the secret nowhere.
+    std::fs::remove_file(&file).expect("rm");
+    let bad = import("wrong-secret");
+    assert_eq!(bad.code, 1, "{}", bad.stderr);
+    assert!(bad.stderr.contains("AADSTS7000215") && !bad.stderr.contains("wrong-secret"));
+    assert!(!file.exists());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Credentials: a service principal's certificate (the token endpoint verifies the client
+// assertion's RS256 signature with the certificate's public key) and the Azure CLI's login.
+
+fn openssl(args: &[&str]) -> Vec<u8> {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// A self-signed certificate and its key in one PEM file (as `AZURE_CLIENT_CERTIFICATE_PATH`
+/// takes it); the public key (PKCS#1 DER) and the base64url SHA-1 thumbprint of the certificate.
+fn certificate(scratch: &Scratch, name: &str) -> (std::path::PathBuf, Vec<u8>, String) {
+    use base64::Engine;
+    use sha1::Digest;
+    let dir = scratch.path();
+    let s = |n: &str| {
+        dir.join(format!("{name}{n}"))
+            .to_str()
+            .expect("utf-8")
+            .to_owned()
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        &s(".key"),
+        "-out",
+        &s(".crt"),
+        "-days",
+        "1",
+        "-subj",
+        "/CN=breakglass-test",
+    ]);
+    let pem = [
+        std::fs::read_to_string(s(".key")).expect("key"),
+        std::fs::read_to_string(s(".crt")).expect("crt"),
+    ]
+    .concat();
+    let path = scratch.write(&format!("{name}.pem"), &pem);
+    let der = openssl(&["x509", "-in", &s(".crt"), "-outform", "DER"]);
+    let public = openssl(&[
+        "rsa",
+        "-in",
+        &s(".key"),
+        "-RSAPublicKey_out",
+        "-outform",
+        "DER",
+    ]);
+    let x5t = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha1::Sha1::digest(&der));
+    (path, public, x5t)
+}
+
+/// Why the client assertion is refused, if it is: the certificate-credentials page's header and
+/// claims, and the signature checked with the trusted certificate's key.
+fn assertion_refusal(
+    form: &HashMap<String, String>,
+    public: &[u8],
+    x5t: &str,
+    aud: &str,
+) -> Option<String> {
+    use base64::Engine;
+    if form.get("client_assertion_type").map(String::as_str)
+        != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+        || form.get("grant_type").map(String::as_str) != Some("client_credentials")
+        || form.get("client_id").map(String::as_str) != Some("app-1")
+    {
+        return Some(format!("AADSTS900144: bad request {form:?}"));
+    }
+    let jwt = form.get("client_assertion")?;
+    let [h, c, sig] = jwt.split('.').collect::<Vec<_>>()[..] else {
+        return Some("AADSTS50027: not a JWT".into());
+    };
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let header: Value = serde_json::from_slice(&b64.decode(h).ok()?).ok()?;
+    if header["alg"] != "RS256" || header["x5t"] != x5t {
+        return Some(format!("AADSTS700027: unknown certificate {header}"));
+    }
+    let sig = b64.decode(sig).ok()?;
+    if ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, public)
+        .verify(format!("{h}.{c}").as_bytes(), &sig)
+        .is_err()
+    {
+        return Some("AADSTS700027: Client assertion contains an invalid signature.".into());
+    }
+    let claims: Value = serde_json::from_slice(&b64.decode(c).ok()?).ok()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("now")
+        .as_secs();
+    let n = |k: &str| claims[k].as_u64().unwrap_or(0);
+    if claims["aud"] != aud
+        || claims["iss"] != "app-1"
+        || claims["sub"] != "app-1"
+        || claims["jti"].as_str().is_none_or(str::is_empty)
+        || n("exp") <= now
+        || n("nbf") > now + 60
+    {
+        return Some(format!("AADSTS700024: bad claims {claims}"));
+    }
+    None
+}
+
+/// The token endpoint trusting one certificate, and a resource group with one VM.
+fn credentials_fake(public: Vec<u8>, x5t: String) -> (FakeHttp, Arc<Mutex<Vec<String>>>) {
+    let refusals: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = Arc::clone(&refusals);
+    let base: Arc<Mutex<String>> = Arc::default();
+    let b = Arc::clone(&base);
+    let fake = FakeHttp::start(move |req| {
+        let (path, _) = req.path.split_once('?').unwrap_or((&req.path, ""));
+        // https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow#second-case-access-token-request-with-a-certificate
+        if path == "/tenant-1/oauth2/v2.0/token" {
+            let f: HashMap<String, String> = req
+                .body
+                .split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.replace("%3A", ":").replace("%2F", "/")))
+                .collect();
+            let aud = format!("{}/tenant-1/oauth2/v2.0/token", b.lock().expect("base"));
+            return match assertion_refusal(&f, &public, &x5t, &aud) {
+                None => Response::json(
+                    200,
+                    &json!({"token_type": "Bearer", "expires_in": 3599, "access_token": TOKEN}),
+                ),
+                Some(why) => {
+                    seen.lock().expect("refusals").push(why.clone());
+                    Response::json(
+                        401,
+                        &json!({"error": "invalid_client", "error_description": why}),
+                    )
+                }
+            };
+        }
+        if req.header("authorization") != Some(&format!("Bearer {TOKEN}")) {
+            return err(
+                401,
+                "InvalidAuthenticationToken",
+                "The access token is invalid.",
+            );
+        }
+        let vm = vm_id("k8s-rg", None, "cp1");
+        match path {
+            // https://learn.microsoft.com/rest/api/compute/virtual-machines/list
+            p if p.ends_with("/Microsoft.Compute/virtualMachines") => Response::json(
+                200,
+                &json!({"value": [
+                {"name": "cp1", "id": vm, "location": "westeurope", "tags": {"k8s-role": "control-plane"},
+                 "properties": {"osProfile": {"computerName": "cp1"}}}]}),
+            ),
+            // https://learn.microsoft.com/rest/api/virtualnetwork/network-interfaces/list
+            p if p.ends_with("/Microsoft.Network/networkInterfaces") => {
+                Response::json(200, &json!({"value": [nic(&vm, "10.1.0.4")]}))
+            }
+            // https://learn.microsoft.com/rest/api/compute/virtual-machine-scale-sets/list and
+            // https://learn.microsoft.com/rest/api/virtualnetwork/network-security-groups/list
+            p if p.ends_with("/virtualMachineScaleSets")
+                || p.ends_with("/networkSecurityGroups") =>
+            {
+                Response::json(200, &json!({"value": []}))
+            }
+            // https://learn.microsoft.com/rest/api/aks/managed-clusters/get: no AKS cluster here.
+            _ => err(
+                404,
+                "ResourceNotFound",
+                &format!("The Resource '{path}' was not found."),
+            ),
+        }
+    });
+    base.lock().expect("base").clone_from(&fake.url);
+    (fake, refusals)
+}
+
+/// `inventory import azure` of resource group `k8s-rg` through `fake`, to `--out -`.
+fn import_k8s_rg(scratch: &Scratch, fake: &FakeHttp) -> Bg {
+    scratch
+        .bg()
+        .args([
+            "inventory",
+            "import",
+            "azure",
+            "--cluster",
+            "k8s",
+            "--subscription",
+            "sub-1",
+        ])
+        .args(["--resource-group", "k8s-rg", "--out", "-", "--endpoint"])
+        .arg(&fake.url)
+}
+
+#[test]
+fn a_service_principal_certificate_signs_a_client_assertion_the_token_endpoint_verifies() {
+    let scratch = Scratch::new();
+    let (pem, public, x5t) = certificate(&scratch, "sp");
+    let (other, _, _) = certificate(&scratch, "other");
+    let (fake, refusals) = credentials_fake(public, x5t);
+    let with_cert = |path: &std::path::Path| {
+        import_k8s_rg(&scratch, &fake)
+            .env("AZURE_TENANT_ID", "tenant-1")
+            .env("AZURE_CLIENT_ID", "app-1")
+            .env("AZURE_CLIENT_CERTIFICATE_PATH", path)
+            .env("AZURE_AUTHORITY_HOST", &fake.url)
+            .run()
+    };
+    let out = with_cert(&pem).ok();
+    assert!(refusals.lock().expect("refusals").is_empty());
+    assert!(
+        out.stdout.contains("address = \"10.1.0.4\"")
+            && out.stdout.contains("role = \"control-plane\"")
+    );
+    assert!(
+        out.stdout.contains("api_endpoints = [\"10.1.0.4:6443\"]"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("with the certificate")
+            && out.stderr.contains("AZURE_CLIENT_CERTIFICATE_PATH"),
+        "{}",
+        out.stderr
+    );
+    // Another certificate's key: the endpoint refuses the signature; no key material shown.
+    let bad = with_cert(&other).code(1).stderr_has("AADSTS700027");
+    assert!(!bad.stderr.contains("PRIVATE KEY") && !bad.stderr.contains(TOKEN));
+    assert_eq!(refusals.lock().expect("refusals").len(), 1);
+    // An encrypted key is refused before anything is sent, saying what to do.
+    let enc = scratch.path().join("enc.pem");
+    openssl(&[
+        "pkey",
+        "-in",
+        scratch.path().join("sp.key").to_str().expect("utf-8"),
+        "-aes256",
+        "-passout",
+        "pass:x",
+        "-out",
+        enc.to_str().expect("utf-8"),
+    ]);
+    with_cert(&enc)
+        .code(2)
+        .stderr_has("its private key is encrypted");
+}
+
+#[test]
+fn the_azure_cli_login_is_used_when_no_environment_credential_or_managed_identity_answers() {
+    let scratch = Scratch::new();
+    let (_, public, x5t) = certificate(&scratch, "unused");
+    let (fake, _) = credentials_fake(public, x5t);
+    let bin = scratch.path().join("bin");
+    std::fs::create_dir(&bin).expect("bin");
+    // What `az account get-access-token --output json --resource ...` prints
+    // (https://learn.microsoft.com/cli/azure/account#az-account-get-access-token), for exactly
+    // the arguments azure-identity's AzureCliCredential passes.
+    let az = |script: &str| {
+        let p = bin.join("az");
+        std::fs::write(&p, format!("#!/bin/sh\n{script}\n")).expect("az");
+        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+    };
+    az(&format!(
+        "[ \"$*\" = 'account get-access-token --output json --resource https://management.azure.com/' ] || {{ echo \"ERROR: unexpected $*\" >&2; exit 2; }}\n\
+         echo '{{\"accessToken\": \"{TOKEN}\", \"expiresOn\": \"2099-01-01 00:00:00.000000\", \"expires_on\": 4070908800, \"subscription\": \"sub-1\", \"tenant\": \"tenant-1\", \"tokenType\": \"Bearer\"}}'"
+    ));
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = |extra: &[(&str, &str)]| {
+        let mut bg = import_k8s_rg(&scratch, &fake)
+            .env("PATH", &path)
+            // No metadata service here: a closed loopback port.
+            .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:1");
+        for (k, v) in extra {
+            bg = bg.env(k, v);
+        }
+        bg.run()
+    };
+    let out = run(&[]).ok();
+    assert!(
+        out.stdout.contains("address = \"10.1.0.4\""),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("else the Azure CLI's login"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains(TOKEN) && !out.stdout.contains(TOKEN));
+    run(&[("AZURE_TOKEN_CREDENTIALS", "AzureCliCredential")])
+        .ok()
+        .stderr_has("the Azure CLI's login (az account get-access-token)");
+    // Logged out: the CLI's own message, and what to do.
+    az("echo \"ERROR: Please run 'az login' to setup account.\" >&2; exit 1");
+    run(&[])
+        .code(1)
+        .stderr_has("the metadata service is unreachable")
+        .stderr_has("Please run 'az login' to setup account.");
+}

@@ -816,3 +816,344 @@ fn credentials_come_from_the_adc_file_then_the_metadata_server() {
         "{paths:?}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// `inventory import gcp`: a fake of the list calls it makes, each following its reference page,
+// every list answering in pages of `maxResults`; credentials from the metadata server.
+
+/// `%XX` and `+` decoded (the query strings reqwest sends).
+fn decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                let hex = std::str::from_utf8(&b[i + 1..i + 3]).expect("hex");
+                out.push(u8::from_str_radix(hex, 16).expect("hex"));
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).expect("utf-8")
+}
+
+fn query_of(path: &str) -> HashMap<String, String> {
+    path.split_once('?')
+        .map_or("", |(_, q)| q)
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), decode(v)))
+        .collect()
+}
+
+/// One page of `items` from offset `pageToken`, `maxResults` long, with the next token.
+fn page<T: Clone>(items: &[T], q: &HashMap<String, String>) -> (Vec<T>, Option<String>) {
+    let start: usize = q
+        .get("pageToken")
+        .map_or(0, |t| t.parse().expect("our token"));
+    let n: usize = q["maxResults"].parse().expect("maxResults");
+    let end = (start + n).min(items.len());
+    (
+        items[start..end].to_vec(),
+        (end < items.len()).then(|| end.to_string()),
+    )
+}
+
+fn gce(name: &str, zone: &str, ip: Option<&str>, labels: &Value, mig: Option<&str>) -> Value {
+    let mut v = json!({"kind": "compute#instance", "name": name, "status": "RUNNING",
+        "zone": format!("https://www.googleapis.com/compute/v1/projects/acme/zones/{zone}"),
+        "labels": labels, "networkInterfaces": []});
+    if let Some(ip) = ip {
+        v["networkInterfaces"] = json!([{"name": "nic0", "networkIP": ip}]);
+    }
+    if let Some(m) = mig {
+        v["metadata"] = json!({"items": [{"key": "created-by",
+            "value": format!("projects/123456/zones/{zone}/instanceGroupManagers/{m}")}]});
+    }
+    v
+}
+
+fn discovery_fake() -> FakeHttp {
+    let gke = |pool: &str| {
+        json!({"goog-k8s-cluster-name": "prod", "goog-k8s-cluster-location": "us-central1",
+            "goog-k8s-node-pool-name": pool})
+    };
+    let extra = json!({"goog-k8s-cluster-name": "prod", "team": "sre", "evil": "x\"\n[[hosts]]"});
+    let instances = vec![
+        gce(
+            "gke-prod-pool1-a-1",
+            "us-central1-a",
+            Some("10.128.0.2"),
+            &gke("pool1"),
+            Some("gke-prod-pool1-a-grp"),
+        ),
+        gce(
+            "gke-prod-pool1-b-1",
+            "us-central1-b",
+            Some("10.128.0.3"),
+            &gke("pool1"),
+            Some("gke-prod-pool1-b-grp"),
+        ),
+        gce(
+            "gke-prod-pool2-a-1",
+            "us-central1-a",
+            Some("10.128.0.4"),
+            &gke("pool2"),
+            Some("gke-prod-pool2-a-grp"),
+        ),
+        gce(
+            "prod-extra-1",
+            "us-central1-b",
+            Some("10.128.0.5"),
+            &extra,
+            Some("prod-extra"),
+        ),
+        gce(
+            "prod-extra-2",
+            "us-central1-b",
+            Some("10.128.0.6"),
+            &extra,
+            Some("prod-extra"),
+        ),
+        gce(
+            "prod-noip",
+            "us-central1-a",
+            None,
+            &json!({"goog-k8s-cluster-name": "prod"}),
+            None,
+        ),
+    ];
+    let mig_url = |zone: &str, name: &str| {
+        format!(
+            "https://www.googleapis.com/compute/v1/projects/acme/zones/{zone}/instanceGroupManagers/{name}"
+        )
+    };
+    let pools = json!({"nodePools": [
+        {"name": "pool1", "status": "RUNNING", "instanceGroupUrls": [
+            mig_url("us-central1-a", "gke-prod-pool1-a-grp"), mig_url("us-central1-b", "gke-prod-pool1-b-grp")]},
+        {"name": "pool2", "status": "RUNNING", "instanceGroupUrls": [mig_url("us-central1-a", "gke-prod-pool2-a-grp")]}]});
+    FakeHttp::start(move |req| {
+        let (path, _) = req.path.split_once('?').unwrap_or((&req.path, ""));
+        let q = query_of(&req.path);
+        // https://cloud.google.com/compute/docs/access/authenticate-workloads#applications: only
+        // with `Metadata-Flavor: Google`.
+        if path == "/computeMetadata/v1/instance/service-accounts/default/token" {
+            return if req.header("metadata-flavor") == Some("Google") {
+                Response::json(
+                    200,
+                    &json!({"access_token": TOKEN, "expires_in": 3599, "token_type": "Bearer"}),
+                )
+            } else {
+                Response {
+                    status: 403,
+                    headers: vec![],
+                    body: "Missing Metadata-Flavor:Google header.".into(),
+                }
+            };
+        }
+        if req.header("authorization") != Some(&format!("Bearer {TOKEN}")) {
+            return err(
+                401,
+                "UNAUTHENTICATED",
+                "Request had invalid authentication credentials.",
+            );
+        }
+        match (req.method.as_str(), path) {
+            // https://cloud.google.com/compute/docs/reference/rest/v1/instances/aggregatedList:
+            // `items` maps each scope to `{"instances": [...]}` or to a `warning` when it has none.
+            ("GET", "/compute/v1/projects/acme/aggregated/instances") => {
+                if q.get("filter").map(String::as_str)
+                    != Some("(labels.goog-k8s-cluster-name = \"prod\")")
+                {
+                    return err(
+                        400,
+                        "INVALID_ARGUMENT",
+                        &format!("Invalid value for field 'filter': {:?}", q.get("filter")),
+                    );
+                }
+                let (items, next) = page(&instances, &q);
+                let mut scopes = serde_json::Map::new();
+                scopes.insert("zones/us-central1-c".into(), json!({"warning": {"code": "NO_RESULTS_ON_PAGE",
+                    "message": "There are no results for scope 'zones/us-central1-c' on this page."}}));
+                for i in items {
+                    let zone = format!(
+                        "zones/{}",
+                        i["zone"]
+                            .as_str()
+                            .expect("zone")
+                            .rsplit('/')
+                            .next()
+                            .expect("zone")
+                    );
+                    let entry = scopes
+                        .entry(zone)
+                        .or_insert_with(|| json!({"instances": []}));
+                    entry["instances"].as_array_mut().expect("list").push(i);
+                }
+                let mut body = json!({"kind": "compute#instanceAggregatedList", "items": scopes});
+                if let Some(t) = next {
+                    body["nextPageToken"] = json!(t);
+                }
+                Response::json(200, &body)
+            }
+            // https://cloud.google.com/compute/docs/reference/rest/v1/instanceGroupManagers/listManagedInstances
+            (
+                "POST",
+                "/compute/v1/projects/acme/zones/us-central1-b/instanceGroupManagers/prod-extra/listManagedInstances",
+            ) => {
+                let members: Vec<Value> = ["prod-extra-1", "prod-extra-2", "prod-extra-3"]
+                    .iter()
+                    .map(|n| json!({"instance": format!("https://www.googleapis.com/compute/v1/projects/acme/zones/us-central1-b/instances/{n}"),
+                        "instanceStatus": "RUNNING", "currentAction": "NONE"}))
+                    .collect();
+                let (items, next) = page(&members, &q);
+                let mut body = json!({"managedInstances": items});
+                if let Some(t) = next {
+                    body["nextPageToken"] = json!(t);
+                }
+                Response::json(200, &body)
+            }
+            // https://cloud.google.com/kubernetes-engine/docs/reference/rest/v1/projects.locations.clusters/get
+            ("GET", "/v1/projects/acme/locations/us-central1/clusters/prod") => Response::json(
+                200,
+                &json!({"name": "prod", "location": "us-central1", "status": "RUNNING",
+                    "endpoint": "34.118.1.2", "privateClusterConfig": {"enablePrivateNodes": true, "privateEndpoint": "10.0.0.2"},
+                    "nodePools": pools["nodePools"]}),
+            ),
+            // https://cloud.google.com/kubernetes-engine/docs/reference/rest/v1/projects.locations.clusters.nodePools/list
+            ("GET", "/v1/projects/acme/locations/us-central1/clusters/prod/nodePools") => {
+                Response::json(200, &pools)
+            }
+            _ => err(
+                404,
+                "NOT_FOUND",
+                &format!("The resource '{path}' was not found"),
+            ),
+        }
+    })
+}
+
+#[test]
+fn import_writes_a_gke_cluster_and_its_migs_across_pages() {
+    let fake = discovery_fake();
+    let scratch = Scratch::new();
+    let file = scratch.path().join("prod.toml");
+    let import = |extra: &[&str]| {
+        scratch
+            .bg()
+            .env("GCE_METADATA_HOST", fake.url.trim_start_matches("http://"))
+            .args([
+                "inventory",
+                "import",
+                "gcp",
+                "--cluster",
+                "prod",
+                "--project",
+                "acme",
+                "--endpoint",
+            ])
+            .arg(&fake.url)
+            .args(["--page-size", "2", "--out"])
+            .arg(&file)
+            .args(extra)
+            .run()
+    };
+    let out = import(&[]).ok().stdout_has(
+        "5 hosts of cluster prod (0 control-plane, 3 worker), 3 node groups; 1 machine(s) skipped",
+    );
+    assert!(
+        out.stderr.contains("GCP instances page 3: 6 so far")
+            && out
+                .stderr
+                .contains("GCP managed instances of prod-extra page 2: 3 so far")
+            && out
+                .stderr
+                .contains("machine \"prod-noip\" skipped: no private IP")
+            && out.stderr.contains("tag \"evil\" left out on 2 machines"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains(TOKEN) && !out.stdout.contains(TOKEN));
+    let inv = breakglass::inventory::Inventory::load(&file).expect("loads back");
+    let c = &inv.clusters["prod"];
+    let endpoints: Vec<String> = c.api_endpoints.iter().map(ToString::to_string).collect();
+    assert_eq!(endpoints, ["34.118.1.2:443", "10.0.0.2:443"]);
+    let groups: Vec<String> = c
+        .gcp
+        .as_ref()
+        .expect("gcp")
+        .node_groups
+        .iter()
+        .map(|g| g.backing.describe())
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            "GKE node pool prod/pool1 in us-central1",
+            "GKE node pool prod/pool2 in us-central1",
+            "managed instance group prod-extra in us-central1-b"
+        ]
+    );
+    let group_of = |h: &str| {
+        inv.hosts
+            .iter()
+            .find(|x| x.name == h)
+            .expect(h)
+            .labels
+            .get("node-group")
+            .cloned()
+    };
+    assert_eq!(group_of("gke-prod-pool1-b-1").as_deref(), Some("pool1"));
+    assert_eq!(group_of("prod-extra-2").as_deref(), Some("prod-extra"));
+    let extra = inv
+        .hosts
+        .iter()
+        .find(|x| x.name == "prod-extra-1")
+        .expect("extra");
+    assert_eq!(extra.labels["team"], "sre");
+    assert!(!extra.labels.contains_key("evil") && !extra.labels.contains_key("role"));
+    assert_eq!(extra.labels["topology.kubernetes.io/zone"], "us-central1-b");
+    // `plan` reads it as it is.
+    let runbook = one_step_runbook(&scratch, "prod", "shrink", "nodes.scale", "to = 1");
+    scratch
+        .bg_with(&file)
+        .arg("plan")
+        .arg(&runbook)
+        .run()
+        .ok()
+        .stdout_has("pool1 (GKE node pool prod/pool1 in us-central1) to size 1")
+        .stdout_has("prod-extra (managed instance group prod-extra in us-central1-b)");
+    // A label filter the API refuses (here: a wrong one) fails without writing.
+    let other = scratch.path().join("other.toml");
+    scratch
+        .bg()
+        .env("GCE_METADATA_HOST", fake.url.trim_start_matches("http://"))
+        .args([
+            "inventory",
+            "import",
+            "gcp",
+            "--cluster",
+            "prod",
+            "--project",
+            "acme",
+            "--tag",
+            "x=y",
+            "--endpoint",
+        ])
+        .arg(&fake.url)
+        .arg("--out")
+        .arg(&other)
+        .run()
+        .code(1)
+        .stderr_has("Invalid value for field 'filter'");
+    assert!(!other.exists());
+}

@@ -7,6 +7,7 @@ pub mod drill;
 pub mod exec;
 pub mod health;
 pub mod inventory;
+pub mod inventory_import;
 pub mod journal;
 pub mod lab;
 pub mod plan;

@@ -333,7 +333,7 @@ fn may_replace(out: &Path, force: bool) -> anyhow::Result<()> {
 
 /// Temporary file in FILE's directory, fsynced, renamed over FILE, directory fsynced: a reader
 /// sees the old file or the new one, never half of one. A replaced file keeps its permissions.
-fn write_atomically(out: &Path, text: &str) -> anyhow::Result<()> {
+pub(crate) fn write_atomically(out: &Path, text: &str) -> anyhow::Result<()> {
     let dir = match out.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
         _ => PathBuf::from("."),

@@ -19,6 +19,7 @@
 //! | `summary` | last line of stdout | `total`, `ok`, `failed`, `unreachable`, `timed_out`, `auth_failed`, `refused`, `error`, `in_doubt`, `throttled`, `conflict`, `pending` (these three only when not zero), `not_started`, `interrupted`, `elapsed_ms`, `exit_code` |
 //! | `run_end` | journal only, the run's last record; `undo` appends one more each time it acts on the run | `status` (`completed`, `stopped`, `interrupted`; from `undo`: `undone` when every target the run changed that has an inverse is restored, else `partly_undone`), `exit_code` |
 //! | `error` | a fatal error before or during the run (json mode, stdout) | `message`, `exit_code` |
+//! | `inventory_import` | `inventory import`'s one line (`commands::inventory_import::ImportEvent`) | `provider`, `cluster`, `file` (`-` for stdout), `machines` (listed), `hosts` (written), `control_plane`, `workers`, `node_groups`, `skipped` (`[{node, reason}]`), `dropped_labels` (`[{key, nodes, reason}]`), `notes`, `requests`, `elapsed_ms` |
 //! | `inventory_snapshot` | `inventory snapshot`'s one line (`commands::snapshot::SnapshotEvent`) | `cluster`, `file`, `source` (`api`/`file`), `nodes` (read), `hosts` (written), `control_plane`, `workers`, `skipped` (`[{node, reason}]`), `dropped_labels` (`[{key, nodes, reason}]`), `requests` (LIST pages), `elapsed_ms` |
 
 use serde::{Deserialize, Serialize};

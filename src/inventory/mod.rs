@@ -25,6 +25,7 @@ use std::time::Duration;
 
 mod checks;
 pub mod hostset;
+pub mod import;
 mod json;
 mod load;
 mod load_aws;
@@ -32,6 +33,7 @@ mod load_azure;
 mod load_gcp;
 pub mod selector;
 pub mod snapshot;
+mod write;
 
 pub(crate) use checks::is_label_name;
 pub use hostset::HostsetError;

@@ -11,4 +11,5 @@
 pub mod aws;
 pub mod azure;
 pub mod gcp;
+pub mod jwt;
 pub mod rest;

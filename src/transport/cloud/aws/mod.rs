@@ -6,6 +6,7 @@
 pub mod autoscaling;
 pub mod client;
 pub mod credentials;
+pub mod discover;
 pub mod ec2;
 pub mod eks;
 pub mod xml;

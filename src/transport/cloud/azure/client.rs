@@ -191,7 +191,34 @@ impl Azure {
                     query_escape(secret.expose()),
                     query_escape(&format!("{ARM}/.default"))
                 )),
-            Source::ManagedIdentity { imds, client_id } => {
+            Source::Certificate {
+                authority,
+                tenant,
+                client_id,
+                ..
+            } => {
+                let url = format!("{authority}/{tenant}/oauth2/v2.0/token");
+                let assertion =
+                    credentials::client_assertion(&self.source, &url, std::time::SystemTime::now())
+                        .map_err(fail)?;
+                self.http
+                    .post(url)
+                    .header(
+                        reqwest::header::CONTENT_TYPE,
+                        "application/x-www-form-urlencoded",
+                    )
+                    .body(format!(
+                        "grant_type=client_credentials&client_id={}&client_assertion_type={}&client_assertion={}&scope={}",
+                        query_escape(client_id),
+                        query_escape("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                        assertion.expose(),
+                        query_escape(&format!("{ARM}/.default"))
+                    ))
+            }
+            Source::AzureCli(cli) => return self.cli_token(cli).await.map_err(fail),
+            Source::ManagedIdentity {
+                imds, client_id, ..
+            } => {
                 let mut url = format!(
                     "{imds}/metadata/identity/oauth2/token?api-version=2018-02-01&resource={}",
                     query_escape(&resource)
@@ -205,18 +232,77 @@ impl Azure {
                     .timeout(Duration::from_secs(3))
             }
         };
-        fetch_token(&self.pace(), req).await.map_err(|e| match e {
+        let fetched = fetch_token(&self.pace(), req).await;
+        // DefaultAzureCredential's order: the managed identity, then the Azure CLI's login.
+        if let (Err(TokenError::Unreachable(why)), Source::ManagedIdentity { cli: Some(cli), .. }) =
+            (&fetched, &self.source)
+        {
+            return self.cli_token(cli).await.map_err(|m| {
+                fail(format!(
+                    "the metadata service is unreachable ({why}); the Azure CLI: {m}"
+                ))
+            });
+        }
+        fetched.map_err(|e| match e {
             TokenError::Budget(n) => AzureError::Budget(n),
             TokenError::Unreachable(why)
                 if matches!(self.source, Source::ManagedIdentity { .. }) =>
             {
                 fail(format!(
                     "{why}. Outside Azure, export AZURE_TENANT_ID, AZURE_CLIENT_ID and \
-                     AZURE_CLIENT_SECRET (the Azure CLI's `az login` cache is not read yet)"
+                     AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH), or log in with \
+                     `az login` (the Azure CLI must be on PATH)"
                 ))
             }
             TokenError::Unreachable(why) | TokenError::Refused(why) => fail(why),
         })
+    }
+
+    /// A token from `az account get-access-token` (its JSON: `accessToken`, and `expires_on` in
+    /// seconds since the epoch, or only `expiresOn` in local time from older CLIs: then it is
+    /// taken for ten minutes). The CLI's stderr is shown (its first lines), never its stdout.
+    async fn cli_token(&self, cli: &credentials::AzureCli) -> Result<(Secret, Duration), String> {
+        if !self.budget.take() {
+            return Err(format!(
+                "the run's budget of {} Azure requests is spent",
+                self.budget.limit()
+            ));
+        }
+        self.sent.fetch_add(1, Ordering::SeqCst);
+        let run = tokio::process::Command::new(&cli.program)
+            .args(cli.args(&format!("{ARM}/")))
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output();
+        let out = tokio::time::timeout(Duration::from_secs(60), run)
+            .await
+            .map_err(|_| format!("{} did not answer within 60s", cli.program.display()))?
+            .map_err(|e| format!("cannot run {}: {e}", cli.program.display()))?;
+        if !out.status.success() {
+            let err: String = String::from_utf8_lossy(&out.stderr)
+                .chars()
+                .take(300)
+                .collect();
+            return Err(format!(
+                "`az account get-access-token` failed ({}): {}; run `az login`",
+                out.status,
+                err.trim()
+            ));
+        }
+        let json: Value = serde_json::from_slice(&out.stdout)
+            .map_err(|e| format!("`az account get-access-token` printed no JSON: {e}"))?;
+        let token = json["accessToken"]
+            .as_str()
+            .filter(|t| !t.is_empty())
+            .ok_or("`az account get-access-token` printed no accessToken")?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let lifetime = json["expires_on"]
+            .as_u64()
+            .or_else(|| json["expires_on"].as_str().and_then(|s| s.parse().ok()))
+            .map_or(600, |at| at.saturating_sub(now));
+        Ok((Secret::new(token), Duration::from_secs(lifetime)))
     }
 
     fn pace(&self) -> Pace<'_> {

@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod credentials;
+pub mod discover;
 pub mod groups;
 
 pub use client::{Azure, AzureConfig, AzureError};

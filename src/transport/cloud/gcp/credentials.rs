@@ -174,12 +174,10 @@ fn from_file(path: &Path, why: &str) -> Result<Source, CredentialError> {
 
 /// The DER inside a PEM block (`-----BEGIN PRIVATE KEY-----`).
 fn pem_to_der(pem: &str) -> Option<Vec<u8>> {
-    let body: String = pem
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with("-----"))
-        .collect();
-    base64::engine::general_purpose::STANDARD.decode(body).ok()
+    crate::transport::cloud::jwt::pem_blocks(pem)
+        .into_iter()
+        .find(|(label, _)| label.ends_with("PRIVATE KEY"))
+        .map(|(_, der)| der)
 }
 
 /// The signed JWT a service account trades for an access token (RFC 7523 section 2.1; claims as
@@ -191,7 +189,6 @@ pub fn jwt(
     token_uri: &str,
     now: SystemTime,
 ) -> Result<Secret, CredentialError> {
-    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let iat = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let mut header = serde_json::json!({"alg": "RS256", "typ": "JWT"});
     if let Some(k) = key_id {
@@ -204,23 +201,10 @@ pub fn jwt(
         "iat": iat,
         "exp": iat + 3600,
     });
-    let signing_input = format!(
-        "{}.{}",
-        b64.encode(header.to_string()),
-        b64.encode(claims.to_string())
-    );
     let der = base64::engine::general_purpose::STANDARD
         .decode(key_der_b64.expose())
         .map_err(|e| CredentialError(format!("the service-account key: {e}")))?;
-    let pair = ring::signature::RsaKeyPair::from_pkcs8(&der)
-        .map_err(|e| CredentialError(format!("the service-account key: {e}")))?;
-    let mut sig = vec![0; pair.public().modulus_len()];
-    pair.sign(
-        &ring::signature::RSA_PKCS1_SHA256,
-        &ring::rand::SystemRandom::new(),
-        signing_input.as_bytes(),
-        &mut sig,
-    )
-    .map_err(|e| CredentialError(format!("signing the token request: {e}")))?;
-    Ok(Secret::new(format!("{signing_input}.{}", b64.encode(sig))))
+    crate::transport::cloud::jwt::sign_rs256(&header, &claims, &der)
+        .map(Secret::new)
+        .map_err(|e| CredentialError(format!("the service-account key: {e}")))
 }
