@@ -92,13 +92,49 @@ pub enum CloudFirewallOn {
     SecurityGroup,
     /// An EKS cluster's `publicAccessCidrs` (`[clusters.NAME.aws] eks_cluster`).
     EksEndpoint,
+    /// A deny rule (and the allow rule before it) in the API servers' VPC firewall
+    /// (`[clusters.NAME.gcp] apiserver_firewall`).
+    GcpFirewall,
+    /// A GKE cluster's authorized networks (`[clusters.NAME.gcp] gke_cluster`).
+    GkeEndpoint,
+    /// A deny rule (and the allow rule before it) in the API servers' network security group
+    /// (`[clusters.NAME.azure] apiserver_nsg`).
+    Nsg,
+    /// An AKS cluster's `apiServerAccessProfile.authorizedIPRanges`
+    /// (`[clusters.NAME.azure] aks_cluster`).
+    AksEndpoint,
 }
 
 impl CloudFirewallOn {
+    pub const ALL: [CloudFirewallOn; 6] = [
+        CloudFirewallOn::SecurityGroup,
+        CloudFirewallOn::EksEndpoint,
+        CloudFirewallOn::GcpFirewall,
+        CloudFirewallOn::GkeEndpoint,
+        CloudFirewallOn::Nsg,
+        CloudFirewallOn::AksEndpoint,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             CloudFirewallOn::SecurityGroup => "security_group",
             CloudFirewallOn::EksEndpoint => "eks_endpoint",
+            CloudFirewallOn::GcpFirewall => "gcp_firewall",
+            CloudFirewallOn::GkeEndpoint => "gke_endpoint",
+            CloudFirewallOn::Nsg => "nsg",
+            CloudFirewallOn::AksEndpoint => "aks_endpoint",
+        }
+    }
+
+    /// The inventory key that names its resource: `[clusters.NAME.aws] eks_cluster`.
+    pub fn key(self) -> &'static str {
+        match self {
+            CloudFirewallOn::SecurityGroup => "aws] apiserver_security_group",
+            CloudFirewallOn::EksEndpoint => "aws] eks_cluster",
+            CloudFirewallOn::GcpFirewall => "gcp] apiserver_firewall",
+            CloudFirewallOn::GkeEndpoint => "gcp] gke_cluster",
+            CloudFirewallOn::Nsg => "azure] apiserver_nsg",
+            CloudFirewallOn::AksEndpoint => "azure] aks_cluster",
         }
     }
 }

@@ -93,7 +93,7 @@ fn same(a: &EndpointAccess, b: &EndpointAccess) -> bool {
 fn access_of(m: &Marked) -> Option<(&EndpointAccess, &EndpointAccess)> {
     match &m.change {
         Change::EksEndpoint { before, after } => Some((before, after)),
-        Change::SecurityGroup { .. } => None,
+        _ => None,
     }
 }
 
@@ -114,6 +114,7 @@ pub(super) fn snapshot_block(
         return Ok(Snapshot {
             rules: None,
             access: Some(before.clone()),
+            now: None,
             changes: vec![m],
         });
     }
@@ -132,6 +133,7 @@ pub(super) fn snapshot_block(
     Ok(Snapshot {
         rules: None,
         access: Some(c.access),
+        now: None,
         changes,
     })
 }
@@ -143,6 +145,7 @@ pub(super) fn snapshot_markers(aws: &Aws, name: &str) -> Result<Snapshot, Action
         rules: None,
         changes: markers(&c.tags, true),
         access: Some(c.access),
+        now: None,
     })
 }
 

@@ -101,6 +101,8 @@ impl NsgRule {
 pub struct Nsg {
     pub rules: Vec<NsgRule>,
     pub flush_connection: bool,
+    /// The rules whose `provisioningState` is not `Succeeded` yet.
+    pub updating: Vec<String>,
 }
 
 /// An AKS cluster as a block sees it.
@@ -146,6 +148,13 @@ impl Azure {
             flush_connection: a.body["properties"]["flushConnection"]
                 .as_bool()
                 .unwrap_or(false),
+            updating: a.body["properties"]["securityRules"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|r| r["properties"]["provisioningState"] != "Succeeded")
+                .filter_map(|r| r["name"].as_str().map(str::to_owned))
+                .collect(),
         }))
     }
 
