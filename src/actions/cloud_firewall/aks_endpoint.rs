@@ -173,7 +173,14 @@ pub(super) fn apply(
     forward: bool,
     wait: Duration,
 ) -> Result<Applied, ActionFailure> {
-    let c = get(azure, rg, name)?;
+    let until = Instant::now() + wait;
+    // AKS runs one operation at a time: an update under way (an earlier attempt's, or
+    // anyone's) is waited for before deciding what to send.
+    let mut c = get(azure, rg, name)?;
+    while c.state != "Succeeded" && Instant::now() < until {
+        std::thread::sleep(Duration::from_secs(1).min(until - Instant::now()));
+        c = get(azure, rg, name)?;
+    }
     let Some(want) = target(changes, forward) else {
         return Err(ActionFailure::refused(format!(
             "AKS cluster {name}: the change is not about its authorized IP ranges"
@@ -191,22 +198,20 @@ pub(super) fn apply(
             tags.extend(marker_labels(&s, &value, TAG_VALUE_MAX)?);
         }
     }
-    // An earlier attempt's PUT still running: wait for it rather than send another.
-    let busy = c.state != "Succeeded" && forward && !mine.is_empty();
-    if !busy
-        && (!same(&c.ranges, want) || tags != c.tags)
-        && !azure_call(
-            azure.set_aks_access(rg, name, &c, want, &tags, Instant::now() + wait),
-            true,
-        )?
+    let busy = c.state != "Succeeded";
+    if busy
+        || ((!same(&c.ranges, want) || tags != c.tags)
+            && !azure_call(azure.set_aks_access(rg, name, &c, want, &tags, until), true)?)
     {
         return Err(ActionFailure {
             outcome: Outcome::Pending,
             message: format!(
-                "AKS cluster {rg}/{name}: the update of authorizedIPRanges not done after {}. The \
-                 change stands and Azure is still applying it: `breakglass resume RUN` waits \
-                 again, `breakglass undo RUN` restores the ranges from before",
-                humantime::format_duration(Duration::from_secs(wait.as_secs()))
+                "AKS cluster {rg}/{name}: the update of authorizedIPRanges not done after {} \
+                 (provisioningState {}). The change stands and Azure is still applying it: \
+                 `breakglass resume RUN` waits again, `breakglass undo RUN` restores the ranges \
+                 from before",
+                humantime::format_duration(Duration::from_secs(wait.as_secs())),
+                if busy { c.state.as_str() } else { "Updating" }
             ),
             never_ran: false,
         });

@@ -196,7 +196,16 @@ pub(super) fn apply(
     wait: Duration,
 ) -> Result<Applied, ActionFailure> {
     let until = Instant::now() + wait;
-    let c = get(gcp, location, name)?;
+    // GKE runs one operation at a time: one under way (an earlier attempt's, or anyone's) is
+    // waited for before deciding what to send.
+    let mut c = get(gcp, location, name)?;
+    while c.status == "RECONCILING" && Instant::now() < until {
+        std::thread::sleep(Duration::from_secs(1).min(until - Instant::now()));
+        c = get(gcp, location, name)?;
+    }
+    if c.status == "RECONCILING" {
+        return Err(pending(name, "the operation under way", wait));
+    }
     let Some(want) = target(changes, forward) else {
         return Err(ActionFailure::refused(format!(
             "GKE cluster {name}: the change is not about its authorized networks"
@@ -219,11 +228,9 @@ pub(super) fn apply(
             return Err(pending(name, "setting the labels that remember the block", wait));
         }
     }
-    // A cluster still reconciling an earlier attempt's update: wait for it rather than send
-    // another (GKE runs one operation at a time).
-    let busy = c.status != "RUNNING" && !mine.is_empty();
-    let changed = !same(&c.access, want) && !busy;
-    if changed && !gcp_call(gcp.set_authorized_networks(location, name, want, until), true)? {
+    if !same(&c.access, want)
+        && !gcp_call(gcp.set_authorized_networks(location, name, want, until), true)?
+    {
         return Err(pending(name, "the authorized networks' update", wait));
     }
     if !forward {
