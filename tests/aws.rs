@@ -601,80 +601,6 @@ fn an_eks_public_endpoint_is_blocked_to_the_break_glass_cidrs_and_undo_restores_
 // ---------------------------------------------------------------------------------------------
 // apiservers.scale
 
-/// API servers' `/readyz` over TLS (a certificate for `kubernetes.default.svc` signed by the
-/// test's CA), one Python server per address; killed on drop.
-struct Readyz {
-    dir: tempfile::TempDir,
-    children: Vec<std::process::Child>,
-}
-
-const READYZ: &str = r"
-import http.server, ssl, sys
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        code = 200 if self.path == '/readyz' else 404
-        self.send_response(code); self.send_header('Content-Length', '2'); self.end_headers(); self.wfile.write(b'ok')
-    def log_message(self, *a): pass
-s = http.server.HTTPServer((sys.argv[1], int(sys.argv[2])), H)
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain(sys.argv[3], sys.argv[4])
-s.socket = ctx.wrap_socket(s.socket, server_side=True)
-print('ready', flush=True)
-s.serve_forever()
-";
-
-impl Readyz {
-    fn new() -> Readyz {
-        let dir = tempfile::tempdir().expect("tempdir");
-        breakglass::lab::pki::certificates(
-            dir.path(),
-            &breakglass::lab::pki::Names {
-                ca: "/CN=test-kubernetes-ca",
-                server: "/CN=kube-apiserver",
-                server_sans: "DNS:kubernetes.default.svc",
-                server_is_client: false,
-                client: "/CN=breakglass",
-            },
-        )
-        .expect("certificates");
-        Readyz {
-            dir,
-            children: Vec::new(),
-        }
-    }
-
-    fn ca(&self) -> std::path::PathBuf {
-        self.dir.path().join("ca.crt")
-    }
-
-    /// Serves `/readyz` at `ip:port`; returns once it listens.
-    fn serve(&mut self, ip: &str, port: u16) {
-        use std::io::BufRead;
-        let d = self.dir.path();
-        let mut child = std::process::Command::new("python3")
-            .args(["-c", READYZ, ip, &port.to_string()])
-            .arg(d.join("server.crt"))
-            .arg(d.join("server.key"))
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("python3");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("ready line");
-        assert_eq!(line.trim(), "ready", "readyz server on {ip}:{port}");
-        self.children.push(child);
-    }
-}
-
-impl Drop for Readyz {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
 /// A self-managed control plane in moto: a subnet of loopback addresses (moto hands out
 /// `.4`, `.5`, ... in order), so the instances' private IPs are where the tests' API servers
 /// listen. One API server now; the step asks for three. The third answers only later: the step
@@ -699,7 +625,7 @@ fn apiservers_scale_grows_the_control_plane_group_until_each_new_server_is_ready
         .and_then(|l| l.local_addr())
         .expect("port")
         .port();
-    let mut servers = Readyz::new();
+    let mut servers = crate::support::readyz::Readyz::new();
     servers.serve(&format!("{net}.4"), port);
     servers.serve(&format!("{net}.5"), port);
     let env = Env::with(

@@ -127,7 +127,7 @@ fn finish(c: &mut Control, e: Effect) {
 }
 
 /// The calls of `cloud.firewall.block` and `apiservers.scale`; None: not one of them.
-fn control_plane(req: &Request, path: &str, c: &mut Control, base: &str) -> Option<Response> {
+fn control_plane(req: &Request, path: &str, c: &mut Control, sizes: &HashMap<String, u32>, base: &str) -> Option<Response> {
     let body = || serde_json::from_str::<Value>(&req.body).unwrap_or(Value::Null);
     Some(match (req.method.as_str(), path) {
         // https://learn.microsoft.com/rest/api/virtualnetwork/network-security-groups/get
@@ -229,7 +229,9 @@ fn control_plane(req: &Request, path: &str, c: &mut Control, base: &str) -> Opti
         // https://learn.microsoft.com/rest/api/virtualnetwork/network-interface-in-vm-ss/list-virtual-machine-scale-set-network-interfaces
         ("GET", p) if p.ends_with("/networkInterfaces") => {
             let vmss = p.rsplit('/').nth(1).unwrap_or_default();
-            let value: Vec<Value> = c.nics.get(vmss).into_iter().flatten().map(|(i, ip)| json!({
+            // The instances that exist: as many as the scale set has now.
+            let n = sizes.get(vmss).copied().unwrap_or(0) as usize;
+            let value: Vec<Value> = c.nics.get(vmss).into_iter().flatten().take(n).map(|(i, ip)| json!({
                 "name": "nic0", "properties": {"virtualMachine": {"id": format!("{SUB}/Microsoft.Compute/virtualMachineScaleSets/{vmss}/virtualMachines/{i}")},
                 "ipConfigurations": [{"name": "ipconfig1", "properties": {"privateIPAddress": ip, "primary": true}}]}})).collect();
             Response::json(200, &json!({"value": value}))
@@ -290,7 +292,7 @@ fn handle(req: &Request, arm: &mut Arm, base: &str) -> Response {
             "The access token is invalid.",
         );
     }
-    if let Some(r) = control_plane(req, path, &mut arm.control, base) {
+    if let Some(r) = control_plane(req, path, &mut arm.control, &arm.sizes, base) {
         return r;
     }
     let vmss = format!("{SUB}/Microsoft.Compute/virtualMachineScaleSets/");
@@ -818,4 +820,52 @@ fn an_aks_update_that_never_completes_is_pending_and_resume_follows_it() {
     let out = env.bg(SECRET).args(["--output", "json", "undo", &run, "--yes"]).run().ok();
     assert_eq!(results(&out.json_lines(), "undo")[0].1, "ok");
     assert_eq!(env.aks(), aks_before);
+}
+
+// ---------------------------------------------------------------------------------------------
+// apiservers.scale on Azure: a self-managed control plane's scale set
+
+#[test]
+fn apiservers_scale_grows_the_control_plane_scale_set_until_each_new_server_is_ready() {
+    let env = Env::new();
+    let net = format!("127.{}.{}", 100 + fastrand::u8(..100), fastrand::u8(1..250));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+    let mut servers = crate::support::readyz::Readyz::new();
+    servers.serve(&format!("{net}.4"), port);
+    servers.serve(&format!("{net}.5"), port);
+    {
+        let mut a = env.arm.lock().expect("arm");
+        a.sizes.insert("prod-cp".into(), 1);
+        a.control.nics.insert("prod-cp".into(), (0..3).map(|i| (i.to_string(), format!("{net}.{}", 4 + i))).collect());
+    }
+    let inv = std::fs::read_to_string(&env.inventory).expect("inventory").replacen(
+        "[clusters.prod]\n",
+        &format!("[clusters.prod]\nca_file = \"{}\"\ntls_server_name = \"kubernetes.default.svc\"\n", servers.ca().display()),
+        1,
+    );
+    std::fs::write(&env.inventory, format!("{inv}control_plane = {{ vmss = \"prod-cp\", port = {port} }}\n")).expect("inventory");
+    let rb = env.step("apiservers.scale", "to = 3\nwait = \"4s\"");
+    let plan = env.bg(SECRET).arg("plan").arg(&rb).run().ok();
+    assert!(
+        plan.stdout.contains("scale the control plane's group control-plane (scale set prod-rg/prod-cp) to size 3")
+            && plan.stdout.contains(&format!("/readyz on port {port} of each instance of scale set prod-cp")),
+        "{}",
+        plan.stdout
+    );
+    let out = Env::run(env.bg(SECRET), &rb).code(3);
+    let events = out.json_lines();
+    let r = results(&events, "apply");
+    assert!(
+        r.len() == 1 && r[0].1 == "pending" && r[0].2.contains("2 of 3 API servers ready") && r[0].2.contains(&format!("2 ({net}.6)")),
+        "{r:?}"
+    );
+    assert_eq!(env.size("prod-cp"), 3);
+    let run = events[0]["run_id"].as_str().expect("run id").to_owned();
+    servers.serve(&format!("{net}.6"), port);
+    let out = env.bg(SECRET).args(["--output", "json", "resume", &run, "--yes"]).run().ok();
+    let r = results(&out.json_lines(), "apply");
+    assert!(r.len() == 1 && r[0].1 == "ok", "{r:?}");
+    let out = env.bg(SECRET).args(["--output", "json", "undo", &run, "--yes"]).run().ok();
+    assert_eq!(results(&out.json_lines(), "undo")[0].1, "ok");
+    assert_eq!(env.size("prod-cp"), 1);
 }

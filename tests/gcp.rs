@@ -338,7 +338,9 @@ fn control_plane(req: &Request, seg: &[&str], query: &str, cloud: &mut Cloud) ->
         }
         // https://cloud.google.com/compute/docs/reference/rest/v1/instanceGroupManagers/listManagedInstances
         ("POST", ["compute", "v1", "projects", "acme", "zones", zone, "instanceGroupManagers", name, "listManagedInstances"]) => {
-            let list: Vec<Value> = cloud.instances.get(&format!("{zone}/{name}")).into_iter().flatten()
+            // The instances that exist: as many as the group has now.
+            let n = cloud.migs.get(&format!("zones/{zone}/{name}")).map_or(0, |m| m.current as usize);
+            let list: Vec<Value> = cloud.instances.get(&format!("{zone}/{name}")).into_iter().flatten().take(n)
                 .map(|(i, _)| json!({"instance": format!("https://www.googleapis.com/compute/v1/projects/acme/zones/{zone}/instances/{i}"),
                     "instanceStatus": "RUNNING", "currentAction": "NONE"}))
                 .collect();
@@ -1281,4 +1283,61 @@ fn a_firewall_operation_that_never_completes_is_pending_and_resume_finishes_it()
     let out = env.bg().args(["--output", "json", "undo", &run, "--yes"]).run().ok();
     assert_eq!(results(&out.json_lines(), "undo")[0].1, "ok");
     assert_eq!(env.firewalls(), rules_before);
+}
+
+// ---------------------------------------------------------------------------------------------
+// apiservers.scale on GCP: a self-managed control plane's MIG
+
+/// One API server now, the step asks for three; two answer `/readyz` at first, so the step is
+/// `pending` at its wait, and `resume` finishes once the third does. Undo restores the size.
+#[test]
+fn apiservers_scale_grows_the_control_plane_mig_until_each_new_server_is_ready() {
+    let env = Env::new();
+    let net = format!("127.{}.{}", 100 + fastrand::u8(..100), fastrand::u8(1..250));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+    let mut servers = crate::support::readyz::Readyz::new();
+    servers.serve(&format!("{net}.4"), port);
+    servers.serve(&format!("{net}.5"), port);
+    {
+        let mut c = env.cloud.lock().expect("cloud");
+        c.migs.insert("zones/us-central1-a/prod-cp".into(), Mig { target: 1, current: 1 });
+        c.instances.insert(
+            "us-central1-a/prod-cp".into(),
+            (0..3).map(|i| (format!("prod-cp-{i}"), format!("{net}.{}", 4 + i))).collect(),
+        );
+    }
+    let inv = std::fs::read_to_string(&env.inventory).expect("inventory").replacen(
+        "[clusters.prod]\n",
+        &format!("[clusters.prod]\nca_file = \"{}\"\ntls_server_name = \"kubernetes.default.svc\"\n", servers.ca().display()),
+        1,
+    );
+    std::fs::write(&env.inventory, format!("{inv}control_plane = {{ mig = \"prod-cp\", port = {port} }}\n")).expect("inventory");
+    let rb = env.step("apiservers.scale", "to = 3\nwait = \"4s\"");
+    let plan = env.bg().arg("plan").arg(&rb).run().ok();
+    assert!(
+        plan.stdout.contains("scale the control plane's group control-plane (managed instance group prod-cp in us-central1-a) to size 3")
+            && plan.stdout.contains(&format!("/readyz on port {port} of each instance of managed instance group prod-cp")),
+        "{}",
+        plan.stdout
+    );
+    let out = env.bg().args(["--output", "json", "run"]).arg(&rb).arg("--yes").run().code(3);
+    let events = out.json_lines();
+    let r = results(&events, "apply");
+    assert!(
+        r.len() == 1
+            && r[0].1 == "pending"
+            && r[0].2.contains("2 of 3 API servers ready")
+            && r[0].2.contains(&format!("prod-cp-2 ({net}.6)"))
+            && r[0].2.contains("`breakglass resume RUN` waits again"),
+        "{r:?}"
+    );
+    assert_eq!(env.mig("zones/us-central1-a/prod-cp"), Mig { target: 3, current: 3 });
+    let run = events[0]["run_id"].as_str().expect("run id").to_owned();
+    servers.serve(&format!("{net}.6"), port);
+    let out = env.bg().args(["--output", "json", "resume", &run, "--yes"]).run().ok();
+    let r = results(&out.json_lines(), "apply");
+    assert!(r.len() == 1 && r[0].1 == "ok", "{r:?}");
+    let out = env.bg().args(["--output", "json", "undo", &run, "--yes"]).run().ok();
+    assert_eq!(results(&out.json_lines(), "undo")[0].1, "ok");
+    assert_eq!(env.mig("zones/us-central1-a/prod-cp").target, 1);
 }
