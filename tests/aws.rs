@@ -710,6 +710,10 @@ struct EksState {
     update: Option<(String, String, u32)>,
     describe_updates: u32,
     throttled: u32,
+    /// `UpdateClusterConfig` calls answered.
+    updates_started: u32,
+    /// `InProgress` answers before `Successful`; None: never done.
+    polls: Option<u32>,
 }
 
 impl EksStub {
@@ -718,6 +722,7 @@ impl EksStub {
         const ARN: &str = "arn:aws:eks:us-east-1:123456789012:cluster/prod";
         let state = Arc::new(Mutex::new(EksState {
             tier: "standard".into(),
+            polls,
             ..EksState::default()
         }));
         let s = Arc::clone(&state);
@@ -745,6 +750,13 @@ impl EksStub {
                         "controlPlaneScalingConfig": {"tier": st.tier}, "tags": st.tags}}))
                 }
                 ("POST", "/clusters/prod/update-config") => {
+                    // One update at a time (ResourceInUseException, HTTP 409, as
+                    // https://docs.aws.amazon.com/eks/latest/APIReference/API_UpdateClusterConfig.html#API_UpdateClusterConfig_Errors lists).
+                    if st.update.is_some() {
+                        return (409, vec![("X-Amzn-ErrorType", "ResourceInUseException:http://internal.amazon.com/coral/com.amazonaws.eks/".to_owned())],
+                            serde_json::json!({"message": "Cluster has update in progress", "clusterName": "prod"}).to_string());
+                    }
+                    st.updates_started += 1;
                     let body: Value = serde_json::from_str(&r.body).expect("json body");
                     let tier = body.pointer("/controlPlaneScalingConfig/tier").and_then(Value::as_str).expect("a tier").to_owned();
                     assert!(body["clientRequestToken"].is_string());
@@ -765,7 +777,7 @@ impl EksStub {
                         return (404, vec![("X-Amzn-ErrorType", "ResourceNotFoundException:http://internal.amazon.com/coral/com.amazonaws.eks/".to_owned())],
                             serde_json::json!({"message": format!("No update found for ID: {id}")}).to_string());
                     };
-                    let done = polls.is_some_and(|p| n >= p);
+                    let done = st.polls.is_some_and(|p| n >= p);
                     if done {
                         st.tier.clone_from(&tier);
                         st.update = None;
@@ -877,9 +889,10 @@ fn an_eks_tier_update_is_followed_to_completion_and_undone() {
 }
 
 /// An update that never completes: the target is `pending` at the step's wait, the message
-/// says what to do, and the journal (hash chain intact) has the snapshot and the result.
+/// says what to do, and the journal (hash chain intact) has the snapshot and the result with
+/// the update's id, which `resume` follows once EKS finishes it.
 #[test]
-fn an_eks_update_that_never_completes_is_pending_at_the_deadline() {
+fn an_eks_update_that_never_completes_is_pending_and_resume_follows_the_same_update() {
     let stub = EksStub::start(None);
     let scratch = Scratch::new();
     let inventory = scratch.write(
@@ -932,9 +945,37 @@ fn an_eks_update_that_never_completes_is_pending_at_the_deadline() {
     assert_eq!(kinds.len(), 2, "{kinds:?}");
     assert_eq!(kinds[0]["state"], serde_json::json!({"tier": "standard"}));
     assert_eq!(kinds[1]["outcome"], "pending");
+    // The update's id is journaled with the pending result.
+    let id = kinds[1]["detail"]["update"]
+        .as_str()
+        .expect("the update id in the journal")
+        .to_owned();
+    assert_eq!(kinds[1]["detail"]["after"], "tier-2xl");
     assert_eq!(
         stub.state.lock().expect("state").tier,
         "standard",
         "the update never finished"
     );
+
+    // EKS finishes it after a while: resume follows the same update (EKS refuses a second one
+    // while it runs) to completion.
+    stub.state.lock().expect("state").polls = Some(1);
+    let out = scratch
+        .bg_with(&inventory)
+        .env("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "not-checked")
+        .args(["--output", "json", "resume", &run, "--yes"])
+        .run()
+        .ok();
+    let r = results(&out.json_lines(), "apply");
+    assert!(
+        r.len() == 1
+            && r[0].1 == "ok"
+            && r[0].2.contains(&format!(
+                "tier standard → tier-2xl (update {id}, started by an earlier attempt)"
+            )),
+        "{r:?}"
+    );
+    let st = stub.state.lock().expect("state");
+    assert_eq!((st.tier.as_str(), st.updates_started), ("tier-2xl", 1));
 }

@@ -13,7 +13,8 @@
 //!   (`controlPlaneScalingConfig.tier`) set by `UpdateClusterConfig`, the update followed by its
 //!   id with `DescribeUpdate` to `Successful`, then the cluster read back. The tier from before
 //!   is journaled and kept in a tag (`breakglass/prior/RUN/STEP`) so a resumed run still knows
-//!   it; `undo` sets it again.
+//!   it; `undo` sets it again. The update's id is journaled with the result (also a `pending`
+//!   one), so a resumed run follows the same update instead of starting another.
 //!
 //! Past the step's `wait` the target is `pending`: the change stands, `resume` waits again,
 //! `undo` restores.
@@ -406,16 +407,24 @@ impl Action for ApiserversScaleAction {
             How::Group { scale, .. } => return scale.apply(cx, snapshot),
             How::Tier { eks, tier, restore } => (eks, tier, *restore),
         };
+        // An earlier attempt's update to this tier (journaled with its pending result): resume
+        // follows it rather than start another, which EKS would refuse while it runs.
+        let earlier = cx
+            .earlier()
+            .filter(|d| !restore && d["after"].as_str() == Some(tier.as_str()))
+            .and_then(|d| d["update"].as_str())
+            .map(str::to_owned);
         let aws = cx.aws()?;
         let c = describe_eks(&aws, eks)?;
         let now = tier_of(&c);
         if !restore && !c.tags.contains_key(&self.marker) {
             aws_call(aws.tag_eks_resource(&c.arn, &self.marker, &now), true)?;
         }
-        let update = if now == *tier {
-            None
-        } else {
-            aws_call(aws.update_control_plane_tier(eks, tier), true)?
+        let followed = earlier.is_some() && now != *tier;
+        let update = match (now == *tier, earlier) {
+            (true, _) => None,
+            (false, Some(id)) => Some(id),
+            (false, None) => aws_call(aws.update_control_plane_tier(eks, tier), true)?,
         };
         if restore && c.tags.contains_key(&self.marker) {
             aws_call(aws.untag_eks_resource(&c.arn, &self.marker), true)?;
@@ -427,9 +436,11 @@ impl Action for ApiserversScaleAction {
         Ok(Applied {
             summary: format!(
                 "EKS cluster {eks}: control-plane tier {now} → {tier}{}",
-                update
-                    .as_deref()
-                    .map_or_else(String::new, |u| format!(" (update {u})"))
+                update.as_deref().map_or_else(String::new, |u| if followed {
+                    format!(" (update {u}, started by an earlier attempt)")
+                } else {
+                    format!(" (update {u})")
+                })
             ),
             detail: json!({"before": now, "after": tier, "update": update}),
         })

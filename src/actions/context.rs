@@ -571,6 +571,11 @@ pub trait Context {
     fn step(&self) -> &str;
     /// A progress line for the operator (long waits), shown as a notice.
     fn notice(&self, message: &str);
+    /// What an earlier attempt's apply recorded for this target and step (a resumed run): the
+    /// `detail` of its journaled result, such as the id of an update still under way.
+    fn earlier(&self) -> Option<&serde_json::Value> {
+        None
+    }
 }
 
 /// The engine's [`Context`]: opens the reach lazily, so a step that never calls the shell
@@ -584,6 +589,7 @@ pub struct StepContext<'a> {
     pub operator: &'a dyn Operator,
     pub unattended: bool,
     pub notice: &'a (dyn Fn(&str) + Sync),
+    earlier: Option<&'a serde_json::Value>,
     shell: Option<Box<dyn Node + Send>>,
 }
 
@@ -608,8 +614,16 @@ impl<'a> StepContext<'a> {
             operator,
             unattended,
             notice,
+            earlier: None,
             shell: None,
         }
+    }
+
+    /// The same context with what an earlier attempt recorded (see [`Context::earlier`]).
+    #[must_use]
+    pub fn with_earlier(mut self, earlier: Option<&'a serde_json::Value>) -> StepContext<'a> {
+        self.earlier = earlier;
+        self
     }
 }
 
@@ -710,6 +724,10 @@ impl Context for StepContext<'_> {
 
     fn notice(&self, message: &str) {
         (self.notice)(message);
+    }
+
+    fn earlier(&self) -> Option<&serde_json::Value> {
+        self.earlier
     }
 }
 

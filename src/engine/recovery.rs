@@ -80,6 +80,9 @@ impl History {
                 Event::TargetResult(r) if r.mode == Some(Mode::Apply) => {
                     let Some(step) = r.step else { continue };
                     let key = (step, r.target);
+                    if let Some(d) = r.detail {
+                        done.details.insert(key.clone(), d);
+                    }
                     last.insert(key.clone(), r.outcome);
                     if r.outcome.is_ok() {
                         done.targets.insert(key.clone());

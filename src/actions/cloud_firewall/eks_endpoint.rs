@@ -176,11 +176,14 @@ fn target(changes: &[Marked], forward: bool) -> Option<&EndpointAccess> {
 }
 
 /// Makes (or reverses) the changes: markers first, then one update; the update's id.
+/// `earlier`: what an earlier attempt's apply journaled (a resumed run): its update to the
+/// same access is followed rather than another started, which EKS refuses while one runs.
 pub(super) fn apply(
     aws: &Aws,
     name: &str,
     changes: &[Marked],
     forward: bool,
+    earlier: Option<&serde_json::Value>,
 ) -> Result<(Applied, Option<String>), ActionFailure> {
     let c = describe(aws, name)?;
     let Some(want) = target(changes, forward) else {
@@ -200,10 +203,13 @@ pub(super) fn apply(
             }
         }
     }
-    let update = if same(&c.access, want) {
-        None
-    } else {
-        aws_call(aws.update_endpoint_access(name, want), true)?
+    let under_way = earlier
+        .filter(|d| serde_json::to_value(want).is_ok_and(|w| d["after"] == w))
+        .and_then(|d| d["update"].as_str());
+    let update = match (same(&c.access, want), under_way) {
+        (true, _) => None,
+        (false, Some(id)) => Some(id.to_owned()),
+        (false, None) => aws_call(aws.update_endpoint_access(name, want), true)?,
     };
     if !forward {
         for m in changes {

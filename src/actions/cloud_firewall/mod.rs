@@ -653,8 +653,14 @@ impl Action for CloudFirewallAction {
                 security_group::apply(&*cx.aws()?, id, &changes, forward)
             }
             CloudResource::EksCluster { eks_name, .. } => {
-                let (applied, update) =
-                    eks_endpoint::apply(&*cx.aws()?, eks_name, &changes, forward)?;
+                let earlier = cx.earlier().cloned();
+                let (applied, update) = eks_endpoint::apply(
+                    &*cx.aws()?,
+                    eks_name,
+                    &changes,
+                    forward,
+                    earlier.as_ref(),
+                )?;
                 self.remember_update(resource.name(), update);
                 Ok(applied)
             }
