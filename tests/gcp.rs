@@ -1341,3 +1341,55 @@ fn apiservers_scale_grows_the_control_plane_mig_until_each_new_server_is_ready()
     assert_eq!(results(&out.json_lines(), "undo")[0].1, "ok");
     assert_eq!(env.mig("zones/us-central1-a/prod-cp").target, 1);
 }
+
+/// The run's cloud pace reaches the GCP client: `BREAKGLASS_CLOUD_RATE` spaces every request
+/// (polls included), a lower `--rate` slows them further, and `--cloud-budget` stops the calls
+/// once spent, before the change.
+#[test]
+fn the_cloud_rate_and_budget_govern_the_gcp_calls() {
+    let env = Env::new();
+    let rb = env.runbook("node_groups = [\"workers-a\"]\nto = 5");
+    let gaps = |from: usize| -> Vec<Duration> {
+        let api: Vec<std::time::Instant> = env.fake.requests()[from..]
+            .iter()
+            .filter(|q| q.path.starts_with("/compute/"))
+            .map(|q| q.at)
+            .collect();
+        api.windows(2).map(|w| w[1] - w[0]).collect()
+    };
+    let from = env.fake.requests().len();
+    env.bg()
+        .env("BREAKGLASS_CLOUD_RATE", "2")
+        .args(["--output", "json", "run"])
+        .arg(&rb)
+        .arg("--yes")
+        .run()
+        .ok();
+    let g = gaps(from);
+    assert!(g.len() >= 4 && g.iter().all(|d| *d >= Duration::from_millis(450)), "{g:?}");
+    assert_eq!(env.mig("zones/us-central1-a/prod-workers-a").target, 5);
+
+    let from = env.fake.requests().len();
+    env.bg()
+        .args(["--output", "json", "run", "--rate", "1"])
+        .arg(env.runbook("node_groups = [\"workers-a\"]\nto = 4"))
+        .arg("--yes")
+        .run()
+        .ok();
+    let g = gaps(from);
+    assert!(g.len() >= 4 && g.iter().all(|d| *d >= Duration::from_millis(950)), "{g:?}");
+
+    let out = env
+        .bg()
+        .args(["--output", "json", "run", "--cloud-budget", "2"])
+        .arg(env.runbook("node_groups = [\"workers-a\"]\nto = 1"))
+        .arg("--yes")
+        .run()
+        .code(3);
+    let r = results(&out.json_lines(), "apply");
+    assert!(
+        r.len() == 1 && r[0].2.contains("the run's budget of 2 GCP requests is spent"),
+        "{r:?}"
+    );
+    assert_eq!(env.mig("zones/us-central1-a/prod-workers-a").target, 4);
+}

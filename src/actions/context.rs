@@ -338,6 +338,19 @@ impl FleetReach {
         }
     }
 
+    /// The same reach with every cloud provider paced at `per_second` (0: no limit) and
+    /// allowed `budget` requests in all (each provider its own limiter and budget).
+    #[must_use]
+    pub fn with_cloud_pace(mut self, per_second: f64, budget: usize) -> FleetReach {
+        self.aws_limiter = Arc::new(RateLimiter::new(per_second));
+        self.gcp_limiter = Arc::new(RateLimiter::new(per_second));
+        self.azure_limiter = Arc::new(RateLimiter::new(per_second));
+        self.aws_budget = Arc::new(Budget::new(budget));
+        self.gcp_budget = Arc::new(Budget::new(budget));
+        self.azure_budget = Arc::new(Budget::new(budget));
+        self
+    }
+
     fn cluster(&self, name: &str) -> Result<&crate::inventory::Cluster, ActionFailure> {
         self.clusters
             .get(name)
