@@ -74,7 +74,7 @@ struct Control {
     flush_connection: bool,
     /// The AKS cluster `prod`, as ARM answers it.
     aks: Value,
-    /// Operations: polls left before done (u32::MAX: never), and what they do then.
+    /// Operations: polls left before done (`u32::MAX`: never), and what they do then.
     ops: HashMap<String, (u32, Option<Effect>)>,
     next: u32,
     deny_rule_write: bool,
@@ -87,7 +87,7 @@ struct Control {
     nics: HashMap<String, Vec<(String, String)>>,
 }
 
-/// A rule as ARM answers it (https://learn.microsoft.com/rest/api/virtualnetwork/security-rules/get).
+/// A rule as ARM answers it (<https://learn.microsoft.com/rest/api/virtualnetwork/security-rules/get>).
 fn nsg_rule(name: &str, priority: u32, access: &str, sources: &[&str], ports: &[&str]) -> Value {
     json!({"name": name, "id": format!("{NSG}/securityRules/{name}"), "type": "Microsoft.Network/networkSecurityGroups/securityRules",
         "properties": {"provisioningState": "Succeeded", "priority": priority, "direction": "Inbound", "access": access,
@@ -109,7 +109,9 @@ fn async_op(c: &mut Control, base: &str, polls: u32, effect: Effect) -> String {
     c.next += 1;
     let op = format!("ctl-{}", c.next);
     c.ops.insert(op.clone(), (polls, Some(effect)));
-    format!("{base}/subscriptions/sub-1/providers/Microsoft.Network/locations/eastus/operations/{op}?api-version=2024-05-01")
+    format!(
+        "{base}/subscriptions/sub-1/providers/Microsoft.Network/locations/eastus/operations/{op}?api-version=2024-05-01"
+    )
 }
 
 fn finish(c: &mut Control, e: Effect) {
@@ -127,7 +129,13 @@ fn finish(c: &mut Control, e: Effect) {
 }
 
 /// The calls of `cloud.firewall.block` and `apiservers.scale`; None: not one of them.
-fn control_plane(req: &Request, path: &str, c: &mut Control, sizes: &HashMap<String, u32>, base: &str) -> Option<Response> {
+fn control_plane(
+    req: &Request,
+    path: &str,
+    c: &mut Control,
+    sizes: &HashMap<String, u32>,
+    base: &str,
+) -> Option<Response> {
     let body = || serde_json::from_str::<Value>(&req.body).unwrap_or(Value::Null);
     Some(match (req.method.as_str(), path) {
         // https://learn.microsoft.com/rest/api/virtualnetwork/network-security-groups/get
@@ -141,30 +149,54 @@ fn control_plane(req: &Request, path: &str, c: &mut Control, sizes: &HashMap<Str
             let default = [("AllowVnetInBound", 65000), ("AllowAzureLoadBalancerInBound", 65001), ("DenyAllInBound", 65500)]
                 .map(|(n, p)| json!({"name": n, "properties": {"priority": p, "direction": "Inbound", "access": if p == 65500 { "Deny" } else { "Allow" },
                     "protocol": "*", "sourceAddressPrefix": "*", "destinationAddressPrefix": "*", "destinationPortRange": "*", "provisioningState": "Succeeded"}}));
-            Response::json(200, &json!({"name": "cp-nsg", "id": NSG, "location": "eastus",
+            Response::json(
+                200,
+                &json!({"name": "cp-nsg", "id": NSG, "location": "eastus",
                 "properties": {"provisioningState": "Succeeded", "flushConnection": c.flush_connection,
-                    "securityRules": c.rules.values().collect::<Vec<_>>(), "defaultSecurityRules": default}}))
+                    "securityRules": c.rules.values().collect::<Vec<_>>(), "defaultSecurityRules": default}}),
+            )
         }
         // https://learn.microsoft.com/rest/api/virtualnetwork/security-rules/create-or-update:
         // 201 with Azure-AsyncOperation; one inbound rule per priority.
         ("PUT", p) if p.starts_with(&format!("{NSG}/securityRules/")) => {
             let name = p.rsplit('/').next().unwrap_or_default().to_owned();
             if c.deny_rule_write {
-                return Some(err(403, "AuthorizationFailed", &format!(
-                    "The client 'app-1' with object id 'f00' does not have authorization to perform action 'Microsoft.Network/networkSecurityGroups/securityRules/write' over scope '{NSG}/securityRules/{name}' or the scope is invalid. If access was recently granted, please refresh your credentials.")));
+                return Some(err(
+                    403,
+                    "AuthorizationFailed",
+                    &format!(
+                        "The client 'app-1' with object id 'f00' does not have authorization to perform action 'Microsoft.Network/networkSecurityGroups/securityRules/write' over scope '{NSG}/securityRules/{name}' or the scope is invalid. If access was recently granted, please refresh your credentials."
+                    ),
+                ));
             }
             let mut rule = body();
             let pr = &rule["properties"];
             let priority = pr["priority"].as_u64().unwrap_or(0);
-            if !(100..=4096).contains(&priority) || pr["direction"] != "Inbound" || !matches!(pr["access"].as_str(), Some("Allow" | "Deny"))
+            if !(100..=4096).contains(&priority)
+                || pr["direction"] != "Inbound"
+                || !matches!(pr["access"].as_str(), Some("Allow" | "Deny"))
                 || pr["sourceAddressPrefix"].is_null() == pr["sourceAddressPrefixes"].is_null()
                 || pr["description"].as_str().is_some_and(|d| d.len() > 140)
             {
-                return Some(err(400, "InvalidRequestFormat", &format!("Cannot parse the request: {rule}")));
+                return Some(err(
+                    400,
+                    "InvalidRequestFormat",
+                    &format!("Cannot parse the request: {rule}"),
+                ));
             }
-            if let Some(other) = c.rules.values().find(|r| r["name"] != name.as_str() && r["properties"]["priority"] == priority) {
-                return Some(err(400, "SecurityRuleConflict", &format!(
-                    "Security rule {name} conflicts with rule {}. Rules cannot have the same Priority and Direction.", other["name"].as_str().unwrap_or_default())));
+            if let Some(other) = c
+                .rules
+                .values()
+                .find(|r| r["name"] != name.as_str() && r["properties"]["priority"] == priority)
+            {
+                return Some(err(
+                    400,
+                    "SecurityRuleConflict",
+                    &format!(
+                        "Security rule {name} conflicts with rule {}. Rules cannot have the same Priority and Direction.",
+                        other["name"].as_str().unwrap_or_default()
+                    ),
+                ));
             }
             rule["name"] = name.clone().into();
             rule["id"] = format!("{NSG}/securityRules/{name}").into();
@@ -179,11 +211,22 @@ fn control_plane(req: &Request, path: &str, c: &mut Control, sizes: &HashMap<Str
         ("DELETE", p) if p.starts_with(&format!("{NSG}/securityRules/")) => {
             let name = p.rsplit('/').next().unwrap_or_default().to_owned();
             let Some(r) = c.rules.get_mut(&name) else {
-                return Some(Response { status: 204, headers: vec![], body: String::new() });
+                return Some(Response {
+                    status: 204,
+                    headers: vec![],
+                    body: String::new(),
+                });
             };
             r["properties"]["provisioningState"] = "Deleting".into();
             let url = async_op(c, base, 2, Effect::RuleDeleted(name));
-            Response { status: 202, headers: vec![("Azure-AsyncOperation".into(), url.clone()), ("Location".into(), url)], body: String::new() }
+            Response {
+                status: 202,
+                headers: vec![
+                    ("Azure-AsyncOperation".into(), url.clone()),
+                    ("Location".into(), url),
+                ],
+                body: String::new(),
+            }
         }
         // https://learn.microsoft.com/rest/api/aks/managed-clusters/get
         ("GET", AKS) => Response::json(200, &c.aks),
@@ -192,13 +235,25 @@ fn control_plane(req: &Request, path: &str, c: &mut Control, sizes: &HashMap<Str
         ("PUT", AKS) => {
             let b = body();
             let p = &b["properties"];
-            if p.get("provisioningState").is_some() || p.get("fqdn").is_some() || p.get("powerState").is_some()
-                || b["location"] != "eastus" || p["dnsPrefix"] != "prod-dns" || p["agentPoolProfiles"].as_array().is_none_or(Vec::is_empty)
+            if p.get("provisioningState").is_some()
+                || p.get("fqdn").is_some()
+                || p.get("powerState").is_some()
+                || b["location"] != "eastus"
+                || p["dnsPrefix"] != "prod-dns"
+                || p["agentPoolProfiles"].as_array().is_none_or(Vec::is_empty)
             {
-                return Some(err(400, "InvalidParameter", &format!("unexpected managed cluster body {b}")));
+                return Some(err(
+                    400,
+                    "InvalidParameter",
+                    &format!("unexpected managed cluster body {b}"),
+                ));
             }
             if c.aks["properties"]["provisioningState"] != "Succeeded" {
-                return Some(err(409, "OperationNotAllowed", "Operation is not allowed because there's an in progress update managed cluster operation on the managed cluster started at 2024-05-01T10:00:00Z."));
+                return Some(err(
+                    409,
+                    "OperationNotAllowed",
+                    "Operation is not allowed because there's an in progress update managed cluster operation on the managed cluster started at 2024-05-01T10:00:00Z.",
+                ));
             }
             // The resource shows what it is becoming, Updating until the operation ends.
             c.aks["tags"] = b["tags"].clone();
@@ -214,12 +269,18 @@ fn control_plane(req: &Request, path: &str, c: &mut Control, sizes: &HashMap<Str
         ("GET", p) if p.contains("/operations/ctl-") => {
             let op = p.rsplit('/').next().unwrap_or_default().to_owned();
             let Some((left, _)) = c.ops.get_mut(&op) else {
-                return Some(Response::json(200, &json!({"name": op, "status": "Succeeded"})));
+                return Some(Response::json(
+                    200,
+                    &json!({"name": op, "status": "Succeeded"}),
+                ));
             };
             if *left > 0 {
                 *left = left.saturating_sub(u32::from(*left != u32::MAX));
                 // Never: stays InProgress.
-                return Some(Response::json(200, &json!({"name": op, "status": "InProgress"})));
+                return Some(Response::json(
+                    200,
+                    &json!({"name": op, "status": "InProgress"}),
+                ));
             }
             if let Some((_, Some(e))) = c.ops.remove(&op) {
                 finish(c, e);
@@ -649,7 +710,9 @@ impl Env {
                 nsg_rule("allow-apiserver", 1000, "Allow", &["*"], &["6443"]),
                 nsg_rule("allow-bastion-ssh", 300, "Allow", &["10.0.0.0/8"], &["22"]),
             ] {
-                a.control.rules.insert(r["name"].as_str().expect("name").to_owned(), r);
+                a.control
+                    .rules
+                    .insert(r["name"].as_str().expect("name").to_owned(), r);
             }
             a.control.aks = aks_cluster();
         }
@@ -666,7 +729,13 @@ impl Env {
     }
 
     fn step(&self, action: &str, with: &str) -> std::path::PathBuf {
-        one_step_runbook(&self.scratch, "prod", &action.replace('.', "-"), action, with)
+        one_step_runbook(
+            &self.scratch,
+            "prod",
+            &action.replace('.', "-"),
+            action,
+            with,
+        )
     }
 
     fn rules(&self) -> std::collections::BTreeMap<String, Value> {
@@ -702,30 +771,92 @@ fn an_azure_block_puts_exact_nsg_rules_and_ranges_and_undo_restores_them() {
     let r = results(&events, "apply");
     assert!(r.len() == 2 && r.iter().all(|t| t.1 == "ok"), "{r:?}");
     assert!(r[0].2.starts_with("AKS cluster prod-rg/prod: authorizedIPRanges 198.51.100.0/24 → 203.0.113.0/24, 10.0.0.0/24"), "{r:?}");
-    assert!(r[1].2.starts_with("network security group prod-rg/cp-nsg: put 2 (bg-block-"), "{r:?}");
+    assert!(
+        r[1].2
+            .starts_with("network security group prod-rg/cp-nsg: put 2 (bg-block-"),
+        "{r:?}"
+    );
     let after = env.rules();
-    let added: Vec<&Value> = after.iter().filter(|(k, _)| !rules_before.contains_key(*k)).map(|(_, v)| &v["properties"]).collect();
+    let added: Vec<&Value> = after
+        .iter()
+        .filter(|(k, _)| !rules_before.contains_key(*k))
+        .map(|(_, v)| &v["properties"])
+        .collect();
     assert_eq!(added.len(), 2, "{added:?}");
-    let (allow, deny) = if added[0]["access"] == "Allow" { (added[0], added[1]) } else { (added[1], added[0]) };
+    let (allow, deny) = if added[0]["access"] == "Allow" {
+        (added[0], added[1])
+    } else {
+        (added[1], added[0])
+    };
     assert_eq!(
-        (&allow["priority"], &allow["sourceAddressPrefixes"], &allow["destinationPortRanges"], &allow["provisioningState"]),
-        (&json!(100), &json!(["203.0.113.0/24", "10.0.0.0/24"]), &json!(["443", "6443"]), &json!("Succeeded"))
+        (
+            &allow["priority"],
+            &allow["sourceAddressPrefixes"],
+            &allow["destinationPortRanges"],
+            &allow["provisioningState"]
+        ),
+        (
+            &json!(100),
+            &json!(["203.0.113.0/24", "10.0.0.0/24"]),
+            &json!(["443", "6443"]),
+            &json!("Succeeded")
+        )
     );
     assert_eq!(
-        (&deny["priority"], &deny["access"], &deny["sourceAddressPrefix"], &deny["destinationPortRanges"]),
-        (&json!(101), &json!("Deny"), &json!("*"), &json!(["443", "6443"]))
+        (
+            &deny["priority"],
+            &deny["access"],
+            &deny["sourceAddressPrefix"],
+            &deny["destinationPortRanges"]
+        ),
+        (
+            &json!(101),
+            &json!("Deny"),
+            &json!("*"),
+            &json!(["443", "6443"])
+        )
     );
-    assert!(allow["description"].as_str().is_some_and(|d| d.starts_with(&format!("breakglass/block/{run}/"))), "{allow}");
+    assert!(
+        allow["description"]
+            .as_str()
+            .is_some_and(|d| d.starts_with(&format!("breakglass/block/{run}/"))),
+        "{allow}"
+    );
     let aks = env.aks();
-    assert_eq!(aks["properties"]["apiServerAccessProfile"]["authorizedIPRanges"], json!(["203.0.113.0/24", "10.0.0.0/24"]));
-    assert!(aks["tags"].as_object().expect("tags").keys().any(|k| k.starts_with("bg-block-")), "{aks}");
-    assert!(env.arm.lock().expect("arm").control.throttled_at.is_some(), "a read was throttled and retried");
+    assert_eq!(
+        aks["properties"]["apiServerAccessProfile"]["authorizedIPRanges"],
+        json!(["203.0.113.0/24", "10.0.0.0/24"])
+    );
+    assert!(
+        aks["tags"]
+            .as_object()
+            .expect("tags")
+            .keys()
+            .any(|k| k.starts_with("bg-block-")),
+        "{aks}"
+    );
+    assert!(
+        env.arm.lock().expect("arm").control.throttled_at.is_some(),
+        "a read was throttled and retried"
+    );
 
-    let out = env.bg(SECRET).args(["--output", "json", "undo", &run, "--yes"]).run().ok();
+    let out = env
+        .bg(SECRET)
+        .args(["--output", "json", "undo", &run, "--yes"])
+        .run()
+        .ok();
     let r = results(&out.json_lines(), "undo");
     assert!(r.len() == 2 && r.iter().all(|t| t.1 == "ok"), "{r:?}");
-    assert_eq!(env.rules(), rules_before, "undo deletes exactly the block's rules");
-    assert_eq!(env.aks(), aks_before, "undo restores the ranges and the tags exactly");
+    assert_eq!(
+        env.rules(),
+        rules_before,
+        "undo deletes exactly the block's rules"
+    );
+    assert_eq!(
+        env.aks(),
+        aks_before,
+        "undo restores the ranges and the tags exactly"
+    );
 }
 
 #[test]
@@ -734,7 +865,11 @@ fn an_azure_unblock_finds_what_a_block_left() {
     let (rules_before, aks_before) = (env.rules(), env.aks());
     Env::run(env.bg(SECRET), &env.step("cloud.firewall.block", AZ_BLOCK)).ok();
     assert_ne!(env.rules(), rules_before);
-    let out = Env::run(env.bg(SECRET), &env.step("cloud.firewall.unblock", "wait = \"30s\"")).ok();
+    let out = Env::run(
+        env.bg(SECRET),
+        &env.step("cloud.firewall.unblock", "wait = \"30s\""),
+    )
+    .ok();
     let r = results(&out.json_lines(), "apply");
     assert!(r.len() == 2 && r.iter().all(|t| t.1 == "ok"), "{r:?}");
     assert_eq!(env.rules(), rules_before);
@@ -747,16 +882,30 @@ fn an_azure_unblock_finds_what_a_block_left() {
 fn an_azure_block_is_refused_on_a_taken_priority_and_a_denial_names_the_action() {
     let env = Env::control();
     let taken = nsg_rule("allow-lb", 101, "Allow", &["168.63.129.16"], &["6443"]);
-    env.arm.lock().expect("arm").control.rules.insert("allow-lb".into(), taken);
+    env.arm
+        .lock()
+        .expect("arm")
+        .control
+        .rules
+        .insert("allow-lb".into(), taken);
     let rules_before = env.rules();
-    let rb = env.step("cloud.firewall.block", &format!("{AZ_BLOCK}\non = [\"nsg\"]"));
+    let rb = env.step(
+        "cloud.firewall.block",
+        &format!("{AZ_BLOCK}\non = [\"nsg\"]"),
+    );
     let plan = env.bg(SECRET).arg("plan").arg(&rb).run().code(2);
     assert!(
         plan.stdout.contains("REFUSED nsg/cp-nsg: NSG rule allow-lb already has priority 101, which the block's rules need"),
         "{}",
         plan.stdout
     );
-    env.bg(SECRET).arg("run").arg(&rb).arg("--yes").run().code(2).stderr_has("refused before anything changed");
+    env.bg(SECRET)
+        .arg("run")
+        .arg(&rb)
+        .arg("--yes")
+        .run()
+        .code(2)
+        .stderr_has("refused before anything changed");
     assert_eq!(env.rules(), rules_before);
 
     {
@@ -782,7 +931,10 @@ fn an_aks_update_that_never_completes_is_pending_and_resume_follows_it() {
     let env = Env::control();
     let aks_before = env.aks();
     env.arm.lock().expect("arm").control.stuck = true;
-    let rb = env.step("cloud.firewall.block", "allow = [\"203.0.113.0/24\"]\nwait = \"3s\"\non = [\"aks_endpoint\"]");
+    let rb = env.step(
+        "cloud.firewall.block",
+        "allow = [\"203.0.113.0/24\"]\nwait = \"3s\"\non = [\"aks_endpoint\"]",
+    );
     let out = Env::run(env.bg(SECRET), &rb).code(3);
     let events = out.json_lines();
     let run = events[0]["run_id"].as_str().expect("run id").to_owned();
@@ -790,12 +942,24 @@ fn an_aks_update_that_never_completes_is_pending_and_resume_follows_it() {
     assert!(
         r.len() == 1
             && r[0].1 == "pending"
-            && r[0].2.contains("AKS cluster prod-rg/prod: the update of authorizedIPRanges not done after 3s")
+            && r[0].2.contains(
+                "AKS cluster prod-rg/prod: the update of authorizedIPRanges not done after 3s"
+            )
             && r[0].2.contains("`breakglass resume RUN` waits again"),
         "{r:?}"
     );
-    env.scratch.bg().args(["journal", "verify", &run]).run().ok();
-    let puts = || env.fake.requests().iter().filter(|q| q.method == "PUT" && q.path.contains("managedClusters/prod?")).count();
+    env.scratch
+        .bg()
+        .args(["journal", "verify", &run])
+        .run()
+        .ok();
+    let puts = || {
+        env.fake
+            .requests()
+            .iter()
+            .filter(|q| q.method == "PUT" && q.path.contains("managedClusters/prod?"))
+            .count()
+    };
     assert_eq!(puts(), 1);
     // Azure finishes the update after all (its status is polled again, as resume does).
     {
@@ -808,16 +972,28 @@ fn an_aks_update_that_never_completes_is_pending_and_resume_follows_it() {
             }
         }
     }
-    let out = env.bg(SECRET).args(["--output", "json", "resume", &run, "--yes"]).run().ok();
+    let out = env
+        .bg(SECRET)
+        .args(["--output", "json", "resume", &run, "--yes"])
+        .run()
+        .ok();
     let r = results(&out.json_lines(), "apply");
     assert_eq!(r.len(), 1, "{r:?}");
     assert_eq!(r[0].1, "ok", "{r:?}");
-    assert_eq!(puts(), 1, "resume follows the update under way, it does not send another");
+    assert_eq!(
+        puts(),
+        1,
+        "resume follows the update under way, it does not send another"
+    );
     assert_eq!(
         env.aks()["properties"]["apiServerAccessProfile"]["authorizedIPRanges"],
         json!(["203.0.113.0/24", "10.0.0.0/24"])
     );
-    let out = env.bg(SECRET).args(["--output", "json", "undo", &run, "--yes"]).run().ok();
+    let out = env
+        .bg(SECRET)
+        .args(["--output", "json", "undo", &run, "--yes"])
+        .run()
+        .ok();
     assert_eq!(results(&out.json_lines(), "undo")[0].1, "ok");
     assert_eq!(env.aks(), aks_before);
 }
@@ -829,26 +1005,46 @@ fn an_aks_update_that_never_completes_is_pending_and_resume_follows_it() {
 fn apiservers_scale_grows_the_control_plane_scale_set_until_each_new_server_is_ready() {
     let env = Env::new();
     let net = format!("127.{}.{}", 100 + fastrand::u8(..100), fastrand::u8(1..250));
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
     let mut servers = crate::support::readyz::Readyz::new();
     servers.serve(&format!("{net}.4"), port);
     servers.serve(&format!("{net}.5"), port);
     {
         let mut a = env.arm.lock().expect("arm");
         a.sizes.insert("prod-cp".into(), 1);
-        a.control.nics.insert("prod-cp".into(), (0..3).map(|i| (i.to_string(), format!("{net}.{}", 4 + i))).collect());
+        a.control.nics.insert(
+            "prod-cp".into(),
+            (0..3)
+                .map(|i| (i.to_string(), format!("{net}.{}", 4 + i)))
+                .collect(),
+        );
     }
-    let inv = std::fs::read_to_string(&env.inventory).expect("inventory").replacen(
-        "[clusters.prod]\n",
-        &format!("[clusters.prod]\nca_file = \"{}\"\ntls_server_name = \"kubernetes.default.svc\"\n", servers.ca().display()),
-        1,
-    );
-    std::fs::write(&env.inventory, format!("{inv}control_plane = {{ vmss = \"prod-cp\", port = {port} }}\n")).expect("inventory");
+    let inv = std::fs::read_to_string(&env.inventory)
+        .expect("inventory")
+        .replacen(
+            "[clusters.prod]\n",
+            &format!(
+                "[clusters.prod]\nca_file = \"{}\"\ntls_server_name = \"kubernetes.default.svc\"\n",
+                servers.ca().display()
+            ),
+            1,
+        );
+    std::fs::write(
+        &env.inventory,
+        format!("{inv}control_plane = {{ vmss = \"prod-cp\", port = {port} }}\n"),
+    )
+    .expect("inventory");
     let rb = env.step("apiservers.scale", "to = 3\nwait = \"4s\"");
     let plan = env.bg(SECRET).arg("plan").arg(&rb).run().ok();
     assert!(
-        plan.stdout.contains("scale the control plane's group control-plane (scale set prod-rg/prod-cp) to size 3")
-            && plan.stdout.contains(&format!("/readyz on port {port} of each instance of scale set prod-cp")),
+        plan.stdout.contains(
+            "scale the control plane's group control-plane (scale set prod-rg/prod-cp) to size 3"
+        ) && plan.stdout.contains(&format!(
+            "/readyz on port {port} of each instance of scale set prod-cp"
+        )),
         "{}",
         plan.stdout
     );
@@ -856,16 +1052,27 @@ fn apiservers_scale_grows_the_control_plane_scale_set_until_each_new_server_is_r
     let events = out.json_lines();
     let r = results(&events, "apply");
     assert!(
-        r.len() == 1 && r[0].1 == "pending" && r[0].2.contains("2 of 3 API servers ready") && r[0].2.contains(&format!("2 ({net}.6)")),
+        r.len() == 1
+            && r[0].1 == "pending"
+            && r[0].2.contains("2 of 3 API servers ready")
+            && r[0].2.contains(&format!("2 ({net}.6)")),
         "{r:?}"
     );
     assert_eq!(env.size("prod-cp"), 3);
     let run = events[0]["run_id"].as_str().expect("run id").to_owned();
     servers.serve(&format!("{net}.6"), port);
-    let out = env.bg(SECRET).args(["--output", "json", "resume", &run, "--yes"]).run().ok();
+    let out = env
+        .bg(SECRET)
+        .args(["--output", "json", "resume", &run, "--yes"])
+        .run()
+        .ok();
     let r = results(&out.json_lines(), "apply");
     assert!(r.len() == 1 && r[0].1 == "ok", "{r:?}");
-    let out = env.bg(SECRET).args(["--output", "json", "undo", &run, "--yes"]).run().ok();
+    let out = env
+        .bg(SECRET)
+        .args(["--output", "json", "undo", &run, "--yes"])
+        .run()
+        .ok();
     assert_eq!(results(&out.json_lines(), "undo")[0].1, "ok");
     assert_eq!(env.size("prod-cp"), 1);
 }

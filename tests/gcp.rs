@@ -186,10 +186,18 @@ fn operation(name: &str, status: &str, kind: &str) -> Value {
         "progress": if status == "DONE" { 100 } else { 0 }})
 }
 
-const NETWORK: &str = "https://www.googleapis.com/compute/v1/projects/acme/global/networks/prod-vpc";
+const NETWORK: &str =
+    "https://www.googleapis.com/compute/v1/projects/acme/global/networks/prod-vpc";
 
-/// A rule as compute answers it (https://cloud.google.com/compute/docs/reference/rest/v1/firewalls#Firewall).
-fn firewall(name: &str, priority: u32, allowed: bool, ports: &[&str], sources: &[&str], tags: &[&str]) -> Value {
+/// A rule as compute answers it (<https://cloud.google.com/compute/docs/reference/rest/v1/firewalls#Firewall>).
+fn firewall(
+    name: &str,
+    priority: u32,
+    allowed: bool,
+    ports: &[&str],
+    sources: &[&str],
+    tags: &[&str],
+) -> Value {
     let key = if allowed { "allowed" } else { "denied" };
     json!({"kind": "compute#firewall", "id": format!("{}", 1000 + priority), "name": name,
         "network": NETWORK, "priority": priority, "direction": "INGRESS", "sourceRanges": sources,
@@ -209,7 +217,8 @@ fn finish(cloud: &mut Cloud, e: Effect) {
         }
         Effect::GkeNetworks(access) => {
             cloud.gke["masterAuthorizedNetworksConfig"] = access.clone();
-            cloud.gke["controlPlaneEndpointsConfig"]["ipEndpointsConfig"]["authorizedNetworksConfig"] = access;
+            cloud.gke["controlPlaneEndpointsConfig"]["ipEndpointsConfig"]["authorizedNetworksConfig"] =
+                access;
             cloud.gke["status"] = "RUNNING".into();
         }
         Effect::GkeLabels(labels) => {
@@ -249,7 +258,10 @@ fn control_plane(req: &Request, seg: &[&str], query: &str, cloud: &mut Cloud) ->
                     "Quota exceeded for quota metric 'Read requests' and limit 'Read requests per minute' of service 'compute.googleapis.com'")
                     .with_header("Retry-After", "1"));
             }
-            let from: usize = query.strip_prefix("pageToken=p").and_then(|n| n.parse().ok()).unwrap_or(0);
+            let from: usize = query
+                .strip_prefix("pageToken=p")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
             let all: Vec<&Value> = cloud.firewalls.values().collect();
             let page: Vec<&Value> = all.iter().skip(from).take(2).copied().collect();
             let mut answer = json!({"kind": "compute#firewallList", "items": page});
@@ -259,34 +271,64 @@ fn control_plane(req: &Request, seg: &[&str], query: &str, cloud: &mut Cloud) ->
             Response::json(200, &answer)
         }
         // https://cloud.google.com/compute/docs/reference/rest/v1/firewalls/get
-        ("GET", ["compute", "v1", "projects", "acme", "global", "firewalls", name]) => {
-            match cloud.firewalls.get(*name) {
-                Some(f) => Response::json(200, f),
-                None => err(404, "NOT_FOUND", &format!("The resource 'projects/acme/global/firewalls/{name}' was not found")),
-            }
-        }
+        (
+            "GET",
+            [
+                "compute",
+                "v1",
+                "projects",
+                "acme",
+                "global",
+                "firewalls",
+                name,
+            ],
+        ) => match cloud.firewalls.get(*name) {
+            Some(f) => Response::json(200, f),
+            None => err(
+                404,
+                "NOT_FOUND",
+                &format!("The resource 'projects/acme/global/firewalls/{name}' was not found"),
+            ),
+        },
         // https://cloud.google.com/compute/docs/reference/rest/v1/firewalls/insert: the
         // rule exists once its Operation is DONE; a name taken is 409 alreadyExists.
         ("POST", ["compute", "v1", "projects", "acme", "global", "firewalls"]) => {
             let mut rule = body();
             let name = rule["name"].as_str().unwrap_or_default().to_owned();
             if cloud.deny_firewall_create {
-                return Some(err(403, "PERMISSION_DENIED",
-                    &format!("Required 'compute.firewalls.create' permission for 'projects/acme/global/firewalls/{name}'")));
+                return Some(err(
+                    403,
+                    "PERMISSION_DENIED",
+                    &format!(
+                        "Required 'compute.firewalls.create' permission for 'projects/acme/global/firewalls/{name}'"
+                    ),
+                ));
             }
             if cloud.firewalls.contains_key(&name) {
-                return Some(err(409, "ALREADY_EXISTS", &format!("The resource 'projects/acme/global/firewalls/{name}' already exists")));
+                return Some(err(
+                    409,
+                    "ALREADY_EXISTS",
+                    &format!("The resource 'projects/acme/global/firewalls/{name}' already exists"),
+                ));
             }
             let valid = name.len() <= 63
                 && name.starts_with(|c: char| c.is_ascii_lowercase())
-                && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
                 && rule["priority"].as_u64().is_some_and(|p| p <= 65535)
                 && (rule["allowed"].is_array() != rule["denied"].is_array())
-                && rule["sourceRanges"].as_array().is_some_and(|r| !r.is_empty())
+                && rule["sourceRanges"]
+                    .as_array()
+                    .is_some_and(|r| !r.is_empty())
                 && !(rule["targetTags"].is_array() && rule["targetServiceAccounts"].is_array())
                 && rule["network"] == "projects/acme/global/networks/prod-vpc";
             if !valid {
-                return Some(err(400, "INVALID_ARGUMENT", &format!("Invalid value for field 'resource': {rule}")));
+                return Some(err(
+                    400,
+                    "INVALID_ARGUMENT",
+                    &format!("Invalid value for field 'resource': {rule}"),
+                ));
             }
             rule["network"] = NETWORK.into();
             rule["kind"] = "compute#firewall".into();
@@ -294,22 +336,66 @@ fn control_plane(req: &Request, seg: &[&str], query: &str, cloud: &mut Cloud) ->
             start_op(cloud, "insert", polls, Effect::InsertFirewall(rule))
         }
         // https://cloud.google.com/compute/docs/reference/rest/v1/firewalls/delete
-        ("DELETE", ["compute", "v1", "projects", "acme", "global", "firewalls", name]) => {
+        (
+            "DELETE",
+            [
+                "compute",
+                "v1",
+                "projects",
+                "acme",
+                "global",
+                "firewalls",
+                name,
+            ],
+        ) => {
             if !cloud.firewalls.contains_key(*name) {
-                return Some(err(404, "NOT_FOUND", &format!("The resource 'projects/acme/global/firewalls/{name}' was not found")));
+                return Some(err(
+                    404,
+                    "NOT_FOUND",
+                    &format!("The resource 'projects/acme/global/firewalls/{name}' was not found"),
+                ));
             }
-            start_op(cloud, "delete", 2, Effect::DeleteFirewall((*name).to_owned()))
+            start_op(
+                cloud,
+                "delete",
+                2,
+                Effect::DeleteFirewall((*name).to_owned()),
+            )
         }
         // https://cloud.google.com/kubernetes-engine/docs/reference/rest/v1/projects.locations.clusters/get
-        ("GET", ["v1", "projects", "acme", "locations", "us-central1", "clusters", "prod"]) => {
-            Response::json(200, &cloud.gke)
-        }
+        (
+            "GET",
+            [
+                "v1",
+                "projects",
+                "acme",
+                "locations",
+                "us-central1",
+                "clusters",
+                "prod",
+            ],
+        ) => Response::json(200, &cloud.gke),
         // https://cloud.google.com/kubernetes-engine/docs/reference/rest/v1/projects.locations.clusters/update:
         // one field of ClusterUpdate per request; RECONCILING until the Operation is DONE; a
         // second update meanwhile is FAILED_PRECONDITION.
-        ("PUT", ["v1", "projects", "acme", "locations", "us-central1", "clusters", "prod"]) => {
+        (
+            "PUT",
+            [
+                "v1",
+                "projects",
+                "acme",
+                "locations",
+                "us-central1",
+                "clusters",
+                "prod",
+            ],
+        ) => {
             if cloud.gke["status"] != "RUNNING" {
-                return Some(err(400, "FAILED_PRECONDITION", "Cluster is running incompatible operation."));
+                return Some(err(
+                    400,
+                    "FAILED_PRECONDITION",
+                    "Cluster is running incompatible operation.",
+                ));
             }
             let b = body();
             let update = b["update"].as_object().cloned().unwrap_or_default();
@@ -322,24 +408,75 @@ fn control_plane(req: &Request, seg: &[&str], query: &str, cloud: &mut Cloud) ->
         }
         // https://cloud.google.com/kubernetes-engine/docs/reference/rest/v1/projects.locations.clusters/setResourceLabels:
         // guarded by the fingerprint read with the labels.
-        ("POST", ["v1", "projects", "acme", "locations", "us-central1", "clusters", "prod:setResourceLabels"]) => {
+        (
+            "POST",
+            [
+                "v1",
+                "projects",
+                "acme",
+                "locations",
+                "us-central1",
+                "clusters",
+                "prod:setResourceLabels",
+            ],
+        ) => {
             let b = body();
             if b["labelFingerprint"] != cloud.gke["labelFingerprint"] {
-                return Some(err(400, "FAILED_PRECONDITION", "Labels could not be set due to fingerprint mismatch."));
+                return Some(err(
+                    400,
+                    "FAILED_PRECONDITION",
+                    "Labels could not be set due to fingerprint mismatch.",
+                ));
             }
-            let bad = b["resourceLabels"].as_object().is_none_or(|l| l.len() > 64 || l.iter().any(|(k, v)| {
-                let ok = |s: &str| s.len() <= 63 && s.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_');
-                !ok(k) || !v.as_str().is_some_and(ok)
-            }));
+            let bad = b["resourceLabels"].as_object().is_none_or(|l| {
+                l.len() > 64
+                    || l.iter().any(|(k, v)| {
+                        let ok = |s: &str| {
+                            s.len() <= 63
+                                && s.bytes().all(|c| {
+                                    c.is_ascii_lowercase()
+                                        || c.is_ascii_digit()
+                                        || c == b'-'
+                                        || c == b'_'
+                                })
+                        };
+                        !ok(k) || !v.as_str().is_some_and(ok)
+                    })
+            });
             if bad {
-                return Some(err(400, "INVALID_ARGUMENT", &format!("invalid labels: {}", b["resourceLabels"])));
+                return Some(err(
+                    400,
+                    "INVALID_ARGUMENT",
+                    &format!("invalid labels: {}", b["resourceLabels"]),
+                ));
             }
-            start_op(cloud, "SET_LABELS", 1, Effect::GkeLabels(b["resourceLabels"].clone()))
+            start_op(
+                cloud,
+                "SET_LABELS",
+                1,
+                Effect::GkeLabels(b["resourceLabels"].clone()),
+            )
         }
         // https://cloud.google.com/compute/docs/reference/rest/v1/instanceGroupManagers/listManagedInstances
-        ("POST", ["compute", "v1", "projects", "acme", "zones", zone, "instanceGroupManagers", name, "listManagedInstances"]) => {
+        (
+            "POST",
+            [
+                "compute",
+                "v1",
+                "projects",
+                "acme",
+                "zones",
+                zone,
+                "instanceGroupManagers",
+                name,
+                "listManagedInstances",
+            ],
+        ) => {
             // The instances that exist: as many as the group has now.
-            let n = cloud.migs.get(&format!("zones/{zone}/{name}")).map_or(0, |m| m.current as usize);
+            let n = cloud
+                .migs
+                .get(&format!("zones/{zone}/{name}"))
+                .map_or(0, |m| m.current as usize);
             let list: Vec<Value> = cloud.instances.get(&format!("{zone}/{name}")).into_iter().flatten().take(n)
                 .map(|(i, _)| json!({"instance": format!("https://www.googleapis.com/compute/v1/projects/acme/zones/{zone}/instances/{i}"),
                     "instanceStatus": "RUNNING", "currentAction": "NONE"}))
@@ -347,13 +484,39 @@ fn control_plane(req: &Request, seg: &[&str], query: &str, cloud: &mut Cloud) ->
             Response::json(200, &json!({"managedInstances": list}))
         }
         // https://cloud.google.com/compute/docs/reference/rest/v1/instances/get
-        ("GET", ["compute", "v1", "projects", "acme", "zones", zone, "instances", name]) => {
-            let ip = cloud.instances.iter().filter(|(k, _)| k.starts_with(&format!("{zone}/")))
-                .flat_map(|(_, v)| v).find(|(i, _)| i == name).map(|(_, ip)| ip.clone());
+        (
+            "GET",
+            [
+                "compute",
+                "v1",
+                "projects",
+                "acme",
+                "zones",
+                zone,
+                "instances",
+                name,
+            ],
+        ) => {
+            let ip = cloud
+                .instances
+                .iter()
+                .filter(|(k, _)| k.starts_with(&format!("{zone}/")))
+                .flat_map(|(_, v)| v)
+                .find(|(i, _)| i == name)
+                .map(|(_, ip)| ip.clone());
             match ip {
-                Some(ip) => Response::json(200, &json!({"kind": "compute#instance", "name": name, "status": "RUNNING",
-                    "networkInterfaces": [{"name": "nic0", "networkIP": ip}]})),
-                None => err(404, "NOT_FOUND", &format!("The resource 'projects/acme/zones/{zone}/instances/{name}' was not found")),
+                Some(ip) => Response::json(
+                    200,
+                    &json!({"kind": "compute#instance", "name": name, "status": "RUNNING",
+                    "networkInterfaces": [{"name": "nic0", "networkIP": ip}]}),
+                ),
+                None => err(
+                    404,
+                    "NOT_FOUND",
+                    &format!(
+                        "The resource 'projects/acme/zones/{zone}/instances/{name}' was not found"
+                    ),
+                ),
             }
         }
         _ => return None,
@@ -459,7 +622,15 @@ fn api(req: &Request, cloud: &mut Cloud) -> Response {
         (
             "GET",
             ["compute", "v1", "projects", "acme", _, _, "operations", op]
-            | ["compute", "v1", "projects", "acme", "global", "operations", op]
+            | [
+                "compute",
+                "v1",
+                "projects",
+                "acme",
+                "global",
+                "operations",
+                op,
+            ]
             | ["v1", "projects", "acme", "locations", _, "operations", op],
         ) => {
             let Some(o) = cloud.ops.get_mut(*op) else {
@@ -1032,7 +1203,7 @@ fn credentials_come_from_the_adc_file_then_the_metadata_server() {
 // cloud.firewall.block on GCP: the API servers' VPC firewall and the GKE authorized networks
 
 /// The GKE cluster as `clusters.get` answers it
-/// (https://cloud.google.com/kubernetes-engine/docs/reference/rest/v1/projects.locations.clusters#Cluster).
+/// (<https://cloud.google.com/kubernetes-engine/docs/reference/rest/v1/projects.locations.clusters#Cluster>).
 fn gke_cluster() -> Value {
     let access = json!({"enabled": true, "cidrBlocks": [{"displayName": "office", "cidrBlock": "198.51.100.0/24"}],
         "gcpPublicCidrsAccessEnabled": true});
@@ -1052,12 +1223,27 @@ impl Env {
         {
             let mut c = env.cloud.lock().expect("cloud");
             for f in [
-                firewall("allow-apiserver", 1000, true, &["6443"], &["0.0.0.0/0"], &["k8s-apiserver"]),
-                firewall("allow-lb-checks", 50, true, &["6443"], &["35.191.0.0/16", "130.211.0.0/22"], &["k8s-apiserver"]),
+                firewall(
+                    "allow-apiserver",
+                    1000,
+                    true,
+                    &["6443"],
+                    &["0.0.0.0/0"],
+                    &["k8s-apiserver"],
+                ),
+                firewall(
+                    "allow-lb-checks",
+                    50,
+                    true,
+                    &["6443"],
+                    &["35.191.0.0/16", "130.211.0.0/22"],
+                    &["k8s-apiserver"],
+                ),
                 firewall("allow-ssh", 1000, true, &["22"], &["35.235.240.0/20"], &[]),
                 firewall("allow-internal", 65534, true, &[], &["10.0.0.0/8"], &[]),
             ] {
-                c.firewalls.insert(f["name"].as_str().expect("name").to_owned(), f);
+                c.firewalls
+                    .insert(f["name"].as_str().expect("name").to_owned(), f);
             }
             c.gke = gke_cluster();
         }
@@ -1075,7 +1261,13 @@ impl Env {
     }
 
     fn step(&self, action: &str, with: &str) -> std::path::PathBuf {
-        one_step_runbook(&self.scratch, "prod", &action.replace('.', "-"), action, with)
+        one_step_runbook(
+            &self.scratch,
+            "prod",
+            &action.replace('.', "-"),
+            action,
+            with,
+        )
     }
 
     fn firewalls(&self) -> std::collections::BTreeMap<String, Value> {
@@ -1120,53 +1312,132 @@ fn a_gcp_block_adds_exact_firewall_rules_and_networks_and_undo_restores_them() {
     let r = results(&events, "apply");
     assert_eq!(r.len(), 2, "{r:?}");
     assert!(r.iter().all(|t| t.1 == "ok"), "{r:?}");
-    assert!(r[0].2.starts_with("VPC network prod-vpc: made 2 (bg-block-"), "{r:?}");
-    assert!(r[1].2.starts_with("GKE cluster prod: authorized networks 198.51.100.0/24 → 203.0.113.0/24, 10.0.0.0/24"), "{r:?}");
+    assert!(
+        r[0].2
+            .starts_with("VPC network prod-vpc: made 2 (bg-block-"),
+        "{r:?}"
+    );
+    assert!(
+        r[1].2.starts_with(
+            "GKE cluster prod: authorized networks 198.51.100.0/24 → 203.0.113.0/24, 10.0.0.0/24"
+        ),
+        "{r:?}"
+    );
 
     // Exactly two rules more: allow first, then the deny after it, both on the API servers.
     let after = env.firewalls();
-    let added: Vec<&Value> = after.iter().filter(|(k, _)| !rules_before.contains_key(*k)).map(|(_, v)| v).collect();
+    let added: Vec<&Value> = after
+        .iter()
+        .filter(|(k, _)| !rules_before.contains_key(*k))
+        .map(|(_, v)| v)
+        .collect();
     assert_eq!(added.len(), 2, "{added:?}");
-    let (allow, deny) = if added[0]["allowed"].is_array() { (added[0], added[1]) } else { (added[1], added[0]) };
+    let (allow, deny) = if added[0]["allowed"].is_array() {
+        (added[0], added[1])
+    } else {
+        (added[1], added[0])
+    };
     let marker = format!("breakglass/block/{run}/cloud-firewall-block: ");
     assert_eq!(
-        (&allow["priority"], &allow["sourceRanges"], &allow["allowed"], &allow["targetTags"]),
-        (&json!(100), &json!(["203.0.113.0/24", "10.0.0.0/24"]), &json!([{"IPProtocol": "tcp", "ports": ["443", "6443"]}]), &json!(["k8s-apiserver"]))
+        (
+            &allow["priority"],
+            &allow["sourceRanges"],
+            &allow["allowed"],
+            &allow["targetTags"]
+        ),
+        (
+            &json!(100),
+            &json!(["203.0.113.0/24", "10.0.0.0/24"]),
+            &json!([{"IPProtocol": "tcp", "ports": ["443", "6443"]}]),
+            &json!(["k8s-apiserver"])
+        )
     );
     assert_eq!(
-        (&deny["priority"], &deny["sourceRanges"], &deny["denied"], &deny["targetTags"]),
-        (&json!(101), &json!(["0.0.0.0/0"]), &json!([{"IPProtocol": "tcp", "ports": ["443", "6443"]}]), &json!(["k8s-apiserver"]))
+        (
+            &deny["priority"],
+            &deny["sourceRanges"],
+            &deny["denied"],
+            &deny["targetTags"]
+        ),
+        (
+            &json!(101),
+            &json!(["0.0.0.0/0"]),
+            &json!([{"IPProtocol": "tcp", "ports": ["443", "6443"]}]),
+            &json!(["k8s-apiserver"])
+        )
     );
-    assert!(allow["description"].as_str().is_some_and(|d| d.starts_with(&marker)), "{allow}");
+    assert!(
+        allow["description"]
+            .as_str()
+            .is_some_and(|d| d.starts_with(&marker)),
+        "{allow}"
+    );
     let insert_at = |name: &Value| {
-        env.fake.requests().iter().position(|q| q.method == "POST" && q.body.contains(name.as_str().unwrap_or("?"))).expect("insert")
+        env.fake
+            .requests()
+            .iter()
+            .position(|q| q.method == "POST" && q.body.contains(name.as_str().unwrap_or("?")))
+            .expect("insert")
     };
-    assert!(insert_at(&allow["name"]) < insert_at(&deny["name"]), "the allow rule goes in first");
+    assert!(
+        insert_at(&allow["name"]) < insert_at(&deny["name"]),
+        "the allow rule goes in first"
+    );
     let gke = env.gke();
     assert_eq!(
         gke["masterAuthorizedNetworksConfig"],
         json!({"enabled": true, "cidrBlocks": [{"cidrBlock": "203.0.113.0/24", "displayName": "breakglass block"},
             {"cidrBlock": "10.0.0.0/24", "displayName": "breakglass block"}], "gcpPublicCidrsAccessEnabled": false})
     );
-    assert!(gke["resourceLabels"].as_object().expect("labels").keys().any(|k| k.starts_with("bg-block-")), "{gke}");
+    assert!(
+        gke["resourceLabels"]
+            .as_object()
+            .expect("labels")
+            .keys()
+            .any(|k| k.starts_with("bg-block-")),
+        "{gke}"
+    );
     // The throttled list was retried after what Retry-After asked.
-    let at = env.cloud.lock().expect("cloud").list_throttled_at.expect("a throttled list");
+    let at = env
+        .cloud
+        .lock()
+        .expect("cloud")
+        .list_throttled_at
+        .expect("a throttled list");
     let retry = env.fake.requests()[before_run..]
         .iter()
         .find(|q| q.path.ends_with("/global/firewalls") && q.method == "GET" && q.at > at)
         .map(|q| q.at)
         .expect("the list again");
-    assert!(retry - at >= Duration::from_millis(950), "Retry-After not honoured: {:?}", retry - at);
+    assert!(
+        retry - at >= Duration::from_millis(950),
+        "Retry-After not honoured: {:?}",
+        retry - at
+    );
     // Operations took several polls each.
-    let polls = env.fake.requests()[before_run..].iter().filter(|q| q.path.contains("/operations/")).count();
-    assert!(polls >= 2 * 2 + 3 + 1, "{polls} operation polls");
+    let polls = env.fake.requests()[before_run..]
+        .iter()
+        .filter(|q| q.path.contains("/operations/"))
+        .count();
+    assert!(polls > 2 * 2 + 3, "{polls} operation polls");
 
-    let out = env.bg().args(["--output", "json", "undo", &run, "--yes"]).run().ok();
+    let out = env
+        .bg()
+        .args(["--output", "json", "undo", &run, "--yes"])
+        .run()
+        .ok();
     let r = results(&out.json_lines(), "undo");
     assert!(r.len() == 2 && r.iter().all(|t| t.1 == "ok"), "{r:?}");
-    assert_eq!(env.firewalls(), rules_before, "undo removes exactly the block's rules");
+    assert_eq!(
+        env.firewalls(),
+        rules_before,
+        "undo removes exactly the block's rules"
+    );
     let gke = env.gke();
-    assert_eq!(gke["masterAuthorizedNetworksConfig"], gke_before["masterAuthorizedNetworksConfig"]);
+    assert_eq!(
+        gke["masterAuthorizedNetworksConfig"],
+        gke_before["masterAuthorizedNetworksConfig"]
+    );
     assert_eq!(gke["resourceLabels"], gke_before["resourceLabels"]);
 }
 
@@ -1176,7 +1447,12 @@ fn a_gcp_block_adds_exact_firewall_rules_and_networks_and_undo_restores_them() {
 fn a_gcp_unblock_finds_what_a_block_left() {
     let env = Env::control();
     let (rules_before, gke_before) = (env.firewalls(), env.gke());
-    env.bg().arg("run").arg(env.step("cloud.firewall.block", GCP_BLOCK)).arg("--yes").run().ok();
+    env.bg()
+        .arg("run")
+        .arg(env.step("cloud.firewall.block", GCP_BLOCK))
+        .arg("--yes")
+        .run()
+        .ok();
     assert_ne!(env.firewalls(), rules_before);
     let out = env
         .bg()
@@ -1189,7 +1465,10 @@ fn a_gcp_unblock_finds_what_a_block_left() {
     assert!(r.len() == 2 && r.iter().all(|t| t.1 == "ok"), "{r:?}");
     assert_eq!(env.firewalls(), rules_before);
     let gke = env.gke();
-    assert_eq!(gke["masterAuthorizedNetworksConfig"], gke_before["masterAuthorizedNetworksConfig"]);
+    assert_eq!(
+        gke["masterAuthorizedNetworksConfig"],
+        gke_before["masterAuthorizedNetworksConfig"]
+    );
     assert_eq!(gke["resourceLabels"], gke_before["resourceLabels"]);
 }
 
@@ -1200,7 +1479,12 @@ fn a_gcp_block_is_refused_when_it_cuts_the_operator_and_a_denial_names_the_permi
     let env = Env::control();
     let rules_before = env.firewalls();
     let rb = env.step("cloud.firewall.block", GCP_BLOCK);
-    let plan = env.bg().args(["plan", "--operator-cidr", "198.51.100.7"]).arg(&rb).run().code(2);
+    let plan = env
+        .bg()
+        .args(["plan", "--operator-cidr", "198.51.100.7"])
+        .arg(&rb)
+        .run()
+        .code(2);
     assert!(
         plan.stdout.contains("REFUSED gcp-firewall/prod-vpc: the block would cut the operator's address 198.51.100.7/32 from the API: add it to `allow`")
             && plan.stdout.contains("REFUSED gke/prod: the block would cut the operator's address 198.51.100.7/32"),
@@ -1220,7 +1504,10 @@ fn a_gcp_block_is_refused_when_it_cuts_the_operator_and_a_denial_names_the_permi
     let out = env
         .bg()
         .args(["--output", "json", "run"])
-        .arg(env.step("cloud.firewall.block", &format!("{GCP_BLOCK}\non = [\"gcp_firewall\"]")))
+        .arg(env.step(
+            "cloud.firewall.block",
+            &format!("{GCP_BLOCK}\non = [\"gcp_firewall\"]"),
+        ))
         .arg("--yes")
         .run()
         .code(3);
@@ -1228,8 +1515,12 @@ fn a_gcp_block_is_refused_when_it_cuts_the_operator_and_a_denial_names_the_permi
     assert!(
         r.len() == 1
             && r[0].1 == "auth_failed"
-            && r[0].2.contains("needs the IAM permission compute.firewalls.create")
-            && r[0].2.contains("Required 'compute.firewalls.create' permission"),
+            && r[0]
+                .2
+                .contains("needs the IAM permission compute.firewalls.create")
+            && r[0]
+                .2
+                .contains("Required 'compute.firewalls.create' permission"),
         "{r:?}"
     );
     assert_eq!(env.firewalls(), rules_before);
@@ -1243,25 +1534,47 @@ fn a_firewall_operation_that_never_completes_is_pending_and_resume_finishes_it()
     let env = Env::control();
     let rules_before = env.firewalls();
     env.cloud.lock().expect("cloud").stuck = true;
-    let rb = env.step("cloud.firewall.block", "allow = [\"203.0.113.0/24\"]\nwait = \"6s\"\non = [\"gcp_firewall\"]");
-    let out = env.bg().args(["--output", "json", "run"]).arg(&rb).arg("--yes").run().code(3);
+    let rb = env.step(
+        "cloud.firewall.block",
+        "allow = [\"203.0.113.0/24\"]\nwait = \"6s\"\non = [\"gcp_firewall\"]",
+    );
+    let out = env
+        .bg()
+        .args(["--output", "json", "run"])
+        .arg(&rb)
+        .arg("--yes")
+        .run()
+        .code(3);
     let events = out.json_lines();
     let run = events[0]["run_id"].as_str().expect("run id").to_owned();
     let r = results(&events, "apply");
     assert!(
         r.len() == 1
             && r[0].1 == "pending"
-            && r[0].2.contains("VPC network prod-vpc: making rule bg-block-")
+            && r[0]
+                .2
+                .contains("VPC network prod-vpc: making rule bg-block-")
             && r[0].2.contains("-allow not done after 6s")
             && r[0].2.contains("`breakglass resume RUN` goes on"),
         "{r:?}"
     );
     assert!(
-        !env.fake.requests().iter().any(|q| q.method == "POST" && q.body.contains("-deny")),
+        !env.fake
+            .requests()
+            .iter()
+            .any(|q| q.method == "POST" && q.body.contains("-deny")),
         "no deny before its allow"
     );
-    env.scratch.bg().args(["journal", "verify", &run]).run().ok();
-    assert_eq!(env.firewalls(), rules_before, "nothing exists until an Operation is DONE");
+    env.scratch
+        .bg()
+        .args(["journal", "verify", &run])
+        .run()
+        .ok();
+    assert_eq!(
+        env.firewalls(),
+        rules_before,
+        "nothing exists until an Operation is DONE"
+    );
 
     // The Operation finishes after all; resume makes the deny and checks both.
     {
@@ -1274,13 +1587,24 @@ fn a_firewall_operation_that_never_completes_is_pending_and_resume_finishes_it()
             }
         }
     }
-    let out = env.bg().args(["--output", "json", "resume", &run, "--yes"]).run().ok();
+    let out = env
+        .bg()
+        .args(["--output", "json", "resume", &run, "--yes"])
+        .run()
+        .ok();
     let r = results(&out.json_lines(), "apply");
     assert_eq!(r.len(), 1, "{r:?}");
     assert_eq!(r[0].1, "ok", "{r:?}");
-    assert!(r[0].2.contains("made 1 (bg-block-") && r[0].2.contains("-deny)"), "{r:?}");
+    assert!(
+        r[0].2.contains("made 1 (bg-block-") && r[0].2.contains("-deny)"),
+        "{r:?}"
+    );
     assert_eq!(env.firewalls().len(), rules_before.len() + 2);
-    let out = env.bg().args(["--output", "json", "undo", &run, "--yes"]).run().ok();
+    let out = env
+        .bg()
+        .args(["--output", "json", "undo", &run, "--yes"])
+        .run()
+        .ok();
     assert_eq!(results(&out.json_lines(), "undo")[0].1, "ok");
     assert_eq!(env.firewalls(), rules_before);
 }
@@ -1294,24 +1618,44 @@ fn a_firewall_operation_that_never_completes_is_pending_and_resume_finishes_it()
 fn apiservers_scale_grows_the_control_plane_mig_until_each_new_server_is_ready() {
     let env = Env::new();
     let net = format!("127.{}.{}", 100 + fastrand::u8(..100), fastrand::u8(1..250));
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
     let mut servers = crate::support::readyz::Readyz::new();
     servers.serve(&format!("{net}.4"), port);
     servers.serve(&format!("{net}.5"), port);
     {
         let mut c = env.cloud.lock().expect("cloud");
-        c.migs.insert("zones/us-central1-a/prod-cp".into(), Mig { target: 1, current: 1 });
+        c.migs.insert(
+            "zones/us-central1-a/prod-cp".into(),
+            Mig {
+                target: 1,
+                current: 1,
+            },
+        );
         c.instances.insert(
             "us-central1-a/prod-cp".into(),
-            (0..3).map(|i| (format!("prod-cp-{i}"), format!("{net}.{}", 4 + i))).collect(),
+            (0..3)
+                .map(|i| (format!("prod-cp-{i}"), format!("{net}.{}", 4 + i)))
+                .collect(),
         );
     }
-    let inv = std::fs::read_to_string(&env.inventory).expect("inventory").replacen(
-        "[clusters.prod]\n",
-        &format!("[clusters.prod]\nca_file = \"{}\"\ntls_server_name = \"kubernetes.default.svc\"\n", servers.ca().display()),
-        1,
-    );
-    std::fs::write(&env.inventory, format!("{inv}control_plane = {{ mig = \"prod-cp\", port = {port} }}\n")).expect("inventory");
+    let inv = std::fs::read_to_string(&env.inventory)
+        .expect("inventory")
+        .replacen(
+            "[clusters.prod]\n",
+            &format!(
+                "[clusters.prod]\nca_file = \"{}\"\ntls_server_name = \"kubernetes.default.svc\"\n",
+                servers.ca().display()
+            ),
+            1,
+        );
+    std::fs::write(
+        &env.inventory,
+        format!("{inv}control_plane = {{ mig = \"prod-cp\", port = {port} }}\n"),
+    )
+    .expect("inventory");
     let rb = env.step("apiservers.scale", "to = 3\nwait = \"4s\"");
     let plan = env.bg().arg("plan").arg(&rb).run().ok();
     assert!(
@@ -1320,7 +1664,13 @@ fn apiservers_scale_grows_the_control_plane_mig_until_each_new_server_is_ready()
         "{}",
         plan.stdout
     );
-    let out = env.bg().args(["--output", "json", "run"]).arg(&rb).arg("--yes").run().code(3);
+    let out = env
+        .bg()
+        .args(["--output", "json", "run"])
+        .arg(&rb)
+        .arg("--yes")
+        .run()
+        .code(3);
     let events = out.json_lines();
     let r = results(&events, "apply");
     assert!(
@@ -1331,13 +1681,27 @@ fn apiservers_scale_grows_the_control_plane_mig_until_each_new_server_is_ready()
             && r[0].2.contains("`breakglass resume RUN` waits again"),
         "{r:?}"
     );
-    assert_eq!(env.mig("zones/us-central1-a/prod-cp"), Mig { target: 3, current: 3 });
+    assert_eq!(
+        env.mig("zones/us-central1-a/prod-cp"),
+        Mig {
+            target: 3,
+            current: 3
+        }
+    );
     let run = events[0]["run_id"].as_str().expect("run id").to_owned();
     servers.serve(&format!("{net}.6"), port);
-    let out = env.bg().args(["--output", "json", "resume", &run, "--yes"]).run().ok();
+    let out = env
+        .bg()
+        .args(["--output", "json", "resume", &run, "--yes"])
+        .run()
+        .ok();
     let r = results(&out.json_lines(), "apply");
     assert!(r.len() == 1 && r[0].1 == "ok", "{r:?}");
-    let out = env.bg().args(["--output", "json", "undo", &run, "--yes"]).run().ok();
+    let out = env
+        .bg()
+        .args(["--output", "json", "undo", &run, "--yes"])
+        .run()
+        .ok();
     assert_eq!(results(&out.json_lines(), "undo")[0].1, "ok");
     assert_eq!(env.mig("zones/us-central1-a/prod-cp").target, 1);
 }
@@ -1366,7 +1730,10 @@ fn the_cloud_rate_and_budget_govern_the_gcp_calls() {
         .run()
         .ok();
     let g = gaps(from);
-    assert!(g.len() >= 4 && g.iter().all(|d| *d >= Duration::from_millis(450)), "{g:?}");
+    assert!(
+        g.len() >= 4 && g.iter().all(|d| *d >= Duration::from_millis(450)),
+        "{g:?}"
+    );
     assert_eq!(env.mig("zones/us-central1-a/prod-workers-a").target, 5);
 
     let from = env.fake.requests().len();
@@ -1377,7 +1744,10 @@ fn the_cloud_rate_and_budget_govern_the_gcp_calls() {
         .run()
         .ok();
     let g = gaps(from);
-    assert!(g.len() >= 4 && g.iter().all(|d| *d >= Duration::from_millis(950)), "{g:?}");
+    assert!(
+        g.len() >= 4 && g.iter().all(|d| *d >= Duration::from_millis(950)),
+        "{g:?}"
+    );
 
     let out = env
         .bg()
@@ -1388,7 +1758,10 @@ fn the_cloud_rate_and_budget_govern_the_gcp_calls() {
         .code(3);
     let r = results(&out.json_lines(), "apply");
     assert!(
-        r.len() == 1 && r[0].2.contains("the run's budget of 2 GCP requests is spent"),
+        r.len() == 1
+            && r[0]
+                .2
+                .contains("the run's budget of 2 GCP requests is spent"),
         "{r:?}"
     );
     assert_eq!(env.mig("zones/us-central1-a/prod-workers-a").target, 4);

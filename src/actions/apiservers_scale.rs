@@ -53,7 +53,10 @@ enum Finder {
     /// A managed instance group's running instances (`zones/Z`, `regions/R`).
     Gcp { scope: String, mig: String },
     /// A scale set's instances.
-    Azure { resource_group: String, vmss: String },
+    Azure {
+        resource_group: String,
+        vmss: String,
+    },
 }
 
 /// How to reach the new API servers once they run.
@@ -174,7 +177,13 @@ impl ApiserversScaleAction {
                     })?
                     .target_size
             }
-            (Finder::Azure { resource_group, vmss }, Cloud::Azure(azure)) => {
+            (
+                Finder::Azure {
+                    resource_group,
+                    vmss,
+                },
+                Cloud::Azure(azure),
+            ) => {
                 azure_call(azure.get_vmss(resource_group, vmss), false)?
                     .ok_or_else(|| ActionFailure::failed(format!("scale set {vmss} is gone")))?
                     .capacity
@@ -193,9 +202,13 @@ impl ApiserversScaleAction {
                 (Finder::Gcp { scope, mig }, Cloud::Gcp(gcp)) => {
                     gcp_call(gcp.mig_instance_ips(scope, mig), false)
                 }
-                (Finder::Azure { resource_group, vmss }, Cloud::Azure(azure)) => {
-                    azure_call(azure.vmss_instance_ips(resource_group, vmss), false)
-                }
+                (
+                    Finder::Azure {
+                        resource_group,
+                        vmss,
+                    },
+                    Cloud::Azure(azure),
+                ) => azure_call(azure.vmss_instance_ips(resource_group, vmss), false),
                 _ => Ok(Vec::new()),
             }
         };
@@ -288,8 +301,14 @@ fn control_plane_of(c: &crate::inventory::Cluster) -> Option<(NodeGroupBacking, 
             *port,
         ));
     }
-    let gcp = c.gcp.as_ref().and_then(|g| g.control.control_plane.as_ref());
-    let azure = c.azure.as_ref().and_then(|a| a.control.control_plane.as_ref());
+    let gcp = c
+        .gcp
+        .as_ref()
+        .and_then(|g| g.control.control_plane.as_ref());
+    let azure = c
+        .azure
+        .as_ref()
+        .and_then(|a| a.control.control_plane.as_ref());
     let cp = gcp.or(azure)?;
     let find = match &cp.group {
         NodeGroupBacking::Mig { name, scope } => Finder::Gcp {

@@ -266,7 +266,12 @@ pub fn marker_labels(
     Ok(chunks
         .iter()
         .enumerate()
-        .map(|(i, c)| (format!("{stem}-{i}"), String::from_utf8_lossy(c).into_owned()))
+        .map(|(i, c)| {
+            (
+                format!("{stem}-{i}"),
+                String::from_utf8_lossy(c).into_owned(),
+            )
+        })
         .collect())
 }
 
@@ -325,9 +330,12 @@ mod tests {
     fn a_label_marker_survives_its_chunks_and_goes_away_whole() {
         let value = json!({"marker": "breakglass/block/r1/s1", "before": ["0.0.0.0/0"]});
         let labels = marker_labels("bg-block-abc", &value, 63).expect("labels");
-        assert!(labels.iter().all(|(k, v)| v.len() <= 63
-            && k.starts_with("bg-block-abc-")
-            && v.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())));
+        assert!(labels.iter().all(|(k, v)| {
+            v.len() <= 63
+                && k.starts_with("bg-block-abc-")
+                && v.bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        }));
         let mut on: BTreeMap<String, String> = labels.into_iter().collect();
         on.insert("team".into(), "sre".into());
         assert_eq!(read_label_markers(&on, "bg-block-")["bg-block-abc"], value);

@@ -32,7 +32,9 @@ use toml::Spanned;
 use super::checks::{check_cloud_name, check_endpoint, check_node_group_name};
 use super::load::{Cx, InventoryError};
 use super::load_aws::cidrs;
-use super::{AzureControl, AzureResources, CloudControlPlane, NodeGroup, NodeGroupBacking, RuleLever};
+use super::{
+    AzureControl, AzureResources, CloudControlPlane, NodeGroup, NodeGroupBacking, RuleLever,
+};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a [clusters.NAME.azure] table")]
@@ -280,8 +282,15 @@ mod tests {
         );
         let e = load("subscription = \"s\"\nresource_group = \"r\"\napiserver_nsg = { name = \"n\", priority = 4096 }\n")
             .expect_err("priority");
-        assert!(e.starts_with("inv.toml:7:42: priority 4096 is not one a block can take"), "{e}");
-        let e = load("subscription = \"s\"\naks_cluster = \"prod\"\n").expect_err("no resource group");
-        assert!(e.starts_with("inv.toml:6:15: aks_cluster: set `resource_group`"), "{e}");
+        assert!(
+            e.starts_with("inv.toml:7:42: priority 4096 is not one a block can take"),
+            "{e}"
+        );
+        let e =
+            load("subscription = \"s\"\naks_cluster = \"prod\"\n").expect_err("no resource group");
+        assert!(
+            e.starts_with("inv.toml:6:15: aks_cluster: set `resource_group`"),
+            "{e}"
+        );
     }
 }

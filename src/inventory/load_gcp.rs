@@ -422,22 +422,35 @@ mod tests {
         let cp = c.control_plane.as_ref().expect("control plane");
         assert_eq!(
             (cp.group.describe(), cp.port),
-            ("managed instance group prod-cp in us-central1-a".into(), 6444)
+            (
+                "managed instance group prod-cp in us-central1-a".into(),
+                6444
+            )
         );
         assert_eq!(c.operator_cidrs[0].to_string(), "203.0.113.7/32");
 
         let e = load("apiserver_firewall = { network = \"prod-vpc\" }\n").expect_err("no targets");
-        assert!(e.starts_with("inv.toml:5:22: apiserver_firewall: name the API servers"), "{e}");
+        assert!(
+            e.starts_with("inv.toml:5:22: apiserver_firewall: name the API servers"),
+            "{e}"
+        );
         let e = load(
             "apiserver_firewall = { network = \"v\", target_tags = [\"t\"], priority = 65535 }\n",
         )
         .expect_err("priority");
-        assert!(e.starts_with("inv.toml:5:71: priority 65535 leaves no room"), "{e}");
-        let e = load("apiserver_firewall = { network = \"v\", target_service_accounts = [\"cp\"] }\n")
-            .expect_err("account");
+        assert!(
+            e.starts_with("inv.toml:5:71: priority 65535 leaves no room"),
+            "{e}"
+        );
+        let e =
+            load("apiserver_firewall = { network = \"v\", target_service_accounts = [\"cp\"] }\n")
+                .expect_err("account");
         assert!(e.contains("`cp` is not a service account's email"), "{e}");
         let e = load("gke_cluster = \"prod\"\n").expect_err("no location");
-        assert!(e.starts_with("inv.toml:5:15: gke_cluster: set `gke_location`"), "{e}");
+        assert!(
+            e.starts_with("inv.toml:5:15: gke_cluster: set `gke_location`"),
+            "{e}"
+        );
         let e = load("control_plane = { mig = \"cp\" }\n").expect_err("no zone");
         assert!(e.contains("control_plane: where is it?"), "{e}");
     }

@@ -46,8 +46,7 @@ fn reaches(r: &FirewallRule, lever: &RuleLever) -> bool {
     !r.disabled
         && ((r.target_tags.is_empty() && r.target_service_accounts.is_empty())
             || r.target_tags.iter().any(|t| lever.target_tags.contains(t))
-            || r
-                .target_service_accounts
+            || r.target_service_accounts
                 .iter()
                 .any(|a| lever.target_service_accounts.contains(a)))
 }
@@ -68,8 +67,11 @@ pub(super) fn snapshot_block(
 ) -> Result<Snapshot, ActionFailure> {
     let now = gcp_call(gcp.list_firewalls(&lever.name), false)?;
     let ports: Vec<String> = b.ports.iter().map(ToString::to_string).collect();
-    let planned = rules::planned(b, lever.priority, marker, |name, priority, allow, sources, description| {
-        FirewallRule {
+    let planned = rules::planned(
+        b,
+        lever.priority,
+        marker,
+        |name, priority, allow, sources, description| FirewallRule {
             name,
             network: lever.name.clone(),
             priority,
@@ -81,8 +83,8 @@ pub(super) fn snapshot_block(
             target_service_accounts: lever.target_service_accounts.clone(),
             description,
             disabled: false,
-        }
-    });
+        },
+    );
     Ok(Snapshot {
         now: Some(Now::GcpFirewall { rules: now }),
         changes: vec![Marked {
@@ -119,7 +121,11 @@ pub(super) fn preflight(
         .cloned()
         .collect();
     let mut p = rules::preflight(b, &existing, lever.priority, "VPC firewall rule");
-    if b.allow.iter().chain(&b.peers).any(|n| matches!(n, ipnet::IpNet::V6(_))) {
+    if b.allow
+        .iter()
+        .chain(&b.peers)
+        .any(|n| matches!(n, ipnet::IpNet::V6(_)))
+    {
         p.refusals.push(
             "`allow` or apiserver_peers has an IPv6 range: a VPC firewall rule takes one address \
              family, and the block's rules are IPv4; list IPv4 ranges"

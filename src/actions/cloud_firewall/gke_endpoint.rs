@@ -158,7 +158,10 @@ pub(super) fn describe_changes(changes: &[Marked]) -> String {
         .and_then(access_of)
         .map_or_else(String::new, |(_, after)| {
             let cidrs: Vec<&String> = after.cidrs.iter().map(|c| &c.0).collect();
-            format!("; the change sets the authorized networks to {}", listed(&cidrs))
+            format!(
+                "; the change sets the authorized networks to {}",
+                listed(&cidrs)
+            )
         })
 }
 
@@ -214,7 +217,10 @@ pub(super) fn apply(
     let mine = markers(&c);
     if forward {
         let mut labels = c.labels.clone();
-        for m in changes.iter().filter(|m| !mine.iter().any(|x| x.marker == m.marker)) {
+        for m in changes
+            .iter()
+            .filter(|m| !mine.iter().any(|x| x.marker == m.marker))
+        {
             let value = serde_json::to_value(m)
                 .map_err(|e| ActionFailure::refused(format!("cannot encode the marker: {e}")))?;
             labels.extend(marker_labels(&stem(&m.marker), &value, LABEL_VALUE_MAX)?);
@@ -225,11 +231,18 @@ pub(super) fn apply(
                 true,
             )?
         {
-            return Err(pending(name, "setting the labels that remember the block", wait));
+            return Err(pending(
+                name,
+                "setting the labels that remember the block",
+                wait,
+            ));
         }
     }
     if !same(&c.access, want)
-        && !gcp_call(gcp.set_authorized_networks(location, name, want, until), true)?
+        && !gcp_call(
+            gcp.set_authorized_networks(location, name, want, until),
+            true,
+        )?
     {
         return Err(pending(name, "the authorized networks' update", wait));
     }

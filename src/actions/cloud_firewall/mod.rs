@@ -253,8 +253,12 @@ impl CloudFirewallAction {
             inventory_operator.extend(a.operator_cidrs.iter().copied());
         }
         for control in [
-            c.gcp.as_ref().map(|g| (&g.control.apiserver_peers, &g.control.operator_cidrs)),
-            c.azure.as_ref().map(|a| (&a.control.apiserver_peers, &a.control.operator_cidrs)),
+            c.gcp
+                .as_ref()
+                .map(|g| (&g.control.apiserver_peers, &g.control.operator_cidrs)),
+            c.azure
+                .as_ref()
+                .map(|a| (&a.control.apiserver_peers, &a.control.operator_cidrs)),
         ]
         .into_iter()
         .flatten()
@@ -397,15 +401,16 @@ impl Action for CloudFirewallAction {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let keep = |b: &Block| {
-            listed(&b.allow.iter().chain(&b.peers).collect::<Vec<_>>())
-        };
+        let keep = |b: &Block| listed(&b.allow.iter().chain(&b.peers).collect::<Vec<_>>());
         match (&self.mode, resource) {
             (Mode::Block(b), Some(CloudResource::EksCluster { .. })) => format!(
                 "set the public endpoint's publicAccessCidrs of {what} to {}; undo restores the CIDRs from before",
                 listed(&b.allow)
             ),
-            (Mode::Block(b), Some(CloudResource::GcpFirewall { lever, .. } | CloudResource::Nsg { lever, .. })) => format!(
+            (
+                Mode::Block(b),
+                Some(CloudResource::GcpFirewall { lever, .. } | CloudResource::Nsg { lever, .. }),
+            ) => format!(
                 "add to {what} an allow rule for {} (priority {}) and a deny rule for everyone else (priority {}) on TCP {}; undo removes exactly those rules",
                 keep(b),
                 lever.priority,
@@ -443,7 +448,10 @@ impl Action for CloudFirewallAction {
             (Mode::Restore(_), Some(CloudResource::SecurityGroup { .. }) | None) => format!(
                 "authorize again the rules the block revoked on {what}, revoke the ones it added"
             ),
-            (Mode::Restore(_), Some(CloudResource::GcpFirewall { .. } | CloudResource::Nsg { .. })) => {
+            (
+                Mode::Restore(_),
+                Some(CloudResource::GcpFirewall { .. } | CloudResource::Nsg { .. }),
+            ) => {
                 format!("remove the rules the block added to {what}")
             }
             (Mode::Restore(_), Some(_)) => {
@@ -478,22 +486,40 @@ impl Action for CloudFirewallAction {
             (CloudResource::GcpFirewall { lever, .. }, None) => {
                 gcp_firewall::snapshot_markers(&*cx.gcp()?, lever)?
             }
-            (CloudResource::GkeCluster { location, gke_name, .. }, Some(b)) => {
-                gke_endpoint::snapshot_block(&*cx.gcp()?, location, gke_name, b, m)?
-            }
-            (CloudResource::GkeCluster { location, gke_name, .. }, None) => {
-                gke_endpoint::snapshot_markers(&*cx.gcp()?, location, gke_name)?
-            }
+            (
+                CloudResource::GkeCluster {
+                    location, gke_name, ..
+                },
+                Some(b),
+            ) => gke_endpoint::snapshot_block(&*cx.gcp()?, location, gke_name, b, m)?,
+            (
+                CloudResource::GkeCluster {
+                    location, gke_name, ..
+                },
+                None,
+            ) => gke_endpoint::snapshot_markers(&*cx.gcp()?, location, gke_name)?,
             (CloudResource::Nsg { lever, .. }, Some(b)) => {
                 nsg::snapshot_block(&*cx.azure()?, lever, b, m)?
             }
-            (CloudResource::Nsg { lever, .. }, None) => nsg::snapshot_markers(&*cx.azure()?, lever)?,
-            (CloudResource::AksCluster { resource_group, aks_name, .. }, Some(b)) => {
-                aks_endpoint::snapshot_block(&*cx.azure()?, resource_group, aks_name, b, m)?
+            (CloudResource::Nsg { lever, .. }, None) => {
+                nsg::snapshot_markers(&*cx.azure()?, lever)?
             }
-            (CloudResource::AksCluster { resource_group, aks_name, .. }, None) => {
-                aks_endpoint::snapshot_markers(&*cx.azure()?, resource_group, aks_name)?
-            }
+            (
+                CloudResource::AksCluster {
+                    resource_group,
+                    aks_name,
+                    ..
+                },
+                Some(b),
+            ) => aks_endpoint::snapshot_block(&*cx.azure()?, resource_group, aks_name, b, m)?,
+            (
+                CloudResource::AksCluster {
+                    resource_group,
+                    aks_name,
+                    ..
+                },
+                None,
+            ) => aks_endpoint::snapshot_markers(&*cx.azure()?, resource_group, aks_name)?,
         };
         encode(&snapshot)
     }
@@ -525,10 +551,18 @@ impl Action for CloudFirewallAction {
         };
         match &s.now {
             Some(Now::GcpFirewall { rules }) => {
-                return Some(format!("{} ingress firewall rule(s){}", rules.len(), added()));
+                return Some(format!(
+                    "{} ingress firewall rule(s){}",
+                    rules.len(),
+                    added()
+                ));
             }
             Some(Now::Nsg { rules, .. }) => {
-                return Some(format!("{} inbound security rule(s){}", rules.len(), added()));
+                return Some(format!(
+                    "{} inbound security rule(s){}",
+                    rules.len(),
+                    added()
+                ));
             }
             Some(Now::Gke { access, .. }) => {
                 return Some(format!(
@@ -594,14 +628,20 @@ impl Action for CloudFirewallAction {
                     Change::GcpRules { rules } => rules.first().map(|r| r.network.clone()),
                     _ => None,
                 });
-                network.and_then(|n| lever(&n)).map_or_else(Preflight::default, |l| {
-                    gcp_firewall::preflight(b, &l, rules, &s.changes)
-                })
+                network
+                    .and_then(|n| lever(&n))
+                    .map_or_else(Preflight::default, |l| {
+                        gcp_firewall::preflight(b, &l, rules, &s.changes)
+                    })
             }
-            (_, _, Some(Now::Nsg {
-                rules,
-                flush_connection,
-            })) => {
+            (
+                _,
+                _,
+                Some(Now::Nsg {
+                    rules,
+                    flush_connection,
+                }),
+            ) => {
                 // The NSG's lever: the one resource of this kind the step acts on with these
                 // rules' priorities.
                 let l = self.resources.iter().find_map(|r| match r {
@@ -612,10 +652,14 @@ impl Action for CloudFirewallAction {
                     nsg::preflight(b, &l, rules, *flush_connection, &s.changes)
                 })
             }
-            (_, _, Some(Now::Gke {
-                access,
-                private_nodes,
-            })) => gke_endpoint::preflight(b, access, *private_nodes),
+            (
+                _,
+                _,
+                Some(Now::Gke {
+                    access,
+                    private_nodes,
+                }),
+            ) => gke_endpoint::preflight(b, access, *private_nodes),
             (_, _, Some(Now::Aks { private, .. })) => aks_endpoint::preflight(b, *private),
             (None, None, None) => Preflight::default(),
         }

@@ -66,8 +66,11 @@ pub(super) fn snapshot_block(
 ) -> Result<Snapshot, ActionFailure> {
     let nsg = get(azure, lever)?;
     let ports: Vec<String> = b.ports.iter().map(ToString::to_string).collect();
-    let planned = rules::planned(b, lever.priority, marker, |name, priority, allow, sources, description| {
-        NsgRule {
+    let planned = rules::planned(
+        b,
+        lever.priority,
+        marker,
+        |name, priority, allow, sources, description| NsgRule {
             name,
             priority,
             allow,
@@ -75,8 +78,8 @@ pub(super) fn snapshot_block(
             sources: if allow { sources } else { vec!["*".into()] },
             ports: ports.clone(),
             description,
-        }
-    });
+        },
+    );
     Ok(Snapshot {
         now: Some(Now::Nsg {
             rules: nsg.rules,
@@ -91,7 +94,10 @@ pub(super) fn snapshot_block(
 }
 
 /// An unblock's snapshot: the group's rules now and the blocks' rules among them.
-pub(super) fn snapshot_markers(azure: &Azure, lever: &RuleLever) -> Result<Snapshot, ActionFailure> {
+pub(super) fn snapshot_markers(
+    azure: &Azure,
+    lever: &RuleLever,
+) -> Result<Snapshot, ActionFailure> {
     let nsg = get(azure, lever)?;
     Ok(Snapshot {
         changes: rules::markers(&nsg.rules, |rules| Change::NsgRules { rules }),
@@ -229,7 +235,11 @@ pub(super) fn verify(
             let mine: Vec<&String> = nsg
                 .updating
                 .iter()
-                .filter(|n| changes.iter().any(|m| rules_of(m).iter().any(|r| &r.name == *n)))
+                .filter(|n| {
+                    changes
+                        .iter()
+                        .any(|m| rules_of(m).iter().any(|r| &r.name == *n))
+                })
                 .collect();
             Ok((!mine.is_empty()).then(|| format!("rules {} still provisioning", listed(&mine))))
         },

@@ -133,9 +133,7 @@ pub(super) fn preflight<R: LeverRule>(
     let mut p = operator_check(b);
     let keep: Vec<IpNet> = b.allow.iter().chain(&b.peers).copied().collect();
     for r in existing.iter().filter(|r| {
-        r.allows()
-            && r.priority() <= priority
-            && b.ports.iter().any(|port| r.opens(*port))
+        r.allows() && r.priority() <= priority && b.ports.iter().any(|port| r.opens(*port))
     }) {
         let open: Vec<&String> = r
             .sources()

@@ -302,7 +302,10 @@ impl Gcp {
                 .flatten()
                 .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
                 .collect(),
-            label_fingerprint: v["labelFingerprint"].as_str().unwrap_or_default().to_owned(),
+            label_fingerprint: v["labelFingerprint"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
         }))
     }
 
