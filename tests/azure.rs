@@ -773,7 +773,7 @@ fn an_azure_block_puts_exact_nsg_rules_and_ranges_and_undo_restores_them() {
     assert!(r[0].2.starts_with("AKS cluster prod-rg/prod: authorizedIPRanges 198.51.100.0/24 → 203.0.113.0/24, 10.0.0.0/24"), "{r:?}");
     assert!(
         r[1].2
-            .starts_with("network security group prod-rg/cp-nsg: put 2 (bg-block-"),
+            .starts_with("network security group prod-rg/cp-nsg: added 2 (bg-block-"),
         "{r:?}"
     );
     let after = env.rules();
@@ -1004,11 +1004,7 @@ fn an_aks_update_that_never_completes_is_pending_and_resume_follows_it() {
 #[test]
 fn apiservers_scale_grows_the_control_plane_scale_set_until_each_new_server_is_ready() {
     let env = Env::new();
-    let net = format!("127.{}.{}", 100 + fastrand::u8(..100), fastrand::u8(1..250));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port();
+    let (net, port) = crate::support::readyz::loopback_net();
     let mut servers = crate::support::readyz::Readyz::new();
     servers.serve(&format!("{net}.4"), port);
     servers.serve(&format!("{net}.5"), port);
@@ -1022,16 +1018,8 @@ fn apiservers_scale_grows_the_control_plane_scale_set_until_each_new_server_is_r
                 .collect(),
         );
     }
-    let inv = std::fs::read_to_string(&env.inventory)
-        .expect("inventory")
-        .replacen(
-            "[clusters.prod]\n",
-            &format!(
-                "[clusters.prod]\nca_file = \"{}\"\ntls_server_name = \"kubernetes.default.svc\"\n",
-                servers.ca().display()
-            ),
-            1,
-        );
+    servers.trusted_by(&env.inventory);
+    let inv = std::fs::read_to_string(&env.inventory).expect("inventory");
     std::fs::write(
         &env.inventory,
         format!("{inv}control_plane = {{ vmss = \"prod-cp\", port = {port} }}\n"),

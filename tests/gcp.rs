@@ -1300,13 +1300,7 @@ fn a_gcp_block_adds_exact_firewall_rules_and_networks_and_undo_restores_them() {
     }
     env.cloud.lock().expect("cloud").throttle_lists = 1;
     let before_run = env.fake.requests().len();
-    let out = env
-        .bg()
-        .args(["--output", "json", "run"])
-        .arg(&rb)
-        .arg("--yes")
-        .run()
-        .ok();
+    let out = env.run(&rb).ok();
     let events = out.json_lines();
     let run = events[0]["run_id"].as_str().expect("run id").to_owned();
     let r = results(&events, "apply");
@@ -1314,7 +1308,7 @@ fn a_gcp_block_adds_exact_firewall_rules_and_networks_and_undo_restores_them() {
     assert!(r.iter().all(|t| t.1 == "ok"), "{r:?}");
     assert!(
         r[0].2
-            .starts_with("VPC network prod-vpc: made 2 (bg-block-"),
+            .starts_with("VPC network prod-vpc: added 2 (bg-block-"),
         "{r:?}"
     );
     assert!(
@@ -1455,11 +1449,7 @@ fn a_gcp_unblock_finds_what_a_block_left() {
         .ok();
     assert_ne!(env.firewalls(), rules_before);
     let out = env
-        .bg()
-        .args(["--output", "json", "run"])
-        .arg(env.step("cloud.firewall.unblock", "wait = \"30s\""))
-        .arg("--yes")
-        .run()
+        .run(&env.step("cloud.firewall.unblock", "wait = \"30s\""))
         .ok();
     let r = results(&out.json_lines(), "apply");
     assert!(r.len() == 2 && r.iter().all(|t| t.1 == "ok"), "{r:?}");
@@ -1538,13 +1528,7 @@ fn a_firewall_operation_that_never_completes_is_pending_and_resume_finishes_it()
         "cloud.firewall.block",
         "allow = [\"203.0.113.0/24\"]\nwait = \"6s\"\non = [\"gcp_firewall\"]",
     );
-    let out = env
-        .bg()
-        .args(["--output", "json", "run"])
-        .arg(&rb)
-        .arg("--yes")
-        .run()
-        .code(3);
+    let out = env.run(&rb).code(3);
     let events = out.json_lines();
     let run = events[0]["run_id"].as_str().expect("run id").to_owned();
     let r = results(&events, "apply");
@@ -1596,7 +1580,7 @@ fn a_firewall_operation_that_never_completes_is_pending_and_resume_finishes_it()
     assert_eq!(r.len(), 1, "{r:?}");
     assert_eq!(r[0].1, "ok", "{r:?}");
     assert!(
-        r[0].2.contains("made 1 (bg-block-") && r[0].2.contains("-deny)"),
+        r[0].2.contains("added 1 (bg-block-") && r[0].2.contains("-deny)"),
         "{r:?}"
     );
     assert_eq!(env.firewalls().len(), rules_before.len() + 2);
@@ -1617,11 +1601,7 @@ fn a_firewall_operation_that_never_completes_is_pending_and_resume_finishes_it()
 #[test]
 fn apiservers_scale_grows_the_control_plane_mig_until_each_new_server_is_ready() {
     let env = Env::new();
-    let net = format!("127.{}.{}", 100 + fastrand::u8(..100), fastrand::u8(1..250));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port();
+    let (net, port) = crate::support::readyz::loopback_net();
     let mut servers = crate::support::readyz::Readyz::new();
     servers.serve(&format!("{net}.4"), port);
     servers.serve(&format!("{net}.5"), port);
@@ -1641,16 +1621,8 @@ fn apiservers_scale_grows_the_control_plane_mig_until_each_new_server_is_ready()
                 .collect(),
         );
     }
-    let inv = std::fs::read_to_string(&env.inventory)
-        .expect("inventory")
-        .replacen(
-            "[clusters.prod]\n",
-            &format!(
-                "[clusters.prod]\nca_file = \"{}\"\ntls_server_name = \"kubernetes.default.svc\"\n",
-                servers.ca().display()
-            ),
-            1,
-        );
+    servers.trusted_by(&env.inventory);
+    let inv = std::fs::read_to_string(&env.inventory).expect("inventory");
     std::fs::write(
         &env.inventory,
         format!("{inv}control_plane = {{ mig = \"prod-cp\", port = {port} }}\n"),
@@ -1664,13 +1636,7 @@ fn apiservers_scale_grows_the_control_plane_mig_until_each_new_server_is_ready()
         "{}",
         plan.stdout
     );
-    let out = env
-        .bg()
-        .args(["--output", "json", "run"])
-        .arg(&rb)
-        .arg("--yes")
-        .run()
-        .code(3);
+    let out = env.run(&rb).code(3);
     let events = out.json_lines();
     let r = results(&events, "apply");
     assert!(

@@ -74,3 +74,30 @@ impl Drop for Readyz {
         }
     }
 }
+
+/// A /24 of loopback per test, so parallel tests do not share addresses (`127.X.Y`), and a
+/// free port.
+pub fn loopback_net() -> (String, u16) {
+    let net = format!("127.{}.{}", 100 + fastrand::u8(..100), fastrand::u8(1..250));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    (net, port)
+}
+
+impl Readyz {
+    /// Makes the inventory's cluster `prod` trust these servers: their CA and TLS name.
+    pub fn trusted_by(&self, inventory: &std::path::Path) {
+        let inv = std::fs::read_to_string(inventory).expect("inventory");
+        let inv = inv.replacen(
+            "[clusters.prod]\n",
+            &format!(
+                "[clusters.prod]\nca_file = \"{}\"\ntls_server_name = \"kubernetes.default.svc\"\n",
+                self.ca().display()
+            ),
+            1,
+        );
+        std::fs::write(inventory, inv).expect("inventory");
+    }
+}

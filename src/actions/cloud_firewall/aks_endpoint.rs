@@ -10,11 +10,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::rules::{RULE_PREFIX, operator_check, stem};
-use super::{Block, Change, Marked, Now, Snapshot, listed};
-use crate::actions::cloud::{
-    azure_call, marker_labels, poll, read_label_markers, without_label_marker,
-};
+use super::rules::{operator_check, stem};
+use super::{Block, Change, Marked, Now, Snapshot, label_markers, listed, replacing};
+use crate::actions::cloud::{azure_call, marker_labels, poll, without_label_marker};
 use crate::actions::context::Context;
 use crate::actions::contract::{ActionFailure, Applied, Preflight};
 use crate::outcome::Outcome;
@@ -47,11 +45,7 @@ fn ranges_of(m: &Marked) -> Option<(&[String], &[String])> {
 }
 
 fn markers(c: &AksCluster) -> Vec<Marked> {
-    read_label_markers(&c.tags, RULE_PREFIX)
-        .into_values()
-        .filter_map(|v| serde_json::from_value::<Marked>(v).ok())
-        .filter(|m| ranges_of(m).is_some())
-        .collect()
+    label_markers(&c.tags, |c| matches!(c, Change::AksEndpoint { .. }))
 }
 
 fn show(ranges: &[String]) -> String {
@@ -70,41 +64,28 @@ pub(super) fn snapshot_block(
     marker: &str,
 ) -> Result<Snapshot, ActionFailure> {
     let c = get(azure, rg, name)?;
-    let now = |ranges: Vec<String>| Now::Aks {
-        ranges,
-        private: c.private,
-    };
-    if let Some(m) = markers(&c).into_iter().find(|m| m.marker == marker)
-        && let Some((before, _)) = ranges_of(&m)
-    {
-        return Ok(Snapshot {
-            now: Some(now(before.to_vec())),
-            changes: vec![m],
-            ..Snapshot::default()
-        });
-    }
+    let earlier = markers(&c)
+        .into_iter()
+        .find(|m| m.marker == marker)
+        .and_then(|m| Some((m.clone(), ranges_of(&m)?.0.to_vec())));
     let after: Vec<String> = b
         .allow
         .iter()
         .chain(&b.peers)
         .map(ToString::to_string)
         .collect();
-    let changes = if same(&after, &c.ranges) {
-        Vec::new()
-    } else {
-        vec![Marked {
-            marker: marker.to_owned(),
-            change: Change::AksEndpoint {
-                before: c.ranges.clone(),
-                after,
-            },
-        }]
-    };
-    Ok(Snapshot {
-        now: Some(now(c.ranges.clone())),
-        changes,
-        ..Snapshot::default()
-    })
+    Ok(replacing(
+        marker,
+        earlier,
+        c.ranges.clone(),
+        after,
+        |a, b| same(a, b),
+        |before, after| Change::AksEndpoint { before, after },
+        |ranges| Now::Aks {
+            ranges,
+            private: c.private,
+        },
+    ))
 }
 
 pub(super) fn snapshot_markers(

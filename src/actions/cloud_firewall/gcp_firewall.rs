@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use super::rules::{self, LeverRule, ports_cover};
-use super::{Block, Change, Marked, Now, Snapshot, listed};
-use crate::actions::cloud::{gcp_call, poll};
+use super::{Block, Change, Marked, Now, Snapshot};
+use crate::actions::cloud::gcp_call;
 use crate::actions::context::Context;
 use crate::actions::contract::{ActionFailure, Applied, Preflight};
 use crate::inventory::RuleLever;
@@ -161,7 +161,32 @@ fn exists(e: &GcpError) -> bool {
     matches!(e, GcpError::Api { code: 409, .. })
 }
 
-/// Makes (or removes) the rules of the changes, newest block last (first when removing).
+/// The calls that hold a VPC network's rules (an insert that finds its rule made already, by
+/// an earlier attempt's Operation, is done).
+fn calls<'a>(gcp: &'a Gcp, lever: &'a RuleLever) -> rules::Calls<'a, FirewallRule> {
+    rules::Calls {
+        present: Box::new(move |r: &FirewallRule| {
+            Ok(gcp_call(gcp.get_firewall(&r.name), false)?.is_some())
+        }),
+        make: Box::new(move |r: &FirewallRule, until| {
+            match crate::actions::api::call(gcp.insert_firewall(r, until))? {
+                Err(e) if exists(&e) => Ok(true),
+                other => gcp_call(async { other }, true),
+            }
+        }),
+        remove: Box::new(move |r: &FirewallRule, until| {
+            gcp_call(gcp.delete_firewall(&r.name, until), true)
+        }),
+        read: Box::new(move || {
+            Ok((
+                gcp_call(gcp.list_firewalls(&lever.name), false)?,
+                Vec::new(),
+            ))
+        }),
+    }
+}
+
+/// Makes (or removes) the rules of the changes.
 pub(super) fn apply(
     gcp: &Gcp,
     lever: &RuleLever,
@@ -170,37 +195,14 @@ pub(super) fn apply(
     wait: Duration,
 ) -> Result<Applied, ActionFailure> {
     let subject = format!("VPC network {}", lever.name);
-    let (mut made, mut removed) = (Vec::new(), Vec::new());
-    let mut ordered: Vec<&Marked> = changes.iter().collect();
-    if !forward {
-        ordered.reverse();
-    }
-    for m in ordered {
-        let (a, r) = rules::apply(
-            rules_of(m),
-            forward,
-            wait,
-            &subject,
-            |r| Ok(gcp_call(gcp.get_firewall(&r.name), false)?.is_some()),
-            |r, until| match crate::actions::api::call(gcp.insert_firewall(r, until))? {
-                Err(e) if exists(&e) => Ok(true),
-                other => gcp_call(async { other }, true),
-            },
-            |r, until| gcp_call(gcp.delete_firewall(&r.name, until), true),
-        )?;
-        made.extend(a);
-        removed.extend(r);
-    }
-    Ok(Applied {
-        summary: format!(
-            "{subject}: made {} ({}), removed {} ({})",
-            made.len(),
-            listed(&made),
-            removed.len(),
-            listed(&removed)
-        ),
-        detail: serde_json::json!({"made": made, "removed": removed}),
-    })
+    rules::apply(
+        changes,
+        rules_of,
+        forward,
+        wait,
+        &subject,
+        &calls(gcp, lever),
+    )
 }
 
 /// Reads the network's rules back until the changes hold.
@@ -212,26 +214,14 @@ pub(super) fn verify(
     forward: bool,
     wait: Duration,
 ) -> Result<(), ActionFailure> {
-    poll(
+    let subject = format!("VPC network {}", lever.name);
+    rules::verify(
         cx,
+        changes,
+        rules_of,
+        forward,
         wait,
-        &format!("the firewall rules of VPC network {}", lever.name),
-        "`breakglass resume RUN` looks again, `breakglass undo RUN` removes the block's rules",
-        || {
-            let now = gcp_call(gcp.list_firewalls(&lever.name), false)?;
-            let wrong: Vec<String> = changes
-                .iter()
-                .filter_map(|m| rules::check(rules_of(m), &now, forward))
-                .collect();
-            if wrong.is_empty() {
-                Ok(None)
-            } else {
-                Err(ActionFailure::failed(format!(
-                    "VPC network {} read back after the change: {}: the change did not hold",
-                    lever.name,
-                    wrong.join("; ")
-                )))
-            }
-        },
+        &subject,
+        &calls(gcp, lever),
     )
 }

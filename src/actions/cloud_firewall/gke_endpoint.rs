@@ -12,11 +12,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::rules::{RULE_PREFIX, operator_check, stem};
-use super::{Block, Change, Marked, Now, Snapshot, listed};
-use crate::actions::cloud::{
-    gcp_call, marker_labels, poll, read_label_markers, without_label_marker,
-};
+use super::rules::{operator_check, stem};
+use super::{Block, Change, Marked, Now, Snapshot, label_markers, listed, replacing};
+use crate::actions::cloud::{gcp_call, marker_labels, poll, without_label_marker};
 use crate::actions::context::Context;
 use crate::actions::contract::{ActionFailure, Applied, Preflight};
 use crate::outcome::Outcome;
@@ -52,11 +50,7 @@ fn access_of(m: &Marked) -> Option<(&AuthorizedNetworks, &AuthorizedNetworks)> {
 
 /// The block markers in a cluster's labels, oldest first.
 fn markers(c: &GkeCluster) -> Vec<Marked> {
-    read_label_markers(&c.labels, RULE_PREFIX)
-        .into_values()
-        .filter_map(|v| serde_json::from_value::<Marked>(v).ok())
-        .filter(|m| access_of(m).is_some())
-        .collect()
+    label_markers(&c.labels, |c| matches!(c, Change::GkeEndpoint { .. }))
 }
 
 pub(super) fn snapshot_block(
@@ -67,19 +61,10 @@ pub(super) fn snapshot_block(
     marker: &str,
 ) -> Result<Snapshot, ActionFailure> {
     let c = get(gcp, location, name)?;
-    let now = |access| Now::Gke {
-        access,
-        private_nodes: c.private_nodes,
-    };
-    if let Some(m) = markers(&c).into_iter().find(|m| m.marker == marker)
-        && let Some((before, _)) = access_of(&m)
-    {
-        return Ok(Snapshot {
-            now: Some(now(before.clone())),
-            changes: vec![m],
-            ..Snapshot::default()
-        });
-    }
+    let earlier = markers(&c)
+        .into_iter()
+        .find(|m| m.marker == marker)
+        .and_then(|m| Some((m.clone(), access_of(&m)?.0.clone())));
     let after = AuthorizedNetworks {
         enabled: true,
         cidrs: b
@@ -90,22 +75,18 @@ pub(super) fn snapshot_block(
             .collect(),
         gcp_public: false,
     };
-    let changes = if same(&after, &c.access) {
-        Vec::new()
-    } else {
-        vec![Marked {
-            marker: marker.to_owned(),
-            change: Change::GkeEndpoint {
-                before: c.access.clone(),
-                after,
-            },
-        }]
-    };
-    Ok(Snapshot {
-        now: Some(now(c.access.clone())),
-        changes,
-        ..Snapshot::default()
-    })
+    Ok(replacing(
+        marker,
+        earlier,
+        c.access.clone(),
+        after,
+        same,
+        |before, after| Change::GkeEndpoint { before, after },
+        |access| Now::Gke {
+            access,
+            private_nodes: c.private_nodes,
+        },
+    ))
 }
 
 pub(super) fn snapshot_markers(

@@ -815,6 +815,50 @@ fn markers(tags: &BTreeMap<String, String>, eks: bool) -> Vec<Marked> {
         .collect()
 }
 
+/// The block markers a cluster keeps in its labels (GKE) or tags (AKS) whose change `is_for`
+/// the lever, oldest first.
+fn label_markers(labels: &BTreeMap<String, String>, is_for: fn(&Change) -> bool) -> Vec<Marked> {
+    crate::actions::cloud::read_label_markers(labels, rules::RULE_PREFIX)
+        .into_values()
+        .filter_map(|v| serde_json::from_value::<Marked>(v).ok())
+        .filter(|m| is_for(&m.change))
+        .collect()
+}
+
+/// A block's snapshot of a lever whose state it replaces (GKE's networks, AKS's ranges): after
+/// an earlier attempt of this run and step (`earlier`: its marker and the state from before
+/// it), that state and its change; else `now` and the change to `after`, none when `same`.
+fn replacing<S: Clone>(
+    marker: &str,
+    earlier: Option<(Marked, S)>,
+    now: S,
+    after: S,
+    same: impl Fn(&S, &S) -> bool,
+    change: impl FnOnce(S, S) -> Change,
+    state: impl Fn(S) -> Now,
+) -> Snapshot {
+    if let Some((m, before)) = earlier {
+        return Snapshot {
+            now: Some(state(before)),
+            changes: vec![m],
+            ..Snapshot::default()
+        };
+    }
+    let changes = if same(&after, &now) {
+        Vec::new()
+    } else {
+        vec![Marked {
+            marker: marker.to_owned(),
+            change: change(now.clone(), after),
+        }]
+    };
+    Snapshot {
+        now: Some(state(now)),
+        changes,
+        ..Snapshot::default()
+    }
+}
+
 /// The detail journaled with a result: what was revoked and added (the CIDRs set).
 fn detail(revoked: &[IngressRule], added: &[IngressRule]) -> Value {
     json!({"revoked": revoked, "added": added})

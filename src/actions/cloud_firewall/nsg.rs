@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use super::rules::{self, LeverRule, ports_cover};
-use super::{Block, Change, Marked, Now, Snapshot, listed};
-use crate::actions::cloud::{azure_call, poll};
+use super::{Block, Change, Marked, Now, Snapshot};
+use crate::actions::cloud::azure_call;
 use crate::actions::context::Context;
 use crate::actions::contract::{ActionFailure, Applied, Preflight};
 use crate::inventory::RuleLever;
@@ -159,6 +159,34 @@ pub(super) fn preflight(
     p
 }
 
+/// The calls that hold the group's rules.
+fn calls<'a>(azure: &'a Azure, lever: &'a RuleLever) -> rules::Calls<'a, NsgRule> {
+    let (rg, name) = (&lever.resource_group, &lever.name);
+    rules::Calls {
+        present: Box::new(move |r: &NsgRule| {
+            let nsg = get(azure, lever)?;
+            Ok(nsg.rules.iter().any(|x| x == r) && !nsg.updating.contains(&r.name))
+        }),
+        make: Box::new(move |r: &NsgRule, until| {
+            azure_call(azure.put_nsg_rule(rg, name, r, until), true)
+        }),
+        remove: Box::new(move |r: &NsgRule, until| {
+            azure_call(azure.delete_nsg_rule(rg, name, &r.name, until), true)
+        }),
+        read: Box::new(move || {
+            let nsg = get(azure, lever)?;
+            Ok((nsg.rules, nsg.updating))
+        }),
+    }
+}
+
+fn subject(lever: &RuleLever) -> String {
+    format!(
+        "network security group {}/{}",
+        lever.resource_group, lever.name
+    )
+}
+
 /// Puts (or deletes) the rules of the changes.
 pub(super) fn apply(
     azure: &Azure,
@@ -167,37 +195,14 @@ pub(super) fn apply(
     forward: bool,
     wait: Duration,
 ) -> Result<Applied, ActionFailure> {
-    let (rg, name) = (&lever.resource_group, &lever.name);
-    let subject = format!("network security group {rg}/{name}");
-    let nsg = get(azure, lever)?;
-    let (mut made, mut removed) = (Vec::new(), Vec::new());
-    let mut ordered: Vec<&Marked> = changes.iter().collect();
-    if !forward {
-        ordered.reverse();
-    }
-    for m in ordered {
-        let (a, r) = rules::apply(
-            rules_of(m),
-            forward,
-            wait,
-            &subject,
-            |r| Ok(nsg.rules.iter().any(|x| x == r) && !nsg.updating.contains(&r.name)),
-            |r, until| azure_call(azure.put_nsg_rule(rg, name, r, until), true),
-            |r, until| azure_call(azure.delete_nsg_rule(rg, name, &r.name, until), true),
-        )?;
-        made.extend(a);
-        removed.extend(r);
-    }
-    Ok(Applied {
-        summary: format!(
-            "{subject}: put {} ({}), deleted {} ({})",
-            made.len(),
-            listed(&made),
-            removed.len(),
-            listed(&removed)
-        ),
-        detail: serde_json::json!({"put": made, "deleted": removed}),
-    })
+    rules::apply(
+        changes,
+        rules_of,
+        forward,
+        wait,
+        &subject(lever),
+        &calls(azure, lever),
+    )
 }
 
 /// Reads the group back until the changes hold and every rule is provisioned.
@@ -209,39 +214,13 @@ pub(super) fn verify(
     forward: bool,
     wait: Duration,
 ) -> Result<(), ActionFailure> {
-    poll(
+    rules::verify(
         cx,
+        changes,
+        rules_of,
+        forward,
         wait,
-        &format!(
-            "network security group {}/{}",
-            lever.resource_group, lever.name
-        ),
-        "`breakglass resume RUN` looks again, `breakglass undo RUN` removes the block's rules",
-        || {
-            let nsg = get(azure, lever)?;
-            let wrong: Vec<String> = changes
-                .iter()
-                .filter_map(|m| rules::check(rules_of(m), &nsg.rules, forward))
-                .collect();
-            if !wrong.is_empty() {
-                return Err(ActionFailure::failed(format!(
-                    "network security group {}/{} read back after the change: {}: the change \
-                     did not hold",
-                    lever.resource_group,
-                    lever.name,
-                    wrong.join("; ")
-                )));
-            }
-            let mine: Vec<&String> = nsg
-                .updating
-                .iter()
-                .filter(|n| {
-                    changes
-                        .iter()
-                        .any(|m| rules_of(m).iter().any(|r| &r.name == *n))
-                })
-                .collect();
-            Ok((!mine.is_empty()).then(|| format!("rules {} still provisioning", listed(&mine))))
-        },
+        &subject(lever),
+        &calls(azure, lever),
     )
 }

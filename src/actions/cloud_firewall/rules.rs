@@ -180,34 +180,44 @@ pub(super) fn operator_check(b: &Block) -> Preflight {
     p
 }
 
-/// Makes (`forward`: allow first) or removes (deny first) `rules`, each change followed to
-/// completion until `wait` runs out: then the target is `pending` and the rules not made yet
-/// wait for `resume` (a deny is never made before its allow is in place).
+/// The calls through which one cloud holds a lever's rules.
+pub(super) struct Calls<'a, R> {
+    /// Whether the rule is there as made (and done being provisioned).
+    pub present: Box<dyn Fn(&R) -> Result<bool, ActionFailure> + 'a>,
+    /// Makes (removes) a rule, following the operation until the instant given; true when done.
+    pub make: Box<dyn Fn(&R, Instant) -> Result<bool, ActionFailure> + 'a>,
+    pub remove: Box<dyn Fn(&R, Instant) -> Result<bool, ActionFailure> + 'a>,
+    /// The rules now, and the names of those still being provisioned.
+    pub read: Box<dyn Fn() -> Result<(Vec<R>, Vec<String>), ActionFailure> + 'a>,
+}
+
+/// Makes (removes) the rules of `changes`, newest block last (first when removing), each
+/// change followed to completion until `wait` runs out: then the target is `pending` and the
+/// rules not made yet wait for `resume` (a deny is never made before its allow is in place).
 pub(super) fn apply<R: LeverRule>(
-    rules: &[R],
+    changes: &[Marked],
+    rules_of: fn(&Marked) -> &[R],
     forward: bool,
     wait: Duration,
     subject: &str,
-    present: impl Fn(&R) -> Result<bool, ActionFailure>,
-    make: impl Fn(&R, Instant) -> Result<bool, ActionFailure>,
-    remove: impl Fn(&R, Instant) -> Result<bool, ActionFailure>,
-) -> Result<(Vec<String>, Vec<String>), ActionFailure> {
+    calls: &Calls<'_, R>,
+) -> Result<crate::actions::contract::Applied, ActionFailure> {
     let until = Instant::now() + wait;
-    let (mut made, mut removed) = (Vec::new(), Vec::new());
-    let mut ordered: Vec<&R> = rules.iter().collect();
+    let (mut added, mut removed) = (Vec::new(), Vec::new());
+    let mut ordered: Vec<&R> = changes.iter().flat_map(|m| rules_of(m).iter()).collect();
     if !forward {
         ordered.reverse();
     }
     for r in ordered {
-        let there = present(r)?;
+        let there = (calls.present)(r)?;
         let done = match (forward, there) {
             (true, false) => {
-                made.push(r.name().to_owned());
-                make(r, until)?
+                added.push(r.name().to_owned());
+                (calls.make)(r, until)?
             }
             (false, true) => {
                 removed.push(r.name().to_owned());
-                remove(r, until)?
+                (calls.remove)(r, until)?
             }
             _ => true,
         };
@@ -225,12 +235,61 @@ pub(super) fn apply<R: LeverRule>(
             });
         }
     }
-    Ok((made, removed))
+    Ok(crate::actions::contract::Applied {
+        summary: format!(
+            "{subject}: added {} ({}), removed {} ({})",
+            added.len(),
+            listed(&added),
+            removed.len(),
+            listed(&removed)
+        ),
+        detail: serde_json::json!({"added": added, "removed": removed}),
+    })
+}
+
+/// Reads the rules back until the changes hold and none of them is still being provisioned.
+pub(super) fn verify<R: LeverRule>(
+    cx: &dyn crate::actions::context::Context,
+    changes: &[Marked],
+    rules_of: fn(&Marked) -> &[R],
+    forward: bool,
+    wait: Duration,
+    subject: &str,
+    calls: &Calls<'_, R>,
+) -> Result<(), ActionFailure> {
+    crate::actions::cloud::poll(
+        cx,
+        wait,
+        &format!("the rules of {subject}"),
+        "`breakglass resume RUN` looks again, `breakglass undo RUN` removes the block's rules",
+        || {
+            let (now, provisioning) = (calls.read)()?;
+            let wrong: Vec<String> = changes
+                .iter()
+                .filter_map(|m| check(rules_of(m), &now, forward))
+                .collect();
+            if !wrong.is_empty() {
+                return Err(ActionFailure::failed(format!(
+                    "{subject} read back after the change: {}: the change did not hold",
+                    wrong.join("; ")
+                )));
+            }
+            let mine: Vec<&String> = provisioning
+                .iter()
+                .filter(|n| {
+                    changes
+                        .iter()
+                        .any(|m| rules_of(m).iter().any(|r| r.name() == n.as_str()))
+                })
+                .collect();
+            Ok((!mine.is_empty()).then(|| format!("rules {} still provisioning", listed(&mine))))
+        },
+    )
 }
 
 /// What is wrong with `now` after the change: the rules that should be there and are not (or
 /// are not as made), and those still there that should be gone.
-pub(super) fn check<R: LeverRule>(rules: &[R], now: &[R], forward: bool) -> Option<String> {
+fn check<R: LeverRule>(rules: &[R], now: &[R], forward: bool) -> Option<String> {
     let (mut missing, mut still) = (Vec::new(), Vec::new());
     for r in rules {
         let found = now.iter().find(|n| n.name() == r.name());
