@@ -1277,6 +1277,14 @@ impl Env {
     fn gke(&self) -> Value {
         self.cloud.lock().expect("cloud").gke.clone()
     }
+
+    /// The GKE cluster's networks and labels are exactly `before`'s.
+    fn assert_gke_as(&self, before: &Value) {
+        let gke = self.gke();
+        for field in ["masterAuthorizedNetworksConfig", "resourceLabels"] {
+            assert_eq!(gke[field], before[field], "{field}");
+        }
+    }
 }
 
 const GCP_BLOCK: &str = "allow = [\"203.0.113.0/24\"]\nwait = \"30s\"";
@@ -1427,12 +1435,7 @@ fn a_gcp_block_adds_exact_firewall_rules_and_networks_and_undo_restores_them() {
         rules_before,
         "undo removes exactly the block's rules"
     );
-    let gke = env.gke();
-    assert_eq!(
-        gke["masterAuthorizedNetworksConfig"],
-        gke_before["masterAuthorizedNetworksConfig"]
-    );
-    assert_eq!(gke["resourceLabels"], gke_before["resourceLabels"]);
+    env.assert_gke_as(&gke_before);
 }
 
 /// `cloud.firewall.unblock` needs no journal: it finds the block's rules by their names and
@@ -1454,12 +1457,7 @@ fn a_gcp_unblock_finds_what_a_block_left() {
     let r = results(&out.json_lines(), "apply");
     assert!(r.len() == 2 && r.iter().all(|t| t.1 == "ok"), "{r:?}");
     assert_eq!(env.firewalls(), rules_before);
-    let gke = env.gke();
-    assert_eq!(
-        gke["masterAuthorizedNetworksConfig"],
-        gke_before["masterAuthorizedNetworksConfig"]
-    );
-    assert_eq!(gke["resourceLabels"], gke_before["resourceLabels"]);
+    env.assert_gke_as(&gke_before);
 }
 
 /// The preflight refuses a block that cuts the operator before anything changes; a denied

@@ -165,7 +165,7 @@ fn exists(e: &GcpError) -> bool {
 /// an earlier attempt's Operation, is done).
 fn calls<'a>(gcp: &'a Gcp, lever: &'a RuleLever) -> rules::Calls<'a, FirewallRule> {
     rules::Calls {
-        present: Box::new(move |r: &FirewallRule| {
+        present: Box::new(move |r: &FirewallRule, ()| {
             Ok(gcp_call(gcp.get_firewall(&r.name), false)?.is_some())
         }),
         make: Box::new(move |r: &FirewallRule, until| {

@@ -163,7 +163,7 @@ pub(super) fn preflight(
 fn calls<'a>(azure: &'a Azure, lever: &'a RuleLever) -> rules::Calls<'a, NsgRule> {
     let (rg, name) = (&lever.resource_group, &lever.name);
     rules::Calls {
-        present: Box::new(move |r: &NsgRule| {
+        present: Box::new(move |r: &NsgRule, ()| {
             let nsg = get(azure, lever)?;
             Ok(nsg.rules.iter().any(|x| x == r) && !nsg.updating.contains(&r.name))
         }),

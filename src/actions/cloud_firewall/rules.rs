@@ -180,15 +180,20 @@ pub(super) fn operator_check(b: &Block) -> Preflight {
     p
 }
 
+/// A call about one rule: whether it is there; or make (remove) it, following the operation
+/// until the instant given, true when done.
+type RuleCall<'a, R, A> = Box<dyn Fn(&R, A) -> Result<bool, ActionFailure> + 'a>;
+
+/// The rules now, and the names of those still being provisioned.
+type Read<'a, R> = Box<dyn Fn() -> Result<(Vec<R>, Vec<String>), ActionFailure> + 'a>;
+
 /// The calls through which one cloud holds a lever's rules.
 pub(super) struct Calls<'a, R> {
     /// Whether the rule is there as made (and done being provisioned).
-    pub present: Box<dyn Fn(&R) -> Result<bool, ActionFailure> + 'a>,
-    /// Makes (removes) a rule, following the operation until the instant given; true when done.
-    pub make: Box<dyn Fn(&R, Instant) -> Result<bool, ActionFailure> + 'a>,
-    pub remove: Box<dyn Fn(&R, Instant) -> Result<bool, ActionFailure> + 'a>,
-    /// The rules now, and the names of those still being provisioned.
-    pub read: Box<dyn Fn() -> Result<(Vec<R>, Vec<String>), ActionFailure> + 'a>,
+    pub present: RuleCall<'a, R, ()>,
+    pub make: RuleCall<'a, R, Instant>,
+    pub remove: RuleCall<'a, R, Instant>,
+    pub read: Read<'a, R>,
 }
 
 /// Makes (removes) the rules of `changes`, newest block last (first when removing), each
@@ -209,7 +214,7 @@ pub(super) fn apply<R: LeverRule>(
         ordered.reverse();
     }
     for r in ordered {
-        let there = (calls.present)(r)?;
+        let there = (calls.present)(r, ())?;
         let done = match (forward, there) {
             (true, false) => {
                 added.push(r.name().to_owned());
