@@ -126,6 +126,20 @@ pub(super) fn preflight(
         .cloned()
         .collect();
     let mut p = rules::preflight(b, &existing, lever.priority, "NSG rule");
+    // A rule's description holds at most 140 characters
+    // (https://learn.microsoft.com/rest/api/virtualnetwork/security-rules/create-or-update).
+    if let Some(r) = changes
+        .iter()
+        .flat_map(|m| rules_of(m).iter())
+        .find(|r| r.description.len() > 140)
+    {
+        p.refusals.push(format!(
+            "the description that marks rule {} would be {} characters, and Azure takes 140: \
+             give the step a shorter id",
+            r.name,
+            r.description.len()
+        ));
+    }
     for r in existing
         .iter()
         .filter(|r| r.priority == lever.priority || r.priority == lever.priority + 1)

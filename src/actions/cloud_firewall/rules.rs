@@ -85,14 +85,14 @@ pub(super) fn planned<R>(
             priority,
             true,
             keep,
-            format!("{marker}: allowed while the API is blocked"),
+            format!("{marker}: allowed while blocked"),
         ),
         make(
             format!("{stem}-deny"),
             priority + 1,
             false,
             vec!["0.0.0.0/0".to_owned()],
-            format!("{marker}: everyone else denied the API"),
+            format!("{marker}: denied while blocked"),
         ),
     ]
 }
