@@ -122,6 +122,8 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
             [CompletionResult]::new('--param', '--param', [CompletionResultType]::ParameterName, 'A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)')
             [CompletionResult]::new('--operator-cidr', '--operator-cidr', [CompletionResultType]::ParameterName, 'Your egress address as the cloud sees it, which a cloud firewall block must not cut (repeatable, or comma-separated). Default: `operator_cidrs` of the cluster''s `[clusters.NAME.aws]`. Example: --operator-cidr 203.0.113.7/32')
             [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'Retries after a transport failure (unreachable, timed out); a command that may have run is retried only when its action is idempotent')
+            [CompletionResult]::new('--cloud-rate', '--cloud-rate', [CompletionResultType]::ParameterName, 'Requests per second to each cloud provider (AWS, GCP, Azure: each its own pace) across the run: every call, retry and operation poll waits for its slot; 0: no limit, else at least 0.0167. An explicit --rate lower than this slows the cloud calls too. Example: `--cloud-rate 1` while the provider throttles')
+            [CompletionResult]::new('--cloud-budget', '--cloud-budget', [CompletionResultType]::ParameterName, 'Requests the run may send to each cloud provider in all (every retry, poll and token request counts); past it, cloud calls fail with "budget spent" instead of adding load')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Hosts contacted at once')
             [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Hosts contacted at once')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]')
@@ -151,6 +153,8 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
         }
         'breakglass;resume' {
             [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'Retries after a transport failure (unreachable, timed out); a command that may have run is retried only when its action is idempotent')
+            [CompletionResult]::new('--cloud-rate', '--cloud-rate', [CompletionResultType]::ParameterName, 'Requests per second to each cloud provider (AWS, GCP, Azure: each its own pace) across the run: every call, retry and operation poll waits for its slot; 0: no limit, else at least 0.0167. An explicit --rate lower than this slows the cloud calls too. Example: `--cloud-rate 1` while the provider throttles')
+            [CompletionResult]::new('--cloud-budget', '--cloud-budget', [CompletionResultType]::ParameterName, 'Requests the run may send to each cloud provider in all (every retry, poll and token request counts); past it, cloud calls fail with "budget spent" instead of adding load')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Hosts contacted at once')
             [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Hosts contacted at once')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]')
@@ -182,6 +186,8 @@ Register-ArgumentCompleter -Native -CommandName 'breakglass' -ScriptBlock {
         'breakglass;undo' {
             [CompletionResult]::new('--step', '--step', [CompletionResultType]::ParameterName, 'Undo only this step')
             [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'Retries after a transport failure (unreachable, timed out); a command that may have run is retried only when its action is idempotent')
+            [CompletionResult]::new('--cloud-rate', '--cloud-rate', [CompletionResultType]::ParameterName, 'Requests per second to each cloud provider (AWS, GCP, Azure: each its own pace) across the run: every call, retry and operation poll waits for its slot; 0: no limit, else at least 0.0167. An explicit --rate lower than this slows the cloud calls too. Example: `--cloud-rate 1` while the provider throttles')
+            [CompletionResult]::new('--cloud-budget', '--cloud-budget', [CompletionResultType]::ParameterName, 'Requests the run may send to each cloud provider in all (every retry, poll and token request counts); past it, cloud calls fail with "budget spent" instead of adding load')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Hosts contacted at once')
             [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Hosts contacted at once')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]')

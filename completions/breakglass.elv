@@ -115,6 +115,8 @@ set edit:completion:arg-completer[breakglass] = {|@words|
             cand --param 'A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)'
             cand --operator-cidr 'Your egress address as the cloud sees it, which a cloud firewall block must not cut (repeatable, or comma-separated). Default: `operator_cidrs` of the cluster''s `[clusters.NAME.aws]`. Example: --operator-cidr 203.0.113.7/32'
             cand --retries 'Retries after a transport failure (unreachable, timed out); a command that may have run is retried only when its action is idempotent'
+            cand --cloud-rate 'Requests per second to each cloud provider (AWS, GCP, Azure: each its own pace) across the run: every call, retry and operation poll waits for its slot; 0: no limit, else at least 0.0167. An explicit --rate lower than this slows the cloud calls too. Example: `--cloud-rate 1` while the provider throttles'
+            cand --cloud-budget 'Requests the run may send to each cloud provider in all (every retry, poll and token request counts); past it, cloud calls fail with "budget spent" instead of adding load'
             cand -f 'Hosts contacted at once'
             cand --concurrency 'Hosts contacted at once'
             cand --connect-timeout 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]'
@@ -143,6 +145,8 @@ set edit:completion:arg-completer[breakglass] = {|@words|
         }
         &'breakglass;resume'= {
             cand --retries 'Retries after a transport failure (unreachable, timed out); a command that may have run is retried only when its action is idempotent'
+            cand --cloud-rate 'Requests per second to each cloud provider (AWS, GCP, Azure: each its own pace) across the run: every call, retry and operation poll waits for its slot; 0: no limit, else at least 0.0167. An explicit --rate lower than this slows the cloud calls too. Example: `--cloud-rate 1` while the provider throttles'
+            cand --cloud-budget 'Requests the run may send to each cloud provider in all (every retry, poll and token request counts); past it, cloud calls fail with "budget spent" instead of adding load'
             cand -f 'Hosts contacted at once'
             cand --concurrency 'Hosts contacted at once'
             cand --connect-timeout 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]'
@@ -173,6 +177,8 @@ set edit:completion:arg-completer[breakglass] = {|@words|
         &'breakglass;undo'= {
             cand --step 'Undo only this step'
             cand --retries 'Retries after a transport failure (unreachable, timed out); a command that may have run is retried only when its action is idempotent'
+            cand --cloud-rate 'Requests per second to each cloud provider (AWS, GCP, Azure: each its own pace) across the run: every call, retry and operation poll waits for its slot; 0: no limit, else at least 0.0167. An explicit --rate lower than this slows the cloud calls too. Example: `--cloud-rate 1` while the provider throttles'
+            cand --cloud-budget 'Requests the run may send to each cloud provider in all (every retry, poll and token request counts); past it, cloud calls fail with "budget spent" instead of adding load'
             cand -f 'Hosts contacted at once'
             cand --concurrency 'Hosts contacted at once'
             cand --connect-timeout 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]'

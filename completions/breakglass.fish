@@ -96,6 +96,8 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand plan" -s h -l help
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -s p -l param -d 'A runbook parameter, `name=value` (repeatable; see `breakglass runbook show RUNBOOK`)' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l operator-cidr -d 'Your egress address as the cloud sees it, which a cloud firewall block must not cut (repeatable, or comma-separated). Default: `operator_cidrs` of the cluster\'s `[clusters.NAME.aws]`. Example: --operator-cidr 203.0.113.7/32' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l retries -d 'Retries after a transport failure (unreachable, timed out); a command that may have run is retried only when its action is idempotent' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l cloud-rate -d 'Requests per second to each cloud provider (AWS, GCP, Azure: each its own pace) across the run: every call, retry and operation poll waits for its slot; 0: no limit, else at least 0.0167. An explicit --rate lower than this slows the cloud calls too. Example: `--cloud-rate 1` while the provider throttles' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l cloud-budget -d 'Requests the run may send to each cloud provider in all (every retry, poll and token request counts); past it, cloud calls fail with "budget spent" instead of adding load' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -s f -l concurrency -d 'Hosts contacted at once' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l connect-timeout -d 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -s t -l command-timeout -d 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]' -r
@@ -116,6 +118,8 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l sudo -d 'R
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c breakglass -n "__fish_breakglass_using_subcommand run" -s h -l help -d 'Print help'
 complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l retries -d 'Retries after a transport failure (unreachable, timed out); a command that may have run is retried only when its action is idempotent' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l cloud-rate -d 'Requests per second to each cloud provider (AWS, GCP, Azure: each its own pace) across the run: every call, retry and operation poll waits for its slot; 0: no limit, else at least 0.0167. An explicit --rate lower than this slows the cloud calls too. Example: `--cloud-rate 1` while the provider throttles' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l cloud-budget -d 'Requests the run may send to each cloud provider in all (every retry, poll and token request counts); past it, cloud calls fail with "budget spent" instead of adding load' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -s f -l concurrency -d 'Hosts contacted at once' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l connect-timeout -d 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -s t -l command-timeout -d 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]' -r
@@ -138,6 +142,8 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -l no-prog
 complete -c breakglass -n "__fish_breakglass_using_subcommand resume" -s h -l help -d 'Print help'
 complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -l step -d 'Undo only this step' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -l retries -d 'Retries after a transport failure (unreachable, timed out); a command that may have run is retried only when its action is idempotent' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -l cloud-rate -d 'Requests per second to each cloud provider (AWS, GCP, Azure: each its own pace) across the run: every call, retry and operation poll waits for its slot; 0: no limit, else at least 0.0167. An explicit --rate lower than this slows the cloud calls too. Example: `--cloud-rate 1` while the provider throttles' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -l cloud-budget -d 'Requests the run may send to each cloud provider in all (every retry, poll and token request counts); past it, cloud calls fail with "budget spent" instead of adding load' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -s f -l concurrency -d 'Hosts contacted at once' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -l connect-timeout -d 'Deadline for TCP connect, SSH handshake and authentication, e.g. 5s [inventory default, else 10s]' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand undo" -s t -l command-timeout -d 'Deadline for the remote command, e.g. 2m [inventory default, else 60s]' -r

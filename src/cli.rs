@@ -350,6 +350,40 @@ pub struct EngineArgs {
         value_name = "N"
     )]
     pub retries: u32,
+
+    /// Requests per second to each cloud provider (AWS, GCP, Azure: each its own pace) across
+    /// the run: every call, retry and operation poll waits for its slot; 0: no limit, else at
+    /// least 0.0167. An explicit --rate lower than this slows the cloud calls too. Example:
+    /// `--cloud-rate 1` while the provider throttles
+    #[arg(
+        long,
+        env = "BREAKGLASS_CLOUD_RATE",
+        default_value_t = crate::settings::DEFAULT_CLOUD_RATE,
+        value_name = "PER_SECOND",
+        value_parser = crate::settings::parse_rate
+    )]
+    pub cloud_rate: f64,
+
+    /// Requests the run may send to each cloud provider in all (every retry, poll and token
+    /// request counts); past it, cloud calls fail with "budget spent" instead of adding load
+    #[arg(
+        long,
+        env = "BREAKGLASS_CLOUD_BUDGET",
+        default_value_t = crate::settings::CLOUD_REQUEST_BUDGET,
+        value_name = "N"
+    )]
+    pub cloud_budget: usize,
+}
+
+impl Default for EngineArgs {
+    /// The flags' defaults (the drill runs without a command line).
+    fn default() -> EngineArgs {
+        EngineArgs {
+            retries: 2,
+            cloud_rate: crate::settings::DEFAULT_CLOUD_RATE,
+            cloud_budget: crate::settings::CLOUD_REQUEST_BUDGET,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -258,6 +258,24 @@ pub const DEFAULT_CHANGE_RATE: f64 = 50.0;
 /// wait in a `Duration`.
 pub const MIN_RATE: f64 = 1.0 / 60.0;
 
+/// `--cloud-rate` as clap parses it: a number that passes [`check_rate`].
+pub fn parse_rate(text: &str) -> Result<f64, String> {
+    let rate: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of requests per second"))?;
+    check_rate(rate).map(|()| rate)
+}
+
+/// The pace of a run's cloud calls: `--cloud-rate`, slowed to `--rate` when that is given and
+/// lower (a run told to go slow goes slow everywhere); 0 means no limit in either.
+pub fn cloud_pace(rate: Option<f64>, cloud_rate: f64) -> f64 {
+    match rate.filter(|r| *r > 0.0) {
+        Some(r) if cloud_rate == 0.0 || r < cloud_rate => r,
+        _ => cloud_rate,
+    }
+}
+
 /// `--rate`: 0 (no limit), or at least [`MIN_RATE`], and finite.
 fn check_rate(rate: f64) -> Result<(), String> {
     if rate == 0.0 || (rate.is_finite() && rate >= MIN_RATE) {
@@ -340,6 +358,16 @@ mod tests {
         assert_eq!(c.output, Some(OutputFormat::Json));
         assert_eq!(c.ssh.concurrency, Some(3));
         assert_eq!(c.ssh.connect_timeout, Some(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn the_cloud_pace_is_cloud_rate_slowed_by_a_lower_rate() {
+        assert!((cloud_pace(None, 5.0) - 5.0).abs() < f64::EPSILON);
+        assert!((cloud_pace(Some(50.0), 5.0) - 5.0).abs() < f64::EPSILON);
+        assert!((cloud_pace(Some(1.0), 5.0) - 1.0).abs() < f64::EPSILON);
+        assert!((cloud_pace(Some(0.0), 5.0) - 5.0).abs() < f64::EPSILON);
+        assert!((cloud_pace(Some(2.0), 0.0) - 2.0).abs() < f64::EPSILON);
+        assert!(parse_rate("0.001").is_err() && parse_rate("x").is_err());
     }
 
     /// Issue #11, point 10: `--rate 1e-300` waited forever (or panicked making the wait).

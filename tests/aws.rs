@@ -603,80 +603,6 @@ fn an_eks_public_endpoint_is_blocked_to_the_break_glass_cidrs_and_undo_restores_
 // ---------------------------------------------------------------------------------------------
 // apiservers.scale
 
-/// API servers' `/readyz` over TLS (a certificate for `kubernetes.default.svc` signed by the
-/// test's CA), one Python server per address; killed on drop.
-struct Readyz {
-    dir: tempfile::TempDir,
-    children: Vec<std::process::Child>,
-}
-
-const READYZ: &str = r"
-import http.server, ssl, sys
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        code = 200 if self.path == '/readyz' else 404
-        self.send_response(code); self.send_header('Content-Length', '2'); self.end_headers(); self.wfile.write(b'ok')
-    def log_message(self, *a): pass
-s = http.server.HTTPServer((sys.argv[1], int(sys.argv[2])), H)
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain(sys.argv[3], sys.argv[4])
-s.socket = ctx.wrap_socket(s.socket, server_side=True)
-print('ready', flush=True)
-s.serve_forever()
-";
-
-impl Readyz {
-    fn new() -> Readyz {
-        let dir = tempfile::tempdir().expect("tempdir");
-        breakglass::lab::pki::certificates(
-            dir.path(),
-            &breakglass::lab::pki::Names {
-                ca: "/CN=test-kubernetes-ca",
-                server: "/CN=kube-apiserver",
-                server_sans: "DNS:kubernetes.default.svc",
-                server_is_client: false,
-                client: "/CN=breakglass",
-            },
-        )
-        .expect("certificates");
-        Readyz {
-            dir,
-            children: Vec::new(),
-        }
-    }
-
-    fn ca(&self) -> std::path::PathBuf {
-        self.dir.path().join("ca.crt")
-    }
-
-    /// Serves `/readyz` at `ip:port`; returns once it listens.
-    fn serve(&mut self, ip: &str, port: u16) {
-        use std::io::BufRead;
-        let d = self.dir.path();
-        let mut child = std::process::Command::new("python3")
-            .args(["-c", READYZ, ip, &port.to_string()])
-            .arg(d.join("server.crt"))
-            .arg(d.join("server.key"))
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("python3");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("ready line");
-        assert_eq!(line.trim(), "ready", "readyz server on {ip}:{port}");
-        self.children.push(child);
-    }
-}
-
-impl Drop for Readyz {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
 /// A self-managed control plane in moto: a subnet of loopback addresses (moto hands out
 /// `.4`, `.5`, ... in order), so the instances' private IPs are where the tests' API servers
 /// listen. One API server now; the step asks for three. The third answers only later: the step
@@ -701,7 +627,7 @@ fn apiservers_scale_grows_the_control_plane_group_until_each_new_server_is_ready
         .and_then(|l| l.local_addr())
         .expect("port")
         .port();
-    let mut servers = Readyz::new();
+    let mut servers = crate::support::readyz::Readyz::new();
     servers.serve(&format!("{net}.4"), port);
     servers.serve(&format!("{net}.5"), port);
     let env = Env::with(
@@ -711,16 +637,7 @@ fn apiservers_scale_grows_the_control_plane_group_until_each_new_server_is_ready
         ),
     );
     // The cluster's CA and TLS name, as the API client takes them.
-    let inv = std::fs::read_to_string(&env.inventory).expect("inventory");
-    let inv = inv.replacen(
-        "[clusters.prod]\n",
-        &format!(
-            "[clusters.prod]\nca_file = \"{}\"\ntls_server_name = \"kubernetes.default.svc\"\n",
-            servers.ca().display()
-        ),
-        1,
-    );
-    std::fs::write(&env.inventory, inv).expect("inventory");
+    servers.trusted_by(&env.inventory);
     let rb = env.step("apiservers.scale", "to = 3\nwait = \"3s\"");
     let plan = env.bg(None).arg("plan").arg(&rb).run().ok();
     assert!(
@@ -786,6 +703,10 @@ struct EksState {
     update: Option<(String, String, u32)>,
     describe_updates: u32,
     throttled: u32,
+    /// `UpdateClusterConfig` calls answered.
+    updates_started: u32,
+    /// `InProgress` answers before `Successful`; None: never done.
+    polls: Option<u32>,
 }
 
 impl EksStub {
@@ -794,6 +715,7 @@ impl EksStub {
         const ARN: &str = "arn:aws:eks:us-east-1:123456789012:cluster/prod";
         let state = Arc::new(Mutex::new(EksState {
             tier: "standard".into(),
+            polls,
             ..EksState::default()
         }));
         let s = Arc::clone(&state);
@@ -821,6 +743,13 @@ impl EksStub {
                         "controlPlaneScalingConfig": {"tier": st.tier}, "tags": st.tags}}))
                 }
                 ("POST", "/clusters/prod/update-config") => {
+                    // One update at a time (ResourceInUseException, HTTP 409, as
+                    // https://docs.aws.amazon.com/eks/latest/APIReference/API_UpdateClusterConfig.html#API_UpdateClusterConfig_Errors lists).
+                    if st.update.is_some() {
+                        return (409, vec![("X-Amzn-ErrorType", "ResourceInUseException:http://internal.amazon.com/coral/com.amazonaws.eks/".to_owned())],
+                            serde_json::json!({"message": "Cluster has update in progress", "clusterName": "prod"}).to_string());
+                    }
+                    st.updates_started += 1;
                     let body: Value = serde_json::from_str(&r.body).expect("json body");
                     let tier = body.pointer("/controlPlaneScalingConfig/tier").and_then(Value::as_str).expect("a tier").to_owned();
                     assert!(body["clientRequestToken"].is_string());
@@ -841,7 +770,7 @@ impl EksStub {
                         return (404, vec![("X-Amzn-ErrorType", "ResourceNotFoundException:http://internal.amazon.com/coral/com.amazonaws.eks/".to_owned())],
                             serde_json::json!({"message": format!("No update found for ID: {id}")}).to_string());
                     };
-                    let done = polls.is_some_and(|p| n >= p);
+                    let done = st.polls.is_some_and(|p| n >= p);
                     if done {
                         st.tier.clone_from(&tier);
                         st.update = None;
@@ -953,9 +882,10 @@ fn an_eks_tier_update_is_followed_to_completion_and_undone() {
 }
 
 /// An update that never completes: the target is `pending` at the step's wait, the message
-/// says what to do, and the journal (hash chain intact) has the snapshot and the result.
+/// says what to do, and the journal (hash chain intact) has the snapshot and the result with
+/// the update's id, which `resume` follows once EKS finishes it.
 #[test]
-fn an_eks_update_that_never_completes_is_pending_at_the_deadline() {
+fn an_eks_update_that_never_completes_is_pending_and_resume_follows_the_same_update() {
     let stub = EksStub::start(None);
     let scratch = Scratch::new();
     let inventory = scratch.write(
@@ -1008,11 +938,39 @@ fn an_eks_update_that_never_completes_is_pending_at_the_deadline() {
     assert_eq!(kinds.len(), 2, "{kinds:?}");
     assert_eq!(kinds[0]["state"], serde_json::json!({"tier": "standard"}));
     assert_eq!(kinds[1]["outcome"], "pending");
+    // The update's id is journaled with the pending result.
+    let id = kinds[1]["detail"]["update"]
+        .as_str()
+        .expect("the update id in the journal")
+        .to_owned();
+    assert_eq!(kinds[1]["detail"]["after"], "tier-2xl");
     assert_eq!(
         stub.state.lock().expect("state").tier,
         "standard",
         "the update never finished"
     );
+
+    // EKS finishes it after a while: resume follows the same update (EKS refuses a second one
+    // while it runs) to completion.
+    stub.state.lock().expect("state").polls = Some(1);
+    let out = scratch
+        .bg_with(&inventory)
+        .env("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "not-checked")
+        .args(["--output", "json", "resume", &run, "--yes"])
+        .run()
+        .ok();
+    let r = results(&out.json_lines(), "apply");
+    assert!(
+        r.len() == 1
+            && r[0].1 == "ok"
+            && r[0].2.contains(&format!(
+                "tier standard → tier-2xl (update {id}, started by an earlier attempt)"
+            )),
+        "{r:?}"
+    );
+    let st = stub.state.lock().expect("state");
+    assert_eq!((st.tier.as_str(), st.updates_started), ("tier-2xl", 1));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ struct Arm {
     throttle: u32,
     throttled_at: Option<Instant>,
     tokens: u32,
+    control: Control,
 }
 
 /// ARM's error body
@@ -51,6 +52,253 @@ fn form(body: &str) -> HashMap<String, String> {
             )
         })
         .collect()
+}
+
+const NSG: &str = "/subscriptions/sub-1/resourceGroups/prod-rg/providers/Microsoft.Network/networkSecurityGroups/cp-nsg";
+const AKS: &str = "/subscriptions/sub-1/resourceGroups/prod-rg/providers/Microsoft.ContainerService/managedClusters/prod";
+
+/// What a control-plane operation does once it succeeds.
+enum Effect {
+    /// The rule's provisioningState becomes Succeeded.
+    RuleMade(String),
+    RuleDeleted(String),
+    /// The cluster's new body (ranges, tags).
+    Aks(Value),
+}
+
+/// The state behind the control plane's endpoints.
+#[derive(Default)]
+struct Control {
+    /// The NSG's security rules by name, as ARM answers them.
+    rules: std::collections::BTreeMap<String, Value>,
+    flush_connection: bool,
+    /// The AKS cluster `prod`, as ARM answers it.
+    aks: Value,
+    /// Operations: polls left before done (`u32::MAX`: never), and what they do then.
+    ops: HashMap<String, (u32, Option<Effect>)>,
+    next: u32,
+    deny_rule_write: bool,
+    /// New operations never complete.
+    stuck: bool,
+    /// NSG reads still to answer 429 with `Retry-After: 1`, and when the last one was.
+    throttle_reads: u32,
+    throttled_at: Option<Instant>,
+    /// Scale sets' network interfaces: (instance id, private IP).
+    nics: HashMap<String, Vec<(String, String)>>,
+}
+
+/// A rule as ARM answers it (<https://learn.microsoft.com/rest/api/virtualnetwork/security-rules/get>).
+fn nsg_rule(name: &str, priority: u32, access: &str, sources: &[&str], ports: &[&str]) -> Value {
+    json!({"name": name, "id": format!("{NSG}/securityRules/{name}"), "type": "Microsoft.Network/networkSecurityGroups/securityRules",
+        "properties": {"provisioningState": "Succeeded", "priority": priority, "direction": "Inbound", "access": access,
+            "protocol": "Tcp", "sourcePortRange": "*", "sourceAddressPrefixes": sources, "destinationAddressPrefix": "*",
+            "destinationPortRanges": ports, "description": ""}})
+}
+
+fn aks_cluster() -> Value {
+    json!({"id": AKS, "name": "prod", "type": "Microsoft.ContainerService/ManagedClusters", "location": "eastus",
+        "tags": {"env": "prod"}, "sku": {"name": "Base", "tier": "Standard"}, "identity": {"type": "SystemAssigned"},
+        "properties": {"provisioningState": "Succeeded", "powerState": {"code": "Running"}, "kubernetesVersion": "1.30.5",
+            "currentKubernetesVersion": "1.30.5", "dnsPrefix": "prod-dns", "fqdn": "prod-dns-abc.hcp.eastus.azmk8s.io",
+            "agentPoolProfiles": [{"name": "pool1", "count": 3, "vmSize": "Standard_D2s_v3", "mode": "System"}],
+            "apiServerAccessProfile": {"authorizedIPRanges": ["198.51.100.0/24"], "enablePrivateCluster": false},
+            "networkProfile": {"networkPlugin": "azure", "loadBalancerSku": "standard"}}})
+}
+
+fn async_op(c: &mut Control, base: &str, polls: u32, effect: Effect) -> String {
+    c.next += 1;
+    let op = format!("ctl-{}", c.next);
+    c.ops.insert(op.clone(), (polls, Some(effect)));
+    format!(
+        "{base}/subscriptions/sub-1/providers/Microsoft.Network/locations/eastus/operations/{op}?api-version=2024-05-01"
+    )
+}
+
+fn finish(c: &mut Control, e: Effect) {
+    match e {
+        Effect::RuleMade(name) => {
+            if let Some(r) = c.rules.get_mut(&name) {
+                r["properties"]["provisioningState"] = "Succeeded".into();
+            }
+        }
+        Effect::RuleDeleted(name) => {
+            c.rules.remove(&name);
+        }
+        Effect::Aks(body) => c.aks = body,
+    }
+}
+
+/// The calls of `cloud.firewall.block` and `apiservers.scale`; None: not one of them.
+fn control_plane(
+    req: &Request,
+    path: &str,
+    c: &mut Control,
+    sizes: &HashMap<String, u32>,
+    base: &str,
+) -> Option<Response> {
+    let body = || serde_json::from_str::<Value>(&req.body).unwrap_or(Value::Null);
+    Some(match (req.method.as_str(), path) {
+        // https://learn.microsoft.com/rest/api/virtualnetwork/network-security-groups/get
+        ("GET", NSG) => {
+            if c.throttle_reads > 0 {
+                c.throttle_reads -= 1;
+                c.throttled_at = Some(Instant::now());
+                return Some(err(429, "TooManyRequests", "The request is being throttled as the limit has been reached for operation type - Read.")
+                    .with_header("Retry-After", "1"));
+            }
+            let default = [("AllowVnetInBound", 65000), ("AllowAzureLoadBalancerInBound", 65001), ("DenyAllInBound", 65500)]
+                .map(|(n, p)| json!({"name": n, "properties": {"priority": p, "direction": "Inbound", "access": if p == 65500 { "Deny" } else { "Allow" },
+                    "protocol": "*", "sourceAddressPrefix": "*", "destinationAddressPrefix": "*", "destinationPortRange": "*", "provisioningState": "Succeeded"}}));
+            Response::json(
+                200,
+                &json!({"name": "cp-nsg", "id": NSG, "location": "eastus",
+                "properties": {"provisioningState": "Succeeded", "flushConnection": c.flush_connection,
+                    "securityRules": c.rules.values().collect::<Vec<_>>(), "defaultSecurityRules": default}}),
+            )
+        }
+        // https://learn.microsoft.com/rest/api/virtualnetwork/security-rules/create-or-update:
+        // 201 with Azure-AsyncOperation; one inbound rule per priority.
+        ("PUT", p) if p.starts_with(&format!("{NSG}/securityRules/")) => {
+            let name = p.rsplit('/').next().unwrap_or_default().to_owned();
+            if c.deny_rule_write {
+                return Some(err(
+                    403,
+                    "AuthorizationFailed",
+                    &format!(
+                        "The client 'app-1' with object id 'f00' does not have authorization to perform action 'Microsoft.Network/networkSecurityGroups/securityRules/write' over scope '{NSG}/securityRules/{name}' or the scope is invalid. If access was recently granted, please refresh your credentials."
+                    ),
+                ));
+            }
+            let mut rule = body();
+            let pr = &rule["properties"];
+            let priority = pr["priority"].as_u64().unwrap_or(0);
+            if !(100..=4096).contains(&priority)
+                || pr["direction"] != "Inbound"
+                || !matches!(pr["access"].as_str(), Some("Allow" | "Deny"))
+                || pr["sourceAddressPrefix"].is_null() == pr["sourceAddressPrefixes"].is_null()
+                || pr["description"].as_str().is_some_and(|d| d.len() > 140)
+            {
+                return Some(err(
+                    400,
+                    "InvalidRequestFormat",
+                    &format!("Cannot parse the request: {rule}"),
+                ));
+            }
+            if let Some(other) = c
+                .rules
+                .values()
+                .find(|r| r["name"] != name.as_str() && r["properties"]["priority"] == priority)
+            {
+                return Some(err(
+                    400,
+                    "SecurityRuleConflict",
+                    &format!(
+                        "Security rule {name} conflicts with rule {}. Rules cannot have the same Priority and Direction.",
+                        other["name"].as_str().unwrap_or_default()
+                    ),
+                ));
+            }
+            rule["name"] = name.clone().into();
+            rule["id"] = format!("{NSG}/securityRules/{name}").into();
+            rule["properties"]["provisioningState"] = "Updating".into();
+            c.rules.insert(name.clone(), rule.clone());
+            let polls = if c.stuck { u32::MAX } else { 2 };
+            let url = async_op(c, base, polls, Effect::RuleMade(name));
+            Response::json(201, &rule).with_header("Azure-AsyncOperation", &url)
+        }
+        // https://learn.microsoft.com/rest/api/virtualnetwork/security-rules/delete: 202 with
+        // Azure-AsyncOperation and Location, 204 when there is no such rule.
+        ("DELETE", p) if p.starts_with(&format!("{NSG}/securityRules/")) => {
+            let name = p.rsplit('/').next().unwrap_or_default().to_owned();
+            let Some(r) = c.rules.get_mut(&name) else {
+                return Some(Response {
+                    status: 204,
+                    headers: vec![],
+                    body: String::new(),
+                });
+            };
+            r["properties"]["provisioningState"] = "Deleting".into();
+            let url = async_op(c, base, 2, Effect::RuleDeleted(name));
+            Response {
+                status: 202,
+                headers: vec![
+                    ("Azure-AsyncOperation".into(), url.clone()),
+                    ("Location".into(), url),
+                ],
+                body: String::new(),
+            }
+        }
+        // https://learn.microsoft.com/rest/api/aks/managed-clusters/get
+        ("GET", AKS) => Response::json(200, &c.aks),
+        // https://learn.microsoft.com/rest/api/aks/managed-clusters/create-or-update: the whole
+        // cluster (read-only fields rejected), 200 with Azure-AsyncOperation, Updating until done.
+        ("PUT", AKS) => {
+            let b = body();
+            let p = &b["properties"];
+            if p.get("provisioningState").is_some()
+                || p.get("fqdn").is_some()
+                || p.get("powerState").is_some()
+                || b["location"] != "eastus"
+                || p["dnsPrefix"] != "prod-dns"
+                || p["agentPoolProfiles"].as_array().is_none_or(Vec::is_empty)
+            {
+                return Some(err(
+                    400,
+                    "InvalidParameter",
+                    &format!("unexpected managed cluster body {b}"),
+                ));
+            }
+            if c.aks["properties"]["provisioningState"] != "Succeeded" {
+                return Some(err(
+                    409,
+                    "OperationNotAllowed",
+                    "Operation is not allowed because there's an in progress update managed cluster operation on the managed cluster started at 2024-05-01T10:00:00Z.",
+                ));
+            }
+            // The resource shows what it is becoming, Updating until the operation ends.
+            c.aks["tags"] = b["tags"].clone();
+            c.aks["properties"]["apiServerAccessProfile"] = p["apiServerAccessProfile"].clone();
+            let mut after = c.aks.clone();
+            c.aks["properties"]["provisioningState"] = "Updating".into();
+            after["properties"]["provisioningState"] = "Succeeded".into();
+            let polls = if c.stuck { u32::MAX } else { 3 };
+            let url = async_op(c, base, polls, Effect::Aks(after));
+            Response::json(200, &c.aks).with_header("Azure-AsyncOperation", &url)
+        }
+        // https://learn.microsoft.com/azure/azure-resource-manager/management/async-operations
+        ("GET", p) if p.contains("/operations/ctl-") => {
+            let op = p.rsplit('/').next().unwrap_or_default().to_owned();
+            let Some((left, _)) = c.ops.get_mut(&op) else {
+                return Some(Response::json(
+                    200,
+                    &json!({"name": op, "status": "Succeeded"}),
+                ));
+            };
+            if *left > 0 {
+                *left = left.saturating_sub(u32::from(*left != u32::MAX));
+                // Never: stays InProgress.
+                return Some(Response::json(
+                    200,
+                    &json!({"name": op, "status": "InProgress"}),
+                ));
+            }
+            if let Some((_, Some(e))) = c.ops.remove(&op) {
+                finish(c, e);
+            }
+            Response::json(200, &json!({"name": op, "status": "Succeeded"}))
+        }
+        // https://learn.microsoft.com/rest/api/virtualnetwork/network-interface-in-vm-ss/list-virtual-machine-scale-set-network-interfaces
+        ("GET", p) if p.ends_with("/networkInterfaces") => {
+            let vmss = p.rsplit('/').nth(1).unwrap_or_default();
+            // The instances that exist: as many as the scale set has now.
+            let n = sizes.get(vmss).copied().unwrap_or(0) as usize;
+            let value: Vec<Value> = c.nics.get(vmss).into_iter().flatten().take(n).map(|(i, ip)| json!({
+                "name": "nic0", "properties": {"virtualMachine": {"id": format!("{SUB}/Microsoft.Compute/virtualMachineScaleSets/{vmss}/virtualMachines/{i}")},
+                "ipConfigurations": [{"name": "ipconfig1", "properties": {"privateIPAddress": ip, "primary": true}}]}})).collect();
+            Response::json(200, &json!({"value": value}))
+        }
+        _ => return None,
+    })
 }
 
 fn handle(req: &Request, arm: &mut Arm, base: &str) -> Response {
@@ -104,6 +352,9 @@ fn handle(req: &Request, arm: &mut Arm, base: &str) -> Response {
             "InvalidAuthenticationToken",
             "The access token is invalid.",
         );
+    }
+    if let Some(r) = control_plane(req, path, &mut arm.control, &arm.sizes, base) {
+        return r;
     }
     let vmss = format!("{SUB}/Microsoft.Compute/virtualMachineScaleSets/");
     let pools = format!("{SUB}/Microsoft.ContainerService/managedClusters/prod/agentPools/");
@@ -1038,4 +1289,372 @@ fn the_azure_cli_login_is_used_when_no_environment_credential_or_managed_identit
         .code(1)
         .stderr_has("the metadata service is unreachable")
         .stderr_has("Please run 'az login' to setup account.");
+}
+
+// ---------------------------------------------------------------------------------------------
+// cloud.firewall.block on Azure: the API servers' NSG and the AKS authorized IP ranges
+
+impl Env {
+    /// The fake with the API servers' NSG and the AKS cluster, and the inventory naming them.
+    fn control() -> Env {
+        let env = Env::new();
+        {
+            let mut a = env.arm.lock().expect("arm");
+            for r in [
+                nsg_rule("allow-apiserver", 1000, "Allow", &["*"], &["6443"]),
+                nsg_rule("allow-bastion-ssh", 300, "Allow", &["10.0.0.0/8"], &["22"]),
+            ] {
+                a.control
+                    .rules
+                    .insert(r["name"].as_str().expect("name").to_owned(), r);
+            }
+            a.control.aks = aks_cluster();
+        }
+        let inv = std::fs::read_to_string(&env.inventory).expect("inventory");
+        std::fs::write(
+            &env.inventory,
+            format!(
+                "{inv}apiserver_nsg = {{ name = \"cp-nsg\" }}\naks_cluster = \"prod\"\n\
+                 apiserver_peers = [\"10.0.0.0/24\"]\noperator_cidrs = [\"203.0.113.7/32\"]\n"
+            ),
+        )
+        .expect("inventory");
+        env
+    }
+
+    fn step(&self, action: &str, with: &str) -> std::path::PathBuf {
+        one_step_runbook(
+            &self.scratch,
+            "prod",
+            &action.replace('.', "-"),
+            action,
+            with,
+        )
+    }
+
+    fn rules(&self) -> std::collections::BTreeMap<String, Value> {
+        self.arm.lock().expect("arm").control.rules.clone()
+    }
+
+    fn aks(&self) -> Value {
+        self.arm.lock().expect("arm").control.aks.clone()
+    }
+}
+
+const AZ_BLOCK: &str = "allow = [\"203.0.113.0/24\"]\nwait = \"30s\"";
+
+#[test]
+fn an_azure_block_puts_exact_nsg_rules_and_ranges_and_undo_restores_them() {
+    let env = Env::control();
+    let (rules_before, aks_before) = (env.rules(), env.aks());
+    let rb = env.step("cloud.firewall.block", AZ_BLOCK);
+    let plan = env.bg(SECRET).arg("plan").arg(&rb).run().ok();
+    for want in [
+        "add to network security group prod-rg/cp-nsg an allow rule for 203.0.113.0/24, 10.0.0.0/24 \
+         (priority 100) and a deny rule for everyone else (priority 101) on TCP 443, 6443",
+        "now aks/prod: authorizedIPRanges 198.51.100.0/24; the change sets authorizedIPRanges to 203.0.113.0/24, 10.0.0.0/24",
+        "this cannot stop node traffic: AKS always lets the cluster's own outbound IP",
+        "the group keeps flows it already tracks (flushConnection is off)",
+    ] {
+        assert!(plan.stdout.contains(want), "{want}\n{}", plan.stdout);
+    }
+    env.arm.lock().expect("arm").control.throttle_reads = 1;
+    let out = Env::run(env.bg(SECRET), &rb).ok();
+    let events = out.json_lines();
+    let run = events[0]["run_id"].as_str().expect("run id").to_owned();
+    let r = results(&events, "apply");
+    assert!(r.len() == 2 && r.iter().all(|t| t.1 == "ok"), "{r:?}");
+    assert!(r[0].2.starts_with("AKS cluster prod-rg/prod: authorizedIPRanges 198.51.100.0/24 → 203.0.113.0/24, 10.0.0.0/24"), "{r:?}");
+    assert!(
+        r[1].2
+            .starts_with("network security group prod-rg/cp-nsg: added 2 (bg-block-"),
+        "{r:?}"
+    );
+    let after = env.rules();
+    let added: Vec<&Value> = after
+        .iter()
+        .filter(|(k, _)| !rules_before.contains_key(*k))
+        .map(|(_, v)| &v["properties"])
+        .collect();
+    assert_eq!(added.len(), 2, "{added:?}");
+    let (allow, deny) = if added[0]["access"] == "Allow" {
+        (added[0], added[1])
+    } else {
+        (added[1], added[0])
+    };
+    assert_eq!(
+        (
+            &allow["priority"],
+            &allow["sourceAddressPrefixes"],
+            &allow["destinationPortRanges"],
+            &allow["provisioningState"]
+        ),
+        (
+            &json!(100),
+            &json!(["203.0.113.0/24", "10.0.0.0/24"]),
+            &json!(["443", "6443"]),
+            &json!("Succeeded")
+        )
+    );
+    assert_eq!(
+        (
+            &deny["priority"],
+            &deny["access"],
+            &deny["sourceAddressPrefix"],
+            &deny["destinationPortRanges"]
+        ),
+        (
+            &json!(101),
+            &json!("Deny"),
+            &json!("*"),
+            &json!(["443", "6443"])
+        )
+    );
+    assert!(
+        allow["description"]
+            .as_str()
+            .is_some_and(|d| d.starts_with(&format!("breakglass/block/{run}/"))),
+        "{allow}"
+    );
+    let aks = env.aks();
+    assert_eq!(
+        aks["properties"]["apiServerAccessProfile"]["authorizedIPRanges"],
+        json!(["203.0.113.0/24", "10.0.0.0/24"])
+    );
+    assert!(
+        aks["tags"]
+            .as_object()
+            .expect("tags")
+            .keys()
+            .any(|k| k.starts_with("bg-block-")),
+        "{aks}"
+    );
+    assert!(
+        env.arm.lock().expect("arm").control.throttled_at.is_some(),
+        "a read was throttled and retried"
+    );
+
+    let out = env
+        .bg(SECRET)
+        .args(["--output", "json", "undo", &run, "--yes"])
+        .run()
+        .ok();
+    let r = results(&out.json_lines(), "undo");
+    assert!(r.len() == 2 && r.iter().all(|t| t.1 == "ok"), "{r:?}");
+    assert_eq!(
+        env.rules(),
+        rules_before,
+        "undo deletes exactly the block's rules"
+    );
+    assert_eq!(
+        env.aks(),
+        aks_before,
+        "undo restores the ranges and the tags exactly"
+    );
+}
+
+#[test]
+fn an_azure_unblock_finds_what_a_block_left() {
+    let env = Env::control();
+    let (rules_before, aks_before) = (env.rules(), env.aks());
+    Env::run(env.bg(SECRET), &env.step("cloud.firewall.block", AZ_BLOCK)).ok();
+    assert_ne!(env.rules(), rules_before);
+    let out = Env::run(
+        env.bg(SECRET),
+        &env.step("cloud.firewall.unblock", "wait = \"30s\""),
+    )
+    .ok();
+    let r = results(&out.json_lines(), "apply");
+    assert!(r.len() == 2 && r.iter().all(|t| t.1 == "ok"), "{r:?}");
+    assert_eq!(env.rules(), rules_before);
+    assert_eq!(env.aks(), aks_before);
+}
+
+/// A priority the block needs is taken: refused before anything changes. A denied write names
+/// the RBAC action it lacks.
+#[test]
+fn an_azure_block_is_refused_on_a_taken_priority_and_a_denial_names_the_action() {
+    let env = Env::control();
+    let taken = nsg_rule("allow-lb", 101, "Allow", &["168.63.129.16"], &["6443"]);
+    env.arm
+        .lock()
+        .expect("arm")
+        .control
+        .rules
+        .insert("allow-lb".into(), taken);
+    let rules_before = env.rules();
+    let rb = env.step(
+        "cloud.firewall.block",
+        &format!("{AZ_BLOCK}\non = [\"nsg\"]"),
+    );
+    let plan = env.bg(SECRET).arg("plan").arg(&rb).run().code(2);
+    assert!(
+        plan.stdout.contains("REFUSED nsg/cp-nsg: NSG rule allow-lb already has priority 101, which the block's rules need"),
+        "{}",
+        plan.stdout
+    );
+    env.bg(SECRET)
+        .arg("run")
+        .arg(&rb)
+        .arg("--yes")
+        .run()
+        .code(2)
+        .stderr_has("refused before anything changed");
+    assert_eq!(env.rules(), rules_before);
+
+    {
+        let mut a = env.arm.lock().expect("arm");
+        a.control.rules.remove("allow-lb");
+        a.control.deny_rule_write = true;
+    }
+    let out = Env::run(env.bg(SECRET), &rb).code(3);
+    let r = results(&out.json_lines(), "apply");
+    assert!(
+        r.len() == 1
+            && r[0].1 == "auth_failed"
+            && r[0].2.contains("needs the Azure RBAC action Microsoft.Network/networkSecurityGroups/securityRules/write"),
+        "{r:?}"
+    );
+    assert!(!out.stdout.contains(SECRET) && !out.stderr.contains(SECRET));
+}
+
+/// The AKS update never completes: `pending` at the step's wait, the journal verifies, and
+/// `resume` follows the update already under way (no second PUT) once Azure finishes it.
+#[test]
+fn an_aks_update_that_never_completes_is_pending_and_resume_follows_it() {
+    let env = Env::control();
+    let aks_before = env.aks();
+    env.arm.lock().expect("arm").control.stuck = true;
+    let rb = env.step(
+        "cloud.firewall.block",
+        "allow = [\"203.0.113.0/24\"]\nwait = \"3s\"\non = [\"aks_endpoint\"]",
+    );
+    let out = Env::run(env.bg(SECRET), &rb).code(3);
+    let events = out.json_lines();
+    let run = events[0]["run_id"].as_str().expect("run id").to_owned();
+    let r = results(&events, "apply");
+    assert!(
+        r.len() == 1
+            && r[0].1 == "pending"
+            && r[0].2.contains(
+                "AKS cluster prod-rg/prod: the update of authorizedIPRanges not done after 3s"
+            )
+            && r[0].2.contains("`breakglass resume RUN` waits again"),
+        "{r:?}"
+    );
+    env.scratch
+        .bg()
+        .args(["journal", "verify", &run])
+        .run()
+        .ok();
+    let puts = || {
+        env.fake
+            .requests()
+            .iter()
+            .filter(|q| q.method == "PUT" && q.path.contains("managedClusters/prod?"))
+            .count()
+    };
+    assert_eq!(puts(), 1);
+    // Azure finishes the update after all (its status is polled again, as resume does).
+    {
+        let mut a = env.arm.lock().expect("arm");
+        a.control.stuck = false;
+        let ops: Vec<String> = a.control.ops.keys().cloned().collect();
+        for op in ops {
+            if let Some(e) = a.control.ops.get_mut(&op).and_then(|o| o.1.take()) {
+                finish(&mut a.control, e);
+            }
+        }
+    }
+    let out = env
+        .bg(SECRET)
+        .args(["--output", "json", "resume", &run, "--yes"])
+        .run()
+        .ok();
+    let r = results(&out.json_lines(), "apply");
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0].1, "ok", "{r:?}");
+    assert_eq!(
+        puts(),
+        1,
+        "resume follows the update under way, it does not send another"
+    );
+    assert_eq!(
+        env.aks()["properties"]["apiServerAccessProfile"]["authorizedIPRanges"],
+        json!(["203.0.113.0/24", "10.0.0.0/24"])
+    );
+    let out = env
+        .bg(SECRET)
+        .args(["--output", "json", "undo", &run, "--yes"])
+        .run()
+        .ok();
+    assert_eq!(results(&out.json_lines(), "undo")[0].1, "ok");
+    assert_eq!(env.aks(), aks_before);
+}
+
+// ---------------------------------------------------------------------------------------------
+// apiservers.scale on Azure: a self-managed control plane's scale set
+
+#[test]
+fn apiservers_scale_grows_the_control_plane_scale_set_until_each_new_server_is_ready() {
+    let env = Env::new();
+    let (net, port) = crate::support::readyz::loopback_net();
+    let mut servers = crate::support::readyz::Readyz::new();
+    servers.serve(&format!("{net}.4"), port);
+    servers.serve(&format!("{net}.5"), port);
+    {
+        let mut a = env.arm.lock().expect("arm");
+        a.sizes.insert("prod-cp".into(), 1);
+        a.control.nics.insert(
+            "prod-cp".into(),
+            (0..3)
+                .map(|i| (i.to_string(), format!("{net}.{}", 4 + i)))
+                .collect(),
+        );
+    }
+    servers.trusted_by(&env.inventory);
+    let inv = std::fs::read_to_string(&env.inventory).expect("inventory");
+    std::fs::write(
+        &env.inventory,
+        format!("{inv}control_plane = {{ vmss = \"prod-cp\", port = {port} }}\n"),
+    )
+    .expect("inventory");
+    let rb = env.step("apiservers.scale", "to = 3\nwait = \"4s\"");
+    let plan = env.bg(SECRET).arg("plan").arg(&rb).run().ok();
+    assert!(
+        plan.stdout.contains(
+            "scale the control plane's group control-plane (scale set prod-rg/prod-cp) to size 3"
+        ) && plan.stdout.contains(&format!(
+            "/readyz on port {port} of each instance of scale set prod-cp"
+        )),
+        "{}",
+        plan.stdout
+    );
+    let out = Env::run(env.bg(SECRET), &rb).code(3);
+    let events = out.json_lines();
+    let r = results(&events, "apply");
+    assert!(
+        r.len() == 1
+            && r[0].1 == "pending"
+            && r[0].2.contains("2 of 3 API servers ready")
+            && r[0].2.contains(&format!("2 ({net}.6)")),
+        "{r:?}"
+    );
+    assert_eq!(env.size("prod-cp"), 3);
+    let run = events[0]["run_id"].as_str().expect("run id").to_owned();
+    servers.serve(&format!("{net}.6"), port);
+    let out = env
+        .bg(SECRET)
+        .args(["--output", "json", "resume", &run, "--yes"])
+        .run()
+        .ok();
+    let r = results(&out.json_lines(), "apply");
+    assert!(r.len() == 1 && r[0].1 == "ok", "{r:?}");
+    let out = env
+        .bg(SECRET)
+        .args(["--output", "json", "undo", &run, "--yes"])
+        .run()
+        .ok();
+    assert_eq!(results(&out.json_lines(), "undo")[0].1, "ok");
+    assert_eq!(env.size("prod-cp"), 1);
 }

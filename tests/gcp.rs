@@ -32,6 +32,17 @@ struct Op {
     sets: Vec<(String, u32)>,
     /// A GKE node pool RECONCILING until then.
     pool: Option<String>,
+    /// A control-plane change made when it is DONE.
+    effect: Option<Effect>,
+}
+
+/// What an Operation of the control plane's calls does once DONE.
+enum Effect {
+    InsertFirewall(Value),
+    DeleteFirewall(String),
+    /// The GKE cluster's new authorized networks (it is RECONCILING until then).
+    GkeNetworks(Value),
+    GkeLabels(Value),
 }
 
 #[derive(Default)]
@@ -48,6 +59,19 @@ struct Cloud {
     tokens_issued: u32,
     /// Why the token endpoint refused, for the assertions.
     refusals: Vec<String>,
+    /// The VPC firewall rules by name, as compute answers them.
+    firewalls: std::collections::BTreeMap<String, Value>,
+    /// The GKE cluster `prod` in us-central1, as container answers it.
+    gke: Value,
+    /// Firewall inserts answer 403 (the identity lacks `compute.firewalls.create`).
+    deny_firewall_create: bool,
+    /// Operations of the control plane's calls stay RUNNING.
+    stuck: bool,
+    /// Firewall lists still to answer 429 with `Retry-After: 1`, and when the last one was.
+    throttle_lists: u32,
+    list_throttled_at: Option<std::time::Instant>,
+    /// Running instances of MIGs by zone/name: (instance name, private IP).
+    instances: HashMap<String, Vec<(String, String)>>,
 }
 
 /// The public key (PKCS#1 DER) the token endpoint trusts.
@@ -162,6 +186,343 @@ fn operation(name: &str, status: &str, kind: &str) -> Value {
         "progress": if status == "DONE" { 100 } else { 0 }})
 }
 
+const NETWORK: &str =
+    "https://www.googleapis.com/compute/v1/projects/acme/global/networks/prod-vpc";
+
+/// A rule as compute answers it (<https://cloud.google.com/compute/docs/reference/rest/v1/firewalls#Firewall>).
+fn firewall(
+    name: &str,
+    priority: u32,
+    allowed: bool,
+    ports: &[&str],
+    sources: &[&str],
+    tags: &[&str],
+) -> Value {
+    let key = if allowed { "allowed" } else { "denied" };
+    json!({"kind": "compute#firewall", "id": format!("{}", 1000 + priority), "name": name,
+        "network": NETWORK, "priority": priority, "direction": "INGRESS", "sourceRanges": sources,
+        "targetTags": tags, key: [{"IPProtocol": "tcp", "ports": ports}], "description": "",
+        "disabled": false, "selfLink": format!("https://www.googleapis.com/compute/v1/projects/acme/global/firewalls/{name}"),
+        "creationTimestamp": "2024-05-01T10:00:00.000-07:00"})
+}
+
+fn finish(cloud: &mut Cloud, e: Effect) {
+    match e {
+        Effect::InsertFirewall(rule) => {
+            let name = rule["name"].as_str().expect("name").to_owned();
+            cloud.firewalls.insert(name, rule);
+        }
+        Effect::DeleteFirewall(name) => {
+            cloud.firewalls.remove(&name);
+        }
+        Effect::GkeNetworks(access) => {
+            cloud.gke["masterAuthorizedNetworksConfig"] = access.clone();
+            cloud.gke["controlPlaneEndpointsConfig"]["ipEndpointsConfig"]["authorizedNetworksConfig"] =
+                access;
+            cloud.gke["status"] = "RUNNING".into();
+        }
+        Effect::GkeLabels(labels) => {
+            cloud.gke["resourceLabels"] = labels;
+            cloud.gke["labelFingerprint"] = format!("{:08x}", fastrand::u32(..)).into();
+        }
+    }
+}
+
+/// A control-plane Operation: compute's for firewalls, container's for GKE.
+fn start_op(cloud: &mut Cloud, kind: &str, polls: u32, effect: Effect) -> Response {
+    cloud.next_op += 1;
+    let op = format!("operation-{}", cloud.next_op);
+    cloud.ops.insert(
+        op.clone(),
+        Op {
+            polls_left: polls,
+            sets: vec![],
+            pool: None,
+            effect: Some(effect),
+        },
+    );
+    Response::json(200, &operation(&op, "RUNNING", kind))
+}
+
+/// The calls of `cloud.firewall.block` and `apiservers.scale`; None: not one of them.
+fn control_plane(req: &Request, seg: &[&str], query: &str, cloud: &mut Cloud) -> Option<Response> {
+    let body = || serde_json::from_str::<Value>(&req.body).unwrap_or(Value::Null);
+    Some(match (req.method.as_str(), seg) {
+        // https://cloud.google.com/compute/docs/reference/rest/v1/firewalls/list: two rules a
+        // page, `nextPageToken` to the next.
+        ("GET", ["compute", "v1", "projects", "acme", "global", "firewalls"]) => {
+            if cloud.throttle_lists > 0 {
+                cloud.throttle_lists -= 1;
+                cloud.list_throttled_at = Some(std::time::Instant::now());
+                return Some(err(429, "RESOURCE_EXHAUSTED",
+                    "Quota exceeded for quota metric 'Read requests' and limit 'Read requests per minute' of service 'compute.googleapis.com'")
+                    .with_header("Retry-After", "1"));
+            }
+            let from: usize = query
+                .strip_prefix("pageToken=p")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            let all: Vec<&Value> = cloud.firewalls.values().collect();
+            let page: Vec<&Value> = all.iter().skip(from).take(2).copied().collect();
+            let mut answer = json!({"kind": "compute#firewallList", "items": page});
+            if from + 2 < all.len() {
+                answer["nextPageToken"] = format!("p{}", from + 2).into();
+            }
+            Response::json(200, &answer)
+        }
+        // https://cloud.google.com/compute/docs/reference/rest/v1/firewalls/get
+        (
+            "GET",
+            [
+                "compute",
+                "v1",
+                "projects",
+                "acme",
+                "global",
+                "firewalls",
+                name,
+            ],
+        ) => match cloud.firewalls.get(*name) {
+            Some(f) => Response::json(200, f),
+            None => err(
+                404,
+                "NOT_FOUND",
+                &format!("The resource 'projects/acme/global/firewalls/{name}' was not found"),
+            ),
+        },
+        // https://cloud.google.com/compute/docs/reference/rest/v1/firewalls/insert: the
+        // rule exists once its Operation is DONE; a name taken is 409 alreadyExists.
+        ("POST", ["compute", "v1", "projects", "acme", "global", "firewalls"]) => {
+            let mut rule = body();
+            let name = rule["name"].as_str().unwrap_or_default().to_owned();
+            if cloud.deny_firewall_create {
+                return Some(err(
+                    403,
+                    "PERMISSION_DENIED",
+                    &format!(
+                        "Required 'compute.firewalls.create' permission for 'projects/acme/global/firewalls/{name}'"
+                    ),
+                ));
+            }
+            if cloud.firewalls.contains_key(&name) {
+                return Some(err(
+                    409,
+                    "ALREADY_EXISTS",
+                    &format!("The resource 'projects/acme/global/firewalls/{name}' already exists"),
+                ));
+            }
+            let valid = name.len() <= 63
+                && name.starts_with(|c: char| c.is_ascii_lowercase())
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && rule["priority"].as_u64().is_some_and(|p| p <= 65535)
+                && (rule["allowed"].is_array() != rule["denied"].is_array())
+                && rule["sourceRanges"]
+                    .as_array()
+                    .is_some_and(|r| !r.is_empty())
+                && !(rule["targetTags"].is_array() && rule["targetServiceAccounts"].is_array())
+                && rule["network"] == "projects/acme/global/networks/prod-vpc";
+            if !valid {
+                return Some(err(
+                    400,
+                    "INVALID_ARGUMENT",
+                    &format!("Invalid value for field 'resource': {rule}"),
+                ));
+            }
+            rule["network"] = NETWORK.into();
+            rule["kind"] = "compute#firewall".into();
+            let polls = if cloud.stuck { u32::MAX } else { 2 };
+            start_op(cloud, "insert", polls, Effect::InsertFirewall(rule))
+        }
+        // https://cloud.google.com/compute/docs/reference/rest/v1/firewalls/delete
+        (
+            "DELETE",
+            [
+                "compute",
+                "v1",
+                "projects",
+                "acme",
+                "global",
+                "firewalls",
+                name,
+            ],
+        ) => {
+            if !cloud.firewalls.contains_key(*name) {
+                return Some(err(
+                    404,
+                    "NOT_FOUND",
+                    &format!("The resource 'projects/acme/global/firewalls/{name}' was not found"),
+                ));
+            }
+            start_op(
+                cloud,
+                "delete",
+                2,
+                Effect::DeleteFirewall((*name).to_owned()),
+            )
+        }
+        // https://cloud.google.com/kubernetes-engine/docs/reference/rest/v1/projects.locations.clusters/get
+        (
+            "GET",
+            [
+                "v1",
+                "projects",
+                "acme",
+                "locations",
+                "us-central1",
+                "clusters",
+                "prod",
+            ],
+        ) => Response::json(200, &cloud.gke),
+        // https://cloud.google.com/kubernetes-engine/docs/reference/rest/v1/projects.locations.clusters/update:
+        // one field of ClusterUpdate per request; RECONCILING until the Operation is DONE; a
+        // second update meanwhile is FAILED_PRECONDITION.
+        (
+            "PUT",
+            [
+                "v1",
+                "projects",
+                "acme",
+                "locations",
+                "us-central1",
+                "clusters",
+                "prod",
+            ],
+        ) => {
+            if cloud.gke["status"] != "RUNNING" {
+                return Some(err(
+                    400,
+                    "FAILED_PRECONDITION",
+                    "Cluster is running incompatible operation.",
+                ));
+            }
+            let b = body();
+            let update = b["update"].as_object().cloned().unwrap_or_default();
+            let Some(access) = b.pointer("/update/desiredControlPlaneEndpointsConfig/ipEndpointsConfig/authorizedNetworksConfig").cloned()
+                .filter(|_| update.len() == 1) else {
+                return Some(err(400, "INVALID_ARGUMENT", &format!("exactly one update field expected: {b}")));
+            };
+            cloud.gke["status"] = "RECONCILING".into();
+            start_op(cloud, "UPDATE_CLUSTER", 3, Effect::GkeNetworks(access))
+        }
+        // https://cloud.google.com/kubernetes-engine/docs/reference/rest/v1/projects.locations.clusters/setResourceLabels:
+        // guarded by the fingerprint read with the labels.
+        (
+            "POST",
+            [
+                "v1",
+                "projects",
+                "acme",
+                "locations",
+                "us-central1",
+                "clusters",
+                "prod:setResourceLabels",
+            ],
+        ) => {
+            let b = body();
+            if b["labelFingerprint"] != cloud.gke["labelFingerprint"] {
+                return Some(err(
+                    400,
+                    "FAILED_PRECONDITION",
+                    "Labels could not be set due to fingerprint mismatch.",
+                ));
+            }
+            let bad = b["resourceLabels"].as_object().is_none_or(|l| {
+                l.len() > 64
+                    || l.iter().any(|(k, v)| {
+                        let ok = |s: &str| {
+                            s.len() <= 63
+                                && s.bytes().all(|c| {
+                                    c.is_ascii_lowercase()
+                                        || c.is_ascii_digit()
+                                        || c == b'-'
+                                        || c == b'_'
+                                })
+                        };
+                        !ok(k) || !v.as_str().is_some_and(ok)
+                    })
+            });
+            if bad {
+                return Some(err(
+                    400,
+                    "INVALID_ARGUMENT",
+                    &format!("invalid labels: {}", b["resourceLabels"]),
+                ));
+            }
+            start_op(
+                cloud,
+                "SET_LABELS",
+                1,
+                Effect::GkeLabels(b["resourceLabels"].clone()),
+            )
+        }
+        // https://cloud.google.com/compute/docs/reference/rest/v1/instanceGroupManagers/listManagedInstances
+        (
+            "POST",
+            [
+                "compute",
+                "v1",
+                "projects",
+                "acme",
+                "zones",
+                zone,
+                "instanceGroupManagers",
+                name,
+                "listManagedInstances",
+            ],
+        ) => {
+            // The instances that exist: as many as the group has now.
+            let n = cloud
+                .migs
+                .get(&format!("zones/{zone}/{name}"))
+                .map_or(0, |m| m.current as usize);
+            let list: Vec<Value> = cloud.instances.get(&format!("{zone}/{name}")).into_iter().flatten().take(n)
+                .map(|(i, _)| json!({"instance": format!("https://www.googleapis.com/compute/v1/projects/acme/zones/{zone}/instances/{i}"),
+                    "instanceStatus": "RUNNING", "currentAction": "NONE"}))
+                .collect();
+            Response::json(200, &json!({"managedInstances": list}))
+        }
+        // https://cloud.google.com/compute/docs/reference/rest/v1/instances/get
+        (
+            "GET",
+            [
+                "compute",
+                "v1",
+                "projects",
+                "acme",
+                "zones",
+                zone,
+                "instances",
+                name,
+            ],
+        ) => {
+            let ip = cloud
+                .instances
+                .iter()
+                .filter(|(k, _)| k.starts_with(&format!("{zone}/")))
+                .flat_map(|(_, v)| v)
+                .find(|(i, _)| i == name)
+                .map(|(_, ip)| ip.clone());
+            match ip {
+                Some(ip) => Response::json(
+                    200,
+                    &json!({"kind": "compute#instance", "name": name, "status": "RUNNING",
+                    "networkInterfaces": [{"name": "nic0", "networkIP": ip}]}),
+                ),
+                None => err(
+                    404,
+                    "NOT_FOUND",
+                    &format!(
+                        "The resource 'projects/acme/zones/{zone}/instances/{name}' was not found"
+                    ),
+                ),
+            }
+        }
+        _ => return None,
+    })
+}
+
 /// Compute Engine v1 and GKE v1, the calls `nodes.scale` makes.
 fn api(req: &Request, cloud: &mut Cloud) -> Response {
     if req.header("authorization") != Some(&format!("Bearer {TOKEN}")) {
@@ -173,6 +534,9 @@ fn api(req: &Request, cloud: &mut Cloud) -> Response {
     }
     let (path, query) = req.path.split_once('?').unwrap_or((&req.path, ""));
     let seg: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    if let Some(r) = control_plane(req, &seg, query, cloud) {
+        return r;
+    }
     match (req.method.as_str(), seg.as_slice()) {
         // https://cloud.google.com/compute/docs/reference/rest/v1/instanceGroupManagers/get and
         // .../regionInstanceGroupManagers/get
@@ -244,6 +608,7 @@ fn api(req: &Request, cloud: &mut Cloud) -> Response {
                     polls_left: 2,
                     sets: vec![(key, size)],
                     pool: None,
+                    effect: None,
                 },
             );
             Response::json(
@@ -251,12 +616,21 @@ fn api(req: &Request, cloud: &mut Cloud) -> Response {
                 &operation(&op, "RUNNING", "compute.instanceGroupManagers.resize"),
             )
         }
-        // https://cloud.google.com/compute/docs/reference/rest/v1/zoneOperations/get and
-        // .../regionOperations/get
+        // https://cloud.google.com/compute/docs/reference/rest/v1/zoneOperations/get,
+        // .../regionOperations/get and .../globalOperations/get
         // https://cloud.google.com/kubernetes-engine/docs/reference/rest/v1/projects.locations.operations/get
         (
             "GET",
             ["compute", "v1", "projects", "acme", _, _, "operations", op]
+            | [
+                "compute",
+                "v1",
+                "projects",
+                "acme",
+                "global",
+                "operations",
+                op,
+            ]
             | ["v1", "projects", "acme", "locations", _, "operations", op],
         ) => {
             let Some(o) = cloud.ops.get_mut(*op) else {
@@ -266,7 +640,13 @@ fn api(req: &Request, cloud: &mut Cloud) -> Response {
                 o.polls_left -= 1;
                 return Response::json(200, &operation(op, "RUNNING", "resize"));
             }
+            if cloud.stuck && o.effect.is_some() {
+                return Response::json(200, &operation(op, "RUNNING", "insert"));
+            }
             let o = cloud.ops.remove(*op).expect("op");
+            if let Some(e) = o.effect {
+                finish(cloud, e);
+            }
             for (key, size) in o.sets {
                 cloud.migs.get_mut(&key).expect("mig").target = size;
             }
@@ -280,6 +660,7 @@ fn api(req: &Request, cloud: &mut Cloud) -> Response {
                     polls_left: 0,
                     sets: vec![],
                     pool: None,
+                    effect: None,
                 },
             );
             Response::json(200, &operation(op, "DONE", "resize"))
@@ -342,6 +723,7 @@ fn api(req: &Request, cloud: &mut Cloud) -> Response {
                     polls_left: 3,
                     sets,
                     pool: Some("pool1".into()),
+                    effect: None,
                 },
             );
             Response::json(
@@ -1156,4 +1538,536 @@ fn import_writes_a_gke_cluster_and_its_migs_across_pages() {
         .code(1)
         .stderr_has("Invalid value for field 'filter'");
     assert!(!other.exists());
+}
+
+// ---------------------------------------------------------------------------------------------
+// cloud.firewall.block on GCP: the API servers' VPC firewall and the GKE authorized networks
+
+/// The GKE cluster as `clusters.get` answers it
+/// (<https://cloud.google.com/kubernetes-engine/docs/reference/rest/v1/projects.locations.clusters#Cluster>).
+fn gke_cluster() -> Value {
+    let access = json!({"enabled": true, "cidrBlocks": [{"displayName": "office", "cidrBlock": "198.51.100.0/24"}],
+        "gcpPublicCidrsAccessEnabled": true});
+    json!({"name": "prod", "location": "us-central1", "status": "RUNNING",
+        "masterAuthorizedNetworksConfig": access,
+        "controlPlaneEndpointsConfig": {"ipEndpointsConfig": {"enabled": true, "enablePublicEndpoint": true,
+            "authorizedNetworksConfig": access}},
+        "privateClusterConfig": {"enablePrivateNodes": false},
+        "resourceLabels": {"env": "prod"}, "labelFingerprint": "a1b2c3d4"})
+}
+
+impl Env {
+    /// The fake with the API servers' firewall rules and the GKE cluster, and the inventory
+    /// naming them.
+    fn control() -> Env {
+        let env = Env::new();
+        {
+            let mut c = env.cloud.lock().expect("cloud");
+            for f in [
+                firewall(
+                    "allow-apiserver",
+                    1000,
+                    true,
+                    &["6443"],
+                    &["0.0.0.0/0"],
+                    &["k8s-apiserver"],
+                ),
+                firewall(
+                    "allow-lb-checks",
+                    50,
+                    true,
+                    &["6443"],
+                    &["35.191.0.0/16", "130.211.0.0/22"],
+                    &["k8s-apiserver"],
+                ),
+                firewall("allow-ssh", 1000, true, &["22"], &["35.235.240.0/20"], &[]),
+                firewall("allow-internal", 65534, true, &[], &["10.0.0.0/8"], &[]),
+            ] {
+                c.firewalls
+                    .insert(f["name"].as_str().expect("name").to_owned(), f);
+            }
+            c.gke = gke_cluster();
+        }
+        let inv = std::fs::read_to_string(&env.inventory).expect("inventory");
+        std::fs::write(
+            &env.inventory,
+            format!(
+                "{inv}apiserver_firewall = {{ network = \"prod-vpc\", target_tags = [\"k8s-apiserver\"] }}\n\
+                 gke_cluster = \"prod\"\ngke_location = \"us-central1\"\n\
+                 apiserver_peers = [\"10.0.0.0/24\"]\noperator_cidrs = [\"203.0.113.7/32\"]\n"
+            ),
+        )
+        .expect("inventory");
+        env
+    }
+
+    fn step(&self, action: &str, with: &str) -> std::path::PathBuf {
+        one_step_runbook(
+            &self.scratch,
+            "prod",
+            &action.replace('.', "-"),
+            action,
+            with,
+        )
+    }
+
+    fn firewalls(&self) -> std::collections::BTreeMap<String, Value> {
+        self.cloud.lock().expect("cloud").firewalls.clone()
+    }
+
+    fn gke(&self) -> Value {
+        self.cloud.lock().expect("cloud").gke.clone()
+    }
+
+    /// The GKE cluster's networks and labels are exactly `before`'s.
+    fn assert_gke_as(&self, before: &Value) {
+        let gke = self.gke();
+        for field in ["masterAuthorizedNetworksConfig", "resourceLabels"] {
+            assert_eq!(gke[field], before[field], "{field}");
+        }
+    }
+}
+
+const GCP_BLOCK: &str = "allow = [\"203.0.113.0/24\"]\nwait = \"30s\"";
+
+#[test]
+fn a_gcp_block_adds_exact_firewall_rules_and_networks_and_undo_restores_them() {
+    let env = Env::control();
+    let (rules_before, gke_before) = (env.firewalls(), env.gke());
+    let rb = env.step("cloud.firewall.block", GCP_BLOCK);
+    let plan = env.bg().arg("plan").arg(&rb).run().ok();
+    for want in [
+        "add to the firewall of VPC network prod-vpc an allow rule for 203.0.113.0/24, 10.0.0.0/24 \
+         (priority 100) and a deny rule for everyone else (priority 101) on TCP 443, 6443",
+        "VPC firewall rule allow-lb-checks (priority 50) comes before the deny and still lets \
+         35.191.0.0/16, 130.211.0.0/22 reach the API",
+        "now gke/prod: authorized networks 198.51.100.0/24; the change sets the authorized networks to 203.0.113.0/24, 10.0.0.0/24",
+        "this cannot stop node traffic: GKE lets the cluster's own nodes reach the control plane",
+        "VPC firewall rules are stateful",
+    ] {
+        assert!(plan.stdout.contains(want), "{want}\n{}", plan.stdout);
+    }
+    env.cloud.lock().expect("cloud").throttle_lists = 1;
+    let before_run = env.fake.requests().len();
+    let out = env.run(&rb).ok();
+    let events = out.json_lines();
+    let run = events[0]["run_id"].as_str().expect("run id").to_owned();
+    let r = results(&events, "apply");
+    assert_eq!(r.len(), 2, "{r:?}");
+    assert!(r.iter().all(|t| t.1 == "ok"), "{r:?}");
+    assert!(
+        r[0].2
+            .starts_with("VPC network prod-vpc: added 2 (bg-block-"),
+        "{r:?}"
+    );
+    assert!(
+        r[1].2.starts_with(
+            "GKE cluster prod: authorized networks 198.51.100.0/24 → 203.0.113.0/24, 10.0.0.0/24"
+        ),
+        "{r:?}"
+    );
+
+    // Exactly two rules more: allow first, then the deny after it, both on the API servers.
+    let after = env.firewalls();
+    let added: Vec<&Value> = after
+        .iter()
+        .filter(|(k, _)| !rules_before.contains_key(*k))
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(added.len(), 2, "{added:?}");
+    let (allow, deny) = if added[0]["allowed"].is_array() {
+        (added[0], added[1])
+    } else {
+        (added[1], added[0])
+    };
+    let marker = format!("breakglass/block/{run}/cloud-firewall-block: ");
+    assert_eq!(
+        (
+            &allow["priority"],
+            &allow["sourceRanges"],
+            &allow["allowed"],
+            &allow["targetTags"]
+        ),
+        (
+            &json!(100),
+            &json!(["203.0.113.0/24", "10.0.0.0/24"]),
+            &json!([{"IPProtocol": "tcp", "ports": ["443", "6443"]}]),
+            &json!(["k8s-apiserver"])
+        )
+    );
+    assert_eq!(
+        (
+            &deny["priority"],
+            &deny["sourceRanges"],
+            &deny["denied"],
+            &deny["targetTags"]
+        ),
+        (
+            &json!(101),
+            &json!(["0.0.0.0/0"]),
+            &json!([{"IPProtocol": "tcp", "ports": ["443", "6443"]}]),
+            &json!(["k8s-apiserver"])
+        )
+    );
+    assert!(
+        allow["description"]
+            .as_str()
+            .is_some_and(|d| d.starts_with(&marker)),
+        "{allow}"
+    );
+    let insert_at = |name: &Value| {
+        env.fake
+            .requests()
+            .iter()
+            .position(|q| q.method == "POST" && q.body.contains(name.as_str().unwrap_or("?")))
+            .expect("insert")
+    };
+    assert!(
+        insert_at(&allow["name"]) < insert_at(&deny["name"]),
+        "the allow rule goes in first"
+    );
+    let gke = env.gke();
+    assert_eq!(
+        gke["masterAuthorizedNetworksConfig"],
+        json!({"enabled": true, "cidrBlocks": [{"cidrBlock": "203.0.113.0/24", "displayName": "breakglass block"},
+            {"cidrBlock": "10.0.0.0/24", "displayName": "breakglass block"}], "gcpPublicCidrsAccessEnabled": false})
+    );
+    assert!(
+        gke["resourceLabels"]
+            .as_object()
+            .expect("labels")
+            .keys()
+            .any(|k| k.starts_with("bg-block-")),
+        "{gke}"
+    );
+    // The throttled list was retried after what Retry-After asked.
+    let at = env
+        .cloud
+        .lock()
+        .expect("cloud")
+        .list_throttled_at
+        .expect("a throttled list");
+    let retry = env.fake.requests()[before_run..]
+        .iter()
+        .find(|q| q.path.ends_with("/global/firewalls") && q.method == "GET" && q.at > at)
+        .map(|q| q.at)
+        .expect("the list again");
+    assert!(
+        retry - at >= Duration::from_millis(950),
+        "Retry-After not honoured: {:?}",
+        retry - at
+    );
+    // Operations took several polls each.
+    let polls = env.fake.requests()[before_run..]
+        .iter()
+        .filter(|q| q.path.contains("/operations/"))
+        .count();
+    assert!(polls > 2 * 2 + 3, "{polls} operation polls");
+
+    let out = env
+        .bg()
+        .args(["--output", "json", "undo", &run, "--yes"])
+        .run()
+        .ok();
+    let r = results(&out.json_lines(), "undo");
+    assert!(r.len() == 2 && r.iter().all(|t| t.1 == "ok"), "{r:?}");
+    assert_eq!(
+        env.firewalls(),
+        rules_before,
+        "undo removes exactly the block's rules"
+    );
+    env.assert_gke_as(&gke_before);
+}
+
+/// `cloud.firewall.unblock` needs no journal: it finds the block's rules by their names and
+/// descriptions, and the networks from before in the cluster's labels.
+#[test]
+fn a_gcp_unblock_finds_what_a_block_left() {
+    let env = Env::control();
+    let (rules_before, gke_before) = (env.firewalls(), env.gke());
+    env.bg()
+        .arg("run")
+        .arg(env.step("cloud.firewall.block", GCP_BLOCK))
+        .arg("--yes")
+        .run()
+        .ok();
+    assert_ne!(env.firewalls(), rules_before);
+    let out = env
+        .run(&env.step("cloud.firewall.unblock", "wait = \"30s\""))
+        .ok();
+    let r = results(&out.json_lines(), "apply");
+    assert!(r.len() == 2 && r.iter().all(|t| t.1 == "ok"), "{r:?}");
+    assert_eq!(env.firewalls(), rules_before);
+    env.assert_gke_as(&gke_before);
+}
+
+/// The preflight refuses a block that cuts the operator before anything changes; a denied
+/// insert names the permission it lacks and leaves the network as it was.
+#[test]
+fn a_gcp_block_is_refused_when_it_cuts_the_operator_and_a_denial_names_the_permission() {
+    let env = Env::control();
+    let rules_before = env.firewalls();
+    let rb = env.step("cloud.firewall.block", GCP_BLOCK);
+    let plan = env
+        .bg()
+        .args(["plan", "--operator-cidr", "198.51.100.7"])
+        .arg(&rb)
+        .run()
+        .code(2);
+    assert!(
+        plan.stdout.contains("REFUSED gcp-firewall/prod-vpc: the block would cut the operator's address 198.51.100.7/32 from the API: add it to `allow`")
+            && plan.stdout.contains("REFUSED gke/prod: the block would cut the operator's address 198.51.100.7/32"),
+        "{}",
+        plan.stdout
+    );
+    env.bg()
+        .args(["run", "--operator-cidr", "198.51.100.7"])
+        .arg(&rb)
+        .arg("--yes")
+        .run()
+        .code(2)
+        .stderr_has("refused before anything changed");
+    assert_eq!(env.firewalls(), rules_before);
+
+    env.cloud.lock().expect("cloud").deny_firewall_create = true;
+    let out = env
+        .bg()
+        .args(["--output", "json", "run"])
+        .arg(env.step(
+            "cloud.firewall.block",
+            &format!("{GCP_BLOCK}\non = [\"gcp_firewall\"]"),
+        ))
+        .arg("--yes")
+        .run()
+        .code(3);
+    let r = results(&out.json_lines(), "apply");
+    assert!(
+        r.len() == 1
+            && r[0].1 == "auth_failed"
+            && r[0]
+                .2
+                .contains("needs the IAM permission compute.firewalls.create")
+            && r[0]
+                .2
+                .contains("Required 'compute.firewalls.create' permission"),
+        "{r:?}"
+    );
+    assert_eq!(env.firewalls(), rules_before);
+}
+
+/// An insert whose Operation never completes: the target is `pending` at the step's wait with
+/// the deny rule not sent yet (never a deny without its allow), the journal verifies, and once
+/// the Operation is done `resume` picks the block up where it stopped.
+#[test]
+fn a_firewall_operation_that_never_completes_is_pending_and_resume_finishes_it() {
+    let env = Env::control();
+    let rules_before = env.firewalls();
+    env.cloud.lock().expect("cloud").stuck = true;
+    let rb = env.step(
+        "cloud.firewall.block",
+        "allow = [\"203.0.113.0/24\"]\nwait = \"6s\"\non = [\"gcp_firewall\"]",
+    );
+    let out = env.run(&rb).code(3);
+    let events = out.json_lines();
+    let run = events[0]["run_id"].as_str().expect("run id").to_owned();
+    let r = results(&events, "apply");
+    assert!(
+        r.len() == 1
+            && r[0].1 == "pending"
+            && r[0]
+                .2
+                .contains("VPC network prod-vpc: making rule bg-block-")
+            && r[0].2.contains("-allow not done after 6s")
+            && r[0].2.contains("`breakglass resume RUN` goes on"),
+        "{r:?}"
+    );
+    assert!(
+        !env.fake
+            .requests()
+            .iter()
+            .any(|q| q.method == "POST" && q.body.contains("-deny")),
+        "no deny before its allow"
+    );
+    env.scratch
+        .bg()
+        .args(["journal", "verify", &run])
+        .run()
+        .ok();
+    assert_eq!(
+        env.firewalls(),
+        rules_before,
+        "nothing exists until an Operation is DONE"
+    );
+
+    // The Operation finishes after all; resume makes the deny and checks both.
+    {
+        let mut c = env.cloud.lock().expect("cloud");
+        c.stuck = false;
+        let ops: Vec<String> = c.ops.keys().cloned().collect();
+        for op in ops {
+            if let Some(e) = c.ops.get_mut(&op).and_then(|o| o.effect.take()) {
+                finish(&mut c, e);
+            }
+        }
+    }
+    let out = env
+        .bg()
+        .args(["--output", "json", "resume", &run, "--yes"])
+        .run()
+        .ok();
+    let r = results(&out.json_lines(), "apply");
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0].1, "ok", "{r:?}");
+    assert!(
+        r[0].2.contains("added 1 (bg-block-") && r[0].2.contains("-deny)"),
+        "{r:?}"
+    );
+    assert_eq!(env.firewalls().len(), rules_before.len() + 2);
+    let out = env
+        .bg()
+        .args(["--output", "json", "undo", &run, "--yes"])
+        .run()
+        .ok();
+    assert_eq!(results(&out.json_lines(), "undo")[0].1, "ok");
+    assert_eq!(env.firewalls(), rules_before);
+}
+
+// ---------------------------------------------------------------------------------------------
+// apiservers.scale on GCP: a self-managed control plane's MIG
+
+/// One API server now, the step asks for three; two answer `/readyz` at first, so the step is
+/// `pending` at its wait, and `resume` finishes once the third does. Undo restores the size.
+#[test]
+fn apiservers_scale_grows_the_control_plane_mig_until_each_new_server_is_ready() {
+    let env = Env::new();
+    let (net, port) = crate::support::readyz::loopback_net();
+    let mut servers = crate::support::readyz::Readyz::new();
+    servers.serve(&format!("{net}.4"), port);
+    servers.serve(&format!("{net}.5"), port);
+    {
+        let mut c = env.cloud.lock().expect("cloud");
+        c.migs.insert(
+            "zones/us-central1-a/prod-cp".into(),
+            Mig {
+                target: 1,
+                current: 1,
+            },
+        );
+        c.instances.insert(
+            "us-central1-a/prod-cp".into(),
+            (0..3)
+                .map(|i| (format!("prod-cp-{i}"), format!("{net}.{}", 4 + i)))
+                .collect(),
+        );
+    }
+    servers.trusted_by(&env.inventory);
+    let inv = std::fs::read_to_string(&env.inventory).expect("inventory");
+    std::fs::write(
+        &env.inventory,
+        format!("{inv}control_plane = {{ mig = \"prod-cp\", port = {port} }}\n"),
+    )
+    .expect("inventory");
+    let rb = env.step("apiservers.scale", "to = 3\nwait = \"4s\"");
+    let plan = env.bg().arg("plan").arg(&rb).run().ok();
+    assert!(
+        plan.stdout.contains("scale the control plane's group control-plane (managed instance group prod-cp in us-central1-a) to size 3")
+            && plan.stdout.contains(&format!("/readyz on port {port} of each instance of managed instance group prod-cp")),
+        "{}",
+        plan.stdout
+    );
+    let out = env.run(&rb).code(3);
+    let events = out.json_lines();
+    let r = results(&events, "apply");
+    assert!(
+        r.len() == 1
+            && r[0].1 == "pending"
+            && r[0].2.contains("2 of 3 API servers ready")
+            && r[0].2.contains(&format!("prod-cp-2 ({net}.6)"))
+            && r[0].2.contains("`breakglass resume RUN` waits again"),
+        "{r:?}"
+    );
+    assert_eq!(
+        env.mig("zones/us-central1-a/prod-cp"),
+        Mig {
+            target: 3,
+            current: 3
+        }
+    );
+    let run = events[0]["run_id"].as_str().expect("run id").to_owned();
+    servers.serve(&format!("{net}.6"), port);
+    let out = env
+        .bg()
+        .args(["--output", "json", "resume", &run, "--yes"])
+        .run()
+        .ok();
+    let r = results(&out.json_lines(), "apply");
+    assert!(r.len() == 1 && r[0].1 == "ok", "{r:?}");
+    let out = env
+        .bg()
+        .args(["--output", "json", "undo", &run, "--yes"])
+        .run()
+        .ok();
+    assert_eq!(results(&out.json_lines(), "undo")[0].1, "ok");
+    assert_eq!(env.mig("zones/us-central1-a/prod-cp").target, 1);
+}
+
+/// The run's cloud pace reaches the GCP client: `BREAKGLASS_CLOUD_RATE` spaces every request
+/// (polls included), a lower `--rate` slows them further, and `--cloud-budget` stops the calls
+/// once spent, before the change.
+#[test]
+fn the_cloud_rate_and_budget_govern_the_gcp_calls() {
+    let env = Env::new();
+    let rb = env.runbook("node_groups = [\"workers-a\"]\nto = 5");
+    let gaps = |from: usize| -> Vec<Duration> {
+        let api: Vec<std::time::Instant> = env.fake.requests()[from..]
+            .iter()
+            .filter(|q| q.path.starts_with("/compute/"))
+            .map(|q| q.at)
+            .collect();
+        api.windows(2).map(|w| w[1] - w[0]).collect()
+    };
+    let from = env.fake.requests().len();
+    env.bg()
+        .env("BREAKGLASS_CLOUD_RATE", "2")
+        .args(["--output", "json", "run"])
+        .arg(&rb)
+        .arg("--yes")
+        .run()
+        .ok();
+    let g = gaps(from);
+    assert!(
+        g.len() >= 4 && g.iter().all(|d| *d >= Duration::from_millis(450)),
+        "{g:?}"
+    );
+    assert_eq!(env.mig("zones/us-central1-a/prod-workers-a").target, 5);
+
+    let from = env.fake.requests().len();
+    env.bg()
+        .args(["--output", "json", "run", "--rate", "1"])
+        .arg(env.runbook("node_groups = [\"workers-a\"]\nto = 4"))
+        .arg("--yes")
+        .run()
+        .ok();
+    let g = gaps(from);
+    assert!(
+        g.len() >= 4 && g.iter().all(|d| *d >= Duration::from_millis(950)),
+        "{g:?}"
+    );
+
+    let out = env
+        .bg()
+        .args(["--output", "json", "run", "--cloud-budget", "2"])
+        .arg(env.runbook("node_groups = [\"workers-a\"]\nto = 1"))
+        .arg("--yes")
+        .run()
+        .code(3);
+    let r = results(&out.json_lines(), "apply");
+    assert!(
+        r.len() == 1
+            && r[0]
+                .2
+                .contains("the run's budget of 2 GCP requests is spent"),
+        "{r:?}"
+    );
+    assert_eq!(env.mig("zones/us-central1-a/prod-workers-a").target, 4);
 }

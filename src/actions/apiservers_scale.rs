@@ -1,16 +1,20 @@
 //! `apiservers.scale`: more API servers, through the cloud.
 //!
-//! - **A self-managed control plane** (`[clusters.NAME.aws] control_plane`): its Auto Scaling
-//!   group is scaled with `nodes.scale`'s machinery (snapshot, the marker tag, min/max moved
-//!   when needed, undo restoring min, max and desired exactly). Verify then follows the
-//!   instances into service and finds the API servers by their instance tag
-//!   (`DescribeInstances`, their private IPs): each must answer `/readyz` on its port, by IP,
-//!   with the cluster's CA and TLS name (the same client as `wait.healthy`).
+//! - **A self-managed control plane** (`control_plane` of `[clusters.NAME.aws]`, `.gcp` or
+//!   `.azure`): its Auto Scaling group, managed instance group or scale set is scaled with
+//!   `nodes.scale`'s machinery (snapshot, the marker tag on AWS, min/max moved when needed,
+//!   undo restoring the sizes exactly; GCP and Azure resize followed through their
+//!   operations). Verify then follows the instances into service and finds the API servers
+//!   (AWS: by their instance tag, `DescribeInstances`; GCP: the group's
+//!   `listManagedInstances`; Azure: the scale set's network interfaces), by their private IPs:
+//!   each must answer `/readyz` on its port, by IP, with the cluster's CA and TLS name (the
+//!   same client as `wait.healthy`).
 //! - **EKS** (`eks_cluster`): the Provisioned Control Plane tier
 //!   (`controlPlaneScalingConfig.tier`) set by `UpdateClusterConfig`, the update followed by its
 //!   id with `DescribeUpdate` to `Successful`, then the cluster read back. The tier from before
 //!   is journaled and kept in a tag (`breakglass/prior/RUN/STEP`) so a resumed run still knows
-//!   it; `undo` sets it again.
+//!   it; `undo` sets it again. The update's id is journaled with the result (also a `pending`
+//!   one), so a resumed run follows the same update instead of starting another.
 //!
 //! Past the step's `wait` the target is `pending`: the change stands, `resume` waits again,
 //! `undo` restores.
@@ -24,7 +28,7 @@ use serde_json::{Value, json};
 use super::BuildContext;
 use super::api::call;
 use super::args::{ApiserversScale, Scheme};
-use super::cloud::{aws_call, follow_update, poll};
+use super::cloud::{aws_call, azure_call, follow_update, gcp_call, poll};
 use super::context::{CloudResource, Context, Target, TargetKind, kube_config};
 use super::contract::{Action, ActionFailure, Applied};
 use super::nodes_scale::NodesScaleAction;
@@ -38,9 +42,27 @@ pub const CONTROL_PLANE: &str = "control-plane";
 /// How long one `/readyz` may take before it counts as not ready.
 const READYZ_LATENCY: Duration = Duration::from_secs(2);
 
+/// Where the API servers of a control-plane group are listed.
+enum Finder {
+    /// EC2 instances with this tag (`KEY=VALUE`), in the Auto Scaling group.
+    AwsTag {
+        asg: String,
+        key: String,
+        value: String,
+    },
+    /// A managed instance group's running instances (`zones/Z`, `regions/R`).
+    Gcp { scope: String, mig: String },
+    /// A scale set's instances.
+    Azure {
+        resource_group: String,
+        vmss: String,
+    },
+}
+
 /// How to reach the new API servers once they run.
 struct Readyz {
-    group: ControlPlaneGroup,
+    find: Finder,
+    port: u16,
     tls_server_name: Option<String>,
     /// PEM: the inventory's `ca_file`, else the kubeconfig's.
     ca: Option<Vec<u8>>,
@@ -90,11 +112,18 @@ impl ApiserversScaleAction {
             (Some(_), _) => anyhow::bail!(
                 "{kind}: `tier` is for EKS, and [clusters.{cluster}.aws] in the inventory has no eks_cluster"
             ),
-            (None, Some(a)) if a.control_plane.is_some() => {
-                let group = a.control_plane.clone().unwrap_or_else(|| unreachable!());
+            (None, _) => {
+                let Some((backing, find, port)) = control_plane_of(c) else {
+                    anyhow::bail!(
+                        "{kind}: cluster '{cluster}' in the inventory has no control-plane group; add \
+                         control_plane = {{ asg = \"...\" }} to [clusters.{cluster}.aws] (or eks_cluster \
+                         and `tier`), {{ mig = \"...\" }} to [clusters.{cluster}.gcp] or \
+                         {{ vmss = \"...\" }} to [clusters.{cluster}.azure]"
+                    );
+                };
                 let node_group = NodeGroup {
                     name: CONTROL_PLANE.into(),
-                    backing: NodeGroupBacking::Asg(group.asg.clone()),
+                    backing,
                 };
                 let k = kube_config(c).map_err(|e| anyhow::anyhow!("{kind}: {e}"))?;
                 How::Group {
@@ -107,16 +136,13 @@ impl ApiserversScaleAction {
                         marker.clone(),
                     )?,
                     readyz: Readyz {
-                        group,
+                        find,
+                        port,
                         tls_server_name: k.tls_server_name,
                         ca: k.ca,
                     },
                 }
             }
-            (None, _) => anyhow::bail!(
-                "{kind}: cluster '{cluster}' in the inventory has no control-plane group; add \
-                 [clusters.{cluster}.aws] control_plane = {{ asg = \"...\" }} (or eks_cluster and `tier`)"
-            ),
         };
         Ok(ApiserversScaleAction {
             cluster: cluster.to_owned(),
@@ -127,14 +153,74 @@ impl ApiserversScaleAction {
         })
     }
 
-    /// Probes `/readyz` of every running API server the tag finds until at least `want` are
-    /// ready; pending past the wait.
-    fn wait_ready(
+    /// Probes `/readyz` of every running API server the group lists until at least as many as
+    /// the group's size are ready; pending past the wait.
+    fn wait_ready(&self, cx: &mut dyn Context, r: &Readyz) -> Result<(), ActionFailure> {
+        let cloud = match &r.find {
+            Finder::AwsTag { .. } => Cloud::Aws(cx.aws()?),
+            Finder::Gcp { .. } => Cloud::Gcp(cx.gcp()?),
+            Finder::Azure { .. } => Cloud::Azure(cx.azure()?),
+        };
+        // The size the group has now (set by the step, or by whoever changed it since).
+        let want = match (&r.find, &cloud) {
+            (Finder::AwsTag { asg, .. }, Cloud::Aws(aws)) => {
+                aws_call(aws.describe_auto_scaling_group(asg), false)?
+                    .ok_or_else(|| {
+                        ActionFailure::failed(format!("Auto Scaling group {asg} is gone"))
+                    })?
+                    .desired
+            }
+            (Finder::Gcp { scope, mig }, Cloud::Gcp(gcp)) => {
+                gcp_call(gcp.get_mig(scope, mig), false)?
+                    .ok_or_else(|| {
+                        ActionFailure::failed(format!("managed instance group {mig} is gone"))
+                    })?
+                    .target_size
+            }
+            (
+                Finder::Azure {
+                    resource_group,
+                    vmss,
+                },
+                Cloud::Azure(azure),
+            ) => {
+                azure_call(azure.get_vmss(resource_group, vmss), false)?
+                    .ok_or_else(|| ActionFailure::failed(format!("scale set {vmss} is gone")))?
+                    .capacity
+            }
+            _ => return Err(ActionFailure::refused("the control plane's cloud changed")),
+        };
+        let list = || -> Result<Vec<(String, std::net::IpAddr)>, ActionFailure> {
+            match (&r.find, &cloud) {
+                (Finder::AwsTag { key, value, .. }, Cloud::Aws(aws)) => {
+                    Ok(aws_call(aws.instances_tagged(key, value), false)?
+                        .into_iter()
+                        .filter(|i| i.state == "running")
+                        .filter_map(|i| Some((i.id, i.private_ip?)))
+                        .collect())
+                }
+                (Finder::Gcp { scope, mig }, Cloud::Gcp(gcp)) => {
+                    gcp_call(gcp.mig_instance_ips(scope, mig), false)
+                }
+                (
+                    Finder::Azure {
+                        resource_group,
+                        vmss,
+                    },
+                    Cloud::Azure(azure),
+                ) => azure_call(azure.vmss_instance_ips(resource_group, vmss), false),
+                _ => Ok(Vec::new()),
+            }
+        };
+        self.probe_until_ready(&*cx, r, want, list)
+    }
+
+    fn probe_until_ready(
         &self,
         cx: &dyn Context,
-        aws: &Aws,
         r: &Readyz,
         want: u32,
+        list: impl Fn() -> Result<Vec<(String, std::net::IpAddr)>, ActionFailure>,
     ) -> Result<(), ActionFailure> {
         let ca = match &r.ca {
             Some(pem) => Some(reqwest::Certificate::from_pem(pem).map_err(|e| {
@@ -142,21 +228,18 @@ impl ApiserversScaleAction {
             })?),
             None => None,
         };
-        let (key, value) = &r.group.tag;
         poll(
             cx,
             self.wait,
-            &format!("the API servers tagged {key}={value}"),
+            &format!("the API servers {}", r.find.describe()),
             "The new API servers run but do not all answer /readyz yet: `breakglass resume RUN` \
              waits again, `breakglass undo RUN` scales the group back",
             || {
-                let found = aws_call(aws.instances_tagged(key, value), false)?;
                 let mut ready = 0;
                 let mut not_ready = Vec::new();
-                for i in found.iter().filter(|i| i.state == "running") {
-                    let Some(ip) = i.private_ip else { continue };
+                for (id, ip) in list()? {
                     let (client, base) = api_client(
-                        SocketAddr::new(ip, r.group.port),
+                        SocketAddr::new(ip, r.port),
                         r.tls_server_name.as_deref(),
                         ca.as_ref(),
                         Scheme::Https,
@@ -169,7 +252,7 @@ impl ApiserversScaleAction {
                             .unwrap_or_else(|()| unreachable!());
                     match p.error {
                         None => ready += 1,
-                        Some(e) => not_ready.push(format!("{} ({ip}): {e}", i.id)),
+                        Some(e) => not_ready.push(format!("{id} ({ip}): {e}")),
                     }
                 }
                 Ok((ready < want || !not_ready.is_empty()).then(|| {
@@ -183,6 +266,65 @@ impl ApiserversScaleAction {
             },
         )
     }
+}
+
+/// The provider's client for a control-plane group.
+enum Cloud {
+    Aws(std::sync::Arc<Aws>),
+    Gcp(std::sync::Arc<crate::transport::cloud::gcp::Gcp>),
+    Azure(std::sync::Arc<crate::transport::cloud::azure::Azure>),
+}
+
+impl Finder {
+    /// `tagged k8s-role=control-plane`, `of managed instance group prod-cp`.
+    fn describe(&self) -> String {
+        match self {
+            Finder::AwsTag { key, value, .. } => format!("tagged {key}={value}"),
+            Finder::Gcp { mig, .. } => format!("of managed instance group {mig}"),
+            Finder::Azure { vmss, .. } => format!("of scale set {vmss}"),
+        }
+    }
+}
+
+/// The control-plane group of an inventory cluster (AWS, then GCP, then Azure): what backs it,
+/// where its API servers are listed, their port.
+fn control_plane_of(c: &crate::inventory::Cluster) -> Option<(NodeGroupBacking, Finder, u16)> {
+    if let Some(g) = c.aws.as_ref().and_then(|a| a.control_plane.as_ref()) {
+        let ControlPlaneGroup { asg, tag, port } = g;
+        return Some((
+            NodeGroupBacking::Asg(asg.clone()),
+            Finder::AwsTag {
+                asg: asg.clone(),
+                key: tag.0.clone(),
+                value: tag.1.clone(),
+            },
+            *port,
+        ));
+    }
+    let gcp = c
+        .gcp
+        .as_ref()
+        .and_then(|g| g.control.control_plane.as_ref());
+    let azure = c
+        .azure
+        .as_ref()
+        .and_then(|a| a.control.control_plane.as_ref());
+    let cp = gcp.or(azure)?;
+    let find = match &cp.group {
+        NodeGroupBacking::Mig { name, scope } => Finder::Gcp {
+            scope: scope.path(),
+            mig: name.clone(),
+        },
+        NodeGroupBacking::Vmss {
+            resource_group,
+            name,
+        } => Finder::Azure {
+            resource_group: resource_group.clone(),
+            vmss: name.clone(),
+        },
+        _ => return None,
+    };
+    Some((cp.group.clone(), find, cp.port))
 }
 
 /// The tier an EKS cluster has (`standard` when it says none).
@@ -225,15 +367,14 @@ impl Action for ApiserversScaleAction {
     fn plan(&self, target: &str) -> String {
         match &self.how {
             How::Group { scale, readyz } => format!(
-                "{}; then wait for /readyz on port {} of each instance tagged {}={}",
+                "{}; then wait for /readyz on port {} of each instance {}",
                 scale.plan(target).replacen(
                     "scale node group",
                     "scale the control plane's group",
                     1
                 ),
-                readyz.group.port,
-                readyz.group.tag.0,
-                readyz.group.tag.1
+                readyz.port,
+                readyz.find.describe()
             ),
             How::Tier {
                 eks, tier, restore, ..
@@ -285,16 +426,24 @@ impl Action for ApiserversScaleAction {
             How::Group { scale, .. } => return scale.apply(cx, snapshot),
             How::Tier { eks, tier, restore } => (eks, tier, *restore),
         };
+        // An earlier attempt's update to this tier (journaled with its pending result): resume
+        // follows it rather than start another, which EKS would refuse while it runs.
+        let earlier = cx
+            .earlier()
+            .filter(|d| !restore && d["after"].as_str() == Some(tier.as_str()))
+            .and_then(|d| d["update"].as_str())
+            .map(str::to_owned);
         let aws = cx.aws()?;
         let c = describe_eks(&aws, eks)?;
         let now = tier_of(&c);
         if !restore && !c.tags.contains_key(&self.marker) {
             aws_call(aws.tag_eks_resource(&c.arn, &self.marker, &now), true)?;
         }
-        let update = if now == *tier {
-            None
-        } else {
-            aws_call(aws.update_control_plane_tier(eks, tier), true)?
+        let followed = earlier.is_some() && now != *tier;
+        let update = match (now == *tier, earlier) {
+            (true, _) => None,
+            (false, Some(id)) => Some(id),
+            (false, None) => aws_call(aws.update_control_plane_tier(eks, tier), true)?,
         };
         if restore && c.tags.contains_key(&self.marker) {
             aws_call(aws.untag_eks_resource(&c.arn, &self.marker), true)?;
@@ -306,29 +455,24 @@ impl Action for ApiserversScaleAction {
         Ok(Applied {
             summary: format!(
                 "EKS cluster {eks}: control-plane tier {now} → {tier}{}",
-                update
-                    .as_deref()
-                    .map_or_else(String::new, |u| format!(" (update {u})"))
+                update.as_deref().map_or_else(String::new, |u| if followed {
+                    format!(" (update {u}, started by an earlier attempt)")
+                } else {
+                    format!(" (update {u})")
+                })
             ),
             detail: json!({"before": now, "after": tier, "update": update}),
         })
     }
 
     fn verify(&self, cx: &mut dyn Context, snapshot: &Value) -> Result<(), ActionFailure> {
-        let aws = cx.aws()?;
         match &self.how {
             How::Group { scale, readyz } => {
                 scale.verify(cx, snapshot)?;
-                let g = aws_call(aws.describe_auto_scaling_group(&readyz.group.asg), false)?
-                    .ok_or_else(|| {
-                        ActionFailure::failed(format!(
-                            "Auto Scaling group {} is gone",
-                            readyz.group.asg
-                        ))
-                    })?;
-                self.wait_ready(&*cx, &aws, readyz, g.desired)
+                self.wait_ready(cx, readyz)
             }
             How::Tier { eks, tier, .. } => {
+                let aws = cx.aws()?;
                 let update = self
                     .update
                     .lock()

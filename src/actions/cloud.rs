@@ -244,10 +244,104 @@ pub fn marker_keys(tags: &BTreeMap<String, String>, prefix: &str) -> Vec<String>
         .collect()
 }
 
+/// The labels that carry `value` under `stem` where keys and values take only lower-case
+/// letters, digits, `-` and `_` (GKE resource labels, values of at most 63 characters;
+/// <https://cloud.google.com/kubernetes-engine/docs/how-to/creating-managing-labels#requirements>)
+/// or where `/` is not allowed in a key (Azure tags): its JSON in hex, in chunks `STEM-0`,
+/// `STEM-1`, ... of at most `chunk` characters.
+pub fn marker_labels(
+    stem: &str,
+    value: &Value,
+    chunk: usize,
+) -> Result<Vec<(String, String)>, ActionFailure> {
+    let encoded = hex::encode(value.to_string());
+    let chunks: Vec<&[u8]> = encoded.as_bytes().chunks(chunk).collect();
+    if chunks.len() > MARKER_CHUNKS_MAX {
+        return Err(ActionFailure::refused(format!(
+            "what this step changes is too large to remember in labels ({} characters): list \
+             fewer ranges",
+            encoded.len()
+        )));
+    }
+    Ok(chunks
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            (
+                format!("{stem}-{i}"),
+                String::from_utf8_lossy(c).into_owned(),
+            )
+        })
+        .collect())
+}
+
+/// The markers among `labels` whose stem starts with `family`, by stem, decoded (a marker
+/// whose chunks do not decode is left out).
+pub fn read_label_markers(
+    labels: &BTreeMap<String, String>,
+    family: &str,
+) -> BTreeMap<String, Value> {
+    let mut chunks: BTreeMap<String, BTreeMap<usize, &str>> = BTreeMap::new();
+    for (k, v) in labels {
+        if let Some((stem, i)) = k.rsplit_once('-')
+            && stem.starts_with(family)
+            && let Ok(i) = i.parse::<usize>()
+        {
+            chunks
+                .entry(stem.to_owned())
+                .or_default()
+                .insert(i, v.as_str());
+        }
+    }
+    chunks
+        .into_iter()
+        .filter_map(|(stem, parts)| {
+            if parts.keys().copied().ne(0..parts.len()) {
+                return None;
+            }
+            let joined: String = parts.into_values().collect();
+            let bytes = hex::decode(joined).ok()?;
+            Some((stem, serde_json::from_slice(&bytes).ok()?))
+        })
+        .collect()
+}
+
+/// `labels` without the marker `stem`'s.
+pub fn without_label_marker(
+    labels: &BTreeMap<String, String>,
+    stem: &str,
+) -> BTreeMap<String, String> {
+    labels
+        .iter()
+        .filter(|(k, _)| {
+            !k.rsplit_once('-')
+                .is_some_and(|(s, i)| s == stem && i.parse::<usize>().is_ok())
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_label_marker_survives_its_chunks_and_goes_away_whole() {
+        let value = json!({"marker": "breakglass/block/r1/s1", "before": ["0.0.0.0/0"]});
+        let labels = marker_labels("bg-block-abc", &value, 63).expect("labels");
+        assert!(labels.iter().all(|(k, v)| {
+            v.len() <= 63
+                && k.starts_with("bg-block-abc-")
+                && v.bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        }));
+        let mut on: BTreeMap<String, String> = labels.into_iter().collect();
+        on.insert("team".into(), "sre".into());
+        assert_eq!(read_label_markers(&on, "bg-block-")["bg-block-abc"], value);
+        let rest = without_label_marker(&on, "bg-block-abc");
+        assert_eq!(rest.keys().collect::<Vec<_>>(), ["team"]);
+    }
 
     #[test]
     fn a_marker_survives_its_chunks() {

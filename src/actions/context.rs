@@ -69,6 +69,28 @@ pub enum CloudResource {
     SecurityGroup { id: String, name: String },
     /// An EKS cluster, by its EKS name: its endpoint access, its control-plane tier.
     EksCluster { eks_name: String, name: String },
+    /// The VPC network whose firewall rules guard the API servers (`gcp-firewall/NETWORK`).
+    GcpFirewall {
+        lever: crate::inventory::RuleLever,
+        name: String,
+    },
+    /// A GKE cluster (`gke/NAME`): its authorized networks.
+    GkeCluster {
+        location: String,
+        gke_name: String,
+        name: String,
+    },
+    /// The API servers' network security group (`nsg/NAME`).
+    Nsg {
+        lever: crate::inventory::RuleLever,
+        name: String,
+    },
+    /// An AKS cluster (`aks/NAME`): its authorized IP ranges.
+    AksCluster {
+        resource_group: String,
+        aks_name: String,
+        name: String,
+    },
 }
 
 impl CloudResource {
@@ -86,12 +108,45 @@ impl CloudResource {
         }
     }
 
+    pub fn gcp_firewall(lever: &crate::inventory::RuleLever) -> CloudResource {
+        CloudResource::GcpFirewall {
+            lever: lever.clone(),
+            name: format!("gcp-firewall/{}", lever.name),
+        }
+    }
+
+    pub fn gke_cluster(location: &str, gke_name: &str) -> CloudResource {
+        CloudResource::GkeCluster {
+            location: location.to_owned(),
+            gke_name: gke_name.to_owned(),
+            name: format!("gke/{gke_name}"),
+        }
+    }
+
+    pub fn nsg(lever: &crate::inventory::RuleLever) -> CloudResource {
+        CloudResource::Nsg {
+            lever: lever.clone(),
+            name: format!("nsg/{}", lever.name),
+        }
+    }
+
+    pub fn aks_cluster(resource_group: &str, aks_name: &str) -> CloudResource {
+        CloudResource::AksCluster {
+            resource_group: resource_group.to_owned(),
+            aks_name: aks_name.to_owned(),
+            name: format!("aks/{aks_name}"),
+        }
+    }
+
     /// `sg-0abc`, `eks/prod`: its name in events and journals.
     pub fn name(&self) -> &str {
         match self {
-            CloudResource::SecurityGroup { name, .. } | CloudResource::EksCluster { name, .. } => {
-                name
-            }
+            CloudResource::SecurityGroup { name, .. }
+            | CloudResource::EksCluster { name, .. }
+            | CloudResource::GcpFirewall { name, .. }
+            | CloudResource::GkeCluster { name, .. }
+            | CloudResource::Nsg { name, .. }
+            | CloudResource::AksCluster { name, .. } => name,
         }
     }
 
@@ -100,6 +155,21 @@ impl CloudResource {
         match self {
             CloudResource::SecurityGroup { id, .. } => format!("security group {id}"),
             CloudResource::EksCluster { eks_name, .. } => format!("EKS cluster {eks_name}"),
+            CloudResource::GcpFirewall { lever, .. } => {
+                format!("the firewall of VPC network {}", lever.name)
+            }
+            CloudResource::GkeCluster {
+                gke_name, location, ..
+            } => format!("GKE cluster {gke_name} in {location}"),
+            CloudResource::Nsg { lever, .. } => format!(
+                "network security group {}/{}",
+                lever.resource_group, lever.name
+            ),
+            CloudResource::AksCluster {
+                resource_group,
+                aks_name,
+                ..
+            } => format!("AKS cluster {resource_group}/{aks_name}"),
         }
     }
 }
@@ -266,6 +336,19 @@ impl FleetReach {
             gcp_clients: Mutex::default(),
             azure_clients: Mutex::default(),
         }
+    }
+
+    /// The same reach with every cloud provider paced at `per_second` (0: no limit) and
+    /// allowed `budget` requests in all (each provider its own limiter and budget).
+    #[must_use]
+    pub fn with_cloud_pace(mut self, per_second: f64, budget: usize) -> FleetReach {
+        self.aws_limiter = Arc::new(RateLimiter::new(per_second));
+        self.gcp_limiter = Arc::new(RateLimiter::new(per_second));
+        self.azure_limiter = Arc::new(RateLimiter::new(per_second));
+        self.aws_budget = Arc::new(Budget::new(budget));
+        self.gcp_budget = Arc::new(Budget::new(budget));
+        self.azure_budget = Arc::new(Budget::new(budget));
+        self
     }
 
     fn cluster(&self, name: &str) -> Result<&crate::inventory::Cluster, ActionFailure> {
@@ -481,13 +564,13 @@ pub trait Context {
             "this target is not a cloud resource",
         ))
     }
-    /// The GCP client of the target's cluster (a node group target only).
+    /// The GCP client of the target's cluster (a node group or cloud resource target only).
     fn gcp(&mut self) -> Result<Arc<Gcp>, ActionFailure> {
         Err(ActionFailure::refused(
             "this target is not a cloud resource",
         ))
     }
-    /// The Azure client of the target's cluster (a node group target only).
+    /// The Azure client of the target's cluster (a node group or cloud resource target only).
     fn azure(&mut self) -> Result<Arc<Azure>, ActionFailure> {
         Err(ActionFailure::refused(
             "this target is not a cloud resource",
@@ -503,6 +586,11 @@ pub trait Context {
     fn step(&self) -> &str;
     /// A progress line for the operator (long waits), shown as a notice.
     fn notice(&self, message: &str);
+    /// What an earlier attempt's apply recorded for this target and step (a resumed run): the
+    /// `detail` of its journaled result, such as the id of an update still under way.
+    fn earlier(&self) -> Option<&serde_json::Value> {
+        None
+    }
 }
 
 /// The engine's [`Context`]: opens the reach lazily, so a step that never calls the shell
@@ -516,6 +604,7 @@ pub struct StepContext<'a> {
     pub operator: &'a dyn Operator,
     pub unattended: bool,
     pub notice: &'a (dyn Fn(&str) + Sync),
+    earlier: Option<&'a serde_json::Value>,
     shell: Option<Box<dyn Node + Send>>,
 }
 
@@ -540,8 +629,16 @@ impl<'a> StepContext<'a> {
             operator,
             unattended,
             notice,
+            earlier: None,
             shell: None,
         }
+    }
+
+    /// The same context with what an earlier attempt recorded (see [`Context::earlier`]).
+    #[must_use]
+    pub fn with_earlier(mut self, earlier: Option<&'a serde_json::Value>) -> StepContext<'a> {
+        self.earlier = earlier;
+        self
     }
 }
 
@@ -602,7 +699,9 @@ impl Context for StepContext<'_> {
 
     fn gcp(&mut self) -> Result<Arc<Gcp>, ActionFailure> {
         match self.target {
-            Target::NodeGroup { cluster, .. } => self.reach.gcp(cluster),
+            Target::NodeGroup { cluster, .. } | Target::Cloud { cluster, .. } => {
+                self.reach.gcp(cluster)
+            }
             other => Err(ActionFailure::refused(format!(
                 "step {} acts on {other}, which is not a cloud resource",
                 self.step
@@ -612,7 +711,9 @@ impl Context for StepContext<'_> {
 
     fn azure(&mut self) -> Result<Arc<Azure>, ActionFailure> {
         match self.target {
-            Target::NodeGroup { cluster, .. } => self.reach.azure(cluster),
+            Target::NodeGroup { cluster, .. } | Target::Cloud { cluster, .. } => {
+                self.reach.azure(cluster)
+            }
             other => Err(ActionFailure::refused(format!(
                 "step {} acts on {other}, which is not a cloud resource",
                 self.step
@@ -638,6 +739,10 @@ impl Context for StepContext<'_> {
 
     fn notice(&self, message: &str) {
         (self.notice)(message);
+    }
+
+    fn earlier(&self) -> Option<&serde_json::Value> {
+        self.earlier
     }
 }
 

@@ -136,17 +136,21 @@ fn run_settings(
 ) -> anyhow::Result<Arc<RunSettings>> {
     let ssh = settings.ssh(ssh, inventory)?;
     let limiter = ssh.limiter(crate::settings::DEFAULT_CHANGE_RATE);
+    let cloud_pace = crate::settings::cloud_pace(ssh.rate, engine.cloud_rate);
     Ok(Arc::new(RunSettings {
         yes,
         concurrency: ssh.concurrency,
-        reach: Arc::new(FleetReach::new(
-            Arc::new(ssh.options),
-            limiter,
-            inventory.clusters.clone(),
-            Arc::new(crate::transport::RateLimiter::new(
-                crate::settings::DEFAULT_API_RATE,
-            )),
-        )),
+        reach: Arc::new(
+            FleetReach::new(
+                Arc::new(ssh.options),
+                limiter,
+                inventory.clusters.clone(),
+                Arc::new(crate::transport::RateLimiter::new(
+                    crate::settings::DEFAULT_API_RATE,
+                )),
+            )
+            .with_cloud_pace(cloud_pace, engine.cloud_budget),
+        ),
         operator,
         retries: engine.retries,
     }))

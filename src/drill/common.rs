@@ -23,7 +23,7 @@ pub fn run_args(runbook: &str, params: Vec<(String, String)>, ssh: SshArgs) -> R
         },
         yes: true,
         dry_run: false,
-        engine: EngineArgs { retries: 2 },
+        engine: EngineArgs::default(),
         ssh,
     }
 }
@@ -35,7 +35,7 @@ pub fn undo_args(run_id: &str, ssh: SshArgs) -> UndoArgs {
         step: None,
         yes: true,
         allow_inventory_change: false,
-        engine: EngineArgs { retries: 2 },
+        engine: EngineArgs::default(),
         ssh,
     }
 }

@@ -80,6 +80,9 @@ impl History {
                 Event::TargetResult(r) if r.mode == Some(Mode::Apply) => {
                     let Some(step) = r.step else { continue };
                     let key = (step, r.target);
+                    if let Some(d) = r.detail {
+                        done.details.insert(key.clone(), d);
+                    }
                     last.insert(key.clone(), r.outcome);
                     if r.outcome.is_ok() {
                         done.targets.insert(key.clone());
@@ -200,8 +203,13 @@ pub async fn undo(
 ) -> anyhow::Result<(Exit, Summary)> {
     let started = Instant::now();
     check_undo_step(plan, &history.begin.run_id, only_step)?;
-    // Latest snapshot per (step, target); what was already undone.
+    // The state before the run per (step, target); what was already undone. An attempt that
+    // may have changed a target makes its snapshot the one to restore: a later attempt (a
+    // resume) snapshots what its predecessor may have changed already, which an action cannot
+    // always tell (a GCP group carries no marker). A later snapshot counts only once the one
+    // before is void: followed by a failure decided before any change, or by an undo.
     let mut snapshots: BTreeMap<(String, String), Value> = BTreeMap::new();
+    let mut stands: HashSet<(String, String)> = HashSet::new();
     let mut order: Vec<(String, String)> = Vec::new();
     let mut undone: HashSet<(String, String)> = HashSet::new();
     // Targets some attempt may have changed: a snapshot followed by anything but a failure
@@ -223,7 +231,9 @@ pub async fn undo(
                 // undo no longer covers it.
                 undone.remove(&key);
                 pending.insert(key.clone());
-                snapshots.insert(key, state);
+                if stands.insert(key.clone()) {
+                    snapshots.insert(key, state);
+                }
             }
             Event::TargetResult(TargetResult {
                 step: Some(step),
@@ -234,7 +244,10 @@ pub async fn undo(
             }) => {
                 let key = (step, target);
                 if pending.remove(&key) && !nothing_changed {
-                    changed.insert(key);
+                    changed.insert(key.clone());
+                }
+                if nothing_changed && !changed.contains(&key) {
+                    stands.remove(&key);
                 }
             }
             Event::TargetResult(TargetResult {
@@ -244,6 +257,7 @@ pub async fn undo(
                 target,
                 ..
             }) if mode == Mode::Undo && outcome.is_ok() => {
+                stands.remove(&(step.clone(), target.clone()));
                 undone.insert((step, target));
             }
             _ => {}

@@ -53,6 +53,9 @@ pub struct Done {
     /// Steps that could not reach their targets (for the fallbacks a resumed run may still
     /// have to run).
     pub unreachable_steps: HashSet<String>,
+    /// The `detail` of the latest apply result of each (step, target) that has one: what an
+    /// earlier attempt recorded (an update under way), handed to the action again.
+    pub details: std::collections::HashMap<(String, String), serde_json::Value>,
 }
 
 /// How the run ended.
@@ -91,6 +94,9 @@ struct TargetDone {
     target: Target,
     result: Result<Applied, ActionFailure>,
     elapsed: Duration,
+    /// What apply recorded when verify then failed (an EKS update id, so `resume` follows the
+    /// same update): journaled with the failure.
+    applied: Option<serde_json::Value>,
 }
 
 /// The result of a target an earlier attempt was cut off changing, for an action that is not
@@ -109,6 +115,7 @@ fn in_doubt(action: &dyn Action, target: Target, step: &str) -> TargetDone {
         }),
         target,
         elapsed: Duration::ZERO,
+        applied: None,
     }
 }
 
@@ -121,6 +128,8 @@ struct StepJob {
     journal: Arc<Journal>,
     run_cancel: crate::cancel::Cancel,
     observer: Arc<dyn super::Observer>,
+    /// What earlier attempts' apply recorded, by target (see [`Done::details`]).
+    earlier: std::collections::HashMap<String, serde_json::Value>,
 }
 
 impl StepJob {
@@ -138,6 +147,7 @@ impl StepJob {
             journal: Arc::clone(&run.journal),
             run_cancel: run.cancel.clone(),
             observer: Arc::clone(&run.observer),
+            earlier: std::collections::HashMap::new(),
         }
     }
 
@@ -163,7 +173,8 @@ impl StepJob {
             self.settings.operator.as_ref(),
             self.settings.yes,
             &notice,
-        );
+        )
+        .with_earlier(self.earlier.get(target.name()));
         f(&mut cx)
     }
 
@@ -173,6 +184,7 @@ impl StepJob {
         let action = self.action.as_ref();
         let retries = self.settings.retries;
         let prefix = format!("step {}", self.step);
+        let mut applied_detail = None;
         let result = self.with_context(&target, &prefix, |cx| {
             let snapshot = with_retries(retries, true, || action.snapshot(cx))?;
             if !action.read_only() {
@@ -190,13 +202,17 @@ impl StepJob {
             }
             let applied =
                 with_retries(retries, action.idempotent(), || action.apply(cx, &snapshot))?;
-            with_retries(retries, true, || action.verify(cx, &snapshot))?;
+            if let Err(e) = with_retries(retries, true, || action.verify(cx, &snapshot)) {
+                applied_detail = Some(applied.detail);
+                return Err(e);
+            }
             Ok(applied)
         });
         TargetDone {
             target,
             result,
             elapsed: started.elapsed(),
+            applied: applied_detail.filter(|d| !d.is_null()),
         }
     }
 }
@@ -244,6 +260,7 @@ fn target_event(
         Err(f) => {
             ev.outcome = f.outcome;
             ev.reason = Some(f.message.clone());
+            ev.detail.clone_from(&done.applied);
             // An in-doubt target was not run again, but an earlier attempt may have changed it.
             ev.nothing_changed = f.never_ran && f.outcome != Outcome::InDoubt;
         }
@@ -509,7 +526,14 @@ async fn run_waves(
     let (mut ok_total, mut failed_total) = (0, 0);
     let mut budget_blown = false;
     let mut done_targets: Vec<Target> = Vec::new();
-    let job = Arc::new(StepJob::new(run, planned, Arc::clone(&action), settings));
+    let mut job = StepJob::new(run, planned, Arc::clone(&action), settings);
+    job.earlier = done
+        .details
+        .iter()
+        .filter(|((step, _), _)| *step == id)
+        .map(|((_, target), d)| (target.clone(), d.clone()))
+        .collect();
+    let job = Arc::new(job);
     for (w, wave) in planned.waves.iter().enumerate() {
         let wave_no = w + 1;
         let pending: Vec<Target> = wave

@@ -62,7 +62,10 @@ struct RawControlPlane {
 }
 
 /// A CIDR (`10.0.0.0/8`) or one address, as the firewall arguments take them.
-fn cidrs(cx: &Cx<'_>, list: Vec<Spanned<String>>) -> Result<Vec<ipnet::IpNet>, InventoryError> {
+pub(super) fn cidrs(
+    cx: &Cx<'_>,
+    list: Vec<Spanned<String>>,
+) -> Result<Vec<ipnet::IpNet>, InventoryError> {
     list.into_iter()
         .map(|c| {
             let t = c.get_ref().trim();

@@ -123,6 +123,43 @@ pub struct AzureResources {
     /// The Resource Manager root (default `https://management.azure.com`; fakes in tests).
     pub endpoint: Option<String>,
     pub node_groups: Vec<NodeGroup>,
+    /// The control plane's resources (`cloud.firewall.block`, `apiservers.scale`).
+    pub control: AzureControl,
+}
+
+/// `[clusters.NAME.azure]`'s control-plane keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AzureControl {
+    /// `apiserver_nsg`: the API servers' network security group.
+    pub nsg: Option<RuleLever>,
+    /// `aks_cluster`: the AKS cluster (resource group, name): its authorized IP ranges.
+    pub aks: Option<(String, String)>,
+    /// `control_plane`: a self-managed control plane's scale set.
+    pub control_plane: Option<CloudControlPlane>,
+    pub apiserver_peers: Vec<ipnet::IpNet>,
+    pub operator_cidrs: Vec<ipnet::IpNet>,
+}
+
+/// Where a block adds its rules: a VPC network (GCP) or a network security group (Azure), and
+/// the priority of its allow rule (its deny rule takes the next one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleLever {
+    /// The VPC network's name; the NSG's name.
+    pub name: String,
+    /// The NSG's resource group (Azure); empty on GCP.
+    pub resource_group: String,
+    /// GCP: the API servers' network tags and service accounts the rules target (none: every
+    /// instance in the network).
+    pub target_tags: Vec<String>,
+    pub target_service_accounts: Vec<String>,
+    pub priority: u32,
+}
+
+/// A self-managed control plane's group (a MIG, a scale set) and its API servers' port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloudControlPlane {
+    pub group: NodeGroupBacking,
+    pub port: u16,
 }
 
 /// `[clusters.NAME.gcp]`: the project and the node groups `nodes.scale` acts on (managed
@@ -135,6 +172,22 @@ pub struct GcpResources {
     /// Both APIs (compute, container) under one root URL (a private endpoint; fakes in tests).
     pub endpoint: Option<String>,
     pub node_groups: Vec<NodeGroup>,
+    /// The control plane's resources (`cloud.firewall.block`, `apiservers.scale`).
+    pub control: GcpControl,
+}
+
+/// `[clusters.NAME.gcp]`'s control-plane keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GcpControl {
+    /// `apiserver_firewall`: the VPC network and targets of the block's firewall rules.
+    pub firewall: Option<RuleLever>,
+    /// `gke_cluster` (and `gke_location`): the GKE cluster (location, name): its authorized
+    /// networks.
+    pub gke: Option<(String, String)>,
+    /// `control_plane`: a self-managed control plane's MIG.
+    pub control_plane: Option<CloudControlPlane>,
+    pub apiserver_peers: Vec<ipnet::IpNet>,
+    pub operator_cidrs: Vec<ipnet::IpNet>,
 }
 
 /// Where a GCP resource lives: one zone or a whole region.

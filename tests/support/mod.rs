@@ -3,6 +3,7 @@
 
 pub mod fleet;
 pub mod http;
+pub mod readyz;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -92,13 +92,49 @@ pub enum CloudFirewallOn {
     SecurityGroup,
     /// An EKS cluster's `publicAccessCidrs` (`[clusters.NAME.aws] eks_cluster`).
     EksEndpoint,
+    /// A deny rule (and the allow rule before it) in the API servers' VPC firewall
+    /// (`[clusters.NAME.gcp] apiserver_firewall`).
+    GcpFirewall,
+    /// A GKE cluster's authorized networks (`[clusters.NAME.gcp] gke_cluster`).
+    GkeEndpoint,
+    /// A deny rule (and the allow rule before it) in the API servers' network security group
+    /// (`[clusters.NAME.azure] apiserver_nsg`).
+    Nsg,
+    /// An AKS cluster's `apiServerAccessProfile.authorizedIPRanges`
+    /// (`[clusters.NAME.azure] aks_cluster`).
+    AksEndpoint,
 }
 
 impl CloudFirewallOn {
+    pub const ALL: [CloudFirewallOn; 6] = [
+        CloudFirewallOn::SecurityGroup,
+        CloudFirewallOn::EksEndpoint,
+        CloudFirewallOn::GcpFirewall,
+        CloudFirewallOn::GkeEndpoint,
+        CloudFirewallOn::Nsg,
+        CloudFirewallOn::AksEndpoint,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             CloudFirewallOn::SecurityGroup => "security_group",
             CloudFirewallOn::EksEndpoint => "eks_endpoint",
+            CloudFirewallOn::GcpFirewall => "gcp_firewall",
+            CloudFirewallOn::GkeEndpoint => "gke_endpoint",
+            CloudFirewallOn::Nsg => "nsg",
+            CloudFirewallOn::AksEndpoint => "aks_endpoint",
+        }
+    }
+
+    /// The inventory key that names its resource: `[clusters.NAME.aws] eks_cluster`.
+    pub fn key(self) -> &'static str {
+        match self {
+            CloudFirewallOn::SecurityGroup => "aws] apiserver_security_group",
+            CloudFirewallOn::EksEndpoint => "aws] eks_cluster",
+            CloudFirewallOn::GcpFirewall => "gcp] apiserver_firewall",
+            CloudFirewallOn::GkeEndpoint => "gcp] gke_cluster",
+            CloudFirewallOn::Nsg => "azure] apiserver_nsg",
+            CloudFirewallOn::AksEndpoint => "azure] aks_cluster",
         }
     }
 }
@@ -109,7 +145,12 @@ impl CloudFirewallOn {
 /// - on the API servers' security group, revoke each ingress rule that lets an address range
 ///   (or a group of `source_groups`) reach `ports`, except ranges inside `allow` or the peers,
 ///   and authorize `allow` on `ports` where no remaining rule covers it;
-/// - on an EKS cluster, set the public endpoint's `publicAccessCidrs` to `allow`.
+/// - on an EKS cluster, set the public endpoint's `publicAccessCidrs` to `allow`;
+/// - on the API servers' VPC firewall (GCP) or network security group (Azure), add an allow
+///   rule for `allow` and the peers at the inventory's `priority` and a deny rule for everyone
+///   else at the next one, on `ports`;
+/// - on a GKE cluster, set its authorized networks (on an AKS cluster, its
+///   `authorizedIPRanges`) to `allow` and the peers.
 ///
 /// The exact rules revoked and added (the CIDRs before) are journaled and kept in tags on the
 /// group (the cluster) until `undo` or `cloud.firewall.unblock` restores exactly them. Refused
@@ -118,7 +159,11 @@ impl CloudFirewallOn {
 /// it cannot stop the nodes (an EKS private endpoint) and that established connections stay.
 /// IAM: `ec2:DescribeSecurityGroups`, `RevokeSecurityGroupIngress`,
 /// `AuthorizeSecurityGroupIngress`, `CreateTags`, `DeleteTags`; `eks:DescribeCluster`,
-/// `UpdateClusterConfig`, `DescribeUpdate`, `TagResource`, `UntagResource`.
+/// `UpdateClusterConfig`, `DescribeUpdate`, `TagResource`, `UntagResource`. GCP:
+/// `compute.firewalls.list`, `get`, `create`, `delete`, `compute.globalOperations.get`,
+/// `container.clusters.get`, `update`. Azure: `Microsoft.Network/networkSecurityGroups/read`,
+/// `securityRules/write`, `securityRules/delete`, `Microsoft.ContainerService/managedClusters/read`,
+/// `write`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CloudFirewallBlock {
@@ -133,15 +178,15 @@ pub struct CloudFirewallBlock {
     /// servers through a rule naming the nodes' group). Default none: rules naming groups stay.
     #[serde(default)]
     pub source_groups: Vec<String>,
-    /// Which levers: `["security_group"]`, `["eks_endpoint"]`. Default every one the
-    /// inventory names.
+    /// Which levers: `security_group`, `eks_endpoint`, `gcp_firewall`, `gke_endpoint`, `nsg`,
+    /// `aks_endpoint`. Default every one the inventory names.
     #[serde(default)]
     pub on: Option<Vec<CloudFirewallOn>>,
     /// The inventory cluster. Default: the runbook's `cluster`.
     #[serde(default)]
     pub cluster: Option<String>,
-    /// How long verify follows an EKS update to completion. Past it the target is `pending`.
-    /// Default "10m".
+    /// How long apply and verify follow the cloud's operations (an EKS update, GCP Operations,
+    /// Azure async operations) to completion. Past it the target is `pending`. Default "10m".
     #[serde(default = "default_wait", with = "duration")]
     pub wait: Duration,
 }
@@ -187,8 +232,10 @@ impl CloudFirewallBlock {
 }
 
 /// `cloud.firewall.unblock`: restore what `cloud.firewall.block` changed, whichever run did it,
-/// from the tags it left: re-authorize exactly the rules it revoked, revoke only the rules it
-/// added, put the EKS CIDRs back. Nothing breakglass did not change is touched.
+/// from the markers it left: re-authorize exactly the rules it revoked, revoke only the rules it
+/// added, put the EKS CIDRs back; delete the VPC firewall and NSG rules it added (found by name
+/// and description); put the GKE networks and AKS ranges from before back (from the cluster's
+/// labels, tags). Nothing breakglass did not change is touched.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CloudFirewallUnblock {
@@ -217,9 +264,11 @@ pub const EKS_TIERS: [&str; 5] = ["standard", "tier-xl", "tier-2xl", "tier-4xl",
 
 /// `apiservers.scale`: more API servers.
 ///
-/// - A self-managed control plane (`[clusters.NAME.aws] control_plane`): its Auto Scaling group
-///   scaled like `nodes.scale` (`to`, `by`), then each API server found by the instance tag
-///   (their private IPs) must answer `/readyz` with the cluster's CA and TLS name.
+/// - A self-managed control plane (`control_plane` of `[clusters.NAME.aws]`, `.gcp` or
+///   `.azure`): its Auto Scaling group, managed instance group or scale set scaled like
+///   `nodes.scale` (`to`, `by`), then each API server (found by the instance tag on AWS, the
+///   group's instances on GCP and Azure; their private IPs) must answer `/readyz` with the
+///   cluster's CA and TLS name.
 /// - EKS (`eks_cluster`): the Provisioned Control Plane `tier`, through
 ///   `UpdateClusterConfig`, followed by its update id (`DescribeUpdate`) to completion.
 ///

@@ -96,7 +96,7 @@ fn same(a: &EndpointAccess, b: &EndpointAccess) -> bool {
 fn access_of(m: &Marked) -> Option<(&EndpointAccess, &EndpointAccess)> {
     match &m.change {
         Change::EksEndpoint { before, after } => Some((before, after)),
-        Change::SecurityGroup { .. } => None,
+        _ => None,
     }
 }
 
@@ -117,6 +117,7 @@ pub(super) fn snapshot_block(
         return Ok(Snapshot {
             rules: None,
             access: Some(before.clone()),
+            now: None,
             changes: vec![m],
         });
     }
@@ -135,6 +136,7 @@ pub(super) fn snapshot_block(
     Ok(Snapshot {
         rules: None,
         access: Some(c.access),
+        now: None,
         changes,
     })
 }
@@ -146,6 +148,7 @@ pub(super) fn snapshot_markers(aws: &Aws, name: &str) -> Result<Snapshot, Action
         rules: None,
         changes: markers(&c.tags, true),
         access: Some(c.access),
+        now: None,
     })
 }
 
@@ -176,11 +179,14 @@ fn target(changes: &[Marked], forward: bool) -> Option<&EndpointAccess> {
 }
 
 /// Makes (or reverses) the changes: markers first, then one update; the update's id.
+/// `earlier`: what an earlier attempt's apply journaled (a resumed run): its update to the
+/// same access is followed rather than another started, which EKS refuses while one runs.
 pub(super) fn apply(
     aws: &Aws,
     name: &str,
     changes: &[Marked],
     forward: bool,
+    earlier: Option<&serde_json::Value>,
 ) -> Result<(Applied, Option<String>), ActionFailure> {
     let c = describe(aws, name)?;
     let Some(want) = target(changes, forward) else {
@@ -200,10 +206,13 @@ pub(super) fn apply(
             }
         }
     }
-    let update = if same(&c.access, want) {
-        None
-    } else {
-        aws_call(aws.update_endpoint_access(name, want), true)?
+    let under_way = earlier
+        .filter(|d| serde_json::to_value(want).is_ok_and(|w| d["after"] == w))
+        .and_then(|d| d["update"].as_str());
+    let update = match (same(&c.access, want), under_way) {
+        (true, _) => None,
+        (false, Some(id)) => Some(id.to_owned()),
+        (false, None) => aws_call(aws.update_endpoint_access(name, want), true)?,
     };
     if !forward {
         for m in changes {

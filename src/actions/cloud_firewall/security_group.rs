@@ -176,6 +176,7 @@ pub(super) fn snapshot_block(
         return Ok(Snapshot {
             rules: Some(rules),
             access: None,
+            now: None,
             changes: vec![m],
         });
     }
@@ -194,6 +195,7 @@ pub(super) fn snapshot_block(
     Ok(Snapshot {
         rules: Some(g.ingress),
         access: None,
+        now: None,
         changes,
     })
 }
@@ -205,13 +207,14 @@ pub(super) fn snapshot_markers(aws: &Aws, id: &str) -> Result<Snapshot, ActionFa
         changes: markers(&g.tags, false),
         rules: Some(g.ingress),
         access: None,
+        now: None,
     })
 }
 
 fn rules_of(m: &Marked) -> (&[IngressRule], &[IngressRule]) {
     match &m.change {
         Change::SecurityGroup { revoke, add } => (revoke, add),
-        Change::EksEndpoint { .. } => (&[], &[]),
+        _ => (&[], &[]),
     }
 }
 

@@ -236,6 +236,11 @@ pub(super) async fn discover(args: &AzureImportArgs) -> anyhow::Result<Found> {
         subscription: args.subscription.clone(),
         endpoint: c.endpoint.clone(),
         node_groups,
+        // The AKS cluster's authorized IP ranges are what `cloud.firewall.block` changes.
+        control: crate::inventory::AzureControl {
+            aks: aks.as_ref().map(|_| (rg.clone(), c.cluster.clone())),
+            ..crate::inventory::AzureControl::default()
+        },
     });
     Ok(Found {
         cluster,

@@ -229,6 +229,14 @@ pub(super) async fn discover(args: &GcpImportArgs) -> anyhow::Result<Found> {
         project: Some(project.clone()),
         endpoint: c.endpoint.clone(),
         node_groups,
+        // The GKE cluster's authorized networks are what `cloud.firewall.block` changes.
+        control: crate::inventory::GcpControl {
+            gke: gke
+                .as_ref()
+                .and(location.clone())
+                .map(|l| (l, c.cluster.clone())),
+            ..crate::inventory::GcpControl::default()
+        },
     });
     let mut flags = vec![("project", project.clone())];
     if let Some(z) = &args.zone {

@@ -630,6 +630,7 @@ idempotent = false
         steps: HashSet::new(),
         in_doubt: [key("n3")].into_iter().collect(),
         unreachable_steps: HashSet::new(),
+        details: std::collections::HashMap::new(),
     };
     let reach = FakeReach::new(Duration::ZERO);
     let out = h.execute(&reach, Arc::default(), true, &done);

@@ -43,7 +43,7 @@ fn state(v: &Value) -> String {
 }
 
 impl Azure {
-    fn rg_url(&self, resource_group: &str) -> String {
+    pub(super) fn rg_url(&self, resource_group: &str) -> String {
         format!(
             "{}/subscriptions/{}/resourceGroups/{resource_group}/providers",
             self.endpoint(),
@@ -160,7 +160,7 @@ impl Azure {
 
     /// Follows an answer's asynchronous operation until it ends or `until`: true when it
     /// succeeded, false when still running at `until`, an error when it failed.
-    async fn follow(
+    pub(super) async fn follow(
         &self,
         first: &Answer,
         permission: &str,
@@ -216,7 +216,7 @@ impl Azure {
     }
 }
 
-fn gone(permission: &str, url: &str) -> AzureError {
+pub(super) fn gone(permission: &str, url: &str) -> AzureError {
     AzureError::Api {
         permission: permission.to_owned(),
         status: 404,

@@ -35,7 +35,7 @@ pub struct NodePool {
     pub migs: Vec<Mig>,
 }
 
-fn count(v: &Value) -> u32 {
+pub(super) fn count(v: &Value) -> u32 {
     v.as_u64()
         .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
         .and_then(|n| u32::try_from(n).ok())
@@ -194,7 +194,7 @@ impl Gcp {
 
     /// Polls an Operation (compute's and container's share `name`, `status` and an `error`)
     /// until DONE or `until`. An Operation that ends in an error is the call's error.
-    async fn follow(
+    pub(super) async fn follow(
         &self,
         mut op: Value,
         base: &str,
@@ -245,7 +245,7 @@ fn op_error(op: &Value) -> Option<(String, String)> {
     ))
 }
 
-fn not_found(permission: &str, url: &str) -> GcpError {
+pub(super) fn not_found(permission: &str, url: &str) -> GcpError {
     GcpError::Api {
         permission: permission.into(),
         code: 404,
