@@ -116,6 +116,45 @@ fn command_timeout_is_enforced() {
     }
 }
 
+/// Issue #11 point 16: a command past its deadline is stopped on the node, what it started
+/// with it (not abandoned there to run on), and the output says so.
+#[test]
+fn a_timed_out_command_is_killed_on_the_node_and_the_output_says_so() {
+    let f = Fleet::new(32, 1);
+    let pid_file = f.scratch.path().join("sleep.pid");
+    let out = f
+        .bg()
+        .args(["exec", "all", "--command-timeout", "2s", "--"])
+        .arg(format!(
+            "sleep 300 & echo $! > {}; wait",
+            pid_file.display()
+        ))
+        .run()
+        .code(1);
+    // sshd runs on this machine: the sleep's PID is ours to look up.
+    let pid = std::fs::read_to_string(&pid_file).expect("the command wrote its PID");
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap_or_default();
+    let state = stat.rsplit_once(") ").map(|(_, rest)| rest.chars().next());
+    let gone = matches!(state, None | Some(Some('Z')));
+    if !gone {
+        // The test started it: not left to run for five minutes after a failure.
+        let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+    }
+    assert!(
+        gone,
+        "the sleep (PID {}) still runs on the node: {stat}",
+        pid.trim()
+    );
+    assert!(
+        out.stdout.contains(
+            "---- node001 (1 host): timed out (command): killed on the node (SIGTERM to its \
+             process group)"
+        ),
+        "{}",
+        out.stdout
+    );
+}
+
 #[test]
 fn silent_peer_times_out_at_connect() {
     let f = Fleet::new(24, 1);
