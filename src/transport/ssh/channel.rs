@@ -199,8 +199,9 @@ impl Conn {
     /// arrives meanwhile is kept.
     ///
     /// Not the SSH `signal` channel request (RFC 4254 section 6.9): libssh2 sends it only
-    /// through `libssh2_channel_signal_ex`, which the `ssh2` crate does not bind and cannot be
-    /// reached without its channel pointer, and OpenSSH's sshd honoured it only from 7.9 on.
+    /// through `libssh2_channel_signal_ex`, which the `ssh2` crate does not bind (and its
+    /// generic `process_startup` refuses a channel that already runs a command), and sshd
+    /// ignores it before recent OpenSSH releases. This way needs only `/proc` and `kill`.
     fn stop(&self, channel: &mut ssh2::Channel, streams: &mut Streams<'_>) -> Stopped {
         let mut sent: Option<&str> = None;
         for signal in ["TERM", "KILL"] {
