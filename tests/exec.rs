@@ -595,3 +595,53 @@ fn escape_sequences_from_nodes_are_shown_not_interpreted_and_json_is_unchanged()
         "JSON must carry the bytes as they were"
     );
 }
+
+/// Runs `bg` under python3, which reports the peak RSS (`ru_maxrss`, KiB) of its one child.
+fn peak_rss_kib(bg: crate::support::Bg) -> (crate::support::Ran, u64) {
+    const SCRIPT: &str = "import resource, subprocess, sys\n\
+        code = subprocess.run(sys.argv[1:]).returncode\n\
+        sys.stderr.write('maxrss=%d\\n' % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n\
+        sys.exit(code)\n";
+    let ran = bg.under("python3", &["-c", SCRIPT]).run();
+    let kib = ran
+        .stderr
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("maxrss="))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no maxrss from python3: {}", ran.stderr));
+    (ran, kib)
+}
+
+/// Issue #11 point 18: the output kept per host is bounded in memory to about its cap, not
+/// held three times over (the capture, its text, the event's copies).
+#[test]
+fn output_kept_per_host_costs_about_its_cap_in_memory() {
+    let f = Fleet::new(33, 1);
+    // 100 MB printed, 24 MiB kept.
+    let command = "head -c 100000000 /dev/zero | tr '\\0' a";
+    let cap_kib = 24 * 1024;
+    for output in ["human", "json"] {
+        let run = |max: &str| {
+            peak_rss_kib(
+                f.bg()
+                    .args(["--output", output, "exec", "all", "--max-output", max, "--"])
+                    .arg(command),
+            )
+        };
+        let (small, baseline) = run("1KiB");
+        small.ok();
+        let (big, peak) = run("24MiB");
+        let big = big.ok();
+        assert!(
+            big.stdout.len() > 24 * 1024 * 1024,
+            "{output}: the output was not kept"
+        );
+        let extra = peak.saturating_sub(baseline);
+        assert!(
+            extra < cap_kib * 5 / 4,
+            "{output}: keeping {cap_kib} KiB of output cost {extra} KiB over the baseline \
+             ({baseline} KiB; peak {peak} KiB)"
+        );
+    }
+}

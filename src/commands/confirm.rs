@@ -241,8 +241,6 @@ fn check_inventory(history: &History, inventory: &Inventory) -> anyhow::Result<(
 /// One host's result: ok when every step's timer is cancelled now or was already.
 fn result_event(run: &str, host: &Host, steps: &[String], r: &ExecResult) -> TargetResult {
     let mut ev = TargetResult::from_exec(&host.name, &host.socket_addr().to_string(), r);
-    ev.stdout = None;
-    ev.stderr = None;
     ev.stdout_bytes = 0;
     ev.stderr_bytes = 0;
     ev.mode = Some(Mode::Confirm);

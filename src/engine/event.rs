@@ -173,14 +173,13 @@ pub struct TargetResult {
 }
 
 impl TargetResult {
-    /// Builds the event for one host's result.
+    /// Builds the event for one host's result, without its output (counted, not copied): see
+    /// [`TargetResult::with_output`].
     pub fn from_exec(target: &str, address: &str, r: &ExecResult) -> TargetResult {
         let mut t = TargetResult {
             target: target.to_owned(),
             address: address.to_owned(),
             outcome: r.outcome.kind(),
-            stdout: Some(String::from_utf8_lossy(&r.stdout.bytes).into_owned()),
-            stderr: Some(String::from_utf8_lossy(&r.stderr.bytes).into_owned()),
             stdout_bytes: r.stdout.total,
             stderr_bytes: r.stderr.total,
             stdout_truncated: r.stdout.truncated(),
@@ -216,6 +215,15 @@ impl TargetResult {
         t
     }
 
+    /// The event with the output kept from the host, moved in rather than copied (it can be as
+    /// large as `--max-output`): UTF-8 as is, invalid bytes replaced.
+    #[must_use]
+    pub fn with_output(mut self, stdout: Vec<u8>, stderr: Vec<u8>) -> TargetResult {
+        self.stdout = Some(text(stdout));
+        self.stderr = Some(text(stderr));
+        self
+    }
+
     /// The journal's copy: output replaced by its SHA-256, so the journal stays small and
     /// never holds what a command printed (which may include secrets).
     #[must_use]
@@ -228,6 +236,11 @@ impl TargetResult {
             ..self.clone()
         }
     }
+}
+
+/// Bytes from a host as text: without a copy when they are UTF-8.
+fn text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Counts per outcome.

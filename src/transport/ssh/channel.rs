@@ -320,15 +320,23 @@ fn drain(
     }
 }
 
-/// Keeps at most `cap` bytes, counts them all.
+/// Keeps at most `cap` bytes, counts them all. The buffer grows by doubling, as a `Vec` does,
+/// but never past `cap`: left to itself it would reserve up to twice the cap.
 fn keep(captured: &mut Captured, chunk: &[u8], cap: usize) {
     captured.total = captured
         .total
         .saturating_add(u64::try_from(chunk.len()).unwrap_or(u64::MAX));
-    let room = cap.saturating_sub(captured.bytes.len());
-    captured
-        .bytes
-        .extend_from_slice(&chunk[..chunk.len().min(room)]);
+    let bytes = &mut captured.bytes;
+    let kept = &chunk[..chunk.len().min(cap.saturating_sub(bytes.len()))];
+    if kept.len() > bytes.capacity() - bytes.len() {
+        let want = bytes
+            .capacity()
+            .saturating_mul(2)
+            .max(bytes.len() + kept.len())
+            .min(cap);
+        bytes.reserve_exact(want - bytes.len());
+    }
+    bytes.extend_from_slice(kept);
 }
 
 /// The connection broke while the command ran. Not `Unreachable`: the command may have run, so
@@ -445,6 +453,26 @@ mod tests {
         assert_eq!(r.stdout.total, 3_000_000);
         assert_eq!(r.stdout.bytes.len(), 1000);
         assert!(r.stdout.truncated() && r.stderr.truncated());
+    }
+
+    /// Issue #11 point 18: what is kept of a stream never reserves more than the cap.
+    #[test]
+    fn kept_output_never_reserves_more_than_the_cap() {
+        for cap in [0, 1, 1000, 100_000, 3 * CHUNK + 7] {
+            let mut captured = Captured::default();
+            let chunk = vec![b'a'; CHUNK];
+            for _ in 0..10 {
+                keep(&mut captured, &chunk, cap);
+                assert!(
+                    captured.bytes.capacity() <= cap.max(1),
+                    "cap {cap}: {} bytes reserved for {} kept",
+                    captured.bytes.capacity(),
+                    captured.bytes.len()
+                );
+            }
+            assert_eq!(captured.bytes.len(), cap.min(10 * CHUNK));
+            assert_eq!(captured.total, 10 * CHUNK as u64);
+        }
     }
 
     #[test]
