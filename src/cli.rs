@@ -674,10 +674,9 @@ pub enum JournalCommand {
 /// Parses `30s`, `2m`, `1h30m` (and a bare number of seconds).
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     if let Ok(secs) = s.parse::<u64>() {
-        return Ok(std::time::Duration::from_secs(secs));
+        return crate::duration::bounded(std::time::Duration::from_secs(secs));
     }
-    humantime::parse_duration(s)
-        .map_err(|e| format!("{e} (expected a duration such as 30s, 2m, 1h)"))
+    crate::duration::parse(s).map_err(|e| format!("{e} (expected a duration such as 30s, 2m, 1h)"))
 }
 
 /// Parses `65536`, `64KiB`, `1MiB`, `64k`, `1m`.

@@ -54,7 +54,7 @@ mod humantime_serde_opt {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         let s: Option<String> = Option::deserialize(d)?;
-        s.map(|s| humantime::parse_duration(&s).map_err(serde::de::Error::custom))
+        s.map(|s| crate::duration::parse(&s).map_err(serde::de::Error::custom))
             .transpose()
     }
 }
