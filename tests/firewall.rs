@@ -86,8 +86,12 @@ impl Env {
     }
 
     fn run(&self, runbook: &PathBuf) -> (Ran, String) {
-        let out = self
-            .bg()
+        self.run_with(self.bg(), runbook)
+    }
+
+    /// [`Env::run`] by `bg` (another inventory, say).
+    fn run_with(&self, bg: Bg, runbook: &PathBuf) -> (Ran, String) {
+        let out = bg
             .args(["--output", "json", "run"])
             .arg(runbook)
             .arg("--yes")
@@ -400,19 +404,11 @@ fn confirm_and_undo_find_a_moved_inventory_with_i_and_refuse_another() {
             .bg_with(inventory)
             .env("BREAKGLASS_NO_AGENT", "true")
     };
-    let out = with(&original)
-        .args(["--output", "json", "run"])
-        .arg(env.block_runbook(&format!("revert_after = \"10m\"\n{SHORT}")))
-        .arg("--yes")
-        .run()
-        .ok();
-    let run = events(&out.stdout)
-        .into_iter()
-        .find_map(|e| match e {
-            Event::RunBegin(b) => Some(b.run_id),
-            _ => None,
-        })
-        .expect("run_begin");
+    let (out, run) = env.run_with(
+        with(&original),
+        &env.block_runbook(&format!("revert_after = \"10m\"\n{SHORT}")),
+    );
+    out.ok();
     let digest = |path: &std::path::Path| {
         breakglass::inventory::Inventory::load(path)
             .expect("inventory")
