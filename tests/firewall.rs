@@ -86,24 +86,7 @@ impl Env {
     }
 
     fn run(&self, runbook: &PathBuf) -> (Ran, String) {
-        self.run_with(self.bg(), runbook)
-    }
-
-    /// [`Env::run`] by `bg` (another inventory, say).
-    fn run_with(&self, bg: Bg, runbook: &PathBuf) -> (Ran, String) {
-        let out = bg
-            .args(["--output", "json", "run"])
-            .arg(runbook)
-            .arg("--yes")
-            .run();
-        let run_id = events(&out.stdout)
-            .into_iter()
-            .find_map(|e| match e {
-                Event::RunBegin(b) => Some(b.run_id),
-                _ => None,
-            })
-            .unwrap_or_else(|| panic!("no run_begin\n{}\n{}", out.stdout, out.stderr));
-        (out, run_id)
+        run_with(self.bg(), runbook)
     }
 
     fn sh(&self, node: &str, script: &str) -> String {
@@ -166,6 +149,23 @@ impl Env {
             .node_file("cp1", &format!("/run/breakglass/{run}/{file}"))
             .expect("node path")
     }
+}
+
+/// `run RUNBOOK --yes` by `bg` (with another inventory, say): the output and the run id.
+fn run_with(bg: Bg, runbook: &PathBuf) -> (Ran, String) {
+    let out = bg
+        .args(["--output", "json", "run"])
+        .arg(runbook)
+        .arg("--yes")
+        .run();
+    let run_id = events(&out.stdout)
+        .into_iter()
+        .find_map(|e| match e {
+            Event::RunBegin(b) => Some(b.run_id),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no run_begin\n{}\n{}", out.stdout, out.stderr));
+    (out, run_id)
 }
 
 fn result(out: &Ran, step: &str) -> TargetResult {
@@ -404,7 +404,7 @@ fn confirm_and_undo_find_a_moved_inventory_with_i_and_refuse_another() {
             .bg_with(inventory)
             .env("BREAKGLASS_NO_AGENT", "true")
     };
-    let (out, run) = env.run_with(
+    let (out, run) = run_with(
         with(&original),
         &env.block_runbook(&format!("revert_after = \"10m\"\n{SHORT}")),
     );
