@@ -7,9 +7,11 @@
 
 use std::time::Duration;
 
-/// The longest duration accepted anywhere: 100 years (humantime's, of 365.25 days). Far beyond
-/// any timeout or timer, and far below what `Instant`, `SystemTime` and `Duration * 1000` hold.
-pub const MAX: Duration = Duration::from_secs(100 * 31_557_600);
+/// The longest duration accepted anywhere: 10,000 years (humantime's, of 365.25 days). Far
+/// beyond any timeout or timer, so what is too long for one still reaches the check that says
+/// why (`revert_after = "8000y"` is outside its bounds), and far below what `Instant`,
+/// `SystemTime` and `Duration * 1000` hold.
+pub const MAX: Duration = Duration::from_secs(10_000 * 31_557_600);
 
 /// Reads `text` (humantime's syntax); longer than [`MAX`] is an error.
 pub fn parse(text: &str) -> Result<Duration, String> {
@@ -20,7 +22,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
 /// `d`, or an error when it is longer than [`MAX`].
 pub fn bounded(d: Duration) -> Result<Duration, String> {
     if d > MAX {
-        return Err("longer than 100 years, the longest duration accepted".to_owned());
+        return Err("longer than 10000 years, the longest duration accepted".to_owned());
     }
     Ok(d)
 }
@@ -39,15 +41,15 @@ mod tests {
         assert!(humantime::parse_duration("300000000000y").is_ok());
         assert_eq!(
             parse("300000000000y"),
-            Err("longer than 100 years, the longest duration accepted".to_owned())
+            Err("longer than 10000 years, the longest duration accepted".to_owned())
         );
         // The minimised case of `proptests::accepted_durations_make_deadlines_...`: 2^63 s and
         // a bit, read by humantime, past what `Instant` holds.
         assert!(parse("2562047788016h").is_err());
         assert!(crate::cli::parse_duration("9223372036857600").is_err());
-        assert_eq!(parse("100y"), Ok(MAX));
-        assert!(parse("100y 1s").is_err());
-        let max = parse("100y").expect("100 years");
+        assert_eq!(parse("10000y"), Ok(MAX));
+        assert!(parse("10000y 1s").is_err());
+        let max = parse("10000y").expect("10,000 years");
         assert!(Instant::now().checked_add(max * 1000).is_some());
         assert!(SystemTime::now().checked_add(max * 1000).is_some());
     }
