@@ -35,7 +35,11 @@ Trust: the run's head must be signed by your journal key (made on first use, 060
 $BREAKGLASS_JOURNAL_KEY, else ~/.config/breakglass/journal-key.pk8) or by a key listed in
 trusted-journal-keys beside it (`BASE64 comment` per line). resume, undo and confirm also refuse
 a journal or run directory, or a file in it, that another user owns or that group or others
-can write (exit 4, naming the path and the chmod/chown that fixes it).";
+can write (exit 4, naming the path and the chmod/chown that fixes it).
+
+Inventory: resume, undo and confirm use the run's own inventory, from the path its journal
+recorded; if the file moved, name it with -i (it must have the digest the run recorded, or
+the command refuses, naming both files and digests). The config file's inventory is not used.";
 
 /// Out-of-band remediation for an overloaded Kubernetes control plane.
 ///
@@ -888,10 +892,9 @@ pub enum JournalCommand {
 /// Parses `30s`, `2m`, `1h30m` (and a bare number of seconds).
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     if let Ok(secs) = s.parse::<u64>() {
-        return Ok(std::time::Duration::from_secs(secs));
+        return crate::duration::bounded(std::time::Duration::from_secs(secs));
     }
-    humantime::parse_duration(s)
-        .map_err(|e| format!("{e} (expected a duration such as 30s, 2m, 1h)"))
+    crate::duration::parse(s).map_err(|e| format!("{e} (expected a duration such as 30s, 2m, 1h)"))
 }
 
 /// Parses `65536`, `64KiB`, `1MiB`, `64k`, `1m`.

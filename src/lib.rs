@@ -10,6 +10,7 @@ pub mod cancel;
 pub mod cli;
 pub mod commands;
 pub mod drill;
+pub mod duration;
 pub mod engine;
 pub mod error;
 pub mod input;
@@ -21,6 +22,9 @@ pub mod output;
 pub mod runbook;
 pub mod settings;
 pub mod transport;
+
+#[cfg(test)]
+mod proptests;
 
 use clap::Parser;
 

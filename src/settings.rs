@@ -54,7 +54,7 @@ mod humantime_serde_opt {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         let s: Option<String> = Option::deserialize(d)?;
-        s.map(|s| humantime::parse_duration(&s).map_err(serde::de::Error::custom))
+        s.map(|s| crate::duration::parse(&s).map_err(serde::de::Error::custom))
             .transpose()
     }
 }
@@ -66,6 +66,9 @@ pub struct Settings {
     /// Draw progress bars: human output, stderr is a terminal, and not `--no-progress`.
     pub progress: bool,
     pub inventory: Option<PathBuf>,
+    /// `inventory` was named for this invocation (`-i`, `BREAKGLASS_INVENTORY`), not taken
+    /// from the config file's default.
+    inventory_given: bool,
     pub journal_root: PathBuf,
     config: Arc<ConfigFile>,
 }
@@ -79,6 +82,7 @@ impl Settings {
             .unwrap_or(OutputFormat::Human);
         let progress =
             output == OutputFormat::Human && !global.no_progress && std::io::stderr().is_terminal();
+        let inventory_given = global.inventory.is_some();
         let inventory = global
             .inventory
             .clone()
@@ -92,6 +96,7 @@ impl Settings {
             output,
             progress,
             inventory,
+            inventory_given,
             journal_root,
             config: Arc::new(config),
         })
@@ -99,6 +104,13 @@ impl Settings {
 
     pub fn json(&self) -> bool {
         self.output == OutputFormat::Json
+    }
+
+    /// The inventory named for this invocation (`-i` or `BREAKGLASS_INVENTORY`), never the
+    /// config file's default: `resume`, `undo` and `confirm` act with the run's own inventory,
+    /// found where its journal says unless one is named here (the file moved since the run).
+    pub fn given_inventory(&self) -> Option<&Path> {
+        self.inventory.as_deref().filter(|_| self.inventory_given)
     }
 
     /// Loads the inventory, or says how to name one.

@@ -116,6 +116,45 @@ fn command_timeout_is_enforced() {
     }
 }
 
+/// Issue #11 point 16: a command past its deadline is stopped on the node, what it started
+/// with it (not abandoned there to run on), and the output says so.
+#[test]
+fn a_timed_out_command_is_killed_on_the_node_and_the_output_says_so() {
+    let f = Fleet::new(32, 1);
+    let pid_file = f.scratch.path().join("sleep.pid");
+    let out = f
+        .bg()
+        .args(["exec", "all", "--command-timeout", "2s", "--"])
+        .arg(format!(
+            "sleep 300 & echo $! > {}; wait",
+            pid_file.display()
+        ))
+        .run()
+        .code(1);
+    // sshd runs on this machine: the sleep's PID is ours to look up.
+    let pid = std::fs::read_to_string(&pid_file).expect("the command wrote its PID");
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap_or_default();
+    let state = stat.rsplit_once(") ").map(|(_, rest)| rest.chars().next());
+    let gone = matches!(state, None | Some(Some('Z')));
+    if !gone {
+        // The test started it: not left to run for five minutes after a failure.
+        let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+    }
+    assert!(
+        gone,
+        "the sleep (PID {}) still runs on the node: {stat}",
+        pid.trim()
+    );
+    assert!(
+        out.stdout.contains(
+            "---- node001 (1 host): timed out (command): killed on the node (SIGTERM to its \
+             process group)"
+        ),
+        "{}",
+        out.stdout
+    );
+}
+
 #[test]
 fn silent_peer_times_out_at_connect() {
     let f = Fleet::new(24, 1);
@@ -555,4 +594,54 @@ fn escape_sequences_from_nodes_are_shown_not_interpreted_and_json_is_unchanged()
         vec!["a\u{1b}[2J\u{1b}]0;pwned\u{7}\u{1b}]52;c;ZXZpbA==\u{7}\rb\n"; 2],
         "JSON must carry the bytes as they were"
     );
+}
+
+/// Runs `bg` under python3, which reports the peak RSS (`ru_maxrss`, KiB) of its one child.
+fn peak_rss_kib(bg: crate::support::Bg) -> (crate::support::Ran, u64) {
+    const SCRIPT: &str = "import resource, subprocess, sys\n\
+        code = subprocess.run(sys.argv[1:]).returncode\n\
+        sys.stderr.write('maxrss=%d\\n' % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n\
+        sys.exit(code)\n";
+    let ran = bg.under("python3", &["-c", SCRIPT]).run();
+    let kib = ran
+        .stderr
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("maxrss="))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no maxrss from python3: {}", ran.stderr));
+    (ran, kib)
+}
+
+/// Issue #11 point 18: the output kept per host is bounded in memory to about its cap, not
+/// held three times over (the capture, its text, the event's copies).
+#[test]
+fn output_kept_per_host_costs_about_its_cap_in_memory() {
+    let f = Fleet::new(33, 1);
+    // 100 MB printed, 24 MiB kept.
+    let command = "head -c 100000000 /dev/zero | tr '\\0' a";
+    let cap_kib = 24 * 1024;
+    for output in ["human", "json"] {
+        let run = |max: &str| {
+            peak_rss_kib(
+                f.bg()
+                    .args(["--output", output, "exec", "all", "--max-output", max, "--"])
+                    .arg(command),
+            )
+        };
+        let (small, baseline) = run("1KiB");
+        small.ok();
+        let (big, peak) = run("24MiB");
+        let big = big.ok();
+        assert!(
+            big.stdout.len() > 24 * 1024 * 1024,
+            "{output}: the output was not kept"
+        );
+        let extra = peak.saturating_sub(baseline);
+        assert!(
+            extra < cap_kib * 5 / 4,
+            "{output}: keeping {cap_kib} KiB of output cost {extra} KiB over the baseline \
+             ({baseline} KiB; peak {peak} KiB)"
+        );
+    }
 }

@@ -128,20 +128,7 @@ impl Env {
     }
 
     fn run(&self, runbook: &PathBuf) -> (Ran, String) {
-        let out = self
-            .bg()
-            .args(["--output", "json", "run"])
-            .arg(runbook)
-            .arg("--yes")
-            .run();
-        let run_id = events(&out.stdout)
-            .into_iter()
-            .find_map(|e| match e {
-                Event::RunBegin(b) => Some(b.run_id),
-                _ => None,
-            })
-            .unwrap_or_else(|| panic!("no run_begin\n{}\n{}", out.stdout, out.stderr));
-        (out, run_id)
+        run_with(self.bg(), runbook)
     }
 
     fn sh(&self, node: &str, script: &str) -> String {
@@ -204,6 +191,23 @@ impl Env {
             .node_file("cp1", &format!("/run/breakglass/{run}/{file}"))
             .expect("node path")
     }
+}
+
+/// `run RUNBOOK --yes` by `bg` (with another inventory, say): the output and the run id.
+fn run_with(bg: Bg, runbook: &PathBuf) -> (Ran, String) {
+    let out = bg
+        .args(["--output", "json", "run"])
+        .arg(runbook)
+        .arg("--yes")
+        .run();
+    let run_id = events(&out.stdout)
+        .into_iter()
+        .find_map(|e| match e {
+            Event::RunBegin(b) => Some(b.run_id),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no run_begin\n{}\n{}", out.stdout, out.stderr));
+    (out, run_id)
 }
 
 fn result(out: &Ran, step: &str) -> TargetResult {
@@ -435,6 +439,102 @@ fn confirm_cancels_the_dead_man_and_unblock_lifts_the_block() {
     );
     assert_eq!(
         env.probe_from(None, Duration::from_secs(2)),
+        Probe::Connected
+    );
+}
+
+/// Issue #11 point 4: the inventory a run used moved after the block went on. `confirm` and
+/// `undo` find it with `-i` (checked against the digest the journal recorded), so the block
+/// does not stay unconfirmable until its dead-man timer fires; an inventory that is not the
+/// run's is refused, naming both files and digests.
+#[test]
+fn confirm_and_undo_find_a_moved_inventory_with_i_and_refuse_another() {
+    let env = Env::new();
+    let original = env.scratch.path().join("fleet.toml");
+    std::fs::copy(env.lab.inventory_path(), &original).expect("copy the inventory");
+    let with = |inventory: &std::path::Path| {
+        env.scratch
+            .bg_with(inventory)
+            .env("BREAKGLASS_NO_AGENT", "true")
+    };
+    let (out, run) = run_with(
+        with(&original),
+        &env.block_runbook(&format!("revert_after = \"10m\"\n{SHORT}")),
+    );
+    out.ok();
+    let digest = |path: &std::path::Path| {
+        breakglass::inventory::Inventory::load(path)
+            .expect("inventory")
+            .digest
+    };
+    let recorded = digest(&original);
+    let moved = env.scratch.path().join("moved.toml");
+    std::fs::rename(&original, &moved).expect("move the inventory");
+
+    // Without -i: the recorded path is gone, and the message says how to name the new one.
+    let out = env
+        .scratch
+        .bg()
+        .env("BREAKGLASS_NO_AGENT", "true")
+        .args(["confirm", &run])
+        .run()
+        .code(2);
+    assert!(
+        out.stderr.contains(&original.display().to_string())
+            && out.stderr.contains("name it with -i FILE")
+            && out.stderr.contains(&recorded),
+        "{}",
+        out.stderr
+    );
+
+    // Another inventory (one more comment makes another digest) is refused, by both.
+    let other = env.scratch.write(
+        "other.toml",
+        &format!(
+            "{}\n# edited\n",
+            std::fs::read_to_string(&moved).expect("read")
+        ),
+    );
+    let other_digest = digest(&other);
+    for verb in [
+        &["confirm", run.as_str()][..],
+        &["undo", run.as_str(), "--yes"],
+    ] {
+        let out = with(&other).args(verb).run().code(2);
+        for needle in [
+            other.display().to_string(),
+            other_digest.clone(),
+            original.display().to_string(),
+            recorded.clone(),
+            "name the inventory the run used with -i FILE".to_owned(),
+        ] {
+            assert!(
+                out.stderr.contains(&needle),
+                "{verb:?} lacks {needle:?}: {}",
+                out.stderr
+            );
+        }
+    }
+    assert!(
+        env.has_table(),
+        "a refused confirm or undo changed the node"
+    );
+
+    // The moved file itself: confirm keeps the block, undo lifts it.
+    with(&moved)
+        .args(["confirm", &run])
+        .run()
+        .ok()
+        .stdout_has("dead-man timer cancelled");
+    assert!(env.state_file(&run, "fw.confirmed").exists());
+    let out = with(&moved)
+        .args(["--output", "json", "undo", &run, "--yes"])
+        .run()
+        .ok();
+    assert_eq!(undo_result(&out).outcome, breakglass::outcome::Outcome::Ok);
+    assert!(!env.has_table(), "undo with -i left the block");
+    assert_eq!(
+        env.probe_from(Some("worker1"), Duration::from_secs(2)),
         Probe::Connected
     );
 }

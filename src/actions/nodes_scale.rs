@@ -807,4 +807,25 @@ mod tests {
             "set node group workers-a (Auto Scaling group prod-workers-a) back to min 2, max 10, desired 6"
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(crate::proptests::config())]
+
+        /// Issue #11 point 6: the sizes marker read back from a cloud tag: never a panic, and
+        /// what breakglass writes reads back as itself.
+        #[test]
+        fn sizes_markers_round_trip_and_never_panic(
+            min in proptest::prelude::any::<i64>(),
+            max in proptest::prelude::any::<i64>(),
+            desired in proptest::prelude::any::<i64>(),
+            text in "\\PC{0,40}",
+        ) {
+            let _ = parse_marker(&text);
+            let (Ok(min), Ok(max), Ok(desired)) = (min.try_into(), max.try_into(), desired.try_into()) else {
+                return Ok(());
+            };
+            let sizes = Sizes { min, max, desired };
+            proptest::prop_assert_eq!(parse_marker(&marker_value(sizes)), Some(sizes));
+        }
+    }
 }

@@ -2,8 +2,8 @@
 //! (like `commit confirmed` on Junos, fleet-wide).
 //!
 //! The run's journal says which targets a `firewall.block` step succeeded on; the run's own
-//! inventory (checked against the journaled digest, so a host name still means the same
-//! machine) says how to reach them. Each target's timers are cancelled over SSH (paced by
+//! inventory (from where the journal says, or `-i` when the file moved; checked against the
+//! journaled digest, so a host name still means the same machine) says how to reach them. Each target's timers are cancelled over SSH (paced by
 //! `--rate`), results are printed folded and journaled in the run's journal as they land
 //! (`mode: "confirm"`), and a notice recording what was confirmed closes it. Ctrl-C stops
 //! launching new hosts; a second one exits at once (130) without tearing a record.
@@ -41,7 +41,7 @@ pub async fn confirm(settings: &Settings, args: &ConfirmArgs) -> anyhow::Result<
     };
     let records = journal::read_trusted(&settings.journal_root.join(&args.run), &trust)?;
     let history = History::from_records(records)?;
-    let (plan, inventory) = history.plan(true)?;
+    let (plan, inventory) = history.plan(settings.given_inventory(), true)?;
     check_inventory(&history, &inventory)?;
 
     // Block steps with a dead-man timer, then the targets each succeeded on.
@@ -228,29 +228,19 @@ fn check_inventory(history: &History, inventory: &Inventory) -> anyhow::Result<(
     if inventory.digest == b.inventory_digest {
         return Ok(());
     }
-    Err(ExitError::new(
-        Exit::Usage,
-        format!(
-            "inventory {} changed since run {} ({} then, {} now), so a host name may now mean \
-             another machine; restore the inventory the run used, or cancel the timers by hand: \
-             `systemctl stop breakglass-deadman-{}-*.timer`, or kill the PIDs in {}/{}/*.pid",
-            b.inventory,
-            b.run_id,
-            b.inventory_digest,
-            inventory.digest,
-            b.run_id,
-            firewall::STATE_ROOT,
-            b.run_id
-        ),
-    )
-    .into())
+    let fix = format!(
+        "cancel the timers by hand: `systemctl stop breakglass-deadman-{}-*.timer`, or kill the \
+         PIDs in {}/{}/*.pid",
+        b.run_id,
+        firewall::STATE_ROOT,
+        b.run_id
+    );
+    Err(history.inventory_changed(inventory, &fix).into())
 }
 
 /// One host's result: ok when every step's timer is cancelled now or was already.
 fn result_event(run: &str, host: &Host, steps: &[String], r: &ExecResult) -> TargetResult {
     let mut ev = TargetResult::from_exec(&host.name, &host.socket_addr().to_string(), r);
-    ev.stdout = None;
-    ev.stderr = None;
     ev.stdout_bytes = 0;
     ev.stderr_bytes = 0;
     ev.mode = Some(Mode::Confirm);

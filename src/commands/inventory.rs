@@ -148,7 +148,7 @@ pub(super) fn detail(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Ok => "ok".into(),
         Outcome::Exit { status, .. } => format!("exit {status}"),
-        Outcome::TimedOut { phase } => format!("timed out ({phase})"),
+        Outcome::TimedOut { phase, .. } => format!("timed out ({phase})"),
         Outcome::HostKeyRefused {
             reason,
             expected,

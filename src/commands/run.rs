@@ -304,7 +304,8 @@ pub async fn resume(settings: &Settings, args: &ResumeArgs) -> anyhow::Result<Ex
         )
         .into());
     }
-    let (plan, inventory) = history.plan(args.allow_inventory_change)?;
+    let (plan, inventory) =
+        history.plan(settings.given_inventory(), args.allow_inventory_change)?;
     check_unattended(&plan, args.yes)?;
     let rs = run_settings(
         settings,
@@ -342,7 +343,8 @@ pub async fn resume(settings: &Settings, args: &ResumeArgs) -> anyhow::Result<Ex
 
 pub async fn undo(settings: &Settings, args: &UndoArgs) -> anyhow::Result<Exit> {
     let (journal, history) = open_history(settings, &args.run)?;
-    let (plan, inventory) = history.plan(args.allow_inventory_change)?;
+    let (plan, inventory) =
+        history.plan(settings.given_inventory(), args.allow_inventory_change)?;
     // A mistyped `--step` is refused before the prompt and before the journal records an undo.
     recovery::check_undo_step(&plan, &args.run, args.step.as_deref())?;
     let rs = run_settings(

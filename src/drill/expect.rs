@@ -28,7 +28,7 @@ pub fn parse(name: &str, value: &str) -> Result<Expect, String> {
             .map_err(|_| format!("--expect {name}={v}: expected a whole number"))
     };
     match name {
-        "recovered_within" => humantime::parse_duration(value)
+        "recovered_within" => crate::duration::parse(value)
             .map(Expect::RecoveredWithin)
             .map_err(|e| format!("--expect recovered_within={value}: {e} (e.g. 5m, 90s)")),
         "failed_targets" => number(value).map(Expect::FailedTargets),

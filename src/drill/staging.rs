@@ -38,7 +38,7 @@ pub enum StopIf {
 pub const STOP_NAMES: &str = "not_ready=DURATION, p99_over=DURATION";
 
 pub fn parse_stop(name: &str, value: &str) -> Result<StopIf, String> {
-    let d = humantime::parse_duration(value)
+    let d = crate::duration::parse(value)
         .map_err(|e| format!("--stop-if {name}={value}: {e} (e.g. 10s)"))?;
     match name {
         "not_ready" => Ok(StopIf::NotReady(d)),

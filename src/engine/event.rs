@@ -10,7 +10,7 @@
 //! | `step_begin` | a runbook step starts | `step`, `action`, `description`, `targets`, `waves` (targets per wave) |
 //! | `wave_begin` | a wave starts | `step`, `wave` (1-based), `waves`, `targets` (names still to do) |
 //! | `snapshot` | journal only, before a target changes | `step`, `target`, `state` (what `undo` restores) |
-//! | `target_result` | once per host, as it finishes | `target` (the host's inventory name; `operator` for a step that acts once from the operator's machine, `wait.healthy` or `pause`; the key for `etcd.delete`; `RESOURCE/NAMESPACE/NAME` for an API object), `address` (`ip:port`, or how the target is reached), `outcome` (`ok`, `failed`, `unreachable`, `timed_out`, `auth_failed`, `refused`, `error`; `in_doubt` when `resume` declined to re-run a step that is not idempotent on a target an earlier attempt was cut off changing; `conflict` when the target changed since its snapshot (etcd revision, API preconditions); `throttled` when an API kept answering 429 until the deadline; `pending` reserved for asynchronous cloud operations), `exit_status`, `signal`, `reason`, `nothing_changed` (true on a failure decided before anything changed: `undo` leaves that target alone), `phase` (`connect`/`command` for `timed_out`), `expected_host_key`, `presented_host_key`, `recorded_host_key`, `stdout`, `stderr` (UTF-8, invalid bytes replaced), `stdout_bytes`, `stderr_bytes` (what the host sent), `stdout_truncated`, `stderr_truncated`, `connect_ms`, `duration_ms`; runbook steps add `step`, `wave`, `mode` (`apply`/`undo`/`confirm`), `summary`, `detail` (what the action recorded: pod ids, backups, timers); in the journal `stdout`/`stderr` are omitted and `stdout_sha256`/`stderr_sha256` are set |
+//! | `target_result` | once per host, as it finishes | `target` (the host's inventory name; `operator` for a step that acts once from the operator's machine, `wait.healthy` or `pause`; the key for `etcd.delete`; `RESOURCE/NAMESPACE/NAME` for an API object), `address` (`ip:port`, or how the target is reached), `outcome` (`ok`, `failed`, `unreachable`, `timed_out`, `auth_failed`, `refused`, `error`; `in_doubt` when `resume` declined to re-run a step that is not idempotent on a target an earlier attempt was cut off changing; `conflict` when the target changed since its snapshot (etcd revision, API preconditions); `throttled` when an API kept answering 429 until the deadline; `pending` reserved for asynchronous cloud operations), `exit_status`, `signal`, `reason`, `nothing_changed` (true on a failure decided before anything changed: `undo` leaves that target alone), `phase` (`connect`/`command` for `timed_out`; for `command`, `reason` says what became of the command on the node: killed, ended, or not confirmed stopped), `expected_host_key`, `presented_host_key`, `recorded_host_key`, `stdout`, `stderr` (UTF-8, invalid bytes replaced), `stdout_bytes`, `stderr_bytes` (what the host sent), `stdout_truncated`, `stderr_truncated`, `connect_ms`, `duration_ms`; runbook steps add `step`, `wave`, `mode` (`apply`/`undo`/`confirm`), `summary`, `detail` (what the action recorded: pod ids, backups, timers); in the journal `stdout`/`stderr` are omitted and `stdout_sha256`/`stderr_sha256` are set |
 //! | `wave_end` | a wave ends | `step`, `wave`, `ok`, `failed`, `allowed_failures` |
 //! | `gate` | a gate or `wait.healthy` finished | `step`, `passed`, `detail` |
 //! | `step_end` | a step ends | `step`, `status` (`completed`, `failed`, `stopped`, `interrupted`, `undone`, `undo_failed`; `skipped` for a `run_if_unreachable` step whose step reached its targets), `ok`, `failed` |
@@ -174,14 +174,13 @@ pub struct TargetResult {
 }
 
 impl TargetResult {
-    /// Builds the event for one host's result.
+    /// Builds the event for one host's result, without its output (counted, not copied): see
+    /// [`TargetResult::with_output`].
     pub fn from_exec(target: &str, address: &str, r: &ExecResult) -> TargetResult {
         let mut t = TargetResult {
             target: target.to_owned(),
             address: address.to_owned(),
             outcome: r.outcome.kind(),
-            stdout: Some(String::from_utf8_lossy(&r.stdout.bytes).into_owned()),
-            stderr: Some(String::from_utf8_lossy(&r.stderr.bytes).into_owned()),
             stdout_bytes: r.stdout.total,
             stderr_bytes: r.stderr.total,
             stdout_truncated: r.stdout.truncated(),
@@ -200,7 +199,10 @@ impl TargetResult {
             ssh::Outcome::Unreachable { reason }
             | ssh::Outcome::AuthFailed { reason }
             | ssh::Outcome::Error { reason } => t.reason = Some(reason.clone()),
-            ssh::Outcome::TimedOut { phase } => t.phase = Some(phase.clone()),
+            ssh::Outcome::TimedOut { phase, stopped } => {
+                t.phase = Some(phase.clone());
+                t.reason = stopped.as_ref().map(ssh::Stopped::describe);
+            }
             ssh::Outcome::HostKeyRefused {
                 reason,
                 expected,
@@ -212,6 +214,15 @@ impl TargetResult {
             }
         }
         t
+    }
+
+    /// The event with the output kept from the host, moved in rather than copied (it can be as
+    /// large as `--max-output`): UTF-8 as is, invalid bytes replaced.
+    #[must_use]
+    pub fn with_output(mut self, stdout: Vec<u8>, stderr: Vec<u8>) -> TargetResult {
+        self.stdout = Some(text(stdout));
+        self.stderr = Some(text(stderr));
+        self
     }
 
     /// The journal's copy: output replaced by its SHA-256, so the journal stays small and
@@ -226,6 +237,11 @@ impl TargetResult {
             ..self.clone()
         }
     }
+}
+
+/// Bytes from a host as text: without a copy when they are UTF-8.
+fn text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Counts per outcome.

@@ -70,10 +70,12 @@ pub async fn run(run: &Run, job: ExecJob) -> anyhow::Result<Summary> {
                     let event = target_event(&target, &result, written);
                     summary.count(event.outcome);
                     let journaled = event.for_journal(&result.stdout.bytes, &result.stderr.bytes);
+                    // The output moves into the event: kept once, not copied (issue #11, 18).
+                    let event = event.with_output(result.stdout.bytes, result.stderr.bytes);
                     (Event::TargetResult(event), Event::TargetResult(journaled))
                 })
                 .collect();
-            if let Err(e) = run.record_batch(&events) {
+            if let Err(e) = run.record_batch(events) {
                 journal_error.get_or_insert(e);
             }
         },

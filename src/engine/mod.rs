@@ -21,6 +21,12 @@ use crate::journal::Journal;
 /// Receives the events of a run as they happen (progress bars, folded output, JSON lines).
 pub trait Observer: Send + Sync {
     fn event(&self, event: &Event);
+
+    /// [`Observer::event`] for an event given away: an observer that keeps part of it (the
+    /// folded output) takes it rather than copying a host's output.
+    fn take(&self, event: Event) {
+        self.event(&event);
+    }
 }
 
 /// One run in progress: its journal, its observer, and its cancellation flag.
@@ -37,34 +43,34 @@ impl Run {
     /// journal that cannot be written stops the run from launching anything more: an
     /// unrecorded change cannot be undone.
     pub fn record(&self, event: &Event, journaled: &Event) -> anyhow::Result<()> {
-        self.commit(&[serde_json::to_value(journaled)?], [event])
+        self.commit(&[serde_json::to_value(journaled)?], || {
+            self.observer.event(event);
+        })
     }
 
     /// [`Run::record`] for many events at once: one journal write and fsync for all of them
-    /// (group commit), then each is shown to the observer, in order. `events` pairs each event
+    /// (group commit), then each is given to the observer, in order. `events` pairs each event
     /// with its journal form.
-    pub fn record_batch(&self, events: &[(Event, Event)]) -> anyhow::Result<()> {
+    pub fn record_batch(&self, events: Vec<(Event, Event)>) -> anyhow::Result<()> {
         let values = events
             .iter()
             .map(|(_, journaled)| serde_json::to_value(journaled))
             .collect::<Result<Vec<_>, _>>()?;
-        self.commit(&values, events.iter().map(|(event, _)| event))
+        self.commit(&values, || {
+            for (event, _) in events {
+                self.observer.take(event);
+            }
+        })
     }
 
-    /// Journals `values` as one group, then shows `shown` to the observer (also when the journal
-    /// failed, after stopping the run).
-    fn commit<'a>(
-        &self,
-        values: &[serde_json::Value],
-        shown: impl IntoIterator<Item = &'a Event>,
-    ) -> anyhow::Result<()> {
+    /// Journals `values` as one group, then shows the events (`show`) to the observer (also
+    /// when the journal failed, after stopping the run).
+    fn commit(&self, values: &[serde_json::Value], show: impl FnOnce()) -> anyhow::Result<()> {
         let appended = self.journal.append_batch(values);
         if appended.is_err() {
             self.cancel.cancel();
         }
-        for event in shown {
-            self.observer.event(event);
-        }
+        show();
         appended.map(drop).map_err(|e| {
             anyhow::Error::new(e).context("cannot append to the run journal; stopping")
         })

@@ -2,10 +2,12 @@
 //!
 //! The journal's `run_begin` holds the runbook's full source and the bound parameters, so both
 //! act on exactly what ran, even if the runbook file changed since. The inventory is loaded
-//! again from its recorded path and must have the recorded digest (a changed inventory could
-//! point the same host name at another machine) unless the operator says otherwise.
+//! again from its recorded path, or from `-i` when the file moved, and must have the recorded
+//! digest (a changed inventory could point the same host name at another machine) unless the
+//! operator says otherwise.
 
 use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -125,8 +127,14 @@ impl History {
             .count()
     }
 
-    /// Rebuilds the plan from the recorded runbook source, parameters and inventory.
-    pub fn plan(&self, allow_inventory_change: bool) -> anyhow::Result<(Plan, Inventory)> {
+    /// Rebuilds the plan from the recorded runbook source, parameters and inventory: `given`
+    /// (`-i`, for an inventory file moved since the run), else the path the journal recorded.
+    /// Either must have the digest the run recorded unless `allow_inventory_change`.
+    pub fn plan(
+        &self,
+        given: Option<&Path>,
+        allow_inventory_change: bool,
+    ) -> anyhow::Result<(Plan, Inventory)> {
         let b = &self.begin;
         let (Some(name), Some(source), Some(params)) = (&b.runbook, &b.runbook_source, &b.params)
         else {
@@ -145,23 +153,64 @@ impl History {
             bind(&runbook, params).map_err(|e| ExitError::new(Exit::Journal, e.to_string()))?;
         let resolved =
             resolve(&runbook, &bound).map_err(|e| ExitError::new(Exit::Journal, e.to_string()))?;
-        let inventory = Inventory::load(std::path::Path::new(&b.inventory))
-            .map_err(|e| ExitError::new(Exit::Usage, format!("the run's inventory: {e}")))?;
+        let inventory = self.inventory(given)?;
         if inventory.digest != b.inventory_digest && !allow_inventory_change {
-            return Err(ExitError::new(
-                Exit::Usage,
-                format!(
-                    "inventory {} changed since run {} ({} then, {} now); a host name may now mean another machine. \
-                     Check the change, then pass --allow-inventory-change",
-                    b.inventory, b.run_id, b.inventory_digest, inventory.digest
-                ),
-            )
-            .into());
+            return Err(self
+                .inventory_changed(
+                    &inventory,
+                    "check the change, then pass --allow-inventory-change",
+                )
+                .into());
         }
         Ok((
             plan::build(resolved, &inventory, &b.run_id, &[])?,
             inventory,
         ))
+    }
+
+    /// Loads the run's inventory from `given` or, without it, from the path the journal
+    /// recorded; a file that is gone is a usage error that says how to point at where it went.
+    fn inventory(&self, given: Option<&Path>) -> Result<Inventory, ExitError> {
+        let b = &self.begin;
+        let path = given.unwrap_or_else(|| Path::new(&b.inventory));
+        Inventory::load(path).map_err(|e| {
+            let hint = match given {
+                Some(_) => String::new(),
+                None => format!(
+                    "; if the inventory moved, name it with -i FILE (it must still have digest {})",
+                    b.inventory_digest
+                ),
+            };
+            ExitError::new(
+                Exit::Usage,
+                format!("the inventory of run {}: {e}{hint}", b.run_id),
+            )
+        })
+    }
+
+    /// The refusal of an inventory whose digest is not the one the run recorded: both files
+    /// and digests, why it matters, and what to do (`fix`, after pointing at the run's own).
+    pub fn inventory_changed(&self, inventory: &Inventory, fix: &str) -> ExitError {
+        let b = &self.begin;
+        let now = inventory.path.display();
+        let what = if inventory.path == Path::new(&b.inventory) {
+            format!(
+                "inventory {now} changed since run {} ({} then, {} now)",
+                b.run_id, b.inventory_digest, inventory.digest
+            )
+        } else {
+            format!(
+                "inventory {now} ({}) is not the inventory run {} used ({}, {})",
+                inventory.digest, b.run_id, b.inventory, b.inventory_digest
+            )
+        };
+        ExitError::new(
+            Exit::Usage,
+            format!(
+                "{what}, so a host name may now mean another machine; name the inventory the run \
+                 used with -i FILE (moved or copied, it keeps its digest), or {fix}"
+            ),
+        )
     }
 }
 

@@ -45,7 +45,7 @@ pub(super) fn check_user(user: &str) -> Result<(), String> {
 }
 
 pub(super) fn parse_timeout(text: &str) -> Result<Duration, String> {
-    match humantime::parse_duration(text) {
+    match crate::duration::parse(text) {
         Ok(d) if !d.is_zero() => Ok(d),
         Ok(_) => Err(format!(
             "timeout `{text}` is zero; expected a positive duration like \"10s\""

@@ -411,4 +411,18 @@ mod tests {
             "a head moved from another run verified"
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(crate::proptests::config())]
+
+        /// Issue #11 point 6: a head slot, however damaged, is invalid and never a panic.
+        #[test]
+        fn any_head_slot_is_read_or_refused(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            json in "\\{\"records\": [0-9]{1,25}, \"hash\": \"[0-9a-f]{0,64}\", \"check\": \"[0-9a-f]{0,16}\"(, \"key\": \"[A-Za-z0-9+/=]{0,50}\", \"sig\": \"[A-Za-z0-9+/=]{0,90}\")?\\}",
+        ) {
+            let _ = parse_slot(&bytes, "20260101T000000Z-abcdef");
+            let _ = parse_slot(json.as_bytes(), "20260101T000000Z-abcdef");
+        }
+    }
 }

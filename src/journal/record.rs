@@ -235,4 +235,37 @@ mod tests {
                 .contains("not UTF-8")
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(crate::proptests::config())]
+
+        /// Issue #11 point 6: a journal line, however damaged, is an error and never a panic.
+        #[test]
+        fn any_line_decodes_or_is_refused(line in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let _ = decode(&line);
+        }
+
+        /// A real record with bytes changed, cut or added: refused, never a panic; unchanged
+        /// it decodes to itself.
+        #[test]
+        fn damaged_records_are_refused(
+            at in 0usize..400,
+            byte in proptest::prelude::any::<u8>(),
+            cut in proptest::prelude::any::<bool>(),
+            text in "\\PC{0,40}",
+        ) {
+            let event = serde_json::json!({"type": "notice", "message": text});
+            let (line, _) = encode(7, "2026-01-01T00:00:00Z", "op@host", &event, "00")
+                .map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+            let mut bytes = line.trim_end_matches('\n').as_bytes().to_vec();
+            proptest::prop_assert!(decode(&bytes).is_ok());
+            let at = at % (bytes.len() + 1);
+            if cut {
+                bytes.truncate(at);
+            } else {
+                bytes.insert(at, byte);
+            }
+            let _ = decode(&bytes);
+        }
+    }
 }

@@ -22,10 +22,14 @@ pub fn describe(r: &TargetResult) -> String {
                 format!("failed: {}", r.reason.as_deref().unwrap_or("no detail"))
             }
         },
-        Outcome::TimedOut => format!(
-            "timed out ({})",
-            r.phase.as_deref().unwrap_or("unknown phase")
-        ),
+        Outcome::TimedOut => {
+            let phase = r.phase.as_deref().unwrap_or("unknown phase");
+            match &r.reason {
+                // For a command: what became of it on the node.
+                Some(reason) => format!("timed out ({phase}): {reason}"),
+                None => format!("timed out ({phase})"),
+            }
+        }
         Outcome::Refused => {
             let mut s = format!(
                 "host key refused: {}",

@@ -124,14 +124,21 @@ impl Own {
 }
 
 impl Folder {
+    /// Adds a copy of `r` (see [`Folder::add_owned`], which keeps the output without copying).
     pub fn add(&mut self, r: &TargetResult) {
-        let describe = super::describe::describe(r);
-        let stdout = r.stdout.as_deref().unwrap_or("");
-        let stderr = r.stderr.as_deref().unwrap_or("");
+        self.add_owned(r.clone());
+    }
+
+    /// Adds `r`, keeping its output itself, not a copy: a host's output can be as large as
+    /// `--max-output`, and only the first host of each group keeps it.
+    pub fn add_owned(&mut self, mut r: TargetResult) {
+        let describe = super::describe::describe(&r);
+        let stdout = r.stdout.take().unwrap_or_default();
+        let stderr = r.stderr.take().unwrap_or_default();
         let stdout_note = truncation_note(stdout.len(), r.stdout_bytes, r.stdout_truncated);
         let stderr_note = truncation_note(stderr.len(), r.stderr_bytes, r.stderr_truncated);
-        let own = Own::of(r);
-        let texts = [describe.as_str(), stdout, stderr];
+        let own = Own::of(&r);
+        let texts = [describe.as_str(), stdout.as_str(), stderr.as_str()];
         // A text that already holds a placeholder literally is compared as written, and tagged
         // apart, so a host printing `<host>` never joins the hosts printing their own name.
         let literal = texts.map(|t| [HOST, ADDRESS, IP].iter().any(|p| t.contains(p)));
@@ -160,13 +167,13 @@ impl Folder {
             let first = &group.first;
             group.varied |=
                 first.describe != describe || first.stdout != stdout || first.stderr != stderr;
-            group.names.push(r.target.clone());
+            group.names.push(r.target);
             return;
         }
         let first = Texts {
             describe,
-            stdout: stdout.to_owned(),
-            stderr: stderr.to_owned(),
+            stdout,
+            stderr,
         };
         let general = replaced.iter().any(Option::is_some).then(|| {
             let [describe, stdout, stderr] = [&first.describe, &first.stdout, &first.stderr];
@@ -182,7 +189,7 @@ impl Folder {
         self.groups.insert(
             key,
             Group {
-                names: vec![r.target.clone()],
+                names: vec![r.target],
                 outcome: r.outcome.label().to_owned(),
                 first,
                 general,
@@ -209,39 +216,45 @@ impl Folder {
     /// The folded text: one block per group.
     pub fn render(&self) -> String {
         let mut out = String::new();
+        self.render_with(&mut |piece| out.push_str(piece));
+        out
+    }
+
+    /// The folded text in pieces, as [`Folder::render`] joins them: printed piece by piece, a
+    /// host's output (up to `--max-output`) is never copied into one string first.
+    pub fn render_with(&self, emit: &mut dyn FnMut(&str)) {
         for g in self.groups() {
             let n = g.names.len();
             let texts = g.texts();
-            out.push_str(&format!(
+            emit(&format!(
                 "---- {} ({} host{}): {}\n",
                 hostset::fold(&g.names),
                 n,
                 if n == 1 { "" } else { "s" },
                 texts.describe
             ));
-            push_block(&mut out, &texts.stdout, "");
+            emit_block(emit, &texts.stdout);
             if let Some(note) = &g.stdout_note {
-                out.push_str(note);
-                out.push('\n');
+                emit(note);
+                emit("\n");
             }
             if !texts.stderr.is_empty() {
-                out.push_str("[stderr]\n");
-                push_block(&mut out, &texts.stderr, "");
+                emit("[stderr]\n");
+                emit_block(emit, &texts.stderr);
             }
             if let Some(note) = &g.stderr_note {
-                out.push_str(note);
-                out.push('\n');
+                emit(note);
+                emit("\n");
             }
         }
-        out
     }
 }
 
-fn push_block(out: &mut String, text: &str, prefix: &str) {
+/// `text` line by line, each ending in a newline (a last line without one gets it).
+fn emit_block(emit: &mut dyn FnMut(&str), text: &str) {
     for line in text.lines() {
-        out.push_str(prefix);
-        out.push_str(line);
-        out.push('\n');
+        emit(line);
+        emit("\n");
     }
 }
 

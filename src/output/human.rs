@@ -7,7 +7,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::fold::Folder;
-use crate::engine::{Event, Observer, Summary};
+use crate::engine::{Event, Observer, Summary, TargetResult};
 
 /// Collects results for folding and draws progress.
 pub struct HumanObserver {
@@ -79,11 +79,32 @@ impl HumanObserver {
         if let Some(bar) = &state.bar {
             bar.finish_and_clear();
         }
-        super::stdout_raw(&state.folder.render());
+        super::stdout_stream(|emit| state.folder.render_with(emit));
         super::stdout_line(&format!(
             "{}  [run {run_id}]",
             super::describe::tally(summary)
         ));
+    }
+}
+
+impl HumanObserver {
+    /// Counts a target's result and folds it (a runbook step's into its wave's output).
+    fn result(&self, r: TargetResult) {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.tally.count(r.outcome);
+        let msg = bar_message(&state.tally);
+        if let Some(bar) = &state.bar {
+            bar.inc(1);
+            bar.set_message(msg);
+        }
+        if r.step.is_some() {
+            state.wave_folder.add_owned(r);
+        } else {
+            state.folder.add_owned(r);
+        }
     }
 }
 
@@ -105,7 +126,18 @@ fn bar_message(t: &Summary) -> String {
 }
 
 impl Observer for HumanObserver {
+    fn take(&self, event: Event) {
+        match event {
+            Event::TargetResult(r) => self.result(r),
+            other => self.event(&other),
+        }
+    }
+
     fn event(&self, event: &Event) {
+        if let Event::TargetResult(r) = event {
+            self.result(r.clone());
+            return;
+        }
         let mut state = self
             .state
             .lock()
@@ -154,8 +186,7 @@ impl Observer for HumanObserver {
                 if let Some(bar) = state.bar.take() {
                     bar.finish_and_clear();
                 }
-                let text = state.wave_folder.render();
-                super::stdout_raw(&text);
+                super::stdout_stream(|emit| state.wave_folder.render_with(emit));
                 super::stdout_line(&format!(
                     "    wave {wave}: {ok} ok, {failed} failed (budget {allowed_failures})"
                 ));
@@ -171,24 +202,6 @@ impl Observer for HumanObserver {
             }
             Event::Stopped { step, reason } => {
                 say(&state, &format!("\nSTOPPED at step {step}: {reason}"));
-            }
-            Event::TargetResult(r) if r.step.is_some() => {
-                state.wave_folder.add(r);
-                state.tally.count(r.outcome);
-                let msg = bar_message(&state.tally);
-                if let Some(bar) = &state.bar {
-                    bar.inc(1);
-                    bar.set_message(msg);
-                }
-            }
-            Event::TargetResult(r) => {
-                state.folder.add(r);
-                state.tally.count(r.outcome);
-                let msg = bar_message(&state.tally);
-                if let Some(bar) = &state.bar {
-                    bar.inc(1);
-                    bar.set_message(msg);
-                }
             }
             Event::Notice { message } => match &state.bar {
                 Some(bar) => bar.println(super::neutralize(&format!("breakglass: {message}"))),

@@ -15,8 +15,7 @@ impl Observer for JsonObserver {
 
 /// Prints one event as a JSON line.
 pub fn print_event(event: &Event) {
-    match serde_json::to_string(event) {
-        Ok(line) => super::stdout_line(&line),
-        Err(e) => super::stderr_line(&format!("breakglass: cannot encode an event as JSON: {e}")),
+    if let Err(e) = super::stdout_json_line(event) {
+        super::stderr_line(&format!("breakglass: cannot encode an event as JSON: {e}"));
     }
 }

@@ -71,6 +71,26 @@ pub fn stdout_raw(text: &str) {
     let _ = out.flush();
 }
 
+/// Writes what `write` emits to stdout piece by piece (each neutralized, as [`stdout_raw`]),
+/// through one buffer: large text (a host's output) is printed without being joined first.
+pub fn stdout_stream(write: impl FnOnce(&mut dyn FnMut(&str))) {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    write(&mut |piece| {
+        let _ = out.write_all(for_stdout(piece).as_bytes());
+    });
+    let _ = out.flush();
+}
+
+/// Writes `value` as one JSON line to stdout, serialized straight into it: an event holding a
+/// host's output (up to `--max-output`) is not copied into a line first.
+pub fn stdout_json_line(value: &impl serde::Serialize) -> serde_json::Result<()> {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    serde_json::to_writer(&mut out, value)?;
+    let _ = out.write_all(b"\n");
+    let _ = out.flush();
+    Ok(())
+}
+
 /// Writes a line to stderr, neutralized: stderr is always for people.
 pub fn stderr_line(line: &str) {
     let mut err = std::io::stderr().lock();

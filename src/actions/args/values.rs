@@ -28,7 +28,7 @@ pub mod duration {
 
     /// Parse a duration the way every runbook field does, with an error that shows the syntax.
     pub fn parse(text: &str) -> Result<Duration, String> {
-        humantime::parse_duration(text.trim()).map_err(|e| {
+        crate::duration::parse(text.trim()).map_err(|e| {
             format!("`{text}` is not a duration ({e}); write e.g. \"90s\", \"5m\", \"1h30m\"")
         })
     }

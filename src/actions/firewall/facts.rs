@@ -269,4 +269,73 @@ mod tests {
         assert!(Session::parse("").is_none());
         assert!(Session::parse("1.2.3.4 5 6.7.8.9").is_none());
     }
+
+    /// One section of a node's answer: a name `facts.sh` writes, then lines of odd content.
+    fn section() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let name = prop::sample::select(vec![
+            "tools",
+            "ssh",
+            "nft_table",
+            "nft_json",
+            "nft_error",
+            "iptables",
+            "iptables_error",
+            "ip6tables",
+            "saved",
+            "saved_before",
+            "timer_prior /run/breakglass/r/s 17",
+            "deadman",
+            "owner",
+            "timers",
+            "x",
+        ]);
+        let line = prop_oneof![
+            "\\PC{0,30}",
+            "(nft|iptables|ip6tables|systemd)",
+            "(::ffff:)?[0-9.:a-f%]{1,20} [0-9]{1,6} [0-9.:]{1,15} [0-9]{1,7}",
+            "/run/breakglass/[a-z0-9-]{0,8}/[a-z0-9]{0,4}( [0-9]{0,25})?",
+            "-(N|A) (BREAKGLASS|INPUT)( -p tcp -m multiport --dports [0-9,:]{0,12})?( -j [A-Z]{0,8})?",
+            "\\{\"nftables\": \\[\\{\"(table|chain|set|rule)\": \\{\"name\": \"[a-z]{0,5}\", \"elem\": \\[[0-9, ]{0,10}\\]\\}\\}\\]\\}",
+        ];
+        (name, prop::collection::vec(line, 0..4))
+            .prop_map(|(name, lines)| format!("@@bg:{name}@@\n{}", lines.join("\n")))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(crate::proptests::config())]
+
+        /// Issue #11 point 6: whatever a node answers to the firewall snapshot, reading it
+        /// (and what is derived from it) never panics.
+        #[test]
+        fn firewall_facts_never_panic(sections in proptest::collection::vec(section(), 0..8)) {
+            let text = sections.join("\n");
+            if let Ok(facts) = Facts::parse(&text) {
+                let _ = facts.nft_state();
+                let _ = facts.nft_ports();
+                if let Some(owner) = &facts.owner {
+                    let _ = owner.describe();
+                }
+            }
+            let _ = Facts::parse(&format!("@@bg:tools@@\nnft\n{text}"));
+        }
+
+        #[test]
+        fn node_words_never_panic(text in "\\PC{0,60}") {
+            let _ = Session::parse(&text);
+            let _ = Owner::parse(&text);
+            let _ = super::super::iptables::parse_ipt(&text);
+            let _ = super::super::deadman::Armed::parse(&text);
+            let _ = super::super::deadman::rfc3339(&text);
+            let _ = super::super::shell::sections(&text);
+        }
+
+        /// `expires=`, `.fired` and `.confirmed` epochs from a node: any number, any size.
+        #[test]
+        fn reported_epochs_never_panic(n in proptest::prelude::any::<u64>(), extra in "[ -~]{0,4}") {
+            let _ = super::super::deadman::rfc3339(&format!("{n}{extra}"));
+            let report = format!("kind=detached pid={n} pidfile=/x expires={n}{extra}");
+            let _ = super::super::deadman::Armed::parse(&report);
+        }
+    }
 }

@@ -227,35 +227,40 @@ impl NodeServices {
         if r.outcome != Outcome::Ok {
             return Err(ActionFailure::from_result("reading service states", &r));
         }
-        let text = String::from_utf8_lossy(&r.stdout.bytes);
-        let mut lines = text.lines().peekable();
-        let earlier = lines
-            .next_if(|l| l.starts_with("earlier "))
-            .map(|l| l["earlier ".len()..].to_owned());
-        let mut states = Vec::new();
-        for line in lines {
-            let mut fields = line.split_whitespace();
-            if let (Some(unit), Some(rc), state) = (fields.next(), fields.next(), fields.next()) {
-                states.push((
-                    unit.to_owned(),
-                    rc == "0",
-                    state.unwrap_or("unknown").to_owned(),
-                ));
-            }
-        }
-        let complete = states.len() == units.len()
-            && units.iter().all(|u| states.iter().any(|(s, _, _)| s == u));
-        if !complete {
-            return Err(ActionFailure::refused(format!(
-                "reading service states: unexpected output {:?}",
-                text.trim()
-            )));
-        }
-        Ok(States {
-            units: states,
-            earlier,
-        })
+        parse_states(&String::from_utf8_lossy(&r.stdout.bytes), &units)
     }
+}
+
+/// `states.sh`'s answer: an optional `earlier RECORD` line, then `UNIT RC STATE` per unit; every
+/// one of `units` must be there. The node's answer is untrusted: anything else is refused.
+fn parse_states(text: &str, units: &[&str]) -> Result<States, ActionFailure> {
+    let mut lines = text.lines().peekable();
+    let earlier = lines
+        .next_if(|l| l.starts_with("earlier "))
+        .map(|l| l["earlier ".len()..].to_owned());
+    let mut states = Vec::new();
+    for line in lines {
+        let mut fields = line.split_whitespace();
+        if let (Some(unit), Some(rc), state) = (fields.next(), fields.next(), fields.next()) {
+            states.push((
+                unit.to_owned(),
+                rc == "0",
+                state.unwrap_or("unknown").to_owned(),
+            ));
+        }
+    }
+    let complete =
+        states.len() == units.len() && units.iter().all(|u| states.iter().any(|(s, _, _)| s == u));
+    if !complete {
+        return Err(ActionFailure::refused(format!(
+            "reading service states: unexpected output {:?}",
+            text.trim()
+        )));
+    }
+    Ok(States {
+        units: states,
+        earlier,
+    })
 }
 
 impl Action for NodeServices {
@@ -689,5 +694,18 @@ mod tests {
             .output()
             .expect("sh");
         assert!(out.status.success(), "{out:?}");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(crate::proptests::config())]
+
+        /// Issue #11 point 6: a node's answer about its services never panics the parser.
+        #[test]
+        fn service_state_answers_never_panic(
+            text in "(earlier [ -~]{0,20}\n)?(([a-z.]{0,10}|\\PC{0,6}) [0-9]{0,2} ?[a-z]{0,8}\n){0,5}",
+        ) {
+            let _ = parse_states(&text, &["kubelet.service", "containerd.service"]);
+            let _ = parse_states(&text, &[]);
+        }
     }
 }

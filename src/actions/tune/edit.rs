@@ -867,4 +867,31 @@ status: {}
                 .replace("inflight=200", "inflight=600")
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(crate::proptests::config())]
+
+        /// Issue #11 point 6: whatever manifest the node holds, editing it never panics.
+        #[test]
+        fn any_manifest_is_edited_or_refused(
+            at in 0usize..2000,
+            insert in "(\\PC|[ \\t\\n:\\-\\[\\]'\"#]){0,12}",
+            cut in 0usize..40,
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+        ) {
+            let set: BTreeMap<String, String> =
+                [("--max-requests-inflight".to_owned(), "100".to_owned())].into();
+            let remove = ["--profiling".to_owned()];
+            let _ = edit_manifest(&bytes, &set, &remove);
+            let mut text = KUBEADM.to_owned();
+            let mut at = at % (text.len() + 1);
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            let end = (at + cut).min(text.len());
+            let end = (end..=text.len()).find(|&e| text.is_char_boundary(e)).unwrap_or(text.len());
+            text.replace_range(at..end, &insert);
+            let _ = edit_manifest(text.as_bytes(), &set, &remove);
+        }
+    }
 }

@@ -10,15 +10,32 @@
 //! never `Unreachable`: the command may have run (see [`lost`]).
 
 use std::io::{self, Read, Write};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rustix::event::PollFd;
 
 use super::connect::{Conn, Phase, arm, classify, deadline_after, is_eagain, wait_ready, wanted};
-use super::{Captured, Outcome, SshOptions};
+use super::{Captured, Outcome, SshOptions, Stopped};
 
 /// Read buffer size: one SSH packet's worth (OpenSSH sends at most 32 KiB of data per packet).
 pub(super) const CHUNK: usize = 32 * 1024;
+
+/// How long a command past its deadline gets to end after each signal (TERM, then KILL) before
+/// the next, or before it is reported as possibly still running.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// Signals the process group of the command running on this connection's other channel
+/// (input `sig`); see the script's comments.
+const STOP_SCRIPT: &str = include_str!("stop.sh");
+/// `stop.sh`'s exit status when no process of the command's group is left.
+const STOP_NONE_LEFT: i32 = 3;
+
+/// Where a command's output goes, and how much of each stream is kept.
+struct Streams<'a> {
+    stdout: &'a mut Captured,
+    stderr: &'a mut Captured,
+    cap: usize,
+}
 
 /// The command line sent to the server: with `sudo` for a non-root user, the command becomes one
 /// `sh -c` argument of `sudo -n --` (`-n`: fail instead of prompting for a password nobody can
@@ -64,71 +81,23 @@ impl Conn {
         channel.exec(command).map_err(cmd("starting the command"))?;
 
         self.session.set_blocking(false);
-        let mut stderr_stream = channel.stderr();
         let mut input = stdin.unwrap_or_default();
-        let mut eof_sent = false;
-        let (mut out_done, mut err_done) = (false, false);
-        let mut buf = vec![0u8; CHUNK];
-        loop {
-            let mut progress = false;
-            if !input.is_empty() {
-                match channel.write(input) {
-                    Ok(n) => {
-                        input = &input[n..];
-                        progress |= n > 0;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    // The command closed its stdin or exited: the rest is not wanted, and its
-                    // exit status tells the story.
-                    Err(_) => input = &[],
-                }
+        let mut streams = Streams {
+            stdout,
+            stderr,
+            cap: opts.output_cap,
+        };
+        match self.pump(&mut channel, &mut input, &mut streams, deadline) {
+            Ok(()) => {}
+            // The deadline passed with the command still running: abandoning it would leave it
+            // running on the node, so stop it there and say whether that worked.
+            Err(Outcome::TimedOut { phase, .. }) => {
+                return Err(Outcome::TimedOut {
+                    phase,
+                    stopped: Some(self.stop(&mut channel, &mut streams)),
+                });
             }
-            if input.is_empty() && !eof_sent {
-                // EOF even without stdin, so a command that reads stdin ends instead of waiting
-                // for the deadline (like `ssh -n`).
-                match channel.send_eof() {
-                    Ok(()) => {
-                        eof_sent = true;
-                        progress = true;
-                    }
-                    Err(e) if is_eagain(&e) => {}
-                    Err(_) => eof_sent = true,
-                }
-            }
-            if !out_done {
-                let (moved, ended) = drain(&mut channel, &mut buf, stdout, opts.output_cap)
-                    .map_err(|e| lost(&e, deadline))?;
-                progress |= moved;
-                out_done = ended && channel.eof();
-            }
-            if !err_done {
-                let (moved, ended) = drain(&mut stderr_stream, &mut buf, stderr, opts.output_cap)
-                    .map_err(|e| lost(&e, deadline))?;
-                progress |= moved;
-                err_done = ended && channel.eof();
-            }
-            if out_done && err_done {
-                break;
-            }
-            if !progress {
-                self.wait(deadline)?;
-            }
-        }
-
-        // Both streams ended: the exit status arrives before the channel close, so wait for it.
-        loop {
-            match channel.wait_close() {
-                Ok(()) => break,
-                Err(e) if is_eagain(&e) => self.wait(deadline)?,
-                Err(e) => {
-                    return Err(classify(
-                        &e,
-                        Phase::Command,
-                        deadline,
-                        "waiting for the exit status",
-                    ));
-                }
-            }
+            Err(other) => return Err(other),
         }
         let signal = channel.exit_signal().ok().and_then(|s| s.exit_signal);
         let status = channel
@@ -145,6 +114,173 @@ impl Conn {
                 signal: None,
             },
         })
+    }
+
+    /// Writes `input` then EOF, reads stdout and stderr until both end, then waits for the
+    /// channel to close (the exit status comes before the close), all before `deadline`.
+    fn pump(
+        &self,
+        channel: &mut ssh2::Channel,
+        input: &mut &[u8],
+        streams: &mut Streams<'_>,
+        deadline: Instant,
+    ) -> Result<(), Outcome> {
+        let mut stderr_stream = channel.stderr();
+        let mut eof_sent = false;
+        let (mut out_done, mut err_done) = (false, false);
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            let mut progress = false;
+            if !input.is_empty() {
+                match channel.write(input) {
+                    Ok(n) => {
+                        *input = &input[n..];
+                        progress |= n > 0;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    // The command closed its stdin or exited: the rest is not wanted, and its
+                    // exit status tells the story.
+                    Err(_) => *input = &[],
+                }
+            }
+            if input.is_empty() && !eof_sent {
+                // EOF even without stdin, so a command that reads stdin ends instead of waiting
+                // for the deadline (like `ssh -n`).
+                match channel.send_eof() {
+                    Ok(()) => {
+                        eof_sent = true;
+                        progress = true;
+                    }
+                    Err(e) if is_eagain(&e) => {}
+                    Err(_) => eof_sent = true,
+                }
+            }
+            if !out_done {
+                let (moved, ended) = drain(channel, &mut buf, streams.stdout, streams.cap)
+                    .map_err(|e| lost(&e, deadline))?;
+                progress |= moved;
+                out_done = ended && channel.eof();
+            }
+            if !err_done {
+                let (moved, ended) =
+                    drain(&mut stderr_stream, &mut buf, streams.stderr, streams.cap)
+                        .map_err(|e| lost(&e, deadline))?;
+                progress |= moved;
+                err_done = ended && channel.eof();
+            }
+            if out_done && err_done {
+                break;
+            }
+            if !progress {
+                self.wait(deadline)?;
+            }
+        }
+
+        // Both streams ended: the exit status arrives before the channel close, so wait for it.
+        loop {
+            match channel.wait_close() {
+                Ok(()) => return Ok(()),
+                Err(e) if is_eagain(&e) => self.wait(deadline)?,
+                Err(e) => {
+                    return Err(classify(
+                        &e,
+                        Phase::Command,
+                        deadline,
+                        "waiting for the exit status",
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Stops a command past its deadline on the node: signals its process group (SIGTERM,
+    /// then SIGKILL) from a second channel of this session, each time waiting [`STOP_GRACE`]
+    /// for the command's channel to close, which is the proof that it ended. Output that
+    /// arrives meanwhile is kept.
+    ///
+    /// Not the SSH `signal` channel request (RFC 4254 section 6.9): libssh2 sends it only
+    /// through `libssh2_channel_signal_ex`, which the `ssh2` crate does not bind (and its
+    /// generic `process_startup` refuses a channel that already runs a command), and sshd
+    /// ignores it before recent OpenSSH releases. This way needs only `/proc` and `kill`.
+    fn stop(&self, channel: &mut ssh2::Channel, streams: &mut Streams<'_>) -> Stopped {
+        let mut sent: Option<&str> = None;
+        for signal in ["TERM", "KILL"] {
+            let grace = deadline_after(Instant::now(), STOP_GRACE);
+            if let Some(linger) = &self.linger {
+                linger.extend_past(grace);
+            }
+            let signalled = match self.signal_group(signal, grace) {
+                Ok(signalled) => signalled,
+                Err(reason) => {
+                    return Stopped::Unconfirmed {
+                        reason: format!("cannot send SIG{signal} to its process group: {reason}"),
+                    };
+                }
+            };
+            let ended = self.pump(channel, &mut &[][..], streams, grace);
+            match (signalled, ended, sent) {
+                (true, Ok(()), _) => {
+                    return Stopped::Killed {
+                        signal: signal.to_owned(),
+                    };
+                }
+                (false, Ok(()), None) => return Stopped::Ended,
+                (false, Ok(()), Some(sent)) => {
+                    return Stopped::Killed {
+                        signal: sent.to_owned(),
+                    };
+                }
+                // Nothing of its group is left, yet its output stays open.
+                (false, Err(Outcome::TimedOut { .. }), _) => break,
+                (true, Err(Outcome::TimedOut { .. }), _) => sent = Some(signal),
+                (_, Err(other), _) => {
+                    return Stopped::Unconfirmed {
+                        reason: format!("after SIG{signal}: {}", other.describe()),
+                    };
+                }
+            }
+        }
+        Stopped::Unconfirmed {
+            reason: format!(
+                "its output stayed open after {} to its process group: something it started \
+                 left the group (setsid, a daemon) and holds it",
+                sent.map_or_else(|| "the deadline".to_owned(), |s| format!("SIG{s}"))
+            ),
+        }
+    }
+
+    /// Runs `stop.sh` on a new channel of this session: `signal` to the process group of the
+    /// command still running on the other channel. False when no process of that group is
+    /// left to signal.
+    fn signal_group(&self, signal: &str, deadline: Instant) -> Result<bool, String> {
+        self.session.set_blocking(true);
+        let open = || -> Result<ssh2::Channel, ssh2::Error> {
+            let mut channel = self.session.channel_session()?;
+            channel.exec(&format!("sig={signal}\n{STOP_SCRIPT}"))?;
+            Ok(channel)
+        };
+        let started = arm(&self.session, deadline, Phase::Command)
+            .map_err(|o| o.describe())
+            .and_then(|()| open().map_err(|e| e.message().to_owned()));
+        self.session.set_blocking(false);
+        let mut channel = started?;
+        let (mut stdout, mut stderr) = (Captured::default(), Captured::default());
+        let mut streams = Streams {
+            stdout: &mut stdout,
+            stderr: &mut stderr,
+            cap: 4096,
+        };
+        self.pump(&mut channel, &mut &[][..], &mut streams, deadline)
+            .map_err(|o| o.describe())?;
+        match channel.exit_status() {
+            Ok(0) => Ok(true),
+            Ok(STOP_NONE_LEFT) => Ok(false),
+            Ok(status) => Err(format!(
+                "exit {status}: {}",
+                String::from_utf8_lossy(&stderr.bytes).trim()
+            )),
+            Err(e) => Err(e.message().to_owned()),
+        }
     }
 
     /// Sleeps in `poll` until the socket is ready the way libssh2 last wanted, or the deadline.
@@ -184,15 +320,23 @@ fn drain(
     }
 }
 
-/// Keeps at most `cap` bytes, counts them all.
+/// Keeps at most `cap` bytes, counts them all. The buffer grows by doubling, as a `Vec` does,
+/// but never past `cap`: left to itself it would reserve up to twice the cap.
 fn keep(captured: &mut Captured, chunk: &[u8], cap: usize) {
     captured.total = captured
         .total
         .saturating_add(u64::try_from(chunk.len()).unwrap_or(u64::MAX));
-    let room = cap.saturating_sub(captured.bytes.len());
-    captured
-        .bytes
-        .extend_from_slice(&chunk[..chunk.len().min(room)]);
+    let bytes = &mut captured.bytes;
+    let kept = &chunk[..chunk.len().min(cap.saturating_sub(bytes.len()))];
+    if kept.len() > bytes.capacity() - bytes.len() {
+        let want = bytes
+            .capacity()
+            .saturating_mul(2)
+            .max(bytes.len() + kept.len())
+            .min(cap);
+        bytes.reserve_exact(want - bytes.len());
+    }
+    bytes.extend_from_slice(kept);
 }
 
 /// The connection broke while the command ran. Not `Unreachable`: the command may have run, so
@@ -311,6 +455,26 @@ mod tests {
         assert!(r.stdout.truncated() && r.stderr.truncated());
     }
 
+    /// Issue #11 point 18: what is kept of a stream never reserves more than the cap.
+    #[test]
+    fn kept_output_never_reserves_more_than_the_cap() {
+        for cap in [0, 1, 1000, 100_000, 3 * CHUNK + 7] {
+            let mut captured = Captured::default();
+            let chunk = vec![b'a'; CHUNK];
+            for _ in 0..10 {
+                keep(&mut captured, &chunk, cap);
+                assert!(
+                    captured.bytes.capacity() <= cap.max(1),
+                    "cap {cap}: {} bytes reserved for {} kept",
+                    captured.bytes.capacity(),
+                    captured.bytes.len()
+                );
+            }
+            assert_eq!(captured.bytes.len(), cap.min(10 * CHUNK));
+            assert_eq!(captured.total, 10 * CHUNK as u64);
+        }
+    }
+
     #[test]
     fn stdin_is_passed_then_closed() {
         let fx = Fixture::new();
@@ -334,15 +498,100 @@ mod tests {
         let started = Instant::now();
         let r = exec(&fx.target(), &opts, "sleep 30", None);
         let elapsed = started.elapsed();
-        assert_eq!(
-            r.outcome,
-            Outcome::TimedOut {
-                phase: "command".to_owned()
-            }
-        );
+        assert_eq!(r.outcome, killed("TERM"), "{r:?}");
         assert!(!r.outcome.never_ran());
         assert!(elapsed >= Duration::from_secs(1), "{elapsed:?}");
         assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
+    }
+
+    fn killed(signal: &str) -> Outcome {
+        Outcome::TimedOut {
+            phase: "command".to_owned(),
+            stopped: Some(Stopped::Killed {
+                signal: signal.to_owned(),
+            }),
+        }
+    }
+
+    /// The PID a command wrote to `file` (sshd runs on this machine, so it is ours to look up).
+    fn pid_in(file: &std::path::Path) -> i32 {
+        let text = std::fs::read_to_string(file).expect("the command wrote its PID");
+        text.trim().parse().expect("a PID")
+    }
+
+    /// Whether `pid` is a live process (a zombie is dead, only not reaped yet).
+    fn alive(pid: i32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| {
+                let state = stat.rsplit_once(") ")?.1.chars().next()?;
+                Some(state != 'Z')
+            })
+            .unwrap_or(false)
+    }
+
+    /// Issue #11 point 16: a command past its deadline is stopped on the node, its children
+    /// too (sshd signals the session's process group), not abandoned to run on.
+    #[test]
+    fn a_command_past_its_deadline_is_killed_on_the_node_with_its_children() {
+        let fx = Fixture::new();
+        let mut opts = fx.opts();
+        opts.command_timeout = Duration::from_secs(1);
+        let file = fx.lab.dir().join("sleep.pid");
+        let command = format!("sleep 300 & echo $! > {}; wait", file.display());
+        let r = exec(&fx.target(), &opts, &command, None);
+        assert_eq!(r.outcome, killed("TERM"), "{r:?}");
+        let pid = pid_in(&file);
+        assert!(
+            !alive(pid),
+            "sleep {pid} still runs on the node after its deadline"
+        );
+        assert_eq!(
+            r.outcome.describe(),
+            "timed out (command): killed on the node (SIGTERM to its process group)"
+        );
+    }
+
+    /// A command that ignores SIGTERM gets SIGKILL; one whose child left the process group and
+    /// holds its output open cannot be confirmed stopped, and the outcome says it may still run.
+    #[test]
+    fn sigkill_follows_an_ignored_sigterm_and_an_escaped_child_is_reported_unconfirmed() {
+        let fx = Fixture::new();
+        let mut opts = fx.opts();
+        opts.command_timeout = Duration::from_secs(1);
+        let r = exec(
+            &fx.target(),
+            &opts,
+            "trap '' TERM; sleep 300; sleep 300",
+            None,
+        );
+        assert_eq!(r.outcome, killed("KILL"), "{r:?}");
+
+        let file = fx.lab.dir().join("escaped.pid");
+        let command = format!("setsid sleep 300 & echo $! > {}; wait", file.display());
+        let started = Instant::now();
+        let r = exec(&fx.target(), &opts, &command, None);
+        let pid = pid_in(&file);
+        let still = alive(pid);
+        // Ours to clean up: the test started it, outside any group breakglass could signal.
+        let _ = rustix::process::kill_process(
+            rustix::process::Pid::from_raw(pid).expect("pid"),
+            rustix::process::Signal::KILL,
+        );
+        assert!(still, "the escaped sleep was expected to survive");
+        match &r.outcome {
+            Outcome::TimedOut {
+                stopped: Some(Stopped::Unconfirmed { reason }),
+                ..
+            } => assert!(reason.contains("left the group"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(r.outcome.describe().contains("it may still run"), "{r:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]

@@ -111,6 +111,7 @@ impl Phase {
         };
         Outcome::TimedOut {
             phase: phase.to_owned(),
+            stopped: None,
         }
     }
 }
@@ -420,7 +421,8 @@ mod tests {
         assert_eq!(
             r.outcome,
             Outcome::TimedOut {
-                phase: "connect".to_owned()
+                phase: "connect".to_owned(),
+                stopped: None,
             }
         );
         assert!(r.outcome.never_ran());

@@ -754,4 +754,18 @@ mod tests {
             .expect_err("no path");
         assert!(err.to_string().contains("no known_hosts file"), "{err}");
     }
+
+    proptest::proptest! {
+        #![proptest_config(crate::proptests::config())]
+
+        /// Issue #11 point 6: a known_hosts line, however odd, is read or skipped, never a panic.
+        #[test]
+        fn any_known_hosts_line_never_panics(
+            line in "(@(cert-authority|revoked) )?(\\|1\\|[A-Za-z0-9+/=|]{0,40}|[\\[\\]0-9.:*?!,a-z]{0,30}) (ssh-ed25519|ssh-rsa|x)? ?[A-Za-z0-9+/=]{0,80}( \\PC{0,10})?",
+            text in "\\PC{0,120}",
+        ) {
+            let _ = parse_line(&line);
+            let _ = parse_line(&text);
+        }
+    }
 }

@@ -82,8 +82,13 @@ pub enum Outcome {
     /// started. A loss while it runs is `Error`: the command may have run, so it must not count
     /// as `never_ran`.
     Unreachable { reason: String },
-    /// A deadline passed: `phase` is `connect` (TCP, banner, kex, auth) or `command`.
-    TimedOut { phase: String },
+    /// A deadline passed: `phase` is `connect` (TCP, banner, kex, auth) or `command`; for a
+    /// command, `stopped` says what became of it on the node.
+    TimedOut {
+        phase: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stopped: Option<Stopped>,
+    },
     /// No offered key was accepted (or no key was available).
     AuthFailed { reason: String },
     /// The host key was refused: changed (`expected` set) or unknown.
@@ -130,7 +135,14 @@ impl Outcome {
                 signal: None,
             } => format!("exit {status}"),
             Outcome::Unreachable { reason } => format!("unreachable: {reason}"),
-            Outcome::TimedOut { phase } => format!("timed out ({phase})"),
+            Outcome::TimedOut {
+                phase,
+                stopped: None,
+            } => format!("timed out ({phase})"),
+            Outcome::TimedOut {
+                phase,
+                stopped: Some(stopped),
+            } => format!("timed out ({phase}): {}", stopped.describe()),
             Outcome::AuthFailed { reason } => format!("auth failed: {reason}"),
             Outcome::HostKeyRefused {
                 reason,
@@ -154,7 +166,37 @@ impl Outcome {
             Outcome::Unreachable { .. }
                 | Outcome::AuthFailed { .. }
                 | Outcome::HostKeyRefused { .. }
-        ) || matches!(self, Outcome::TimedOut { phase } if phase == "connect")
+        ) || matches!(self, Outcome::TimedOut { phase, .. } if phase == "connect")
+    }
+}
+
+/// What became of a command on the node after its deadline passed. breakglass signals the
+/// command's process group from a second channel of the same connection, TERM first, then KILL
+/// (sshd runs each command in a session of its own, so the group holds what it started, unless
+/// that left it), and takes the command's channel closing as the proof that it ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Stopped {
+    /// Its process group was signalled and the command ended: `signal` is the last one sent.
+    Killed { signal: String },
+    /// It ended on its own as it was being stopped: nothing of it was left to signal.
+    Ended,
+    /// The command may still be running on the node: why it could not be confirmed stopped.
+    Unconfirmed { reason: String },
+}
+
+impl Stopped {
+    /// One line for people: `killed on the node (SIGTERM to its process group)`.
+    pub fn describe(&self) -> String {
+        match self {
+            Stopped::Killed { signal } => {
+                format!("killed on the node (SIG{signal} to its process group)")
+            }
+            Stopped::Ended => "it ended on the node as it was being stopped".to_owned(),
+            Stopped::Unconfirmed { reason } => {
+                format!("could not be confirmed stopped on the node, it may still run: {reason}")
+            }
+        }
     }
 }
 
