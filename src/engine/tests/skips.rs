@@ -87,16 +87,7 @@ fn a_fallback_runs_only_when_its_step_could_not_reach_its_targets_and_then_cover
 
     // Unreachable: the fallback runs, and since it did the work the run succeeds.
     let h = Harness::new(FALLBACK);
-    let settings = Arc::new(RunSettings {
-        yes: true,
-        concurrency: 3,
-        reach: Arc::new(Unreachable),
-        operator: Arc::new(Scripted::default()),
-        retries: 0,
-    });
-    let out = runtime()
-        .block_on(execute(&h.run, &h.plan, &settings, &Done::default()))
-        .expect("execute");
+    let out = execute_unreachable(&h);
     assert_eq!(
         h.observer.results(Mode::Apply),
         [
@@ -130,27 +121,24 @@ ignore_unreachable = true
 command = "true"
 "#;
 
-fn unreachable_settings() -> Arc<RunSettings> {
-    Arc::new(RunSettings {
+/// Runs the harness's plan with every host unreachable.
+fn execute_unreachable(h: &Harness) -> RunOutcome {
+    let settings = Arc::new(RunSettings {
         yes: true,
         concurrency: 3,
         reach: Arc::new(Unreachable),
         operator: Arc::new(Scripted::default()),
         retries: 0,
-    })
+    });
+    runtime()
+        .block_on(execute(&h.run, &h.plan, &settings, &Done::default()))
+        .expect("execute")
 }
 
 #[test]
 fn hosts_never_reached_are_reported_but_not_failed_only_where_the_step_says_so() {
     let h = Harness::new(IGNORING);
-    let out = runtime()
-        .block_on(execute(
-            &h.run,
-            &h.plan,
-            &unreachable_settings(),
-            &Done::default(),
-        ))
-        .expect("execute");
+    let out = execute_unreachable(&h);
     assert_eq!(out.exit, Exit::Success);
     // Each target's outcome is still what happened to it.
     let results = h.observer.results(Mode::Apply);
@@ -168,14 +156,7 @@ fn hosts_never_reached_are_reported_but_not_failed_only_where_the_step_says_so()
 
     // Without the key, the same hosts blow the step's budget.
     let h = Harness::new(&IGNORING.replace("ignore_unreachable = true\n", ""));
-    let out = runtime()
-        .block_on(execute(
-            &h.run,
-            &h.plan,
-            &unreachable_settings(),
-            &Done::default(),
-        ))
-        .expect("execute");
+    let out = execute_unreachable(&h);
     assert_eq!(out.exit, Exit::Policy);
 
     // A host that was reached and said no is a failure all the same.
