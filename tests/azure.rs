@@ -923,9 +923,9 @@ fn import_writes_an_aks_clusters_agent_pools_and_nodes_across_pages() {
             && out
                 .stderr
                 .contains("Azure VMs of scale set aks-user1-5678-vmss page 2: 2 so far")
-            && out
-                .stderr
-                .contains("aks-agentpool-1234-nsg (the inventory has no key for it yet)")
+            && out.stderr.contains(
+                "aks-agentpool-1234-nsg (not written: if one guards self-managed API servers"
+            )
             && out
                 .stderr
                 .contains("prod-dns-1a2b.hcp.eastus.azmk8s.io is a DNS name")
@@ -938,6 +938,8 @@ fn import_writes_an_aks_clusters_agent_pools_and_nodes_across_pages() {
     assert!(!text.contains(SECRET) && !text.contains(TOKEN) && !text.contains("a\\\"b"));
     let inv = breakglass::inventory::Inventory::load(&file).expect("loads back");
     let az = inv.clusters["prod"].azure.as_ref().expect("azure");
+    // The AKS cluster found is what `cloud.firewall.block` acts on (its authorized IP ranges).
+    assert_eq!(az.control.aks, Some(("prod-rg".into(), "prod".into())));
     let groups: Vec<String> = az
         .node_groups
         .iter()

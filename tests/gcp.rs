@@ -1469,6 +1469,11 @@ fn import_writes_a_gke_cluster_and_its_migs_across_pages() {
     let c = &inv.clusters["prod"];
     let endpoints: Vec<String> = c.api_endpoints.iter().map(ToString::to_string).collect();
     assert_eq!(endpoints, ["34.118.1.2:443", "10.0.0.2:443"]);
+    // The GKE cluster found is what `cloud.firewall.block` acts on (its authorized networks).
+    assert_eq!(
+        c.gcp.as_ref().expect("gcp").control.gke,
+        Some(("us-central1".into(), "prod".into()))
+    );
     let groups: Vec<String> = c
         .gcp
         .as_ref()

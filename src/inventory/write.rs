@@ -126,45 +126,136 @@ struct ClusterOut<'a> {
 #[derive(Serialize)]
 struct AzureOut<'a> {
     subscription: &'a str,
+    /// The AKS cluster's resource group: `aks_cluster` takes the table's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resource_group: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     endpoint: Option<&'a str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     node_groups: Vec<BTreeMap<&'static str, &'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    apiserver_nsg: Option<NsgOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aks_cluster: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    control_plane: Option<BTreeMap<&'static str, TomlScalar<'a>>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    apiserver_peers: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    operator_cidrs: Vec<String>,
+}
+
+/// `apiserver_nsg = { name, resource_group, priority }`.
+#[derive(Serialize)]
+struct NsgOut<'a> {
+    name: &'a str,
+    resource_group: &'a str,
+    priority: u32,
+}
+
+/// `apiserver_firewall = { network, target_tags | target_service_accounts, priority }`.
+#[derive(Serialize)]
+struct FirewallOut<'a> {
+    network: &'a str,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    target_tags: &'a [String],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    target_service_accounts: &'a [String],
+    priority: u32,
+}
+
+/// A value of an inline table whose keys differ by kind (`control_plane`).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum TomlScalar<'a> {
+    Str(&'a str),
+    Port(u16),
+}
+
+/// A self-managed control plane's group as `control_plane = { ... }` writes it: the group's own
+/// keys (as a node group's) and its port.
+fn control_plane_out(cp: &super::CloudControlPlane) -> BTreeMap<&'static str, TomlScalar<'_>> {
+    let mut m: BTreeMap<_, _> = backing_keys(&cp.group)
+        .into_iter()
+        .map(|(k, v)| (k, TomlScalar::Str(v)))
+        .collect();
+    m.insert("port", TomlScalar::Port(cp.port));
+    m
+}
+
+fn cidr_strings(cidrs: &[ipnet::IpNet]) -> Vec<String> {
+    cidrs.iter().map(ToString::to_string).collect()
 }
 
 impl<'a> AzureOut<'a> {
     fn of(a: &'a super::AzureResources) -> Self {
+        let c = &a.control;
         AzureOut {
             subscription: &a.subscription,
+            resource_group: c.aks.as_ref().map(|(rg, _)| rg.as_str()),
             endpoint: a.endpoint.as_deref(),
-            node_groups: a
-                .node_groups
-                .iter()
-                .map(|n| {
-                    let mut m = BTreeMap::from([("name", n.name.as_str())]);
-                    match &n.backing {
-                        super::NodeGroupBacking::Vmss {
-                            resource_group,
-                            name,
-                        } => {
-                            m.insert("resource_group", resource_group);
-                            m.insert("vmss", name);
-                        }
-                        super::NodeGroupBacking::AksPool {
-                            resource_group,
-                            cluster,
-                            pool,
-                        } => {
-                            m.insert("resource_group", resource_group);
-                            m.insert("aks_cluster", cluster);
-                            m.insert("agent_pool", pool);
-                        }
-                        _ => {}
-                    }
-                    m
-                })
-                .collect(),
+            node_groups: a.node_groups.iter().map(node_group_out).collect(),
+            apiserver_nsg: c.nsg.as_ref().map(|n| NsgOut {
+                name: &n.name,
+                resource_group: &n.resource_group,
+                priority: n.priority,
+            }),
+            aks_cluster: c.aks.as_ref().map(|(_, name)| name.as_str()),
+            control_plane: c.control_plane.as_ref().map(control_plane_out),
+            apiserver_peers: cidr_strings(&c.apiserver_peers),
+            operator_cidrs: cidr_strings(&c.operator_cidrs),
         }
+    }
+}
+
+/// A node group as `node_groups = [{ name, ... }]` writes it.
+fn node_group_out(g: &super::NodeGroup) -> BTreeMap<&'static str, &str> {
+    let mut m = backing_keys(&g.backing);
+    m.insert("name", g.name.as_str());
+    m
+}
+
+/// The keys that say what a group is, as every provider's loader reads them.
+fn backing_keys(b: &super::NodeGroupBacking) -> BTreeMap<&'static str, &str> {
+    use super::NodeGroupBacking as B;
+    match b {
+        B::Asg(asg) => BTreeMap::from([("asg", asg.as_str())]),
+        B::Eks { cluster, nodegroup } => BTreeMap::from([
+            ("eks_cluster", cluster.as_str()),
+            ("eks_nodegroup", nodegroup.as_str()),
+        ]),
+        B::Mig { name, scope } => BTreeMap::from([
+            ("mig", name.as_str()),
+            match scope {
+                super::GcpScope::Zone(z) => ("zone", z.as_str()),
+                super::GcpScope::Region(r) => ("region", r.as_str()),
+            },
+        ]),
+        B::GkePool {
+            cluster,
+            pool,
+            location,
+        } => BTreeMap::from([
+            ("gke_cluster", cluster.as_str()),
+            ("node_pool", pool.as_str()),
+            ("location", location.as_str()),
+        ]),
+        B::Vmss {
+            resource_group,
+            name,
+        } => BTreeMap::from([
+            ("resource_group", resource_group.as_str()),
+            ("vmss", name.as_str()),
+        ]),
+        B::AksPool {
+            resource_group,
+            cluster,
+            pool,
+        } => BTreeMap::from([
+            ("resource_group", resource_group.as_str()),
+            ("aks_cluster", cluster.as_str()),
+            ("agent_pool", pool.as_str()),
+        ]),
     }
 }
 
@@ -177,40 +268,38 @@ struct GcpOut<'a> {
     endpoint: Option<&'a str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     node_groups: Vec<BTreeMap<&'static str, &'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    apiserver_firewall: Option<FirewallOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gke_cluster: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gke_location: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    control_plane: Option<BTreeMap<&'static str, TomlScalar<'a>>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    apiserver_peers: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    operator_cidrs: Vec<String>,
 }
 
 impl<'a> GcpOut<'a> {
     fn of(g: &'a super::GcpResources) -> Self {
+        let c = &g.control;
         GcpOut {
             project: g.project.as_deref(),
             endpoint: g.endpoint.as_deref(),
-            node_groups: g
-                .node_groups
-                .iter()
-                .map(|n| {
-                    let mut m = BTreeMap::from([("name", n.name.as_str())]);
-                    match &n.backing {
-                        super::NodeGroupBacking::Mig { name, scope } => {
-                            m.insert("mig", name);
-                            match scope {
-                                super::GcpScope::Zone(z) => m.insert("zone", z),
-                                super::GcpScope::Region(r) => m.insert("region", r),
-                            };
-                        }
-                        super::NodeGroupBacking::GkePool {
-                            cluster,
-                            pool,
-                            location,
-                        } => {
-                            m.insert("gke_cluster", cluster);
-                            m.insert("node_pool", pool);
-                            m.insert("location", location);
-                        }
-                        _ => {}
-                    }
-                    m
-                })
-                .collect(),
+            node_groups: g.node_groups.iter().map(node_group_out).collect(),
+            apiserver_firewall: c.firewall.as_ref().map(|f| FirewallOut {
+                network: &f.name,
+                target_tags: &f.target_tags,
+                target_service_accounts: &f.target_service_accounts,
+                priority: f.priority,
+            }),
+            gke_cluster: c.gke.as_ref().map(|(_, name)| name.as_str()),
+            gke_location: c.gke.as_ref().map(|(location, _)| location.as_str()),
+            control_plane: c.control_plane.as_ref().map(control_plane_out),
+            apiserver_peers: cidr_strings(&c.apiserver_peers),
+            operator_cidrs: cidr_strings(&c.operator_cidrs),
         }
     }
 }
@@ -258,24 +347,7 @@ impl<'a> AwsOut<'a> {
             profile: a.profile.as_deref(),
             config_file: a.config_file.as_deref().map(absolute),
             credentials_file: a.credentials_file.as_deref().map(absolute),
-            node_groups: a
-                .node_groups
-                .iter()
-                .map(|g| {
-                    let mut m = BTreeMap::from([("name", g.name.as_str())]);
-                    match &g.backing {
-                        super::NodeGroupBacking::Asg(asg) => {
-                            m.insert("asg", asg);
-                        }
-                        super::NodeGroupBacking::Eks { cluster, nodegroup } => {
-                            m.insert("eks_cluster", cluster);
-                            m.insert("eks_nodegroup", nodegroup);
-                        }
-                        _ => {}
-                    }
-                    m
-                })
-                .collect(),
+            node_groups: a.node_groups.iter().map(node_group_out).collect(),
             apiserver_security_group: a.apiserver_security_group.as_deref(),
             eks_cluster: a.eks_cluster.as_deref(),
             control_plane: a.control_plane.as_ref().map(|cp| ControlPlaneOut {
@@ -283,8 +355,8 @@ impl<'a> AwsOut<'a> {
                 tag: format!("{}={}", cp.tag.0, cp.tag.1),
                 port: cp.port,
             }),
-            apiserver_peers: a.apiserver_peers.iter().map(ToString::to_string).collect(),
-            operator_cidrs: a.operator_cidrs.iter().map(ToString::to_string).collect(),
+            apiserver_peers: cidr_strings(&a.apiserver_peers),
+            operator_cidrs: cidr_strings(&a.operator_cidrs),
         }
     }
 }
@@ -320,5 +392,73 @@ impl<'a> ClusterOut<'a> {
             gcp: c.gcp.as_ref().map(GcpOut::of),
             azure: c.azure.as_ref().map(AzureOut::of),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::inventory::load::load_cloud_table;
+
+    /// Every key of every provider's table, as an operator would write it by hand: written back
+    /// by `toml` and loaded again, the cluster is the same value (so `inventory import` and
+    /// `inventory snapshot` keep what they found, the control plane's keys included).
+    fn round_trip(table: &str, body: &str) {
+        let inv = load_cloud_table(table, body).expect("the hand-written table loads");
+        let cluster = &inv.clusters["prod"];
+        let written = super::toml(None, cluster, Vec::new()).expect("writes");
+        let again = crate::inventory::Inventory::from_str(
+            &written,
+            std::path::Path::new("inv.toml"),
+            crate::inventory::Format::Toml,
+        )
+        .unwrap_or_else(|e| panic!("what was written does not load: {e}\n{written}"));
+        assert_eq!(&again.clusters["prod"], cluster, "{written}");
+    }
+
+    #[test]
+    fn aws_tables_round_trip_with_their_control_plane() {
+        round_trip(
+            "aws",
+            "region = \"eu-west-1\"\nprofile = \"ops\"\nnode_groups = [\n  \
+             { name = \"a\", asg = \"prod-a\" },\n  \
+             { name = \"m\", eks_cluster = \"prod\", eks_nodegroup = \"ng1\" },\n]\n\
+             apiserver_security_group = \"sg-0123456789abcdef0\"\neks_cluster = \"prod\"\n\
+             control_plane = { asg = \"prod-cp\", tag = \"role=apiserver\", port = 6443 }\n\
+             apiserver_peers = [\"10.0.0.0/24\"]\noperator_cidrs = [\"203.0.113.7/32\"]\n",
+        );
+    }
+
+    #[test]
+    fn gcp_tables_round_trip_with_their_control_plane() {
+        round_trip(
+            "gcp",
+            "project = \"acme\"\nzone = \"us-central1-a\"\nnode_groups = [\n  \
+             { name = \"a\", mig = \"prod-a\" },\n  \
+             { name = \"r\", mig = \"prod-r\", region = \"us-central1\" },\n  \
+             { name = \"p\", gke_cluster = \"prod\", node_pool = \"pool1\", location = \"us-central1\" },\n]\n\
+             apiserver_firewall = { network = \"prod-vpc\", target_tags = [\"k8s-apiserver\"], priority = 200 }\n\
+             gke_cluster = \"prod\"\ngke_location = \"us-central1\"\n\
+             control_plane = { mig = \"prod-cp\", region = \"us-central1\", port = 443 }\n\
+             apiserver_peers = [\"10.0.0.0/24\"]\noperator_cidrs = [\"203.0.113.7/32\"]\n",
+        );
+        round_trip(
+            "gcp",
+            "project = \"acme\"\nzone = \"us-central1-a\"\n\
+             apiserver_firewall = { network = \"prod-vpc\", target_service_accounts = [\"cp@acme.iam.gserviceaccount.com\"] }\n\
+             gke_cluster = \"prod\"\ncontrol_plane = { mig = \"prod-cp\" }\n",
+        );
+    }
+
+    #[test]
+    fn azure_tables_round_trip_with_their_control_plane() {
+        round_trip(
+            "azure",
+            "subscription = \"sub-1\"\nresource_group = \"prod-aks\"\nnode_groups = [\n  \
+             { name = \"a\", vmss = \"prod-a\", resource_group = \"prod-rg\" },\n  \
+             { name = \"p\", aks_cluster = \"prod\", agent_pool = \"pool1\" },\n]\n\
+             apiserver_nsg = { name = \"prod-cp-nsg\", resource_group = \"net-rg\", priority = 300 }\n\
+             aks_cluster = \"prod\"\ncontrol_plane = { vmss = \"prod-cp\", port = 6443 }\n\
+             apiserver_peers = [\"10.0.0.0/24\"]\noperator_cidrs = [\"203.0.113.7/32\"]\n",
+        );
     }
 }

@@ -212,7 +212,9 @@ pub(super) async fn discover(args: &AzureImportArgs) -> anyhow::Result<Found> {
     let nsg_names: Vec<&str> = nsgs.iter().filter_map(|n| text(n, "/name")).collect();
     if !nsg_names.is_empty() {
         notes.push(format!(
-            "network security group{} of {machines_rg}: {} (the inventory has no key for it yet)",
+            "network security group{} of {machines_rg}: {} (not written: if one guards \
+             self-managed API servers, name it as `apiserver_nsg = {{ name = \"...\", \
+             resource_group = \"{machines_rg}\" }}` for cloud.firewall.block)",
             if nsg_names.len() == 1 { "" } else { "s" },
             nsg_names.join(", ")
         ));
