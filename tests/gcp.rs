@@ -2076,3 +2076,46 @@ fn the_cloud_rate_and_budget_govern_the_gcp_calls() {
     );
     assert_eq!(env.mig("zones/us-central1-a/prod-workers-a").target, 4);
 }
+
+/// The shipped GKE runbook against the fake: its plan shrinks the inventory's node pools and,
+/// asked to narrow the authorized networks, says plainly that this cannot stop the nodes.
+#[test]
+fn the_gke_runbook_plans_the_pools_and_says_the_endpoint_cannot_stop_the_nodes() {
+    let env = Env::control();
+    let plan = env
+        .bg()
+        .args([
+            "plan",
+            "gke-apiserver-overload",
+            "-p",
+            "cluster=prod",
+            "-p",
+            "allow_cidrs=203.0.113.0/24",
+            "-p",
+            "workload_namespace=observability",
+            "-p",
+            "workload_name=telemetry-agent",
+            "-p",
+            "block_endpoint=true",
+            "-p",
+            "block_nodes=false",
+        ])
+        .run()
+        .ok();
+    for needle in [
+        "shrink-node-groups",
+        "pool1: scale node group pool1 (GKE node pool prod/pool1 in us-central1) to 30%",
+        "block-endpoint",
+        "gke/prod: set the authorized networks of GKE cluster prod in us-central1 to 203.0.113.0/24",
+        "this cannot stop node traffic",
+        "unblock-endpoint",
+        "check-object",
+    ] {
+        assert!(plan.stdout.contains(needle), "{needle}:\n{}", plan.stdout);
+    }
+    assert!(
+        !plan.stdout.contains("block-nodes-egress"),
+        "{}",
+        plan.stdout
+    );
+}

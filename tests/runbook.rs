@@ -447,9 +447,11 @@ fn runbook_list_show_and_validate_from_the_command_line() {
     assert_eq!(
         names,
         [
+            "aks-apiserver-overload",
             "apiserver-overload",
             "eks-apiserver-overload",
             "fleet-triage",
+            "gke-apiserver-overload",
             "restore-after-block",
             "workload-removal"
         ],

@@ -114,12 +114,13 @@ impl ApiserversScaleAction {
             ),
             (None, _) => {
                 let Some((backing, find, port)) = control_plane_of(c) else {
-                    anyhow::bail!(
+                    return Err(super::NothingToActOn(format!(
                         "{kind}: cluster '{cluster}' in the inventory has no control-plane group; add \
                          control_plane = {{ asg = \"...\" }} to [clusters.{cluster}.aws] (or eks_cluster \
                          and `tier`), {{ mig = \"...\" }} to [clusters.{cluster}.gcp] or \
                          {{ vmss = \"...\" }} to [clusters.{cluster}.azure]"
-                    );
+                    ))
+                    .into());
                 };
                 let node_group = NodeGroup {
                     name: CONTROL_PLANE.into(),

@@ -7,6 +7,10 @@ use super::diagnostic::RunbookError;
 /// (file name, text) of every shipped runbook; the name is the file stem.
 const FILES: &[(&str, &str)] = &[
     (
+        "aks-apiserver-overload.toml",
+        include_str!("../../runbooks/aks-apiserver-overload.toml"),
+    ),
+    (
         "apiserver-overload.toml",
         include_str!("../../runbooks/apiserver-overload.toml"),
     ),
@@ -17,6 +21,10 @@ const FILES: &[(&str, &str)] = &[
     (
         "fleet-triage.toml",
         include_str!("../../runbooks/fleet-triage.toml"),
+    ),
+    (
+        "gke-apiserver-overload.toml",
+        include_str!("../../runbooks/gke-apiserver-overload.toml"),
     ),
     (
         "restore-after-block.toml",

@@ -371,6 +371,86 @@ fn the_eks_runbook_resolves_with_realistic_parameters() {
     );
 }
 
+/// GKE and AKS size their control planes themselves: their runbooks shrink the node pools and
+/// cut the nodes on the nodes (the cloud's ranges cannot stop a cluster's own nodes there), the
+/// endpoint's ranges only when asked.
+#[test]
+fn gke_and_aks_runbooks_cut_the_nodes_on_the_nodes_and_the_endpoint_only_when_asked() {
+    for (name, lever) in [
+        (
+            "gke-apiserver-overload",
+            crate::actions::args::CloudFirewallOn::GkeEndpoint,
+        ),
+        (
+            "aks-apiserver-overload",
+            crate::actions::args::CloudFirewallOn::AksEndpoint,
+        ),
+    ] {
+        let rb = load_any(name).expect("embedded");
+        let base = [
+            ("cluster", "prod-eu1"),
+            ("allow_cidrs", "192.0.2.0/24"),
+            ("workload_namespace", "observability"),
+            ("workload_name", "telemetry-agent"),
+        ];
+        let bound = bind(&rb, &pairs(&base)).expect("binds");
+        let resolved = resolve(&rb, &bound).expect("resolves");
+        let ids: Vec<&str> = resolved.steps.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "shrink-node-groups",
+                "block-nodes-egress",
+                "pause-workload",
+                "wait-healthy",
+                "unblock-nodes-egress",
+                "check-object"
+            ],
+            "{name}"
+        );
+        assert!(resolved.steps[0].skip_if_none, "{name}");
+        let ActionArgs::FirewallBlock(egress) = &resolved.steps[1].action else {
+            panic!("{name}: firewall.block")
+        };
+        assert_eq!(egress.direction, crate::actions::args::Direction::Egress);
+        assert!(egress.cut_established);
+        assert_eq!(
+            resolved.steps[1].targets.as_deref(),
+            Some("cluster=prod-eu1,role=worker")
+        );
+        // No etcd on a managed control plane: no fallback.
+        assert!(
+            resolved
+                .steps
+                .iter()
+                .all(|s| s.run_if_unreachable.is_none())
+        );
+
+        let mut asked = base.to_vec();
+        asked.extend([("block_endpoint", "true"), ("block_nodes", "false")]);
+        let bound = bind(&rb, &pairs(&asked)).expect("binds");
+        let resolved = resolve(&rb, &bound).expect("resolves");
+        let ids: Vec<&str> = resolved.steps.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "shrink-node-groups",
+                "block-endpoint",
+                "pause-workload",
+                "wait-healthy",
+                "unblock-endpoint",
+                "check-object"
+            ],
+            "{name}"
+        );
+        let ActionArgs::CloudFirewallBlock(block) = &resolved.steps[1].action else {
+            panic!("{name}: cloud.firewall.block")
+        };
+        assert_eq!(block.on, Some(vec![lever]));
+        assert_eq!(block.allow[0].to_string(), "192.0.2.0/24");
+    }
+}
+
 #[test]
 fn shipped_runbooks_resolve_with_realistic_parameters() {
     let overload = load_any("apiserver-overload").expect("embedded");
@@ -394,6 +474,7 @@ fn shipped_runbooks_resolve_with_realistic_parameters() {
             ActionKind::NodesScale,
             ActionKind::NodesQuiesce,
             ActionKind::ApiserversTune,
+            ActionKind::ApiserversScale,
             ActionKind::WorkloadPause,
             ActionKind::EtcdDelete,
             ActionKind::WorkloadKill,
@@ -411,6 +492,15 @@ fn shipped_runbooks_resolve_with_realistic_parameters() {
     // The shrink is skipped where the inventory names no node groups; the steps on the nodes
     // after it count the nodes it terminated as unreachable, not failed.
     assert!(resolved.steps[1].skip_if_none);
+    // More API servers where the inventory names the control plane's group, else skipped.
+    assert!(resolved.steps[4].skip_if_none);
+    let ActionArgs::ApiserversScale(more) = &resolved.steps[4].action else {
+        panic!("apiservers.scale")
+    };
+    assert_eq!(
+        (more.by, more.to, more.tier.as_deref()),
+        (Some(2), None, None)
+    );
     let ignoring: Vec<&str> = resolved
         .steps
         .iter()
@@ -422,11 +512,11 @@ fn shipped_runbooks_resolve_with_realistic_parameters() {
         resolved.steps[2].targets.as_deref(),
         Some("cluster=prod-eu1,role=worker,zone=eu1-b")
     );
-    let ActionArgs::WorkloadKill(kill) = &resolved.steps[6].action else {
+    let ActionArgs::WorkloadKill(kill) = &resolved.steps[7].action else {
         panic!("kill")
     };
     assert_eq!(kill.name_prefix.as_deref(), Some("telemetry-agent-"));
-    let ActionArgs::EtcdDelete(del) = &resolved.steps[5].action else {
+    let ActionArgs::EtcdDelete(del) = &resolved.steps[6].action else {
         panic!("etcd.delete")
     };
     assert_eq!(
@@ -434,14 +524,14 @@ fn shipped_runbooks_resolve_with_realistic_parameters() {
         ["/registry/daemonsets/observability/telemetry-agent"]
     );
     assert_eq!(
-        resolved.steps[5].run_if_unreachable.as_deref(),
+        resolved.steps[6].run_if_unreachable.as_deref(),
         Some("pause-workload")
     );
     let confirms: Vec<bool> = resolved.steps.iter().map(|s| s.confirm).collect();
     assert_eq!(
         confirms,
         vec![
-            true, true, true, true, true, true, true, false, false, false, false
+            true, true, true, true, true, true, true, true, false, false, false, false
         ]
     );
 
