@@ -453,7 +453,7 @@ _breakglass() {
             return 0
             ;;
         breakglass__subcmd__drill)
-            opts="-p -f -t -k -i -o -h --param --lab --stop-if --workers --control-planes --node-groups --report-dir --expect --latency-threshold --recovery-window --recovery-timeout --detect-timeout --no-undo --concurrency --connect-timeout --command-timeout --known-hosts --accept-new-host-keys --identity --no-agent --sudo --max-output --rate --inventory --output --journal-dir --config --no-progress --help"
+            opts="-p -f -t -k -i -o -h --param --lab --stop-if --workers --control-planes --node-groups --nodes-per-namespace --report-dir --expect --latency-threshold --recovery-window --recovery-timeout --detect-timeout --no-undo --concurrency --connect-timeout --command-timeout --known-hosts --accept-new-host-keys --identity --no-agent --sudo --max-output --rate --inventory --output --journal-dir --config --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -480,6 +480,10 @@ _breakglass() {
                     return 0
                     ;;
                 --node-groups)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --nodes-per-namespace)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2095,7 +2099,7 @@ _breakglass() {
             return 0
             ;;
         breakglass__subcmd__lab__subcmd__demo)
-            opts="-i -o -h --workers --control-planes --node-groups --inventory --output --journal-dir --config --no-progress --help"
+            opts="-i -o -h --workers --control-planes --node-groups --nodes-per-namespace --inventory --output --journal-dir --config --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2110,6 +2114,10 @@ _breakglass() {
                     return 0
                     ;;
                 --node-groups)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --nodes-per-namespace)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2305,7 +2313,7 @@ _breakglass() {
             return 0
             ;;
         breakglass__subcmd__lab__subcmd__up)
-            opts="-i -o -h --workers --control-planes --node-groups --inventory --output --journal-dir --config --no-progress --help"
+            opts="-i -o -h --workers --control-planes --node-groups --nodes-per-namespace --inventory --output --journal-dir --config --no-progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2320,6 +2328,10 @@ _breakglass() {
                     return 0
                     ;;
                 --node-groups)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --nodes-per-namespace)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

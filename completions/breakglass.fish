@@ -331,6 +331,7 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and not __fis
 complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from up" -l workers -d 'Worker nodes' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from up" -l control-planes -d 'Control-plane nodes (each runs an API server stand-in on 6443)' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from up" -l node-groups -d 'Auto Scaling groups the workers belong to (a real `moto_server` in the lab: `nodes.scale` stops and starts workers); 0: none' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from up" -l nodes-per-namespace -d 'Workers per network namespace: above 1 is the scale mode (up to 1000 workers), each worker still with its own address, sshd, host key and processes' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from up" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from up" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"
@@ -355,6 +356,7 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_se
 complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from demo" -l workers -d 'Worker nodes' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from demo" -l control-planes -d 'Control-plane nodes (each runs an API server stand-in on 6443)' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from demo" -l node-groups -d 'Auto Scaling groups the workers belong to (a real `moto_server` in the lab: `nodes.scale` stops and starts workers); 0: none' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from demo" -l nodes-per-namespace -d 'Workers per network namespace: above 1 is the scale mode (up to 1000 workers), each worker still with its own address, sshd, host key and processes' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from demo" -s i -l inventory -d 'Inventory file (TOML, or JSON with the same schema)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand lab; and __fish_seen_subcommand_from demo" -s o -l output -d 'Output format: human (folded text, progress on stderr) or json (one event per line)' -r -f -a "human\t''
 json\t''"
@@ -372,6 +374,7 @@ complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l stop-if 
 complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l workers -d 'Worker nodes of the lab' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l control-planes -d 'Control-plane nodes of the lab' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l node-groups -d 'Auto Scaling groups the lab\'s workers belong to (a real `moto_server` in the lab, so `nodes.scale` stops and starts workers); 0: none, and node-group steps are skipped' -r
+complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l nodes-per-namespace -d 'Workers per network namespace: above 1 is the scale mode (up to 1000 workers), each worker still with its own address, sshd, host key and processes' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l report-dir -d 'Where the report goes (default: the run\'s journal directory, `drill/`)' -r -F
 complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l expect -d 'What must hold for exit 0 (repeatable): `recovered_within=DURATION`, `failed_targets=N`, `api_requests_max=N`, `restored=true`' -r
 complete -c breakglass -n "__fish_breakglass_using_subcommand drill" -l latency-threshold -d 'p99 latency above which the API counts as unhealthy (detection and recovery)' -r

@@ -276,6 +276,11 @@ pub struct DrillArgs {
     #[arg(long, env = "BREAKGLASS_LAB_NODE_GROUPS", default_value_t = 2)]
     pub node_groups: usize,
 
+    /// Workers per network namespace: above 1 is the scale mode (up to 1000 workers), each
+    /// worker still with its own address, sshd, host key and processes
+    #[arg(long, env = "BREAKGLASS_LAB_NODES_PER_NAMESPACE", default_value_t = 1)]
+    pub nodes_per_namespace: usize,
+
     /// Where the report goes (default: the run's journal directory, `drill/`)
     #[arg(long, env = "BREAKGLASS_REPORT_DIR", value_name = "DIR")]
     pub report_dir: Option<std::path::PathBuf>,
@@ -479,6 +484,11 @@ pub struct LabArgs {
     /// stops and starts workers); 0: none
     #[arg(long, env = "BREAKGLASS_LAB_NODE_GROUPS", default_value_t = 2)]
     pub node_groups: usize,
+
+    /// Workers per network namespace: above 1 is the scale mode (up to 1000 workers), each
+    /// worker still with its own address, sshd, host key and processes
+    #[arg(long, env = "BREAKGLASS_LAB_NODES_PER_NAMESPACE", default_value_t = 1)]
+    pub nodes_per_namespace: usize,
 }
 
 #[derive(Debug, Subcommand)]

@@ -43,7 +43,7 @@ pub async fn drill(settings: &Settings, args: &DrillArgs) -> anyhow::Result<Exit
         )
         .into());
     }
-    super::lab::check_size(args.workers, args.control_planes)?;
+    super::lab::check_size(args.workers, args.control_planes, args.nodes_per_namespace)?;
     crate::drill::lab::run(
         settings,
         &LabDrill {
@@ -52,6 +52,7 @@ pub async fn drill(settings: &Settings, args: &DrillArgs) -> anyhow::Result<Exit
             workers: args.workers,
             control_planes: args.control_planes,
             node_groups: args.node_groups,
+            nodes_per_namespace: args.nodes_per_namespace,
             report_dir: args.report_dir.clone(),
             expect,
             latency_threshold: args.latency_threshold,

@@ -12,19 +12,28 @@ use crate::output::{stderr_line, stdout_line};
 use crate::settings::Settings;
 
 /// The lab's size bounds, for `lab up`, `lab demo` and `drill --lab`.
-pub fn check_size(workers: usize, control_planes: usize) -> anyhow::Result<()> {
-    if workers == 0 || workers > 200 || control_planes == 0 || control_planes > 5 {
-        return Err(ExitError::new(
-            Exit::Usage,
-            "the lab takes 1-5 control planes and 1-200 workers",
-        )
-        .into());
-    }
-    Ok(())
+pub fn check_size(
+    workers: usize,
+    control_planes: usize,
+    nodes_per_namespace: usize,
+) -> anyhow::Result<()> {
+    let message = if control_planes == 0 || control_planes > 5 {
+        "the lab takes 1-5 control planes"
+    } else if nodes_per_namespace == 0 || nodes_per_namespace > 50 {
+        "--nodes-per-namespace takes 1-50"
+    } else if workers == 0 || workers > 1000 {
+        "the lab takes 1-1000 workers"
+    } else if workers > 200 && nodes_per_namespace == 1 {
+        "above 200 workers the lab needs the scale mode: --nodes-per-namespace 5 (or more) puts \
+         several workers in each network namespace"
+    } else {
+        return Ok(());
+    };
+    Err(ExitError::new(Exit::Usage, message).into())
 }
 
 fn build(args: &LabArgs) -> anyhow::Result<Lab> {
-    check_size(args.workers, args.control_planes)?;
+    check_size(args.workers, args.control_planes, args.nodes_per_namespace)?;
     stderr_line(&format!(
         "breakglass: building a lab of {} control plane(s) and {} worker(s) in network namespaces...",
         args.control_planes, args.workers
@@ -32,6 +41,7 @@ fn build(args: &LabArgs) -> anyhow::Result<Lab> {
     let spec = LabSpec {
         api_objects: true,
         node_groups: args.node_groups,
+        nodes_per_namespace: args.nodes_per_namespace,
         ..LabSpec::new(args.control_planes, args.workers)
     };
     Lab::build(&spec).map_err(|e| {
@@ -104,7 +114,7 @@ pub async fn up(args: &LabArgs) -> anyhow::Result<Exit> {
 /// `lab demo`: a short drill of the reference recovery (`apiserver-overload`) on a fresh lab:
 /// the incident injected, the runbook run, recovery measured, undone, a report written.
 pub async fn demo(settings: &Settings, args: &LabArgs) -> anyhow::Result<Exit> {
-    check_size(args.workers, args.control_planes)?;
+    check_size(args.workers, args.control_planes, args.nodes_per_namespace)?;
     crate::drill::lab::run(
         settings,
         &crate::drill::lab::LabDrill {
@@ -113,6 +123,7 @@ pub async fn demo(settings: &Settings, args: &LabArgs) -> anyhow::Result<Exit> {
             workers: args.workers,
             control_planes: args.control_planes,
             node_groups: args.node_groups,
+            nodes_per_namespace: args.nodes_per_namespace,
             report_dir: None,
             expect: Vec::new(),
             latency_threshold: Duration::from_secs(1),

@@ -42,6 +42,8 @@ pub struct LabDrill {
     pub control_planes: usize,
     /// Auto Scaling groups of the lab's workers (0: none).
     pub node_groups: usize,
+    /// Workers per network namespace (above 1: the scale mode).
+    pub nodes_per_namespace: usize,
     pub report_dir: Option<PathBuf>,
     pub expect: Vec<Expect>,
     pub latency_threshold: Duration,
@@ -178,6 +180,7 @@ pub async fn run(settings: &Settings, d: &LabDrill) -> anyhow::Result<Exit> {
     let spec = LabSpec {
         incident: true,
         node_groups: d.node_groups,
+        nodes_per_namespace: d.nodes_per_namespace,
         ..LabSpec::new(d.control_planes, d.workers)
     };
     let lab = tokio::task::spawn_blocking(move || Lab::build(&spec))

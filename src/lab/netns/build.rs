@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,20 +18,21 @@ use anyhow::{Context, bail};
 
 use super::lock::{GlobalLock, create_private_dir};
 use super::mountpoints::prepare_mountpoint;
-use super::network::choose_octet;
+use super::network::{choose_octet, prefix_for};
 use super::node::{NodePlan, Role};
 use super::owner::owner_record;
 use super::teardown::cleanup_stale;
 use super::tools::{Tools, require_root};
 use super::{
-    CLUSTER_NAME, ID_LEN, IF_PREFIX, Lab, LabSpec, NET_A, NET_B, NS_PREFIX, PRIVATE_DIRS,
-    STATE_ROOT, TLS_SERVER_NAME, copy_key, lock, random_hex,
+    CLUSTER_NAME, ID_LEN, IF_PREFIX, Lab, LabSpec, NS_PREFIX, PRIVATE_DIRS, STATE_ROOT,
+    TLS_SERVER_NAME, copy_key, lock, random_hex,
 };
 use crate::lab::sshd::SshdLab;
 use crate::transport::ssh::host_pattern;
 
-pub(super) const FIRST_NODE_HOST: u8 = 10;
-const MAX_NODES: usize = 245;
+pub(super) const FIRST_NODE_HOST: u16 = 10;
+/// The most nodes a lab holds: a /22 from [`FIRST_NODE_HOST`] on.
+const MAX_NODES: usize = 1013;
 /// Upper bound on concurrent node setups (each runs a handful of short processes).
 const SETUP_THREADS: usize = 16;
 
@@ -48,9 +49,15 @@ impl Lab {
         if spec.control_planes == 0 {
             bail!("a lab needs at least one control-plane node (its kubelets watch one)");
         }
-        if total > MAX_NODES {
-            bail!("a lab holds at most {MAX_NODES} nodes (one /24), not {total}");
+        let Some(prefix) =
+            prefix_for(usize::from(FIRST_NODE_HOST) + total).filter(|_| total <= MAX_NODES)
+        else {
+            bail!("a lab holds at most {MAX_NODES} nodes (one /22), not {total}");
+        };
+        if spec.nodes_per_namespace == 0 {
+            bail!("nodes per namespace must be at least 1");
         }
+        check_memory(total)?;
         require_root()?;
         let tools = Tools::find()?;
         cleanup_stale(&tools).context("removing stale labs before building a new one")?;
@@ -73,6 +80,7 @@ impl Lab {
             id,
             dir,
             octet: 0,
+            prefix,
             namespaces: Vec::new(),
             nodes: Vec::new(),
             inits: Mutex::new(Vec::new()),
@@ -88,8 +96,8 @@ impl Lab {
         lab.plans.clone_from(&plans);
         {
             let _lock = GlobalLock::acquire()?;
-            lab.octet = choose_octet(&lab.tools)?;
-            fs::write(lab.dir.join("subnet"), format!("{}\n", lab.octet))
+            lab.octet = choose_octet(&lab.tools, prefix)?;
+            fs::write(lab.dir.join("subnet"), format!("{}/{prefix}\n", lab.octet))
                 .context("recording the lab's subnet")?;
             for (_, target) in PRIVATE_DIRS {
                 prepare_mountpoint(Path::new(target))?;
@@ -149,16 +157,25 @@ impl Lab {
         let names = (1..=spec.control_planes)
             .map(|i| (format!("cp{i}"), Role::ControlPlane))
             .chain((1..=spec.workers).map(|i| (format!("worker{i}"), Role::Worker)));
+        let per_ns = spec.nodes_per_namespace.max(1);
         for (index, (name, role)) in names.enumerate() {
-            let host = FIRST_NODE_HOST + u8::try_from(index).unwrap_or(u8::MAX - FIRST_NODE_HOST);
-            let cp_index = u8::try_from(index % spec.control_planes).unwrap_or(0);
+            // `build` bounds the node count: every host number fits the subnet.
+            let host = FIRST_NODE_HOST + u16::try_from(index).unwrap_or(u16::MAX / 2);
+            let cp_index = u16::try_from(index % spec.control_planes).unwrap_or(0);
+            let netns = match role {
+                Role::Worker if per_ns > 1 => {
+                    let group = (index - spec.control_planes) / per_ns + 1;
+                    format!("{NS_PREFIX}{}-wg{group}", self.id)
+                }
+                _ => format!("{NS_PREFIX}{}-{name}", self.id),
+            };
             plans.push(NodePlan {
                 index,
-                netns: format!("{NS_PREFIX}{}-{name}", self.id),
+                netns,
                 name,
                 role,
-                address: Ipv4Addr::new(NET_A, NET_B, 0, host),
-                api_server: Ipv4Addr::new(NET_A, NET_B, 0, FIRST_NODE_HOST + cp_index),
+                host,
+                api_server_host: FIRST_NODE_HOST + cp_index,
             });
         }
         plans
@@ -230,4 +247,33 @@ impl Lab {
         fs::write(self.inventory_path(), text).context("writing the lab inventory")?;
         fs::write(self.known_hosts_path(), known_hosts).context("writing the lab known_hosts")
     }
+}
+
+/// What one node costs in memory with the incident running (proportional set size of its
+/// sshd, kubelet, agent runner, init and containerd stand-ins, measured at about 17 MiB idle
+/// and 27 MiB with the agents), rounded up.
+const NODE_MEMORY: u64 = 32 << 20;
+
+/// Refuses a lab this machine cannot hold (`MemAvailable` in `/proc/meminfo`), before anything
+/// is built: a thousand nodes need about 32 GiB.
+fn check_memory(nodes: usize) -> anyhow::Result<()> {
+    let Some(available) = fs::read_to_string("/proc/meminfo").ok().and_then(|t| {
+        t.lines()
+            .find_map(|l| l.strip_prefix("MemAvailable:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+    }) else {
+        return Ok(());
+    };
+    let need = NODE_MEMORY * nodes as u64;
+    if need > available / 10 * 9 {
+        bail!(
+            "a lab of {nodes} nodes needs about {} MiB of memory ({} MiB per node); this machine \
+             has {} MiB available: build fewer nodes",
+            need >> 20,
+            NODE_MEMORY >> 20,
+            available >> 20
+        );
+    }
+    Ok(())
 }

@@ -35,13 +35,13 @@ use anyhow::{Context, bail};
 use super::network::ip_batch;
 use super::node::{NodePlan, Role};
 use super::tools::kill;
-use super::{Lab, NET_A, NET_B, NS_PREFIX, lock};
+use super::{Lab, NS_PREFIX, lock};
 use crate::lab::moto::{Moto, REGION};
 use crate::transport::cloud::aws::{Aws, AwsConfig};
 use crate::transport::rate::{Budget, RateLimiter};
 
-/// The cloud namespace's host number in the lab's /24.
-const CLOUD_HOST: u8 = 2;
+/// The cloud namespace's host number in the lab's subnet.
+const CLOUD_HOST: u16 = 2;
 const MOTO_PORT: u16 = 5000;
 /// The profile of the lab's own AWS files.
 pub const AWS_PROFILE: &str = "breakglass-lab";
@@ -125,7 +125,10 @@ impl Lab {
         ip_batch(
             &self.tools,
             Some(&netns),
-            &format!("link set lo up\naddr add {address}/24 dev eth0\nlink set eth0 up\n"),
+            &format!(
+                "link set lo up\naddr add {address}/{} dev eth0\nlink set eth0 up\n",
+                self.prefix
+            ),
             false,
         )
         .context("addressing the lab's cloud namespace")?;
@@ -176,7 +179,7 @@ impl Lab {
     }
 
     fn cloud_address(&self) -> Ipv4Addr {
-        Ipv4Addr::new(NET_A, NET_B, self.octet, CLOUD_HOST)
+        self.host_address(CLOUD_HOST)
     }
 
     /// The lab's node groups (none without [`LabSpec::node_groups`](super::LabSpec)).

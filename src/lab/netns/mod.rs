@@ -2,13 +2,18 @@
 //! `breakglass drill --lab`: real `sshd` and `nft` per node, real TCP between nodes, and
 //! stand-ins for the Kubernetes programs this machine cannot run.
 //!
-//! Topology of one lab (`ID` is 6 random hex digits, `X` a free /24 chosen under a lock):
+//! Topology of one lab (`ID` is 6 random hex digits, `X` a free /24 chosen under a lock; a lab
+//! of more than 245 nodes takes an aligned /23 or /22 from `X` on):
 //!
 //! ```text
 //! root namespace                 hub namespace bglab-ID-hub        node namespace bglab-ID-NAME
 //!  bglabID 10.231.X.1/24 <veth> up-ID --+                          (net + mount + UTS + PID)
 //!  (the operator address)               br-ID <-- nI-ID <veth> eth0 10.231.X.(10+I)/24
 //! ```
+//!
+//! In the scale mode ([`LabSpec::nodes_per_namespace`] above 1) several workers share one
+//! namespace `bglab-ID-wgN` and its `eth0`, each with its own address on it (and its own sshd
+//! on that address, UTS, mount and PID namespaces).
 //!
 //! The bridge lives in its own namespace so the host's forwarding policy cannot interfere.
 //! Nothing has a default route and nothing is translated (no NAT): no packet can leave the subnet.
@@ -125,7 +130,7 @@ const NS_PREFIX: &str = "bglab-";
 /// The root-side veth: `bglabID` (11 characters; Linux allows 15).
 const IF_PREFIX: &str = "bglab";
 const ID_LEN: usize = 6;
-/// Lab subnets are 10.231.X.0/24.
+/// Lab subnets are 10.231.X.0/24 (or a /23 or /22 from X on, for labs above 245 nodes).
 const NET_A: u8 = 10;
 const NET_B: u8 = 231;
 /// The root user's PATH that Debian's sshd gives SSH sessions; used for everything run on a node.
@@ -147,7 +152,9 @@ const PRIVATE_DIRS: &[(&str, &str)] = &[
 pub struct Lab {
     id: String,
     dir: PathBuf,
+    /// The subnet's first third octet, and its prefix length (24, 23 or 22).
     octet: u8,
+    prefix: u8,
     hub: String,
     root_veth: String,
     /// Every namespace this lab created (hub first), for teardown even after a failed build.
@@ -185,12 +192,17 @@ impl Lab {
     /// 10.231.X.1, the root namespace's address on the lab bridge: where breakglass connects
     /// from, as the nodes see it.
     pub fn operator_address(&self) -> Ipv4Addr {
-        Ipv4Addr::new(NET_A, NET_B, self.octet, 1)
+        self.host_address(1)
     }
 
-    /// 10.231.X.0/24.
+    /// 10.231.X.0/24 (/23, /22 for the biggest labs).
     pub fn subnet(&self) -> ipnet::Ipv4Net {
-        ipnet::Ipv4Net::new(Ipv4Addr::new(NET_A, NET_B, self.octet, 0), 24).unwrap_or_default()
+        ipnet::Ipv4Net::new(self.host_address(0), self.prefix).unwrap_or_default()
+    }
+
+    /// The subnet's address number `host` (0 is the network's own).
+    pub(super) fn host_address(&self, host: u16) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(Ipv4Addr::new(NET_A, NET_B, self.octet, 0)) + u32::from(host))
     }
 
     pub fn nodes(&self) -> &[Node] {

@@ -23,12 +23,20 @@ use super::{ID_LEN, Lab, NET_A, NET_B, NS_PREFIX, STATE_ROOT};
 impl Lab {
     /// Namespaces, veths, bridge and the operator address, in two `ip -batch` runs.
     pub(super) fn create_network(&mut self, plans: &[NodePlan]) -> anyhow::Result<()> {
+        // One namespace (and veth, named after its first node's index) per distinct `netns`:
+        // in the scale mode several nodes share one.
+        let mut firsts: Vec<&NodePlan> = Vec::new();
+        for plan in plans {
+            if !firsts.iter().any(|f| f.netns == plan.netns) {
+                firsts.push(plan);
+            }
+        }
         // Record names first: if creation fails halfway, teardown still removes what exists.
         self.namespaces.push(self.hub.clone());
         self.namespaces
-            .extend(plans.iter().map(|p| p.netns.clone()));
+            .extend(firsts.iter().map(|p| p.netns.clone()));
         let mut root = format!("netns add {}\n", self.hub);
-        for plan in plans {
+        for plan in &firsts {
             let _ = writeln!(root, "netns add {}", plan.netns);
         }
         let _ = writeln!(
@@ -36,7 +44,7 @@ impl Lab {
             "link add {} type veth peer name up-{} netns {}",
             self.root_veth, self.id, self.hub
         );
-        for plan in plans {
+        for plan in &firsts {
             let _ = writeln!(
                 root,
                 "link add n{}-{} netns {} type veth peer name eth0 netns {}",
@@ -45,8 +53,9 @@ impl Lab {
         }
         let _ = writeln!(
             root,
-            "addr add {}/24 dev {}\nlink set {} up",
+            "addr add {}/{} dev {}\nlink set {} up",
             self.operator_address(),
+            self.prefix,
             self.root_veth,
             self.root_veth
         );
@@ -56,7 +65,7 @@ impl Lab {
              link set up-{id} master br-{id} up\n",
             id = self.id
         );
-        for plan in plans {
+        for plan in &firsts {
             let _ = writeln!(
                 hub,
                 "link set n{}-{id} master br-{id} up",
@@ -68,9 +77,26 @@ impl Lab {
     }
 }
 
-/// A third octet X such that 10.231.X.0/24 is not on any root-namespace address or more
-/// specific route, nor claimed by another live lab. Called under the global lock.
-pub(super) fn choose_octet(tools: &Tools) -> anyhow::Result<u8> {
+/// The prefix length of a lab subnet whose host numbers run from 0 to `hosts - 1` (the
+/// operator, the cloud, the nodes from [`FIRST_NODE_HOST`](super::build::FIRST_NODE_HOST) on)
+/// with the broadcast address after them.
+pub(super) fn prefix_for(hosts: usize) -> Option<u8> {
+    [24u8, 23, 22]
+        .into_iter()
+        .find(|p| hosts < 1usize << (32 - p))
+}
+
+/// `X` or `X/PREFIX`, as a lab's `subnet` file holds it.
+pub(super) fn parse_subnet(text: &str) -> Option<(u8, u8)> {
+    let text = text.trim();
+    let (octet, prefix) = text.split_once('/').unwrap_or((text, "24"));
+    Some((octet.parse().ok()?, prefix.parse().ok()?)).filter(|(_, p)| (22..=24).contains(p))
+}
+
+/// A third octet X, a multiple of the block's size in /24s, such that none of the /24s of
+/// 10.231.X.0/`prefix` is on any root-namespace address or more specific route, nor claimed by
+/// another live lab. Called under the global lock.
+pub(super) fn choose_octet(tools: &Tools, prefix: u8) -> anyhow::Result<u8> {
     let mut used = BTreeSet::new();
     let addrs = run(Command::new(&tools.ip).args(["-o", "-4", "addr", "show"]))?;
     let routes = run(Command::new(&tools.ip).args(["-o", "-4", "route", "show", "table", "all"]))?;
@@ -82,24 +108,36 @@ pub(super) fn choose_octet(tools: &Tools) -> anyhow::Result<u8> {
             continue;
         };
         let [a, b, c, _] = addr.octets();
-        // Addresses count whatever their prefix; a shorter route (10.0.0.0/8) is overridden by
-        // the lab's connected /24 and does not matter.
-        if a == NET_A && b == NET_B && (len >= 24 || text.contains(&format!("inet {token}"))) {
-            used.insert(c);
+        // Addresses count whatever their prefix; a much shorter route (10.0.0.0/8) is
+        // overridden by the lab's connected subnet and does not matter; a /22 or /23 (another
+        // big lab's) takes its whole block.
+        if a == NET_A && b == NET_B {
+            if len >= 24 || text.contains(&format!("inet {token}")) {
+                used.insert(c);
+            }
+            if (22..24).contains(&len) {
+                let block = 1u8 << (24 - len);
+                let first = c & !(block - 1);
+                used.extend(first..=first.saturating_add(block - 1));
+            }
         }
     }
     for id in live_labs() {
         if let Ok(text) = fs::read_to_string(Path::new(STATE_ROOT).join(id).join("subnet"))
-            && let Ok(octet) = text.trim().parse::<u8>()
+            && let Some((octet, p)) = parse_subnet(&text)
         {
-            used.insert(octet);
+            used.extend(
+                (0..1u16 << (24 - p)).filter_map(|i| u8::try_from(u16::from(octet) + i).ok()),
+            );
         }
     }
-    let start = fastrand::u8(..);
-    (0..=u8::MAX)
-        .map(|i| start.wrapping_add(i))
-        .find(|x| !used.contains(x))
-        .ok_or_else(|| anyhow!("no free /24 left in {NET_A}.{NET_B}.0.0/16 for another lab"))
+    let size = 1u16 << (24 - prefix);
+    let start = fastrand::u16(..256 / size);
+    (0..256 / size)
+        .map(|i| (start + i) % (256 / size) * size)
+        .find(|x| (*x..*x + size).all(|o| u8::try_from(o).is_ok_and(|o| !used.contains(&o))))
+        .and_then(|x| u8::try_from(x).ok())
+        .ok_or_else(|| anyhow!("no free /{prefix} left in {NET_A}.{NET_B}.0.0/16 for another lab"))
 }
 
 pub(super) fn delete_network(
@@ -208,6 +246,18 @@ pub(super) fn ip_batch(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lab_takes_the_smallest_subnet_its_nodes_fit() {
+        assert_eq!(prefix_for(10 + 245), Some(24));
+        assert_eq!(prefix_for(10 + 246), Some(23));
+        assert_eq!(prefix_for(10 + 500), Some(23));
+        assert_eq!(prefix_for(10 + 1013), Some(22));
+        assert_eq!(prefix_for(10 + 1014), None);
+        assert_eq!(parse_subnet("74\n"), Some((74, 24)));
+        assert_eq!(parse_subnet("8/22\n"), Some((8, 22)));
+        assert_eq!(parse_subnet("8/16"), None);
+    }
 
     #[test]
     fn lab_ids_are_read_from_namespace_names() {

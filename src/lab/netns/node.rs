@@ -97,10 +97,11 @@ pub(super) struct NodePlan {
     pub(super) index: usize,
     pub(super) name: String,
     pub(super) role: Role,
-    pub(super) address: Ipv4Addr,
     pub(super) netns: String,
-    /// The control plane this node's kubelet watches.
-    pub(super) api_server: Ipv4Addr,
+    /// The node's address number in the lab's subnet ([`Lab::host_address`]).
+    pub(super) host: u16,
+    /// The address number of the control plane this node's kubelet watches.
+    pub(super) api_server_host: u16,
 }
 
 impl Lab {
@@ -113,8 +114,8 @@ impl Lab {
         keys: &SshdLab,
     ) -> anyhow::Result<Node> {
         let name = &plan.name;
-        let address = self.node_address(plan.address);
-        let api_server = self.node_address(plan.api_server);
+        let address = self.host_address(plan.host);
+        let api_server = self.host_address(plan.api_server_host);
         let dir = self.dir.join("nodes").join(name);
         let host_key = (|| -> anyhow::Result<_> {
             for (sub, _) in PRIVATE_DIRS {
@@ -149,8 +150,12 @@ impl Lab {
         })()
         .with_context(|| format!("node {name}: preparing {}", dir.display()))?;
 
-        let addr_batch =
-            format!("link set lo up\naddr add {address}/24 dev eth0\nlink set eth0 up\n");
+        // In the scale mode the namespace (and its `eth0`) is shared: each node adds its own
+        // address; bringing the links up again is harmless.
+        let addr_batch = format!(
+            "link set lo up\naddr add {address}/{} dev eth0\nlink set eth0 up\n",
+            self.prefix
+        );
         ip_batch(&self.tools, Some(&plan.netns), &addr_batch, false)
             .with_context(|| format!("node {name}: configuring eth0"))?;
 
@@ -274,11 +279,6 @@ impl Lab {
             .next()
             .and_then(|p| p.parse().ok())
             .ok_or_else(|| anyhow!("the node's init is gone right after setup"))
-    }
-
-    pub(super) fn node_address(&self, planned: Ipv4Addr) -> Ipv4Addr {
-        let [a, b, _, d] = planned.octets();
-        Ipv4Addr::new(a, b, self.octet, d)
     }
 }
 

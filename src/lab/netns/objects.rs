@@ -20,7 +20,7 @@ use anyhow::{Context, bail};
 
 use super::build::FIRST_NODE_HOST;
 use super::node::Role;
-use super::{API_PORT, Lab, LabSpec, NET_A, NET_B};
+use super::{API_PORT, Lab, LabSpec};
 use crate::lab::apiserver::{Response, curl};
 use crate::lab::etcd::Etcdctl;
 use crate::lab::pki;
@@ -257,11 +257,8 @@ impl Lab {
         }
         (0..spec.control_planes)
             .map(|i| {
-                let host = FIRST_NODE_HOST + u8::try_from(i).unwrap_or(0);
-                (
-                    format!("cp{}", i + 1),
-                    Ipv4Addr::new(NET_A, NET_B, self.octet, host),
-                )
+                let host = FIRST_NODE_HOST + u16::try_from(i).unwrap_or(0);
+                (format!("cp{}", i + 1), self.host_address(host))
             })
             .collect()
     }

@@ -62,7 +62,7 @@ pub struct LabInfo {
     /// Whether that process still runs; a lab whose owner is gone is stale (`lab down` removes
     /// it).
     pub alive: bool,
-    /// `10.231.X.0/24`.
+    /// `10.231.X.0/24` (/23, /22).
     pub subnet: Option<String>,
     pub nodes: usize,
     pub inventory: std::path::PathBuf,
@@ -86,7 +86,8 @@ pub fn list_labs() -> Vec<LabInfo> {
                 alive: owner_alive(&dir),
                 subnet: fs::read_to_string(dir.join("subnet"))
                     .ok()
-                    .map(|o| format!("{}.{}.{}.0/24", super::NET_A, super::NET_B, o.trim())),
+                    .and_then(|t| super::network::parse_subnet(&t))
+                    .map(|(o, p)| format!("{}.{}.{o}.0/{p}", super::NET_A, super::NET_B)),
                 nodes: fs::read_dir(dir.join("nodes")).map_or(0, |d| d.flatten().count()),
                 inventory: dir.join("inventory.toml"),
                 id,

@@ -35,6 +35,13 @@ pub struct LabSpec {
     /// [`NodeGroupController`](super::NodeGroupController) then stops and starts workers as
     /// the groups' capacity changes.
     pub node_groups: usize,
+    /// Workers per network namespace (default 1). Above 1 is the scale mode: several workers
+    /// share a namespace (and its nftables and conntrack), each still with its own address on
+    /// the shared `eth0`, sshd listening on that address, host key, UTS, mount and PID
+    /// namespaces, and state, so SSH fan-out, allowlists on the control planes, waves and
+    /// folding see one host per node. Control planes always have a namespace of their own
+    /// (firewall steps act on their ruleset).
+    pub nodes_per_namespace: usize,
 }
 
 impl Default for LabSpec {
@@ -47,6 +54,7 @@ impl Default for LabSpec {
             api_objects: false,
             incident: false,
             node_groups: 0,
+            nodes_per_namespace: 1,
         }
     }
 }

@@ -514,6 +514,7 @@ fn two_labs_built_in_parallel_do_not_collide() {
         api_objects: false,
         incident: false,
         node_groups: 0,
+        nodes_per_namespace: 1,
     };
     let builders: Vec<_> = (0..2)
         .map(|_| {
@@ -649,6 +650,7 @@ fn a_node_posing_as_systemd_runs_transient_timers() {
         api_objects: false,
         incident: false,
         node_groups: 0,
+        nodes_per_namespace: 1,
     })
     .expect("build the lab");
     let arm = "systemd-run --unit=t1 --on-active=30s --timer-property=AccuracySec=1s \
@@ -841,4 +843,81 @@ fn kubelets_follow_the_daemonset_kept_in_etcd() {
     );
     assert!(agent_pods(&lab, "cp1").is_empty());
     lab.teardown().expect("teardown");
+}
+
+/// The scale mode: workers packed three to a namespace, each still its own host: its own
+/// address, sshd on it with its own host key (pinned), hostname, and processes; the control
+/// plane alone in its namespace. Teardown leaves nothing.
+#[test]
+fn scale_mode_packs_workers_into_shared_namespaces_each_still_its_own_host() {
+    require_root().expect("the lab tests run as root");
+    let lab = Lab::build(&LabSpec {
+        nodes_per_namespace: 3,
+        ..LabSpec::new(1, 7)
+    })
+    .expect("build");
+    // hub, cp1, and the workers in ceil(7 / 3) = 3 namespaces.
+    let namespaces = lab.namespaces().to_vec();
+    assert_eq!(namespaces.len(), 1 + 1 + 3, "{namespaces:?}");
+    let ns_of = |n: &str| lab.node(n).expect(n).netns.clone();
+    assert_eq!(ns_of("worker1"), ns_of("worker3"));
+    assert_ne!(ns_of("worker3"), ns_of("worker4"));
+    assert_ne!(ns_of("cp1"), ns_of("worker1"));
+    let mut addresses: Vec<_> = lab.nodes().iter().map(|n| n.address).collect();
+    let mut keys: Vec<_> = lab.nodes().iter().map(|n| n.host_key.clone()).collect();
+    addresses.sort_unstable();
+    addresses.dedup();
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!((addresses.len(), keys.len()), (8, 8));
+
+    // Every node answers SSH on its own address with its own pinned key, as itself.
+    let pinned = lab.dir().join("pinned_known_hosts");
+    known_hosts_from_pins(&lab, &pinned, false);
+    for node in lab.nodes() {
+        let out = ssh(&lab, &pinned, node, "hostname; cat /proc/1/comm");
+        assert!(out.status.success(), "{}: {out:?}", node.name);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(text.lines().next(), Some(node.name.as_str()), "{text}");
+    }
+    // A key that is another node's is refused: sharing a namespace shares no identity.
+    let rotated = lab.dir().join("rotated_known_hosts");
+    known_hosts_from_pins(&lab, &rotated, true);
+    let w2 = lab.node("worker2").expect("worker2");
+    assert!(!ssh(&lab, &rotated, w2, "true").status.success());
+
+    // Processes are the node's own: stopping worker1's kubelet leaves worker2's running.
+    sh_ok(&lab, "worker1", "systemctl stop kubelet");
+    assert!(
+        !lab.sh("worker1", "systemctl is-active kubelet")
+            .expect("sh")
+            .status
+            .success()
+    );
+    sh_ok(&lab, "worker2", "systemctl is-active kubelet");
+
+    let recorded = lab.pids();
+    let (id, veth, dir) = (
+        lab.id().to_owned(),
+        lab.root_interface().to_owned(),
+        lab.dir().to_path_buf(),
+    );
+    lab.teardown().expect("teardown");
+    assert_gone(&id, &namespaces, &veth, &recorded, &dir);
+}
+
+/// Above 245 nodes a lab takes a /23 or /22; above a /22's worth it is refused before
+/// anything is built.
+#[test]
+fn a_lab_too_big_for_a_22_is_refused_before_anything_is_built() {
+    let e = Lab::build(&LabSpec {
+        nodes_per_namespace: 10,
+        ..LabSpec::new(1, 1013)
+    })
+    .expect_err("too big");
+    assert!(
+        e.to_string()
+            .contains("at most 1013 nodes (one /22), not 1014"),
+        "{e}"
+    );
 }
