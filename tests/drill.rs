@@ -22,11 +22,25 @@ fn lab_namespaces() -> Vec<String> {
 
 #[test]
 fn a_lab_drill_saturates_the_api_recovers_it_and_restores_the_fleet() {
+    lab_drill(1, 21);
+}
+
+/// The scale mode: the same drill with five workers to a network namespace (four namespaces
+/// of workers), each worker still its own host to SSH, the waves and the node groups.
+#[test]
+fn a_scale_mode_drill_with_workers_sharing_namespaces_recovers_the_same_way() {
+    lab_drill(5, 1 + 4);
+}
+
+/// A full drill of 1 control plane and 20 workers in two node groups of ten, `per_ns` workers
+/// to a network namespace (`namespaces` in all), judged from its samples.
+fn lab_drill(per_ns: usize, namespaces: usize) {
     let s = Scratch::new();
     let report = s.path().join("report");
     let out = s
         .bg()
         .args(["drill", "--lab", "apiserver-overload", "--workers", "20"])
+        .args(["--nodes-per-namespace", &per_ns.to_string()])
         .arg("--report-dir")
         .arg(&report)
         .args([
@@ -41,6 +55,12 @@ fn a_lab_drill_saturates_the_api_recovers_it_and_restores_the_fleet() {
         out.code, 0,
         "--- stdout\n{}\n--- stderr\n{}",
         out.stdout, out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains(&format!("(21 nodes in {namespaces} network namespaces on ")),
+        "{}",
+        out.stderr
     );
     let text = std::fs::read_to_string(report.join("report.json")).expect("report.json");
     let r: Value = serde_json::from_str(&text).expect("report.json parses");
@@ -103,6 +123,12 @@ fn a_lab_drill_saturates_the_api_recovers_it_and_restores_the_fleet() {
         "no sample with 1 control plane and 6 workers running after the shrink"
     );
     assert_eq!(samples.last().and_then(running), Some(21));
+    // The lab's inventory names no control-plane group: adding API servers is skipped.
+    let added = steps
+        .iter()
+        .find(|s| s["id"] == "add-apiservers")
+        .expect("the add-apiservers step is listed");
+    assert_eq!(added["status"], "skipped", "{added}");
     // One SSH login per target per step, counted by each node's sshd: no node paid more
     // logins than the run has SSH steps on it (block, quiesce, tune, kill, unblock, check).
     let logins = r["ssh_logins_per_node"].as_u64().expect("logins counted");

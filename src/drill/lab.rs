@@ -193,8 +193,14 @@ pub async fn run(settings: &Settings, d: &LabDrill) -> anyhow::Result<Exit> {
                 ),
             )
         })?;
+    let namespaces = lab
+        .nodes()
+        .iter()
+        .map(|n| n.netns.as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
     stderr_line(&format!(
-        "[drill] lab {} is up ({} nodes on {}; inventory {})",
+        "[drill] lab {} is up ({} nodes in {namespaces} network namespaces on {}; inventory {})",
         lab.id(),
         lab.nodes().len(),
         lab.subnet(),
