@@ -1132,3 +1132,92 @@ fn egress_block_with_iptables_and_no_ss_cuts_at_the_next_packet() {
     );
     env.assert_open("worker1", api);
 }
+
+/// A `DaemonSet` pod on worker1: its own network namespace behind a veth, the worker routing
+/// for it ([`Lab::add_pod_network`](breakglass::lab::netns::Lab::add_pod_network)), so its watch
+/// to the API crosses the worker's forward hook, never its output hook. An egress block on the
+/// worker (`backend`, `listing` the worker's rules as that backend shows them) cuts the pod's
+/// established watch at its next packet, as well as the worker's own (`ss -K` reaches only the
+/// worker's sockets: the summary counts one), drops the pod's new connections and leaves
+/// worker2's alone; `undo` restores the worker's rules exactly and the pod connects again.
+fn egress_block_cuts_a_pods_forwarded_watch(backend: &str, listing: &str) {
+    let mut env = Env::new();
+    let pod = env
+        .lab
+        .add_pod_network("worker1")
+        .expect("a pod network on worker1");
+    let api = env.api();
+    let before = env.sh("worker1", listing);
+    // The pod reaches the API through the worker before the block.
+    env.assert_open(&pod.name, api);
+    let held_pod = env.hold(&pod.name, api);
+    let held_node = env.hold("worker1", api);
+    let held_other = env.hold("worker2", api);
+
+    let rb = env.runbook_on(
+        "egress-pod",
+        "worker1",
+        "firewall.block",
+        &format!("direction = \"egress\"\nbackend = \"{backend}\""),
+    );
+    let (out, run) = env.run(&rb);
+    let summary = result(&out.ok(), "fw").summary.unwrap_or_default();
+    assert!(
+        summary.contains(&format!(
+            "blocked outgoing tcp/6443 to {}/32 with {backend}",
+            api.ip()
+        )) && summary.contains("ended 1 established connection at once"),
+        "{summary}"
+    );
+    assert_cut(
+        &held_pod,
+        Duration::from_secs(5),
+        &format!("egress with {backend}: the pod's forwarded watch dead after the run"),
+    );
+    assert_cut(
+        &held_node,
+        Duration::from_secs(3),
+        &format!("egress with {backend}: the worker's own watch dead after the run"),
+    );
+    assert!(held_other.is_alive(), "worker2's watch was cut");
+    env.assert_blocked(&pod.name, api);
+    env.assert_blocked("worker1", api);
+    env.assert_open("worker2", api);
+    let rules = env.sh("worker1", listing);
+    match backend {
+        "nft" => assert!(
+            rules.contains("type filter hook forward priority filter - 10; policy accept;")
+                && rules.contains("type filter hook output priority filter - 10; policy accept;"),
+            "{rules}"
+        ),
+        _ => assert!(
+            rules.contains("\n-A FORWARD -j BREAKGLASS\n")
+                && rules.contains("\n-A OUTPUT -j BREAKGLASS\n"),
+            "{rules}"
+        ),
+    }
+
+    env.bg()
+        .args(["undo", &run, "--yes"])
+        .run()
+        .ok()
+        .stdout_has("undone");
+    assert_eq!(
+        env.sh("worker1", listing),
+        before,
+        "undo did not restore the worker's exact rules"
+    );
+    env.assert_open(&pod.name, api);
+    let again = env.hold(&pod.name, api);
+    assert!(again.is_alive(), "the pod's new watch after the undo");
+}
+
+#[test]
+fn egress_block_cuts_a_pods_forwarded_watch_with_nft() {
+    egress_block_cuts_a_pods_forwarded_watch("nft", "nft -s list ruleset");
+}
+
+#[test]
+fn egress_block_cuts_a_pods_forwarded_watch_with_iptables() {
+    egress_block_cuts_a_pods_forwarded_watch("iptables", "iptables -S; ip6tables -S");
+}

@@ -420,10 +420,13 @@ pub enum Direction {
     /// Connections coming in to `ports` of the targets (the targets are API server hosts).
     #[default]
     Ingress,
-    /// The targets' own connections out to `to` on `ports` (the targets are the nodes, the
+    /// The targets' connections out to `to` on `ports` (the targets are the nodes, the
     /// destinations the API endpoints): the lever for managed control planes (EKS with the
     /// private endpoint, GKE private clusters, AKS), where there is no API server host to
-    /// firewall and the cloud side cannot stop the nodes.
+    /// firewall and the cloud side cannot stop the nodes. Both the node's own connections (the
+    /// output hook) and those it forwards for its pods (the forward hook: a `DaemonSet` pod in
+    /// its own network namespace). Not covered: pod traffic a CNI sends past netfilter (Cilium
+    /// with eBPF host routing, for one).
     Egress,
 }
 
@@ -440,7 +443,9 @@ impl Direction {
 /// `firewall.block`, ingress (the default): on each target, drop TCP to `ports` from everyone
 /// except loopback, `allow` and the addresses of the `allow_targets` hosts. Egress
 /// (`direction = "egress"`): on each target, drop its TCP to the destinations `to` on `ports`,
-/// except to loopback, `allow` and the `allow_targets` hosts.
+/// its own and its pods' (forwarded), except to loopback, `allow` and the `allow_targets`
+/// hosts. A CNI that bypasses netfilter for pod traffic (Cilium with eBPF host routing) takes
+/// the pods' out of its reach.
 ///
 /// Refuses a rule set that would block the SSH port or the operator's own address as the node
 /// sees it (ingress), or the node's replies to the operator's SSH session (egress). The prior
@@ -448,7 +453,7 @@ impl Direction {
 ///
 /// ```toml
 /// [steps.with]
-/// direction = "egress"        # on the workers: their connections to the API endpoints
+/// direction = "egress"        # on the workers: their and their pods' connections to the API
 /// to = ["10.0.12.0/24"]       # default: the cluster's node_api_endpoints (else api_endpoints)
 /// ports = [443]               # required with `to`; default: the inventory endpoints' ports
 /// ```

@@ -21,7 +21,7 @@ use super::nft::BLOCK_NFT;
 use super::restore::{FirewallRestoreAction, OWNER, UndoGuard, owner_script, restore_script};
 use super::shell::{PRELUDE, command, ok_or, sections, stdout};
 use super::step_files::{StepFiles, is_state_base};
-use super::{Backend, FwState, parse_snapshot};
+use super::{Backend, FwState, Hook, parse_snapshot};
 use crate::actions::BuildContext;
 use crate::actions::args::{Direction, FirewallBackend, FirewallBlock};
 use crate::actions::contract::{Action, ActionFailure, Applied, Context, Node};
@@ -55,6 +55,11 @@ pub struct BlockSnapshot {
     /// it back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner_before: Option<String>,
+    /// Egress: the block also covers the connections the node forwards (its pods'), on the
+    /// forward hook. False in the snapshots of egress blocks made before it did (the output
+    /// hook only), so that their verify and undo check the rules those runs loaded.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forwarded: bool,
 }
 
 /// `firewall.block` bound to its arguments, with `allow_targets` (and an egress block's
@@ -76,6 +81,9 @@ pub struct FirewallBlockAction {
     explicit: Vec<IpNet>,
     /// Hosts `allow_targets` matched.
     peers: usize,
+    /// Egress: also on the forward hook (always, when built; an older run's snapshot may say
+    /// otherwise, see [`FirewallBlockAction::as_applied`]).
+    pub(super) forwarded: bool,
     files: StepFiles,
 }
 
@@ -201,12 +209,33 @@ impl FirewallBlockAction {
             to_source,
             explicit: args.allow.clone(),
             peers,
+            forwarded: args.direction == Direction::Egress,
             files: StepFiles::new(ctx.run_id, ctx.step_id)?,
         })
     }
 
     pub(super) fn direction(&self) -> Direction {
         self.args.direction
+    }
+
+    /// The hooks the block's rules sit on: ingress `input`; egress `output` (the node's own
+    /// connections) and `forward` (its pods'), or `output` alone for a block made before the
+    /// forward hook was covered.
+    pub(super) fn hooks(&self) -> &'static [Hook] {
+        match (self.direction(), self.forwarded) {
+            (Direction::Ingress, _) => &[Hook::Input],
+            (Direction::Egress, true) => &[Hook::Output, Hook::Forward],
+            (Direction::Egress, false) => &[Hook::Output],
+        }
+    }
+
+    /// This block as the run that journaled `snap` applied it: verify and undo compare the node
+    /// with the rules that run loaded, which for an egress block made before the forward hook
+    /// was covered are the output hook's alone.
+    fn as_applied(&self, snap: &BlockSnapshot) -> FirewallBlockAction {
+        let mut applied = self.clone();
+        applied.forwarded = snap.forwarded && self.direction() == Direction::Egress;
+        applied
     }
 
     pub(super) fn ports_text(&self, sep: &str) -> String {
@@ -512,6 +541,7 @@ impl Action for FirewallBlockAction {
             ssh_connection: facts.ssh_raw.clone(),
             session: facts.ssh.clone(),
             systemd: facts.systemd,
+            forwarded: self.forwarded,
         };
         serde_json::to_value(&snap)
             .map_err(|e| ActionFailure::refused(format!("cannot encode the snapshot: {e}")))
@@ -549,7 +579,8 @@ impl Action for FirewallBlockAction {
                 } else {
                     "no"
                 };
-                inputs.var("v6", v6)?.var("hook", self.ipt_hook())?;
+                let hooks: Vec<&str> = self.hooks().iter().map(|h| h.iptables()).collect();
+                inputs.var("v6", v6)?.var("hooks", &hooks.join(" "))?;
                 (BLOCK_IPTABLES, self.ipt_payload())
             }
         };
@@ -668,7 +699,8 @@ impl Action for FirewallBlockAction {
         let node = cx.shell()?;
         let snap: BlockSnapshot = parse_snapshot(snapshot)?;
         let facts = list(node, &self.files, "reading the firewall back")?;
-        self.holds(&facts, snap.backend, snap.prior.ip6tables.is_some())
+        self.as_applied(&snap)
+            .holds(&facts, snap.backend, snap.prior.ip6tables.is_some())
             .map_err(|e| ActionFailure::failed(format!("the block does not hold: {e}")))?;
         let armed = is_armed(&facts.deadman);
         if !self.args.revert_after.is_zero() && !armed {
@@ -683,7 +715,7 @@ impl Action for FirewallBlockAction {
 
     fn inverse(&self, snapshot: &Value) -> Option<Box<dyn Action>> {
         let snap: BlockSnapshot = serde_json::from_value(snapshot.clone()).ok()?;
-        let this = self.clone();
+        let this = self.as_applied(&snap);
         let (backend, v6) = (snap.backend, snap.prior.ip6tables.is_some());
         let mut reverted = vec![snap.prior.clone()];
         reverted.extend(snap.deadman_prior.clone());
@@ -897,6 +929,75 @@ mod tests {
         );
         let sent = String::from_utf8(node.sent[1].1.clone().expect("stdin")).expect("utf8");
         assert!(!sent.contains("delete table inet breakglass"), "{sent}");
+    }
+
+    /// An egress block made before the forward hook was covered (its snapshot has no
+    /// `forwarded`) holds the output chain alone: its verify and undo check that ruleset, so
+    /// they still work, and a block of today's shape is not mistaken for it.
+    #[test]
+    fn an_egress_block_from_before_the_forward_hook_still_verifies_and_undoes() {
+        let a = block_in(
+            "direction = \"egress\"\nto = [\"10.0.0.10\"]\nports = [6443]\nrevert_after = \"0s\"",
+            None,
+        )
+        .expect("build");
+        let own = "/run/breakglass/20261125T115801Z-3f9a1c/block-api";
+        // As nft lists them back (the sets but `ports` left out).
+        let chain = |hook: &str| {
+            format!(
+                "\tchain {hook} {{\n\t\ttype filter hook {hook} priority filter - 10; policy accept;\n\t\ttcp dport @ports tcp flags syn / fin,syn,rst,ack drop\n\t\ttcp dport @ports reject with tcp reset\n\t}}\n"
+            )
+        };
+        let sets = "table inet breakglass {\n\tset ports {\n\t\ttype inet_service\n\t\telements = { 6443 }\n\t}\n";
+        let output = format!("{sets}{}}}\n", chain("output"));
+        let both = format!("{sets}{}{}}}\n", chain("output"), chain("forward"));
+        let mut node = Canned {
+            answers: vec![facts_with(None, "")],
+            sent: Vec::new(),
+        };
+        let snap = a.snapshot(&mut node).expect("snapshot");
+        assert_eq!(snap["forwarded"], true);
+        let mut old = snap.clone();
+        old.as_object_mut().expect("object").remove("forwarded");
+
+        // Today's block verifies on both chains, not on the output chain alone.
+        node.answers = vec![facts_with(Some(&both), &format!("{own} 1"))];
+        a.verify(&mut node, &snap).expect("holds");
+        node.answers = vec![facts_with(Some(&output), &format!("{own} 1"))];
+        let err = a.verify(&mut node, &snap).expect_err("no forward chain");
+        assert!(err.message.contains("chain forward is missing"), "{err}");
+        // The older run's block: the output chain alone is what it applied.
+        node.answers = vec![facts_with(Some(&output), &format!("{own} 1"))];
+        a.verify(&mut node, &old).expect("the old block holds");
+
+        // Its undo restores, where today's run would refuse.
+        node.answers = vec![
+            facts_with(Some(&output), &format!("{own} 1")),
+            String::new(),
+        ];
+        node.sent.clear();
+        let done = a
+            .inverse(&old)
+            .expect("inverse")
+            .apply(&mut node, &Value::Null)
+            .expect("undo");
+        assert!(
+            done.summary.starts_with("restored no table"),
+            "{}",
+            done.summary
+        );
+        node.answers = vec![facts_with(Some(&output), &format!("{own} 1"))];
+        let err = a
+            .inverse(&snap)
+            .expect("inverse")
+            .apply(&mut node, &Value::Null)
+            .expect_err("not what this run applied");
+        assert!(
+            err.message.contains(
+                "the live ruleset is not what this run applied: chain forward is missing"
+            ),
+            "{err}"
+        );
     }
 
     #[test]

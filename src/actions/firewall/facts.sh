@@ -8,10 +8,11 @@
 # Output sections (`Facts::parse` in mod.rs): tools (nft, iptables, ip6tables, systemd: what
 # is there), ssh (the session's $SSH_CONNECTION, looked up in parent processes when sudo
 # dropped it), nft_table + nft_json (only when the table exists), nft_error, iptables /
-# ip6tables (the BREAKGLASS chain and the INPUT and OUTPUT rules, as `-S` prints them) or *_error, saved
-# and saved_before (the prior state an earlier attempt of this step recorded), deadman (this
-# step's timer), owner (the owner marker, owner.sh), timers (every live breakglass timer on the
-# node) and a `timer_prior BASE MTIME` section per live timer with the state it restores.
+# ip6tables (the BREAKGLASS chain and the INPUT, FORWARD and OUTPUT rules, as `-S` prints them)
+# or *_error, saved and saved_before (the prior state an earlier attempt of this step recorded),
+# deadman (this step's timer), owner (the owner marker, owner.sh), timers (every live breakglass
+# timer on the node) and a `timer_prior BASE MTIME` section per live timer with the state it
+# restores.
 sec tools
 if command -v nft >/dev/null 2>&1; then echo nft; fi
 for fam in iptables ip6tables; do
@@ -47,7 +48,7 @@ for fam in iptables ip6tables; do
   if command -v "$fam" >/dev/null 2>&1 && command -v "$fam-restore" >/dev/null 2>&1; then
     if rules=$("$fam" -w 10 -t filter -S 2>&1); then
       sec "$fam"
-      printf '%s\n' "$rules" | grep -E -- '^-N BREAKGLASS$|^-A (BREAKGLASS|INPUT|OUTPUT) ' || true
+      printf '%s\n' "$rules" | grep -E -- '^-N BREAKGLASS$|^-A (BREAKGLASS|INPUT|FORWARD|OUTPUT) ' || true
     else
       sec "${fam}_error"
       printf '%s\n' "$rules"

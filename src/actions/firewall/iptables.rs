@@ -1,7 +1,7 @@
 //! The iptables backend of `firewall.block`, for nodes without nft (or with
 //! `backend = "iptables"`): the rules of the `BREAKGLASS` chain of each family, loaded with
-//! `iptables-restore --noflush` (`block-iptables.sh`) and jumped to from position 1 of `INPUT`;
-//! the read-back that checks them; and [`IptState`], one family's chain and jumps as
+//! `iptables-restore --noflush` (`block-iptables.sh`) and jumped to from position 1 of `INPUT`
+//! (egress: of `OUTPUT` and `FORWARD`, one chain for both); the read-back that checks them; and [`IptState`], one family's chain and jumps as
 //! `iptables -S` prints them and a snapshot records them.
 //!
 //! Like `nft.rs`, it builds rules and parses listings. It must not run anything on a node and
@@ -18,8 +18,8 @@ pub(super) const CHAIN: &str = "BREAKGLASS";
 pub(super) const BLOCK_IPTABLES: &str = include_str!("block-iptables.sh");
 
 /// The `BREAKGLASS` chain of one iptables family: its rules as `iptables -S` prints them
-/// (`None`: no such chain), and the `INPUT` (ingress) or `OUTPUT` (egress) rules jumping to
-/// it with their 1-based positions in that chain.
+/// (`None`: no such chain), and the `INPUT` (ingress) or `OUTPUT` and `FORWARD` (egress) rules
+/// jumping to it with their 1-based positions in that chain.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IptState {
     pub chain: Option<Vec<String>>,
@@ -30,12 +30,12 @@ pub struct IptState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Jump {
     pub position: usize,
-    /// `-A INPUT ... -j BREAKGLASS` (or `-A OUTPUT ...`).
+    /// `-A INPUT ... -j BREAKGLASS` (or `-A OUTPUT ...`, `-A FORWARD ...`).
     pub rule: String,
 }
 
 impl Jump {
-    /// `INPUT` or `OUTPUT`, and the rule's spec after it.
+    /// `INPUT`, `OUTPUT` or `FORWARD`, and the rule's spec after it.
     pub(super) fn chain_and_spec(&self) -> (&str, &str) {
         let rest = self.rule.strip_prefix("-A ").unwrap_or(&self.rule);
         rest.split_once(' ').unwrap_or((rest, ""))
@@ -53,16 +53,10 @@ impl IptState {
 }
 
 impl FirewallBlockAction {
-    /// The built-in chain that jumps to `BREAKGLASS`: `INPUT` (ingress) or `OUTPUT` (egress).
-    pub(super) fn ipt_hook(&self) -> &'static str {
-        match self.direction() {
-            Direction::Ingress => "INPUT",
-            Direction::Egress => "OUTPUT",
-        }
-    }
-
     /// The `BREAKGLASS` chain rules for one family, as `iptables-restore` lines: the nft rules
-    /// of the same direction, one port (and, egress, one destination) at a time.
+    /// of the same direction, one port (and, egress, one destination) at a time. One chain
+    /// serves both egress jumps: its `-o lo` rule never matches a forwarded packet (nothing
+    /// forwarded leaves by `lo`), so `FORWARD` needs no chain of its own.
     fn ipt_rules(&self, v6: bool) -> Vec<String> {
         let egress = self.direction() == Direction::Egress;
         let (lo, peer) = if egress { ("-o", "-d") } else { ("-i", "-s") };
@@ -122,13 +116,15 @@ impl FirewallBlockAction {
             .chain
             .as_ref()
             .ok_or_else(|| format!("the {name} {CHAIN} chain is missing"))?;
-        let hook = self.ipt_hook();
-        if st.jumps.len() != 1
-            || st.jumps[0].position != 1
-            || st.jumps[0].chain_and_spec().0 != hook
-        {
+        let hooks: Vec<&str> = self.hooks().iter().map(|h| h.iptables()).collect();
+        let mut from: Vec<&str> = st.jumps.iter().map(|j| j.chain_and_spec().0).collect();
+        from.sort_unstable();
+        let mut want = hooks.clone();
+        want.sort_unstable();
+        if from != want || st.jumps.iter().any(|j| j.position != 1) {
             return Err(format!(
-                "{name} {hook} does not jump to {CHAIN} exactly once, first: {:?}",
+                "{name}: {} must each jump to {CHAIN} exactly once, first; the jumps are {:?}",
+                hooks.join(" and "),
                 st.jumps
             ));
         }
@@ -164,23 +160,27 @@ fn text<T: ToString>(v: &[T]) -> Vec<String> {
     v.iter().map(ToString::to_string).collect()
 }
 
-/// `-N BREAKGLASS`, `-A BREAKGLASS ...`, `-A INPUT ...` and `-A OUTPUT ...` lines into the
-/// chain's state (positions counted in each built-in chain on its own).
+/// `-N BREAKGLASS`, `-A BREAKGLASS ...`, `-A INPUT ...`, `-A FORWARD ...` and `-A OUTPUT ...`
+/// lines into the chain's state (positions counted in each built-in chain on its own).
 pub(super) fn parse_ipt(text: &str) -> IptState {
     let mut exists = false;
     let mut rules = Vec::new();
     let mut jumps = Vec::new();
-    let (mut input, mut output) = (0, 0);
+    let (mut input, mut forward, mut output) = (0, 0, 0);
     for line in text.lines() {
         let line = line.trim_end();
+        let counter = if line.starts_with("-A INPUT ") {
+            Some(&mut input)
+        } else if line.starts_with("-A FORWARD ") {
+            Some(&mut forward)
+        } else if line.starts_with("-A OUTPUT ") {
+            Some(&mut output)
+        } else {
+            None
+        };
         if line == format!("-N {CHAIN}") {
             exists = true;
-        } else if line.starts_with("-A INPUT ") || line.starts_with("-A OUTPUT ") {
-            let counter = if line.starts_with("-A INPUT ") {
-                &mut input
-            } else {
-                &mut output
-            };
+        } else if let Some(counter) = counter {
             *counter += 1;
             let position = *counter;
             let words: Vec<&str> = line.split_whitespace().collect();
@@ -206,13 +206,12 @@ mod tests {
     use crate::actions::firewall::tests::block_in;
 
     #[test]
-    fn egress_rules_jump_from_output_and_match_only_the_destinations() {
+    fn egress_rules_jump_from_output_and_forward_and_match_only_the_destinations() {
         let a = block_in(
             "direction = \"egress\"\nto = [\"10.0.12.0/24\"]\nports = [443]\nallow = [\"10.0.12.5\"]",
             Some("prod"),
         )
         .expect("build");
-        assert_eq!(a.ipt_hook(), "OUTPUT");
         assert_eq!(
             a.ipt_payload(),
             "-A BREAKGLASS -o lo -j RETURN\n\
@@ -225,23 +224,48 @@ mod tests {
              -A BREAKGLASS -o lo -j RETURN\n\
              -A BREAKGLASS -d ::1/128 -j RETURN\n"
         );
-        // The read-back wants the jump in OUTPUT, first; IPv6 has no destination to block.
-        let listed = |hook: &str| {
-            let mut text = format!("-N BREAKGLASS\n-A {hook} -j BREAKGLASS\n");
+        // The read-back wants one jump in OUTPUT and one in FORWARD, each first; IPv6 has no
+        // destination to block.
+        let listed = |jumps: &str| {
+            let mut text = format!("-N BREAKGLASS\n{jumps}");
             for line in a.ipt_payload().lines().take_while(|l| !l.starts_with('#')) {
                 text.push_str(line);
                 text.push('\n');
             }
             parse_ipt(&text)
         };
-        a.check_ipt("iptables", Some(&listed("OUTPUT")), false)
+        let both = "-A FORWARD -j BREAKGLASS\n-A OUTPUT -j BREAKGLASS\n";
+        a.check_ipt("iptables", Some(&listed(both)), false)
             .expect("holds");
-        let err = a
-            .check_ipt("iptables", Some(&listed("INPUT")), false)
-            .expect_err("an ingress jump");
-        assert!(err.starts_with("iptables OUTPUT does not jump"), "{err}");
+        for jumps in [
+            "-A INPUT -j BREAKGLASS\n",
+            "-A OUTPUT -j BREAKGLASS\n",
+            "-A FORWARD -j ACCEPT\n-A FORWARD -j BREAKGLASS\n-A OUTPUT -j BREAKGLASS\n",
+            "-A FORWARD -j BREAKGLASS\n-A OUTPUT -j BREAKGLASS\n-A OUTPUT -j BREAKGLASS\n",
+        ] {
+            let err = a
+                .check_ipt("iptables", Some(&listed(jumps)), false)
+                .expect_err(jumps);
+            assert!(
+                err.starts_with("iptables: OUTPUT and FORWARD must each jump to BREAKGLASS"),
+                "{err}"
+            );
+        }
+        // A block made before FORWARD was covered: the OUTPUT jump alone, and only that.
+        let mut old = a.clone();
+        old.forwarded = false;
+        old.check_ipt(
+            "iptables",
+            Some(&listed("-A OUTPUT -j BREAKGLASS\n")),
+            false,
+        )
+        .expect("the old block holds");
+        assert!(
+            old.check_ipt("iptables", Some(&listed(both)), false)
+                .is_err()
+        );
         let v6 = parse_ipt(
-            "-N BREAKGLASS\n-A OUTPUT -j BREAKGLASS\n-A BREAKGLASS -o lo -j RETURN\n-A BREAKGLASS -d ::1/128 -j RETURN\n",
+            "-N BREAKGLASS\n-A FORWARD -j BREAKGLASS\n-A OUTPUT -j BREAKGLASS\n-A BREAKGLASS -o lo -j RETURN\n-A BREAKGLASS -d ::1/128 -j RETURN\n",
         );
         a.check_ipt("ip6tables", Some(&v6), true).expect("holds");
     }
@@ -268,5 +292,22 @@ mod tests {
             parse_ipt("-A INPUT -j ACCEPT\n-A OUTPUT -o lo -j ACCEPT\n-A OUTPUT -j BREAKGLASS\n");
         assert_eq!(st.jumps[0].position, 2);
         assert_eq!(st.jumps[0].chain_and_spec(), ("OUTPUT", "-j BREAKGLASS"));
+        // So do FORWARD's.
+        let st = parse_ipt(
+            "-A INPUT -j ACCEPT\n-A FORWARD -j ACCEPT\n-A FORWARD -j BREAKGLASS\n-A OUTPUT -j BREAKGLASS\n",
+        );
+        assert_eq!(
+            st.jumps,
+            vec![
+                Jump {
+                    position: 2,
+                    rule: "-A FORWARD -j BREAKGLASS".into()
+                },
+                Jump {
+                    position: 1,
+                    rule: "-A OUTPUT -j BREAKGLASS".into()
+                }
+            ]
+        );
     }
 }

@@ -4,7 +4,9 @@
 # once every established TCP connection they cover (`ss -K`, the kernel's SOCK_DESTROY: the
 # local process gets an error now and the API server a reset). The rules alone end such a
 # connection at its next packet, which for a quiet watch may be many seconds away. Best effort:
-# a kernel without CONFIG_INET_DIAG_DESTROY, or no `ss`, leaves it to the rules. Runs after
+# a kernel without CONFIG_INET_DIAG_DESTROY, or no `ss`, leaves it to the rules. Only the node's
+# own sockets: a pod's connection (forwarded, in the pod's network namespace) is out of reach of
+# `ss` here, and ends when the forward chain's reset answers its next packet. Runs after
 # prelude.sh and the block; arm.sh may follow.
 #
 # Inputs: flows (an `ss` filter: the ports, the destinations, not the allowed ones).

@@ -6,42 +6,52 @@
 //! shell string). Applying is idempotent because the same transaction creates, deletes and
 //! recreates the table (<https://wiki.nftables.org/wiki-nftables/index.php/Atomic_rule_replacement>).
 //! Without `nft` (or with `backend = "iptables"`) the same semantics live in a `BREAKGLASS` chain
-//! jumped to from position 1 of `INPUT`, in `iptables` and `ip6tables`, loaded with
-//! `iptables-restore --noflush` so each family changes in one commit.
+//! jumped to from position 1 of `INPUT` (egress: of `OUTPUT` and `FORWARD`), in `iptables` and
+//! `ip6tables`, loaded with `iptables-restore --noflush` so each family changes in one commit.
 //!
 //! An ingress block (the default) protects the API server hosts it runs on: the rules below sit
 //! on the input hook (`INPUT`). An egress block (`direction = "egress"`) runs on the nodes and
-//! drops their own connections *to* the API endpoints (`to`, or the inventory cluster's
+//! drops their connections *to* the API endpoints (`to`, or the inventory cluster's
 //! endpoints): the same rules mirrored onto the output hook (`OUTPUT`), with destinations where
-//! ingress has sources. The output hook sees every packet a local process sends, established
-//! or not (nothing here accepts by conntrack state), so `reject with tcp reset` answers the
-//! process itself: a kubelet's watch fails at its next packet rather than hanging; and
-//! `kill-flows.sh` (`ss -K`) ends the quiet ones at once. The node's replies to the operator's
-//! SSH session leave from port 22 to the operator's port, which no rule matches unless the
-//! operator's address is a destination and its port one of `ports` (refused). A node holds one
-//! breakglass block at a time (one table, one chain): a block of the other direction is
-//! refused rather than replaced.
+//! ingress has sources, and again onto the forward hook (`FORWARD`). The output hook sees what
+//! the node's own processes send (kubelet, host-network pods); the forward hook sees what the
+//! node routes for its pods, each in its own network namespace behind a veth: a `DaemonSet`'s
+//! watch, with kube-proxy's DNAT (prerouting) already done, so its destination is the real
+//! endpoint, as `to` names it. A CNI that hands pod traffic past netfilter (Cilium's eBPF host
+//! routing, say) bypasses both hooks, and so this block. Nothing here accepts by conntrack
+//! state, so `reject with tcp reset` answers every packet of an established connection too: a
+//! kubelet's watch fails at its next packet rather than hanging; and `kill-flows.sh` (`ss -K`)
+//! ends the node's own quiet ones at once (a pod's socket lives in the pod's namespace, out of
+//! its reach: the reset ends it at its next packet, the pod's ACK of the API server's next
+//! write). The node's replies to the operator's SSH session leave from port 22 to the
+//! operator's port, which no rule matches unless the operator's address is a destination and
+//! its port one of `ports` (refused). Egress blocks made before the forward hook was covered
+//! hold the output hook only; their snapshot says so (`BlockSnapshot::forwarded`), and their
+//! verify and undo check that ruleset, not today's. A node holds one breakglass block at a
+//! time (one table, one chain): a block of the other direction is refused rather than
+//! replaced.
 //!
-//! The rules, in order: accept what comes in on `lo`; accept the allowlist (loopback networks,
-//! `allow`, the addresses of `allow_targets`); drop new connections (a bare SYN) to the ports;
-//! with `cut_established`, let RSTs through and answer every other packet to the ports with a
-//! TCP reset. A drop, not a reset, for SYNs: a client whose SYN goes unanswered backs off
-//! exponentially, while a refused one retries at once, and thousands of kubelets retrying at once
-//! is the load we are removing. A reset for the rest: a kubelet's watch is an established
-//! connection that a SYN rule never sees, and the reset ends it now rather than at its next
-//! reconnect. RSTs are let through so that the client's own reset (sent when the server writes to
-//! the connection we killed) also closes the server's side, freeing the API server's watch.
+//! The rules, in order: accept what comes in on `lo` (goes out on `lo`, egress; the forward chain
+//! has no such rule, as nothing forwarded passes `lo`); accept the allowlist (loopback networks,
+//! `allow`, the addresses of `allow_targets`); drop new connections (a bare SYN) to the ports; with
+//! `cut_established`, let RSTs through and answer every other packet to the ports with a TCP reset.
+//! A drop, not a reset, for SYNs: a client whose SYN goes unanswered backs off exponentially, while
+//! a refused one retries at once, and thousands of kubelets retrying at once is the load we are
+//! removing. A reset for the rest: a kubelet's watch is an established connection that a SYN rule
+//! never sees, and the reset ends it now rather than at its next reconnect. RSTs are let through so
+//! that the client's own reset (sent when the server writes to the connection we killed) also
+//! closes the server's side, freeing the API server's watch.
 //!
 //! Before changing anything, `apply` refuses a block that would cut the SSH port this very
 //! session uses, or the operator's own address as the node sees it (`$SSH_CONNECTION`).
 //!
 //! The prior state (`nft -s list table inet breakglass`, or the `BREAKGLASS` chain and its jumps
-//! as `iptables -S` prints them) is the snapshot. One generated shell script puts it back
-//! exactly; it serves three purposes: the **dead-man timer** on the node runs it unless
-//! `breakglass confirm RUN` cancels the timer first, `undo` runs it (the inverse), and
-//! `firewall.unblock` uses the same generator to reach its target state. Node-side state lives
-//! in `/run/breakglass/<run_id>/<step_id>.*` (tmpfs: a reboot clears it together with the
-//! unpersisted ruleset it would restore):
+//! from `INPUT`, `FORWARD` and `OUTPUT` as `iptables -S` prints them) is the snapshot. One
+//! generated shell script puts it back exactly; it serves three purposes: the **dead-man
+//! timer** on the node runs it unless `breakglass confirm RUN` cancels the timer first, `undo`
+//! runs it (the inverse), and `firewall.unblock` uses the same generator to reach its target
+//! state. Node-side state lives in `/run/breakglass/<run_id>/<step_id>.*` (tmpfs: a reboot
+//! clears it together with the unpersisted ruleset it would restore):
 //!
 //! - `.restore`: the restore script (its `# breakglass-prior:` line holds the prior state as
 //!   JSON, so a resumed run snapshots the state from *before* its first attempt);
@@ -114,6 +124,38 @@ impl Backend {
     }
 }
 
+/// A netfilter hook a block sits on: an nft base chain of that name in `inet breakglass`, or
+/// the iptables built-in chain that jumps to `BREAKGLASS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Hook {
+    /// Packets to the node itself (ingress).
+    Input,
+    /// Packets the node's own processes send (egress).
+    Output,
+    /// Packets the node routes for others: on a worker, its pods' (egress).
+    Forward,
+}
+
+impl Hook {
+    /// The nft hook and chain name.
+    pub(super) fn nft(self) -> &'static str {
+        match self {
+            Hook::Input => "input",
+            Hook::Output => "output",
+            Hook::Forward => "forward",
+        }
+    }
+
+    /// The iptables built-in chain.
+    pub(super) fn iptables(self) -> &'static str {
+        match self {
+            Hook::Input => "INPUT",
+            Hook::Output => "OUTPUT",
+            Hook::Forward => "FORWARD",
+        }
+    }
+}
+
 /// The firewall state breakglass owns on a node, per component. `None` means "not captured and
 /// not touched": restoring a state only changes its `Some` components.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,9 +169,9 @@ pub struct FwState {
 }
 
 impl FwState {
-    /// Which way the block this state holds points: nft's chain hook (`input`, `output`), or
-    /// the built-in chain jumping to `BREAKGLASS`. `None` when it holds no block (or none that
-    /// breakglass would recognise).
+    /// Which way the block this state holds points: nft's chain hook (`input`; `output`, with
+    /// or without `forward`), or the built-in chains jumping to `BREAKGLASS`. `None` when it
+    /// holds no block (or none that breakglass would recognise).
     pub fn direction(&self) -> Option<Direction> {
         let table = self.nft.as_ref().and_then(|n| n.table.as_deref());
         if let Some(t) = table {
@@ -145,7 +187,7 @@ impl FwState {
             .flatten()
             .flat_map(|s| &s.jumps);
         for j in jumps {
-            if j.rule.starts_with("-A OUTPUT ") {
+            if j.rule.starts_with("-A OUTPUT ") || j.rule.starts_with("-A FORWARD ") {
                 return Some(Direction::Egress);
             }
             if j.rule.starts_with("-A INPUT ") {

@@ -14,8 +14,8 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::FirewallBlockAction;
 use super::facts::Facts;
+use super::{FirewallBlockAction, Hook};
 use crate::actions::args::Direction;
 
 /// Loads the block's nft ruleset (stdin).
@@ -43,14 +43,6 @@ fn text<T: ToString>(v: &[T]) -> Vec<String> {
     v.iter().map(ToString::to_string).collect()
 }
 
-/// The hook (and chain) a block of `direction` sits on.
-fn hook(direction: Direction) -> &'static str {
-    match direction {
-        Direction::Ingress => "input",
-        Direction::Egress => "output",
-    }
-}
-
 impl FirewallBlockAction {
     /// The nft ruleset `apply` loads (one `nft -f` transaction).
     pub fn nft_ruleset(&self) -> String {
@@ -70,48 +62,66 @@ impl FirewallBlockAction {
             addr_set(&mut s, "to4", "ipv4_addr", &text(&self.to4));
             addr_set(&mut s, "to6", "ipv6_addr", &text(&self.to6));
         }
-        let hook = hook(self.direction());
-        let _ = writeln!(s, "\tchain {hook} {{");
-        // Before the usual filter chains (priority 0), after conntrack (-200).
-        let _ = writeln!(
-            s,
-            "\t\ttype filter hook {hook} priority filter - 10; policy accept;"
-        );
         // Ingress matches the peer as the source, egress as the destination, and only the
         // destinations `to` (every source is one the ports are blocked for).
-        let (lo, peer, to4, to6) = if egress {
-            ("oif", "daddr", " ip daddr @to4", " ip6 daddr @to6")
+        let (peer, to4, to6) = if egress {
+            ("daddr", " ip daddr @to4", " ip6 daddr @to6")
         } else {
-            ("iif", "saddr", "", "")
+            ("saddr", "", "")
         };
-        let _ = writeln!(s, "\t\t{lo} \"lo\" tcp dport @ports accept");
-        let _ = writeln!(s, "\t\ttcp dport @ports ip {peer} @allow4 accept");
-        let _ = writeln!(s, "\t\ttcp dport @ports ip6 {peer} @allow6 accept");
-        let blocked: &[&str] = if egress { &[to4, to6] } else { &[""] };
-        for to in blocked {
+        for hook in self.hooks() {
+            let hook = hook.nft();
+            let _ = writeln!(s, "\tchain {hook} {{");
+            // Before the usual filter chains (priority 0), after conntrack (-200) and after
+            // kube-proxy's DNAT in prerouting (-100): a pod's packet to the API service's
+            // address already has the endpoint's address here.
             let _ = writeln!(
                 s,
-                "\t\ttcp dport @ports{to} tcp flags & (fin | syn | rst | ack) == syn drop"
+                "\t\ttype filter hook {hook} priority filter - 10; policy accept;"
             );
-        }
-        if self.args.cut_established {
-            let _ = writeln!(s, "\t\ttcp dport @ports tcp flags & rst == rst accept");
-            for to in blocked {
-                let _ = writeln!(s, "\t\ttcp dport @ports{to} reject with tcp reset");
+            // Loopback traffic is the node talking to itself. A forwarded packet never comes
+            // in or goes out by `lo` (one to a local address is input, not forward), so the
+            // forward chain has no such rule.
+            match hook {
+                "input" => {
+                    let _ = writeln!(s, "\t\tiif \"lo\" tcp dport @ports accept");
+                }
+                "output" => {
+                    let _ = writeln!(s, "\t\toif \"lo\" tcp dport @ports accept");
+                }
+                _ => {}
             }
+            let _ = writeln!(s, "\t\ttcp dport @ports ip {peer} @allow4 accept");
+            let _ = writeln!(s, "\t\ttcp dport @ports ip6 {peer} @allow6 accept");
+            let blocked: &[&str] = if egress { &[to4, to6] } else { &[""] };
+            for to in blocked {
+                let _ = writeln!(
+                    s,
+                    "\t\ttcp dport @ports{to} tcp flags & (fin | syn | rst | ack) == syn drop"
+                );
+            }
+            if self.args.cut_established {
+                let _ = writeln!(s, "\t\ttcp dport @ports tcp flags & rst == rst accept");
+                for to in blocked {
+                    let _ = writeln!(s, "\t\ttcp dport @ports{to} reject with tcp reset");
+                }
+            }
+            let _ = writeln!(s, "\t}}");
         }
-        let _ = writeln!(s, "\t}}\n}}");
+        let _ = writeln!(s, "}}");
         s
     }
 
-    /// The number of rules of the chain [`Self::nft_ruleset`] writes.
-    fn nft_rule_count(&self) -> usize {
+    /// The number of rules [`Self::nft_ruleset`] writes into the chain of `hook`.
+    fn nft_rule_count(&self, hook: Hook) -> usize {
+        let lo = usize::from(hook != Hook::Forward);
         let blocked = if self.direction() == Direction::Egress {
             2
         } else {
             1
         };
-        3 + blocked
+        lo + 2
+            + blocked
             + if self.args.cut_established {
                 1 + blocked
             } else {
@@ -119,13 +129,24 @@ impl FirewallBlockAction {
             }
     }
 
+    /// The JSON read-back (`nft -j list table inet breakglass`): exactly the chains of
+    /// [`Self::hooks`], each on its hook, every set element by element, and each chain's rule
+    /// count and verdicts.
     pub(super) fn check_nft(&self, json: &Value) -> Result<(), String> {
-        let hook = hook(self.direction());
-        let chain = nft_objects(json, "chain")
-            .find(|c| c["name"] == hook)
-            .ok_or_else(|| format!("chain {hook} is missing"))?;
-        if chain["hook"] != hook || chain["prio"] != -10 || chain["policy"] != "accept" {
-            return Err(format!("chain {hook} is not the expected hook: {chain}"));
+        for hook in self.hooks() {
+            let hook = hook.nft();
+            let chain = nft_objects(json, "chain")
+                .find(|c| c["name"] == hook)
+                .ok_or_else(|| format!("chain {hook} is missing"))?;
+            if chain["hook"] != hook || chain["prio"] != -10 || chain["policy"] != "accept" {
+                return Err(format!("chain {hook} is not the expected hook: {chain}"));
+            }
+        }
+        if let Some(extra) = nft_objects(json, "chain")
+            .filter_map(|c| c["name"].as_str())
+            .find(|name| !self.hooks().iter().any(|h| h.nft() == *name))
+        {
+            return Err(format!("chain {extra} is not one this block makes"));
         }
         let set = |name: &str| {
             nft_objects(json, "set")
@@ -177,46 +198,68 @@ impl FirewallBlockAction {
             }
         }
         let rules: Vec<&Value> = nft_objects(json, "rule").collect();
-        let expected = self.nft_rule_count();
+        for hook in self.hooks() {
+            let name = hook.nft();
+            let rules: Vec<&&Value> = rules.iter().filter(|r| r["chain"] == name).collect();
+            let expected = self.nft_rule_count(*hook);
+            if rules.len() != expected {
+                return Err(format!(
+                    "chain {name} has {} rules, not {expected}",
+                    rules.len()
+                ));
+            }
+            let has = |verdict: &str| {
+                rules.iter().any(|r| {
+                    r["expr"]
+                        .as_array()
+                        .is_some_and(|e| e.iter().any(|x| x.get(verdict).is_some()))
+                })
+            };
+            if !has("drop") || (self.args.cut_established && !has("reject")) {
+                return Err(format!("chain {name} lacks its drop or reject rule"));
+            }
+        }
+        let expected: usize = self.hooks().iter().map(|h| self.nft_rule_count(*h)).sum();
         if rules.len() != expected {
             return Err(format!(
-                "chain {hook} has {} rules, not {expected}",
+                "table inet breakglass has {} rules, not {expected}",
                 rules.len()
             ));
-        }
-        let has = |verdict: &str| {
-            rules.iter().any(|r| {
-                r["expr"]
-                    .as_array()
-                    .is_some_and(|e| e.iter().any(|x| x.get(verdict).is_some()))
-            })
-        };
-        if !has("drop") || (self.args.cut_established && !has("reject")) {
-            return Err(format!("chain {hook} lacks its drop or reject rule"));
         }
         Ok(())
     }
 
-    /// The read-back without `nft -j`: the hook line, the ports and the verdicts.
+    /// The read-back without `nft -j`: exactly the chains of [`Self::hooks`], each with its
+    /// hook line and its verdicts, and the ports.
     pub(super) fn check_nft_text(&self, text: &str, facts: &Facts) -> Result<(), String> {
-        let hook = hook(self.direction());
-        if !text.contains(&format!(
-            "type filter hook {hook} priority filter - 10; policy accept;"
-        )) && !text.contains(&format!(
-            "type filter hook {hook} priority -10; policy accept;"
-        )) {
-            return Err(format!("chain {hook} is not the expected hook"));
+        for hook in self.hooks() {
+            let hook = hook.nft();
+            let body = text_chain(text, hook).ok_or_else(|| format!("chain {hook} is missing"))?;
+            if !body.contains(&format!(
+                "type filter hook {hook} priority filter - 10; policy accept;"
+            )) && !body.contains(&format!(
+                "type filter hook {hook} priority -10; policy accept;"
+            )) {
+                return Err(format!("chain {hook} is not the expected hook"));
+            }
+            let has = |verdict: &str| {
+                body.lines()
+                    .any(|l| l.contains("tcp dport @ports") && l.trim_end().ends_with(verdict))
+            };
+            if !has(" drop") || (self.args.cut_established && !has("reject with tcp reset")) {
+                return Err(format!("chain {hook} lacks its drop or reject rule"));
+            }
+        }
+        if let Some(extra) = text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("chain ")?.strip_suffix(" {"))
+            .find(|name| !self.hooks().iter().any(|h| h.nft() == *name))
+        {
+            return Err(format!("chain {extra} is not one this block makes"));
         }
         let want: BTreeSet<u16> = self.ports.iter().copied().collect();
         if facts.nft_ports() != Some(want) {
             return Err("set ports does not hold the ports".into());
-        }
-        let has = |verdict: &str| {
-            text.lines()
-                .any(|l| l.contains("tcp dport @ports") && l.trim_end().ends_with(verdict))
-        };
-        if !has(" drop") || (self.args.cut_established && !has("reject with tcp reset")) {
-            return Err(format!("chain {hook} lacks its drop or reject rule"));
         }
         Ok(())
     }
@@ -265,6 +308,14 @@ fn merge(mut v: Vec<(u128, u128)>) -> Vec<(u128, u128)> {
         }
     }
     out
+}
+
+/// The body of chain `name` in an `nft list table` text listing (from its `chain NAME {` line
+/// to its closing brace), `None` without such a chain.
+fn text_chain<'a>(table: &'a str, name: &str) -> Option<&'a str> {
+    let start = table.find(&format!("chain {name} {{"))?;
+    let rest = &table[start..];
+    Some(&rest[..rest.find("\n\t}").unwrap_or(rest.len())])
 }
 
 /// The elements of set `name` in an `nft list table` text listing (an nft without JSON
@@ -331,7 +382,8 @@ mod tests {
             "block incoming tcp/6443 except 192.0.2.0/24, 192.0.2.7/32, 127.0.0.0/8 (+2 peers from \"role=control-plane\"); cut established; auto-revert in 20m unless confirmed"
         );
     }
-    const EGRESS: &str = "table inet breakglass {}
+    /// The sets and the output chain of an egress block, as every egress block has had them.
+    const EGRESS_OUTPUT: &str = "table inet breakglass {}
 delete table inet breakglass
 table inet breakglass {
 \tset ports {
@@ -368,20 +420,41 @@ table inet breakglass {
 \t\ttcp dport @ports ip daddr @to4 reject with tcp reset
 \t\ttcp dport @ports ip6 daddr @to6 reject with tcp reset
 \t}
-}
 ";
 
-    /// Issue #9: the egress block is the ingress rules on the output hook, matching only the
-    /// destinations (here the runbook cluster's API servers, from the inventory) on the ports.
+    /// The forward chain: the same rules for the connections the node routes for its pods,
+    /// without the loopback rule (nothing forwarded passes `lo`).
+    const EGRESS_FORWARD: &str = "\tchain forward {
+\t\ttype filter hook forward priority filter - 10; policy accept;
+\t\ttcp dport @ports ip daddr @allow4 accept
+\t\ttcp dport @ports ip6 daddr @allow6 accept
+\t\ttcp dport @ports ip daddr @to4 tcp flags & (fin | syn | rst | ack) == syn drop
+\t\ttcp dport @ports ip6 daddr @to6 tcp flags & (fin | syn | rst | ack) == syn drop
+\t\ttcp dport @ports tcp flags & rst == rst accept
+\t\ttcp dport @ports ip daddr @to4 reject with tcp reset
+\t\ttcp dport @ports ip6 daddr @to6 reject with tcp reset
+\t}
+";
+
+    /// Issue #9: the egress block is the ingress rules on the output hook (the node's own
+    /// connections) and on the forward hook (its pods'), matching only the destinations (here
+    /// the runbook cluster's API servers, from the inventory) on the ports.
     #[test]
-    fn the_egress_ruleset_drops_only_the_destinations_on_the_output_hook() {
+    fn the_egress_ruleset_drops_only_the_destinations_on_the_output_and_forward_hooks() {
         let a = block_in("direction = \"egress\"", Some("prod")).expect("build");
-        assert_eq!(a.nft_ruleset(), EGRESS);
+        assert_eq!(
+            a.nft_ruleset(),
+            format!("{EGRESS_OUTPUT}{EGRESS_FORWARD}}}\n")
+        );
         assert_eq!(
             a.plan("w1"),
             "block outgoing tcp/6443 to 10.0.0.10/31 (cluster prod's api_endpoints) except \
              127.0.0.0/8; cut established; auto-revert in 20m unless confirmed"
         );
+        // A block made before the forward hook was covered: the output chain alone.
+        let mut old = a.clone();
+        old.forwarded = false;
+        assert_eq!(old.nft_ruleset(), format!("{EGRESS_OUTPUT}}}\n"));
         let kept = block_in(
             "direction = \"egress\"\ncut_established = false",
             Some("prod"),
@@ -389,39 +462,100 @@ table inet breakglass {
         .expect("build");
         let rs = kept.nft_ruleset();
         assert!(!rs.contains("reject") && !rs.contains("rst == rst"), "{rs}");
-        assert!(rs.contains("ip daddr @to4 tcp flags & (fin | syn | rst | ack) == syn drop"));
+        assert_eq!(
+            rs.matches("ip daddr @to4 tcp flags & (fin | syn | rst | ack) == syn drop")
+                .count(),
+            2,
+            "{rs}"
+        );
+    }
 
-        // The text listing without JSON support, as nft prints this ruleset back.
-        let listed = "table inet breakglass {\n\tset ports {\n\t\ttype inet_service\n\t\telements = { 6443 }\n\t}\n\tchain output {\n\t\ttype filter hook output priority filter - 10; policy accept;\n\t\ttcp dport @ports ip daddr @to4 tcp flags syn / fin,syn,rst,ack drop\n\t\ttcp dport @ports ip daddr @to4 reject with tcp reset\n\t}\n}\n";
-        let facts = Facts {
+    /// Issue #9: verify reads both chains back, from the text listing (an nft without JSON
+    /// support) and from `nft -j`; a table without the forward chain is not this block, but is
+    /// one made before the forward hook was covered.
+    #[test]
+    fn the_egress_read_back_wants_both_chains() {
+        let a = block_in("direction = \"egress\"", Some("prod")).expect("build");
+        let mut old = a.clone();
+        old.forwarded = false;
+        // The text listing, as nft prints this ruleset back.
+        let chain = |hook: &str| {
+            format!(
+                "\tchain {hook} {{\n\t\ttype filter hook {hook} priority filter - 10; policy accept;\n\t\ttcp dport @ports ip daddr @to4 tcp flags syn / fin,syn,rst,ack drop\n\t\ttcp dport @ports ip daddr @to4 reject with tcp reset\n\t}}\n"
+            )
+        };
+        let sets = "table inet breakglass {\n\tset ports {\n\t\ttype inet_service\n\t\telements = { 6443 }\n\t}\n";
+        let listed = format!("{sets}{}{}}}\n", chain("output"), chain("forward"));
+        let output_only = format!("{sets}{}}}\n", chain("output"));
+        let facts = |table: &str| Facts {
             nft: true,
-            nft_table: Some(listed.to_owned()),
+            nft_table: Some(table.to_owned()),
             ..Facts::default()
         };
-        a.check_nft_text(listed, &facts).expect("holds");
+        a.check_nft_text(&listed, &facts(&listed)).expect("holds");
+        assert_eq!(
+            a.check_nft_text(&output_only, &facts(&output_only)),
+            Err("chain forward is missing".to_owned())
+        );
+        old.check_nft_text(&output_only, &facts(&output_only))
+            .expect("the old block holds");
+        assert_eq!(
+            old.check_nft_text(&listed, &facts(&listed)),
+            Err("chain forward is not one this block makes".to_owned())
+        );
+        let no_reject = listed.replacen(
+            "\t\ttcp dport @ports ip daddr @to4 reject with tcp reset\n\t}\n}",
+            "\t}\n}",
+            1,
+        );
+        assert_eq!(
+            a.check_nft_text(&no_reject, &facts(&no_reject)),
+            Err("chain forward lacks its drop or reject rule".to_owned())
+        );
         // An ingress block of the same ports does not hold there, nor the egress one on an
         // ingress table.
         let ingress = block("allow = [\"192.0.2.0/24\"]");
-        assert!(ingress.check_nft_text(listed, &facts).is_err());
+        assert!(ingress.check_nft_text(&listed, &facts(&listed)).is_err());
         let input = listed.replace("hook output", "hook input");
         assert_eq!(
-            a.check_nft_text(&input, &facts),
+            a.check_nft_text(&input, &facts(&input)),
             Err("chain output is not the expected hook".to_owned())
         );
 
-        // The JSON read-back: every set element by element, the empty to6 included.
-        let json: Value = serde_json::from_str(
-            r#"{"nftables":[{"set":{"name":"ports","elem":[6443]}},
+        // The JSON read-back: both chains, every set element by element (the empty to6
+        // included), each chain's rules.
+        let rules = |chain: &str, lo: bool| {
+            let mut r = Vec::new();
+            if lo {
+                r.push(format!(r#"{{"rule":{{"chain":"{chain}","expr":[]}}}}"#));
+            }
+            for expr in [
+                "[]",
+                "[]",
+                r#"[{"drop":null}]"#,
+                r#"[{"drop":null}]"#,
+                "[]",
+                r#"[{"reject":{}}]"#,
+                r#"[{"reject":{}}]"#,
+            ] {
+                r.push(format!(r#"{{"rule":{{"chain":"{chain}","expr":{expr}}}}}"#));
+            }
+            r.join(",")
+        };
+        let objects = r#"{"set":{"name":"ports","elem":[6443]}},
             {"set":{"name":"allow4","elem":[{"prefix":{"addr":"127.0.0.0","len":8}}]}},
             {"set":{"name":"allow6","elem":["::1"]}},
             {"set":{"name":"to4","elem":[{"prefix":{"addr":"10.0.0.10","len":31}}]}},
             {"set":{"name":"to6"}},
-            {"chain":{"name":"output","hook":"output","prio":-10,"policy":"accept"}},
-            {"rule":{"expr":[]}},{"rule":{"expr":[]}},{"rule":{"expr":[]}},
-            {"rule":{"expr":[{"drop":null}]}},{"rule":{"expr":[{"drop":null}]}},
-            {"rule":{"expr":[]}},{"rule":{"expr":[{"reject":{}}]}},{"rule":{"expr":[{"reject":{}}]}}]}"#,
-        )
-        .expect("json");
+            {"chain":{"name":"output","hook":"output","prio":-10,"policy":"accept"}}"#;
+        let forward =
+            r#"{"chain":{"name":"forward","hook":"forward","prio":-10,"policy":"accept"}}"#;
+        let parse = |text: String| -> Value { serde_json::from_str(&text).expect("json") };
+        let json = parse(format!(
+            r#"{{"nftables":[{objects},{forward},{},{}]}}"#,
+            rules("output", true),
+            rules("forward", false)
+        ));
         a.check_nft(&json).expect("matches");
         let mut wrong = json.clone();
         wrong["nftables"][3]["set"]["elem"][0]["prefix"]["len"] = 32.into();
@@ -432,6 +566,27 @@ table inet breakglass {
         assert!(
             ingress.check_nft(&json).is_err(),
             "an egress table is no ingress block"
+        );
+        // Without the forward chain: not this block, but the one an older run applied.
+        let old_json = parse(format!(
+            r#"{{"nftables":[{objects},{}]}}"#,
+            rules("output", true)
+        ));
+        assert_eq!(
+            a.check_nft(&old_json),
+            Err("chain forward is missing".to_owned())
+        );
+        old.check_nft(&old_json).expect("the old block matches");
+        assert_eq!(
+            old.check_nft(&json),
+            Err("chain forward is not one this block makes".to_owned())
+        );
+        // The forward chain with a rule missing.
+        let mut short = json.clone();
+        short["nftables"].as_array_mut().expect("array").pop();
+        assert_eq!(
+            a.check_nft(&short),
+            Err("chain forward has 6 rules, not 7".to_owned())
         );
     }
 
@@ -520,8 +675,9 @@ table inet breakglass {
             {"set":{"name":"allow4","elem":[{"prefix":{"addr":"127.0.0.0","len":8}},{"range":["192.0.2.0","192.0.2.255"]}]}},
             {"set":{"name":"allow6","elem":["::1"]}},
             {"chain":{"name":"input","hook":"input","prio":-10,"policy":"accept"}},
-            {"rule":{"expr":[]}},{"rule":{"expr":[]}},{"rule":{"expr":[]}},{"rule":{"expr":[{"drop":null}]}},
-            {"rule":{"expr":[]}},{"rule":{"expr":[{"reject":{}}]}}]}"#,
+            {"rule":{"chain":"input","expr":[]}},{"rule":{"chain":"input","expr":[]}},
+            {"rule":{"chain":"input","expr":[]}},{"rule":{"chain":"input","expr":[{"drop":null}]}},
+            {"rule":{"chain":"input","expr":[]}},{"rule":{"chain":"input","expr":[{"reject":{}}]}}]}"#,
         )
         .expect("json");
         a.check_nft(&json).expect("matches");

@@ -7,7 +7,7 @@
 # with the recorded text in a quoted heredoc (`<<'EOF'`: the shell expands nothing in it):
 #
 #   restore_table <<'BREAKGLASS_EOF'    the nft ruleset: table inet breakglass as recorded
-#   restore_chain iptables <<'...'      the BREAKGLASS chain's rules and `-I INPUT N` (or OUTPUT) jumps
+#   restore_chain iptables <<'...'      the BREAKGLASS chain's rules and `-I INPUT N` (OUTPUT, FORWARD) jumps
 #   remove_chain ip6tables              no BREAKGLASS chain was recorded: delete it
 #
 # Exit 3 when a tool refuses; each call is one atomic commit.
@@ -22,13 +22,13 @@ restore_table() {
 }
 
 # chain_commit FAMILY restore|remove: one FAMILY-restore --noflush commit that removes every
-# jump from INPUT or OUTPUT to the BREAKGLASS chain, then recreates the chain with the lines on stdin
-# (restore) or deletes the chain if it exists (remove).
+# jump from INPUT, FORWARD or OUTPUT to the BREAKGLASS chain, then recreates the chain with the
+# lines on stdin (restore) or deletes the chain if it exists (remove).
 chain_commit() {
   cc_cur=$("$1" -w 10 -t filter -S) || { echo "breakglass: $1 -S failed" >&2; exit 3; }
   {
     echo '*filter'
-    printf '%s\n' "$cc_cur" | grep -E -- '^-A (INPUT|OUTPUT) .*-j BREAKGLASS( |$)' | sed 's/^-A /-D /'
+    printf '%s\n' "$cc_cur" | grep -E -- '^-A (INPUT|FORWARD|OUTPUT) .*-j BREAKGLASS( |$)' | sed 's/^-A /-D /'
     if [ "$2" = restore ]; then
       echo ':BREAKGLASS - [0:0]'
       cat

@@ -91,6 +91,7 @@ impl Lab {
             spec: spec.clone(),
             plans: Vec::new(),
             cloud: None,
+            pod_networks: Vec::new(),
         };
         let plans = lab.plan(spec);
         lab.plans.clone_from(&plans);

@@ -82,9 +82,9 @@ use self::tools::Tools;
 // One concern per file. Building: spec.rs (what to build), build.rs (in what order), network.rs
 // (namespaces, veths, the subnet), node.rs (one node and its sshd), standins.rs (the stand-ins'
 // files), objects.rs (etcd and the API objects), pods.rs (the crictl stand-in's pods),
-// users.rs (non-root logins). Using a lab:
-// shell.rs (commands on a node), probe.rs and held_connection.rs (what a firewall lets
-// through). Taking it down: teardown.rs, with lock.rs, owner.rs and mountpoints.rs for what
+// users.rs (non-root logins), pod_network.rs (a pod's own network namespace on a node).
+// Using a lab: shell.rs (commands on a node), probe.rs and held_connection.rs (what a firewall
+// lets through). Taking it down: teardown.rs, with lock.rs, owner.rs and mountpoints.rs for what
 // labs of all processes share under /run/breakglass-lab, and tools.rs for the host programs.
 mod build;
 mod cloud;
@@ -95,6 +95,7 @@ mod network;
 mod node;
 mod objects;
 mod owner;
+mod pod_network;
 mod pods;
 mod probe;
 mod shell;
@@ -111,6 +112,7 @@ pub use held_connection::HeldConnection;
 pub use node::{Node, Role};
 pub use objects::{ETCD_PORT, WORKLOAD_KEY, WORKLOAD_NAME, WORKLOAD_NAMESPACE};
 pub use owner::{LabInfo, list_labs};
+pub use pod_network::PodNetwork;
 pub use pods::{Pod, PodSpec};
 pub use probe::Probe;
 pub use spec::LabSpec;
@@ -176,6 +178,8 @@ pub struct Lab {
     plans: Vec<node::NodePlan>,
     /// moto and the node groups, when [`LabSpec::node_groups`] asked for them.
     cloud: Option<cloud::Cloud>,
+    /// The pod networks [`Lab::add_pod_network`] made.
+    pod_networks: Vec<PodNetwork>,
 }
 
 impl Lab {

@@ -23,9 +23,12 @@ const SH_TIMEOUT: Duration = Duration::from_secs(120);
 
 impl Lab {
     /// A command that runs `program` inside the node's network, mount, UTS and PID namespaces
-    /// with a node's environment (root's PATH as sshd sets it, stand-ins first).
+    /// with a node's environment (root's PATH as sshd sets it, stand-ins first). `node` may
+    /// also name a pod network ([`Lab::add_pod_network`]): its node's namespaces then, but the
+    /// pod's network.
     pub fn node_command(&self, node: &str, program: impl AsRef<OsStr>) -> anyhow::Result<Command> {
-        let node = self.node_or_err(node)?;
+        let pod = self.pod_network(node);
+        let node = self.node_or_err(pod.map_or(node, |p| p.node.as_str()))?;
         let Some(init) = node.init_pid() else {
             anyhow::bail!(
                 "node {} is stopped (its node group was scaled in)",
@@ -33,9 +36,14 @@ impl Lab {
             );
         };
         let mut cmd = Command::new(&self.tools.nsenter);
-        cmd.arg("-t")
-            .arg(init.to_string())
-            .args(["-n", "-m", "-u", "-p", "--"])
+        cmd.arg("-t").arg(init.to_string());
+        match pod {
+            // nsenter opens every namespace file before it enters any, so the host's
+            // /run/netns path is the one opened.
+            Some(pod) => cmd.arg(format!("--net={}", pod.netns_path().display())),
+            None => cmd.arg("-n"),
+        };
+        cmd.args(["-m", "-u", "-p", "--"])
             .arg(program)
             .env_clear()
             .envs(node_env())
