@@ -349,8 +349,10 @@ async fn drill(
         }
         let after_lab = Arc::clone(lab);
         let (stopped, after) = tokio::task::spawn_blocking(move || {
-            // The controller starts what the groups grew back to.
-            let stopped = after_lab.wait_all_running(Duration::from_secs(120));
+            // The controller starts what the groups grew back to, a few nodes at a time: give
+            // a big lab's restart its time (a second per worker; hundreds take minutes).
+            let workers = after_lab.nodes_with_role(Role::Worker).len() as u64;
+            let stopped = after_lab.wait_all_running(Duration::from_secs(120.max(workers)));
             fleet_state(&after_lab).map(|after| (stopped, after))
         })
         .await??;
