@@ -23,7 +23,7 @@
 //! (`/etc/kubernetes`, `/var/lib/breakglass`, `/tmp`, `/run`, a plain `~/.bashrc`, and the lab's
 //! stand-ins over `/usr/local/bin`), starts `sshd` (own ed25519 host key, pinned in the
 //! generated inventory), the API server stand-in on control planes, the containerd and kubelet
-//! stand-ins, and then becomes the node's PID 1 (`standins/lab-init.py`, a reaper). A PID
+//! stand-ins, and then becomes the node's PID 1 (`standins/lab-init.sh`, a reaper). A PID
 //! namespace per node means `pkill kubelet` on one node cannot touch another node's kubelet,
 //! and that killing the node's init makes the kernel kill everything the node ran.
 //!

@@ -48,7 +48,7 @@ const STANDINS: &[(&str, &str)] = &[
     ("containerd", include_str!("../standins/containerd.sh")),
     (
         "breakglass-lab-init",
-        include_str!("../standins/lab-init.py"),
+        include_str!("../standins/lab-init.sh"),
     ),
     ("breakglass-lab-net", include_str!("../standins/lab-net.py")),
     (

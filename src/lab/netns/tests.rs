@@ -895,6 +895,15 @@ fn scale_mode_packs_workers_into_shared_namespaces_each_still_its_own_host() {
             .success()
     );
     sh_ok(&lab, "worker2", "systemctl is-active kubelet");
+    // The node's init (a shell) reaps what is orphaned to it: no zombie stays.
+    sh_ok(&lab, "worker3", "setsid sh -c 'sleep 0.2 & exit 0'");
+    assert!(
+        eventually(Duration::from_secs(5), || {
+            sh_ok(&lab, "worker3", "ps -eo stat= | grep -c '^Z' || true").trim() == "0"
+        }),
+        "{}",
+        sh_ok(&lab, "worker3", "ps -eo pid,ppid,stat,comm")
+    );
 
     let recorded = lab.pids();
     let (id, veth, dir) = (
