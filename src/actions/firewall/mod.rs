@@ -146,6 +146,17 @@ impl Hook {
         }
     }
 
+    /// The interface match of the rule that lets loopback through (`iif`, `oif`). None on
+    /// forward: loopback traffic is the node talking to itself, and a forwarded packet never
+    /// comes in or goes out by `lo` (one to a local address is input, not forward).
+    pub(super) fn loopback(self) -> Option<&'static str> {
+        match self {
+            Hook::Input => Some("iif"),
+            Hook::Output => Some("oif"),
+            Hook::Forward => None,
+        }
+    }
+
     /// The iptables built-in chain.
     pub(super) fn iptables(self) -> &'static str {
         match self {

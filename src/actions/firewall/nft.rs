@@ -69,8 +69,8 @@ impl FirewallBlockAction {
         } else {
             ("saddr", "", "")
         };
-        for hook in self.hooks() {
-            let hook = hook.nft();
+        for &h in self.hooks() {
+            let hook = h.nft();
             let _ = writeln!(s, "\tchain {hook} {{");
             // Before the usual filter chains (priority 0), after conntrack (-200) and after
             // kube-proxy's DNAT in prerouting (-100): a pod's packet to the API service's
@@ -79,17 +79,8 @@ impl FirewallBlockAction {
                 s,
                 "\t\ttype filter hook {hook} priority filter - 10; policy accept;"
             );
-            // Loopback traffic is the node talking to itself. A forwarded packet never comes
-            // in or goes out by `lo` (one to a local address is input, not forward), so the
-            // forward chain has no such rule.
-            match hook {
-                "input" => {
-                    let _ = writeln!(s, "\t\tiif \"lo\" tcp dport @ports accept");
-                }
-                "output" => {
-                    let _ = writeln!(s, "\t\toif \"lo\" tcp dport @ports accept");
-                }
-                _ => {}
+            if let Some(lo) = h.loopback() {
+                let _ = writeln!(s, "\t\t{lo} \"lo\" tcp dport @ports accept");
             }
             let _ = writeln!(s, "\t\ttcp dport @ports ip {peer} @allow4 accept");
             let _ = writeln!(s, "\t\ttcp dport @ports ip6 {peer} @allow6 accept");
@@ -114,7 +105,7 @@ impl FirewallBlockAction {
 
     /// The number of rules [`Self::nft_ruleset`] writes into the chain of `hook`.
     fn nft_rule_count(&self, hook: Hook) -> usize {
-        let lo = usize::from(hook != Hook::Forward);
+        let lo = usize::from(hook.loopback().is_some());
         let blocked = if self.direction() == Direction::Egress {
             2
         } else {

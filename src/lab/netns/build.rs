@@ -31,8 +31,8 @@ use crate::lab::sshd::SshdLab;
 use crate::transport::ssh::host_pattern;
 
 pub(super) const FIRST_NODE_HOST: u16 = 10;
-/// The most nodes a lab holds: a /22 from [`FIRST_NODE_HOST`] on.
-const MAX_NODES: usize = 1013;
+/// The most nodes a lab holds: a /22 from [`FIRST_NODE_HOST`] on, its broadcast address left.
+const MAX_NODES: usize = (1 << 10) - 1 - FIRST_NODE_HOST as usize;
 /// Upper bound on concurrent node setups (each runs a handful of short processes).
 const SETUP_THREADS: usize = 16;
 
@@ -49,9 +49,7 @@ impl Lab {
         if spec.control_planes == 0 {
             bail!("a lab needs at least one control-plane node (its kubelets watch one)");
         }
-        let Some(prefix) =
-            prefix_for(usize::from(FIRST_NODE_HOST) + total).filter(|_| total <= MAX_NODES)
-        else {
+        let Some(prefix) = prefix_for(usize::from(FIRST_NODE_HOST) + total) else {
             bail!("a lab holds at most {MAX_NODES} nodes (one /22), not {total}");
         };
         if spec.nodes_per_namespace == 0 {
