@@ -137,12 +137,34 @@ struct AzureOut<'a> {
     apiserver_nsg: Option<NsgOut<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     aks_cluster: Option<&'a str>,
+    #[serde(flatten)]
+    control: ControlOut<'a>,
+}
+
+/// The control-plane keys GCP and Azure write alike: a self-managed control plane's group,
+/// the peers and the operator's CIDRs.
+#[derive(Serialize)]
+struct ControlOut<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     control_plane: Option<BTreeMap<&'static str, TomlScalar<'a>>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     apiserver_peers: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     operator_cidrs: Vec<String>,
+}
+
+impl<'a> ControlOut<'a> {
+    fn of(
+        control_plane: Option<&'a super::CloudControlPlane>,
+        peers: &[ipnet::IpNet],
+        operators: &[ipnet::IpNet],
+    ) -> Self {
+        ControlOut {
+            control_plane: control_plane.map(control_plane_out),
+            apiserver_peers: cidr_strings(peers),
+            operator_cidrs: cidr_strings(operators),
+        }
+    }
 }
 
 /// `apiserver_nsg = { name, resource_group, priority }`.
@@ -201,9 +223,11 @@ impl<'a> AzureOut<'a> {
                 priority: n.priority,
             }),
             aks_cluster: c.aks.as_ref().map(|(_, name)| name.as_str()),
-            control_plane: c.control_plane.as_ref().map(control_plane_out),
-            apiserver_peers: cidr_strings(&c.apiserver_peers),
-            operator_cidrs: cidr_strings(&c.operator_cidrs),
+            control: ControlOut::of(
+                c.control_plane.as_ref(),
+                &c.apiserver_peers,
+                &c.operator_cidrs,
+            ),
         }
     }
 }
@@ -274,12 +298,8 @@ struct GcpOut<'a> {
     gke_cluster: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     gke_location: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    control_plane: Option<BTreeMap<&'static str, TomlScalar<'a>>>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    apiserver_peers: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    operator_cidrs: Vec<String>,
+    #[serde(flatten)]
+    control: ControlOut<'a>,
 }
 
 impl<'a> GcpOut<'a> {
@@ -297,9 +317,11 @@ impl<'a> GcpOut<'a> {
             }),
             gke_cluster: c.gke.as_ref().map(|(_, name)| name.as_str()),
             gke_location: c.gke.as_ref().map(|(location, _)| location.as_str()),
-            control_plane: c.control_plane.as_ref().map(control_plane_out),
-            apiserver_peers: cidr_strings(&c.apiserver_peers),
-            operator_cidrs: cidr_strings(&c.operator_cidrs),
+            control: ControlOut::of(
+                c.control_plane.as_ref(),
+                &c.apiserver_peers,
+                &c.operator_cidrs,
+            ),
         }
     }
 }
