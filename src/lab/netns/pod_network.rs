@@ -98,7 +98,13 @@ impl Lab {
                 String::from_utf8_lossy(&out.stderr).trim()
             );
         }
-        for other in self.nodes.iter().filter(|o| o.name != node) {
+        // One route per other namespace: in the scale mode several nodes share one, and the
+        // pod's own node's namespace already routes it through the veth.
+        let mut routed = std::collections::BTreeSet::from([host.netns.as_str()]);
+        for other in &self.nodes {
+            if !routed.insert(other.netns.as_str()) {
+                continue;
+            }
             ip_batch(
                 &self.tools,
                 Some(&other.netns),

@@ -851,7 +851,7 @@ fn kubelets_follow_the_daemonset_kept_in_etcd() {
 #[test]
 fn scale_mode_packs_workers_into_shared_namespaces_each_still_its_own_host() {
     require_root().expect("the lab tests run as root");
-    let lab = Lab::build(&LabSpec {
+    let mut lab = Lab::build(&LabSpec {
         nodes_per_namespace: 3,
         ..LabSpec::new(1, 7)
     })
@@ -895,6 +895,17 @@ fn scale_mode_packs_workers_into_shared_namespaces_each_still_its_own_host() {
             .success()
     );
     sh_ok(&lab, "worker2", "systemctl is-active kubelet");
+    // A pod on worker1, whose namespace two other workers share, reaches the control plane's
+    // API through it.
+    let pod = lab
+        .add_pod_network("worker1")
+        .expect("a pod network on worker1");
+    let api = lab.node("cp1").expect("cp1").api_addr();
+    assert_eq!(
+        lab.tcp_probe(Some(&pod.name), api, Duration::from_secs(5))
+            .expect("probe"),
+        Probe::Connected
+    );
     // The node's init (a shell) reaps what is orphaned to it: no zombie stays.
     sh_ok(&lab, "worker3", "setsid sh -c 'sleep 0.2 & exit 0'");
     assert!(
