@@ -31,8 +31,51 @@ const MANIFEST_LIMITS: &str =
 const INCIDENT_LIMITS: &str = "    - --max-mutating-requests-inflight=20\n    - --max-requests-inflight=40\n\
     - --lab-list-cost=10\n    - --lab-cpus=2\n    - --lab-queue-wait=1\n    - --lab-ready-stretch=4\n\
     - --lab-stats-file=/run/breakglass-lab/apiserver-stats.json\n";
-/// The agent runner's settings on incident labs: request loops per agent pod, pause between lists.
-const INCIDENT_AGENTS: &str = "LOOPS=3\nPAUSE=0.05\n";
+/// What the stand-ins of every node may spend, by lab size. A big lab's nodes share this
+/// machine's cores with its API servers, so the periodic work that grows with the number of
+/// nodes is paced to stay about constant in total; the incident's load on the API servers
+/// (LIST cost grows with the number of nodes) still grows with the cluster.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct NodePace {
+    /// The kubelet stand-in's `syncFrequency` (its DaemonSet loop), in seconds: 1 s up to 100
+    /// workers, then one second more per 100 (about 100 DaemonSet LISTs a second in all).
+    pub kubelet_sync_secs: usize,
+    /// Request loops per telemetry-agent pod: 3, fewer above 500 workers so that the lab holds
+    /// at most about 1500 (what 500 workers ran here); the API server saturates long before.
+    pub agent_loops: usize,
+    /// How often each agent runner reads its node's pods, in seconds: 0.25, longer above 250
+    /// workers (about 1000 reads a second in all).
+    pub agent_poll_secs: f64,
+}
+
+impl NodePace {
+    pub(super) fn for_workers(workers: usize) -> NodePace {
+        let workers = workers.max(1);
+        NodePace {
+            kubelet_sync_secs: workers.div_ceil(100),
+            agent_loops: (1500 / workers).clamp(1, 3),
+            agent_poll_secs: (workers as f64 / 1000.0).max(0.25),
+        }
+    }
+
+    /// The kubelet's KubeletConfiguration (`/etc/kubernetes/kubelet-config.yaml`).
+    fn kubelet_config(&self) -> String {
+        format!(
+            "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n\
+             syncFrequency: {}s\n",
+            self.kubelet_sync_secs
+        )
+    }
+
+    /// The agent runner's settings on incident labs (`/etc/kubernetes/lab-agents`): request
+    /// loops per agent pod, pause between lists, how often it reads the node's pods.
+    fn incident_agents(&self) -> String {
+        format!(
+            "LOOPS={}\nPAUSE=0.05\nPOLL={}\n",
+            self.agent_loops, self.agent_poll_secs
+        )
+    }
+}
 const KUBELET_CONF_TEMPLATE: &str = include_str!("../standins/kubelet.conf");
 
 /// Programs installed in every node's `/usr/local/bin` (first on PATH for SSH sessions).
@@ -151,8 +194,10 @@ impl Lab {
             labels.push_str("node-role.kubernetes.io/control-plane=\n");
         }
         fs::write(kube.join("node-labels"), labels)?;
+        let pace = NodePace::for_workers(spec.workers);
+        fs::write(kube.join("kubelet-config.yaml"), pace.kubelet_config())?;
         if spec.incident {
-            fs::write(kube.join("lab-agents"), INCIDENT_AGENTS)?;
+            fs::write(kube.join("lab-agents"), pace.incident_agents())?;
         }
         if plan.role != Role::ControlPlane {
             return Ok(());
@@ -314,5 +359,47 @@ impl Lab {
     pub fn manifest(&self, node: &str) -> anyhow::Result<Vec<u8>> {
         let path = self.node_file(node, "/etc/kubernetes/manifests/kube-apiserver.yaml")?;
         fs::read(&path).with_context(|| format!("reading {}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NodePace;
+
+    #[test]
+    fn a_big_labs_stand_ins_are_paced_to_about_constant_total_work() {
+        let small = NodePace::for_workers(20);
+        assert_eq!(
+            small,
+            NodePace {
+                kubelet_sync_secs: 1,
+                agent_loops: 3,
+                agent_poll_secs: 0.25
+            }
+        );
+        assert_eq!(NodePace::for_workers(100), small);
+        assert_eq!(NodePace::for_workers(500).agent_loops, 3);
+        let big = NodePace::for_workers(1000);
+        assert_eq!(big.kubelet_sync_secs, 10);
+        assert_eq!(big.agent_loops, 1);
+        assert_eq!(big.agent_poll_secs, 1.0);
+        for workers in [1, 50, 101, 200, 499, 501, 750, 1000] {
+            let pace = NodePace::for_workers(workers);
+            let lists_per_sec = workers as f64 / pace.kubelet_sync_secs as f64;
+            assert!(lists_per_sec <= 100.0, "{workers}: {lists_per_sec}");
+            let reads_per_sec = workers as f64 / pace.agent_poll_secs;
+            assert!(reads_per_sec <= 1000.0 || pace.agent_poll_secs == 0.25);
+            assert!(pace.agent_loops * workers <= 1500 || pace.agent_loops == 1);
+        }
+        assert!(
+            NodePace::for_workers(1000)
+                .kubelet_config()
+                .contains("\nsyncFrequency: 10s\n")
+        );
+        assert!(
+            NodePace::for_workers(1000)
+                .incident_agents()
+                .contains("LOOPS=1\n")
+        );
     }
 }

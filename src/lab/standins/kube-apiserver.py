@@ -91,6 +91,7 @@ quiet at once instead of draining a congestion window of events.
 import base64
 import collections
 import csv
+import http.client
 import http.server
 import json
 import os
@@ -101,8 +102,6 @@ import ssl
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from urllib.parse import parse_qs, urlparse
 
@@ -332,11 +331,19 @@ def prefix_end(prefix):
 
 
 class Etcd:
+    """etcd's v3 JSON gateway over HTTPS with the client certificate. Connections are kept
+    alive and reused (a pool of idle ones per server), as the real server holds its gRPC
+    connection to etcd: a new TLS handshake per request would cost etcd and this server more
+    CPU than the request, and the lab's thousand kubelets would spend the machine on it."""
+
+    POOL = 32
+
     def __init__(self, servers, cafile, certfile, keyfile):
         self.servers = [s.strip().rstrip("/") for s in servers.split(",") if s.strip()]
         self.cafile, self.certfile, self.keyfile = cafile, certfile, keyfile
         self.ctx = None
         self.lock = threading.Lock()
+        self.idle = collections.defaultdict(list)
 
     def context(self):
         # Built on first use: a lab node may start the API server before its etcd files exist.
@@ -348,6 +355,47 @@ class Etcd:
                 self.ctx = ctx
             return self.ctx
 
+    def connection(self, server, ctx):
+        """An idle connection to server (reused: True) or a new one (False)."""
+        with self.lock:
+            if self.idle[server]:
+                return self.idle[server].pop(), True
+        url = urlparse(server)
+        return http.client.HTTPSConnection(url.hostname, url.port or 2379, context=ctx,
+                                           timeout=ETCD_TIMEOUT), False
+
+    def release(self, server, conn):
+        with self.lock:
+            if len(self.idle[server]) < self.POOL:
+                self.idle[server].append(conn)
+                return
+        conn.close()
+
+    def post(self, server, ctx, method, data):
+        """(status, body) of one POST; a reused connection the server had closed while idle
+        is replaced once, before any answer was read (etcd's transactions are guarded by
+        revisions, so even a resent one cannot apply twice)."""
+        while True:
+            conn, reused = self.connection(server, ctx)
+            try:
+                conn.request("POST", "/v3/kv/" + method, body=data,
+                             headers={"Content-Type": "application/json"})
+                resp = conn.getresponse()
+                body = resp.read()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                conn.close()
+                if reused:
+                    continue
+                raise
+            except BaseException:
+                conn.close()
+                raise
+            if resp.will_close:
+                conn.close()
+            else:
+                self.release(server, conn)
+            return resp.status, body
+
     def call(self, method, body):
         try:
             ctx = self.context()
@@ -356,13 +404,13 @@ class Etcd:
         data = json.dumps(body).encode()
         last = "no --etcd-servers"
         for server in self.servers:
-            req = urllib.request.Request(server + "/v3/kv/" + method, data=data,
-                                         headers={"Content-Type": "application/json"})
             try:
-                with urllib.request.urlopen(req, context=ctx, timeout=ETCD_TIMEOUT) as resp:
-                    return json.loads(resp.read())
-            except urllib.error.HTTPError as e:
-                text = e.read().decode(errors="replace")
+                status, text = self.post(server, ctx, method, data)
+            except (OSError, http.client.HTTPException) as e:
+                last = "etcd %s: %s" % (server, e)
+                continue
+            if status != 200:
+                text = text.decode(errors="replace")
                 if "compacted" in text:
                     # https://kubernetes.io/docs/reference/using-api/api-concepts/ ("410 Gone"
                     # for a continue token whose revision was compacted).
@@ -370,7 +418,9 @@ class Etcd:
                                    "to display a consistent list result. You can start a new "
                                    "list without the continue parameter.")
                 raise ApiError(500, "InternalError", "etcd %s: %s" % (server, text.strip()))
-            except (OSError, ValueError) as e:
+            try:
+                return json.loads(text)
+            except ValueError as e:
                 last = "etcd %s: %s" % (server, e)
         raise ApiError(500, "InternalError", last)
 

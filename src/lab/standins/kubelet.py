@@ -5,8 +5,12 @@ It does the one thing of the kubelet's that matters to breakglass: it holds a lo
 on the API server, the load that an incident's firewall block and node quiescing must shed.
 
 Command line (the kubelet's documented flags; others are accepted and ignored):
-    kubelet --kubeconfig=/etc/kubernetes/kubelet.conf [--hostname-override=NAME] ...
+    kubelet --kubeconfig=/etc/kubernetes/kubelet.conf [--config=FILE] [--hostname-override=NAME] ...
 From the kubeconfig it reads `server:` and `certificate-authority:` (and `tls-server-name:`).
+From the KubeletConfiguration file (--config; missing: defaults) it reads `syncFrequency:` (a
+duration: 500ms, 10s, 1m; default 1s here, the real kubelet's is 1m), the period of the
+DaemonSet loop below. The lab lengthens it for big labs, so that a thousand kubelets do not
+spend the machine's two cores listing DaemonSets.
 
 It connects over TLS (verifying the cluster CA), sends
     GET /api/v1/watch/pods?fieldSelector=spec.nodeName%3D<node>&watch=true
@@ -19,7 +23,8 @@ It records its state in /run/breakglass-lab/kubelet.watch:
 It also plays the DaemonSet controller and the kubelet for DaemonSet pods on its own node, the
 behaviour that makes killing pods on the nodes alone not hold
 (https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/):
-  - once a second it lists DaemonSets (GET /apis/apps/v1/daemonsets?limit=500); one whose pod
+  - every syncFrequency it lists DaemonSets (GET /apis/apps/v1/daemonsets?limit=500, over one
+    kept-alive connection as the real kubelet keeps one to its API server); one whose pod
     template's nodeSelector matches this node's labels is wanted here. The labels are the
     node's (/etc/kubernetes/node-labels, one key=value a line: the lab's --node-labels). On the
     first answer it registers its Node object (POST /api/v1/nodes, labels and InternalIP).
@@ -64,6 +69,31 @@ def flag(args, name, default=None):
         if arg.startswith("--" + name + "="):
             return arg.split("=", 1)[1]
     return default
+
+
+def duration(text):
+    """Seconds in a Go duration of one unit (500ms, 10s, 1m, 1h); None when it is not one."""
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m|h)", text.strip().strip("'\""))
+    if not m:
+        return None
+    return float(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+
+
+def sync_frequency(path):
+    """KubeletConfiguration's syncFrequency from path, in seconds (RESYNC when unset)."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return RESYNC
+    m = re.search(r"^syncFrequency:\s*(\S+)", text, re.M)
+    if not m:
+        return RESYNC
+    seconds = duration(m.group(1))
+    if seconds is None or seconds <= 0:
+        log("%s: syncFrequency %r is not a duration; using %ss" % (path, m.group(1), RESYNC))
+        return RESYNC
+    return seconds
 
 
 def kubeconfig_field(text, key):
@@ -118,27 +148,59 @@ def watch_once(host, port, ca, server_name, node, server):
         sock.close()
 
 
-def api_request(host, port, ca, server_name, method, path, body=None):
-    """One HTTPS request verifying the cluster CA under server_name; (status, parsed JSON)."""
-    ctx = ssl.create_default_context(cafile=ca)
-    raw = socket.create_connection((host, port), timeout=REQUEST_TIMEOUT)
-    conn = http.client.HTTPConnection(host, port, timeout=REQUEST_TIMEOUT)
-    conn.sock = ctx.wrap_socket(raw, server_hostname=server_name)
-    try:
+class Api:
+    """HTTPS requests to the API server over one kept-alive connection, verifying the cluster
+    CA under server_name, as the real kubelet sends its requests over one long-lived
+    connection. A request that fails closes the connection; the next one opens a new one."""
+
+    def __init__(self, host, port, ca, server_name):
+        self.host, self.port, self.server_name = host, port, server_name
+        self.ctx = ssl.create_default_context(cafile=ca)
+        self.conn = None
+
+    def request(self, method, path, body=None):
+        """(status, parsed JSON). A kept connection the server closed while it was idle (the
+        API server restarted, or timed it out) is replaced once before any answer was read."""
         headers = {"Accept": "application/json", "User-Agent": "kubelet/v1.30.4 breakglass-lab-standin"}
         data = None
         if body is not None:
             data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
-        conn.request(method, path, body=data, headers=headers)
-        resp = conn.getresponse()
-        text = resp.read()
+        while True:
+            reused = self.conn is not None
+            if not reused:
+                raw = socket.create_connection((self.host, self.port), timeout=REQUEST_TIMEOUT)
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=REQUEST_TIMEOUT)
+                self.conn.sock = self.ctx.wrap_socket(raw, server_hostname=self.server_name)
+            try:
+                self.conn.request(method, path, body=data, headers=headers)
+                resp = self.conn.getresponse()
+                text = resp.read()
+                break
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                self.close()
+                if not reused:
+                    raise
+            except BaseException:
+                self.close()
+                raise
+        if resp.will_close:
+            self.close()
         try:
             return resp.status, json.loads(text or b"null")
         except ValueError:
             return resp.status, None
-    finally:
-        conn.close()
+
+    def local_address(self):
+        """This node's address as the API server sees it (the connection's source)."""
+        if self.conn is None or self.conn.sock is None:
+            self.request("GET", "/version")
+        return self.conn.sock.getsockname()[0]
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
 
 
 def node_labels():
@@ -216,9 +278,8 @@ class DaemonSets:
         self.missing_since = {}     # key -> when its pod was first seen missing
         self.registered = False
 
-    def refresh(self, host, port, ca, server_name, labels):
-        status, body = api_request(host, port, ca, server_name, "GET",
-                                   "/apis/apps/v1/daemonsets?limit=500")
+    def refresh(self, api, labels):
+        status, body = api.request("GET", "/apis/apps/v1/daemonsets?limit=500")
         if status != 200 or not isinstance(body, dict):
             raise ConnectionError("listing DaemonSets: HTTP %s" % status)
         items = body.get("items") or []
@@ -226,19 +287,17 @@ class DaemonSets:
         self.known |= {"%s/%s" % (d.get("metadata", {}).get("namespace", ""),
                                   d.get("metadata", {}).get("name", "")) for d in items}
         if not self.registered:
-            self.register(host, port, ca, server_name, labels)
+            self.register(api, labels)
 
-    def register(self, host, port, ca, server_name, labels):
-        sock = socket.create_connection((host, port), timeout=REQUEST_TIMEOUT)
-        address = sock.getsockname()[0]
-        sock.close()
+    def register(self, api, labels):
+        address = api.local_address()
         node = {
             "apiVersion": "v1", "kind": "Node",
             "metadata": {"name": self.node, "labels": labels},
             "status": {"addresses": [{"type": "InternalIP", "address": address},
                                      {"type": "Hostname", "address": self.node}]},
         }
-        status, _ = api_request(host, port, ca, server_name, "POST", "/api/v1/nodes", node)
+        status, _ = api.request("POST", "/api/v1/nodes", node)
         self.registered = status in (201, 409)
 
     def reconcile(self):
@@ -309,12 +368,13 @@ class DaemonSets:
         os.replace(tmp, DS_STATE)
 
 
-def follow_daemonsets(host, port, ca, server_name, node):
+def follow_daemonsets(host, port, ca, server_name, node, period):
     ds = DaemonSets(node)
+    api = Api(host, port, ca, server_name)
     while True:
         labels = node_labels()
         try:
-            ds.refresh(host, port, ca, server_name, labels)
+            ds.refresh(api, labels)
             source = "api"
         except (OSError, ssl.SSLError, ConnectionError, http.client.HTTPException) as e:
             source = "cached (%s)" % (str(e) or e.__class__.__name__).replace("\n", " ")
@@ -325,7 +385,7 @@ def follow_daemonsets(host, port, ca, server_name, node):
             ds.record("%.3f %s wanted: %s" % (time.time(), source, wanted))
         except (OSError, ValueError) as e:
             log("reconciling DaemonSet pods: %s" % e)
-        time.sleep(RESYNC)
+        time.sleep(period)
 
 
 def main():
@@ -342,8 +402,9 @@ def main():
         sys.exit(1)
     host, port = m.group(1), int(m.group(2))
     server_name = kubeconfig_field(text, "tls-server-name") or host
-    log("starting for node %s, API server %s" % (node, server))
-    threading.Thread(target=follow_daemonsets, args=(host, port, ca, server_name, node),
+    period = sync_frequency(flag(args, "config", ""))
+    log("starting for node %s, API server %s, syncFrequency %ss" % (node, server, period))
+    threading.Thread(target=follow_daemonsets, args=(host, port, ca, server_name, node, period),
                      daemon=True).start()
     while True:
         try:

@@ -3,17 +3,19 @@
 DaemonSet's pods. NOT a container runtime.
 
 Started on every node by node-init.sh; it does nothing unless /etc/kubernetes/lab-agents exists
-(the lab writes it for drills). Then, four times a second, it counts this node's ready pods
+(the lab writes it for drills). Then, every POLL seconds, it counts this node's ready pods
 labelled app=telemetry-agent in the runtime's state (/run/breakglass-lab/pods.json, what crictl
 shows) and keeps LOOPS request loops running per such pod: each lists every Node
 (GET /api/v1/nodes, unpaged, as the incident's agent listed objects whose number grows with the
 cluster) from the node's API server (kubelet.conf's server, CA and TLS name), again and again,
 with PAUSE between lists, retrying at once after a 429, as the misbehaving agent did. Killing the
-pod (crictl stopp/rmp) stops its loops within a quarter second; the loops do not depend on the
-kubelet (pods keep running when it stops) and stop when the node's API server cannot be reached
-(a firewall block) only in the sense that their requests time out.
+pod (crictl stopp/rmp) stops its loops within POLL; the loops do not depend on the kubelet
+(pods keep running when it stops) and stop when the node's API server cannot be reached (a
+firewall block) only in the sense that their requests time out.
 
-The file /etc/kubernetes/lab-agents may set LOOPS and PAUSE (key=value lines; defaults 3 and 0.05).
+The file /etc/kubernetes/lab-agents may set LOOPS, PAUSE and POLL (key=value lines; defaults 3,
+0.05 and 0.25: POLL is how often, in seconds, it reads the node's pods; the lab lengthens it on
+big labs).
 Counts go to /run/breakglass-lab/agents.state: `<unix time> <pods> <loops> <ok> <errors>`.
 """
 import http.client
@@ -33,7 +35,7 @@ TIMEOUT = 5.0
 
 
 def settings():
-    conf = {"LOOPS": "3", "PAUSE": "0.05"}
+    conf = {"LOOPS": "3", "PAUSE": "0.05", "POLL": "0.25"}
     try:
         with open(CONFIG) as f:
             for line in f:
@@ -42,7 +44,7 @@ def settings():
                     conf[k.strip()] = v.strip()
     except OSError:
         return None
-    return int(conf["LOOPS"]), float(conf["PAUSE"])
+    return int(conf["LOOPS"]), float(conf["PAUSE"]), float(conf["POLL"])
 
 
 def kubeconfig_field(text, key):
@@ -115,7 +117,7 @@ def main():
     conf = settings()
     if conf is None:
         return
-    loops, pause = conf
+    loops, pause, poll = conf
     with open(KUBECONFIG) as f:
         text = f.read()
     m = re.match(r"https://\[?([^\]/]+?)\]?:(\d+)", kubeconfig_field(text, "server") or "")
@@ -135,7 +137,7 @@ def main():
             os.replace(STATE + ".tmp", STATE)
         except OSError:
             pass
-        time.sleep(0.25)
+        time.sleep(poll)
 
 
 if __name__ == "__main__":

@@ -14,8 +14,8 @@
 # is-active 0 if every unit is active, else 3; status 0 running, 3 not running, 4 no such unit;
 # start/stop of an unknown unit 5, and stop of a timer that is not loaded 5 too (transient
 # timers are unloaded once stopped or elapsed); list-units 0.
-# The units: kubelet (`kubelet --kubeconfig=/etc/kubernetes/kubelet.conf`, as kubeadm's drop-in
-# starts it), containerd, and the transient timers. Stopping a timer cancels it; one that has
+# The units: kubelet (`kubelet --kubeconfig=/etc/kubernetes/kubelet.conf --config=...`, as
+# kubeadm's drop-in starts it, with the lab's KubeletConfiguration), containerd, and the transient timers. Stopping a timer cancels it; one that has
 # elapsed already is gone at once while the service it started runs on, as in systemd.
 # list-units prints `UNIT LOAD ACTIVE SUB DESCRIPTION` per unit, by default only active ones;
 # --state= keeps the units whose LOAD, ACTIVE or SUB state is listed, --all keeps every loaded
@@ -58,7 +58,7 @@ done
 
 command_of() {
     case $1 in
-        kubelet) echo "/usr/local/bin/kubelet --kubeconfig=/etc/kubernetes/kubelet.conf" ;;
+        kubelet) echo "/usr/local/bin/kubelet --kubeconfig=/etc/kubernetes/kubelet.conf --config=/etc/kubernetes/kubelet-config.yaml" ;;
         containerd) echo "/usr/local/bin/containerd" ;;
         *) return 1 ;;
     esac
