@@ -21,6 +21,7 @@ use super::mountpoints::prepare_mountpoint;
 use super::network::{choose_octet, prefix_for};
 use super::node::{NodePlan, Role};
 use super::owner::owner_record;
+use super::statefs::mount_state;
 use super::teardown::cleanup_stale;
 use super::tools::{Tools, require_root};
 use super::{
@@ -67,6 +68,10 @@ impl Lab {
             // see this directory before its owner record exists (it would remove it as stale).
             let _lock = GlobalLock::acquire()?;
             create_private_dir(&dir)?;
+            if let Err(e) = mount_state(&tools, &dir) {
+                let _ = fs::remove_dir(&dir);
+                return Err(e);
+            }
             fs::write(dir.join("owner"), owner_record(std::process::id())?)
                 .context("recording the lab's owner")?;
         }

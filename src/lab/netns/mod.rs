@@ -101,6 +101,7 @@ mod probe;
 mod shell;
 mod spec;
 mod standins;
+mod statefs;
 mod teardown;
 #[cfg(test)]
 mod tests;

@@ -35,17 +35,17 @@ const INCIDENT_LIMITS: &str = "    - --max-mutating-requests-inflight=20\n    - 
 /// machine's cores with its API servers, so the periodic work that grows with the number of
 /// nodes is paced to stay about constant in total; the incident's load on the API servers
 /// (LIST cost grows with the number of nodes) still grows with the cluster.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct NodePace {
-    /// The kubelet stand-in's `syncFrequency` (its DaemonSet loop), in seconds: 1 s up to 100
-    /// workers, then one second more per 100 (about 100 DaemonSet LISTs a second in all).
+    /// The kubelet stand-in's `syncFrequency` (its `DaemonSet` loop), in seconds: 1 s up to 100
+    /// workers, then one second more per 100 (about 100 `DaemonSet` LISTs a second in all).
     pub kubelet_sync_secs: usize,
     /// Request loops per telemetry-agent pod: 3, fewer above 500 workers so that the lab holds
     /// at most about 1500 (what 500 workers ran here); the API server saturates long before.
     pub agent_loops: usize,
-    /// How often each agent runner reads its node's pods, in seconds: 0.25, longer above 250
-    /// workers (about 1000 reads a second in all).
-    pub agent_poll_secs: f64,
+    /// How often each agent runner reads its node's pods, in milliseconds: 250, longer above
+    /// 250 workers (about 1000 reads a second in all).
+    pub agent_poll_ms: usize,
 }
 
 impl NodePace {
@@ -54,11 +54,11 @@ impl NodePace {
         NodePace {
             kubelet_sync_secs: workers.div_ceil(100),
             agent_loops: (1500 / workers).clamp(1, 3),
-            agent_poll_secs: (workers as f64 / 1000.0).max(0.25),
+            agent_poll_ms: workers.max(250),
         }
     }
 
-    /// The kubelet's KubeletConfiguration (`/etc/kubernetes/kubelet-config.yaml`).
+    /// The kubelet's `KubeletConfiguration` (`/etc/kubernetes/kubelet-config.yaml`).
     fn kubelet_config(&self) -> String {
         format!(
             "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n\
@@ -71,8 +71,10 @@ impl NodePace {
     /// loops per agent pod, pause between lists, how often it reads the node's pods.
     fn incident_agents(&self) -> String {
         format!(
-            "LOOPS={}\nPAUSE=0.05\nPOLL={}\n",
-            self.agent_loops, self.agent_poll_secs
+            "LOOPS={}\nPAUSE=0.05\nPOLL={}.{:03}\n",
+            self.agent_loops,
+            self.agent_poll_ms / 1000,
+            self.agent_poll_ms % 1000
         )
     }
 }
@@ -374,7 +376,7 @@ mod tests {
             NodePace {
                 kubelet_sync_secs: 1,
                 agent_loops: 3,
-                agent_poll_secs: 0.25
+                agent_poll_ms: 250
             }
         );
         assert_eq!(NodePace::for_workers(100), small);
@@ -382,13 +384,18 @@ mod tests {
         let big = NodePace::for_workers(1000);
         assert_eq!(big.kubelet_sync_secs, 10);
         assert_eq!(big.agent_loops, 1);
-        assert_eq!(big.agent_poll_secs, 1.0);
+        assert_eq!(big.agent_poll_ms, 1000);
         for workers in [1, 50, 101, 200, 499, 501, 750, 1000] {
             let pace = NodePace::for_workers(workers);
-            let lists_per_sec = workers as f64 / pace.kubelet_sync_secs as f64;
-            assert!(lists_per_sec <= 100.0, "{workers}: {lists_per_sec}");
-            let reads_per_sec = workers as f64 / pace.agent_poll_secs;
-            assert!(reads_per_sec <= 1000.0 || pace.agent_poll_secs == 0.25);
+            // About 100 DaemonSet LISTs and 1000 pod reads a second in all, at most.
+            assert!(
+                workers <= 100 * pace.kubelet_sync_secs,
+                "{workers}: {pace:?}"
+            );
+            assert!(
+                workers * 1000 <= 1000 * pace.agent_poll_ms || pace.agent_poll_ms == 250,
+                "{workers}: {pace:?}"
+            );
             assert!(pace.agent_loops * workers <= 1500 || pace.agent_loops == 1);
         }
         assert!(
@@ -399,7 +406,7 @@ mod tests {
         assert!(
             NodePace::for_workers(1000)
                 .incident_agents()
-                .contains("LOOPS=1\n")
+                .contains("LOOPS=1\nPAUSE=0.05\nPOLL=1.000\n")
         );
     }
 }

@@ -19,6 +19,7 @@ use super::lock::GlobalLock;
 use super::mountpoints::release_mountpoints;
 use super::network::{delete_network, is_lab_id, lab_id_of_netns, netns_inodes, processes_in};
 use super::owner::owner_alive;
+use super::statefs::unmount_state;
 use super::tools::{Tools, kill, require_root};
 use super::{IF_PREFIX, Lab, STATE_ROOT, lock};
 
@@ -90,6 +91,9 @@ impl Lab {
         if let Err(e) = delete_network(&self.tools, &self.root_veth, &self.namespaces) {
             problems.push(format!("{e:#}"));
         }
+        if let Err(e) = unmount_state(&self.tools, &self.dir) {
+            problems.push(format!("{e:#}"));
+        }
         if let Err(e) = fs::remove_dir_all(&self.dir)
             && e.kind() != std::io::ErrorKind::NotFound
         {
@@ -153,6 +157,7 @@ pub(super) fn cleanup_stale(tools: &Tools) -> anyhow::Result<usize> {
             thread::sleep(Duration::from_millis(20));
         }
         delete_network(tools, &format!("{IF_PREFIX}{id}"), &namespaces)?;
+        unmount_state(tools, &dir)?;
         if let Err(e) = fs::remove_dir_all(&dir)
             && e.kind() != std::io::ErrorKind::NotFound
         {

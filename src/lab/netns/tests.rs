@@ -119,11 +119,19 @@ fn assert_gone(id: &str, namespaces: &[String], veth: &str, pids: &[u32], dir: &
         );
     }
     assert!(!dir.exists(), "{} left behind", dir.display());
+    let mounts = super::statefs::mounts_under(dir);
+    assert!(mounts.is_empty(), "mounts left behind: {mounts:?}");
 }
 
 #[test]
 fn three_node_lab_end_to_end() {
     let lab = Lab::build(&LabSpec::new(1, 2)).expect("build the lab");
+    // The lab's state (every node's /run, /tmp, Kubernetes files) is a tmpfs, as /run is on
+    // a real node.
+    assert_eq!(
+        super::statefs::mounts_under(lab.dir()),
+        vec![lab.dir().display().to_string()]
+    );
     let pinned = lab.dir().join("test-known-hosts");
     check_inventory_and_ssh(&lab, &pinned);
     check_api_reachable(&lab);

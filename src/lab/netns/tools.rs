@@ -24,6 +24,7 @@ const PREREQUISITES: &[(&str, &str)] = &[
     ("nsenter", "util-linux"),
     ("setsid", "util-linux"),
     ("mount", "mount"),
+    ("umount", "mount"),
     ("hostname", "hostname"),
     ("kill", "procps"),
     ("pgrep", "procps"),
@@ -40,6 +41,8 @@ pub(super) struct Tools {
     pub(super) unshare: PathBuf,
     pub(super) nsenter: PathBuf,
     pub(super) kill: PathBuf,
+    pub(super) mount: PathBuf,
+    pub(super) umount: PathBuf,
 }
 
 impl Tools {
@@ -94,6 +97,8 @@ impl Tools {
             unshare: get("unshare"),
             nsenter: get("nsenter"),
             kill: get("kill"),
+            mount: get("mount"),
+            umount: get("umount"),
         })
     }
 }
