@@ -151,7 +151,8 @@ fn hosts_never_reached_are_reported_but_not_failed_only_where_the_step_says_so()
     )));
     assert!(events.iter().any(|e| matches!(
         e,
-        Event::Notice { message } if message.contains("3 not reachable") && message.contains("n1, n2, n3")
+        // Folded: a shrunk fleet leaves hundreds unreachable.
+        Event::Notice { message } if message.contains("3 not reachable") && message.ends_with("(ignore_unreachable): n[1-3]")
     )));
 
     // Without the key, the same hosts blow the step's budget.
