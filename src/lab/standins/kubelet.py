@@ -192,10 +192,12 @@ class Api:
             return resp.status, None
 
     def local_address(self):
-        """This node's address as the API server sees it (the connection's source)."""
-        if self.conn is None or self.conn.sock is None:
-            self.request("GET", "/version")
-        return self.conn.sock.getsockname()[0]
+        """This node's address as the API server sees it (a connection's source)."""
+        sock = socket.create_connection((self.host, self.port), timeout=REQUEST_TIMEOUT)
+        try:
+            return sock.getsockname()[0]
+        finally:
+            sock.close()
 
     def close(self):
         if self.conn is not None:
