@@ -60,6 +60,16 @@ pub(super) struct Canned {
     pub(super) sent: Vec<(String, Option<Vec<u8>>)>,
 }
 
+impl Canned {
+    /// A node that gives these answers, in order, and has been sent nothing yet.
+    pub(super) fn answering(answers: Vec<String>) -> Canned {
+        Canned {
+            answers,
+            sent: Vec::new(),
+        }
+    }
+}
+
 impl Node for Canned {
     fn name(&self) -> &'static str {
         "cp1"
@@ -149,10 +159,7 @@ fn every_script_sent_is_the_prelude_its_inputs_and_whole_files() {
         ),
     ] {
         let a = block(args);
-        let mut node = Canned {
-            answers: vec![facts.clone()],
-            sent: Vec::new(),
-        };
+        let mut node = Canned::answering(vec![facts.clone()]);
         let snap = a.snapshot(&mut node).expect("snapshot");
         node.answers = vec![String::new(), ARMED.to_owned(), facts.clone()];
         a.apply(&mut node, &snap).expect("apply");

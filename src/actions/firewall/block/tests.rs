@@ -7,10 +7,7 @@ use serde_json::Value;
 #[test]
 fn guard_rails_refuse_before_any_change() {
     let a = block("ports = [6443, 22]\nallow = [\"10.9.9.9\"]");
-    let mut node = Canned {
-        answers: vec![facts_output("10.9.9.9 50000 10.0.0.10 22")],
-        sent: Vec::new(),
-    };
+    let mut node = Canned::answering(vec![facts_output("10.9.9.9 50000 10.0.0.10 22")]);
     let snap = a.snapshot(&mut node).expect("snapshot");
     let err = a.apply(&mut node, &snap).expect_err("refused");
     assert!(err.never_ran);
@@ -22,10 +19,7 @@ fn guard_rails_refuse_before_any_change() {
     assert_eq!(node.sent.len(), 1, "only the snapshot ran");
 
     let a = block("allow = [\"192.0.2.0/24\"]");
-    let mut node = Canned {
-        answers: vec![facts_output("::ffff:10.9.9.9 50000 10.0.0.10 22")],
-        sent: Vec::new(),
-    };
+    let mut node = Canned::answering(vec![facts_output("::ffff:10.9.9.9 50000 10.0.0.10 22")]);
     let snap = a.snapshot(&mut node).expect("snapshot");
     let err = a.apply(&mut node, &snap).expect_err("refused");
     assert!(
@@ -35,10 +29,7 @@ fn guard_rails_refuse_before_any_change() {
         err.message
     );
 
-    let mut node = Canned {
-        answers: vec![facts_output("")],
-        sent: Vec::new(),
-    };
+    let mut node = Canned::answering(vec![facts_output("")]);
     let snap = a.snapshot(&mut node).expect("snapshot");
     let err = a.apply(&mut node, &snap).expect_err("refused");
     assert!(
@@ -54,10 +45,7 @@ fn egress_guard_rails_keep_the_ssh_session_and_never_replace_an_ingress_block() 
     let egress = |args: &str| block_in(args, None).expect("build");
     let ssh = "10.9.9.9 50000 10.0.1.5 22";
     let a = egress("direction = \"egress\"\nto = [\"10.9.9.0/24\"]\nports = [50000]");
-    let mut node = Canned {
-        answers: vec![facts_output(ssh)],
-        sent: Vec::new(),
-    };
+    let mut node = Canned::answering(vec![facts_output(ssh)]);
     let snap = a.snapshot(&mut node).expect("snapshot");
     let err = a.apply(&mut node, &snap).expect_err("refused");
     assert!(err.never_ran);
@@ -134,10 +122,7 @@ fn undo_restores_only_what_this_run_left_and_never_clobbers_a_later_block() {
     let a = block("allow = [\"10.9.9.0/24\"]");
     let own = "/run/breakglass/20261125T115801Z-3f9a1c/block-api";
     // Before run A: no table, and run Z's marker (from an earlier, lifted block).
-    let mut node = Canned {
-        answers: vec![facts_with(None, "/run/breakglass/Z/fw 1764000000")],
-        sent: Vec::new(),
-    };
+    let mut node = Canned::answering(vec![facts_with(None, "/run/breakglass/Z/fw 1764000000")]);
     let snap = a.snapshot(&mut node).expect("snapshot");
     assert_eq!(snap["owner_before"], "/run/breakglass/Z/fw");
     let undo = a.inverse(&snap).expect("inverse");
@@ -216,10 +201,7 @@ fn an_egress_block_from_before_the_forward_hook_still_verifies_and_undoes() {
     let sets = "table inet breakglass {\n\tset ports {\n\t\ttype inet_service\n\t\telements = { 6443 }\n\t}\n";
     let output = format!("{sets}{}}}\n", chain("output"));
     let both = format!("{sets}{}{}}}\n", chain("output"), chain("forward"));
-    let mut node = Canned {
-        answers: vec![facts_with(None, "")],
-        sent: Vec::new(),
-    };
+    let mut node = Canned::answering(vec![facts_with(None, "")]);
     let snap = a.snapshot(&mut node).expect("snapshot");
     assert_eq!(snap["forwarded"], true);
     let mut old = snap.clone();
@@ -267,10 +249,7 @@ fn an_egress_block_from_before_the_forward_hook_still_verifies_and_undoes() {
 #[test]
 fn a_block_whose_timer_cannot_be_armed_is_rolled_back_before_the_failure_is_reported() {
     let a = block("allow = [\"10.9.9.0/24\"]\nrevert_after = \"5m\"");
-    let mut node = Canned {
-        answers: vec![facts_output("10.9.9.9 50000 10.0.0.10 22")],
-        sent: Vec::new(),
-    };
+    let mut node = Canned::answering(vec![facts_output("10.9.9.9 50000 10.0.0.10 22")]);
     let snap = a.snapshot(&mut node).expect("snapshot");
     // The block went in, but the node's answer names no armed timer.
     node.answers = vec![
@@ -317,10 +296,10 @@ fn a_block_whose_timer_cannot_be_armed_is_rolled_back_before_the_failure_is_repo
 #[test]
 fn apply_sends_the_ruleset_on_stdin_only() {
     let a = block("allow = [\"10.9.9.0/24\"]\nrevert_after = \"0s\"");
-    let mut node = Canned {
-        answers: vec![facts_output("10.9.9.9 50000 10.0.0.10 22"), String::new()],
-        sent: Vec::new(),
-    };
+    let mut node = Canned::answering(vec![
+        facts_output("10.9.9.9 50000 10.0.0.10 22"),
+        String::new(),
+    ]);
     let snap = a.snapshot(&mut node).expect("snapshot");
     let applied = a.apply(&mut node, &snap).expect("apply");
     assert!(
